@@ -1,3 +1,8 @@
 """srgan: SRGAN (Ledig et al., CVPR 2017) for photo-realistic 4x single-image super-resolution."""
 
 __version__ = "0.1.0"
+
+from .checkpoint import load_generator, save_generator  # noqa: E402
+from .models import Discriminator, Generator  # noqa: E402
+
+__all__ = ["Generator", "Discriminator", "load_generator", "save_generator", "__version__"]

@@ -1,0 +1,169 @@
+"""The one configuration type: every training knob, read from TOML plus ``key=value`` overrides.
+
+A config is validated before any work starts (unknown keys, wrong types, impossible values) and is saved
+inside every checkpoint, so a run can always be reproduced or resumed from its checkpoint alone.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .device import DEVICES, PRECISIONS
+from .losses import CONTENT_LOSSES, DEFAULT_VGG_FEATURE_SCALE, PAPER_ADVERSARIAL_WEIGHT, PAPER_VGG_WEIGHT
+from .models import SUPPORTED_SCALES
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message names the key."""
+
+
+@dataclass
+class TrainConfig:
+    # what to train
+    phase: str = "mse"                      # "mse": SRResNet pretraining; "gan": SRGAN fine-tuning
+    scale: int = 4
+    num_blocks: int = 16
+    channels: int = 64
+    init_from: str = ""                     # gan phase: an mse-phase checkpoint or generator weights
+    # data
+    train_data: list[str] = field(default_factory=list)
+    crop_size: int = 96                     # HR patch side; LR patches are crop_size / scale
+    batch_size: int = 16
+    num_workers: int = 0
+    cache: bool = True                      # pre-decode training images once into a cache file
+    # optimisation (paper: Adam 1e-4, betas 0.9/0.999; gan phase drops to 1e-5 at half the steps)
+    steps: int = 100_000
+    lr: float = 1e-4
+    lr_decay_at: float = 0.5                # fraction of steps after which lr *= lr_decay (gan phase)
+    lr_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.999
+    # losses
+    content_loss: str = "mse"              # "mse" | "vgg22" | "vgg54" (paper Table 1)
+    vgg_weights: str = ""                  # path to torchvision's vgg19-dcbb9e9d.pth (else env/cache/download)
+    vgg_weight: float = PAPER_VGG_WEIGHT
+    vgg_feature_scale: float = DEFAULT_VGG_FEATURE_SCALE
+    adversarial_weight: float = PAPER_ADVERSARIAL_WEIGHT
+    label_smoothing: float = 0.1
+    # speed
+    device: str = "auto"
+    precision: str = "auto"                # "auto" | "fp32" | "bf16" | "fp16"
+    channels_last: bool = True
+    compile: bool = False
+    # bookkeeping
+    out_dir: str = "runs/srresnet"
+    seed: int = 0
+    log_every: int = 50
+    checkpoint_every: int = 1000
+    keep_last: int = 3
+    eval_every: int = 0                     # 0 = never; else Set5-style eval on eval_data
+    eval_data: list[str] = field(default_factory=list)
+    max_bad_steps: int = 10                 # consecutive NaN/Inf losses before stopping
+
+    def validate(self) -> "TrainConfig":
+        def check(ok: bool, key: str, message: str) -> None:
+            if not ok:
+                raise ConfigError(f"config '{key}': {message} (got {getattr(self, key)!r})")
+
+        check(self.phase in ("mse", "gan"), "phase", "must be 'mse' or 'gan'")
+        check(self.scale in SUPPORTED_SCALES, "scale", f"must be one of {SUPPORTED_SCALES}")
+        for key in ("num_blocks", "channels", "batch_size", "steps", "log_every", "checkpoint_every", "keep_last",
+                    "max_bad_steps"):
+            check(getattr(self, key) > 0, key, "must be positive")
+        for key in ("num_workers", "eval_every", "seed"):
+            check(getattr(self, key) >= 0, key, "must be >= 0")
+        check(self.crop_size > 0 and self.crop_size % self.scale == 0, "crop_size",
+              f"must be a positive multiple of scale ({self.scale})")
+        check(self.phase != "gan" or self.crop_size >= 96, "crop_size", "the discriminator needs crops of >= 96 px")
+        for key in ("lr", "vgg_weight", "vgg_feature_scale"):
+            check(getattr(self, key) > 0, key, "must be > 0")
+        check(0 < self.lr_decay <= 1, "lr_decay", "must be in (0, 1]")
+        check(0 < self.lr_decay_at <= 1, "lr_decay_at", "must be in (0, 1]")
+        for key in ("beta1", "beta2"):
+            check(0 <= getattr(self, key) < 1, key, "must be in [0, 1)")
+        check(self.adversarial_weight >= 0, "adversarial_weight", "must be >= 0")
+        check(0 <= self.label_smoothing < 1, "label_smoothing", "must be in [0, 1)")
+        check(self.content_loss in CONTENT_LOSSES, "content_loss", f"must be one of {CONTENT_LOSSES}")
+        check(self.precision in PRECISIONS, "precision", f"must be one of {PRECISIONS}")
+        check(self.device in DEVICES or self.device.startswith("cuda:"), "device", f"must be one of {DEVICES}")
+        check(self.phase != "gan" or bool(self.init_from), "init_from",
+              "the gan phase starts from an mse-phase checkpoint; set init_from")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], *, source: str = "config") -> "TrainConfig":
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(known)}")
+        hints = typing.get_type_hints(cls)
+        return cls(**{k: _coerce(k, v, hints[k], source) for k, v in values.items()}).validate()
+
+
+def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:
+    """Check ``value`` against the field type; ints are accepted for floats, a string for a one-item list."""
+    if typing.get_origin(hint) is list:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{source}: '{key}' must be a list of strings, got {value!r}")
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    # bool is a subclass of int: a bool is only accepted where a bool is wanted, and vice versa.
+    ok = isinstance(value, bool) if hint is bool else isinstance(value, hint) and not isinstance(value, bool)
+    if not ok:
+        raise ConfigError(f"{source}: '{key}' must be {hint.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``key=value`` with a TOML value (``lr=2e-4``, ``compile=true``); bare words are strings."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not key=value")
+    key, raw = (part.strip() for part in text.split("=", 1))
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def resolve_config_path(name: str | Path) -> Path:
+    """A config file path, or the name of a bundled config (``paper-srresnet`` -> srgan/configs/...)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    bundled = CONFIG_DIR / f"{name}.toml"
+    if bundled.is_file():
+        return bundled
+    names = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.toml")))
+    raise ConfigError(f"config {str(name)!r} not found (not a file; bundled configs: {names})")
+
+
+def load_config(name: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    values: dict[str, Any] = {}
+    source = "config"
+    if name:
+        path = resolve_config_path(name)
+        source = str(path)
+        try:
+            values = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    values.update(parse_override(item) for item in overrides)
+    return TrainConfig.from_dict(values, source=source)

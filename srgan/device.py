@@ -1,0 +1,74 @@
+"""Device and precision choice, shared by training, inference and ``srgan info``.
+
+Measured on the machines we run (docs/PERFORMANCE.md): on CPUs with AMX / AVX512-BF16, bf16 autocast with
+channels_last is several times faster than fp32; on AVX2-only CPUs bf16 is *emulated* and ~10x slower than
+fp32, while channels_last alone (oneDNN's blocked convolutions) gives ~4x over NCHW. So "auto" means:
+bf16 on CUDA and on bf16-capable CPUs, fp32 elsewhere, and channels_last everywhere.
+"""
+from __future__ import annotations
+
+from contextlib import nullcontext
+from functools import lru_cache
+
+import torch
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@lru_cache(maxsize=None)
+def cpu_has_fast_bf16() -> bool:
+    """True when oneDNN runs bf16 natively (AMX or AVX512-BF16), not by emulation."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name not in DEVICES and not name.startswith("cuda:"):
+        raise ValueError(f"device must be one of {DEVICES} (or cuda:N), got {name!r}")
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but no CUDA GPU is available to torch")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' requested but MPS is not available")
+    return torch.device(name)
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
+    """Map 'auto' | 'fp32' | 'bf16' | 'fp16' to the autocast dtype for ``device`` (fp32 = no autocast)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device.type == "cpu" and cpu_has_fast_bf16():
+            return torch.bfloat16
+        return torch.float32
+    if precision == "fp16" and device.type == "cpu":
+        raise ValueError("fp16 is not supported on the CPU; use bf16 or fp32")
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def autocast(device: torch.device, dtype: torch.dtype):
+    """An autocast context for ``dtype``, or a no-op for fp32."""
+    if dtype == torch.float32:
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)

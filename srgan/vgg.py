@@ -1,0 +1,151 @@
+"""VGG19 feature extractor for the paper's perceptual content loss, written here (no torchvision).
+
+The layer layout and state-dict keys are torchvision's ``vgg19().features`` (``features.0.weight`` ...), so the
+official ImageNet file ``vgg19-dcbb9e9d.pth`` loads as is. The network is cut after the ReLU that follows
+conv2_2 (``vgg22``, the paper's phi_2,2) or conv5_4 (``vgg54``, phi_5,4).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import torch
+from torch import nn
+
+VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
+VGG19_FILENAME = "vgg19-dcbb9e9d.pth"
+# torchvision names its files <name>-<first 8 hex digits of the sha256>; the download is checked against it.
+VGG19_SHA256_PREFIX = "dcbb9e9d"
+WEIGHTS_ENV = "SRGAN_VGG19_WEIGHTS"
+
+# "M" is a 2x2 max-pool. Same order as torchvision's cfg "E".
+_VGG19_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
+# Number of `features` modules to keep: index of the wanted ReLU + 1.
+CUTS = {"vgg22": 9, "vgg54": 36}
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class VGGWeightsMissing(FileNotFoundError):
+    pass
+
+
+def build_vgg19_features(num_layers: int | None = None) -> nn.Sequential:
+    """torchvision's ``vgg19().features`` (conv, ReLU, pool modules in order), truncated to ``num_layers``."""
+    layers: list[nn.Module] = []
+    in_ch = 3
+    for item in _VGG19_LAYOUT:
+        if item == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(in_ch, item, 3, padding=1), nn.ReLU(inplace=True)]
+            in_ch = item
+    return nn.Sequential(*layers[:num_layers])
+
+
+def default_cache_file() -> Path:
+    torch_home = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch"))
+    return torch_home / "hub" / "checkpoints" / VGG19_FILENAME
+
+
+def resolve_vgg19_weights(path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+    """Find the ImageNet VGG19 weights: explicit path, ``$SRGAN_VGG19_WEIGHTS``, torchvision's cache, download.
+
+    Never falls back to random weights: a perceptual loss on a random VGG silently trains the wrong thing.
+    """
+    for candidate, origin in ((path, "the given path"), (os.environ.get(WEIGHTS_ENV), f"${WEIGHTS_ENV}")):
+        if candidate:
+            if not Path(candidate).is_file():
+                raise VGGWeightsMissing(f"VGG19 weights file from {origin} not found: {candidate}")
+            return Path(candidate)
+    cached = default_cache_file()
+    if cached.is_file():
+        return cached
+    if download:
+        try:
+            return download_file(VGG19_URL, cached, sha256_prefix=VGG19_SHA256_PREFIX)
+        except OSError as exc:
+            reason = f" (download failed: {exc})"
+    else:
+        reason = ""
+    raise VGGWeightsMissing(
+        "ImageNet VGG19 weights are needed for the vgg22/vgg54 content loss and were not found"
+        f"{reason}. Give a path (--vgg-weights / vgg_weights=...), set ${WEIGHTS_ENV}, or place "
+        f"torchvision's {VGG19_FILENAME} at {cached} (from {VGG19_URL}). The 'mse' content loss needs none."
+    )
+
+
+def download_file(url: str, dest: Path, *, sha256_prefix: str | None = None) -> Path:
+    """Download ``url`` to ``dest`` atomically, checking the sha256 prefix (torchvision's naming scheme)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, suffix=".part") as tmp:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                while chunk := response.read(1 << 20):
+                    digest.update(chunk)
+                    tmp.write(chunk)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+            if sha256_prefix and not digest.hexdigest().startswith(sha256_prefix):
+                raise OSError(f"checksum mismatch for {url}: sha256 {digest.hexdigest()[:16]}..., "
+                              f"expected {sha256_prefix}...")
+        except BaseException:
+            tmp.close()
+            os.unlink(tmp.name)
+            raise
+    shutil.move(tmp.name, dest)
+    return dest
+
+
+class VGGFeatures(nn.Module):
+    """Frozen VGG19 features up to ``layer`` ('vgg22' or 'vgg54'); takes RGB in [0, 1].
+
+    ImageNet mean/std normalisation happens inside, so callers pass images as they are.
+    """
+
+    def __init__(self, layer: str = "vgg54", weights: str | os.PathLike | dict | None = None):
+        super().__init__()
+        if layer not in CUTS:
+            raise ValueError(f"VGG layer must be one of {sorted(CUTS)}, got {layer!r}")
+        self.layer = layer
+        self.features = build_vgg19_features(CUTS[layer])
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        state = weights if isinstance(weights, dict) else load_vgg19_state_dict(resolve_vgg19_weights(weights))
+        self.load_torchvision_state_dict(state)
+        self.requires_grad_(False)
+        self.eval()
+
+    def load_torchvision_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Load the ``features.*`` entries we keep; ``classifier.*`` and deeper layers are ignored."""
+        own = self.state_dict()
+        missing = [k for k in own if k not in state]
+        if missing:
+            raise ValueError(f"not a torchvision VGG19 state dict: missing {', '.join(missing[:4])}")
+        bad = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in own.items() if state[k].shape != v.shape]
+        if bad:
+            raise ValueError(f"not a torchvision VGG19 state dict: {'; '.join(bad[:4])}")
+        self.load_state_dict({k: state[k] for k in own})
+
+    def train(self, mode: bool = True) -> "VGGFeatures":
+        # Always eval: the loss network must not change with the trainer's mode switches.
+        return super().train(False)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.features((image - self.mean) / self.std)
+
+
+def load_vgg19_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt or unsafe file: one clear line
+        raise ValueError(f"{path}: cannot read VGG19 weights ({exc.__class__.__name__}: {exc})") from exc
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: expected a state dict, got {type(state).__name__}")
+    return state

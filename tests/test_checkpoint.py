@@ -1,0 +1,109 @@
+import pickle
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from srgan import Generator, load_generator, save_generator
+from srgan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, strip_prefixes
+
+
+def small_generator(seed=0, **kw):
+    torch.manual_seed(seed)
+    g = Generator(num_blocks=kw.get("num_blocks", 2), channels=kw.get("channels", 8), scale=kw.get("scale", 4))
+    for m in g.modules():  # non-default BN stats so a lost buffer would show
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    return g.eval()
+
+
+def same_output(a, b):
+    x = torch.rand(1, 3, 10, 12)
+    with torch.no_grad():
+        return torch.equal(a(x), b(x))
+
+
+def test_safetensors_round_trip_keeps_architecture(tmp_path):
+    g = small_generator(scale=2, num_blocks=3, channels=8)
+    path = save_generator(g, tmp_path / "g.safetensors", metadata={"steps": 5, "note": "test"})
+    loaded = load_generator(path)
+    assert loaded.architecture == {"scale": 2, "num_blocks": 3, "channels": 8}
+    assert same_output(g, loaded) and not loaded.training
+
+
+@pytest.mark.parametrize("prefix", ["module.", "_orig_mod.", "module._orig_mod."])
+def test_prefixed_state_dicts_load(tmp_path, prefix):
+    g = small_generator()
+    path = tmp_path / "g.pth"
+    torch.save({prefix + k: v for k, v in g.state_dict().items()}, path)
+    assert same_output(g, load_generator(path))
+
+
+def test_training_checkpoint_loads_as_generator(tmp_path):
+    g = small_generator()
+    save_checkpoint({"generator": g.state_dict(), "step": 3, "config": {"scale": 4}}, tmp_path / "c.pt")
+    assert same_output(g, load_generator(tmp_path / "c.pt"))
+    assert load_checkpoint(tmp_path / "c.pt")["step"] == 3
+
+
+def test_wrong_architecture_names_the_mismatch(tmp_path):
+    g = small_generator(channels=8)
+    state = g.state_dict()
+    state["tail.weight"] = torch.zeros(3, 16, 9, 9)
+    del state["body.0.bn1.running_var"]
+    save_file({k: v.contiguous() for k, v in state.items()}, tmp_path / "bad.safetensors",
+              metadata={"scale": "4", "num_blocks": "2", "channels": "8"})
+    with pytest.raises(CheckpointError) as info:
+        load_generator(tmp_path / "bad.safetensors")
+    message = str(info.value)
+    assert "tail.weight (3, 16, 9, 9) vs (3, 8, 9, 9)" in message and "body.0.bn1.running_var" in message
+    assert "\n" not in message
+
+
+def test_not_a_generator_state_dict(tmp_path):
+    torch.save({"weight": torch.zeros(1)}, tmp_path / "x.pth")
+    with pytest.raises(CheckpointError, match="not an srgan Generator"):
+        load_generator(tmp_path / "x.pth")
+
+
+def test_truncated_checkpoint_is_a_clear_error(tmp_path):
+    save_checkpoint({"generator": small_generator().state_dict()}, tmp_path / "c.pt")
+    data = (tmp_path / "c.pt").read_bytes()
+    (tmp_path / "t.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="t.pt: cannot load checkpoint"):
+        load_checkpoint(tmp_path / "t.pt")
+
+
+class Exploit:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_pickle_that_runs_code_is_refused(tmp_path, capsys):
+    with open(tmp_path / "evil.pt", "wb") as handle:
+        pickle.dump({"generator": Exploit()}, handle)
+    with pytest.raises(CheckpointError, match="refused for safety"):
+        load_checkpoint(tmp_path / "evil.pt")
+    assert "pwned" not in capsys.readouterr().out
+
+
+def test_atomic_save_keeps_previous_file_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "c.pt"
+    save_checkpoint({"step": 1}, path)
+
+    def broken_save(obj, f, *a, **k):
+        with open(f, "wb") as handle:
+            handle.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError):
+        save_checkpoint({"step": 2}, path)
+    monkeypatch.undo()
+    assert load_checkpoint(path)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+def test_strip_prefixes():
+    assert list(strip_prefixes({"module._orig_mod.a.b": 1, "c": 2})) == ["a.b", "c"]

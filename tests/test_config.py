@@ -1,0 +1,48 @@
+import pytest
+
+from srgan.config import ConfigError, TrainConfig, load_config, CONFIG_DIR
+
+
+@pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.toml")), ids=lambda p: p.stem)
+def test_bundled_configs_are_valid(path):
+    config = load_config(path.stem)
+    assert config.scale == 4
+
+
+def test_paper_values():
+    srresnet = load_config("paper-srresnet")
+    assert (srresnet.lr, srresnet.batch_size, srresnet.crop_size, srresnet.beta1) == (1e-4, 16, 96, 0.9)
+    srgan = load_config("paper-srgan-vgg54")
+    assert srgan.content_loss == "vgg54" and srgan.adversarial_weight == 1e-3 and srgan.lr_decay == 0.1
+
+
+def test_overrides_are_typed():
+    config = load_config("smoke", ["lr=2e-4", "steps=7", "compile=true", "train_data=some/dir", "precision=bf16"])
+    assert config.lr == 2e-4 and config.steps == 7 and config.compile is True
+    assert config.train_data == ["some/dir"] and config.precision == "bf16"
+    assert TrainConfig.from_dict(load_config("smoke").to_dict()) == load_config("smoke")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("lerning_rate=1", "unknown key"),
+    ("steps=ten", "'steps' must be int"),
+    ("compile=1", "'compile' must be bool"),
+    ("lr=-1e-4", "'lr': must be > 0"),
+    ("scale=3", "'scale': must be one of"),
+    ("crop_size=90", "multiple of scale"),
+    ("content_loss=vgg33", "'content_loss'"),
+    ("batch_size=0", "'batch_size': must be positive"),
+])
+def test_bad_values_are_rejected_before_work(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config("smoke", [override])
+
+
+def test_gan_phase_needs_a_start():
+    with pytest.raises(ConfigError, match="init_from"):
+        load_config("srgan-mse", ["init_from="])
+
+
+def test_missing_config_lists_bundled_ones():
+    with pytest.raises(ConfigError, match="paper-srresnet"):
+        load_config("nope")

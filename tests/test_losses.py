@@ -1,0 +1,58 @@
+import math
+
+import pytest
+import torch
+
+from srgan.losses import (ContentLoss, adversarial_loss, discriminator_loss, generator_loss, pixel_mse,
+                          PAPER_VGG_WEIGHT)
+
+
+def bce(logit, target):
+    p = 1 / (1 + math.exp(-logit))
+    return -(target * math.log(p) + (1 - target) * math.log(1 - p))
+
+
+def test_discriminator_loss_hand_computed():
+    real = torch.tensor([2.0, -1.0])
+    fake = torch.tensor([0.5, -3.0])
+    gen = torch.Generator().manual_seed(123)
+    noise = torch.rand(2, generator=torch.Generator().manual_seed(123))
+    targets = [1 - 0.1 * n.item() for n in noise]
+    expected = (bce(2.0, targets[0]) + bce(-1.0, targets[1])) / 2 + (bce(0.5, 0) + bce(-3.0, 0)) / 2
+    got = discriminator_loss(real, fake, label_smoothing=0.1, generator=gen)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    # Real targets lie in [0.9, 1]: never the hard 1 of the unsmoothed loss.
+    assert all(0.9 <= t <= 1 for t in targets) and targets[0] != 1
+
+
+def test_discriminator_loss_without_smoothing():
+    real, fake = torch.tensor([1.0]), torch.tensor([-2.0])
+    assert discriminator_loss(real, fake, label_smoothing=0).item() == pytest.approx(bce(1.0, 1) + bce(-2.0, 0))
+
+
+def test_generator_loss_hand_computed():
+    sr = torch.tensor([[[[0.25, 0.75]]]]).expand(1, 3, 1, 2)
+    hr = torch.tensor([[[[0.5, 0.5]]]]).expand(1, 3, 1, 2)
+    fake = torch.tensor([0.3])
+    total, parts = generator_loss(sr, hr, fake, ContentLoss("mse"), adversarial_weight=1e-3)
+    # MSE on the paper's [-1, 1] range: differences 0.5 and 0.5 -> 0.25.
+    assert parts["content"].item() == pytest.approx(0.25)
+    assert parts["adversarial"].item() == pytest.approx(bce(0.3, 1), rel=1e-6)
+    assert total.item() == pytest.approx(0.25 + 1e-3 * bce(0.3, 1), rel=1e-6)
+
+
+def test_pixel_mse_is_on_minus_one_one_range():
+    a, b = torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.5)
+    assert pixel_mse(a, b).item() == pytest.approx(4 * 0.25)
+
+
+def test_adversarial_loss_pushes_towards_real():
+    fake = torch.tensor([0.0], requires_grad=True)
+    adversarial_loss(fake).backward()
+    assert fake.grad.item() < 0  # raising D(SR) lowers the loss
+
+
+def test_paper_constants():
+    assert PAPER_VGG_WEIGHT == pytest.approx(0.00615, abs=1e-5)
+    with pytest.raises(ValueError):
+        ContentLoss("vgg33")

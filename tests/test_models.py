@@ -1,0 +1,59 @@
+import pytest
+import torch
+
+from srgan import Discriminator, Generator
+from srgan.models import count_parameters
+
+
+@pytest.mark.parametrize("scale", [2, 4, 8])
+@pytest.mark.parametrize("size", [(24, 24), (17, 31)])
+def test_generator_output_shape_and_range(scale, size):
+    torch.manual_seed(0)
+    g = Generator(scale=scale, num_blocks=2, channels=16).eval()
+    with torch.no_grad():
+        out = g(torch.rand(2, 3, *size))
+    assert out.shape == (2, 3, size[0] * scale, size[1] * scale)
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_generator_layout_matches_paper():
+    g = Generator()
+    assert len(g.body) == 16 and len(g.upsample) == 2
+    assert g.head[0].kernel_size == (9, 9) and g.tail.kernel_size == (9, 9)
+    assert g.upsample[0].conv.out_channels == 256 and g.upsample[0].shuffle.upscale_factor == 2
+    # 16 residual blocks of 2 x 64*64*9 conv weights + BN/PReLU dominate: the paper's ~1.5M parameters.
+    assert count_parameters(g) == 1_547_350
+    assert g.architecture == {"scale": 4, "num_blocks": 16, "channels": 64}
+
+
+def test_generator_rejects_unsupported_scale():
+    with pytest.raises(ValueError, match="scale"):
+        Generator(scale=3)
+
+
+def test_generator_long_skip_reaches_output():
+    # Zeroing the residual trunk must leave a path from input to output (the long skip).
+    g = Generator(num_blocks=2, channels=8).eval()
+    x = torch.rand(1, 3, 8, 8, requires_grad=True)
+    g(x).sum().backward()
+    assert x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("size", [96, 128])
+def test_discriminator_shapes(size):
+    d = Discriminator().eval()
+    with torch.no_grad():
+        logits = d(torch.rand(3, 3, size, size))
+    assert logits.shape == (3,)
+    assert torch.isfinite(logits).all()
+
+
+def test_discriminator_layout_matches_paper():
+    d = Discriminator()
+    convs = [m for m in d.features.modules() if isinstance(m, torch.nn.Conv2d)]
+    bns = [m for m in d.features.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert [c.out_channels for c in convs] == [64, 64, 128, 128, 256, 256, 512, 512]
+    assert [c.stride[0] for c in convs] == [1, 2, 1, 2, 1, 2, 1, 2]
+    assert len(bns) == 7  # every block but the first
+    assert d.classifier[1].in_features == 18432 and d.classifier[1].out_features == 1024
+    assert d.classifier[3].out_features == 1

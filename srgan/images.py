@@ -1,0 +1,709 @@
+"""Reading, writing and finding image files: the one place the project touches them.
+
+Everything that can go wrong with a user's file becomes an :class:`ImageError` whose
+message is one line, ``<file>: <problem>``, so callers can report it and carry on.
+
+Reading (:func:`read_image`, :func:`read_rgb_uint8`)
+    * Every Pillow mode becomes RGB: L/1 are replicated to three channels; LA, RGBA, PA,
+      P with transparency and L/RGB with a PNG ``tRNS`` colour give an alpha plane that is
+      returned separately (never composited); P, CMYK, YCbCr go through Pillow's
+      ``convert("RGB")``.  CMYK uses Pillow's plain conversion, not a colour-managed one,
+      and the (CMYK) ICC profile is dropped.
+    * 16-bit data is divided by 65535 exactly.  Pillow 13 has no 16-bit-per-channel
+      RGB mode: it decodes 48/64-bit PNG and TIFF to 8-bit by keeping the high byte of
+      each sample.  For those files we decode the data a second time with Pillow's
+      opposite-endian raw mode, which yields the low bytes, and recombine them, so
+      16-bit RGB(A) and gray+alpha PNG/TIFF are read at full precision.  If that ever
+      fails (another Pillow version) we fall back to the high bytes (8-bit precision).
+      Mode ``I`` (32-bit int) is clipped to [0, 65535] and treated as 16-bit; ``F``
+      (float TIFF) is clipped to [0, 1] and reported as 16-bit.
+    * EXIF orientation is applied (:func:`PIL.ImageOps.exif_transpose`).  An unreadable
+      EXIF block is ignored rather than making the whole image unreadable.
+    * Multi-frame files (GIF, APNG, multi-page TIFF): the first frame is read.
+    * Decompression bombs: images with more than ``max_pixels`` pixels are refused
+      (default :data:`DEFAULT_MAX_PIXELS` = 200 megapixels, e.g. 16000x12500; ``None``
+      disables the check).  Pillow's own bomb check is switched off while we open a file
+      so that our limit is the only one and Pillow's warning/error never escape.
+    * The whole file is decoded inside :func:`read_image`, so truncated data is detected
+      when reading (unless the caller set ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES``).
+
+Writing (:func:`write_image`)
+    * The format comes from the extension (:data:`IMAGE_EXTENSIONS`); anything else is
+      an :class:`ImageError`.
+    * 16-bit output: PNG (all colour types, via a small built-in encoder because Pillow
+      cannot write 16-bit RGB) and TIFF grayscale without alpha.  Everything else
+      (JPEG, WebP, BMP, 16-bit RGB/LA TIFF) is written with 8 bits per channel.
+    * Alpha is kept by PNG, TIFF and WebP; JPEG and BMP drop it (Pillow reads 32-bit BMP
+      back without alpha).  Grayscale is written as L/LA except to WebP (always RGB).
+      Grayscale of a colour array is ITU-R BT.601 luma (0.299 R + 0.587 G + 0.114 B).
+    * JPEG is written at quality 95 without chroma subsampling; WebP lossy at quality 95.
+    * An ICC profile is embedded for PNG, JPEG, WebP and TIFF when its colour space
+      matches the written image (RGB profile for colour, GRAY for grayscale); BMP drops it.
+    * Atomic: the data goes to a hidden temporary file in the destination folder, is
+      fsync'ed, then moved into place (``os.link`` without overwrite, so an existing file
+      is never replaced even by a concurrent writer; ``os.replace`` with overwrite).  On
+      any failure the temporary file is removed, an existing destination is untouched and
+      an :class:`ImageError` is raised (``ENOSPC`` reads "disk full").
+
+Quantisation (:func:`to_uint8`, :func:`to_uint16`): clip to [0, 1], NaN -> 0, scale by
+255 or 65535 and round half to even (``np.rint``).
+"""
+from __future__ import annotations
+
+import errno
+import glob
+import os
+import secrets
+import stat
+import struct
+import threading
+import zlib
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+from PIL import Image as PILImage
+from PIL import ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_EXTENSIONS",
+    "Image",
+    "ImageError",
+    "ImageExistsError",
+    "ImageNotFoundError",
+    "check_writable_dir",
+    "find_images",
+    "read_image",
+    "read_rgb_uint8",
+    "to_uint16",
+    "to_uint8",
+    "write_image",
+]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+#: Largest image (in pixels) read by default: 200 megapixels, e.g. 16000 x 12500.
+#: As float32 RGB that is 2.4 GB, about the most a desktop should be asked to hold.
+DEFAULT_MAX_PIXELS = 200_000_000
+
+_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".bmp": "BMP",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ImageError(Exception):
+    """An image file could not be read, written or found.
+
+    ``str(error)`` is one line, ``"<file>: <problem>"``; ``.path`` and ``.problem`` hold
+    the two parts.
+    """
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        self.path = os.fspath(path)
+        self.problem = " ".join(str(problem).split())  # always one line
+        super().__init__(f"{self.path}: {self.problem}")
+
+    def __reduce__(self):  # picklable across DataLoader worker processes
+        return (type(self), (self.path, self.problem))
+
+
+class ImageNotFoundError(ImageError, FileNotFoundError):
+    """A file, folder or glob pattern names nothing (also a ``FileNotFoundError``)."""
+
+
+class ImageExistsError(ImageError, FileExistsError):
+    """The output exists and ``overwrite`` was not given (also a ``FileExistsError``)."""
+
+
+# --------------------------------------------------------------------------- finding
+
+
+def _is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _scan_folder(root: Path) -> list[Path]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):  # symlinked folders not followed
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if not name.startswith(".") and _is_image_name(name):
+                full = Path(dirpath, name)
+                if full.is_file():
+                    found.append(full)
+    return sorted(found, key=lambda p: p.relative_to(root).parts)
+
+
+def find_images(inputs: Iterable[str | os.PathLike]) -> list[Path]:
+    """Expand files, folders and glob patterns into a list of image paths.
+
+    * a file is returned as given, whatever its extension (it was named explicitly);
+    * a folder is searched recursively for files with an :data:`IMAGE_EXTENSIONS`
+      extension (any case), skipping hidden files and folders (names starting with
+      ``.``), sorted by relative path; an empty folder contributes nothing;
+    * anything else containing ``*``, ``?`` or ``[`` is a glob pattern (``**`` recurses);
+      matched files must have an image extension, matched folders are searched.
+
+    The result keeps input order and drops repeats (same absolute path).  A path that
+    does not exist, or a pattern that matches nothing, raises :class:`ImageNotFoundError`.
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    result: list[Path] = []
+    seen: set[str] = set()
+
+    def add(path: Path) -> None:
+        key = os.path.abspath(path)
+        if key not in seen:
+            seen.add(key)
+            result.append(path)
+
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            for found in _scan_folder(path):
+                add(found)
+        elif path.exists():
+            add(path)
+        elif glob.has_magic(os.fspath(item)):
+            matches = sorted(glob.glob(os.fspath(item), recursive=True))
+            if not matches:
+                raise ImageNotFoundError(item, "no files match this pattern")
+            for match in map(Path, matches):
+                if match.is_dir():
+                    for found in _scan_folder(match):
+                        add(found)
+                elif match.is_file() and _is_image_name(match.name):
+                    add(match)
+        elif path.is_symlink():
+            raise ImageNotFoundError(item, "broken symbolic link")
+        else:
+            raise ImageNotFoundError(item, "no such file or folder")
+    return result
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class Image:
+    """A decoded image, ready for the network.
+
+    ``rgb`` is float32 HxWx3 in [0, 1]; ``alpha`` float32 HxW in [0, 1] or None;
+    ``bit_depth`` is 8 or 16 (of the source); ``grayscale`` is True when the source had
+    one colour channel; ``icc_profile`` the embedded profile (None for CMYK sources);
+    ``mode`` Pillow's mode of the file as opened.
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+    bit_depth: int = 8
+    grayscale: bool = False
+    icc_profile: bytes | None = None
+    mode: str = "RGB"
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height), like PIL."""
+        return (int(self.rgb.shape[1]), int(self.rgb.shape[0]))
+
+
+# Pillow checks its global MAX_IMAGE_PIXELS while opening a file.  We switch it off while
+# any read is in progress (reference-counted, so parallel reads in threads don't serialise)
+# and apply our own per-call limit instead.
+_bomb_lock = threading.Lock()
+_bomb_users = 0
+_bomb_saved: int | None = None
+
+
+@contextmanager
+def _pillow_bomb_check_off() -> Iterator[None]:
+    global _bomb_users, _bomb_saved
+    with _bomb_lock:
+        if _bomb_users == 0:
+            _bomb_saved = PILImage.MAX_IMAGE_PIXELS
+            PILImage.MAX_IMAGE_PIXELS = None
+        _bomb_users += 1
+    try:
+        yield
+    finally:
+        with _bomb_lock:
+            _bomb_users -= 1
+            if _bomb_users == 0:
+                PILImage.MAX_IMAGE_PIXELS = _bomb_saved
+
+
+# High-byte raw modes Pillow uses for 16-bit colour data -> raw mode giving the low bytes.
+_LOW_BYTE_RAWMODE = {
+    "RGB;16B": "RGB;16L",
+    "RGB;16L": "RGB;16B",
+    "RGBA;16B": "RGBA;16L",
+    "RGBA;16L": "RGBA;16B",
+    "RGBX;16B": "RGBX;16L",
+    "RGBX;16L": "RGBX;16B",
+}
+# 16-bit gray+alpha PNG: Pillow reads it as RGBA from "LA;16B"; the 8-bit "RGBA" raw mode
+# has the same 4 bytes per pixel and hands us the bytes L_hi, L_lo, A_hi, A_lo.
+_LA16_RAWMODE = "LA;16B"
+_GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
+_LOW_BIT_SCALE = {"1": 255, "L;2": 85, "L;4": 17}  # PNG tRNS value -> 8-bit pixel value
+
+
+def _rawmode(im: PILImage.Image) -> str | None:
+    if not im.tile:
+        return None
+    args = im.tile[0].args
+    if isinstance(args, tuple):
+        args = args[0] if args else None
+    return args if isinstance(args, str) else None
+
+
+def _with_rawmode(im: PILImage.Image, rawmode: str) -> None:
+    """Make ``im`` (opened, not loaded) decode its data with another raw mode."""
+    tiles = []
+    for tile in im.tile:
+        args = tile.args
+        args = (rawmode, *args[1:]) if isinstance(args, tuple) else rawmode
+        tiles.append(tile._replace(args=args))
+    im.tile = tiles
+
+
+def _problem(exc: BaseException) -> str:
+    """Describe an exception raised while opening or decoding a file."""
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, not an image file"
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image file, or a format Pillow cannot read"
+    if isinstance(exc, MemoryError):
+        return "not enough memory to decode this image"
+    if isinstance(exc, OSError) and exc.errno is not None and exc.strerror:
+        return f"cannot read file ({exc.strerror})"
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    return f"truncated or corrupt image ({detail})"
+
+
+@contextmanager
+def _decoding(path: str | os.PathLike) -> Iterator[None]:
+    """Turn whatever Pillow raises on a bad file into a one-line ImageError."""
+    try:
+        yield
+    except ImageError:
+        raise
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
+        raise ImageError(path, f"refused as a possible decompression bomb ({exc})") from exc
+    except Exception as exc:  # Pillow's plugins raise many types for corrupt data
+        raise ImageError(path, _problem(exc)) from exc
+
+
+def _check_file(path: str | os.PathLike) -> None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ImageNotFoundError(path, "no such file") from None
+    except OSError as exc:
+        raise ImageError(path, _problem(exc)) from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise ImageError(path, "is a folder, not an image file")
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+        raise ImageError(path, "not a regular file")
+    if st.st_size == 0:
+        raise ImageError(path, "empty file (0 bytes)")
+
+
+def _orient(im: PILImage.Image) -> PILImage.Image:
+    try:
+        orientation = im.getexif().get(0x0112, 1)
+    except Exception:  # a broken EXIF block should not make the pixels unreadable
+        return im
+    if orientation in (2, 3, 4, 5, 6, 7, 8):
+        return ImageOps.exif_transpose(im)
+    return im
+
+
+def _decode(path: str | os.PathLike, max_pixels: int | None):
+    """Open, check and fully decode ``path``.
+
+    Returns ``(im, color, alpha, scale, grayscale)`` where ``color`` is an integer or float
+    HxW or HxWx3 array, ``alpha`` an array or None, and ``scale`` the value of white.
+    """
+    if max_pixels is not None and max_pixels < 1:
+        raise ValueError(f"max_pixels must be a positive integer or None, not {max_pixels!r}")
+    _check_file(path)
+    with _decoding(path), _pillow_bomb_check_off(), open(path, "rb") as f:
+        im = PILImage.open(f)
+        w, h = im.size
+        if max_pixels is not None and w * h > max_pixels:
+            raise ImageError(
+                path,
+                f"{w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} "
+                "(decompression bomb protection; raise max_pixels to allow it)",
+            )
+        mode, rawmode, info = im.mode, _rawmode(im), dict(im.info)
+        low = None
+        if rawmode == _LA16_RAWMODE:
+            _with_rawmode(im, "RGBA")
+        elif rawmode in _LOW_BYTE_RAWMODE:
+            f.seek(0)
+            low = PILImage.open(f)
+            _with_rawmode(low, _LOW_BYTE_RAWMODE[rawmode])
+            try:
+                low.load()
+                low = _orient(low)
+            except Exception:
+                low = None  # fall back to the high bytes (8-bit precision)
+            f.seek(0)
+            im = PILImage.open(f)
+        im.load()  # full decode now: truncation is detected here, inside the try
+        im = _orient(im)
+
+        alpha = None
+        grayscale = mode in _GRAY_MODES
+        trns = info.get("transparency")
+        if rawmode == _LA16_RAWMODE:
+            b = np.asarray(im).astype(np.uint16)
+            color = (b[..., 0] << 8) | b[..., 1]
+            alpha = (b[..., 2] << 8) | b[..., 3]
+            return im, color, alpha, 65535, True
+        if rawmode in _LOW_BYTE_RAWMODE:
+            hi = np.asarray(im).astype(np.uint16)
+            full = hi * 257 if low is None else (hi << 8) | np.asarray(low)
+            color, alpha = full[..., :3], (full[..., 3] if full.shape[2] == 4 else None)
+            if alpha is None and isinstance(trns, tuple) and len(trns) == 3 and low is not None:
+                alpha = np.where(np.all(color == np.array(trns), axis=-1), 0, 65535)
+            return im, color, alpha, 65535, False
+        if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
+            color = np.asarray(im).astype(np.uint16)
+            if isinstance(trns, int):
+                alpha = np.where(color == trns, 0, 65535)
+            return im, color, alpha, 65535, True
+        if mode == "I":
+            return im, np.clip(np.asarray(im), 0, 65535).astype(np.uint16), None, 65535, True
+        if mode == "F":
+            color = np.nan_to_num(np.asarray(im, dtype=np.float32), nan=0.0)
+            return im, np.clip(color, 0.0, 1.0), None, 1, True
+        if mode in ("1", "L"):
+            color = np.asarray(im.convert("L"))
+            if isinstance(trns, int):
+                value = trns * _LOW_BIT_SCALE.get(rawmode or mode, 1)
+                alpha = np.where(color == value, 0, 255).astype(np.uint8)
+            return im, color, alpha, 255, True
+        if mode in ("LA", "La"):
+            b = np.asarray(im.convert("LA"))
+            return im, b[..., 0], b[..., 1], 255, True
+        if mode == "RGB":
+            color = np.asarray(im)
+            if isinstance(trns, tuple) and len(trns) == 3:
+                alpha = np.where(np.all(color == np.array(trns), axis=-1), 0, 255)
+            return im, color, alpha, 255, False
+        if mode in ("RGBA", "RGBa", "PA") or (
+            mode == "P" and ("transparency" in info or im.palette.mode == "RGBA")
+        ):
+            b = np.asarray(im.convert("RGBA"))
+            return im, b[..., :3], b[..., 3], 255, False
+        try:
+            converted = im.convert("RGB")  # P, RGBX, CMYK, YCbCr, HSV ...
+        except ValueError as exc:
+            raise ImageError(path, f"unsupported colour mode {mode}") from exc
+        return im, np.asarray(converted), None, 255, False
+
+
+def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image:
+    """Read any supported image file as float RGB in [0, 1] plus alpha and metadata.
+
+    Raises :class:`ImageError` (one line naming the file) for a missing file, a folder,
+    a permission problem, an empty file, a non-image, truncated or corrupt data, or an
+    image with more than ``max_pixels`` pixels.
+    """
+    im, color, alpha, scale, grayscale = _decode(path, max_pixels)
+    mode = im.mode
+    if color.ndim == 2:
+        color = color[..., None]
+    rgb = color.astype(np.float32)
+    if scale != 1:
+        rgb /= np.float32(scale)
+    if rgb.shape[2] == 1:
+        rgb = np.repeat(rgb, 3, axis=2)
+    if alpha is not None:
+        alpha = alpha.astype(np.float32) / np.float32(scale if scale != 1 else 255)
+    icc = im.info.get("icc_profile") or None
+    if icc is not None and _icc_space(icc) not in (b"RGB ", b"GRAY"):
+        icc = None  # a CMYK/Lab profile does not describe our RGB pixels
+    return Image(
+        rgb=np.ascontiguousarray(rgb),
+        alpha=alpha,
+        bit_depth=16 if scale != 255 else 8,
+        grayscale=grayscale,
+        icc_profile=icc,
+        mode=mode,
+    )
+
+
+def read_rgb_uint8(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read an image as HxWx3 uint8 RGB (for benchmarks and training data).
+
+    Alpha is dropped (not composited), grayscale replicated, 16-bit rounded with
+    :func:`to_uint8`.  For 8-bit images this equals Pillow's ``convert("RGB")`` exactly,
+    and for every image it equals ``to_uint8(read_image(path).rgb)``.
+    """
+    im, color, alpha, scale, grayscale = _decode(path, max_pixels)
+    if scale == 255:
+        out = color.astype(np.uint8, copy=False)
+    else:
+        x = color.astype(np.float32)
+        if scale != 1:
+            x /= np.float32(scale)
+        out = to_uint8(x)
+    if out.ndim == 2:
+        out = np.repeat(out[..., None], 3, axis=2)
+    return np.require(out, requirements=["C", "W"])  # Pillow's arrays can be read-only
+
+
+# --------------------------------------------------------------------------- quantising
+
+
+def _quantise(x: np.ndarray, top: int, dtype) -> np.ndarray:
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"expected a float array in [0, 1], got dtype {x.dtype}")
+    y = np.clip(x, 0.0, 1.0)  # keeps float32 as float32
+    np.nan_to_num(y, copy=False, nan=0.0)
+    y *= top
+    np.rint(y, out=y)  # round half to even
+    return y.astype(dtype)
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """Float [0, 1] -> uint8: clip, NaN -> 0, ``x * 255`` rounded half to even."""
+    return _quantise(x, 255, np.uint8)
+
+
+def to_uint16(x: np.ndarray) -> np.ndarray:
+    """Float [0, 1] -> uint16: clip, NaN -> 0, ``x * 65535`` rounded half to even."""
+    return _quantise(x, 65535, np.uint16)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _icc_space(profile: bytes) -> bytes:
+    """The data colour space of an ICC profile (b'RGB ', b'GRAY', b'CMYK', ...)."""
+    return bytes(profile[16:20]) if len(profile) >= 20 else b""
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _write_png16(f, planes: np.ndarray, icc_profile: bytes | None) -> None:
+    """Write a 16-bit PNG (gray, gray+alpha, RGB or RGBA from HxWxC uint16).
+
+    Pillow cannot write 16-bit colour PNGs, so this is a minimal encoder: IHDR, optional
+    iCCP, IDAT (each row with the "Sub" filter), IEND.
+    """
+    h, w, c = planes.shape
+    color_type = {1: 0, 2: 4, 3: 2, 4: 6}[c]
+    bpp = 2 * c
+    f.write(b"\x89PNG\r\n\x1a\n")
+    f.write(_png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0)))
+    if icc_profile:
+        f.write(_png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc_profile)))
+    z = zlib.compressobj(6)
+    rows_per_block = max(1, (1 << 22) // max(1, w * bpp))
+    for y0 in range(0, h, rows_per_block):
+        block = planes[y0 : y0 + rows_per_block].astype(">u2").reshape(-1, w * c).view(np.uint8)
+        filtered = np.empty((block.shape[0], w * bpp + 1), np.uint8)
+        filtered[:, 0] = 1  # Sub: each byte minus the byte one pixel to the left
+        filtered[:, 1 : bpp + 1] = block[:, :bpp]
+        np.subtract(block[:, bpp:], block[:, :-bpp], out=filtered[:, bpp + 1 :])
+        data = z.compress(filtered.tobytes())
+        if data:
+            f.write(_png_chunk(b"IDAT", data))
+    f.write(_png_chunk(b"IDAT", z.flush()))
+    f.write(_png_chunk(b"IEND", b""))
+
+
+def _encoder(fmt: str, rgb, alpha, bit_depth: int, grayscale: bool, icc_profile):
+    """Return ``save(f)`` that encodes the image into an open binary file."""
+    if fmt == "WEBP":
+        grayscale = False  # WebP has no grayscale mode
+    if fmt in ("JPEG", "BMP"):
+        alpha = None
+    if grayscale:
+        weights = np.array([0.299, 0.587, 0.114], np.float32)
+        planes = [np.asarray(rgb, np.float32) @ weights]
+    else:
+        planes = [rgb[..., i] for i in range(3)]
+    if alpha is not None:
+        planes.append(alpha)
+    if icc_profile is not None and _icc_space(icc_profile) != (b"GRAY" if grayscale else b"RGB "):
+        icc_profile = None
+    if fmt == "BMP":
+        icc_profile = None
+
+    if bit_depth == 16 and fmt == "PNG":
+        data = to_uint16(np.stack(planes, axis=-1))
+        return lambda f: _write_png16(f, data, icc_profile)
+    if bit_depth == 16 and fmt == "TIFF" and grayscale and alpha is None:
+        im = PILImage.fromarray(to_uint16(planes[0]))  # mode I;16
+    else:
+        data = to_uint8(np.stack(planes, axis=-1))
+        mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[data.shape[2]]
+        im = PILImage.fromarray(data[..., 0] if mode == "L" else data, mode=mode)
+    options: dict = {}
+    if icc_profile is not None:
+        options["icc_profile"] = icc_profile
+    if fmt == "JPEG":
+        options.update(quality=95, subsampling=0)
+    elif fmt == "WEBP":
+        options.update(quality=95)
+    return lambda f: im.save(f, format=fmt, **options)
+
+
+def _write_problem(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "disk full (no space left on device); nothing was written"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, OSError) and exc.errno == errno.EROFS:
+        return "read-only file system"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot write file ({exc.strerror})"
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    return f"cannot encode image ({detail})"
+
+
+def write_image(
+    path: str | os.PathLike,
+    rgb: np.ndarray,
+    *,
+    alpha: np.ndarray | None = None,
+    bit_depth: int = 8,
+    grayscale: bool = False,
+    icc_profile: bytes | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write float RGB in [0, 1] (HxWx3) to ``path``, atomically; return the path.
+
+    The format follows the extension; see the module docstring for what each format
+    keeps.  Missing parent folders are created.  Without ``overwrite`` an existing
+    ``path`` raises :class:`ImageExistsError` and is left untouched.
+    """
+    dest = Path(path)
+    suffix = dest.suffix.lower()
+    fmt = _FORMATS.get(suffix)
+    if fmt is None:
+        what = f"unknown extension {dest.suffix!r}" if suffix else "no file extension"
+        raise ImageError(path, f"{what}: cannot choose an output format (use one of {', '.join(IMAGE_EXTENSIONS)})")
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
+        raise ValueError(f"rgb must be a non-empty HxWx3 array, got shape {rgb.shape}")
+    if alpha is not None:
+        alpha = np.asarray(alpha)
+        if alpha.shape != rgb.shape[:2]:
+            raise ValueError(f"alpha must have shape {rgb.shape[:2]}, got {alpha.shape}")
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, not {bit_depth!r}")
+
+    if dest.is_dir():
+        raise ImageError(path, "is a folder")
+    if not overwrite and os.path.lexists(dest):
+        raise ImageExistsError(path, "already exists (pass overwrite=True / --overwrite to replace it)")
+    save = _encoder(fmt, rgb, alpha, bit_depth, grayscale, icc_profile)
+
+    folder = dest.parent
+    tmp = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for _ in range(100):
+            candidate = folder / f".{dest.name}.{secrets.token_hex(4)}.tmp"
+            try:
+                fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                continue
+            tmp = candidate
+            break
+        else:
+            raise OSError(errno.EEXIST, "could not create a temporary file")
+        with os.fdopen(fd, "wb") as f:
+            save(f)
+            f.flush()
+            os.fsync(f.fileno())
+        if overwrite:
+            os.replace(tmp, dest)
+        else:
+            try:
+                os.link(tmp, dest)  # fails if dest appeared meanwhile: never clobbers
+            except FileExistsError:
+                raise ImageExistsError(path, "already exists (pass overwrite=True / --overwrite to replace it)") from None
+            except OSError:  # file system without hard links
+                if os.path.lexists(dest):
+                    raise ImageExistsError(path, "already exists (pass overwrite=True / --overwrite to replace it)") from None
+                os.replace(tmp, dest)
+        _fsync_dir(folder)
+    except ImageError:
+        raise
+    except Exception as exc:
+        raise ImageError(path, _write_problem(exc)) from exc
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                pass
+    return dest
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Persist the rename itself (best effort: not every platform can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def check_writable_dir(path: str | os.PathLike) -> Path:
+    """Create ``path`` if needed and check that files can be written in it.
+
+    Call it before starting work so that a bad output folder fails at once.  Raises
+    :class:`ImageError` with the reason; returns the folder as a ``Path``.
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ImageError(path, "exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "a parent is a file, not a folder" if isinstance(exc, (FileExistsError, NotADirectoryError)) else (exc.strerror or str(exc))
+        raise ImageError(path, f"cannot create output folder ({reason})") from exc
+    probe = folder / f".srgan-write-test-{secrets.token_hex(4)}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ImageError(path, f"output folder is not writable ({exc.strerror or exc})") from exc
+    return folder

@@ -1,0 +1,519 @@
+"""Training patches, benchmark sets and LR generation.
+
+Training data (:class:`TrainDataset`)
+    Any number of folder trees of images (png, jpg, jpeg, bmp, webp, tif/tiff; searched
+    recursively, hidden files skipped). Each sample is a random ``crop_size`` HR crop, a
+    random element of the dihedral group (horizontal flip, vertical flip, 90-degree
+    rotation, own code, exact pixel permutations) and its LR made from that HR crop by
+    :func:`srgan.imresize.imresize_uint8`, the MATLAB bicubic recipe that regenerates the
+    benchmark ``LR_bicubic_x4`` PNGs bit for bit. So a training LR patch is made exactly
+    the way a benchmark LR image is made (the uint8 path, rounded after each 1-D pass):
+    no train/test mismatch in the degradation or its quantisation.
+
+    Colour handling is :func:`srgan.images.read_rgb_uint8`: grayscale is replicated to
+    RGB, an alpha channel is *dropped* (not composited: the stored colour of transparent
+    pixels is used as is), 16-bit data is divided by 65535 and rounded to 8 bits, EXIF
+    orientation is applied.
+
+    Bad input never kills a run: images smaller than the crop are skipped and reported
+    in one warning line at start (how many, which); an unreadable or corrupt file is
+    reported in one warning line naming it and skipped. No usable image at all raises a
+    ``ValueError`` naming the roots. Warnings go to the ``srgan.data`` logger (printed on
+    stderr when logging is not configured).
+
+Pre-decoded cache
+    With ``cache=True`` (default) every image is decoded once (tqdm progress bar) into
+    an uint8 ``.npy`` file, ``<cache dir>/decoded/<sha256 of path, mtime, size>.npy``,
+    and samples are cut from ``np.load(..., mmap_mode='r')``: per-sample work is a crop,
+    a flip and the bicubic, no PNG/JPEG decoding. The cache dir is ``cache_dir``, else
+    ``$SRGAN_CACHE_DIR``, else ``$XDG_CACHE_HOME/srgan``, else ``~/.cache/srgan`` (never
+    next to the data, which may be read-only). Entries are written atomically, so several
+    processes may build the same cache; a changed file (mtime or size) gets a new entry.
+    If the cache dir cannot be written, one warning is printed and decoding happens per
+    sample instead. The cache also validates every file fully at start; without it, the
+    first pass only reads headers, and a file that turns out corrupt when decoded later
+    is reported once per process (main or DataLoader worker) and replaced by the next
+    image.
+
+Randomness
+    Every random choice of sample ``i`` comes from its own generator,
+    ``numpy.random.default_rng([seed, epoch, i])``. A sample therefore depends only on
+    ``(seed, epoch, i)``: the same with the cache or without, with ``num_workers=0`` or
+    any number of DataLoader workers, in any order. No worker seeding is needed. Call
+    :meth:`TrainDataset.set_epoch` before each epoch (as with ``DistributedSampler``) when
+    iterating over several epochs, or use a virtual ``length`` (``steps * batch_size``)
+    and draw everything from one epoch; otherwise epoch ``e`` repeats epoch 0's crops.
+    :func:`train_loader` builds a DataLoader whose shuffling is seeded as well and whose
+    workers use one torch thread each.
+
+Benchmark sets (:class:`BenchmarkSet`) and :func:`degrade_folder` are described there.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections import OrderedDict
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .images import ImageError, find_images, read_image, read_rgb_uint8, write_image
+from .imresize import imresize_uint8, mod_crop
+
+__all__ = [
+    "TrainDataset",
+    "BenchmarkSet",
+    "augment",
+    "default_cache_dir",
+    "degrade_folder",
+    "degrade_uint8",
+    "train_loader",
+]
+
+log = logging.getLogger(__name__)
+
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def default_cache_dir() -> Path:
+    """``$SRGAN_CACHE_DIR``, else ``$XDG_CACHE_HOME/srgan``, else ``~/.cache/srgan``."""
+    if os.environ.get("SRGAN_CACHE_DIR"):
+        return Path(os.environ["SRGAN_CACHE_DIR"]).expanduser()
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "srgan"
+    return Path.home() / ".cache" / "srgan"
+
+
+def augment(hr: np.ndarray, hflip: bool, vflip: bool, rot90: bool) -> np.ndarray:
+    """Apply horizontal flip, then vertical flip, then a 90-degree counter-clockwise rotation.
+
+    ``hr`` is HxW or HxWxC. The 8 combinations are the 8 symmetries of the square; each is
+    an exact permutation of the pixels (a view, no copy).
+    """
+    if hflip:
+        hr = hr[:, ::-1]
+    if vflip:
+        hr = hr[::-1]
+    if rot90:  # counter-clockwise, as np.rot90(hr, 1)
+        hr = hr.swapaxes(0, 1)[::-1]
+    return hr
+
+
+def degrade_uint8(hr: np.ndarray, scale: int) -> np.ndarray:
+    """LR of an HxWx3 (or HxW) uint8 image whose sides are multiples of ``scale``.
+
+    MATLAB ``imresize(hr, 1/scale, 'bicubic')`` on uint8 (:func:`imresize_uint8`).
+    """
+    hr = np.ascontiguousarray(hr)
+    chw = torch.from_numpy(hr[..., None] if hr.ndim == 2 else hr).permute(2, 0, 1)
+    lr = imresize_uint8(chw, scale=1.0 / scale).permute(1, 2, 0).numpy()
+    return lr[..., 0] if hr.ndim == 2 else lr
+
+
+def _to_chw_float(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float().div_(255.0)
+
+
+def _few(paths: Sequence, n: int = 10) -> str:
+    names = [str(p) for p in paths]
+    return ", ".join(names[:n]) + (f" (+{len(names) - n} more)" if len(names) > n else "")
+
+
+def _header_size(path: Path) -> tuple[int, int]:
+    """(height, width) from the file header only (orientation does not matter for min side)."""
+    import warnings
+
+    from PIL import Image as PILImage
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with PILImage.open(path) as im:
+                w, h = im.size
+    except Exception as exc:  # anything Pillow raises for a bad file
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise ImageError(path, f"cannot read image ({detail})") from None
+    return h, w
+
+
+# --------------------------------------------------------------------------- training data
+
+
+class TrainDataset(Dataset):
+    """Random (LR, HR) training patches from folder trees of images.
+
+    Args:
+        roots: folders (searched recursively) or image files; a single path is accepted.
+        crop_size: HR patch side in pixels, a multiple of ``scale``.
+        scale: downscaling factor; LR patches are ``crop_size // scale`` px.
+        cache: decode every image once into a uint8 ``.npy`` cache (see module doc).
+        cache_dir: where; default :func:`default_cache_dir`.
+        seed: base seed; sample ``i`` of epoch ``e`` uses ``default_rng([seed, e, i])``.
+        length: virtual epoch length; sample ``i`` is cut from image ``i % n_images``.
+            Default: one sample per image.
+        progress: show the tqdm bar while building the cache.
+
+    ``dataset[i]`` is ``(lr, hr)``: float32 tensors ``(3, crop/scale, crop/scale)`` and
+    ``(3, crop, crop)`` in [0, 1].
+    """
+
+    def __init__(
+        self,
+        roots,
+        *,
+        crop_size: int = 96,
+        scale: int = 4,
+        cache: bool = True,
+        cache_dir=None,
+        seed: int = 0,
+        length: int | None = None,
+        progress: bool = True,
+    ):
+        if isinstance(roots, (str, os.PathLike)):
+            roots = [roots]
+        self.roots = [Path(r) for r in roots]
+        if not self.roots:
+            raise ValueError("TrainDataset needs at least one folder of images")
+        scale, crop_size = int(scale), int(crop_size)
+        if scale < 1 or crop_size < scale or crop_size % scale:
+            raise ValueError(f"crop_size ({crop_size}) must be a positive multiple of scale ({scale})")
+        if length is not None and int(length) < 1:
+            raise ValueError(f"length must be positive, got {length}")
+        if int(seed) < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        self.crop_size, self.scale, self.seed = crop_size, scale, int(seed)
+        self.length = None if length is None else int(length)
+        self.epoch = 0
+
+        files: list[Path] = []
+        for root in self.roots:
+            try:
+                files.extend(find_images([root]))
+            except ImageError as exc:
+                raise ValueError(f"training data: {exc}") from None
+        seen: set[str] = set()
+        files = [f for f in files if not (os.path.abspath(f) in seen or seen.add(os.path.abspath(f)))]
+        self.files_found = len(files)
+
+        self.cache_dir: Path | None = None
+        if cache:
+            folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+            try:
+                (folder / "decoded").mkdir(parents=True, exist_ok=True)
+                probe = tempfile.NamedTemporaryFile(dir=folder / "decoded", prefix=".probe-")
+                probe.close()
+                self.cache_dir = folder / "decoded"
+            except OSError as exc:
+                log.warning("cache folder %s is not writable (%s); decoding images per sample instead",
+                            folder, exc.strerror or exc)
+
+        if self.cache_dir is not None:
+            entries = self._build_cache(files, progress)
+        else:
+            entries = self._scan_headers(files)
+
+        small = [p for p, _, (h, w) in entries if h < crop_size or w < crop_size]
+        self.skipped_small = small
+        usable = [(p, c) for p, c, (h, w) in entries if h >= crop_size and w >= crop_size]
+        if small:
+            log.warning("skipped %d image(s) smaller than the %d-px crop: %s", len(small), crop_size, _few(small))
+        if not usable:
+            raise ValueError(
+                f"no usable training images in {', '.join(str(r) for r in self.roots)}: "
+                f"{self.files_found} image file(s) found, {len(small)} smaller than the {crop_size}-px crop, "
+                f"{len(self.skipped_bad)} unreadable")
+        self.files = [p for p, _ in usable]
+        self._cached = [c for _, c in usable]
+        self._open: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._bad_now: set[int] = set()
+
+    # ------------------------------------------------------------------ scanning
+
+    def _report_bad(self, exc: Exception, path: Path) -> None:
+        self.skipped_bad.append(path)
+        log.warning("skipping unreadable image: %s", exc if isinstance(exc, ImageError) else f"{path}: {exc}")
+
+    def _scan_headers(self, files: list[Path]):
+        self.skipped_bad: list[Path] = []
+        entries = []
+        for path in files:
+            try:
+                entries.append((path, None, _header_size(path)))
+            except ImageError as exc:
+                self._report_bad(exc, path)
+        return entries
+
+    def _cache_file(self, path: Path) -> Path:
+        st = path.stat()
+        key = f"{os.path.abspath(path)}\0{st.st_mtime_ns}\0{st.st_size}"
+        return self.cache_dir / (hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest() + ".npy")
+
+    def _build_cache(self, files: list[Path], progress: bool):
+        from tqdm import tqdm
+
+        self.skipped_bad = []
+        entries, todo = [], []
+        for path in files:
+            try:
+                target = self._cache_file(path)
+            except OSError as exc:
+                self._report_bad(ImageError(path, exc.strerror or str(exc)), path)
+                continue
+            shape = None
+            if target.is_file():
+                try:
+                    shape = np.load(target, mmap_mode="r").shape
+                except (OSError, ValueError):
+                    shape = None  # damaged entry: rebuild it
+            entries.append([path, target, shape])
+            if shape is None:
+                todo.append(len(entries) - 1)
+        if todo:
+            bar = tqdm(todo, desc="srgan: decoding training images into cache", unit="img",
+                       disable=not progress, dynamic_ncols=True)
+            for k in bar:
+                path, target, _ = entries[k]
+                try:
+                    rgb = read_rgb_uint8(path)
+                except ImageError as exc:
+                    entries[k] = None
+                    bar.clear()
+                    self._report_bad(exc, path)
+                    continue
+                _save_npy_atomic(target, rgb)
+                entries[k][2] = rgb.shape
+            bar.close()
+        return [(p, t, s[:2]) for p, t, s in (e for e in entries if e is not None)]
+
+    # ------------------------------------------------------------------ sampling
+
+    def __len__(self) -> int:
+        return self.length if self.length is not None else len(self.files)
+
+    @property
+    def num_images(self) -> int:
+        return len(self.files)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use fresh crops for epoch ``epoch`` (call before creating the epoch's iterator)."""
+        self.epoch = int(epoch)
+
+    def _image(self, j: int) -> np.ndarray:
+        """HxWx3 uint8 of usable image ``j`` (memory-mapped from the cache, or decoded)."""
+        target = self._cached[j]
+        if target is None:
+            return read_rgb_uint8(self.files[j])
+        arr = self._open.get(j)
+        if arr is None:
+            arr = np.load(target, mmap_mode="r")
+            self._open[j] = arr
+            if len(self._open) > 64:  # bound the number of open maps (file descriptors)
+                self._open.popitem(last=False)
+        else:
+            self._open.move_to_end(j)
+        return arr
+
+    def sample(self, i: int, epoch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(lr, hr)`` uint8 HxWx3 arrays of sample ``i`` (what ``__getitem__`` converts)."""
+        if not 0 <= i < len(self):
+            raise IndexError(f"sample index {i} out of range for {len(self)} samples")
+        rng = np.random.default_rng([self.seed, self.epoch if epoch is None else int(epoch), int(i)])
+        j = i % len(self.files)
+        for _ in range(len(self.files)):
+            if j not in self._bad_now:
+                try:
+                    img = self._image(j)
+                    break
+                except (ImageError, OSError, ValueError) as exc:
+                    self._bad_now.add(j)
+                    log.warning("skipping unreadable image: %s",
+                                exc if isinstance(exc, ImageError) else f"{self.files[j]}: {exc}")
+            j = (j + 1) % len(self.files)
+        else:
+            raise RuntimeError("every training image turned out unreadable")
+        c = self.crop_size
+        h, w = img.shape[:2]
+        if h < c or w < c:  # only possible without the cache when EXIF/decoding disagrees with the header
+            img = np.pad(img, ((0, max(0, c - h)), (0, max(0, c - w)), (0, 0)), mode="reflect")
+            h, w = img.shape[:2]
+        top = int(rng.integers(0, h - c + 1))
+        left = int(rng.integers(0, w - c + 1))
+        flips = rng.integers(0, 2, size=3)
+        hr = augment(img[top: top + c, left: left + c], bool(flips[0]), bool(flips[1]), bool(flips[2]))
+        hr = np.array(hr, order="C")  # a private, writable copy (never a view of the cache map)
+        return degrade_uint8(hr, self.scale), hr
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        lr, hr = self.sample(int(i))
+        return _to_chw_float(lr), _to_chw_float(hr)
+
+    def __getstate__(self):  # DataLoader workers under 'spawn': do not pickle open maps
+        state = self.__dict__.copy()
+        state["_open"] = OrderedDict()
+        return state
+
+
+def _save_npy_atomic(target: Path, arr: np.ndarray) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, np.ascontiguousarray(arr))
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _worker_init(_worker_id: int) -> None:
+    torch.set_num_threads(1)  # the per-sample bicubic is tiny; many threads per worker only contend
+
+
+def train_loader(dataset: TrainDataset, batch_size: int, *, num_workers: int = 0, seed: int | None = None,
+                 shuffle: bool = True, drop_last: bool = True, pin_memory: bool = False) -> DataLoader:
+    """A DataLoader over ``dataset`` whose order is reproducible too.
+
+    Shuffling draws from ``torch.Generator().manual_seed(seed)`` (default: the dataset's
+    seed); the samples themselves do not depend on workers (see the module doc), so the
+    batches are identical for any ``num_workers``.
+    """
+    generator = torch.Generator().manual_seed(dataset.seed if seed is None else int(seed))
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                      num_workers=num_workers, generator=generator, pin_memory=pin_memory,
+                      worker_init_fn=_worker_init if num_workers > 0 else None,
+                      persistent_workers=False)
+
+
+# --------------------------------------------------------------------------- benchmark sets
+
+
+class BenchmarkSet:
+    """A benchmark folder: ``<Set>/HR/*.png`` and optionally ``<Set>/LR_bicubic_x<scale>/*.png``.
+
+    * HR images are read as RGB uint8 (grayscale replicated to 3 channels, alpha dropped)
+      and mod-cropped to a multiple of ``scale`` from the top-left.
+    * The LR image of ``HR/<name>.*`` is ``LR_bicubic_x<scale>/<name>.*`` when present (its
+      size must be exactly HR / scale), else it is made on the fly from the mod-cropped HR
+      with the uint8 MATLAB bicubic (:func:`degrade_uint8`).
+    * A folder without an ``HR`` subfolder is taken as HR images only (searched
+      recursively; LR always generated).
+
+    ``name`` is the folder's name (the parent's when the folder itself is called ``HR``).
+    Iterating yields ``(image name, lr_uint8 HxWx3, hr_uint8 HxWx3)`` sorted by name.
+    """
+
+    def __init__(self, folder, scale: int = 4):
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ValueError(f"{folder}: benchmark set folder not found")
+        self.folder, self.scale = folder, int(scale)
+        hr_dir = folder / "HR"
+        if hr_dir.is_dir():
+            self.name = folder.resolve().name
+            lr_dir = folder / f"LR_bicubic_x{self.scale}"
+            self.lr_dir = lr_dir if lr_dir.is_dir() else None
+        else:
+            hr_dir = folder
+            self.name = folder.resolve().parent.name if folder.resolve().name == "HR" else folder.resolve().name
+            self.lr_dir = None
+        self.hr_dir = hr_dir
+        hr_files = find_images([hr_dir])
+        if not hr_files:
+            raise ValueError(f"{hr_dir}: no images in this benchmark set")
+        self.items: list[tuple[str, Path]] = []
+        names: dict[str, Path] = {}
+        for path in hr_files:
+            name = path.relative_to(hr_dir).with_suffix("").as_posix()
+            if name in names:
+                raise ValueError(f"{hr_dir}: two images named {name!r} ({names[name].name}, {path.name})")
+            names[name] = path
+            self.items.append((name, path))
+        self.items.sort()
+        self._lr_files: dict[str, Path] = {}
+        if self.lr_dir is not None:
+            for path in find_images([self.lr_dir]):
+                self._lr_files.setdefault(path.relative_to(self.lr_dir).with_suffix("").as_posix(), path)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __repr__(self) -> str:
+        lr = self.lr_dir.name if self.lr_dir is not None else "LR generated"
+        return f"BenchmarkSet({self.name!r}, {len(self)} images, x{self.scale}, {lr})"
+
+    def load(self, name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+        hr = mod_crop(read_rgb_uint8(path), self.scale)
+        s = self.scale
+        if hr.shape[0] < s or hr.shape[1] < s:
+            raise ValueError(f"{path}: image smaller than the scale factor {s}")
+        lr_path = self._lr_files.get(name)
+        if lr_path is None:
+            return degrade_uint8(hr, s), np.ascontiguousarray(hr)
+        lr = read_rgb_uint8(lr_path)
+        if lr.shape[0] * s != hr.shape[0] or lr.shape[1] * s != hr.shape[1]:
+            raise ValueError(f"{lr_path}: LR is {lr.shape[1]}x{lr.shape[0]} but the HR (mod-cropped) is "
+                             f"{hr.shape[1]}x{hr.shape[0]}, not x{s} of it")
+        return lr, np.ascontiguousarray(hr)
+
+    def __iter__(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        for name, path in self.items:
+            lr, hr = self.load(name, path)
+            yield name, lr, hr
+
+
+# --------------------------------------------------------------------------- degrade
+
+
+def degrade_folder(hr_dir, lr_dir, scale: int = 4, overwrite: bool = False, *, progress: bool = False) -> list[Path]:
+    """Write LR images of every image under ``hr_dir`` into ``lr_dir``; return the written paths.
+
+    Each HR is mod-cropped (top-left) to a multiple of ``scale`` and downscaled with the
+    uint8 MATLAB bicubic; the LR keeps the HR's relative path and name, with extension
+    ``.png``. Grayscale stays grayscale; alpha is dropped; 16-bit input is rounded to 8
+    bits first. Nothing is written when any target exists and ``overwrite`` is False, or
+    when two inputs would map to the same output (``a.jpg`` and ``a.png``).
+    """
+    from .images import to_uint8
+
+    hr_dir, lr_dir, scale = Path(hr_dir), Path(lr_dir), int(scale)
+    if scale < 1:
+        raise ValueError(f"scale must be >= 1, got {scale}")
+    if not hr_dir.is_dir():
+        raise ValueError(f"{hr_dir}: HR folder not found")
+    files = find_images([hr_dir])
+    if not files:
+        raise ValueError(f"{hr_dir}: no images found")
+    targets: dict[Path, Path] = {}
+    for path in files:
+        out = lr_dir / path.relative_to(hr_dir).with_suffix(".png")
+        if out in targets:
+            raise ValueError(f"{path} and {targets[out]} would both be written to {out}")
+        if os.path.abspath(out) == os.path.abspath(path):
+            raise ValueError(f"{out}: output would replace its own input; choose another output folder")
+        targets[out] = path
+    existing = [t for t in targets if os.path.lexists(t)]
+    if existing and not overwrite:
+        raise FileExistsError(f"{len(existing)} output file(s) already exist, e.g. {existing[0]} "
+                              "(pass --overwrite to replace them)")
+    written = []
+    items = list(targets.items())
+    if progress:
+        from tqdm import tqdm
+
+        items = tqdm(items, desc="srgan: degrade", unit="img")
+    for out, path in items:
+        image = read_image(path)
+        hr = mod_crop(to_uint8(image.rgb), scale)
+        if hr.shape[0] < scale or hr.shape[1] < scale:
+            raise ValueError(f"{path}: image smaller than the scale factor {scale}")
+        lr = degrade_uint8(hr, scale)
+        written.append(write_image(out, lr.astype(np.float32) / np.float32(255.0),
+                                   grayscale=image.grayscale, overwrite=overwrite))
+    return written

@@ -1,0 +1,252 @@
+"""``srgan eval`` and ``srgan degrade``: paper-convention PSNR/SSIM on benchmark folders.
+
+The convention (docs/EVALUATION.md has the measured numbers):
+
+* LR images: the set's ``LR_bicubic_x<scale>`` PNGs, or, when absent, MATLAB
+  ``imresize(modcrop(HR), 1/scale, 'bicubic')`` on uint8 (:func:`srgan.imresize.imresize_uint8`,
+  bit-exact with the published LR PNGs).
+* SR = model(LR as float RGB in [0, 1]), clamped to [0, 1], x255, rounded to uint8.
+* PSNR and SSIM on the BT.601 Y channel (MATLAB ``rgb2ycbcr``), ``scale`` pixels shaved
+  from each border, SSIM with an 11x11 Gaussian (sigma 1.5) on the valid region:
+  :func:`srgan.metrics.psnr_ssim_y`. Set means are means of the per-image values.
+* Grayscale HR (Set14 ``bridge``) is replicated to three channels; Y of a gray image is
+  ``16 + 219 v / 255``, the same as measuring the gray plane.
+* ``--model bicubic``: MATLAB ``imresize(LR, scale, 'bicubic')`` in float64 (the double
+  path, :func:`srgan.imresize.imresize`), clamped and rounded like any SR output.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .checkpoint import CheckpointError, atomic_write, load_checkpoint, load_generator, strip_prefixes
+from .data import BenchmarkSet, degrade_folder
+from .device import autocast, resolve_device, resolve_precision
+from .imresize import imresize
+from .metrics import psnr_ssim_y
+
+__all__ = ["BicubicUpscaler", "resolve_model", "evaluate", "eval_from_cli", "degrade_from_cli",
+           "format_table", "SHIPPED_WEIGHTS"]
+
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights"
+SHIPPED_NAMES = ("srresnet", "srgan")
+
+
+class BicubicUpscaler(nn.Module):
+    """MATLAB ``imresize(x, scale, 'bicubic')`` as a model: [0, 1] in, clamped [0, 1] out.
+
+    Computes in float64 (the MATLAB double path, symmetric borders) and returns the
+    input's dtype, or float64 for float64 input (what :func:`evaluate` passes, so the
+    rounding to uint8 is exactly MATLAB's).
+    """
+
+    def __init__(self, scale: int = 4):
+        super().__init__()
+        self.scale = int(scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = imresize(x.to(torch.float64), scale=self.scale).clamp_(0.0, 1.0)
+        return y.to(x.dtype) if x.is_floating_point() else y
+
+
+def _device(device) -> torch.device:
+    if isinstance(device, torch.device):
+        return device
+    return resolve_device(str(device))
+
+
+def resolve_model(spec, device="cpu", *, scale: int = 4) -> nn.Module:
+    """Turn a ``--model`` value into an eval-mode module mapping [0, 1] LR to [0, 1] SR.
+
+    ``spec`` is:
+      * an ``nn.Module`` (moved to ``device``, put in eval mode; must have ``.scale``);
+      * ``"bicubic"``: :class:`BicubicUpscaler` (``scale`` applies only here);
+      * ``"srresnet"`` / ``"srgan"``: the weights shipped in ``srgan/weights/<name>.safetensors``;
+      * a path: a leftthomas/SRGAN state dict (:mod:`srgan.peers`), else anything
+        :func:`srgan.checkpoint.load_generator` reads (safetensors, checkpoint, state dict).
+    The returned module has an integer ``scale`` attribute. Bad specs raise
+    :class:`~srgan.checkpoint.CheckpointError` (a ``ValueError``) with a one-line message.
+    """
+    dev = _device(device)
+    if isinstance(spec, nn.Module):
+        model = spec
+    elif str(spec) == "bicubic":
+        model = BicubicUpscaler(scale)
+    elif str(spec) in SHIPPED_NAMES:
+        path = SHIPPED_WEIGHTS / f"{spec}.safetensors"
+        if not path.is_file():
+            raise CheckpointError(f"no shipped {spec} weights yet; pass a weights file path")
+        model = load_generator(path, dev)
+    else:
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            hint = " (a folder)" if path.is_dir() else ""
+            raise CheckpointError(f"{spec}: no such weights file{hint}; --model takes bicubic, "
+                                  f"{', '.join(SHIPPED_NAMES)} or a weights file path")
+        model = None
+        if path.suffix != ".safetensors":
+            from .peers import is_leftthomas_state_dict, leftthomas_from_state_dict
+
+            state = load_checkpoint(path)
+            if isinstance(state, dict) and is_leftthomas_state_dict(strip_prefixes(state)):
+                model = leftthomas_from_state_dict(state, source=str(path))
+        if model is None:
+            model = load_generator(path, dev)
+    inner = model
+    while not isinstance(getattr(inner, "scale", None), int) and isinstance(
+            getattr(inner, "module", getattr(inner, "_orig_mod", None)), nn.Module):
+        inner = getattr(inner, "module", getattr(inner, "_orig_mod", None))  # DDP / torch.compile wrappers
+    if inner is not model and isinstance(getattr(inner, "scale", None), int):
+        model.scale = inner.scale
+    if not isinstance(getattr(model, "scale", None), int):
+        raise CheckpointError(f"{type(model).__name__}: model has no integer 'scale' attribute")
+    return model.to(dev).eval()
+
+
+def _model_name(spec) -> str:
+    if isinstance(spec, nn.Module):
+        return type(spec).__name__
+    return str(spec)
+
+
+@torch.inference_mode()
+def super_resolve(model: nn.Module, lr_uint8: np.ndarray, device, dtype=torch.float32) -> np.ndarray:
+    """SR of one HxWx3 uint8 LR as HxWx3 uint8: model([0, 1] float) -> clamp -> x255 -> round."""
+    dev = _device(device)
+    exact = isinstance(model, BicubicUpscaler)
+    x = torch.from_numpy(np.ascontiguousarray(lr_uint8)).permute(2, 0, 1)[None]
+    x = x.to(dev, torch.float64 if exact else torch.float32) / 255.0
+    with autocast(dev, dtype) if not exact else _null():
+        y = model(x)
+    y = y[0].detach().to("cpu", torch.float64).clamp_(0.0, 1.0).mul_(255.0)
+    # round half to even, as BasicSR's tensor2img (np.round); MATLAB im2uint8 rounds half up,
+    # which differs only for values exactly on .5 (measured: no effect on any reported digit)
+    return np.round(y.numpy().transpose(1, 2, 0)).astype(np.uint8)
+
+
+class _null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _set_key(name: str, results: dict) -> str:
+    key, k = name, 2
+    while key in results:
+        key, k = f"{name}#{k}", k + 1
+    return key
+
+
+def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32", save_images=None,
+             progress: bool = False, round_y: bool = True) -> dict:
+    """Score ``model`` on benchmark sets; return ``{set: {"psnr", "ssim", "images": {name: {"psnr", "ssim"}}}}``.
+
+    ``model`` is anything :func:`resolve_model` takes; ``sets`` folders or
+    :class:`~srgan.data.BenchmarkSet`s. ``save_images`` (a folder) also writes each SR
+    as ``<save_images>/<set>/<name>.png`` and never overwrites: an existing target raises
+    ``FileExistsError`` before any work. A perfect reconstruction has PSNR ``inf``.
+    ``round_y=False`` measures on unrounded float Y (BasicSR's convention) instead of
+    MATLAB's ``rgb2ycbcr``-of-uint8 rounded Y; see docs/EVALUATION.md for the difference.
+    """
+    from .images import check_writable_dir, write_image
+
+    dev = _device(device)
+    dtype = resolve_precision(precision, dev)
+    model = resolve_model(model, dev, scale=scale)
+    if model.scale != int(scale):
+        raise ValueError(f"the model upscales x{model.scale} but --scale is {scale}")
+    if isinstance(sets, (str, os.PathLike, BenchmarkSet)):
+        sets = [sets]
+    sets = [s if isinstance(s, BenchmarkSet) else BenchmarkSet(s, scale) for s in sets]
+    keys: dict[int, str] = {}
+    for i, s in enumerate(sets):
+        keys[i] = _set_key(s.name, {keys[j]: None for j in keys})
+    if save_images is not None:
+        root = Path(save_images)
+        clashes = [root / keys[i] / f"{name}.png" for i, s in enumerate(sets) for name, _ in s.items
+                   if os.path.lexists(root / keys[i] / f"{name}.png")]
+        if clashes:
+            raise FileExistsError(f"{len(clashes)} SR image(s) already exist, e.g. {clashes[0]}; "
+                                  "choose a fresh --save-images folder")
+        check_writable_dir(root)
+
+    results: dict = {}
+    for i, bench in enumerate(sets):
+        per_image = {}
+        items = bench
+        if progress:
+            from tqdm import tqdm
+
+            items = tqdm(bench, total=len(bench), desc=f"srgan: eval {keys[i]}", unit="img", leave=False,
+                         file=sys.stderr)
+        for name, lr, hr in items:
+            sr = super_resolve(model, lr, dev, dtype)
+            if sr.shape != hr.shape:
+                raise ValueError(f"{bench.name}/{name}: SR is {sr.shape[1]}x{sr.shape[0]}, HR is "
+                                 f"{hr.shape[1]}x{hr.shape[0]}")
+            p, s = psnr_ssim_y(sr, hr, scale, round_y=round_y)
+            per_image[name] = {"psnr": p, "ssim": s}
+            if save_images is not None:
+                write_image(Path(save_images) / keys[i] / f"{name}.png", sr.astype(np.float32) / np.float32(255))
+        results[keys[i]] = {
+            "psnr": float(np.mean([v["psnr"] for v in per_image.values()])),
+            "ssim": float(np.mean([v["ssim"] for v in per_image.values()])),
+            "images": per_image,
+        }
+    return results
+
+
+def format_table(results: dict, title: str | None = None) -> str:
+    """The results as a markdown table (PSNR to 2 decimals, SSIM to 4)."""
+    lines = [f"{title}", ""] if title else []
+    lines += ["| set | images | PSNR (dB) | SSIM |", "|---|---:|---:|---:|"]
+    for name, r in results.items():
+        lines.append(f"| {name} | {len(r['images'])} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
+    return "\n".join(lines)
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # inf PSNR (identical images) has no JSON literal
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value
+
+
+def write_json(results: dict, path) -> Path:
+    text = json.dumps(_json_safe(results), indent=2, allow_nan=False) + "\n"
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def eval_from_cli(args) -> int:
+    device = resolve_device(args.device)
+    scale = int(getattr(args, "scale", 4))
+    model = resolve_model(args.model, device, scale=scale)
+    sets = [BenchmarkSet(d, scale) for d in args.data]
+    if args.json:  # fail before the work, not after it
+        parent = Path(args.json).expanduser().resolve().parent
+        if parent.exists() and not os.access(parent, os.W_OK):
+            raise PermissionError(f"{args.json}: folder is not writable")
+    results = evaluate(model, sets, scale=scale, device=device, precision=args.precision,
+                       save_images=getattr(args, "save_images", None), progress=sys.stderr.isatty())
+    print(format_table(results, f"model {_model_name(args.model)}, x{scale}, PSNR/SSIM on Y, "
+                                f"{scale}-px border, device {device}, {args.precision}"))
+    if args.json:
+        write_json(results, Path(args.json).expanduser())
+    return 0
+
+
+def degrade_from_cli(args) -> int:
+    written = degrade_folder(args.hr_dir, args.output, int(args.scale), overwrite=bool(args.overwrite),
+                             progress=sys.stderr.isatty())
+    print(f"wrote {len(written)} LR image(s) (x{args.scale}, MATLAB bicubic, uint8 path) to {args.output}")
+    return 0

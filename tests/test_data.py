@@ -1,0 +1,282 @@
+"""srgan.data: training patches, cache, bad files, benchmark sets and degrade."""
+import logging
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srgan.data import BenchmarkSet, TrainDataset, augment, degrade_folder, degrade_uint8, train_loader
+from srgan.imresize import imresize_uint8
+
+RNG = np.random.default_rng(1234)
+
+
+def _rgb(h, w):
+    # smooth + noise so that different crops / transforms differ
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([(x * 255 // max(w - 1, 1)), (y * 255 // max(h - 1, 1)), ((x + y) * 3) % 256], -1)
+    return np.clip(base + RNG.integers(-20, 21, size=(h, w, 3)), 0, 255).astype(np.uint8)
+
+
+def _save(path, arr, mode=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr, mode=mode).save(path) if mode else Image.fromarray(arr).save(path)
+    return path
+
+
+def _dihedral(a):
+    return [augment(a, h, v, r) for h in (0, 1) for v in (0, 1) for r in (0, 1)]
+
+
+def _is_dihedral_of(hr, img):
+    return any(t.shape == hr.shape and np.array_equal(t, hr) for t in _dihedral(img))
+
+
+@pytest.fixture()
+def cache_dir(tmp_path):
+    return tmp_path / "cache"
+
+
+@pytest.fixture()
+def tree(tmp_path):
+    """Two roots: nested PNG/JPEG/BMP in one, a TIFF in the other."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    _save(a / "x.png", _rgb(120, 130))
+    _save(a / "sub" / "deeper" / "y.bmp", _rgb(100, 140))
+    Image.fromarray(_rgb(110, 100)).save(a / "sub" / "z.jpg", quality=95)
+    _save(b / "w.tif", _rgb(97, 200))
+    return [a, b]
+
+
+# ------------------------------------------------------------------ augment
+
+
+def test_augment_is_the_exact_dihedral_group():
+    a = np.arange(6).reshape(2, 3)
+    np.testing.assert_array_equal(augment(a, True, False, False), a[:, ::-1])
+    np.testing.assert_array_equal(augment(a, False, True, False), a[::-1])
+    np.testing.assert_array_equal(augment(a, False, False, True), np.rot90(a))
+    np.testing.assert_array_equal(augment(a, False, False, True), [[2, 5], [1, 4], [0, 3]])
+    np.testing.assert_array_equal(augment(a, True, True, True), np.rot90(a[::-1, ::-1]))
+    outs = _dihedral(np.arange(9).reshape(3, 3))
+    assert len({o.tobytes() for o in map(np.ascontiguousarray, outs)}) == 8  # all 8 symmetries, distinct
+    for o in outs:
+        assert sorted(o.ravel()) == list(range(9))  # a permutation: no pixel lost or changed
+    c = np.arange(24).reshape(2, 4, 3)
+    np.testing.assert_array_equal(augment(c, False, False, True), np.rot90(c, axes=(0, 1)))
+
+
+# ------------------------------------------------------------------ dataset basics
+
+
+def test_samples_shapes_ranges_and_exact_lr(tree, cache_dir):
+    ds = TrainDataset(tree, crop_size=96, scale=4, cache_dir=cache_dir, seed=3, length=20, progress=False)
+    assert ds.num_images == 4 and len(ds) == 20
+    assert sorted(p.name for p in ds.files) == ["w.tif", "x.png", "y.bmp", "z.jpg"]
+    for i in (0, 5, 19):
+        lr, hr = ds[i]
+        assert lr.shape == (3, 24, 24) and hr.shape == (3, 96, 96)
+        assert lr.dtype == hr.dtype == torch.float32
+        assert 0 <= float(hr.min()) and float(hr.max()) <= 1 and 0 <= float(lr.min()) and float(lr.max()) <= 1
+        lr8, hr8 = ds.sample(i)
+        np.testing.assert_array_equal(torch.round(hr * 255).to(torch.uint8).permute(1, 2, 0).numpy(), hr8)
+        # the LR is exactly the MATLAB uint8 bicubic of the (augmented) HR crop
+        ref = imresize_uint8(torch.from_numpy(hr8).permute(2, 0, 1), scale=0.25)
+        np.testing.assert_array_equal(ref.permute(1, 2, 0).numpy(), lr8)
+        np.testing.assert_array_equal(torch.round(lr * 255).to(torch.uint8), ref)
+    with pytest.raises(IndexError):
+        ds[20]
+
+
+def test_crop_is_dihedral_transform_of_the_whole_image(tmp_path, cache_dir):
+    img = _rgb(96, 96)
+    _save(tmp_path / "d" / "one.png", img)
+    ds = TrainDataset([tmp_path / "d"], cache_dir=cache_dir, length=64, progress=False)
+    seen = set()
+    for i in range(len(ds)):
+        _, hr = ds.sample(i)
+        assert _is_dihedral_of(hr, img)
+        seen.add(hr.tobytes())
+    assert len(seen) == 8  # every symmetry is drawn
+
+
+def test_reproducible_cache_equals_no_cache_and_workers(tree, cache_dir):
+    kw = dict(crop_size=48, scale=4, seed=7, length=16, progress=False)
+    cached = TrainDataset(tree, cache_dir=cache_dir, **kw)
+    plain = TrainDataset(tree, cache=False, **kw)
+    assert plain.cache_dir is None and len(list((cache_dir / "decoded").glob("*.npy"))) == 4
+    for i in range(16):
+        for x, y in zip(cached.sample(i), plain.sample(i)):
+            np.testing.assert_array_equal(x, y)
+    again = TrainDataset(tree, cache_dir=cache_dir, **kw)  # from the existing cache
+    np.testing.assert_array_equal(again[3][1], cached[3][1])
+    other = TrainDataset(tree, cache_dir=cache_dir, **{**kw, "seed": 8})
+    assert not torch.equal(other[3][1], cached[3][1])
+    cached.set_epoch(1)
+    assert not np.array_equal(cached.sample(3)[1], plain.sample(3)[1])
+    cached.set_epoch(0)
+    # same batches with 0 and 2 DataLoader workers (seeded shuffling, per-sample generators)
+    b0 = [b[1] for b in train_loader(cached, 4, num_workers=0)]
+    b2 = [b[1] for b in train_loader(cached, 4, num_workers=2)]
+    assert len(b0) == 4 and all(torch.equal(x, y) for x, y in zip(b0, b2))
+
+
+def test_grayscale_rgba_and_16bit_sources(tmp_path, cache_dir):
+    gray = RNG.integers(0, 256, size=(96, 96), dtype=np.uint8)
+    rgba = np.dstack([_rgb(96, 96), RNG.integers(0, 256, size=(96, 96), dtype=np.uint8)])
+    g16 = RNG.integers(0, 65536, size=(96, 96)).astype(np.uint16)
+    _save(tmp_path / "g" / "gray.png", gray)
+    _save(tmp_path / "r" / "rgba.png", rgba)
+    (tmp_path / "s").mkdir()
+    Image.fromarray(g16).save(tmp_path / "s" / "g16.png")  # mode I;16
+    for folder, expected in (("g", np.repeat(gray[..., None], 3, 2)),
+                             ("r", rgba[..., :3]),  # alpha dropped, colour kept as stored
+                             ("s", np.repeat(np.rint(g16 / 65535 * 255).astype(np.uint8)[..., None], 3, 2))):
+        for cache in (True, False):
+            ds = TrainDataset([tmp_path / folder], cache=cache, cache_dir=cache_dir, length=4, progress=False)
+            for i in range(4):
+                lr, hr = ds.sample(i)
+                assert hr.shape == (96, 96, 3) and lr.shape == (24, 24, 3)
+                assert _is_dihedral_of(hr, expected), (folder, cache)
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_small_images_skipped_and_counted_once(tmp_path, cache_dir, caplog):
+    _save(tmp_path / "d" / "big.png", _rgb(100, 100))
+    _save(tmp_path / "d" / "tiny.png", _rgb(40, 200))
+    _save(tmp_path / "d" / "tiny2.bmp", _rgb(95, 95))
+    for cache in (True, False):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="srgan.data"):
+            ds = TrainDataset([tmp_path / "d"], cache=cache, cache_dir=cache_dir, length=10, progress=False)
+            for i in range(10):
+                ds[i]
+        lines = [r.getMessage() for r in caplog.records]
+        assert len(lines) == 1, lines
+        assert "2 image(s) smaller than the 96-px crop" in lines[0]
+        assert "tiny.png" in lines[0] and "tiny2.bmp" in lines[0]
+        assert ds.num_images == 1 and len(ds.skipped_small) == 2
+
+
+def test_corrupt_files_reported_once_and_skipped(tmp_path, cache_dir, caplog):
+    d = tmp_path / "d"
+    _save(d / "good.png", _rgb(100, 100))
+    data = (_save(d / "trunc.png", _rgb(120, 120))).read_bytes()
+    (d / "trunc.png").write_bytes(data[: len(data) // 2])  # valid header, truncated pixels
+    (d / "junk.jpg").write_bytes(b"this is not an image at all")
+    (d / "empty.webp").write_bytes(b"")
+    for cache in (True, False):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="srgan.data"):
+            ds = TrainDataset([d], cache=cache, cache_dir=cache_dir, length=12, progress=False)
+            for _ in range(2):
+                for i in range(12):
+                    lr, hr = ds[i]
+                    assert hr.shape == (3, 96, 96)
+        lines = [r.getMessage() for r in caplog.records]
+        for name in ("trunc.png", "junk.jpg", "empty.webp"):
+            assert sum(name in line for line in lines) == 1, (cache, name, lines)
+        assert all("\n" not in line for line in lines)
+        assert len(lines) == 3
+
+
+def test_empty_and_unusable_roots_raise_clear_errors(tmp_path, cache_dir):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no usable training images in .*empty"):
+        TrainDataset([tmp_path / "empty"], cache_dir=cache_dir, progress=False)
+    _save(tmp_path / "small" / "s.png", _rgb(20, 20))
+    with pytest.raises(ValueError, match="1 smaller than the 96-px crop"):
+        TrainDataset([tmp_path / "small"], cache_dir=cache_dir, progress=False)
+    with pytest.raises(ValueError, match="nope"):
+        TrainDataset([tmp_path / "nope"], cache_dir=cache_dir, progress=False)
+    with pytest.raises(ValueError, match="multiple of scale"):
+        TrainDataset([tmp_path / "small"], crop_size=90, scale=4, cache_dir=cache_dir)
+
+
+def test_unwritable_cache_dir_falls_back(tmp_path, caplog):
+    _save(tmp_path / "d" / "a.png", _rgb(100, 100))
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder should be")  # fails for root too, unlike chmod
+    with caplog.at_level(logging.WARNING, logger="srgan.data"):
+        ds = TrainDataset([tmp_path / "d"], cache_dir=blocker / "sub", progress=False)
+    assert ds.cache_dir is None and ds[0][1].shape == (3, 96, 96)
+    assert [r.getMessage() for r in caplog.records if "not writable" in r.getMessage()]
+
+
+def test_default_cache_dir_is_not_next_to_the_data(tmp_path, monkeypatch):
+    from srgan.data import default_cache_dir
+
+    monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "c"))
+    assert default_cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("SRGAN_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert default_cache_dir() == tmp_path / "x" / "srgan"
+
+
+# ------------------------------------------------------------------ benchmark sets and degrade
+
+
+def _png(path):
+    with Image.open(path) as im:
+        return np.array(im)
+
+
+def test_degrade_set5_reproduces_the_lr_pngs_bit_exactly(shared_data, tmp_path):
+    set5 = shared_data / "benchmarks" / "Set5"
+    written = degrade_folder(set5 / "HR", tmp_path / "lr", 4)
+    assert len(written) == 5
+    for path in sorted((set5 / "LR_bicubic_x4").glob("*.png")):
+        ours = _png(tmp_path / "lr" / path.name)
+        np.testing.assert_array_equal(ours, _png(path))
+
+
+def test_degrade_mod_crops_keeps_names_and_refuses_to_overwrite(tmp_path):
+    img = _rgb(101, 99)
+    _save(tmp_path / "hr" / "odd.jpg", img)  # -> odd.png
+    _save(tmp_path / "hr" / "sub" / "g.png", img[..., 0])  # grayscale stays grayscale
+    degrade_folder(tmp_path / "hr", tmp_path / "lr", 4)
+    out = _png(tmp_path / "lr" / "odd.png")
+    assert out.shape == (25, 24, 3)
+    np.testing.assert_array_equal(out, degrade_uint8(np.array(Image.open(tmp_path / "hr" / "odd.jpg"))[:100, :96], 4))
+    gray = Image.open(tmp_path / "lr" / "sub" / "g.png")
+    assert gray.mode == "L" and gray.size == (24, 25)
+    before = (tmp_path / "lr" / "odd.png").stat().st_mtime_ns
+    with pytest.raises(FileExistsError, match="already exist"):
+        degrade_folder(tmp_path / "hr", tmp_path / "lr", 4)
+    assert (tmp_path / "lr" / "odd.png").stat().st_mtime_ns == before
+    assert len(degrade_folder(tmp_path / "hr", tmp_path / "lr", 4, overwrite=True)) == 2
+
+
+def test_benchmark_set_layouts(shared_data, tmp_path):
+    set5 = shared_data / "benchmarks" / "Set5"
+    bench = BenchmarkSet(set5)
+    assert bench.name == "Set5" and len(bench) == 5 and bench.lr_dir is not None
+    items = list(bench)
+    assert [n for n, _, _ in items] == ["baby", "bird", "butterfly", "head", "woman"]
+    for name, lr, hr in items:
+        assert lr.dtype == hr.dtype == np.uint8 and lr.shape[0] * 4 == hr.shape[0]
+    # only HR images: LR generated with the exact uint8 path equals the shipped LR PNGs
+    for sub in ("plain", "Mine/HR"):
+        folder = tmp_path / sub
+        folder.mkdir(parents=True)
+        for name in ("bird", "woman"):
+            (folder / f"{name}.png").write_bytes((set5 / "HR" / f"{name}.png").read_bytes())
+        gen = BenchmarkSet(folder)
+        assert gen.name == ("plain" if sub == "plain" else "Mine") and gen.lr_dir is None
+        for (name, lr, hr), (_, lr_ref, hr_ref) in zip(gen, (i for i in items if i[0] in ("bird", "woman"))):
+            np.testing.assert_array_equal(lr, lr_ref)
+            np.testing.assert_array_equal(hr, hr_ref)
+
+
+def test_benchmark_set_mod_crops_and_checks_lr_size(tmp_path):
+    _save(tmp_path / "S" / "HR" / "a.png", _rgb(50, 47))
+    name, lr, hr = next(iter(BenchmarkSet(tmp_path / "S")))
+    assert name == "a" and hr.shape == (48, 44, 3) and lr.shape == (12, 11, 3)
+    _save(tmp_path / "S" / "LR_bicubic_x4" / "a.png", _rgb(10, 10))
+    with pytest.raises(ValueError, match="not x4"):
+        list(BenchmarkSet(tmp_path / "S"))
+    with pytest.raises(ValueError, match="not found"):
+        BenchmarkSet(tmp_path / "missing")

@@ -1,0 +1,188 @@
+"""srgan.evaluate / srgan.peers: published baselines, the peer model, JSON shape and the CLI."""
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from srgan.checkpoint import CheckpointError, save_generator
+from srgan.cli import main
+from srgan.data import BenchmarkSet
+from srgan.evaluate import SHIPPED_WEIGHTS, BicubicUpscaler, evaluate, resolve_model, super_resolve
+from srgan.metrics import psnr_ssim_y
+from srgan.models import Generator
+from srgan.peers import LeftthomasGenerator, is_leftthomas_state_dict, load_leftthomas
+
+LEFTTHOMAS = ("weights", "leftthomas_SRGAN", "netG_epoch_4_100.pth")
+
+
+@pytest.fixture(scope="module")
+def bench(shared_data):
+    return shared_data / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def leftthomas_path(shared_data):
+    return shared_data.joinpath(*LEFTTHOMAS)
+
+
+def _check_shape(results, sets):
+    assert list(results) == list(sets)
+    for name, count in sets.items():
+        r = results[name]
+        assert set(r) == {"psnr", "ssim", "images"}
+        assert len(r["images"]) == count
+        for values in r["images"].values():
+            assert set(values) == {"psnr", "ssim"}
+            assert all(isinstance(v, float) for v in values.values())
+        assert r["psnr"] == pytest.approx(np.mean([v["psnr"] for v in r["images"].values()]))
+        assert r["ssim"] == pytest.approx(np.mean([v["ssim"] for v in r["images"].values()]))
+
+
+# ------------------------------------------------------------------ bicubic baseline
+
+
+def test_bicubic_set5_and_set14(bench):
+    res = evaluate("bicubic", [bench / "Set5", bench / "Set14"], scale=4)
+    _check_shape(res, {"Set5": 5, "Set14": 14})
+    assert res["Set5"]["psnr"] == pytest.approx(28.42, abs=0.02)  # published 28.42
+    assert res["Set5"]["psnr"] == pytest.approx(28.419, abs=0.002)  # measured
+    assert res["Set5"]["ssim"] == pytest.approx(0.8102, abs=5e-4)
+    # Set14 is 26.09 with bridge measured as BT.601 Y (16 + 219 v/255) like every other
+    # image; the published 26.00 (25.99 in the SRGAN paper) measures bridge's raw grey
+    # plane instead, 1.32 dB lower on that image (see docs/EVALUATION.md).
+    assert res["Set14"]["psnr"] == pytest.approx(26.089, abs=0.002)
+    # Raw grey plane vs Y: MSE scales by (255/219)^2, i.e. -1.32 dB on bridge, -0.094 dB on the mean
+    # (measured directly: bridge 24.46 -> 23.15 dB, Set14 25.994 dB).
+    corrected = res["Set14"]["psnr"] - 20 * math.log10(255 / 219) / 14
+    assert corrected == pytest.approx(26.00, abs=0.01)
+
+
+def test_bicubic_bsd100(bench):
+    res = evaluate("bicubic", [bench / "BSD100"], scale=4)
+    _check_shape(res, {"BSD100": 100})
+    assert res["BSD100"]["psnr"] == pytest.approx(25.96, abs=0.02)  # published 25.96
+    assert res["BSD100"]["psnr"] == pytest.approx(25.958, abs=0.002)
+
+
+def test_bicubic_module_is_matlab_imresize():
+    x = torch.rand(1, 3, 7, 9, dtype=torch.float64)
+    y = BicubicUpscaler(4)(x)
+    assert y.shape == (1, 3, 28, 36) and y.dtype == torch.float64
+    assert float(y.min()) >= 0 and float(y.max()) <= 1
+    assert BicubicUpscaler(4)(x.float()).dtype == torch.float32
+
+
+# ------------------------------------------------------------------ the peer model
+
+
+def test_leftthomas_architecture_loads_strictly(leftthomas_path):
+    state = torch.load(leftthomas_path, map_location="cpu", weights_only=True)
+    assert is_leftthomas_state_dict(state)
+    assert not is_leftthomas_state_dict(Generator(num_blocks=1, channels=8).state_dict())
+    model = load_leftthomas(leftthomas_path)
+    assert isinstance(model, LeftthomasGenerator) and model.scale == 4 and not model.training
+    assert sum(p.numel() for p in model.parameters()) + sum(b.numel() for n, b in model.named_buffers()
+                                                            if "num_batches" not in n) == 735_372
+    # the 2017 pickle predates BatchNorm's num_batches_tracked buffer; everything else matches 1:1
+    assert {k for k in model.state_dict() if "num_batches_tracked" not in k} == set(state)
+    with torch.inference_mode():
+        out = model(torch.rand(1, 3, 10, 12))
+    assert out.shape == (1, 3, 40, 48) and 0 <= float(out.min()) and float(out.max()) <= 1
+    assert isinstance(resolve_model(str(leftthomas_path)), LeftthomasGenerator)
+
+
+@pytest.mark.parametrize("name, rounded_y, float_y, ssim_ref", [
+    ("Set5", 30.640, 30.66, 0.8631),
+    # ~20-50 s on a shared 2-core machine: opt in with SRGAN_SLOW_TESTS=1
+    pytest.param("Set14", 27.683, 27.69, 0.7534, marks=pytest.mark.skipif(
+        os.environ.get("SRGAN_SLOW_TESTS") != "1", reason="slow; set SRGAN_SLOW_TESTS=1")),
+])
+def test_leftthomas_scores(bench, leftthomas_path, name, rounded_y, float_y, ssim_ref):
+    # 30.66 / 27.69 / 26.99 (MANIFEST) were measured on unrounded float Y; our default
+    # (MATLAB rgb2ycbcr rounded Y) gives 30.64 / 27.68 / 26.99. Both pinned, from one forward
+    # pass per image (the same steps as evaluate(); BSD100 is in docs/EVALUATION.md).
+    model = resolve_model(str(leftthomas_path))
+    rounded, unrounded = [], []
+    for _, lr, hr in BenchmarkSet(bench / name):
+        sr = super_resolve(model, lr, "cpu")
+        rounded.append(psnr_ssim_y(sr, hr, 4))
+        unrounded.append(psnr_ssim_y(sr, hr, 4, round_y=False))
+    psnr, ssim = np.mean(rounded, axis=0)
+    assert psnr == pytest.approx(rounded_y, abs=0.005)
+    assert ssim == pytest.approx(ssim_ref, abs=5e-4)
+    assert np.mean(unrounded, axis=0)[0] == pytest.approx(float_y, abs=0.005)
+
+
+# ------------------------------------------------------------------ resolve_model
+
+
+def test_resolve_model_names_paths_and_modules(tmp_path):
+    for name in ("srresnet", "srgan"):
+        if (SHIPPED_WEIGHTS / f"{name}.safetensors").exists():
+            continue
+        with pytest.raises(CheckpointError, match=f"^no shipped {name} weights yet; pass a weights file path$"):
+            resolve_model(name)
+    with pytest.raises(CheckpointError, match="no such weights file"):
+        resolve_model(tmp_path / "missing.pt")
+    g = Generator(scale=4, num_blocks=1, channels=8)
+    path = save_generator(g, tmp_path / "tiny.safetensors")
+    loaded = resolve_model(path)
+    assert isinstance(loaded, Generator) and loaded.scale == 4 and not loaded.training
+    torch.save(g.state_dict(), tmp_path / "tiny.pt")
+    assert isinstance(resolve_model(str(tmp_path / "tiny.pt")), Generator)
+    assert resolve_model(g.train()) is g and not g.training
+    with pytest.raises(CheckpointError, match="scale"):
+        resolve_model(torch.nn.Conv2d(3, 3, 1))
+    assert resolve_model("bicubic", scale=2).scale == 2
+
+
+def test_evaluate_generated_lr_and_save_images(tmp_path, bench):
+    # a set with HR only (LR generated) and a tiny untrained generator
+    folder = tmp_path / "Mini" / "HR"
+    folder.mkdir(parents=True)
+    (folder / "bird.png").write_bytes((bench / "Set5" / "HR" / "bird.png").read_bytes())
+    torch.manual_seed(0)
+    g = Generator(scale=4, num_blocks=1, channels=8)
+    res = evaluate(g, [tmp_path / "Mini"], scale=4, save_images=tmp_path / "sr")
+    _check_shape(res, {"Mini": 1})
+    assert (tmp_path / "sr" / "Mini" / "bird.png").is_file()
+    with pytest.raises(FileExistsError, match="already exist"):
+        evaluate(g, [tmp_path / "Mini"], scale=4, save_images=tmp_path / "sr")
+    with pytest.raises(ValueError, match="x4 but --scale is 2"):
+        evaluate(g, [tmp_path / "Mini"], scale=2)
+
+
+# ------------------------------------------------------------------ CLI
+
+
+def test_cli_eval_bicubic_prints_table_and_writes_json(bench, tmp_path, capsys):
+    out = tmp_path / "res" / "set5.json"
+    assert main(["eval", "--model", "bicubic", "--data", str(bench / "Set5"), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| set | images | PSNR (dB) | SSIM |" in text
+    assert "| Set5 | 5 | 28.42 | 0.8102 |" in text
+    data = json.loads(out.read_text())
+    _check_shape(data, {"Set5": 5})
+    assert sorted(data["Set5"]["images"]) == ["baby", "bird", "butterfly", "head", "woman"]
+
+
+def test_cli_eval_errors_are_one_line(tmp_path, capsys):
+    assert main(["eval", "--model", "srresnet", "--data", str(tmp_path), "--json", str(tmp_path / "o.json")]) == 1 \
+        or (SHIPPED_WEIGHTS / "srresnet.safetensors").exists()
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("srgan: error:")
+
+
+def test_cli_degrade_refuses_to_overwrite(bench, tmp_path, capsys):
+    hr = bench / "Set5" / "HR"
+    assert main(["degrade", str(hr), "-o", str(tmp_path / "lr"), "--scale", "4"]) == 0
+    assert len(list((tmp_path / "lr").glob("*.png"))) == 5
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "lr").glob("*.png")}
+    capsys.readouterr()
+    assert main(["degrade", str(hr), "-o", str(tmp_path / "lr")]) == 1
+    assert "already exist" in capsys.readouterr().err
+    assert before == {p.name: p.stat().st_mtime_ns for p in (tmp_path / "lr").glob("*.png")}
+    assert main(["degrade", str(hr), "-o", str(tmp_path / "lr"), "--overwrite"]) == 0

@@ -6,3 +6,9 @@ from .checkpoint import load_generator, save_generator  # noqa: E402
 from .models import Discriminator, Generator  # noqa: E402
 
 __all__ = ["Generator", "Discriminator", "load_generator", "save_generator", "__version__"]
+
+# Imported eagerly so that the functions, not the submodule srgan/upscale.py, are ``srgan.upscale`` and
+# ``srgan.load_model`` (use ``sys.modules["srgan.upscale"]`` or ``from srgan.upscale import ...`` for the module).
+from .upscale import load_model, upscale  # noqa: E402
+
+__all__ += ["load_model", "upscale"]

@@ -120,12 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     p.add_argument("--precision", default="auto", help="auto | fp32 | bf16 | fp16")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--ext", default=".png",
+                   help="output format when OUT is a folder: .png (default), .jpg, .webp, .tif, .bmp or 'keep'")
+    p.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                   help="refuse inputs with more pixels (decompression-bomb limit; default 200000000)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_upscale)
 
     p = sub.add_parser("export", help="export a generator to ONNX (dynamic height and width)")
     p.add_argument("--model", default="srgan", help="srresnet | srgan | a weights/checkpoint PATH")
     p.add_argument("--onnx", required=True, metavar="OUT", help="output .onnx file")
-    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18, the exporter's native one)")
     p.set_defaults(func=cmd_export)
     return parser
 

@@ -1,0 +1,57 @@
+"""``srgan export``: a generator as ONNX with dynamic batch, height and width.
+
+Uses ``torch.onnx.export(..., dynamo=True)`` (torch >= 2.9's default exporter: ``torch.export`` plus onnxscript,
+both in the ``[export]`` extra). The graph takes ``lr`` float32 (N, 3, H, W) in [0, 1] and returns ``sr``
+float32 (N, 3, scale*H, scale*W) in [0, 1]; the weights are stored inside the .onnx file. The exported network
+is the eval-mode generator itself (BatchNorm as inference BN, which ONNX runtimes fold), so any runtime gets
+the same function as ``srgan upscale``; tile large images in the caller as :mod:`srgan.tiling` does.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+def _require_onnx_tools() -> None:
+    missing = []
+    for name in ("onnx", "onnxscript"):
+        try:
+            __import__(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise RuntimeError(f"ONNX export needs {' and '.join(missing)}: pip install 'srgan[export]'")
+
+
+def export_onnx(model: str | os.PathLike | nn.Module, path: str | os.PathLike, *, opset: int = 18,
+                sample_size: tuple[int, int] = (32, 40)) -> Path:
+    """Export ``model`` (name, path or module) to ``path`` with dynamic N, H and W; returns the path."""
+    from .checkpoint import atomic_write
+    from .upscale import load_model
+
+    _require_onnx_tools()
+    if opset < 17:
+        raise ValueError(f"--opset must be >= 17 for the dynamo exporter, got {opset}")
+    net = load_model(model, "cpu").float().eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    sample = torch.rand(1, 3, *sample_size)
+    batch, height, width = torch.export.Dim("batch", min=1), torch.export.Dim("height", min=1), torch.export.Dim("width", min=1)
+    program = torch.onnx.export(
+        net, (sample,), None, dynamo=True, opset_version=opset, input_names=["lr"], output_names=["sr"],
+        dynamic_shapes={"lr": {0: batch, 2: height, 3: width}}, external_data=False, verbose=False,
+    )
+    program.optimize()
+    dest = Path(path)
+    atomic_write(dest, lambda tmp: program.save(tmp, external_data=False))
+    return dest
+
+
+def export_from_cli(args: argparse.Namespace) -> int:
+    dest = export_onnx(args.model, args.onnx, opset=args.opset)
+    print(f"wrote {dest} (input 'lr' N x 3 x H x W float32 in [0, 1], dynamic N/H/W; output 'sr')")
+    return 0

@@ -1,0 +1,485 @@
+"""Super-resolve real images: the Python API (:func:`load_model`, :func:`upscale`) and ``srgan upscale``.
+
+* Any size: exact tiling (:mod:`srgan.tiling`), output assembled in a preallocated uint8 (8-bit) or float32
+  array, never a list of float tiles. ``tile='auto'`` sizes tiles from free memory.
+* Any image: RGB, L, RGBA/LA (alpha upscaled by MATLAB bicubic and re-attached), P, CMYK, 16-bit; reading,
+  EXIF orientation, ICC profiles and writing go through :mod:`srgan.images`.
+* Fast: an srgan :class:`~srgan.models.Generator` runs as :class:`~srgan.inference.FastGenerator` (BN folded,
+  channels_last, polyphase tail); precision 'auto' is fp32 on CPUs without native bf16 (AVX2: bf16 is
+  emulated and slower), bf16 on AMX/AVX512-BF16 CPUs, bf16/fp16 on CUDA (:func:`srgan.device.resolve_precision`).
+
+CLI output naming: with one input file and ``-o`` ending in an image extension, ``-o`` is that file and its
+extension picks the format. Otherwise ``-o`` is a folder; each output keeps its input's name (relative path
+below a folder input, so folder structure is mirrored) with the extension given by ``--ext`` (default
+``.png``: lossless, keeps alpha and 16 bits; ``--ext keep`` keeps the source's extension).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .device import resolve_device, resolve_precision
+from .inference import fast_generator
+from .tiling import Engine, iter_alpha_tiles, run_tiled
+
+__all__ = ["load_model", "upscale", "upscale_file", "prepare", "upscale_from_cli"]
+
+#: 8-bit outputs larger than this (HR pixels) are written by a streaming uint8 writer instead of
+#: images.write_image (which takes float RGB: ~3 float copies of a 16000x12000 image would need > 7 GB).
+LARGE_OUTPUT_PIXELS = 40_000_000
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+# --------------------------------------------------------------------------- models
+
+
+def load_model(model: str | os.PathLike | nn.Module = "srgan", device: str | torch.device = "cpu") -> nn.Module:
+    """An eval-mode generator from 'srgan' | 'srresnet' (shipped weights) | a weights/checkpoint path | a module."""
+    dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    try:
+        from .evaluate import resolve_model
+    except ImportError:  # pragma: no cover - evaluate.py is written by another issue
+        resolve_model = None
+    if resolve_model is not None:
+        return resolve_model(model, dev)
+    from .checkpoint import CheckpointError, load_generator
+
+    if isinstance(model, nn.Module):
+        return model.to(dev).eval()
+    if str(model) in ("srgan", "srresnet"):
+        raise CheckpointError(f"no shipped {model} weights yet; pass a weights file path")
+    return load_generator(model, dev)
+
+
+def prepare(model: str | os.PathLike | nn.Module = "srgan", device: str | torch.device = "auto",
+            precision: str = "auto") -> Engine:
+    """Load ``model`` and make it fast for ``device``/``precision``: an :class:`~srgan.tiling.Engine`."""
+    if isinstance(model, Engine):
+        return model
+    dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    dtype = resolve_precision(precision, dev)
+    net = load_model(model, dev)
+    net = fast_generator(net).to(dev)
+    if dtype != torch.float32:
+        net = net.to(dtype)
+    net = net.to(memory_format=torch.channels_last).eval()
+    engine = Engine(net, dev, dtype)
+    if type(getattr(net, "_orig_mod", net)).__name__ == "BicubicUpscaler":
+        engine.radius = 4  # MATLAB bicubic reads +-3 input pixels
+    return engine
+
+
+# --------------------------------------------------------------------------- core
+
+
+def _to_uint8_torch(y: torch.Tensor) -> torch.Tensor:
+    # clip, x255, round half to even: the same rule as images.to_uint8
+    return y.clamp(0, 1).mul_(255).round_().to(torch.uint8)
+
+
+def upscale_planes(engine: Engine, rgb: torch.Tensor, alpha: torch.Tensor | None = None, *,
+                   tile: int | str = "auto", out: str = "uint8", progress=None):
+    """Upscale a (3,H,W) float [0,1] image (and an optional (H,W) alpha) into preallocated HWC arrays.
+
+    ``out`` = 'uint8' | 'float32' (numpy HWC) | 'tensor' (float32 CHW torch tensor on the input's device).
+    Returns ``(rgb_out, alpha_out | None)``; alpha is MATLAB-bicubic upscaled, clipped to [0, 1].
+    """
+    _, h, w = rgb.shape
+    s = engine.scale
+    if out == "tensor":
+        result = torch.empty(3, h * s, w * s, dtype=torch.float32, device=rgb.device)
+
+        def sink(y0, x0, t):
+            result[:, y0:y0 + t.shape[1], x0:x0 + t.shape[2]] = t.to(result.device)
+    elif out == "uint8":
+        result = np.empty((h * s, w * s, 3), np.uint8)
+
+        def sink(y0, x0, t):
+            result[y0:y0 + t.shape[1], x0:x0 + t.shape[2]] = _to_uint8_torch(t).permute(1, 2, 0).cpu().numpy()
+    elif out == "float32":
+        result = np.empty((h * s, w * s, 3), np.float32)
+
+        def sink(y0, x0, t):
+            result[y0:y0 + t.shape[1], x0:x0 + t.shape[2]] = t.permute(1, 2, 0).cpu().numpy()
+    else:
+        raise ValueError(f"out must be 'uint8', 'float32' or 'tensor', got {out!r}")
+    run_tiled(engine, rgb, sink, tile=tile, progress=progress)
+    alpha_out = None
+    if alpha is not None:
+        alpha_out = _upscale_alpha(alpha, s, tile, out)
+    return result, alpha_out
+
+
+def _upscale_alpha(alpha: torch.Tensor, scale: int, tile, out: str):
+    from .imresize import imresize
+
+    a = alpha.detach().to("cpu", torch.float32)
+    h, w = a.shape
+    if out == "tensor":
+        result = torch.empty(h * scale, w * scale, dtype=torch.float32)
+    else:
+        result = np.empty((h * scale, w * scale), np.uint8 if out == "uint8" else np.float32)
+    step = 512 if tile == "auto" else int(tile)
+    if step <= 0:
+        pieces = [(0, 0, imresize(a[None, None], scale=scale)[0, 0])]
+    else:
+        pieces = iter_alpha_tiles(a, scale, max(step, 16))
+    for y0, x0, t in pieces:
+        t = t.clamp(0, 1)
+        if out == "uint8":
+            t = _to_uint8_torch(t).numpy()
+        elif out == "float32":
+            t = t.numpy()
+        result[y0:y0 + t.shape[0], x0:x0 + t.shape[1]] = t
+    return result.to(alpha.device) if out == "tensor" else result
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luma of float HWC RGB (as images.write_image writes grayscale)."""
+    return np.asarray(rgb, np.float32) @ _LUMA
+
+
+# --------------------------------------------------------------------------- the API
+
+
+def _from_pil(image):
+    """PIL image -> (float HWC rgb, alpha | None, output mode, white level)."""
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        arr = np.clip(np.asarray(image, dtype=np.float64), 0, 65535).astype(np.float32) / 65535
+        return np.repeat(arr[..., None], 3, axis=2), None, "I;16" if mode.startswith("I;16") else "I", 65535
+    if mode == "F":
+        arr = np.clip(np.nan_to_num(np.asarray(image, dtype=np.float32)), 0, 1)
+        return np.repeat(arr[..., None], 3, axis=2), None, "F", 1
+    if mode in ("1", "L"):
+        arr = np.asarray(image.convert("L"), dtype=np.float32) / 255
+        return np.repeat(arr[..., None], 3, axis=2), None, "L", 255
+    if mode in ("LA", "La"):
+        arr = np.asarray(image.convert("LA"), dtype=np.float32) / 255
+        return np.repeat(arr[..., :1], 3, axis=2), arr[..., 1], "LA", 255
+    if mode in ("RGBA", "RGBa", "PA") or (mode == "P" and ("transparency" in image.info or image.palette.mode == "RGBA")):
+        arr = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255
+        return arr[..., :3], arr[..., 3], "RGBA", 255
+    arr = np.asarray(image.convert("RGB"), dtype=np.float32) / 255  # RGB, P, CMYK, YCbCr, ...
+    return arr, None, "RGB", 255
+
+
+def _to_pil(rgb_u8_or_f, alpha, mode: str, info: dict):
+    from PIL import Image as PILImage
+
+    if mode in ("I;16", "I", "F"):
+        gray = _luma(rgb_u8_or_f)
+        if mode == "F":
+            im = PILImage.fromarray(np.clip(gray, 0, 1).astype(np.float32))  # mode F
+        else:
+            im = PILImage.fromarray(np.rint(np.clip(gray, 0, 1) * 65535).astype(np.uint16))  # mode I;16
+            if mode == "I":
+                im = im.convert("I")
+    else:
+        rgb = rgb_u8_or_f
+        if mode in ("L", "LA"):
+            g = _luma(rgb.astype(np.float32) / 255)
+            planes = [np.rint(np.clip(g, 0, 1) * 255).astype(np.uint8)]
+        else:
+            planes = [rgb[..., i] for i in range(3)]
+        if alpha is not None:
+            planes.append(alpha)
+        im = PILImage.fromarray(np.ascontiguousarray(np.stack(planes, axis=-1) if len(planes) > 1 else planes[0]))
+        assert im.mode == mode, (im.mode, mode)
+    if info.get("icc_profile"):
+        im.info["icc_profile"] = info["icc_profile"]
+    return im
+
+
+def upscale(image, model: str | os.PathLike | nn.Module | Engine = "srgan", *, tile: int | str = "auto",
+            precision: str = "auto", device: str | torch.device = "auto"):
+    """Super-resolve ``image`` and return the same kind of object.
+
+    * PIL image -> PIL image (RGB, RGBA, L, LA, I;16, I and F modes kept; P becomes RGB/RGBA, CMYK and other
+      colour modes become RGB). Alpha is upscaled by MATLAB bicubic. The ICC profile is carried over.
+    * numpy HxW, HxWx1, HxWx2 (gray+alpha), HxWx3 or HxWx4 (RGBA); uint8, uint16 or float in [0, 1] ->
+      same shape layout and dtype.
+    * torch tensor CHW or NCHW (C = 1, 3 or 4), float in [0, 1] -> same rank, dtype and device.
+
+    ``model`` is a name, a path, an ``nn.Module`` or an :class:`~srgan.tiling.Engine` from :func:`prepare`
+    (reuse one for many images). ``tile``: LR tile size, 'auto' or 0 (no tiling); tiling is exact.
+    """
+    from PIL import Image as PILImage
+
+    if isinstance(image, torch.Tensor) and device == "auto" and image.device.type != "cpu":
+        device = image.device
+    engine = prepare(model, device, precision)
+
+    if isinstance(image, PILImage.Image):
+        rgb, alpha, mode, _white = _from_pil(image)
+        out = "float32" if mode in ("I;16", "I", "F") else "uint8"
+        y, a = upscale_planes(engine, torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1),
+                              None if alpha is None else torch.from_numpy(alpha), tile=tile, out=out)
+        return _to_pil(y, a, mode, image.info)
+
+    if isinstance(image, np.ndarray):
+        arr = image
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
+            raise ValueError(f"expected an HxW or HxWxC (C = 1, 2, 3, 4) array, got shape {arr.shape}")
+        if arr.dtype == np.uint8:
+            white, out = 255.0, "uint8"
+        elif arr.dtype == np.uint16:
+            white, out = 65535.0, "float32"
+        elif np.issubdtype(arr.dtype, np.floating):
+            white, out = 1.0, "float32"
+        else:
+            raise TypeError(f"expected a uint8, uint16 or float array, got {arr.dtype}")
+        x = arr[..., None] if arr.ndim == 2 else arr
+        x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32) / np.float32(white))
+        channels = x.shape[2]
+        color = x[..., :3] if channels >= 3 else x[..., :1].expand(-1, -1, 3)
+        alpha = x[..., 3] if channels == 4 else (x[..., 1] if channels == 2 else None)
+        y, a = upscale_planes(engine, color.permute(2, 0, 1).contiguous(), alpha, tile=tile, out=out)
+        if channels < 3:
+            y = _luma(y.astype(np.float32) / 255 if out == "uint8" else y)[..., None]
+            y = _to_uint8(y) if out == "uint8" else y
+        planes = [y] + ([a[..., None]] if a is not None else [])
+        res = np.concatenate(planes, axis=2) if len(planes) > 1 else y
+        if arr.ndim == 2:
+            res = res[..., 0]
+        if arr.dtype == np.uint16:
+            return np.rint(np.clip(res, 0, 1) * 65535).astype(np.uint16)
+        return res if out == "uint8" else res.astype(arr.dtype, copy=False)
+
+    if isinstance(image, torch.Tensor):
+        if not image.is_floating_point():
+            raise TypeError(f"expected a float tensor in [0, 1], got {image.dtype}")
+        if image.dim() not in (3, 4) or image.shape[-3] not in (1, 3, 4):
+            raise ValueError(f"expected a CHW or NCHW tensor with 1, 3 or 4 channels, got {tuple(image.shape)}")
+        batch = image if image.dim() == 4 else image[None]
+        outs = []
+        for item in batch:
+            item = item.detach().float()
+            channels = item.shape[0]
+            color = item[:3] if channels >= 3 else item.expand(3, -1, -1)
+            alpha = item[3] if channels == 4 else None
+            y, a = upscale_planes(engine, color.contiguous(), alpha, tile=tile, out="tensor")
+            if channels == 1:
+                y = (y * torch.tensor(_LUMA, device=y.device)[:, None, None]).sum(0, keepdim=True)
+            if a is not None:
+                y = torch.cat([y, a[None]])
+            outs.append(y)
+        res = torch.stack(outs).to(image.dtype)
+        return res if image.dim() == 4 else res[0]
+
+    raise TypeError(f"upscale takes a PIL image, a numpy array or a torch tensor, not {type(image).__name__}")
+
+
+def _to_uint8(x: np.ndarray) -> np.ndarray:
+    return np.rint(np.clip(x, 0, 1) * 255).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def upscale_file(engine: Engine, src: str | os.PathLike, dest: str | os.PathLike, *, tile: int | str = "auto",
+                 overwrite: bool = False, max_pixels: int | None = None,
+                 large_output_pixels: int = LARGE_OUTPUT_PIXELS) -> Path:
+    """Read ``src`` (any mode), upscale, write ``dest`` (format from its extension). Errors: ImageError."""
+    from . import images
+
+    kwargs = {} if max_pixels is None else {"max_pixels": max_pixels}
+    img = images.read_image(src, **kwargs)
+    rgb = torch.from_numpy(img.rgb).permute(2, 0, 1)
+    alpha = None if img.alpha is None else torch.from_numpy(img.alpha)
+    h, w = img.rgb.shape[:2]
+    s = engine.scale
+    large = img.bit_depth == 8 and h * w * s * s > large_output_pixels
+    out = "uint8" if large else "float32"
+    y, a = upscale_planes(engine, rgb, alpha, tile=tile, out=out)
+    del rgb
+    if large:
+        return _write_uint8(dest, y, a, grayscale=img.grayscale, icc_profile=img.icc_profile, overwrite=overwrite)
+    return images.write_image(dest, y, alpha=a, bit_depth=img.bit_depth, grayscale=img.grayscale,
+                              icc_profile=img.icc_profile, overwrite=overwrite)
+
+
+_PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP", ".tif": "TIFF",
+                ".tiff": "TIFF"}
+
+
+def _write_uint8(dest, rgb: np.ndarray, alpha: np.ndarray | None, *, grayscale: bool, icc_profile: bytes | None,
+                 overwrite: bool) -> Path:
+    """Write an HxWx3 uint8 image without float copies, with images.write_image's format rules.
+
+    Used for very large 8-bit outputs only (see LARGE_OUTPUT_PIXELS): grayscale as BT.601 luma, alpha dropped
+    by JPEG/BMP, WebP always colour, JPEG/WebP at quality 95 (4:4:4), ICC embedded when its colour space fits;
+    atomic (temporary file + link/rename), never replacing an existing file without ``overwrite``.
+    """
+    from PIL import Image as PILImage
+
+    from .images import ImageError, ImageExistsError
+
+    dest = Path(dest)
+    fmt = _PIL_FORMATS.get(dest.suffix.lower())
+    if fmt is None:
+        raise ImageError(dest, f"unknown extension {dest.suffix!r}: cannot choose an output format")
+    if not overwrite and os.path.lexists(dest):
+        raise ImageExistsError(dest, "already exists (pass overwrite=True / --overwrite to replace it)")
+    if fmt in ("JPEG", "BMP"):
+        alpha = None
+    if fmt == "WEBP":
+        grayscale = False
+    h, w = rgb.shape[:2]
+    if grayscale:
+        gray = np.empty((h, w), np.uint8)
+        for y0 in range(0, h, 256):
+            gray[y0:y0 + 256] = _to_uint8(_luma(rgb[y0:y0 + 256].astype(np.float32) / np.float32(255)))
+        del rgb
+        data, mode = (gray, "L") if alpha is None else (np.stack([gray, alpha], axis=-1), "LA")
+    elif alpha is not None:
+        data = np.empty((h, w, 4), np.uint8)
+        for y0 in range(0, h, 1024):
+            data[y0:y0 + 1024, :, :3] = rgb[y0:y0 + 1024]
+            data[y0:y0 + 1024, :, 3] = alpha[y0:y0 + 1024]
+        del rgb
+        mode = "RGBA"
+    else:
+        data, mode = rgb, "RGB"
+    if mode in ("L", "RGBA"):  # Pillow can wrap these buffers without a copy
+        im = PILImage.frombuffer(mode, (w, h), data, "raw", mode, 0, 1)
+    else:
+        im = PILImage.fromarray(data)  # RGB or LA from the array shape
+    options: dict = {}
+    space = bytes(icc_profile[16:20]) if icc_profile and len(icc_profile) >= 20 else b""
+    if icc_profile and fmt != "BMP" and space == (b"GRAY" if grayscale else b"RGB "):
+        options["icc_profile"] = icc_profile
+    if fmt == "JPEG":
+        options.update(quality=95, subsampling=0)
+    elif fmt == "WEBP":
+        options.update(quality=95)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        with open(tmp, "xb") as handle:
+            im.save(handle, format=fmt, **options)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, dest)
+        else:
+            try:
+                os.link(tmp, dest)
+            except FileExistsError:
+                raise ImageExistsError(dest, "already exists (pass overwrite=True / --overwrite to replace it)") from None
+    except ImageError:
+        raise
+    except Exception as exc:
+        raise ImageError(dest, f"cannot write file ({' '.join(str(exc).split()) or type(exc).__name__})") from exc
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return dest
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _parse_tile(value: str) -> int | str:
+    if str(value).lower() == "auto":
+        return "auto"
+    try:
+        tile = int(value)
+    except ValueError:
+        raise ValueError(f"--tile must be a number of LR pixels, 'auto' or 0, got {value!r}") from None
+    if tile < 0:
+        raise ValueError(f"--tile must be >= 0, got {tile}")
+    return tile
+
+
+def plan_outputs(inputs: list[str], output: str, ext: str = ".png") -> tuple[list[tuple[Path, Path]], list[str], Path]:
+    """Map inputs to destinations. Returns (pairs, error lines, output folder to check)."""
+    from .images import IMAGE_EXTENSIONS, ImageError, find_images
+
+    errors: list[str] = []
+    found: list[tuple[Path, Path | None]] = []  # (file, root folder it was found under)
+    for item in inputs:
+        try:
+            files = find_images([item])
+        except ImageError as exc:
+            errors.append(str(exc))
+            continue
+        root = Path(item) if Path(item).is_dir() else None
+        found.extend((f, root) for f in files)
+    out = Path(output)
+    single_file = (len(found) == 1 and len(inputs) == 1 and not Path(inputs[0]).is_dir()
+                   and out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir())
+    if single_file:
+        return [(found[0][0], out)], errors, out.parent if str(out.parent) else Path(".")
+    if out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir() and len(found) > 1:
+        raise ValueError(f"{output}: several inputs need an output folder, not a file name")
+    suffix = ext if ext.startswith(".") or ext == "keep" else "." + ext
+    if suffix != "keep" and suffix.lower() not in IMAGE_EXTENSIONS:
+        raise ValueError(f"--ext must be one of {', '.join(IMAGE_EXTENSIONS)} or 'keep', got {ext!r}")
+    pairs: list[tuple[Path, Path]] = []
+    taken: dict[str, Path] = {}
+    for src, root in found:
+        rel = src.relative_to(root) if root is not None else Path(src.name)
+        dest = out / rel
+        if suffix != "keep":
+            dest = dest.with_suffix(suffix)
+        key = os.path.normcase(os.path.abspath(dest))
+        if key in taken:
+            errors.append(f"{src}: output {dest} would also be written for {taken[key]}; skipped "
+                          "(use --ext keep or separate runs)")
+            continue
+        taken[key] = src
+        pairs.append((src, dest))
+    return pairs, errors, out
+
+
+def upscale_from_cli(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .images import ImageError, check_writable_dir
+
+    tile = _parse_tile(args.tile)
+    max_pixels = getattr(args, "max_pixels", None)
+    if max_pixels is not None and max_pixels < 1:
+        raise ValueError("--max-pixels must be positive")
+    pairs, errors, folder = plan_outputs(args.inputs, args.output, getattr(args, "ext", ".png"))
+    check_writable_dir(folder)  # before any work: a bad output fails at once (ImageError: one line)
+    todo = []
+    for src, dest in pairs:
+        if dest.exists() and not args.overwrite:
+            errors.append(f"{dest}: already exists; not overwritten (pass --overwrite to replace it)")
+        elif dest.exists() and dest.is_dir():
+            errors.append(f"{dest}: is a folder")
+        else:
+            todo.append((src, dest))
+    for line in errors:
+        print(f"srgan: {line}", file=sys.stderr)
+    if not todo:
+        if not errors:
+            print("srgan: no input images found", file=sys.stderr)
+        return 1
+    engine = prepare(args.model, args.device, args.precision)
+    failed = len(errors)
+    bar = tqdm(todo, unit="img", disable=getattr(args, "quiet", False) or len(todo) < 2, file=sys.stderr)
+    for src, dest in bar:
+        bar.set_postfix_str(src.name, refresh=False)
+        try:
+            upscale_file(engine, src, dest, tile=tile, overwrite=args.overwrite, max_pixels=max_pixels)
+        except ImageError as exc:
+            failed += 1
+            tqdm.write(f"srgan: {exc}", file=sys.stderr)
+        except MemoryError:
+            failed += 1
+            tqdm.write(f"srgan: {src}: out of memory (try a smaller --tile)", file=sys.stderr)
+    done = len(todo) - (failed - len(errors))
+    if failed:
+        print(f"srgan: {done} image(s) written, {failed} failed", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,294 @@
+"""srgan.upscale / srgan.tiling / srgan.inference: exact tiling, the API's types, the CLI on every image mode."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import srgan
+from srgan import images
+from srgan.checkpoint import save_generator
+from srgan.cli import main
+from srgan.inference import FastGenerator, receptive_radius
+from srgan.models import Generator
+from srgan.tiling import Engine, windows
+from srgan.upscale import prepare, upscale_file, upscale_planes
+
+
+def _tiny(scale=4, blocks=2, channels=8, seed=0):
+    torch.manual_seed(seed)
+    g = Generator(scale=scale, num_blocks=blocks, channels=channels).eval()
+    with torch.no_grad():  # non-trivial eval-mode BatchNorm and PReLU, so folding is really tested
+        for m in g.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.3, 0.3)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+            elif isinstance(m, torch.nn.PReLU):
+                m.weight.uniform_(0.05, 0.4)
+    return g
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    return _tiny()
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory, tiny_model):
+    return save_generator(tiny_model, tmp_path_factory.mktemp("w") / "tiny.safetensors")
+
+
+# --------------------------------------------------------------------------- fast path and tiling
+
+
+@pytest.mark.parametrize("scale", [2, 4, 8])
+def test_fast_generator_matches_generator(scale):
+    g = _tiny(scale=scale)
+    fg = FastGenerator(g).to(memory_format=torch.channels_last)
+    x = torch.rand(2, 3, 13, 10)
+    with torch.inference_mode():
+        ref = g(x)
+        out = fg(x.contiguous(memory_format=torch.channels_last))
+    assert out.shape == ref.shape
+    assert (out - ref).abs().max().item() <= 1e-5
+
+
+def test_receptive_radius_from_architecture_is_tight():
+    g = _tiny(blocks=2)
+    fg = FastGenerator(g)
+    # head 9x9 (4) + 2 blocks x 2 convs (4) + body tail (1) = 9; upsampling + tail: 1 + 1/2 + 4/4 -> 3
+    assert (fg.features_radius, fg.reconstruct_radius) == (9, 3)
+    assert receptive_radius(g) == (11.5, 4.0)
+    assert receptive_radius(Generator()) == (39.5, 4.0)
+    # Empirical: the gradient of one output pixel reaches exactly this far into the input.
+    x = torch.rand(1, 3, 41, 41, requires_grad=True)
+    g(x)[0, :, 4 * 20 + 1, 4 * 20 + 2].sum().backward()
+    rows, cols = torch.nonzero(x.grad[0].abs().sum(0), as_tuple=True)
+    reach = max((rows - 20).abs().max().item(), (cols - 20).abs().max().item())
+    assert 11 <= reach <= fg.features_radius + fg.reconstruct_radius
+
+
+def test_windows_cover_cores_with_margin():
+    for length, tile, margin in [(37, 5, 3), (100, 33, 12), (20, 50, 4), (64, 16, 0)]:
+        wlen, parts = windows(0, length, 0, length, tile, margin)
+        assert parts[0][0] == 0 and parts[-1][1] == length
+        for (a, b, start), nxt in zip(parts, parts[1:] + [None]):
+            assert b - a <= tile and 0 <= start and start + wlen <= length
+            assert a - start >= margin or start == 0
+            assert start + wlen - b >= margin or start + wlen == length
+            if nxt:
+                assert nxt[0] == b
+
+
+@pytest.mark.parametrize("tile", [5, 7, 13, 24, "auto"])
+def test_tiled_equals_untiled(tiny_model, tile):
+    engine = prepare(tiny_model, "cpu", "fp32")
+    x = torch.rand(3, 37, 53)
+    ref, _ = upscale_planes(engine, x, tile=0, out="float32")
+    out, _ = upscale_planes(engine, x, tile=tile, out="float32")
+    assert np.abs(out - ref).max() <= 1e-5
+    with torch.inference_mode():
+        plain = tiny_model(x[None])[0].permute(1, 2, 0).numpy()
+    assert np.abs(ref - plain).max() <= 1e-5
+
+
+def test_tiled_equals_untiled_small_budget_batches(tiny_model):
+    """A tiny memory budget forces small inner tiles and batches of windows; still exact."""
+    from srgan.tiling import run_tiled
+
+    engine = prepare(tiny_model, "cpu", "fp32")
+    x = torch.rand(3, 29, 31)
+    ref, _ = upscale_planes(engine, x, tile=0, out="float32")
+    out = np.zeros_like(ref)
+
+    def sink(y0, x0, t):
+        out[y0:y0 + t.shape[1], x0:x0 + t.shape[2]] = t.permute(1, 2, 0).numpy()
+
+    run_tiled(engine, x, sink, tile=6, budget=64 << 20)
+    assert np.abs(out - ref).max() <= 1e-5
+
+
+def test_generic_module_tiling_is_exact():
+    """A module that is not our Generator (here a peer architecture) is tiled with the walked radius."""
+    from srgan.peers import LeftthomasGenerator
+
+    torch.manual_seed(1)
+    net = LeftthomasGenerator(scale=2, channels=8).eval()
+    engine = Engine(net, torch.device("cpu"), torch.float32)
+    x = torch.rand(3, 23, 19)
+    ref, _ = upscale_planes(engine, x, tile=0, out="float32")
+    for tile in (4, 9):
+        out, _ = upscale_planes(engine, x, tile=tile, out="float32")
+        assert np.abs(out - ref).max() <= 1e-5
+
+
+def test_alpha_tiling_matches_whole_plane_bicubic():
+    from srgan.imresize import imresize
+    from srgan.upscale import _upscale_alpha
+
+    a = torch.rand(27, 35)
+    whole = imresize(a[None, None], scale=4)[0, 0].clamp(0, 1).numpy()
+    tiled = _upscale_alpha(a, 4, 8, "float32")
+    assert np.abs(tiled - whole).max() <= 1e-5
+
+
+# --------------------------------------------------------------------------- the Python API
+
+
+def test_api_returns_same_kind(tiny_model):
+    rng = np.random.default_rng(0)
+    u8 = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    out = srgan.upscale(u8, model=tiny_model, device="cpu")
+    assert out.dtype == np.uint8 and out.shape == (36, 44, 3)
+    f32 = u8.astype(np.float32) / 255
+    outf = srgan.upscale(f32, model=tiny_model, device="cpu", tile=4)
+    assert outf.dtype == np.float32 and outf.shape == (36, 44, 3)
+    assert np.abs(np.rint(np.clip(outf, 0, 1) * 255) - out).max() <= 1  # same image, tiled or not
+    gray = srgan.upscale(u8[..., 0], model=tiny_model, device="cpu")
+    assert gray.shape == (36, 44) and gray.dtype == np.uint8
+    rgba = srgan.upscale(np.dstack([u8, np.full((9, 11), 255, np.uint8)]), model=tiny_model, device="cpu")
+    assert rgba.shape == (36, 44, 4) and (rgba[..., 3] == 255).all()
+    u16 = srgan.upscale(u8.astype(np.uint16) * 257, model=tiny_model, device="cpu")
+    assert u16.dtype == np.uint16 and u16.shape == (36, 44, 3)
+
+    t = torch.from_numpy(f32).permute(2, 0, 1)
+    chw = srgan.upscale(t, model=tiny_model, device="cpu")
+    assert isinstance(chw, torch.Tensor) and chw.shape == (3, 36, 44) and chw.dtype == torch.float32
+    assert np.abs(chw.permute(1, 2, 0).numpy() - outf).max() <= 1e-5
+    nchw = srgan.upscale(torch.stack([t, t]), model=tiny_model, device="cpu", tile=5)
+    assert nchw.shape == (2, 3, 36, 44)
+
+    for mode, expect in [("RGB", "RGB"), ("RGBA", "RGBA"), ("L", "L"), ("LA", "LA"), ("P", "RGB"),
+                         ("CMYK", "RGB"), ("I;16", "I;16")]:
+        im = Image.fromarray(u8).convert(mode) if mode != "I;16" else Image.fromarray(u8[..., 0].astype(np.uint16) * 257)
+        res = srgan.upscale(im, model=tiny_model, device="cpu")
+        assert isinstance(res, Image.Image) and res.mode == expect and res.size == (44, 36), mode
+
+
+def test_load_model_from_path_is_eval(weights):
+    model = srgan.load_model(weights, device="cpu")
+    assert not model.training and model.scale == 4
+    with pytest.raises(ValueError):
+        srgan.load_model(weights.parent / "missing.safetensors")
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def _make_inputs(folder):
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (7, 9, 3), dtype=np.uint8)
+    base = Image.fromarray(rgb)
+    folder.mkdir(parents=True, exist_ok=True)
+    base.save(folder / "rgb.png")
+    base.convert("L").save(folder / "gray.png")
+    rgba = base.convert("RGBA")
+    rgba.putalpha(Image.fromarray(rng.integers(0, 256, (7, 9), dtype=np.uint8)))
+    rgba.save(folder / "rgba.png")
+    base.convert("LA").save(folder / "la.png")
+    base.convert("P").save(folder / "pal.png")
+    base.convert("CMYK").save(folder / "cmyk.jpg", quality=95)
+    Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(folder / "gray16.png")
+    (folder / "sub").mkdir(exist_ok=True)
+    base.save(folder / "sub" / "nested.png")
+    return folder
+
+
+def test_cli_every_mode(tmp_path, weights):
+    src = _make_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    code = main(["upscale", str(src), "-o", str(out), "--model", str(weights), "--device", "cpu", "--tile", "5"])
+    assert code == 0
+    expect = {"rgb.png": "RGB", "gray.png": "L", "rgba.png": "RGBA", "la.png": "LA", "pal.png": "RGB",
+              "cmyk.png": "RGB", "sub/nested.png": "RGB"}
+    for name, mode in expect.items():
+        with Image.open(out / name) as im:
+            assert im.size == (36, 28) and im.mode == mode, name
+    img16 = images.read_image(out / "gray16.png")
+    assert img16.bit_depth == 16 and img16.grayscale and img16.rgb.shape == (28, 36, 3)
+    # alpha is MATLAB bicubic of the source alpha
+    from srgan.imresize import imresize
+
+    alpha_in = images.read_image(src / "rgba.png").alpha
+    expected = images.to_uint8(imresize(torch.from_numpy(alpha_in)[None, None], scale=4)[0, 0].clamp(0, 1).numpy())
+    with Image.open(out / "rgba.png") as im:
+        assert np.abs(np.asarray(im)[..., 3].astype(int) - expected).max() <= 1
+
+
+def test_cli_single_file_format_from_extension(tmp_path, weights):
+    src = _make_inputs(tmp_path / "in") / "rgb.png"
+    dest = tmp_path / "x" / "result.jpg"
+    assert main(["upscale", str(src), "-o", str(dest), "--model", str(weights), "--device", "cpu"]) == 0
+    with Image.open(dest) as im:
+        assert im.format == "JPEG" and im.size == (36, 28)
+
+
+def test_cli_bad_inputs_reported_others_written(tmp_path, weights, capsys):
+    src = _make_inputs(tmp_path / "in")
+    (src / "empty.png").write_bytes(b"")
+    (src / "notimage.jpg").write_text("hello, not a jpeg")
+    good = (src / "rgb.png").read_bytes()
+    (src / "truncated.png").write_bytes(good[: len(good) // 2])
+    out = tmp_path / "out"
+    code = main(["upscale", str(src), "-o", str(out), "--model", str(weights), "--device", "cpu", "--quiet"])
+    err = capsys.readouterr().err
+    assert code != 0
+    for bad in ("empty.png", "notimage.jpg", "truncated.png"):
+        lines = [line for line in err.splitlines() if bad in line]
+        assert len(lines) == 1, (bad, err)
+        assert not (out / bad).with_suffix(".png").exists()
+    assert (out / "rgb.png").exists() and (out / "sub" / "nested.png").exists()
+
+
+def test_cli_never_overwrites_without_flag(tmp_path, weights, capsys):
+    src = _make_inputs(tmp_path / "in") / "rgb.png"
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "rgb.png").write_bytes(b"precious")
+    args = ["upscale", str(src), "-o", str(out), "--model", str(weights), "--device", "cpu"]
+    assert main(args) != 0
+    assert (out / "rgb.png").read_bytes() == b"precious"
+    assert "already exists" in capsys.readouterr().err
+    assert main(args + ["--overwrite"]) == 0
+    with Image.open(out / "rgb.png") as im:
+        assert im.size == (36, 28)
+
+
+def test_cli_unwritable_output_fails_before_work(tmp_path, weights, monkeypatch, capsys):
+    import sys
+
+    up = sys.modules["srgan.upscale"]
+    src = _make_inputs(tmp_path / "in")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+
+    def no_work(*a, **k):
+        raise AssertionError("model loaded before the output was checked")
+
+    monkeypatch.setattr(up, "prepare", no_work)
+    code = main(["upscale", str(src), "-o", str(blocker / "out"), "--model", str(weights), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 1 and "a_file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_decompression_bomb_refused(tmp_path, weights, capsys):
+    src = _make_inputs(tmp_path / "in") / "rgb.png"
+    code = main(["upscale", str(src), "-o", str(tmp_path / "o"), "--model", str(weights), "--device", "cpu",
+                 "--max-pixels", "10"])
+    assert code != 0 and "rgb.png" in capsys.readouterr().err
+
+
+def test_large_output_writer_matches_write_image(tmp_path, weights):
+    engine = prepare(weights, "cpu", "fp32")
+    src = _make_inputs(tmp_path / "in")
+    for name in ("rgb.png", "rgba.png", "gray.png"):
+        a = upscale_file(engine, src / name, tmp_path / "a" / name, tile=4)
+        b = upscale_file(engine, src / name, tmp_path / "b" / name, tile=4, large_output_pixels=0)
+        with Image.open(a) as ia, Image.open(b) as ib:
+            assert ia.mode == ib.mode
+            diff = np.abs(np.asarray(ia).astype(int) - np.asarray(ib).astype(int)).max()
+            # gray: the streaming writer takes luma of the rounded uint8 RGB, write_image of the float RGB
+            assert diff <= (1 if name == "gray.png" else 0), name

@@ -39,7 +39,8 @@ class TrainConfig:
     # data
     train_data: list[str] = field(default_factory=list)
     crop_size: int = 96                     # HR patch side; LR patches are crop_size / scale
-    batch_size: int = 16
+    batch_size: int = 16                    # the global batch: split over torchrun processes
+    grad_accum: int = 1                     # split each step's batch into this many accumulated micro-batches
     num_workers: int = 0
     cache: bool = True                      # pre-decode training images once into a cache file
     # optimisation (paper: Adam 1e-4, betas 0.9/0.999; gan phase drops to 1e-5 at half the steps)
@@ -70,6 +71,9 @@ class TrainConfig:
     eval_every: int = 0                     # 0 = never; else Set5-style eval on eval_data
     eval_data: list[str] = field(default_factory=list)
     max_bad_steps: int = 10                 # consecutive NaN/Inf losses before stopping
+    d_wins_warn_steps: int = 1000           # warn each time D has won outright this many steps in a row; 0 = off
+    tensorboard: bool = True                # TensorBoard scalars/images when tensorboard is installed
+    progress: bool = True                   # tqdm progress bar
 
     def validate(self) -> "TrainConfig":
         def check(ok: bool, key: str, message: str) -> None:
@@ -79,12 +83,16 @@ class TrainConfig:
         check(self.phase in ("mse", "gan"), "phase", "must be 'mse' or 'gan'")
         check(self.scale in SUPPORTED_SCALES, "scale", f"must be one of {SUPPORTED_SCALES}")
         for key in ("num_blocks", "channels", "batch_size", "steps", "log_every", "checkpoint_every", "keep_last",
-                    "max_bad_steps"):
+                    "max_bad_steps", "grad_accum"):
             check(getattr(self, key) > 0, key, "must be positive")
-        for key in ("num_workers", "eval_every", "seed"):
+        for key in ("num_workers", "eval_every", "seed", "d_wins_warn_steps"):
             check(getattr(self, key) >= 0, key, "must be >= 0")
         check(self.crop_size > 0 and self.crop_size % self.scale == 0, "crop_size",
               f"must be a positive multiple of scale ({self.scale})")
+        check(self.batch_size % self.grad_accum == 0, "batch_size",
+              f"must be a multiple of grad_accum ({self.grad_accum})")
+        for key in ("train_data", "eval_data"):
+            check(all(p.strip() for p in getattr(self, key)), key, "folders must be non-empty paths")
         check(self.phase != "gan" or self.crop_size >= 96, "crop_size", "the discriminator needs crops of >= 96 px")
         for key in ("lr", "vgg_weight", "vgg_feature_scale"):
             check(getattr(self, key) > 0, key, "must be > 0")

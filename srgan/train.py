@@ -1,9 +1,235 @@
-"""Training (placeholder until the training loop lands): validates the config so errors surface early."""
+"""``srgan train``: run a config from start to ``steps``, or resume one, on 1 process or under torchrun.
+
+Order of work: config and paths are checked first (nothing is created before they pass), then data, models
+and the loop. The loop stops cleanly on SIGINT/SIGTERM (finishes the step, saves, exits 0), and with an error
+after ``max_bad_steps`` non-finite steps in a row (nothing saved over the last good checkpoint).
+"""
 from __future__ import annotations
 
-from .config import load_config
+import os
+import signal
+import sys
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+from . import distributed as ddp
+from . import rundir
+from .checkpoint import load_checkpoint, load_generator
+from .config import ConfigError, TrainConfig, load_config
+from .device import resolve_device
+from .runlog import RunLog
+from .trainer import CHECKPOINT_FORMAT, Trainer
+
+# Keys that may differ between a checkpoint's config and the resuming one (they change neither the model,
+# the data order nor the optimisation); anything else must match.
+RESUME_MAY_CHANGE = {"steps", "log_every", "checkpoint_every", "keep_last", "eval_every", "eval_data",
+                     "max_bad_steps", "num_workers", "cache", "device", "precision", "channels_last", "compile",
+                     "tensorboard", "progress", "d_wins_warn_steps", "vgg_weights", "out_dir"}
+
+
+class TrainingStopped(RuntimeError):
+    """Training gave up (too many bad steps); the message says why and what is on disk."""
 
 
 def train_from_cli(args) -> int:
-    load_config(args.config, args.overrides)
-    raise NotImplementedError("srgan train: the training loop is not implemented yet")
+    config = load_config(args.config, args.overrides)
+    try:
+        train(config, resume=args.resume)
+    except TrainingStopped as exc:
+        print(f"srgan: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def train(config: TrainConfig, resume: str | None = None) -> dict:
+    """Train; returns a summary ``{"step", "stopped_by", "bad_total", "out_dir"}``."""
+    out_dir = Path(config.out_dir)
+    state, init_generator = _check_start(config, out_dir, resume)
+    device = resolve_device(config.device)
+    info = ddp.init(device)
+    try:
+        device = ddp.local_device(device, info)
+        return _run(config, out_dir, device, info, state, init_generator)
+    finally:
+        ddp.teardown(info)
+
+
+def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
+    """All the ways a start can be wrong, before any work: data folders, init_from, run folder, resume."""
+    if not config.train_data:
+        raise ConfigError("config 'train_data': no training folders; pass train_data=FOLDER (or a list)")
+    missing = [p for p in config.train_data + config.eval_data if not Path(p).exists()]
+    if missing:
+        raise ConfigError(f"config 'train_data'/'eval_data': not found: {', '.join(missing)}")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if config.batch_size % (world * config.grad_accum):
+        raise ConfigError(f"config 'batch_size': {config.batch_size} must split evenly over {world} process(es) "
+                          f"x grad_accum {config.grad_accum}")
+    if world > 1 and config.grad_accum > 1:
+        raise ConfigError("config 'grad_accum': gradient accumulation is for one process; under torchrun use "
+                          "more processes instead")
+    if resume is None:
+        rundir.refuse_fresh_run(out_dir)
+        init = None
+        if config.phase == "gan":
+            generator = load_generator(config.init_from)
+            arch = {"scale": config.scale, "num_blocks": config.num_blocks, "channels": config.channels}
+            if generator.architecture != arch:
+                raise ConfigError(f"config 'init_from': {config.init_from} holds a generator with "
+                                  f"{generator.architecture}, but the config asks for {arch}")
+            init = generator.state_dict()
+        return None, init
+    path = rundir.resume_path(out_dir, resume)
+    state = load_checkpoint(path)
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ConfigError(f"--resume: {path} is not an srgan training checkpoint")
+    saved = TrainConfig.from_dict(state["config"], source=str(path)).to_dict()
+    differ = sorted(k for k, v in config.to_dict().items() if saved.get(k) != v and k not in RESUME_MAY_CHANGE)
+    if differ:
+        raise ConfigError(f"--resume: the config differs from {path.name}'s in " +
+                          ", ".join(f"{k} ({saved.get(k)!r} -> {getattr(config, k)!r})" for k in differ) +
+                          "; resume with the run's own config (it is stored in the checkpoint)")
+    if state["step"] >= config.steps:
+        raise ConfigError(f"--resume: {path.name} is at step {state['step']}, already >= steps={config.steps}; "
+                          "raise steps=... to train further")
+    return state, None
+
+
+@contextmanager
+def _stop_on_signals():
+    """SIGINT/SIGTERM set a flag: the loop finishes its step, saves and returns. A second SIGINT aborts."""
+    flag = {"signal": None}
+
+    def handler(signum, _frame):
+        if flag["signal"] is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        flag["signal"] = signal.Signals(signum).name
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _run(config, out_dir, device, info, state, init_generator) -> dict:
+    from .data import BenchmarkSet, TrainDataset
+
+    c = config
+    dataset = TrainDataset(c.train_data, crop_size=c.crop_size, scale=c.scale, cache=c.cache, seed=c.seed,
+                           progress=info.is_main and c.progress)
+    eval_sets = [BenchmarkSet(p, c.scale) for p in c.eval_data] if info.is_main and c.eval_every else []
+    trainer = Trainer(c, device, info, init_generator)
+    if state is not None:
+        trainer.load_state_dict(state)
+    start = trainer.step
+    log = RunLog(out_dir if info.is_main else None, total=c.steps, start=start, tensorboard=c.tensorboard,
+                 progress=c.progress)
+    batches = _batches(dataset, c, start, info)
+    from .batches import step_loader
+
+    loader = step_loader(dataset, batches, c.num_workers, pin_memory=device.type == "cuda")
+    if info.is_main:
+        log.note(f"{c.phase} phase, steps {start}..{c.steps}, {len(dataset)} training images, device {device}, "
+                 f"precision {str(trainer.dtype).replace('torch.', '')}, "
+                 f"{'channels_last' if c.channels_last else 'NCHW'}{', compiled' if c.compile else ''}, "
+                 f"{info.world_size} process(es), out_dir {out_dir}")
+    stopped_by = None
+    window: dict[str, list[float]] = defaultdict(list)
+    d_wins_streak = 0
+    t_window, n_window = time.perf_counter(), 0
+    try:
+        with _stop_on_signals() as flag:
+            for lr, hr in loader:
+                metrics, bad = trainer.train_step(lr, hr)
+                step = trainer.step
+                n_window += 1
+                if bad:
+                    trainer.bad_in_row += 1
+                    trainer.bad_total += 1
+                    log.note(f"step {step}: non-finite loss ({_fmt(metrics)}); update skipped "
+                             f"({trainer.bad_in_row} in a row, {trainer.bad_total} in all)")
+                else:
+                    trainer.bad_in_row = 0
+                    for k, v in metrics.items():
+                        window[k].append(v)
+                    log.step(step, {k: metrics[k] for k in ("loss_g", "loss_d", "d_hr", "d_sr") if k in metrics})
+                    if "d_sr" in metrics and c.d_wins_warn_steps:
+                        d_wins_streak = d_wins_streak + 1 if metrics["d_sr"] < 0.05 and metrics["d_hr"] > 0.95 else 0
+                        if d_wins_streak and d_wins_streak % c.d_wins_warn_steps == 0:
+                            log.note(f"step {step}: D wins outright for {d_wins_streak} steps (mean D(SR) < 0.05, "
+                                     "D(HR) > 0.95): G gets little adversarial signal")
+                stop = _agreed_stop(flag["signal"] is not None, info)
+                if step % c.log_every == 0 or step == c.steps or stop:
+                    seconds = (time.perf_counter() - t_window) / max(n_window, 1)
+                    record = {"step": step, "phase": c.phase,
+                              **{k: sum(v) / len(v) for k, v in window.items() if v},
+                              "lr": trainer.last_lr, "s_per_step": seconds, "bad_steps": trainer.bad_total}
+                    log.record(record)
+                    window.clear()
+                    t_window, n_window = time.perf_counter(), 0
+                paused = time.perf_counter()  # checkpoint and eval time is not training time
+                diverged = bad and trainer.bad_in_row >= c.max_bad_steps
+                if (step % c.checkpoint_every == 0 or step == c.steps or stop) and not diverged:
+                    if info.is_main:
+                        rundir.save(out_dir, trainer.state_dict(), trainer.g, c.keep_last)
+                if diverged:
+                    last = out_dir / "last.pt"
+                    raise TrainingStopped(
+                        f"{trainer.bad_in_row} steps in a row had a non-finite loss (max_bad_steps="
+                        f"{c.max_bad_steps}); stopped at step {step}. The last good checkpoint is untouched"
+                        f"{f': {last}' if last.is_file() else ' (none was written yet)'}")
+                if c.eval_every and (step % c.eval_every == 0 or step == c.steps) and info.is_main:
+                    _evaluate(trainer, eval_sets, dataset, log, step)
+                t_window += time.perf_counter() - paused
+                if stop:
+                    stopped_by = flag["signal"] or "signal on another rank"
+                    log.note(f"stopped by {stopped_by} after step {step}; checkpoint saved to {out_dir / 'last.pt'}; "
+                             "continue with --resume")
+                    break
+    finally:
+        log.close()
+    return {"step": trainer.step, "stopped_by": stopped_by, "bad_total": trainer.bad_total, "out_dir": str(out_dir)}
+
+
+def _batches(dataset, config, start, info):
+    from .batches import StepBatches
+
+    return StepBatches(len(dataset), config.batch_size, config.seed, start, config.steps, info.rank, info.world_size)
+
+
+def _agreed_stop(local: bool, info: ddp.DistInfo) -> bool:
+    """Every rank stops after the same step when any rank got a signal."""
+    if not info.enabled:
+        return local
+    return bool(ddp.all_reduce_mean(torch.tensor([float(local)]), info).item() > 0)
+
+
+def _fmt(metrics: dict) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+
+
+@torch.no_grad()
+def _evaluate(trainer: Trainer, eval_sets, dataset, log: RunLog, step: int) -> None:
+    """PSNR/SSIM on the eval sets (srgan.evaluate, fp32) and a bicubic | SR | HR grid of one image."""
+    from .evaluate import evaluate
+
+    g = trainer.g
+    try:
+        if eval_sets:
+            log.eval_results(step, evaluate(g, eval_sets, trainer.config.scale, trainer.device, "fp32"))
+            _name, lr, hr = next(iter(eval_sets[0]))
+            lr = torch.from_numpy(lr).permute(2, 0, 1).float() / 255
+            hr = torch.from_numpy(hr).permute(2, 0, 1).float() / 255
+        else:
+            lr, hr = dataset[0]
+        g.eval()
+        sr = g(lr[None].to(trainer.device))[0]
+        log.image_grid(step, lr, sr, hr)
+    finally:
+        g.train()

@@ -1,0 +1,103 @@
+"""What a run reports: tqdm bar, ``log.jsonl`` (always), TensorBoard (when installed), sample grids.
+
+Only rank 0 makes a ``RunLog``; the other ranks get ``RunLog(None)``, which does nothing.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .images import write_image
+from .imresize import imresize
+
+
+class RunLog:
+    def __init__(self, out_dir: Path | None, *, total: int = 0, start: int = 0, tensorboard: bool = True,
+                 progress: bool = True):
+        self.active = out_dir is not None
+        self.out_dir = out_dir
+        self.bar = self.tb = None
+        if not self.active:
+            return
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.jsonl = open(out_dir / "log.jsonl", "a", buffering=1)
+        if progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=start, desc="srgan train", unit="step", dynamic_ncols=True,
+                            file=sys.stderr, mininterval=0.5)
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                self.note("TensorBoard is not installed (pip install 'srgan[tb]'); logging to log.jsonl only")
+            else:
+                self.tb = SummaryWriter(str(out_dir / "tb"), purge_step=start + 1 if start else None)
+
+    def note(self, message: str) -> None:
+        """A one-line message that does not break the progress bar."""
+        if not self.active:
+            return
+        if self.bar is not None:
+            self.bar.write(f"srgan: {message}", file=sys.stderr)
+        else:
+            print(f"srgan: {message}", file=sys.stderr)
+
+    def step(self, step: int, postfix: dict[str, float]) -> None:
+        if self.bar is not None:
+            self.bar.update(step - self.bar.n)
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
+
+    def record(self, record: dict) -> None:
+        """One JSON line; numbers also go to TensorBoard as ``train/<key>``."""
+        if not self.active:
+            return
+        self.jsonl.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            for key, value in record.items():
+                if key != "step" and isinstance(value, (int, float)):
+                    self.tb.add_scalar(f"train/{key}", value, record["step"])
+
+    def eval_results(self, step: int, results: dict) -> None:
+        if not self.active:
+            return
+        flat = {f"{name}_{metric}": float(r[metric]) for name, r in results.items() for metric in ("psnr", "ssim")}
+        self.jsonl.write(json.dumps({"step": step, "eval": flat}) + "\n")
+        self.note(f"step {step} eval: " + ", ".join(f"{k} {v:.4f}" for k, v in flat.items()))
+        if self.tb is not None:
+            for key, value in flat.items():
+                self.tb.add_scalar(f"eval/{key}", value, step)
+
+    def image_grid(self, step: int, lr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor) -> Path | None:
+        """Write ``samples/step_NNNNNN.png``: bicubic | SR | HR side by side (and to TensorBoard)."""
+        if not self.active:
+            return None
+        grid = sample_grid(lr, sr, hr)
+        path = write_image(self.out_dir / "samples" / f"step_{step:06d}.png", grid, overwrite=True)
+        if self.tb is not None:
+            self.tb.add_image("samples/bicubic|SR|HR", grid, step, dataformats="HWC")
+        return path
+
+    def close(self) -> None:
+        if not self.active:
+            return
+        if self.bar is not None:
+            self.bar.close()
+        if self.tb is not None:
+            self.tb.close()
+        self.jsonl.close()
+
+
+def sample_grid(lr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor, gap: int = 4) -> np.ndarray:
+    """HxWx3 float array in [0, 1]: MATLAB-bicubic(LR) | SR | HR, separated by white gaps."""
+    scale = hr.shape[-1] // lr.shape[-1]
+    bicubic = imresize(lr.detach().float().cpu(), scale)
+    panels = [t.detach().float().cpu().clamp(0, 1) for t in (bicubic, sr, hr)]
+    h = panels[2].shape[-2]
+    white = torch.ones(3, h, gap)
+    row = torch.cat([panels[0], white, panels[1], white, panels[2]], dim=-1)
+    return row.permute(1, 2, 0).numpy()

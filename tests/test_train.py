@@ -1,0 +1,205 @@
+"""srgan train end to end on a few tiny generated images (smoke config: 2 blocks x 16 channels, 96-px crops)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srgan.checkpoint import load_checkpoint, load_generator
+from srgan.cli import main
+from srgan.config import ConfigError, load_config
+from srgan.train import train
+from srgan.trainer import Trainer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """Four 104x112 smooth-ish RGB images (>= the 96-px crop)."""
+    folder = tmp_path_factory.mktemp("train_images")
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:104, 0:112] / 50.0
+    for i in range(4):
+        planes = [np.sin(xx * (i + 1) + c) * np.cos(yy * (c + 1)) for c in range(3)]
+        rgb = (np.stack(planes, -1) * 0.4 + 0.5 + rng.normal(0, 0.03, (104, 112, 3))).clip(0, 1)
+        Image.fromarray((rgb * 255).round().astype(np.uint8)).save(folder / f"img{i}.png")
+    return folder
+
+
+def overrides(images, out_dir, *extra):
+    return [f"train_data={images}", f"out_dir={out_dir}", "cache=false", "progress=false", "tensorboard=false",
+            "device=cpu", *extra]
+
+
+def records(out_dir):
+    return [json.loads(line) for line in (Path(out_dir) / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def mse_run(images, tmp_path_factory):
+    """The smoke config's mse phase, 20 steps, through the CLI."""
+    out = tmp_path_factory.mktemp("mse") / "run"
+    assert main(["train", "--config", "smoke", *overrides(images, out, "keep_last=1")]) == 0
+    return out
+
+
+def test_mse_phase_end_to_end(mse_run):
+    names = sorted(p.name for p in mse_run.iterdir())
+    assert names == ["generator.safetensors", "last.pt", "log.jsonl", "step_000020.pt"]  # keep_last=1
+    log = records(mse_run)
+    assert [r["step"] for r in log] == [5, 10, 15, 20]
+    assert all(r["phase"] == "mse" and r["lr"] == 1e-4 and r["s_per_step"] > 0 and r["bad_steps"] == 0
+               and np.isfinite(r["loss_g"]) for r in log)
+    state = load_checkpoint(mse_run / "last.pt")  # weights_only=True
+    assert state["step"] == 20 and state["config"]["num_blocks"] == 2 and isinstance(state["config"], dict)
+    assert not any(k.startswith(("module.", "_orig_mod.")) for k in state["generator"])
+    g = load_generator(mse_run / "generator.safetensors")
+    assert all(torch.equal(v, state["generator"][k]) for k, v in g.state_dict().items())
+
+
+def test_gan_phase_from_mse_checkpoint(mse_run, images, tmp_path):
+    out = tmp_path / "gan"
+    assert main(["train", "--config", "smoke", *overrides(
+        images, out, "phase=gan", f"init_from={mse_run / 'last.pt'}", "steps=4", "batch_size=2",
+        "checkpoint_every=4", "log_every=1", "eval_every=4", f"eval_data={images}")]) == 0
+    assert sorted(p.name for p in out.glob("*.pt")) == ["last.pt", "step_000004.pt"]
+    log = [r for r in records(out) if "eval" not in r]
+    assert [r["lr"] for r in log] == [1e-4, 1e-4, 1e-5, 1e-5]  # lr_decay_at=0.5, lr_decay=0.1
+    for r in log:
+        assert 0 < r["d_hr"] < 1 and 0 < r["d_sr"] < 1 and r["loss_d"] > 0
+        assert r["loss_g"] == pytest.approx(r["content"] + 1e-3 * r["adversarial"], rel=1e-5)
+    evals = [r for r in records(out) if "eval" in r]
+    assert len(evals) == 1 and set(evals[0]["eval"]) == {f"{images.name}_psnr", f"{images.name}_ssim"}
+    grid = np.asarray(Image.open(out / "samples" / "step_000004.png"))
+    assert grid.shape[1] > 3 * grid.shape[0] - 20  # bicubic | SR | HR side by side
+    start = load_checkpoint(mse_run / "last.pt")["generator"]
+    state = load_checkpoint(out / "last.pt")
+    assert {"discriminator", "optimizer_d", "scheduler_d"} <= set(state)
+    assert not torch.equal(state["generator"]["head.0.weight"], start["head.0.weight"])  # started there, moved on
+
+
+def _assert_same_state(a, b):
+    for key in ("generator", "discriminator"):
+        if key in a:
+            assert a[key].keys() == b[key].keys()
+            for name, tensor in a[key].items():
+                assert torch.equal(tensor, b[key][name]), f"{key}.{name} differs"
+    assert a["optimizer_g"]["state"].keys() == b["optimizer_g"]["state"].keys()
+    for i, s in a["optimizer_g"]["state"].items():
+        assert all(torch.equal(v, b["optimizer_g"]["state"][i][k]) for k, v in s.items())
+
+
+@pytest.mark.parametrize("phase", ["mse", "gan"])
+def test_resume_is_exact(phase, mse_run, images, tmp_path):
+    """N steps straight vs N/2 + resume + N/2 (fp32): identical weights and optimizer state."""
+    extra = ["steps=20", "checkpoint_every=10", "keep_last=5"] if phase == "mse" else \
+        ["phase=gan", f"init_from={mse_run / 'last.pt'}", "steps=2", "batch_size=2", "checkpoint_every=1",
+         "keep_last=5"]
+    half = "step_000010.pt" if phase == "mse" else "step_000001.pt"  # gan: lr decays at step 1, too
+    straight = tmp_path / "straight"
+    train(load_config("smoke", overrides(images, straight, *extra)))
+    resumed = tmp_path / "resumed"
+    summary = train(load_config("smoke", overrides(images, resumed, *extra)), resume=str(straight / half))
+    assert summary["step"] == load_checkpoint(straight / "last.pt")["step"]
+    _assert_same_state(load_checkpoint(straight / "last.pt"), load_checkpoint(resumed / "last.pt"))
+
+
+def test_sigterm_saves_then_resume_continues(images, tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "srgan", "train", "--config", "smoke",
+                             *overrides(images, out, "steps=100000", "checkpoint_every=100000", "log_every=1")],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not ((out / "log.jsonl").is_file() and
+                                              len((out / "log.jsonl").read_text().splitlines()) >= 2):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "stopped by SIGTERM" in stderr and "--resume" in stderr
+    state = load_checkpoint(out / "last.pt")
+    assert state["step"] >= 2 and state["step"] == records(out)[-1]["step"]
+    summary = train(load_config("smoke", overrides(images, out, f"steps={state['step'] + 2}")), resume="last")
+    assert summary["step"] == state["step"] + 2 and summary["stopped_by"] is None
+
+
+def test_nan_steps_are_skipped_counted_then_stop(images, tmp_path, monkeypatch, capsys):
+    """NaN batches: one is skipped and counted; max_bad_steps=3 in a row stops with last.pt intact."""
+    original = Trainer.train_step
+    poisoned = {2} | set(range(5, 100))  # step indices whose batch is NaN
+
+    def step_with_nan(self, lr, hr):
+        if self.step in poisoned:
+            lr = torch.full_like(lr, float("nan"))
+        return original(self, lr, hr)
+
+    monkeypatch.setattr(Trainer, "train_step", step_with_nan)
+    out = tmp_path / "run"
+    code = main(["train", "--config", "smoke", *overrides(images, out, "steps=12", "checkpoint_every=4",
+                                                          "log_every=1", "max_bad_steps=3")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "3 steps in a row had a non-finite loss" in err and "stopped at step 8" in err
+    assert "step 3: non-finite loss" in err
+    log = records(out)
+    assert [r["bad_steps"] for r in log] == [0, 0, 1, 1, 1, 2, 3, 4]
+    assert "loss_g" not in log[2]  # a bad step's loss is not averaged into the log
+    state = load_checkpoint(out / "last.pt")
+    assert state["step"] == 4 and sorted(p.name for p in out.glob("step_*.pt")) == ["step_000004.pt"]
+    # the skipped step left no NaN behind, BatchNorm running statistics included
+    assert all(torch.isfinite(v).all() for v in state["generator"].values() if v.is_floating_point())
+
+
+def test_refuses_to_overwrite_an_existing_run(images, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "step_000010.pt").write_bytes(b"precious")
+    assert main(["train", "--config", "smoke", *overrides(images, out)]) == 1
+    assert "already holds checkpoints" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["step_000010.pt"]
+    assert (out / "step_000010.pt").read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["steps=ten"], "'steps' must be int"),
+    (["train_data=/no/such/folder"], "not found: /no/such/folder"),
+    (["train_data="], "non-empty paths"),
+    (["phase=gan"], "init_from"),
+    (["phase=gan", "init_from=/no/such.pt"], "no such"),
+    (["batch_size=4", "grad_accum=3"], "multiple of grad_accum"),
+    (["phase=gan", "crop_size=64"], "crops of >= 96"),
+])
+def test_config_errors_before_any_work(extra, message, images, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--config", "smoke", *overrides(images, out), *extra]) == 1
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_gan_init_from_must_match_the_architecture(mse_run, images, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(ConfigError, match="num_blocks"):
+        train(load_config("smoke", overrides(images, out, "phase=gan", f"init_from={mse_run / 'last.pt'}",
+                                             "num_blocks=3")))
+    assert not out.exists()
+
+
+def test_resume_checks(mse_run, images, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        train(load_config("smoke", overrides(images, tmp_path / "empty")), resume="last")
+    with pytest.raises(ConfigError, match="channels"):
+        train(load_config("smoke", overrides(images, mse_run, "channels=8", "steps=30")), resume="last")
+    with pytest.raises(ConfigError, match="raise steps"):
+        train(load_config("smoke", overrides(images, mse_run)), resume="last")

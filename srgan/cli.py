@@ -71,6 +71,13 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     return upscale_from_cli(args)
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(args.output, args.device)
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export_from_cli
 
@@ -86,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="versions, device, bf16/AMX support, parameter counts")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("demo", help="train/evaluate/upscale end to end on the bundled sample images")
+    p.add_argument("-o", "--output", default="srgan-demo", help="parent folder for the demo's outputs")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("train", help="train SRResNet (phase mse) or SRGAN (phase gan)")
     p.add_argument("--config", required=True,

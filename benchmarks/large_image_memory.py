@@ -74,7 +74,9 @@ def main(argv=None) -> int:
     if proc.returncode != 0 or not peak:
         print(proc.stderr[-3000:])
         return 1
+    print(f"peak RSS {int(peak.group(1)) / 2**20:.2f} GiB, wall {wall:.0f} s", flush=True)
     peak_gib = int(peak.group(1)) / 2**20
+    Image.MAX_IMAGE_PIXELS = None  # our own output; only the header is read
     with Image.open(dest) as im:
         size = im.size
     print(f"Generator(x4, {args.blocks} blocks, {args.channels} channels), tile {args.tile}: "

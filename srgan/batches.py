@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import signal
+
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -71,6 +73,11 @@ def _chw(a: np.ndarray) -> torch.Tensor:
 
 def _worker_init(_worker_id: int) -> None:
     torch.set_num_threads(1)  # per-sample work is a crop and a small bicubic: one thread per worker
+    # Ctrl-C, `timeout` and job schedulers signal the whole process group. The main process decides when to
+    # stop (it finishes the step and saves); a worker killed first would make that step fail. Workers still
+    # exit when the main process does.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def step_loader(dataset, batches: StepBatches, num_workers: int = 0, pin_memory: bool = False) -> DataLoader:

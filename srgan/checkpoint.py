@@ -9,9 +9,11 @@ Two file kinds, one of each concern:
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -48,16 +50,40 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the permissions a plain open() would
     try:
         write(tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
+        failure = _write_failure(path, exc) if isinstance(exc, Exception) else None
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
+        if failure is None:
+            raise
+        raise failure from exc
     return path
+
+
+def _write_failure(path: Path, exc: Exception) -> OSError:
+    """One line naming ``path``: writers fail in their own words (torch.save on a full disk raises a
+    RuntimeError such as "unexpected pos 704 vs 598", safetensors an "os error 28")."""
+    code = getattr(exc, "errno", None)
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    try:
+        nearly_full = shutil.disk_usage(path.parent).free < 1 << 20  # measured before the temp file goes
+    except OSError:
+        nearly_full = False
+    if code in (errno.ENOSPC, errno.EDQUOT) or "No space left" in detail or "os error 28" in detail or nearly_full:
+        code, reason = errno.ENOSPC, "disk full, no space left on device"
+    else:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else detail
+    error = OSError(f"{path}: cannot write ({reason}); the file was left as it was")
+    error.errno = code
+    return error
 
 
 def save_generator(model: nn.Module, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:

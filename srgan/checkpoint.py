@@ -81,7 +81,7 @@ def _write_failure(path: Path, exc: Exception) -> OSError:
         code, reason = errno.ENOSPC, "disk full, no space left on device"
     else:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else detail
-    error = OSError(f"{path}: cannot write ({reason}); the file was left as it was")
+    error = OSError(f"{path}: cannot write ({reason}); no existing file was replaced")
     error.errno = code
     return error
 

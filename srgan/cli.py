@@ -158,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        if not isinstance(exc, (ValueError, OSError)):  # not a user error we anticipated: say how to see more
+        from .images import ImageError  # "<file>: <problem>", a user error like ValueError/OSError
+
+        if not isinstance(exc, (ValueError, OSError, ImageError)):  # not anticipated: say how to see more
             message = f"{exc.__class__.__name__}: {message} (rerun with --debug for the traceback)"
         print(f"srgan: error: {message}", file=sys.stderr)
         return 1

@@ -173,5 +173,12 @@ def load_config(name: str | Path | None = None, overrides: list[str] | tuple[str
             values = tomllib.loads(path.read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    values.update(parse_override(item) for item in overrides)
+    parsed = [parse_override(item) for item in overrides]
+    known = [f.name for f in dataclasses.fields(TrainConfig)]
+    hints = typing.get_type_hints(TrainConfig)
+    for (key, value), item in zip(parsed, overrides):  # blame the command line, not the file, for its own keys
+        if key not in known:
+            raise ConfigError(f"override {item!r}: unknown key {key!r}; known keys: {', '.join(known)}")
+        _coerce(key, value, hints[key], f"override {item!r}")
+    values.update(parsed)
     return TrainConfig.from_dict(values, source=source)

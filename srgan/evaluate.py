@@ -193,7 +193,10 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
             if sr.shape != hr.shape:
                 raise ValueError(f"{bench.name}/{name}: SR is {sr.shape[1]}x{sr.shape[0]}, HR is "
                                  f"{hr.shape[1]}x{hr.shape[0]}")
-            p, s = psnr_ssim_y(sr, hr, scale, round_y=round_y)
+            try:
+                p, s = psnr_ssim_y(sr, hr, scale, round_y=round_y)
+            except ValueError as exc:  # e.g. smaller than the SSIM window: say which image
+                raise ValueError(f"{bench.name}/{name}: {exc}") from None
             per_image[name] = {"psnr": p, "ssim": s}
             if save_images is not None:
                 write_image(Path(save_images) / keys[i] / f"{name}.png", sr.astype(np.float32) / np.float32(255))
@@ -231,6 +234,8 @@ def eval_from_cli(args) -> int:
     device = resolve_device(args.device)
     scale = int(getattr(args, "scale", 4))
     model = resolve_model(args.model, device, scale=scale)
+    if model.scale != scale:  # the same check as evaluate(), here with the file's name
+        raise ValueError(f"{args.model}: the model upscales x{model.scale} but --scale is {scale}")
     sets = [BenchmarkSet(d, scale) for d in args.data]
     if args.json:  # fail before the work, not after it
         parent = Path(args.json).expanduser().resolve().parent

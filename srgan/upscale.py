@@ -463,7 +463,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
         print(f"srgan: {line}", file=sys.stderr)
     if not todo:
         if not errors:
-            print("srgan: no input images found", file=sys.stderr)
+            print(f"srgan: no input images found in {', '.join(map(str, args.inputs))}", file=sys.stderr)
         return 1
     engine = prepare(args.model, args.device, args.precision)
     failed = len(errors)

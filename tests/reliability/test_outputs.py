@@ -1,0 +1,172 @@
+"""Catalogue: where results go. Existing files are never replaced without ``--overwrite``; a folder that
+cannot be written fails before any work; a write that fails (disk full) leaves no partial file and the old
+file intact; the other outputs of the run are still written."""
+from __future__ import annotations
+
+import errno
+import os
+import sys
+
+import pytest
+from PIL import Image
+
+from srgan import images
+from support import only_error, rgb, save, snapshot, upscale_args
+
+upscale_module = sys.modules["srgan.upscale"]  # srgan.upscale is the function; the module is this
+
+
+def _two_inputs(folder):
+    return save(folder / "a.png", rgb(6, 5, seed=1)), save(folder / "b.png", rgb(6, 5, seed=2))
+
+
+def _no_temp_files(folder):
+    return [p.name for p in folder.rglob("*") if p.name.startswith(".") or p.name.endswith(".tmp")] == []
+
+
+def test_existing_output_is_not_overwritten(cli, weights, tmp_path):
+    _two_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").write_bytes(b"yesterday's result")
+    result = cli(*upscale_args(tmp_path / "in", out, weights))
+    assert result.code == 1
+    result.error_line(os.fspath(out / "a.png"), "already exists", "--overwrite")
+    assert (out / "a.png").read_bytes() == b"yesterday's result"
+    with Image.open(out / "b.png") as im:  # the other input is still done
+        assert im.size == (20, 24)
+    result = cli(*upscale_args(tmp_path / "in", out, weights, "--overwrite"))
+    assert result.code == 0 and result.err == ""
+    with Image.open(out / "a.png") as im:
+        assert im.size == (20, 24)
+
+
+def test_existing_single_output_file_is_not_overwritten(cli, weights, tmp_path):
+    a, _ = _two_inputs(tmp_path / "in")
+    dest = tmp_path / "result.jpg"
+    dest.write_bytes(b"keep me")
+    result = cli(*upscale_args(a, dest, weights))
+    assert result.code == 1
+    result.error_line(os.fspath(dest), "already exists")
+    assert dest.read_bytes() == b"keep me"
+
+
+def test_output_into_the_input_folder_never_replaces_inputs(cli, weights, tmp_path):
+    src = tmp_path / "photos"
+    _two_inputs(src)
+    before = snapshot(src)
+    result = cli(*upscale_args(src, src, weights, "--ext", "keep"))
+    assert result.code == 1
+    result.error_line("a.png", "already exists")
+    result.error_line("b.png", "already exists")
+    assert snapshot(src) == before
+
+
+def test_two_inputs_for_one_output_name(cli, weights, tmp_path):
+    """photo.jpg and photo.png would both become photo.png: the second is skipped, not written over the first."""
+    src = tmp_path / "in"
+    save(src / "photo.jpg", rgb(6, 5, seed=1), quality=95)
+    save(src / "photo.png", rgb(6, 5, seed=2))
+    out = tmp_path / "out"
+    result = cli(*upscale_args(src, out, weights))
+    assert result.code == 1
+    result.error_line("photo.png", "would also be written for", "skipped")
+    assert sorted(p.name for p in out.iterdir()) == ["photo.png"]
+    result = cli(*upscale_args(src, tmp_path / "kept", weights, "--ext", "keep"))
+    assert result.code == 0 and sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["photo.jpg", "photo.png"]
+
+
+def test_output_folder_under_a_regular_file(cli, weights, tmp_path, monkeypatch):
+    """Unwritable output (works for root too): the folder would have to be created inside a file."""
+    _two_inputs(tmp_path / "in")
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file, not a folder")
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the model was loaded before the output folder was checked")
+
+    monkeypatch.setattr(upscale_module, "prepare", no_work)
+    result = cli(*upscale_args(tmp_path / "in", blocker / "out", weights))
+    only_error(result, os.fspath(blocker / "out"), "cannot create output folder", "a parent is a file")
+    assert "ImageError" not in result.err and blocker.read_text() == "a file, not a folder"
+
+
+def test_output_folder_without_write_permission(cli, weights, tmp_path, monkeypatch):
+    """Root may write anywhere, so for root the refusal is simulated at os.open in that folder."""
+    _two_inputs(tmp_path / "in")
+    out = tmp_path / "locked"
+    out.mkdir()
+    if os.geteuid() != 0:
+        out.chmod(0o555)
+    else:
+        real_open = os.open
+
+        def guarded(path, flags, *args, **kwargs):
+            if os.path.dirname(os.path.abspath(path)) == os.fspath(out) and flags & os.O_CREAT:
+                raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+            return real_open(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", guarded)
+    monkeypatch.setattr(upscale_module, "prepare", lambda *a, **k: pytest.fail("model loaded before the check"))
+    try:
+        result = cli(*upscale_args(tmp_path / "in", out, weights))
+    finally:
+        out.chmod(0o755)
+    only_error(result, os.fspath(out), "output folder is not writable", "Permission denied")
+    assert list(out.iterdir()) == []
+
+
+def test_disk_full_while_writing(cli, weights, tmp_path, monkeypatch):
+    """ENOSPC half-way through b.png: clear message, no partial file, the old b.png intact, a.png written."""
+    _two_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "b.png").write_bytes(b"the old b")
+    real_encoder = images._encoder
+    calls = []
+
+    def encoder(*args, **kwargs):
+        save_image = real_encoder(*args, **kwargs)
+        calls.append(1)
+        if len(calls) != 2:  # inputs go in name order: a.png, then b.png
+            return save_image
+
+        def fill_the_disk(f):
+            f.write(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return fill_the_disk
+
+    monkeypatch.setattr(images, "_encoder", encoder)
+    result = cli(*upscale_args(tmp_path / "in", out, weights, "--overwrite"))
+    assert result.code == 1
+    result.error_line(os.fspath(out / "b.png"), "disk full", "nothing was written")
+    assert "1 image(s) written, 1 failed" in result.err
+    assert (out / "b.png").read_bytes() == b"the old b"
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"] and _no_temp_files(out)
+    with Image.open(out / "a.png") as im:
+        assert im.size == (20, 24)
+
+
+def test_eval_save_images_never_overwrites(cli, weights, tmp_path):
+    """``eval --save-images`` into a folder that already holds one of its SR images: refused before scoring."""
+    save(tmp_path / "Set" / "HR" / "a.png", rgb(32, 32, seed=1))
+    save(tmp_path / "Set" / "HR" / "b.png", rgb(32, 32, seed=2))
+    sr = tmp_path / "sr"
+    (sr / "Set").mkdir(parents=True)
+    (sr / "Set" / "b.png").write_bytes(b"earlier SR")
+    result = cli("eval", "--model", weights, "--data", tmp_path / "Set", "--device", "cpu", "--save-images", sr,
+                 "--json", tmp_path / "r.json")
+    only_error(result, os.fspath(sr / "Set" / "b.png"), "already exist")
+    assert snapshot(sr) == {"Set/b.png": b"earlier SR"} and not (tmp_path / "r.json").exists()
+
+
+def test_degrade_refuses_when_any_output_exists(cli, tmp_path):
+    """degrade checks every target first: one existing LR file means nothing is written at all."""
+    for i in range(3):
+        save(tmp_path / "HR" / f"im{i}.png", rgb(16, 16, seed=i))
+    lr = tmp_path / "LR"
+    lr.mkdir()
+    (lr / "im1.png").write_bytes(b"hand-made LR")
+    result = cli("degrade", tmp_path / "HR", "-o", lr)
+    only_error(result, os.fspath(lr / "im1.png"), "already exist", "--overwrite")
+    assert snapshot(lr) == {"im1.png": b"hand-made LR"}

@@ -1,0 +1,230 @@
+"""Catalogue: faults during ``srgan train``. A stopped run resumes exactly; a killed or failed checkpoint
+write never damages the previous checkpoint; bad batches and bad files are skipped and reported, not fatal."""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import torch
+
+import srgan.checkpoint as checkpoint_module
+from srgan import rundir
+from srgan.checkpoint import load_checkpoint
+from srgan.trainer import Trainer
+from support import PYTHON, REPO, rgb, save, snapshot, subprocess_env, train_args
+
+
+
+def _records(run):
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+def _assert_same_state(a, b):
+    assert a["step"] == b["step"]
+    for name, tensor in a["generator"].items():
+        assert torch.equal(tensor, b["generator"][name]), name
+    for i, s in a["optimizer_g"]["state"].items():
+        assert all(torch.equal(v, b["optimizer_g"]["state"][i][k]) for k, v in s.items())
+
+
+def test_sigterm_mid_step_then_resume_equals_uninterrupted(cli, train_data, trained_run, tmp_path, monkeypatch):
+    """SIGTERM arrives during step 3 (of 4): the step finishes, step_000003.pt is saved, exit 0; ``--resume``
+    then ends exactly where the uninterrupted run (``trained_run``, same config) ended: weights, Adam state, the
+    loss of every step. (tests/test_train.py::test_sigterm_saves_then_resume_continues sends it from outside.)"""
+    original = Trainer.train_step
+
+    def step_with_sigterm(self, lr, hr):
+        if self.step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # a real signal, to the real handler, in the middle of a step
+        return original(self, lr, hr)
+
+    monkeypatch.setattr(Trainer, "train_step", step_with_sigterm)
+    run = tmp_path / "run"
+    result = cli(*train_args(train_data, run))
+    assert result.code == 0, result.err
+    result.error_line("stopped by SIGTERM after step 3", "continue with --resume")
+    assert load_checkpoint(run / "last.pt")["step"] == 3 and (run / "step_000003.pt").is_file()
+    monkeypatch.setattr(Trainer, "train_step", original)
+    result = cli(*train_args(train_data, run, resume="last"))
+    assert result.code == 0, result.err
+    _assert_same_state(load_checkpoint(run / "last.pt"), load_checkpoint(trained_run / "last.pt"))
+    losses = [(r["step"], r["loss_g"]) for r in _records(run)]
+    assert losses == [(r["step"], r["loss_g"]) for r in _records(trained_run)]
+
+
+KILLED_WRITER = r"""
+import io, pathlib, sys, time
+import torch
+
+marker = pathlib.Path(sys.argv[1])
+real_save = torch.save
+
+def slow_save(obj, f, *args, **kwargs):
+    if isinstance(obj, dict) and obj.get("step") == 4:  # the second checkpoint: die half-way through it
+        buffer = io.BytesIO()
+        real_save(obj, buffer)
+        with open(f, "wb") as handle:
+            handle.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+            handle.flush()
+        marker.write_text(str(f))
+        time.sleep(300)
+    return real_save(obj, f, *args, **kwargs)
+
+torch.save = slow_save
+from srgan.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_kill_9_during_checkpoint_write(cli, train_data, trained_run, tmp_path):
+    """SIGKILL while step_000004.pt is half written: last.pt is still step 2, byte for byte, and loads; the
+    half-written temp file is never taken for a checkpoint; ``--resume`` finishes the run exactly."""
+    script = tmp_path / "killed_writer.py"
+    script.write_text(KILLED_WRITER)
+    marker, run = tmp_path / "writing", tmp_path / "run"
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        proc = subprocess.Popen([PYTHON, script, marker, *map(str, train_args(train_data, run))], cwd=REPO,
+                                env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            deadline = time.time() + 120
+            while not marker.exists() and proc.poll() is None and time.time() < deadline:
+                time.sleep(0.05)
+            assert marker.exists(), (tmp_path / "stderr.txt").read_text()
+            before = {k: v for k, v in snapshot(run).items() if not k.startswith(".")}
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    temp = marker.read_text()
+    assert os.path.basename(temp).startswith(".step_000004.pt.") and os.path.exists(temp)  # the torn write
+    assert {k: v for k, v in snapshot(run).items() if not k.startswith(".")} == before
+    assert sorted(before) == ["generator.safetensors", "last.pt", "log.jsonl", "step_000002.pt"]
+    assert load_checkpoint(run / "last.pt")["step"] == 2
+    assert before["last.pt"] == before["step_000002.pt"]
+    assert rundir.existing_checkpoints(run) == [run / "step_000002.pt", run / "last.pt"]
+    result = cli(*train_args(train_data, run, resume="last"))
+    assert result.code == 0, result.err
+    _assert_same_state(load_checkpoint(run / "last.pt"), load_checkpoint(trained_run / "last.pt"))
+
+
+@pytest.mark.parametrize("failure", ["ENOSPC", "torch RuntimeError"])
+def test_disk_full_while_writing_a_checkpoint(cli, train_data, tmp_path, monkeypatch, failure):
+    """The step-4 checkpoint cannot be written: one line naming it and the reason; step 2 stays the last
+    checkpoint (last.pt and generator.safetensors untouched), no temp file is left; --resume carries on.
+    A full disk makes torch.save raise a RuntimeError ("unexpected pos ..."); that is reported as disk full."""
+    run = tmp_path / "run"
+    real_save = torch.save
+
+    def save_until_full(obj, f, *args, **kwargs):
+        if isinstance(obj, dict) and obj.get("step") == 4:
+            with open(f, "wb") as handle:
+                handle.write(b"PK\x03\x04 partial")
+            if failure == "ENOSPC":
+                raise OSError(errno.ENOSPC, "No space left on device")
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save_until_full)
+    if failure != "ENOSPC":
+        free = os.statvfs(tmp_path)
+        usage = type("usage", (), {"total": free.f_blocks * free.f_frsize, "used": 0, "free": 4096})
+        monkeypatch.setattr(checkpoint_module.shutil, "disk_usage", lambda path: usage)
+    holder = {}
+    original_save = rundir.save
+
+    def remember(out_dir, state, *args):
+        if state["step"] == 4:
+            holder["before"] = snapshot(out_dir)
+        return original_save(out_dir, state, *args)
+
+    monkeypatch.setattr(rundir, "save", remember)
+    result = cli(*train_args(train_data, run))
+    assert result.code == 1
+    line = result.error_line("srgan: error: ", os.fspath(run / "step_000004.pt"),
+                             "cannot write (disk full, no space left on device); no existing file was replaced")
+    assert line == result.err.splitlines()[-1]
+    assert snapshot(run) == holder["before"]  # nothing half-written, nothing replaced
+    assert sorted(p.name for p in run.iterdir()) == ["generator.safetensors", "last.pt", "log.jsonl",
+                                                     "step_000002.pt"]
+    assert load_checkpoint(run / "last.pt")["step"] == 2
+    monkeypatch.undo()
+    result = cli(*train_args(train_data, run, resume="last"))
+    assert result.code == 0, result.err
+    assert load_checkpoint(run / "last.pt")["step"] == 4
+
+
+def test_nan_batch_is_skipped_and_counted(cli, train_data, tmp_path, monkeypatch):
+    """One NaN batch (step 2): that update is skipped, the run finishes (exit 0) with finite weights and the
+    skip is reported and counted. Many in a row stop the run with exit 2 and the last good checkpoint intact:
+    tests/test_train.py::test_nan_steps_are_skipped_counted_then_stop."""
+    original = Trainer.train_step
+
+    def nan_batch(self, lr, hr):
+        if self.step == 1:
+            lr = torch.full_like(lr, float("nan"))
+        return original(self, lr, hr)
+
+    monkeypatch.setattr(Trainer, "train_step", nan_batch)
+    run = tmp_path / "run"
+    result = cli(*train_args(train_data, run))
+    assert result.code == 0, result.err
+    result.error_line("step 2: non-finite loss", "update skipped", "1 in a row, 1 in all")
+    assert [r["bad_steps"] for r in _records(run)] == [0, 1, 1, 1]
+    state = load_checkpoint(run / "last.pt")
+    assert state["step"] == 4 and state["bad_steps"]["total"] == 1
+    assert all(torch.isfinite(v).all() for v in state["generator"].values() if v.is_floating_point())
+
+
+@pytest.mark.parametrize("contents", ["nothing", "only images smaller than the crop", "only broken files"])
+def test_dataset_without_usable_images(cli, tmp_path, contents):
+    data = tmp_path / "data"
+    data.mkdir()
+    if contents == "only images smaller than the crop":
+        save(data / "icon.png", rgb(16, 16))
+    elif contents == "only broken files":
+        (data / "a.png").write_bytes(b"")
+        (data / "b.jpg").write_text("not a jpeg")
+    run = tmp_path / "run"
+    result = cli(*train_args(data, run))
+    found = {"nothing": "0 image file(s) found", "only images smaller than the crop": "1 smaller than the 32-px crop",
+             "only broken files": "2 unreadable"}[contents]
+    assert result.code == 1
+    line = result.error_line("srgan: error: no usable training images in", os.fspath(data), found)
+    assert "Traceback" not in result.err and line == result.err.splitlines()[-1]
+    assert not run.exists()
+
+
+def test_dataset_with_corrupt_small_and_oddly_named_files(train_data, tmp_path):
+    """A real ``srgan train`` process (default cache on): each corrupt file is reported once, by name; the
+    image smaller than the crop is skipped and counted; non-ASCII and space names train; the run finishes."""
+    data = tmp_path / "data"
+    save(data / "Grüße aus Köln.png", rgb(40, 40, seed=1))
+    save(data / "with space.jpg", rgb(40, 48, seed=2), quality=95)
+    save(data / "日本.png", rgb(48, 40, seed=3))
+    save(data / "icon.png", rgb(16, 16, seed=4))
+    good = save(tmp_path / "whole.png", rgb(40, 40, seed=5)).read_bytes()
+    (data / "truncated.png").write_bytes(good[: len(good) // 2])
+    (data / "empty.png").write_bytes(b"")
+    (data / "readme.jpg").write_text("not a picture")
+    (data / "album.png").mkdir()  # a folder named like an image: not a file, passed over silently
+    run = tmp_path / "run"
+    env = {**subprocess_env(), "SRGAN_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.run([PYTHON, "-m", "srgan", *map(str, train_args(data, run, "cache=true"))], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    for name in ("truncated.png", "empty.png", "readme.jpg"):
+        mine = [line for line in lines if name in line]
+        assert len(mine) == 1 and "skipping unreadable image" in mine[0] and os.fspath(data / name) in mine[0], lines
+    small = [line for line in lines if "icon.png" in line]
+    assert len(small) == 1 and "skipped 1 image(s) smaller than the 32-px crop" in small[0]
+    assert not any("album.png" in line for line in lines)
+    assert any("3 training images" in line for line in lines)
+    assert load_checkpoint(run / "last.pt")["step"] == 4

@@ -208,10 +208,10 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
     return results
 
 
-def format_table(results: dict, title: str | None = None) -> str:
-    """The results as a markdown table (PSNR to 2 decimals, SSIM to 4)."""
+def format_table(results: dict, title: str | None = None, label: str = "set") -> str:
+    """The results as a markdown table (PSNR to 2 decimals, SSIM to 4); ``label`` names the row key."""
     lines = [f"{title}", ""] if title else []
-    lines += ["| set | images | PSNR (dB) | SSIM |", "|---|---:|---:|---:|"]
+    lines += [f"| {label} | images | PSNR (dB) | SSIM |", "|---|---:|---:|---:|"]
     for name, r in results.items():
         lines.append(f"| {name} | {len(r['images'])} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
     return "\n".join(lines)

@@ -1,0 +1,44 @@
+"""Regenerate docs/gallery.png: crops of bicubic | SRResNet | SRGAN | HR (x4) on benchmark images.
+
+    python scripts/gallery.py --data ../shared/data/benchmarks -o docs/gallery.png
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from srgan.data import BenchmarkSet
+from srgan.demo import comparison_image
+from srgan.evaluate import resolve_model, super_resolve
+from srgan.images import write_image
+
+# (set, image, crop centre (y, x) in HR pixels): fur, line art, stripes, a natural BSD100 scene.
+PICKS = [("Set14", "baboon", (330, 250)), ("Set14", "comic", (120, 110)), ("Set14", "zebra", (150, 330)),
+         ("BSD100", "8023", (130, 240)), ("Set5", "butterfly", (128, 128))]
+COLUMNS = ("bicubic", "srresnet", "srgan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data/benchmarks", help="folder holding Set5/Set14/BSD100")
+    parser.add_argument("-o", "--output", default="docs/gallery.png")
+    parser.add_argument("--crop", type=int, default=96)
+    parser.add_argument("--zoom", type=int, default=2)
+    args = parser.parse_args()
+
+    models = {name: resolve_model(name) for name in COLUMNS}
+    rows, centres = [], []
+    for set_name, image, centre in PICKS:
+        items = {name: (lr, hr) for name, lr, hr in BenchmarkSet(Path(args.data) / set_name, 4)}
+        lr, hr = items[image]
+        rows.append([super_resolve(models[m], lr, "cpu") for m in COLUMNS] + [hr])
+        centres.append(centre)
+    canvas = comparison_image(rows, crop=args.crop, centres=centres, zoom=args.zoom)
+    write_image(args.output, canvas.astype(np.float32) / 255, overwrite=True)
+    print(f"wrote {args.output}: rows {', '.join(i for _, i, _ in PICKS)}; columns {' | '.join(COLUMNS)} | HR")
+
+
+if __name__ == "__main__":
+    main()

@@ -373,7 +373,6 @@ def _decode(path: str | os.PathLike, max_pixels: int | None):
         im = _orient(im)
 
         alpha = None
-        grayscale = mode in _GRAY_MODES
         trns = info.get("transparency")
         if rawmode == _LA16_RAWMODE:
             b = np.asarray(im).astype(np.uint16)
@@ -538,31 +537,52 @@ def _write_png16(f, planes: np.ndarray, icc_profile: bytes | None) -> None:
     f.write(_png_chunk(b"IEND", b""))
 
 
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601, for writing colour data as grayscale
+
+
+def _uint8_planes(rgb: np.ndarray, alpha: np.ndarray | None, grayscale: bool) -> np.ndarray:
+    """HxWxC uint8 (gray or RGB, + alpha) from uint8 input, in row blocks: a huge image never becomes float."""
+    channels = (1 if grayscale else 3) + (alpha is not None)
+    if channels == 3:
+        return rgb
+    out = np.empty(rgb.shape[:2] + (channels,), np.uint8)
+    for y0 in range(0, rgb.shape[0], 1024):
+        rows = slice(y0, y0 + 1024)
+        if grayscale:
+            out[rows, :, 0] = to_uint8(rgb[rows].astype(np.float32) @ (_LUMA / 255))
+        else:
+            out[rows, :, :3] = rgb[rows]
+        if alpha is not None:
+            out[rows, :, -1] = alpha[rows]
+    return out
+
+
 def _encoder(fmt: str, rgb, alpha, bit_depth: int, grayscale: bool, icc_profile):
     """Return ``save(f)`` that encodes the image into an open binary file."""
     if fmt == "WEBP":
         grayscale = False  # WebP has no grayscale mode
     if fmt in ("JPEG", "BMP"):
         alpha = None
-    if grayscale:
-        weights = np.array([0.299, 0.587, 0.114], np.float32)
-        planes = [np.asarray(rgb, np.float32) @ weights]
-    else:
-        planes = [rgb[..., i] for i in range(3)]
-    if alpha is not None:
-        planes.append(alpha)
     if icc_profile is not None and _icc_space(icc_profile) != (b"GRAY" if grayscale else b"RGB "):
         icc_profile = None
     if fmt == "BMP":
         icc_profile = None
 
-    if bit_depth == 16 and fmt == "PNG":
-        data = to_uint16(np.stack(planes, axis=-1))
-        return lambda f: _write_png16(f, data, icc_profile)
-    if bit_depth == 16 and fmt == "TIFF" and grayscale and alpha is None:
-        im = PILImage.fromarray(to_uint16(planes[0]))  # mode I;16
+    if rgb.dtype == np.uint8:
+        data = _uint8_planes(rgb, alpha, grayscale)
     else:
-        data = to_uint8(np.stack(planes, axis=-1))
+        planes = [np.asarray(rgb, np.float32) @ _LUMA] if grayscale else [rgb[..., i] for i in range(3)]
+        if alpha is not None:
+            planes.append(alpha)
+        if bit_depth == 16 and fmt == "PNG":
+            data16 = to_uint16(np.stack(planes, axis=-1))
+            return lambda f: _write_png16(f, data16, icc_profile)
+        if bit_depth == 16 and fmt == "TIFF" and grayscale and alpha is None:
+            data = None
+            im = PILImage.fromarray(to_uint16(planes[0]))  # mode I;16
+        else:
+            data = to_uint8(np.stack(planes, axis=-1))
+    if data is not None:
         mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[data.shape[2]]
         im = PILImage.fromarray(data[..., 0] if mode == "L" else data, mode=mode)
     options: dict = {}
@@ -598,7 +618,9 @@ def write_image(
     icc_profile: bytes | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write float RGB in [0, 1] (HxWx3) to ``path``, atomically; return the path.
+    """Write RGB (HxWx3, float in [0, 1] or uint8) to ``path``, atomically; return the path.
+
+    uint8 input (with uint8 alpha) is written 8-bit without float copies, for very large images.
 
     The format follows the extension; see the module docstring for what each format
     keeps.  Missing parent folders are created.  Without ``overwrite`` an existing
@@ -619,6 +641,8 @@ def write_image(
             raise ValueError(f"alpha must have shape {rgb.shape[:2]}, got {alpha.shape}")
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, not {bit_depth!r}")
+    if rgb.dtype == np.uint8 and (bit_depth != 8 or (alpha is not None and alpha.dtype != np.uint8)):
+        raise ValueError("uint8 rgb is written 8-bit, with a uint8 alpha")
 
     if dest.is_dir():
         raise ImageError(path, "is a folder")

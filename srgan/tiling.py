@@ -16,7 +16,6 @@ import math
 import os
 from typing import Callable, Iterator
 
-import numpy as np
 import torch
 from torch import nn
 

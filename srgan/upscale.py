@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import sys
 from pathlib import Path
 
@@ -300,88 +299,9 @@ def upscale_file(engine: Engine, src: str | os.PathLike, dest: str | os.PathLike
     out = "uint8" if large else "float32"
     y, a = upscale_planes(engine, rgb, alpha, tile=tile, out=out)
     del rgb
-    if large:
-        return _write_uint8(dest, y, a, grayscale=img.grayscale, icc_profile=img.icc_profile, overwrite=overwrite)
-    return images.write_image(dest, y, alpha=a, bit_depth=img.bit_depth, grayscale=img.grayscale,
+    # Large 8-bit outputs stay uint8 all the way to the encoder (write_image takes uint8 without float copies).
+    return images.write_image(dest, y, alpha=a, bit_depth=8 if large else img.bit_depth, grayscale=img.grayscale,
                               icc_profile=img.icc_profile, overwrite=overwrite)
-
-
-_PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP", ".tif": "TIFF",
-                ".tiff": "TIFF"}
-
-
-def _write_uint8(dest, rgb: np.ndarray, alpha: np.ndarray | None, *, grayscale: bool, icc_profile: bytes | None,
-                 overwrite: bool) -> Path:
-    """Write an HxWx3 uint8 image without float copies, with images.write_image's format rules.
-
-    Used for very large 8-bit outputs only (see LARGE_OUTPUT_PIXELS): grayscale as BT.601 luma, alpha dropped
-    by JPEG/BMP, WebP always colour, JPEG/WebP at quality 95 (4:4:4), ICC embedded when its colour space fits;
-    atomic (temporary file + link/rename), never replacing an existing file without ``overwrite``.
-    """
-    from PIL import Image as PILImage
-
-    from .images import ImageError, ImageExistsError
-
-    dest = Path(dest)
-    fmt = _PIL_FORMATS.get(dest.suffix.lower())
-    if fmt is None:
-        raise ImageError(dest, f"unknown extension {dest.suffix!r}: cannot choose an output format")
-    if not overwrite and os.path.lexists(dest):
-        raise ImageExistsError(dest, "already exists (pass overwrite=True / --overwrite to replace it)")
-    if fmt in ("JPEG", "BMP"):
-        alpha = None
-    if fmt == "WEBP":
-        grayscale = False
-    h, w = rgb.shape[:2]
-    if grayscale:
-        gray = np.empty((h, w), np.uint8)
-        for y0 in range(0, h, 256):
-            gray[y0:y0 + 256] = _to_uint8(_luma(rgb[y0:y0 + 256].astype(np.float32) / np.float32(255)))
-        del rgb
-        data, mode = (gray, "L") if alpha is None else (np.stack([gray, alpha], axis=-1), "LA")
-    elif alpha is not None:
-        data = np.empty((h, w, 4), np.uint8)
-        for y0 in range(0, h, 1024):
-            data[y0:y0 + 1024, :, :3] = rgb[y0:y0 + 1024]
-            data[y0:y0 + 1024, :, 3] = alpha[y0:y0 + 1024]
-        del rgb
-        mode = "RGBA"
-    else:
-        data, mode = rgb, "RGB"
-    if mode in ("L", "RGBA"):  # Pillow can wrap these buffers without a copy
-        im = PILImage.frombuffer(mode, (w, h), data, "raw", mode, 0, 1)
-    else:
-        im = PILImage.fromarray(data)  # RGB or LA from the array shape
-    options: dict = {}
-    space = bytes(icc_profile[16:20]) if icc_profile and len(icc_profile) >= 20 else b""
-    if icc_profile and fmt != "BMP" and space == (b"GRAY" if grayscale else b"RGB "):
-        options["icc_profile"] = icc_profile
-    if fmt == "JPEG":
-        options.update(quality=95, subsampling=0)
-    elif fmt == "WEBP":
-        options.update(quality=95)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(tmp, "xb") as handle:
-            im.save(handle, format=fmt, **options)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(tmp, dest)
-        else:
-            try:
-                os.link(tmp, dest)
-            except FileExistsError:
-                raise ImageExistsError(dest, "already exists (pass overwrite=True / --overwrite to replace it)") from None
-    except ImageError:
-        raise
-    except Exception as exc:
-        raise ImageError(dest, f"cannot write file ({' '.join(str(exc).split()) or type(exc).__name__})") from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return dest
 
 
 # --------------------------------------------------------------------------- CLI

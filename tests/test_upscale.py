@@ -281,7 +281,7 @@ def test_cli_decompression_bomb_refused(tmp_path, weights, capsys):
     assert code != 0 and "rgb.png" in capsys.readouterr().err
 
 
-def test_large_output_writer_matches_write_image(tmp_path, weights):
+def test_large_uint8_output_matches_float_output(tmp_path, weights):
     engine = prepare(weights, "cpu", "fp32")
     src = _make_inputs(tmp_path / "in")
     for name in ("rgb.png", "rgba.png", "gray.png"):
@@ -290,5 +290,5 @@ def test_large_output_writer_matches_write_image(tmp_path, weights):
         with Image.open(a) as ia, Image.open(b) as ib:
             assert ia.mode == ib.mode
             diff = np.abs(np.asarray(ia).astype(int) - np.asarray(ib).astype(int)).max()
-            # gray: the streaming writer takes luma of the rounded uint8 RGB, write_image of the float RGB
+            # gray: uint8 input takes luma of the rounded RGB, float input luma of the float RGB
             assert diff <= (1 if name == "gray.png" else 0), name

@@ -143,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="srgan", help="srresnet | srgan | a weights/checkpoint PATH")
     p.add_argument("--onnx", required=True, metavar="OUT", help="output .onnx file")
     p.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18, the exporter's native one)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_export)
     return parser
 

@@ -9,7 +9,10 @@ the same function as ``srgan upscale``; tile large images in the caller as :mod:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -27,6 +30,20 @@ def _require_onnx_tools() -> None:
         raise RuntimeError(f"ONNX export needs {' and '.join(missing)}: pip install 'srgan[export]'")
 
 
+@contextlib.contextmanager
+def _quiet_exporter():
+    """The exporter logs that torchvision ops are unavailable and warns about its own internals: not news to users."""
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registration.level
+    registration.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        registration.setLevel(level)
+
+
 def export_onnx(model: str | os.PathLike | nn.Module, path: str | os.PathLike, *, opset: int = 18,
                 sample_size: tuple[int, int] = (32, 40)) -> Path:
     """Export ``model`` (name, path or module) to ``path`` with dynamic N, H and W; returns the path."""
@@ -41,10 +58,11 @@ def export_onnx(model: str | os.PathLike | nn.Module, path: str | os.PathLike, *
         p.requires_grad_(False)
     sample = torch.rand(1, 3, *sample_size)
     batch, height, width = torch.export.Dim("batch", min=1), torch.export.Dim("height", min=1), torch.export.Dim("width", min=1)
-    program = torch.onnx.export(
-        net, (sample,), None, dynamo=True, opset_version=opset, input_names=["lr"], output_names=["sr"],
-        dynamic_shapes={"lr": {0: batch, 2: height, 3: width}}, external_data=False, verbose=False,
-    )
+    with _quiet_exporter():
+        program = torch.onnx.export(
+            net, (sample,), None, dynamo=True, opset_version=opset, input_names=["lr"], output_names=["sr"],
+            dynamic_shapes={"lr": {0: batch, 2: height, 3: width}}, external_data=False, verbose=False,
+        )
     program.optimize()
     dest = Path(path)
     atomic_write(dest, lambda tmp: program.save(tmp, external_data=False))
@@ -52,6 +70,8 @@ def export_onnx(model: str | os.PathLike | nn.Module, path: str | os.PathLike, *
 
 
 def export_from_cli(args: argparse.Namespace) -> int:
+    if os.path.lexists(args.onnx) and not args.overwrite:
+        raise FileExistsError(f"{args.onnx}: already exists; not overwritten (pass --overwrite to replace it)")
     dest = export_onnx(args.model, args.onnx, opset=args.opset)
     print(f"wrote {dest} (input 'lr' N x 3 x H x W float32 in [0, 1], dynamic N/H/W; output 'sr')")
     return 0

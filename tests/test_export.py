@@ -35,3 +35,8 @@ def test_export_cli_dynamic_hw_matches_torch(tmp_path, capsys):
         got = session.run(None, {"lr": x.numpy()})[0]
         assert got.shape == ref.shape == (shape[0], 3, 4 * shape[2], 4 * shape[3])
         assert np.abs(got - ref).max() <= 1e-4
+    # An existing output is never replaced without --overwrite.
+    before = out.read_bytes()
+    assert main(["export", "--model", str(weights), "--onnx", str(out)]) == 1
+    assert "already exists" in capsys.readouterr().err and out.read_bytes() == before
+    assert main(["export", "--model", str(weights), "--onnx", str(out), "--overwrite"]) == 0

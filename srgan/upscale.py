@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from .device import resolve_device, resolve_precision
+from .images import to_uint8
 from .inference import fast_generator
 from .tiling import Engine, iter_alpha_tiles, run_tiled
 
@@ -243,7 +244,7 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = "srgan", *, t
         y, a = upscale_planes(engine, color.permute(2, 0, 1).contiguous(), alpha, tile=tile, out=out)
         if channels < 3:
             y = _luma(y.astype(np.float32) / 255 if out == "uint8" else y)[..., None]
-            y = _to_uint8(y) if out == "uint8" else y
+            y = to_uint8(y) if out == "uint8" else y
         planes = [y] + ([a[..., None]] if a is not None else [])
         res = np.concatenate(planes, axis=2) if len(planes) > 1 else y
         if arr.ndim == 2:
@@ -274,10 +275,6 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = "srgan", *, t
         return res if image.dim() == 4 else res[0]
 
     raise TypeError(f"upscale takes a PIL image, a numpy array or a torch tensor, not {type(image).__name__}")
-
-
-def _to_uint8(x: np.ndarray) -> np.ndarray:
-    return np.rint(np.clip(x, 0, 1) * 255).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------- files

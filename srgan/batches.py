@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import signal
-
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
+
+from .data import to_chw_float, worker_init
 
 
 class StepBatches(Sampler):
@@ -64,23 +64,10 @@ class EpochSamples(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         epoch, index = key
         lr, hr = self.dataset.sample(index, epoch)
-        return _chw(lr), _chw(hr)
-
-
-def _chw(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float().div_(255.0)
-
-
-def _worker_init(_worker_id: int) -> None:
-    torch.set_num_threads(1)  # per-sample work is a crop and a small bicubic: one thread per worker
-    # Ctrl-C, `timeout` and job schedulers signal the whole process group. The main process decides when to
-    # stop (it finishes the step and saves); a worker killed first would make that step fail. Workers still
-    # exit when the main process does.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        return to_chw_float(lr), to_chw_float(hr)
 
 
 def step_loader(dataset, batches: StepBatches, num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
     return DataLoader(EpochSamples(dataset), batch_sampler=batches, num_workers=num_workers,
-                      pin_memory=pin_memory, worker_init_fn=_worker_init if num_workers else None,
+                      pin_memory=pin_memory, worker_init_fn=worker_init if num_workers else None,
                       persistent_workers=False)

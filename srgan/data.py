@@ -53,6 +53,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import signal
 import tempfile
 from collections import OrderedDict
 from pathlib import Path
@@ -62,6 +63,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from .checkpoint import atomic_write
 from .images import ImageError, find_images, read_image, read_rgb_uint8, write_image
 from .imresize import imresize_uint8, mod_crop
 
@@ -117,7 +119,7 @@ def degrade_uint8(hr: np.ndarray, scale: int) -> np.ndarray:
     return lr[..., 0] if hr.ndim == 2 else lr
 
 
-def _to_chw_float(a: np.ndarray) -> torch.Tensor:
+def to_chw_float(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float().div_(255.0)
 
 
@@ -352,7 +354,7 @@ class TrainDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         lr, hr = self.sample(int(i))
-        return _to_chw_float(lr), _to_chw_float(hr)
+        return to_chw_float(lr), to_chw_float(hr)
 
     def __getstate__(self):  # DataLoader workers under 'spawn': do not pickle open maps
         state = self.__dict__.copy()
@@ -361,19 +363,21 @@ class TrainDataset(Dataset):
 
 
 def _save_npy_atomic(target: Path, arr: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:  # a file object: np.save would append ".npy" to a path
             np.save(handle, np.ascontiguousarray(arr))
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    atomic_write(target, write)
 
 
-def _worker_init(_worker_id: int) -> None:
+def worker_init(_worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: one thread per worker, and leave stopping to the main process."""
     torch.set_num_threads(1)  # the per-sample bicubic is tiny; many threads per worker only contend
+    # Ctrl-C, `timeout` and job schedulers signal the whole process group. The main process decides when to
+    # stop (it finishes the step and saves); a worker killed first would make that step fail. Workers still
+    # exit when the main process does.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def train_loader(dataset: TrainDataset, batch_size: int, *, num_workers: int = 0, seed: int | None = None,
@@ -387,7 +391,7 @@ def train_loader(dataset: TrainDataset, batch_size: int, *, num_workers: int = 0
     generator = torch.Generator().manual_seed(dataset.seed if seed is None else int(seed))
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
                       num_workers=num_workers, generator=generator, pin_memory=pin_memory,
-                      worker_init_fn=_worker_init if num_workers > 0 else None,
+                      worker_init_fn=worker_init if num_workers > 0 else None,
                       persistent_workers=False)
 
 

@@ -537,7 +537,7 @@ def _write_png16(f, planes: np.ndarray, icc_profile: bytes | None) -> None:
     f.write(_png_chunk(b"IEND", b""))
 
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601, for writing colour data as grayscale
+LUMA_BT601 = np.array([0.299, 0.587, 0.114], np.float32)  # for writing colour data as grayscale
 
 
 def _uint8_planes(rgb: np.ndarray, alpha: np.ndarray | None, grayscale: bool) -> np.ndarray:
@@ -549,7 +549,7 @@ def _uint8_planes(rgb: np.ndarray, alpha: np.ndarray | None, grayscale: bool) ->
     for y0 in range(0, rgb.shape[0], 1024):
         rows = slice(y0, y0 + 1024)
         if grayscale:
-            out[rows, :, 0] = to_uint8(rgb[rows].astype(np.float32) @ (_LUMA / 255))
+            out[rows, :, 0] = to_uint8(rgb[rows].astype(np.float32) @ (LUMA_BT601 / 255))
         else:
             out[rows, :, :3] = rgb[rows]
         if alpha is not None:
@@ -571,7 +571,7 @@ def _encoder(fmt: str, rgb, alpha, bit_depth: int, grayscale: bool, icc_profile)
     if rgb.dtype == np.uint8:
         data = _uint8_planes(rgb, alpha, grayscale)
     else:
-        planes = [np.asarray(rgb, np.float32) @ _LUMA] if grayscale else [rgb[..., i] for i in range(3)]
+        planes = [np.asarray(rgb, np.float32) @ LUMA_BT601] if grayscale else [rgb[..., i] for i in range(3)]
         if alpha is not None:
             planes.append(alpha)
         if bit_depth == 16 and fmt == "PNG":

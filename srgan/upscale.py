@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .device import resolve_device, resolve_precision
-from .images import to_uint8
+from .images import LUMA_BT601, to_uint8
 from .inference import fast_generator
 from .tiling import Engine, iter_alpha_tiles, run_tiled
 
@@ -34,7 +34,6 @@ __all__ = ["load_model", "upscale", "upscale_file", "prepare", "upscale_from_cli
 #: 8-bit outputs larger than this (HR pixels) are written by a streaming uint8 writer instead of
 #: images.write_image (which takes float RGB: ~3 float copies of a 16000x12000 image would need > 7 GB).
 LARGE_OUTPUT_PIXELS = 40_000_000
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 # --------------------------------------------------------------------------- models
@@ -143,7 +142,7 @@ def _upscale_alpha(alpha: torch.Tensor, scale: int, tile, out: str):
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
     """BT.601 luma of float HWC RGB (as images.write_image writes grayscale)."""
-    return np.asarray(rgb, np.float32) @ _LUMA
+    return np.asarray(rgb, np.float32) @ LUMA_BT601
 
 
 # --------------------------------------------------------------------------- the API
@@ -267,7 +266,7 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = "srgan", *, t
             alpha = item[3] if channels == 4 else None
             y, a = upscale_planes(engine, color.contiguous(), alpha, tile=tile, out="tensor")
             if channels == 1:
-                y = (y * torch.tensor(_LUMA, device=y.device)[:, None, None]).sum(0, keepdim=True)
+                y = (y * torch.tensor(LUMA_BT601, device=y.device)[:, None, None]).sum(0, keepdim=True)
             if a is not None:
                 y = torch.cat([y, a[None]])
             outs.append(y)

@@ -1,4 +1,4 @@
-"""The ``srgan`` command line: info, train, eval, degrade, upscale, export.
+"""The ``srgan`` command line: info, train, eval, degrade, upscale, export, serve, study.
 
 The whole CLI surface is declared here; each subcommand hands its parsed arguments to the module that does
 the work (imported lazily so ``srgan --help`` stays quick). Errors a user can cause print one line, no
@@ -84,6 +84,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     return export_from_cli(args)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve.commands import serve_from_cli
+
+    return serve_from_cli(args)
+
+
+def cmd_study_report(args: argparse.Namespace) -> int:
+    from .serve.report import report_from_cli
+
+    return report_from_cli(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="srgan", description="SRGAN (Ledig et al., CVPR 2017): photo-realistic 4x super-resolution.")
@@ -145,6 +157,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18, the exporter's native one)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("serve", help="local web page: compare models on your photos; blind MOS rating (--study)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--model", action="append", metavar="WEIGHTS",
+                   help="also offer this weights/checkpoint file (repeatable); bicubic, srresnet, srgan always")
+    p.add_argument("--study", metavar="DIR", help="serve the blind rating page (/study) for this study folder")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    p.add_argument("--precision", default="auto", help="auto | fp32 | bf16 | fp16")
+    p.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                   help="refuse uploads with more pixels (the upscale limit; default 200000000)")
+    p.add_argument("--max-upload-mb", type=float, default=None, metavar="MB", help="largest upload (default 50)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("study", help="MOS study tools (see srgan serve --study)")
+    actions = p.add_subparsers(dest="study_command", metavar="ACTION", required=True)
+    p = actions.add_parser("report", help="MOS per method with 95%% confidence intervals, and a plot")
+    p.add_argument("study_dir", metavar="DIR")
+    p.add_argument("-o", "--output", metavar="PNG", help="plot file (default DIR/mos.png)")
+    p.set_defaults(func=cmd_study_report)
     return parser
 
 

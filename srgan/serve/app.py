@@ -1,0 +1,177 @@
+"""The web app: static pages plus a small JSON API (Starlette).
+
+Every failure a user can cause is an HTTP 4xx whose JSON body is ``{"error": "<one line>"}``, which the page
+shows as it is: 400 a bad request, 404 an unknown job/stimulus, 413 an upload over the size limit, 422 a file
+that is not a usable image (not an image, corrupt, too many pixels). Upload bodies are streamed to disk and
+counted, so an oversized one is refused as soon as it passes the limit (at once when Content-Length says so),
+never read whole. Study images are fetched by opaque token, so no client-supplied path is ever opened.
+
+API: ``GET /api/models``; ``POST /api/jobs?models=a,b&name=photo.png`` (body: the image file) -> job;
+``GET /api/jobs/{id}``; ``GET /api/jobs/{id}/{input|model}.png``; ``GET /api/study/next?rater=R``;
+``GET /api/study/image/{token}``; ``POST /api/study/ratings`` ``{"rater", "token", "score"}``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..images import DEFAULT_MAX_PIXELS, ImageError, read_image
+from .jobs import Job, JobRunner
+from .study import RATER_ID, SCORES, Study
+
+STATIC = Path(__file__).resolve().parent / "static"
+#: Largest upload accepted, in bytes: a 50 MB PNG is already a ~25-megapixel photo, far past what a page
+#: can compare at 4x. ``srgan serve --max-upload-mb`` changes it.
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_RATING_BYTES = 4096
+
+
+async def _read_limited(request: Request, limit: int, sink=None) -> bytes:
+    """The request body, refused with 413 once it passes ``limit`` bytes; chunks go to ``sink`` if given."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise HTTPException(413, f"request body too large: the limit is {limit} bytes")
+    size, chunks = 0, []
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"request body too large: the limit is {limit} bytes")
+        sink.write(chunk) if sink else chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _job_json(runner: JobRunner, job: Job) -> dict:
+    return {
+        "id": job.id, "name": job.name, "status": job.status, "progress": round(job.progress, 4),
+        "ahead": runner.position(job) if job.status == "queued" else 0, "models": job.models,
+        "input": f"/api/jobs/{job.id}/input.png",
+        "results": [{"model": r.model, "seconds": round(r.seconds, 3), "error": r.error,
+                     "url": f"/api/jobs/{job.id}/{r.model}.png" if r.path else None,
+                     **{k: v for k, v in runner.describe(r.model).items() if k in ("device", "precision")}}
+                    for r in job.results],
+    }
+
+
+def create_app(models: dict[str, object], *, study_dir: str | os.PathLike | None = None, device: str = "auto",
+               precision: str = "auto", max_pixels: int | None = DEFAULT_MAX_PIXELS,
+               max_upload_bytes: int = MAX_UPLOAD_BYTES) -> Starlette:
+    """The app serving ``models`` (name -> 'bicubic' | 'srgan' | 'srresnet' | weights path | nn.Module)."""
+    runner = JobRunner(models, device, precision)
+    study = Study(study_dir) if study_dir is not None else None
+
+    def get_job(request: Request) -> Job:
+        job = runner.jobs.get(request.path_params["job"])
+        if job is None:
+            raise HTTPException(404, "no such job (the server keeps the most recent ones only)")
+        return job
+
+    async def list_models(request: Request) -> JSONResponse:
+        return JSONResponse({"models": [runner.describe(name) for name in runner.engines],
+                             "max_upload_bytes": max_upload_bytes, "max_pixels": max_pixels,
+                             "study": study is not None})
+
+    async def create_job(request: Request) -> JSONResponse:
+        picked = [m for m in request.query_params.get("models", "").split(",") if m]
+        unknown = [m for m in picked if m not in runner.engines]
+        if unknown or not picked:
+            what = f"unknown model {unknown[0]!r}" if unknown else "no model chosen"
+            raise HTTPException(400, f"{what}; this server has {', '.join(runner.engines)}")
+        name = Path(request.query_params.get("name", "upload")).name[:200] or "upload"
+        upload = runner.workdir / f"upload-{secrets.token_hex(8)}"
+        try:
+            with open(upload, "wb") as f:
+                await _read_limited(request, max_upload_bytes, f)
+            image = await run_in_threadpool(read_image, upload, max_pixels=max_pixels)
+        except ImageError as exc:
+            raise HTTPException(422, f"{name}: {exc.problem}") from None
+        finally:
+            upload.unlink(missing_ok=True)
+        job = await run_in_threadpool(runner.submit, name, image, list(dict.fromkeys(picked)))
+        return JSONResponse(_job_json(runner, job), status_code=202)
+
+    async def job_status(request: Request) -> JSONResponse:
+        return JSONResponse(_job_json(runner, get_job(request)))
+
+    async def job_file(request: Request) -> FileResponse:
+        job, which = get_job(request), request.path_params["file"]
+        if which == "input":
+            return FileResponse(job.input_path, media_type="image/png")
+        result = next((r for r in job.results if r.model == which and r.path), None)
+        if result is None:
+            raise HTTPException(404, f"no {which} result for this job")
+        stem = Path(job.name).stem
+        return FileResponse(result.path, media_type="image/png", filename=f"{stem}_{which}.png")
+
+    def get_study() -> Study:
+        if study is None:
+            raise HTTPException(404, "no study on this server: start it with srgan serve --study DIR")
+        return study
+
+    def rater_of(value) -> str:
+        if not isinstance(value, str) or not RATER_ID.fullmatch(value):
+            raise HTTPException(400, "rater must be 1-64 letters, digits, '-' or '_'")
+        return value
+
+    async def study_next(request: Request) -> JSONResponse:
+        return JSONResponse(get_study().next_for(rater_of(request.query_params.get("rater"))))
+
+    async def study_image(request: Request) -> FileResponse:
+        path = get_study().file_for(request.path_params["token"])
+        if path is None:
+            raise HTTPException(404, "no such image: it was rated already or the server restarted")
+        return FileResponse(path, headers={"Cache-Control": "no-store"})
+
+    async def study_rate(request: Request) -> JSONResponse:
+        s = get_study()
+        try:
+            body = json.loads(await _read_limited(request, MAX_RATING_BYTES))
+        except (ValueError, UnicodeDecodeError):
+            raise HTTPException(400, "the rating must be a JSON object") from None
+        if not isinstance(body, dict):
+            raise HTTPException(400, "the rating must be a JSON object")
+        score = body.get("score")
+        if type(score) is not int or score not in SCORES:
+            raise HTTPException(400, "score must be an integer from 1 to 5")
+        try:
+            await run_in_threadpool(s.rate, rater_of(body.get("rater")), str(body.get("token")), score)
+        except KeyError:
+            raise HTTPException(404, "this image is not waiting for your rating (reload the page)") from None
+        return JSONResponse({"saved": True})
+
+    async def error_json(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        runner.close()
+
+    app = Starlette(
+        routes=[
+            Route("/", lambda request: FileResponse(STATIC / "index.html")),
+            Route("/study", lambda request: FileResponse(STATIC / "study.html")),
+            Route("/api/models", list_models),
+            Route("/api/jobs", create_job, methods=["POST"]),
+            Route("/api/jobs/{job}", job_status),
+            Route("/api/jobs/{job}/{file}.png", job_file),
+            Route("/api/study/next", study_next),
+            Route("/api/study/image/{token}", study_image),
+            Route("/api/study/ratings", study_rate, methods=["POST"]),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        exception_handlers={HTTPException: error_json},
+        lifespan=lifespan,
+    )
+    app.state.runner = runner
+    return app

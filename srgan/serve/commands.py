@@ -1,0 +1,46 @@
+"""``srgan serve``: the models to offer, then uvicorn on loopback (unless told otherwise)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..evaluate import SHIPPED_NAMES, SHIPPED_WEIGHTS
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def served_models(weights: list[str]) -> dict[str, str]:
+    """bicubic, the shipped generators that are present, then each weights file under its file name."""
+    models = {"bicubic": "bicubic"}
+    models.update({name: name for name in SHIPPED_NAMES if (SHIPPED_WEIGHTS / f"{name}.safetensors").is_file()})
+    for path in weights:
+        name = Path(path).stem
+        if name in models:
+            raise ValueError(f"{path}: a model named {name!r} is already served; rename the file")
+        models[name] = path
+    return models
+
+
+def serve_from_cli(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from .app import MAX_UPLOAD_BYTES, create_app
+    except ImportError as exc:
+        print(f"srgan: error: srgan serve needs the serve extra ({exc.name} is missing): "
+              "pip install -e \".[serve]\"", file=sys.stderr)
+        return 1
+    if args.max_upload_mb is not None and args.max_upload_mb <= 0:
+        raise ValueError("--max-upload-mb must be positive")
+    limit = MAX_UPLOAD_BYTES if args.max_upload_mb is None else int(args.max_upload_mb * 1024 * 1024)
+    kwargs = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
+    app = create_app(served_models(args.model or []), study_dir=args.study, device=args.device,
+                     precision=args.precision, max_upload_bytes=limit, **kwargs)
+    if args.host not in LOOPBACK:
+        print(f"srgan: warning: listening on {args.host}: anyone who can reach this port can upload images",
+              file=sys.stderr)
+    where = f"http://{args.host}:{args.port}"
+    print(f"srgan serve: {where}/" + (f"  (study: {where}/study)" if args.study else ""), flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

@@ -1,0 +1,141 @@
+"""The upscale queue behind the web page: one worker thread runs jobs in arrival order.
+
+One worker, because the models already use every core (or the GPU); two jobs at once would only make both
+slower. A job is one uploaded image and the models picked for it; a second upload while one runs waits in
+the queue and reports its place. Results are PNG files in a private temporary folder; only the newest
+:data:`KEEP_JOBS` jobs are kept so a long session cannot fill the disk.
+"""
+from __future__ import annotations
+
+import queue
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..images import Image, ImageError, write_image
+from ..upscale import prepare, upscale_planes
+
+KEEP_JOBS = 32
+_PRECISION = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
+
+
+@dataclass
+class Result:
+    model: str
+    path: Path | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class Job:
+    id: str
+    name: str
+    image: Image | None
+    models: list[str]
+    input_path: Path
+    status: str = "queued"  # queued | running | done
+    progress: float = 0.0
+    results: list[Result] = field(default_factory=list)
+
+
+class JobRunner:
+    """Prepared engines for the served models and the queue that runs jobs on them."""
+
+    def __init__(self, models: dict[str, object], device: str = "auto", precision: str = "auto"):
+        # Load every model now: a bad weights file fails at startup, not on someone's first upload.
+        self.engines = {name: prepare(spec, device, precision) for name, spec in models.items()}
+        self.workdir = Path(tempfile.mkdtemp(prefix="srgan-serve-"))
+        self.jobs: dict[str, Job] = {}
+        self._order: list[str] = []  # waiting job ids, oldest first
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._run, name="srgan-serve-jobs", daemon=True)
+        self._worker.start()
+
+    def describe(self, name: str) -> dict:
+        engine = self.engines[name]
+        return {"name": name, "scale": engine.scale, "device": str(engine.device),
+                "precision": _PRECISION.get(engine.dtype, str(engine.dtype))}
+
+    def submit(self, name: str, image: Image, models: list[str]) -> Job:
+        job_id = secrets.token_hex(8)
+        folder = self.workdir / job_id
+        folder.mkdir()
+        # The page shows the input from this PNG: browsers cannot display every format srgan reads.
+        input_path = write_image(folder / "input.png", image.rgb, alpha=image.alpha, bit_depth=image.bit_depth,
+                                 grayscale=image.grayscale, icc_profile=image.icc_profile)
+        job = Job(job_id, name, image, models, input_path)
+        with self._lock:
+            self.jobs[job_id] = job
+            self._order.append(job_id)
+            self._forget_old()
+        self._queue.put(job)
+        return job
+
+    def position(self, job: Job) -> int:
+        """Jobs ahead of ``job`` in the queue (0 when it is next or running)."""
+        with self._lock:
+            return self._order.index(job.id) if job.id in self._order else 0
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._worker.join(timeout=5)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _forget_old(self) -> None:
+        finished = [j for j in self.jobs.values() if j.status == "done"]
+        for job in finished[: max(0, len(self.jobs) - KEEP_JOBS)]:
+            del self.jobs[job.id]
+            shutil.rmtree(self.workdir / job.id, ignore_errors=True)
+
+    def _run(self) -> None:
+        while (job := self._queue.get()) is not None:
+            job.status = "running"
+            try:
+                self._upscale(job)
+            finally:
+                job.image = None  # the decoded float image is the big part; the PNGs are on disk
+                job.status = "done"
+                with self._lock:
+                    self._order.remove(job.id)
+
+    def _upscale(self, job: Job) -> None:
+        img = job.image
+        h, w = img.rgb.shape[:2]
+        total, finished = h * w * len(job.models), 0
+
+        def advance(pixels: int) -> None:
+            nonlocal finished
+            finished += pixels
+            job.progress = min(1.0, finished / total)
+
+        rgb = torch.from_numpy(img.rgb).permute(2, 0, 1)
+        alpha = None if img.alpha is None else torch.from_numpy(img.alpha)
+        for name in job.models:
+            engine, result = self.engines[name], Result(name)
+            start = time.perf_counter()
+            try:
+                out = "uint8" if img.bit_depth == 8 else "float32"
+                y, a = upscale_planes(engine, rgb, alpha, out=out, progress=advance)
+                if engine.device.type == "cuda":
+                    torch.cuda.synchronize(engine.device)
+                result.seconds = time.perf_counter() - start
+                result.path = write_image(self.workdir / job.id / f"{name}.png", y, alpha=a,
+                                          bit_depth=img.bit_depth, grayscale=img.grayscale,
+                                          icc_profile=img.icc_profile)
+            except ImageError as exc:
+                result.error = exc.problem
+            except MemoryError:
+                result.error = "out of memory"
+            except Exception as exc:  # the page reports it; the server and the queue keep going
+                result.error = f"{type(exc).__name__}: {exc}"
+            finished = (job.models.index(name) + 1) * h * w
+            job.progress = finished / total
+            job.results.append(result)

@@ -1,0 +1,68 @@
+"""``srgan study report DIR``: MOS per method with 95% confidence intervals, as a table and a bar plot.
+
+The plot is drawn with Pillow (always installed) rather than matplotlib, so the report has no optional
+dependency and always writes its figure.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from ..images import write_image
+from .study import PLOT_FILE, MethodScore, read_ratings, summarize
+
+
+def format_report(rows: list[MethodScore]) -> str:
+    width = max(len("method"), *(len(r.method) for r in rows))
+    lines = [f"{'method':<{width}}  {'n':>5}  {'MOS':>5}  95% CI"]
+    for r in rows:
+        ci = "n/a (one rating)" if math.isnan(r.ci95) else f"{r.mos - r.ci95:.2f} - {r.mos + r.ci95:.2f}"
+        lines.append(f"{r.method:<{width}}  {r.n:>5}  {r.mos:>5.2f}  {ci}")
+    return "\n".join(lines)
+
+
+def plot(rows: list[MethodScore]) -> Image.Image:
+    """Bars of MOS on the paper's 1-5 axis with 95% CI whiskers, in the order given."""
+    bar, gap, left, top, bottom, height = 70, 30, 50, 20, 60, 300
+    img = Image.new("RGB", (left + len(rows) * (bar + gap) + gap, top + height + bottom), "white")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=14)
+
+    def y(score: float) -> float:  # scores 1..5 map to the bottom..top of the axis
+        return top + height * (5 - min(5.0, max(1.0, score))) / 4
+
+    for score in range(1, 6):
+        draw.line([(left, y(score)), (img.width - 10, y(score))], fill=(225, 225, 225))
+        draw.text((left - 10, y(score)), str(score), fill="black", font=font, anchor="rm")
+    for i, r in enumerate(rows):
+        x0 = left + gap + i * (bar + gap)
+        draw.rectangle([x0, y(r.mos), x0 + bar, y(1)], fill=(70, 110, 170))
+        if not math.isnan(r.ci95):
+            cx = x0 + bar / 2
+            draw.line([(cx, y(r.mos - r.ci95)), (cx, y(r.mos + r.ci95))], fill="black", width=2)
+            for end in (r.mos - r.ci95, r.mos + r.ci95):
+                draw.line([(cx - 10, y(end)), (cx + 10, y(end))], fill="black", width=2)
+        draw.text((x0 + bar / 2, y(1) + 8), r.method, fill="black", font=font, anchor="ma")
+        draw.text((x0 + bar / 2, y(1) + 28), f"{r.mos:.2f} (n={r.n})", fill=(90, 90, 90), font=font, anchor="ma")
+    return img
+
+
+def report_from_cli(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    ratings, bad = read_ratings(args.study_dir)
+    if bad:
+        print(f"srgan: skipped {bad} unreadable line(s) in the ratings file")
+    if not ratings:
+        raise ValueError(f"{args.study_dir}: no ratings yet (ratings.jsonl is missing or empty)")
+    rows = summarize(ratings)
+    raters = len({str(r.get("rater")) for r in ratings})
+    print(format_report(rows))
+    print(f"{len(ratings)} ratings from {raters} rater(s); CI: mean +- t(0.975, n-1) * sd / sqrt(n)")
+    out = Path(args.output) if args.output else Path(args.study_dir) / PLOT_FILE
+    write_image(out, np.asarray(plot(rows)), overwrite=True)
+    print(f"plot: {out}")
+    return 0

@@ -1,0 +1,183 @@
+"""A blind mean-opinion-score study on a folder of images: the layout, the ratings file, MOS with 95% CIs.
+
+Layout (docs/SERVE.md)::
+
+    DIR/<method>/<image>.png     one folder per method (HR, bicubic, srresnet, srgan, ...), the same image
+                                 names in each; any extension srgan reads; hidden names are ignored
+    DIR/ratings.jsonl            one JSON object per rating, appended by ``srgan serve --study DIR``
+    DIR/mos.png                  the plot written by ``srgan study report DIR``
+
+A stimulus is one (method, image) file. Each rater sees every stimulus once, in a random order, without its
+method; scores are integers 1 (bad) to 5 (excellent), as in the SRGAN paper. Each rating is one line written
+with a single ``write`` on an ``O_APPEND`` file and fsync'ed before the page is told it was saved, so a crash
+loses at most a rating that was never confirmed (a torn last line is skipped, and counted, when reading).
+
+This module needs no web framework: ``srgan study report`` runs without the ``serve`` extra.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..images import IMAGE_EXTENSIONS
+
+RATINGS_FILE = "ratings.jsonl"
+PLOT_FILE = "mos.png"
+SCORES = range(1, 6)
+RATER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+# Student t 0.975 quantiles for 1..30 degrees of freedom (beyond 30 the Cornish-Fisher series below is
+# within 1e-4); a table keeps scipy out of the runtime dependencies.
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+         2.045, 2.042)
+
+
+@dataclass(frozen=True)
+class Stimulus:
+    method: str
+    image: str  # file stem, the same across method folders
+    path: Path
+
+
+@dataclass(frozen=True)
+class MethodScore:
+    method: str
+    n: int
+    mos: float
+    std: float
+    ci95: float  # half-width: the interval is mos +- ci95 (nan for a single rating)
+
+
+def scan(root: str | os.PathLike) -> list[Stimulus]:
+    """Every ``DIR/<method>/<image>`` file. Files whose real path leaves ``root`` (symlinks) are not stimuli,
+    so nothing outside the study folder can ever be served."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"{root}: study folder not found")
+    real_root = root.resolve()
+    found = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for file in sorted(folder.iterdir()):
+            if file.name.startswith(".") or file.suffix.lower() not in IMAGE_EXTENSIONS or not file.is_file():
+                continue
+            if not file.resolve().is_relative_to(real_root):
+                continue
+            found.append(Stimulus(folder.name, file.stem, file))
+    if not found:
+        raise ValueError(f"{root}: no images in method folders (expected DIR/<method>/<image>.png; see docs/SERVE.md)")
+    return found
+
+
+def read_ratings(root: str | os.PathLike) -> tuple[list[dict], int]:
+    """(valid ratings, number of unreadable lines) from ``DIR/ratings.jsonl``; no file means no ratings."""
+    path = Path(root) / RATINGS_FILE
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return [], 0
+    ratings, bad = [], 0
+    for line in filter(str.strip, lines):
+        try:
+            r = json.loads(line)
+            ok = isinstance(r, dict) and r.get("score") in SCORES and isinstance(r.get("method"), str)
+        except ValueError:
+            ok = False
+        if ok:
+            ratings.append(r)
+        else:
+            bad += 1
+    return ratings, bad
+
+
+def append_rating(root: str | os.PathLike, record: dict) -> None:
+    """Append one rating as one line, durable when this returns (one write on O_APPEND, then fsync)."""
+    data = (json.dumps(record, sort_keys=True) + "\n").encode()
+    fd = os.open(Path(root) / RATINGS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Study:
+    """What the rating page needs: the next blind stimulus for a rater, and recording its score.
+
+    The page only ever sees an opaque token for the stimulus it is shown (the image is fetched by token), so
+    neither the method nor the file path reaches the browser. Each rater holds at most one token.
+    """
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.stimuli = scan(self.root)
+        self._lock = threading.Lock()
+        self._rated: dict[str, set[tuple[str, str]]] = {}
+        for r in read_ratings(self.root)[0]:  # resuming a study: raters keep what they already did
+            self._rated.setdefault(str(r.get("rater")), set()).add((r["method"], str(r.get("image"))))
+        self._shown: dict[str, tuple[str, Stimulus]] = {}  # token -> (rater, stimulus)
+        self._token_of: dict[str, str] = {}  # rater -> token
+
+    def next_for(self, rater: str) -> dict:
+        """``{"done": False, "token", "rated", "total"}``, or ``{"done": True, ...}`` when all are rated."""
+        with self._lock:
+            rated = self._rated.get(rater, set())
+            left = [s for s in self.stimuli if (s.method, s.image) not in rated]
+            self._shown.pop(self._token_of.pop(rater, ""), None)
+            progress = {"rated": len(self.stimuli) - len(left), "total": len(self.stimuli)}
+            if not left:
+                return {"done": True, **progress}
+            token = secrets.token_urlsafe(16)
+            self._shown[token] = (rater, random.choice(left))
+            self._token_of[rater] = token
+            return {"done": False, "token": token, **progress}
+
+    def file_for(self, token: str) -> Path | None:
+        shown = self._shown.get(token)
+        return shown[1].path if shown else None
+
+    def rate(self, rater: str, token: str, score: int) -> None:
+        """Store a score for the stimulus ``token`` showed ``rater``. KeyError: no such token for this rater."""
+        with self._lock:
+            shown = self._shown.get(token)
+            if shown is None or shown[0] != rater:
+                raise KeyError(token)
+            stimulus = shown[1]
+            append_rating(self.root, {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rater": rater,
+                                      "method": stimulus.method, "image": stimulus.image, "score": score})
+            self._rated.setdefault(rater, set()).add((stimulus.method, stimulus.image))
+            del self._shown[token], self._token_of[rater]
+
+
+# --------------------------------------------------------------------------- report
+
+
+def t975(df: int) -> float:
+    """Two-sided 95% Student t critical value."""
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z = 1.959964
+    return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
+
+
+def summarize(ratings: list[dict]) -> list[MethodScore]:
+    """MOS per method with the t-based 95% confidence interval of the mean, best first."""
+    by_method: dict[str, list[int]] = {}
+    for r in ratings:
+        by_method.setdefault(r["method"], []).append(r["score"])
+    rows = []
+    for method, scores in by_method.items():
+        n = len(scores)
+        mos = sum(scores) / n
+        std = math.sqrt(sum((s - mos) ** 2 for s in scores) / (n - 1)) if n > 1 else math.nan
+        rows.append(MethodScore(method, n, mos, std, t975(n - 1) * std / math.sqrt(n) if n > 1 else math.nan))
+    return sorted(rows, key=lambda row: -row.mos)
+

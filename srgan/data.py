@@ -2,13 +2,16 @@
 
 Training data (:class:`TrainDataset`)
     Any number of folder trees of images (png, jpg, jpeg, bmp, webp, tif/tiff; searched
-    recursively, hidden files skipped). Each sample is a random ``crop_size`` HR crop, a
+    recursively, hidden files skipped). Each image is read as RGB and mod-cropped
+    (top-left) to a multiple of ``scale``, and its LR is the MATLAB uint8 bicubic of the
+    *whole* image (:func:`srgan.imresize.imresize_uint8`, the recipe that regenerates the
+    benchmark ``LR_bicubic_x4`` PNGs bit for bit). A sample is an aligned pair: an HR crop
+    at a multiple of ``scale`` and the LR crop at HR position / ``scale``, then the same
     random element of the dihedral group (horizontal flip, vertical flip, 90-degree
-    rotation, own code, exact pixel permutations) and its LR made from that HR crop by
-    :func:`srgan.imresize.imresize_uint8`, the MATLAB bicubic recipe that regenerates the
-    benchmark ``LR_bicubic_x4`` PNGs bit for bit. So a training LR patch is made exactly
-    the way a benchmark LR image is made (the uint8 path, rounded after each 1-D pass):
-    no train/test mismatch in the degradation or its quantisation.
+    rotation, exact pixel permutations) applied to both. So a training LR patch is
+    exactly a patch of a benchmark-style LR image: no train/test mismatch in the
+    degradation, its borders or its quantisation. (Downscaling each crop on its own would
+    replicate the crop's edge: its outer 2-px LR ring would differ by up to 13 levels.)
 
     Colour handling is :func:`srgan.images.read_rgb_uint8`: grayscale is replicated to
     RGB, an alpha channel is *dropped* (not composited: the stored colour of transparent
@@ -22,18 +25,16 @@ Training data (:class:`TrainDataset`)
     stderr when logging is not configured).
 
 Pre-decoded cache
-    With ``cache=True`` (default) every image is decoded once (tqdm progress bar) into
-    an uint8 ``.npy`` file, ``<cache dir>/decoded/<sha256 of path, mtime, size>.npy``,
-    and samples are cut from ``np.load(..., mmap_mode='r')``: per-sample work is a crop,
-    a flip and the bicubic, no PNG/JPEG decoding. The cache dir is ``cache_dir``, else
+    With ``cache=True`` (default) every image is decoded and downscaled once into
+    :mod:`srgan.imagecache` (HR and whole-image LR as uint8 ``.npy``, memory-mapped), so
+    per-sample work is two crops and a flip. The cache dir is ``cache_dir``, else
     ``$SRGAN_CACHE_DIR``, else ``$XDG_CACHE_HOME/srgan``, else ``~/.cache/srgan`` (never
-    next to the data, which may be read-only). Entries are written atomically, so several
-    processes may build the same cache; a changed file (mtime or size) gets a new entry.
-    If the cache dir cannot be written, one warning is printed and decoding happens per
-    sample instead. The cache also validates every file fully at start; without it, the
-    first pass only reads headers, and a file that turns out corrupt when decoded later
-    is reported once per process (main or DataLoader worker) and replaced by the next
-    image.
+    next to the data, which may be read-only). If it cannot be written, one warning is
+    printed and each sample decodes its image and downscales a window of it with a
+    ``2 * scale`` px margin, which gives the same LR crop (the bicubic reads no further;
+    tested). The cache also validates every file fully at start; without it, the first
+    pass only reads headers, and a file that turns out corrupt when decoded later is
+    reported once per process (main or DataLoader worker) and replaced by the next image.
 
 Randomness
     Every random choice of sample ``i`` comes from its own generator,
@@ -50,28 +51,25 @@ Benchmark sets (:class:`BenchmarkSet`) and :func:`degrade_folder` are described 
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import signal
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .checkpoint import atomic_write
 from .images import ImageError, find_images, read_image, read_rgb_uint8, write_image
+from .imagecache import ImageCache, default_cache_dir, load_hr
 from .imresize import imresize_uint8, mod_crop
 
 __all__ = [
     "TrainDataset",
     "BenchmarkSet",
     "augment",
-    "default_cache_dir",
     "degrade_folder",
     "degrade_uint8",
     "train_loader",
@@ -82,15 +80,6 @@ log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def default_cache_dir() -> Path:
-    """``$SRGAN_CACHE_DIR``, else ``$XDG_CACHE_HOME/srgan``, else ``~/.cache/srgan``."""
-    if os.environ.get("SRGAN_CACHE_DIR"):
-        return Path(os.environ["SRGAN_CACHE_DIR"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "srgan"
-    return Path.home() / ".cache" / "srgan"
 
 
 def augment(hr: np.ndarray, hflip: bool, vflip: bool, rot90: bool) -> np.ndarray:
@@ -117,6 +106,20 @@ def degrade_uint8(hr: np.ndarray, scale: int) -> np.ndarray:
     chw = torch.from_numpy(hr[..., None] if hr.ndim == 2 else hr).permute(2, 0, 1)
     lr = imresize_uint8(chw, scale=1.0 / scale).permute(1, 2, 0).numpy()
     return lr[..., 0] if hr.ndim == 2 else lr
+
+
+def lr_crop(hr: np.ndarray, top: int, left: int, size: int, scale: int) -> np.ndarray:
+    """The LR of ``hr[top:top+size, left:left+size]`` exactly as it is inside ``degrade_uint8(hr)``.
+
+    ``hr``'s sides and ``top``, ``left``, ``size`` are multiples of ``scale``. An LR pixel reads HR pixels
+    less than ``2 * scale`` away from its centre, so a window with that margin (cut short only at the
+    image border, whose replicate padding is then the same) reproduces the whole-image downscale there.
+    """
+    m, s = 2 * scale, scale
+    h, w = hr.shape[:2]
+    t0, l0 = max(top - m, 0), max(left - m, 0)
+    lr = degrade_uint8(hr[t0: min(top + size + m, h), l0: min(left + size + m, w)], s)
+    return lr[(top - t0) // s: (top - t0 + size) // s, (left - l0) // s: (left - l0 + size) // s]
 
 
 def to_chw_float(a: np.ndarray) -> torch.Tensor:
@@ -161,6 +164,8 @@ class TrainDataset(Dataset):
         length: virtual epoch length; sample ``i`` is cut from image ``i % n_images``.
             Default: one sample per image.
         progress: show the tqdm bar while building the cache.
+        hold_out: ``hold_out(path)`` true for files never to train on (the validation split,
+            :func:`srgan.validation.is_validation_image`); how many is logged in one line.
 
     ``dataset[i]`` is ``(lr, hr)``: float32 tensors ``(3, crop/scale, crop/scale)`` and
     ``(3, crop, crop)`` in [0, 1].
@@ -177,6 +182,7 @@ class TrainDataset(Dataset):
         seed: int = 0,
         length: int | None = None,
         progress: bool = True,
+        hold_out: Callable[[Path], bool] | None = None,
     ):
         if isinstance(roots, (str, os.PathLike)):
             roots = [roots]
@@ -203,21 +209,23 @@ class TrainDataset(Dataset):
         seen: set[str] = set()
         files = [f for f in files if not (os.path.abspath(f) in seen or seen.add(os.path.abspath(f)))]
         self.files_found = len(files)
+        self.held_out = [f for f in files if hold_out is not None and hold_out(f)]
+        if self.held_out:
+            files = [f for f in files if f not in set(self.held_out)]
+            log.warning("held out %d validation image(s) from training (e.g. %s)", len(self.held_out),
+                        self.held_out[0])
 
-        self.cache_dir: Path | None = None
+        self.cache: ImageCache | None = None
         if cache:
-            folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+            folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
             try:
-                (folder / "decoded").mkdir(parents=True, exist_ok=True)
-                probe = tempfile.NamedTemporaryFile(dir=folder / "decoded", prefix=".probe-")
-                probe.close()
-                self.cache_dir = folder / "decoded"
+                self.cache = ImageCache(folder, scale)
             except OSError as exc:
                 log.warning("cache folder %s is not writable (%s); decoding images per sample instead",
                             folder, exc.strerror or exc)
-
-        if self.cache_dir is not None:
-            entries = self._build_cache(files, progress)
+        self.skipped_bad: list[Path] = []
+        if self.cache is not None:
+            entries = self.cache.fill(files, crop_size, progress, self._report_bad)
         else:
             entries = self._scan_headers(files)
 
@@ -233,7 +241,7 @@ class TrainDataset(Dataset):
                 f"{len(self.skipped_bad)} unreadable")
         self.files = [p for p, _ in usable]
         self._cached = [c for _, c in usable]
-        self._open: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._open: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._bad_now: set[int] = set()
 
     # ------------------------------------------------------------------ scanning
@@ -243,7 +251,6 @@ class TrainDataset(Dataset):
         log.warning("skipping unreadable image: %s", exc if isinstance(exc, ImageError) else f"{path}: {exc}")
 
     def _scan_headers(self, files: list[Path]):
-        self.skipped_bad: list[Path] = []
         entries = []
         for path in files:
             try:
@@ -251,48 +258,6 @@ class TrainDataset(Dataset):
             except ImageError as exc:
                 self._report_bad(exc, path)
         return entries
-
-    def _cache_file(self, path: Path) -> Path:
-        st = path.stat()
-        key = f"{os.path.abspath(path)}\0{st.st_mtime_ns}\0{st.st_size}"
-        return self.cache_dir / (hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest() + ".npy")
-
-    def _build_cache(self, files: list[Path], progress: bool):
-        from tqdm import tqdm
-
-        self.skipped_bad = []
-        entries, todo = [], []
-        for path in files:
-            try:
-                target = self._cache_file(path)
-            except OSError as exc:
-                self._report_bad(ImageError(path, exc.strerror or str(exc)), path)
-                continue
-            shape = None
-            if target.is_file():
-                try:
-                    shape = np.load(target, mmap_mode="r").shape
-                except (OSError, ValueError):
-                    shape = None  # damaged entry: rebuild it
-            entries.append([path, target, shape])
-            if shape is None:
-                todo.append(len(entries) - 1)
-        if todo:
-            bar = tqdm(todo, desc="srgan: decoding training images into cache", unit="img",
-                       disable=not progress, dynamic_ncols=True)
-            for k in bar:
-                path, target, _ = entries[k]
-                try:
-                    rgb = read_rgb_uint8(path)
-                except ImageError as exc:
-                    entries[k] = None
-                    bar.clear()
-                    self._report_bad(exc, path)
-                    continue
-                _save_npy_atomic(target, rgb)
-                entries[k][2] = rgb.shape
-            bar.close()
-        return [(p, t, s[:2]) for p, t, s in (e for e in entries if e is not None)]
 
     # ------------------------------------------------------------------ sampling
 
@@ -307,20 +272,22 @@ class TrainDataset(Dataset):
         """Use fresh crops for epoch ``epoch`` (call before creating the epoch's iterator)."""
         self.epoch = int(epoch)
 
-    def _image(self, j: int) -> np.ndarray:
-        """HxWx3 uint8 of usable image ``j`` (memory-mapped from the cache, or decoded)."""
-        target = self._cached[j]
-        if target is None:
-            return read_rgb_uint8(self.files[j])
-        arr = self._open.get(j)
-        if arr is None:
-            arr = np.load(target, mmap_mode="r")
-            self._open[j] = arr
+    def _pair(self, j: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """(HR, whole-image LR) of usable image ``j``: memory-mapped from the cache, or (HR, None) decoded."""
+        entry = self._cached[j]
+        if entry is None:
+            hr = load_hr(self.files[j], self.scale)
+            if min(hr.shape[:2]) < self.crop_size:  # the header promised more (EXIF or a broken file)
+                raise ImageError(self.files[j], f"decodes to {hr.shape[1]}x{hr.shape[0]}, under the crop")
+            return hr, None
+        pair = self._open.get(j)
+        if pair is None:
+            pair = self._open[j] = ImageCache.load(entry)
             if len(self._open) > 64:  # bound the number of open maps (file descriptors)
                 self._open.popitem(last=False)
         else:
             self._open.move_to_end(j)
-        return arr
+        return pair
 
     def sample(self, i: int, epoch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(lr, hr)`` uint8 HxWx3 arrays of sample ``i`` (what ``__getitem__`` converts)."""
@@ -331,7 +298,7 @@ class TrainDataset(Dataset):
         for _ in range(len(self.files)):
             if j not in self._bad_now:
                 try:
-                    img = self._image(j)
+                    image, lr_image = self._pair(j)
                     break
                 except (ImageError, OSError, ValueError) as exc:
                     self._bad_now.add(j)
@@ -340,17 +307,18 @@ class TrainDataset(Dataset):
             j = (j + 1) % len(self.files)
         else:
             raise RuntimeError("every training image turned out unreadable")
-        c = self.crop_size
-        h, w = img.shape[:2]
-        if h < c or w < c:  # only possible without the cache when EXIF/decoding disagrees with the header
-            img = np.pad(img, ((0, max(0, c - h)), (0, max(0, c - w)), (0, 0)), mode="reflect")
-            h, w = img.shape[:2]
-        top = int(rng.integers(0, h - c + 1))
-        left = int(rng.integers(0, w - c + 1))
-        flips = rng.integers(0, 2, size=3)
-        hr = augment(img[top: top + c, left: left + c], bool(flips[0]), bool(flips[1]), bool(flips[2]))
-        hr = np.array(hr, order="C")  # a private, writable copy (never a view of the cache map)
-        return degrade_uint8(hr, self.scale), hr
+        c, s = self.crop_size, self.scale
+        h, w = image.shape[:2]
+        top = s * int(rng.integers(0, (h - c) // s + 1))  # aligned: the HR crop starts on an LR pixel
+        left = s * int(rng.integers(0, (w - c) // s + 1))
+        if lr_image is None:
+            lr = lr_crop(image, top, left, c, s)
+        else:
+            lr = lr_image[top // s: (top + c) // s, left // s: (left + c) // s]
+        flips = [bool(f) for f in rng.integers(0, 2, size=3)]
+        hr = augment(image[top: top + c, left: left + c], *flips)
+        # private, writable copies (never views of the cache maps)
+        return np.array(augment(lr, *flips), order="C"), np.array(hr, order="C")
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         lr, hr = self.sample(int(i))
@@ -360,14 +328,6 @@ class TrainDataset(Dataset):
         state = self.__dict__.copy()
         state["_open"] = OrderedDict()
         return state
-
-
-def _save_npy_atomic(target: Path, arr: np.ndarray) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as handle:  # a file object: np.save would append ".npy" to a path
-            np.save(handle, np.ascontiguousarray(arr))
-
-    atomic_write(target, write)
 
 
 def worker_init(_worker_id: int) -> None:

@@ -6,8 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
-from srgan.data import BenchmarkSet, TrainDataset, augment, degrade_folder, degrade_uint8, train_loader
-from srgan.imresize import imresize_uint8
+from srgan.data import (BenchmarkSet, TrainDataset, augment, degrade_folder, degrade_uint8, lr_crop,
+                        train_loader)
+from srgan.imresize import mod_crop
 
 RNG = np.random.default_rng(1234)
 
@@ -70,6 +71,21 @@ def test_augment_is_the_exact_dihedral_group():
 # ------------------------------------------------------------------ dataset basics
 
 
+def _aligned_pair_of(lr, hr, image, scale):
+    """True when (lr, hr) is one dihedral transform of an HR crop at multiples of ``scale`` of the mod-cropped
+    ``image`` and of the same crop (position / scale) of the whole image's MATLAB downscale."""
+    full = mod_crop(image, scale)
+    full_lr = degrade_uint8(full, scale)
+    c, s = max(hr.shape[:2]), scale
+    for top in range(0, full.shape[0] - c + 1, s):
+        for left in range(0, full.shape[1] - c + 1, s):
+            for flips in ((h, v, r) for h in (0, 1) for v in (0, 1) for r in (0, 1)):
+                if np.array_equal(augment(full[top:top + c, left:left + c], *flips), hr):
+                    return np.array_equal(augment(full_lr[top // s:(top + c) // s, left // s:(left + c) // s],
+                                                  *flips), lr)
+    return False
+
+
 def test_samples_shapes_ranges_and_exact_lr(tree, cache_dir):
     ds = TrainDataset(tree, crop_size=96, scale=4, cache_dir=cache_dir, seed=3, length=20, progress=False)
     assert ds.num_images == 4 and len(ds) == 20
@@ -81,12 +97,33 @@ def test_samples_shapes_ranges_and_exact_lr(tree, cache_dir):
         assert 0 <= float(hr.min()) and float(hr.max()) <= 1 and 0 <= float(lr.min()) and float(lr.max()) <= 1
         lr8, hr8 = ds.sample(i)
         np.testing.assert_array_equal(torch.round(hr * 255).to(torch.uint8).permute(1, 2, 0).numpy(), hr8)
-        # the LR is exactly the MATLAB uint8 bicubic of the (augmented) HR crop
-        ref = imresize_uint8(torch.from_numpy(hr8).permute(2, 0, 1), scale=0.25)
-        np.testing.assert_array_equal(ref.permute(1, 2, 0).numpy(), lr8)
-        np.testing.assert_array_equal(torch.round(lr * 255).to(torch.uint8), ref)
+        np.testing.assert_array_equal(torch.round(lr * 255).to(torch.uint8).permute(1, 2, 0).numpy(), lr8)
     with pytest.raises(IndexError):
         ds[20]
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_lr_patch_is_the_crop_of_the_whole_image_downscale(tmp_path, cache_dir, cache):
+    """Issue 10: a crop downscaled on its own differed from the benchmark-style LR in its outer 2-px ring."""
+    image = _rgb(131, 117)  # not multiples of 4: the pool is mod-cropped first, as a benchmark HR
+    _save(tmp_path / "d" / "one.png", image)
+    ds = TrainDataset([tmp_path / "d"], cache=cache, cache_dir=cache_dir, seed=5, length=24, progress=False)
+    for i in range(24):
+        lr, hr = ds.sample(i)
+        assert _aligned_pair_of(lr, hr, image, 4), i
+        # what the old per-crop downscale gave: off by several levels on the ring
+        assert np.abs(degrade_uint8(hr, 4).astype(int) - lr).max() >= 2
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_lr_crop_equals_the_whole_image_downscale_everywhere(scale):
+    image = mod_crop(_rgb(77, 64), scale)
+    full = degrade_uint8(image, scale)
+    c = 8 * scale
+    for top in range(0, image.shape[0] - c + 1, scale):
+        for left in range(0, image.shape[1] - c + 1, scale):
+            np.testing.assert_array_equal(lr_crop(image, top, left, c, scale),
+                                          full[top // scale:(top + c) // scale, left // scale:(left + c) // scale])
 
 
 def test_crop_is_dihedral_transform_of_the_whole_image(tmp_path, cache_dir):
@@ -105,7 +142,7 @@ def test_reproducible_cache_equals_no_cache_and_workers(tree, cache_dir):
     kw = dict(crop_size=48, scale=4, seed=7, length=16, progress=False)
     cached = TrainDataset(tree, cache_dir=cache_dir, **kw)
     plain = TrainDataset(tree, cache=False, **kw)
-    assert plain.cache_dir is None and len(list((cache_dir / "decoded").glob("*.npy"))) == 4
+    assert plain.cache is None and len(list((cache_dir / "decoded-v2").glob("*.npy"))) == 8  # HR + LR each
     for i in range(16):
         for x, y in zip(cached.sample(i), plain.sample(i)):
             np.testing.assert_array_equal(x, y)
@@ -202,12 +239,12 @@ def test_unwritable_cache_dir_falls_back(tmp_path, caplog):
     blocker.write_text("a file where the cache folder should be")  # fails for root too, unlike chmod
     with caplog.at_level(logging.WARNING, logger="srgan.data"):
         ds = TrainDataset([tmp_path / "d"], cache_dir=blocker / "sub", progress=False)
-    assert ds.cache_dir is None and ds[0][1].shape == (3, 96, 96)
+    assert ds.cache is None and ds[0][1].shape == (3, 96, 96)
     assert [r.getMessage() for r in caplog.records if "not writable" in r.getMessage()]
 
 
 def test_default_cache_dir_is_not_next_to_the_data(tmp_path, monkeypatch):
-    from srgan.data import default_cache_dir
+    from srgan.imagecache import default_cache_dir
 
     monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "c"))
     assert default_cache_dir() == tmp_path / "c"

@@ -1,0 +1,252 @@
+"""srgan serve's API through Starlette's test client, the study store and statistics, srgan study report."""
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srgan.cli import main
+from srgan.serve import study as study_mod
+from srgan.serve.report import format_report
+
+if os.environ.get("CI") == "true":  # CI installs the serve extra: a missing one is a failure there
+    import starlette  # noqa: F401
+else:
+    pytest.importorskip("starlette", reason="needs the serve extra: pip install -e '.[serve]'")
+from starlette.testclient import TestClient  # noqa: E402
+
+from srgan.serve.app import create_app  # noqa: E402
+
+
+def png_bytes(w=12, h=10, noise=True) -> bytes:
+    pixels = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8) if noise else np.zeros((h, w, 3), np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def wait_done(client, job_id, timeout=30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while (job := client.get(f"/api/jobs/{job_id}").json())["status"] != "done":
+        assert time.monotonic() < deadline, job
+        time.sleep(0.02)
+    return job
+
+
+class Gate(torch.nn.Module):
+    """A x4 nearest-neighbour 'model' that waits for ``event`` first: holds the queue's worker on demand."""
+
+    scale = 4
+
+    def __init__(self):
+        super().__init__()
+        self.event = threading.Event()
+
+    def forward(self, x):
+        assert self.event.wait(10)
+        return torch.nn.functional.interpolate(x, scale_factor=4, mode="nearest")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app({"bicubic": "bicubic"}, device="cpu", precision="fp32", max_pixels=10_000,
+                               max_upload_bytes=20_000)) as c:
+        yield c
+
+
+@pytest.fixture()
+def study_dir(tmp_path):
+    rng = np.random.default_rng(1)
+    for method in ("HR", "bicubic", "srgan"):
+        for image in ("a", "b"):
+            (tmp_path / method).mkdir(exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / method / f"{image}.png")
+    return tmp_path
+
+
+# --------------------------------------------------------------------------- upscale API
+
+
+def test_models_and_pages(client):
+    info = client.get("/api/models").json()
+    assert [m["name"] for m in info["models"]] == ["bicubic"]
+    assert info["models"][0] == {"name": "bicubic", "scale": 4, "device": "cpu", "precision": "fp32"}
+    assert info["max_upload_bytes"] == 20_000 and info["study"] is False
+    assert "upscale.js" in client.get("/").text and "study.js" in client.get("/study").text
+    assert "Viewer" in client.get("/static/viewer.js").text
+
+
+def test_upload_upscales_and_serves_png(client):
+    r = client.post("/api/jobs?models=bicubic&name=dir/photo.jpg", content=png_bytes(12, 10))
+    assert r.status_code == 202, r.text
+    job = wait_done(client, r.json()["id"])
+    assert job["name"] == "photo.jpg" and job["progress"] == 1.0
+    (result,) = job["results"]
+    assert result["error"] is None and result["seconds"] > 0 and result["precision"] == "fp32"
+    png = client.get(result["url"])
+    assert png.headers["content-type"] == "image/png"
+    assert 'filename="photo_bicubic.png"' in png.headers["content-disposition"]
+    assert Image.open(io.BytesIO(png.content)).size == (48, 40)
+    assert Image.open(io.BytesIO(client.get(job["input"]).content)).size == (12, 10)
+
+
+def test_second_upload_is_queued_not_lost():
+    gate = Gate()
+    with TestClient(create_app({"gate": gate}, device="cpu")) as c:
+        first = c.post("/api/jobs?models=gate", content=png_bytes()).json()
+        second = c.post("/api/jobs?models=gate", content=png_bytes(6, 6)).json()
+        assert second["status"] == "queued" and second["ahead"] == 1
+        gate.event.set()
+        sizes = [Image.open(io.BytesIO(c.get(wait_done(c, j["id"])["results"][0]["url"]).content)).size
+                 for j in (first, second)]
+    assert sizes == [(48, 40), (24, 24)]
+
+
+@pytest.mark.parametrize("body, status, words", [
+    (b"this is not an image", 422, "not an image file"),
+    (png_bytes()[:60], 422, "truncated or corrupt"),
+    (png_bytes(101, 100, noise=False), 422, "exceeds the limit of 10000"),
+    (b"", 422, "empty file"),
+    (b"x" * 20_001, 413, "limit is 20000 bytes"),
+])
+def test_bad_uploads_get_a_clear_4xx(client, body, status, words):
+    r = client.post("/api/jobs?models=bicubic&name=up.png", content=body)
+    assert r.status_code == status and words in r.json()["error"], r.text
+
+
+def test_body_limit_also_holds_without_content_length(client):
+    chunks = iter([b"x" * 8_000] * 10)  # a streamed (chunked) body: no Content-Length to check up front
+    r = client.post("/api/jobs?models=bicubic", content=chunks)
+    assert r.status_code == 413
+
+
+@pytest.mark.parametrize("query, words", [("models=srgan9", "unknown model 'srgan9'"), ("", "no model chosen")])
+def test_unknown_or_missing_model_is_400(client, query, words):
+    r = client.post(f"/api/jobs?{query}", content=png_bytes())
+    assert r.status_code == 400 and words in r.json()["error"] and "bicubic" in r.json()["error"]
+
+
+def test_unknown_job_and_file_are_404(client):
+    assert client.get("/api/jobs/nope").status_code == 404
+    job = wait_done(client, client.post("/api/jobs?models=bicubic", content=png_bytes()).json()["id"])
+    assert client.get(f"/api/jobs/{job['id']}/srgan.png").status_code == 404
+    assert client.get("/static/../app.py").status_code == 404
+    assert client.get("/api/study/next?rater=x").status_code == 404  # no --study
+
+
+# --------------------------------------------------------------------------- study
+
+
+def test_rating_round_trip_is_blind_and_stored(study_dir):
+    with TestClient(create_app({"bicubic": "bicubic"}, study_dir=study_dir, device="cpu")) as c:
+        seen = set()
+        for i in range(6):
+            n = c.get("/api/study/next?rater=r1").json()
+            assert n["done"] is False and n["rated"] == i and n["total"] == 6
+            assert not {"HR", "bicubic", "srgan", "a.png"} & set(json.dumps(n).split('"'))  # blind
+            image = c.get(f"/api/study/image/{n['token']}")
+            assert image.status_code == 200 and "srgan" not in str(image.headers)
+            seen.add(image.content)
+            r = c.post("/api/study/ratings", json={"rater": "r1", "token": n["token"], "score": 1 + i % 5})
+            assert r.json() == {"saved": True}
+        assert c.get("/api/study/next?rater=r1").json() == {"done": True, "rated": 6, "total": 6}
+        assert c.get("/api/study/next?rater=r2").json()["rated"] == 0
+    assert len(seen) == 6  # every stimulus exactly once
+    lines = (study_dir / "ratings.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert sorted((r["method"], r["image"]) for r in records) == sorted(
+        (m, i) for m in ("HR", "bicubic", "srgan") for i in ("a", "b"))
+    assert [r["score"] for r in records] == [1, 2, 3, 4, 5, 1]
+    # a restarted server remembers what r1 rated
+    assert study_mod.Study(study_dir).next_for("r1")["done"] is True
+
+
+@pytest.mark.parametrize("body, status", [
+    ({"rater": "r1", "token": "forged", "score": 3}, 404),
+    ({"rater": "r1", "token": None, "score": 6}, 400),
+    ({"rater": "r1", "token": None, "score": 2.5}, 400),
+    ({"rater": "../r1", "token": None, "score": 3}, 400),
+    ({"rater": "r2", "token": None, "score": 3}, 404),  # another rater's token
+    ([1, 2], 400),
+])
+def test_bad_ratings_are_refused(study_dir, body, status):
+    with TestClient(create_app({"bicubic": "bicubic"}, study_dir=study_dir, device="cpu")) as c:
+        token = c.get("/api/study/next?rater=r1").json()["token"]
+        if isinstance(body, dict) and body["token"] is None:
+            body["token"] = token
+        r = c.post("/api/study/ratings", json=body)
+        assert r.status_code == status and r.json()["error"]
+        assert c.post("/api/study/ratings", content=b"{" * 5000).status_code == 413
+        assert c.post("/api/study/ratings", content=b"{nope").status_code == 400
+    assert not (study_dir / "ratings.jsonl").exists()
+
+
+def test_only_study_files_are_served(study_dir, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside") / "secret.png"
+    Image.new("RGB", (4, 4)).save(outside)
+    (study_dir / "srgan" / "c.png").symlink_to(outside)  # a link out of the study folder is not a stimulus
+    assert all(s.path.name != "c.png" for s in study_mod.scan(study_dir))
+    with TestClient(create_app({"bicubic": "bicubic"}, study_dir=study_dir, device="cpu")) as c:
+        for url in ("/api/study/image/../../../etc/passwd", "/api/study/image/..%2F..%2Fratings.jsonl",
+                    "/api/study/image/%2Fetc%2Fpasswd", f"/api/study/image/{outside}",
+                    "/static/..%2F..%2F..%2Fimages.py", "/api/study/image/HR%2Fa.png"):
+            r = c.get(url)
+            assert r.status_code == 404, url
+
+
+def test_study_folder_errors(tmp_path):
+    with pytest.raises(ValueError, match="no images in method folders"):
+        study_mod.scan(tmp_path)
+    with pytest.raises(ValueError, match="study folder not found"):
+        study_mod.scan(tmp_path / "missing")
+
+
+def test_torn_last_line_is_skipped_and_counted(study_dir):
+    study_mod.append_rating(study_dir, {"rater": "r", "method": "HR", "image": "a", "score": 5})
+    with open(study_dir / "ratings.jsonl", "a") as f:
+        f.write('{"rater": "r", "method": "srg')  # a crash in the middle of a write
+    ratings, bad = study_mod.read_ratings(study_dir)
+    assert [r["score"] for r in ratings] == [5] and bad == 1
+
+
+# --------------------------------------------------------------------------- report
+
+
+def test_t975_matches_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    for df in (1, 2, 5, 30, 31, 50, 200, 5000):
+        assert study_mod.t975(df) == pytest.approx(stats.t.ppf(0.975, df), abs=2e-3)
+
+
+def test_summary_mos_and_ci():
+    ratings = [{"method": "a", "score": s} for s in (3, 4, 5)] + [{"method": "b", "score": 2}]
+    a, b = study_mod.summarize(ratings)
+    assert (a.method, a.n, a.mos, a.std) == ("a", 3, 4.0, 1.0)
+    assert a.ci95 == pytest.approx(4.303 / math.sqrt(3))
+    assert (b.method, b.n, b.mos) == ("b", 1, 2.0) and math.isnan(b.ci95)
+    text = format_report([a, b])
+    assert "1.52 - 6.48" in text and "n/a (one rating)" in text
+
+
+def test_study_report_cli_prints_and_plots(study_dir, capsys):
+    for score, method in [(5, "HR"), (4, "HR"), (2, "bicubic"), (3, "bicubic"), (4, "srgan")]:
+        study_mod.append_rating(study_dir, {"rater": "r", "method": method, "image": "a", "score": score})
+    assert main(["study", "report", str(study_dir)]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split()[0] for line in out.splitlines()[1:4]]
+    assert rows == ["HR", "srgan", "bicubic"] and "4.50" in out and "5 ratings from 1 rater(s)" in out
+    plot = Image.open(study_dir / "mos.png")
+    assert plot.size[0] > 200 and len(plot.getcolors(1 << 16)) > 2
+
+
+def test_study_report_without_ratings_is_one_line_error(study_dir, capsys):
+    assert main(["study", "report", str(study_dir)]) == 1
+    assert "no ratings yet" in capsys.readouterr().err

@@ -53,6 +53,8 @@ do when ``rgb2ycbcr`` is skipped for 1-channel images) its PSNR drops from 24.46
 23.15 dB (``20 log10(255/219) = 1.32`` dB) and the Set14 mean becomes 25.9944 -> 26.00.
 We keep the consistent R = G = B treatment and document the gap instead.
 
+The no-reference NIQE (naturalness, what SRGAN optimises for) is in :mod:`srgan.niqe`.
+
 Runtime dependencies: numpy only (torch optional, for :func:`to_uint8` /
 :func:`psnr_ssim_y_tensor`). The Gaussian filtering is a separable 'valid' convolution
 written with 11 shifted slices, so scipy is not needed.

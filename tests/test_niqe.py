@@ -1,0 +1,82 @@
+"""srgan.niqe: the MATLAB reference value, the shipped pristine model, the input contract."""
+import hashlib
+
+import numpy as np
+import pytest
+
+from srgan.images import find_images, read_rgb_uint8
+from srgan.imresize import imresize_np
+from srgan.niqe import PRISTINE_MODEL, niqe
+
+# MANIFEST.md section 5: the BasicSR copy of the authors' model parameters.
+PRISTINE_SHA256 = "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296"
+
+
+@pytest.fixture(scope="module")
+def baboon(shared_data):
+    return read_rgb_uint8(shared_data / "benchmarks" / "Set14" / "HR" / "baboon.png")
+
+
+def test_baboon_matches_matlab_r2021a(baboon):
+    # BasicSR's test image is the top-left 480 (rows) x 492 (cols) of Set14 baboon; MATLAB R2021a niqe on its
+    # rounded rgb2ycbcr Y gives 5.72957338. The issue asks for 1e-3; we hold 2e-7, and 1e-5 keeps the
+    # single-precision MSCN step honest (float64 throughout lands 3.9e-4 away).
+    image = baboon[:480, :492]
+    assert image.shape == (480, 492, 3)
+    assert niqe(image) == pytest.approx(5.72957338, abs=1e-5)
+
+
+def test_bsd100_hr_mean_with_4px_border(shared_data):
+    # BasicSR's calculate_niqe(crop_border=4) reports 3.35 for the BSD100 ground truth.
+    hr = find_images([shared_data / "benchmarks" / "BSD100" / "HR"])
+    assert len(hr) == 100
+    mean = np.mean([niqe(read_rgb_uint8(p), border=4) for p in hr])
+    assert mean == pytest.approx(3.3453, abs=1e-3)
+
+
+def test_shipped_model_is_the_published_file(shared_data):
+    data = PRISTINE_MODEL.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == PRISTINE_SHA256
+    assert data == (shared_data / "niqe" / "niqe_pris_params.npz").read_bytes()
+
+
+def test_shipped_model_without_shared_data():
+    assert hashlib.sha256(PRISTINE_MODEL.read_bytes()).hexdigest() == PRISTINE_SHA256
+    with np.load(PRISTINE_MODEL) as model:
+        assert {k: model[k].shape for k in model} == {
+            "mu_pris_param": (1, 36), "cov_pris_param": (36, 36), "gaussian_window": (7, 7)}
+
+
+def test_blur_and_noise_score_worse_than_the_original(baboon):
+    image = baboon[:480, :492]
+    blurred = imresize_np(imresize_np(image, 0.25), 4)
+    noisy = np.clip(image + np.random.default_rng(0).normal(0, 20, image.shape), 0, 255).astype(np.uint8)
+    original = niqe(image)  # 5.73
+    assert niqe(blurred) > original + 1.5  # 7.68
+    assert niqe(noisy) > original + 1.5  # 9.22
+
+
+def test_border_and_grayscale_conventions(baboon):
+    image = baboon[:300, :400]
+    assert niqe(image, border=4) == niqe(image[4:-4, 4:-4])
+    gray = image[..., 1]
+    assert niqe(gray) == niqe(np.repeat(gray[..., None], 3, axis=2)) == niqe(gray[..., None])
+
+
+def test_flat_blocks_are_left_out_of_the_covariance(baboon):
+    image = baboon[:192, :480].copy()
+    image[:96, :96] = 128  # one flat block: NaN features, dropped as MATLAB's nancov does
+    assert np.isfinite(niqe(image))
+
+
+@pytest.mark.parametrize("image, error, message", [
+    (np.zeros((200, 200, 3), np.float32), TypeError, "uint8"),
+    ([[0, 1], [2, 3]], TypeError, "uint8"),
+    (np.zeros((200, 200, 4), np.uint8), ValueError, "HxWx3"),
+    (np.zeros((100, 180, 3), np.uint8), ValueError, "at least two 96x96 blocks"),
+    (np.full((200, 200, 3), 7, np.uint8), ValueError, "flat"),
+])
+def test_bad_input_is_one_clear_error(image, error, message):
+    with pytest.raises(error, match=message) as info:
+        niqe(image)
+    assert "\n" not in str(info.value)

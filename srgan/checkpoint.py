@@ -6,6 +6,11 @@ Two file kinds, one of each concern:
     schedulers, step, RNG states, config). Never unpickles code.
 ``load_generator`` takes either, or a bare state dict saved with ``torch.save``, with or without the
 ``module.`` (DDP) and ``_orig_mod.`` (torch.compile) prefixes.
+
+Weights files are untrusted input. Before anything is built, the architecture (from the metadata or read off
+the tensor names) is bounded and every tensor name and shape is compared with what that Generator expects,
+computed on the meta device (no memory); a ``.pt`` zip that would inflate beyond its size is refused before
+torch reads it; NaN/Inf weights are refused. Each refusal is one line naming the file.
 """
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,10 +31,17 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .models import Generator
+from .models import SUPPORTED_SCALES, Generator
 
 FORMAT_TAG = "srgan-generator"
 _PREFIXES = ("module.", "_orig_mod.")
+ARCHITECTURE_KEYS = ("scale", "num_blocks", "channels")
+#: Largest generator a weights file may describe (the paper's has 16 blocks of 64 channels): a 44 KB file must
+#: not make us build a network of gigabytes before its tensors are found not to fit.
+MAX_BLOCKS, MAX_CHANNELS = 256, 1024
+#: torch.save stores zip records uncompressed, so a checkpoint inflates to about its own size. One whose records
+#: claim more than this many times the file's size (plus 1 MiB) is a zip bomb; refused before torch reads it.
+MAX_INFLATION = 2
 
 
 class CheckpointError(ValueError):
@@ -96,35 +110,112 @@ def save_generator(model: nn.Module, path: str | os.PathLike, metadata: dict[str
     return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
-def infer_architecture(state: dict[str, torch.Tensor]) -> dict[str, int]:
-    """Read scale, num_blocks and channels off a Generator state dict's keys and shapes."""
-    if "head.0.weight" not in state:
+def infer_architecture(shapes: dict[str, tuple[int, ...]]) -> dict[str, int]:
+    """Read scale, num_blocks and channels off a Generator state dict's names and shapes."""
+    head = shapes.get("head.0.weight")
+    if head is None:
         raise CheckpointError("not an srgan Generator state dict (no 'head.0.weight')")
-    blocks = {int(m.group(1)) for k in state if (m := re.match(r"body\.(\d+)\.", k))}
-    upsamplers = {int(m.group(1)) for k in state if (m := re.match(r"upsample\.(\d+)\.", k))}
-    return {"scale": 2 ** len(upsamplers), "num_blocks": len(blocks), "channels": state["head.0.weight"].shape[0]}
+    if len(head) != 4:
+        raise CheckpointError(f"not an srgan Generator state dict ('head.0.weight' has shape {tuple(head)})")
+    blocks = {int(m.group(1)) for k in shapes if (m := re.match(r"body\.(\d+)\.", k))}
+    upsamplers = {int(m.group(1)) for k in shapes if (m := re.match(r"upsample\.(\d+)\.", k))}
+    return {"scale": 2 ** min(len(upsamplers), 16), "num_blocks": len(blocks), "channels": int(head[0])}
 
 
-def generator_from_state_dict(state: dict[str, torch.Tensor], architecture: dict[str, int] | None = None,
-                              source: str = "state dict") -> Generator:
-    state = strip_prefixes(state)
-    try:
-        architecture = architecture or infer_architecture(state)
+def check_architecture(architecture: dict[str, Any]) -> dict[str, int]:
+    """Whole numbers within bounds (metadata values are strings), or CheckpointError naming the key."""
+    checked = {}
+    for key in ARCHITECTURE_KEYS:
+        value = architecture[key]
+        try:
+            number = int(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+        except ValueError:
+            number = None
+        if number is None:
+            raise CheckpointError(f"metadata {key!r} is not a whole number: {str(value)[:40]!r}")
+        checked[key] = number
+    if checked["scale"] not in SUPPORTED_SCALES:
+        raise CheckpointError(f"scale {checked['scale']} is not one of {SUPPORTED_SCALES}")
+    for key, top in (("num_blocks", MAX_BLOCKS), ("channels", MAX_CHANNELS)):
+        if not 1 <= checked[key] <= top:
+            raise CheckpointError(f"{key} {checked[key]} is outside 1..{top}; refused before building anything")
+    return checked
+
+
+def expected_shapes(architecture: dict[str, int]) -> dict[str, tuple[int, ...]]:
+    """Every tensor name and shape of ``Generator(**architecture)``, built on the meta device (no memory)."""
+    with torch.device("meta"):
         model = Generator(**architecture)
-    except (CheckpointError, ValueError) as exc:
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def check_generator_shapes(shapes: dict[str, tuple[int, ...]], architecture: dict[str, Any] | None,
+                           source: str) -> dict[str, int]:
+    """The checked architecture, if ``shapes`` are exactly its Generator's; else one-line CheckpointError."""
+    try:
+        architecture = check_architecture(architecture or infer_architecture(shapes))
+    except CheckpointError as exc:
         raise CheckpointError(f"{source}: {exc}") from None
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-             if k in state and state[k].shape != v.shape]
+    own = expected_shapes(architecture)
+    missing = sorted(set(own) - set(shapes))
+    unexpected = sorted(set(shapes) - set(own))
+    wrong = [f"{k} {tuple(shapes[k])} vs {v}" for k, v in own.items() if k in shapes and tuple(shapes[k]) != v]
     if missing or unexpected or wrong:
         parts = [f"missing {_few(missing)}" if missing else "", f"unexpected {_few(unexpected)}" if unexpected else "",
                  f"shape mismatch {_few(wrong)}" if wrong else ""]
         raise CheckpointError(f"{source}: weights do not fit Generator({_arch_str(architecture)}): "
                               + "; ".join(p for p in parts if p))
+    return architecture
+
+
+def nonfinite_tensors(tree: Any, prefix: str = "") -> list[str]:
+    """Names of the floating-point tensors holding NaN or Inf anywhere in nested dicts/lists."""
+    if isinstance(tree, torch.Tensor):
+        return [prefix or "tensor"] if tree.is_floating_point() and not bool(torch.isfinite(tree).all()) else []
+    if isinstance(tree, dict):
+        items = tree.items()
+    elif isinstance(tree, (list, tuple)):
+        items = enumerate(tree)
+    else:
+        return []
+    return [name for k, v in items for name in nonfinite_tensors(v, f"{prefix}.{k}" if prefix else str(k))]
+
+
+def refuse_nonfinite(state: dict[str, torch.Tensor], source: str) -> None:
+    bad = nonfinite_tensors(state)
+    if bad:
+        raise CheckpointError(f"{source}: weights hold NaN or Inf values (in {_few(bad)}); refused")
+
+
+def generator_from_state_dict(state: dict[str, Any], architecture: dict[str, Any] | None = None,
+                              source: str = "state dict") -> Generator:
+    state = strip_prefixes(state)
+    shapes = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+    architecture = check_generator_shapes(shapes, architecture, source)
+    not_tensors = sorted(set(state) - set(shapes))
+    if not_tensors:
+        raise CheckpointError(f"{source}: not a state dict of tensors ({_few(not_tensors)} are not tensors)")
+    refuse_nonfinite(state, source)
+    model = Generator(**architecture)
     model.load_state_dict(state)
     return model.eval()
+
+
+def _read_safetensors(path: Path) -> Generator:
+    """Names, shapes and metadata first (the header only); the tensors once they are known to fit."""
+    try:
+        with safe_open(path, framework="pt") as handle:
+            meta = handle.metadata() or {}
+            shapes = {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({_one_line(exc)})") from None
+    architecture = {k: meta[k] for k in ARCHITECTURE_KEYS if k in meta}
+    check_generator_shapes(strip_prefixes(shapes), architecture if len(architecture) == 3 else None, str(path))
+    try:
+        state = load_file(path)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({_one_line(exc)})") from None
+    return generator_from_state_dict(state, architecture if len(architecture) == 3 else None, source=str(path))
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generator:
@@ -133,15 +224,7 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
     if not path.is_file():
         raise CheckpointError(f"{path}: no such weights file")
     if path.suffix == ".safetensors":
-        try:
-            state = load_file(path)
-            with safe_open(path, framework="pt") as handle:
-                meta = handle.metadata() or {}
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
-        architecture = {k: int(meta[k]) for k in ("scale", "num_blocks", "channels") if k in meta} or None
-        return generator_from_state_dict(state, architecture if architecture and len(architecture) == 3 else None,
-                                         source=str(path)).to(device)
+        return _read_safetensors(path).to(device)
     checkpoint = load_checkpoint(path)
     state = checkpoint.get("generator", checkpoint) if isinstance(checkpoint, dict) else checkpoint
     if not isinstance(state, dict):
@@ -159,13 +242,34 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    _refuse_zip_bomb(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's deprecation notes about old files are not the user's business
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        reason = _one_line(exc)
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
             reason = "it holds pickled objects other than tensors and plain data; refused for safety"
         raise CheckpointError(f"{path}: cannot load checkpoint: {reason}") from None
+
+
+def _refuse_zip_bomb(path: Path) -> None:
+    """What a zip checkpoint's records inflate to is in its directory: bound it before torch allocates it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # not a zip (a legacy torch file) or a broken one: torch.load says what is wrong
+    size = path.stat().st_size
+    if inflated > MAX_INFLATION * size + (1 << 20):
+        raise CheckpointError(f"{path}: cannot load checkpoint: its zip records would inflate to {inflated:,} "
+                              f"bytes from a {size:,}-byte file (torch.save does not compress); refused")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
 
 
 def _few(items: list[str], n: int = 4) -> str:

@@ -24,7 +24,8 @@ import re
 import torch
 from torch import nn
 
-from .checkpoint import CheckpointError, load_checkpoint, strip_prefixes
+from .checkpoint import MAX_CHANNELS, CheckpointError, load_checkpoint, refuse_nonfinite, strip_prefixes
+from .models import SUPPORTED_SCALES
 
 __all__ = ["LeftthomasGenerator", "is_leftthomas_state_dict", "leftthomas_from_state_dict", "load_leftthomas"]
 
@@ -101,6 +102,10 @@ def leftthomas_from_state_dict(state: dict, source: str = "state dict") -> Leftt
     if state["block7.1.weight"].numel() != 1:
         raise CheckpointError(f"{source}: block7.1 is not a PReLU (a BatchNorm block7 is the post-2019 "
                               "model.py, which this loader does not build)")
+    if 2 ** len(ups) not in SUPPORTED_SCALES or not 1 <= channels <= MAX_CHANNELS:  # before building anything
+        raise CheckpointError(f"{source}: a leftthomas/SRGAN generator of scale {2 ** min(len(ups), 16)} and "
+                              f"{channels} channels is outside scales {SUPPORTED_SCALES}, 1..{MAX_CHANNELS} channels")
+    refuse_nonfinite(state, source)
     model = LeftthomasGenerator(scale=2 ** len(ups), channels=channels)
     try:
         model.load_state_dict(state, strict=True)

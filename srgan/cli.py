@@ -119,8 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue from a checkpoint (default: the run folder's last one)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("eval", help="PSNR/SSIM (Y channel) on benchmark folders such as Set5/Set14/BSD100")
-    p.add_argument("--model", required=True, help="bicubic | srresnet | srgan | a weights/checkpoint PATH")
+    p = sub.add_parser("eval", help="PSNR/SSIM (Y channel) and NIQE on benchmark folders such as Set5/Set14/BSD100")
+    p.add_argument("--model", required=True,
+                   help="bicubic | srresnet | srgan | hr (the ground truth itself) | a weights/checkpoint PATH")
+    p.add_argument("--metrics", default="psnr,ssim",
+                   help="comma-separated: psnr, ssim, niqe (no-reference, lower = more natural); default psnr,ssim")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="benchmark set folders (<Set>/HR ...)")
     p.add_argument("--json", metavar="OUT", help="write per-image and per-set results as JSON")
     p.add_argument("--save-images", metavar="DIR", help="also write the SR images")

@@ -1,4 +1,4 @@
-"""``srgan eval`` and ``srgan degrade``: paper-convention PSNR/SSIM on benchmark folders.
+"""``srgan eval`` and ``srgan degrade``: paper-convention PSNR/SSIM, and NIQE, on benchmark folders.
 
 The convention (docs/EVALUATION.md has the measured numbers):
 
@@ -13,6 +13,13 @@ The convention (docs/EVALUATION.md has the measured numbers):
   ``16 + 219 v / 255``, the same as measuring the gray plane.
 * ``--model bicubic``: MATLAB ``imresize(LR, scale, 'bicubic')`` in float64 (the double
   path, :func:`srgan.imresize.imresize`), clamped and rounded like any SR output.
+* NIQE (``metrics`` / ``--metrics`` with ``niqe``; off by default because it costs ~50 ms an image):
+  :func:`srgan.niqe.niqe` of the uint8 SR output with the same ``scale``-px border as the PSNR
+  shave (BasicSR's ``crop_border``), so the bicubic ring at the edges is not scored. Lower = more
+  natural. Set means are means of the per-image values.
+* ``--model hr``: the ground truth scored as if it were an SR output, to show how far each model is
+  from real photos. Only no-reference metrics apply: PSNR/SSIM of HR against itself would be
+  inf / 1 by definition, so they are omitted (absent from the JSON, not in the table).
 """
 from __future__ import annotations
 
@@ -31,12 +38,16 @@ from .data import BenchmarkSet, degrade_folder
 from .device import autocast, resolve_device, resolve_precision
 from .imresize import imresize
 from .metrics import psnr_ssim_y
+from .niqe import niqe
 
 __all__ = ["BicubicUpscaler", "resolve_model", "evaluate", "eval_from_cli", "degrade_from_cli",
-           "format_table", "SHIPPED_WEIGHTS"]
+           "format_table", "parse_metrics", "SHIPPED_WEIGHTS", "METRICS", "GROUND_TRUTH"]
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights"
 SHIPPED_NAMES = ("srresnet", "srgan")
+FULL_REFERENCE = ("psnr", "ssim")
+METRICS = FULL_REFERENCE + ("niqe",)
+GROUND_TRUTH = "hr"  # the --model name that scores the HR images themselves
 
 
 class BicubicUpscaler(nn.Module):
@@ -146,12 +157,34 @@ def _set_key(name: str, results: dict) -> str:
     return key
 
 
-def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32", save_images=None,
-             progress: bool = False, round_y: bool = True) -> dict:
-    """Score ``model`` on benchmark sets; return ``{set: {"psnr", "ssim", "images": {name: {"psnr", "ssim"}}}}``.
+def parse_metrics(metrics) -> tuple[str, ...]:
+    """``"psnr,ssim,niqe"`` or a sequence of names -> the names in canonical order; unknown names raise."""
+    names = [m.strip().lower() for m in (metrics.split(",") if isinstance(metrics, str) else metrics)]
+    unknown = [m for m in names if m not in METRICS]
+    if unknown or not names:
+        problem = f"unknown metric {unknown[0]!r}" if unknown else "no metric given"
+        raise ValueError(f"{problem}; choose from {', '.join(METRICS)}")
+    return tuple(m for m in METRICS if m in names)
 
-    ``model`` is anything :func:`resolve_model` takes; ``sets`` folders or
-    :class:`~srgan.data.BenchmarkSet`s. ``save_images`` (a folder) also writes each SR
+
+def _score(sr: np.ndarray, hr: np.ndarray, scale: int, metrics: tuple[str, ...], round_y: bool) -> dict:
+    scores = {}
+    if any(m in FULL_REFERENCE for m in metrics):
+        p, s = psnr_ssim_y(sr, hr, scale, round_y=round_y)
+        scores.update((k, v) for k, v in (("psnr", p), ("ssim", s)) if k in metrics)
+    if "niqe" in metrics:
+        scores["niqe"] = niqe(sr, border=scale)
+    return scores
+
+
+def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32", save_images=None,
+             progress: bool = False, round_y: bool = True, metrics=("psnr", "ssim")) -> dict:
+    """Score ``model`` on benchmark sets; return ``{set: {<metric>: mean, "images": {name: {<metric>: value}}}}``.
+
+    ``model`` is anything :func:`resolve_model` takes, or ``"hr"`` (:data:`GROUND_TRUTH`) to score the HR
+    images themselves; ``sets`` folders or :class:`~srgan.data.BenchmarkSet`s. ``metrics`` names any of
+    ``psnr``, ``ssim``, ``niqe`` (a list or ``"psnr,ssim,niqe"``); for ``"hr"`` PSNR/SSIM are left out
+    and at least ``niqe`` must remain. ``save_images`` (a folder) also writes each SR
     as ``<save_images>/<set>/<name>.png`` and never overwrites: an existing target raises
     ``FileExistsError`` before any work. A perfect reconstruction has PSNR ``inf``.
     ``round_y=False`` measures on unrounded float Y (BasicSR's convention) instead of
@@ -159,11 +192,19 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
     """
     from .images import check_writable_dir, write_image
 
+    metrics = parse_metrics(metrics)
+    ground_truth = isinstance(model, str) and model == GROUND_TRUTH
+    if ground_truth:
+        metrics = tuple(m for m in metrics if m not in FULL_REFERENCE)
+        if not metrics:
+            raise ValueError("--model hr scores the ground truth itself, where PSNR/SSIM mean nothing; "
+                             "add a no-reference metric: --metrics niqe")
     dev = _device(device)
     dtype = resolve_precision(precision, dev)
-    model = resolve_model(model, dev, scale=scale)
-    if model.scale != int(scale):
-        raise ValueError(f"the model upscales x{model.scale} but --scale is {scale}")
+    if not ground_truth:
+        model = resolve_model(model, dev, scale=scale)
+        if model.scale != int(scale):
+            raise ValueError(f"the model upscales x{model.scale} but --scale is {scale}")
     if isinstance(sets, (str, os.PathLike, BenchmarkSet)):
         sets = [sets]
     sets = [s if isinstance(s, BenchmarkSet) else BenchmarkSet(s, scale) for s in sets]
@@ -189,31 +230,37 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
             items = tqdm(bench, total=len(bench), desc=f"srgan: eval {keys[i]}", unit="img", leave=False,
                          file=sys.stderr)
         for name, lr, hr in items:
-            sr = super_resolve(model, lr, dev, dtype)
+            sr = hr if ground_truth else super_resolve(model, lr, dev, dtype)
             if sr.shape != hr.shape:
                 raise ValueError(f"{bench.name}/{name}: SR is {sr.shape[1]}x{sr.shape[0]}, HR is "
                                  f"{hr.shape[1]}x{hr.shape[0]}")
             try:
-                p, s = psnr_ssim_y(sr, hr, scale, round_y=round_y)
-            except ValueError as exc:  # e.g. smaller than the SSIM window: say which image
+                per_image[name] = _score(sr, hr, scale, metrics, round_y)
+            except ValueError as exc:  # e.g. smaller than the SSIM window or two NIQE blocks: say which image
                 raise ValueError(f"{bench.name}/{name}: {exc}") from None
-            per_image[name] = {"psnr": p, "ssim": s}
             if save_images is not None:
                 write_image(Path(save_images) / keys[i] / f"{name}.png", sr.astype(np.float32) / np.float32(255))
-        results[keys[i]] = {
-            "psnr": float(np.mean([v["psnr"] for v in per_image.values()])),
-            "ssim": float(np.mean([v["ssim"] for v in per_image.values()])),
-            "images": per_image,
-        }
+        results[keys[i]] = {m: float(np.mean([v[m] for v in per_image.values()])) for m in metrics}
+        results[keys[i]]["images"] = per_image
     return results
 
 
+_COLUMNS = {"psnr": ("PSNR (dB)", "{:.2f}"), "ssim": ("SSIM", "{:.4f}"),
+            "niqe": ("NIQE (lower = more natural)", "{:.2f}")}
+
+
 def format_table(results: dict, title: str | None = None, label: str = "set") -> str:
-    """The results as a markdown table (PSNR to 2 decimals, SSIM to 4); ``label`` names the row key."""
+    """The results as a markdown table (PSNR, NIQE to 2 decimals, SSIM to 4); ``label`` names the row key.
+
+    One column per metric any row has; a row without it (``hr`` has no PSNR/SSIM) shows a dash.
+    """
+    columns = [m for m in METRICS if any(m in r for r in results.values())]
     lines = [f"{title}", ""] if title else []
-    lines += [f"| {label} | images | PSNR (dB) | SSIM |", "|---|---:|---:|---:|"]
+    lines += [f"| {label} | images | " + " | ".join(_COLUMNS[m][0] for m in columns) + " |",
+              "|---|---:|" + "---:|" * len(columns)]
     for name, r in results.items():
-        lines.append(f"| {name} | {len(r['images'])} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
+        cells = [_COLUMNS[m][1].format(r[m]) if m in r else "–" for m in columns]
+        lines.append(f"| {name} | {len(r['images'])} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -233,17 +280,22 @@ def write_json(results: dict, path) -> Path:
 def eval_from_cli(args) -> int:
     device = resolve_device(args.device)
     scale = int(getattr(args, "scale", 4))
-    model = resolve_model(args.model, device, scale=scale)
-    if model.scale != scale:  # the same check as evaluate(), here with the file's name
-        raise ValueError(f"{args.model}: the model upscales x{model.scale} but --scale is {scale}")
+    metrics = parse_metrics(getattr(args, "metrics", "psnr,ssim"))
+    model = args.model
+    if model != GROUND_TRUTH:
+        model = resolve_model(args.model, device, scale=scale)
+        if model.scale != scale:  # the same check as evaluate(), here with the file's name
+            raise ValueError(f"{args.model}: the model upscales x{model.scale} but --scale is {scale}")
     sets = [BenchmarkSet(d, scale) for d in args.data]
     if args.json:  # fail before the work, not after it
         parent = Path(args.json).expanduser().resolve().parent
         if parent.exists() and not os.access(parent, os.W_OK):
             raise PermissionError(f"{args.json}: folder is not writable")
     results = evaluate(model, sets, scale=scale, device=device, precision=args.precision,
-                       save_images=getattr(args, "save_images", None), progress=sys.stderr.isatty())
-    print(format_table(results, f"model {_model_name(args.model)}, x{scale}, PSNR/SSIM on Y, "
+                       save_images=getattr(args, "save_images", None), progress=sys.stderr.isatty(),
+                       metrics=metrics)
+    measured = "/".join(m.upper() for m in METRICS if any(m in r for r in results.values()))
+    print(format_table(results, f"model {_model_name(args.model)}, x{scale}, {measured} on Y, "
                                 f"{scale}-px border, device {device}, {args.precision}"))
     if args.json:
         write_json(results, Path(args.json).expanduser())

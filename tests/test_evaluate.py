@@ -11,8 +11,10 @@ from srgan.checkpoint import CheckpointError, save_generator
 from srgan.cli import main
 from srgan.data import BenchmarkSet
 from srgan import evaluate as evaluate_module
-from srgan.evaluate import BicubicUpscaler, evaluate, resolve_model, super_resolve
+from srgan.evaluate import BicubicUpscaler, evaluate, parse_metrics, resolve_model, super_resolve
+from srgan.images import read_rgb_uint8
 from srgan.metrics import psnr_ssim_y
+from srgan.niqe import niqe
 from srgan.models import Generator
 from srgan.peers import LeftthomasGenerator, is_leftthomas_state_dict, load_leftthomas
 
@@ -29,17 +31,17 @@ def leftthomas_path(shared_data):
     return shared_data.joinpath(*LEFTTHOMAS)
 
 
-def _check_shape(results, sets):
+def _check_shape(results, sets, metrics=("psnr", "ssim")):
     assert list(results) == list(sets)
     for name, count in sets.items():
         r = results[name]
-        assert set(r) == {"psnr", "ssim", "images"}
+        assert set(r) == {*metrics, "images"}
         assert len(r["images"]) == count
         for values in r["images"].values():
-            assert set(values) == {"psnr", "ssim"}
+            assert set(values) == set(metrics)
             assert all(isinstance(v, float) for v in values.values())
-        assert r["psnr"] == pytest.approx(np.mean([v["psnr"] for v in r["images"].values()]))
-        assert r["ssim"] == pytest.approx(np.mean([v["ssim"] for v in r["images"].values()]))
+        for m in metrics:
+            assert r[m] == pytest.approx(np.mean([v[m] for v in r["images"].values()]))
 
 
 # ------------------------------------------------------------------ bicubic baseline
@@ -158,6 +160,30 @@ def test_evaluate_generated_lr_and_save_images(tmp_path, bench):
         evaluate(g, [tmp_path / "Mini"], scale=2)
 
 
+# ------------------------------------------------------------------ NIQE and the ground-truth pseudo-model
+
+
+def test_niqe_of_bicubic_and_of_the_ground_truth(bench):
+    res = evaluate("bicubic", [bench / "Set5"], metrics="psnr,ssim,niqe")
+    _check_shape(res, {"Set5": 5}, ("psnr", "ssim", "niqe"))
+    assert res["Set5"]["psnr"] == pytest.approx(28.419, abs=0.002)  # NIQE changes nothing else
+    assert res["Set5"]["niqe"] == pytest.approx(8.5472, abs=1e-3)  # measured
+    hr = evaluate("hr", [bench / "Set5"], metrics=["psnr", "ssim", "niqe"])
+    _check_shape(hr, {"Set5": 5}, ("niqe",))  # PSNR/SSIM of HR against itself are left out
+    assert hr["Set5"]["niqe"] == pytest.approx(5.4373, abs=1e-3)  # measured; bicubic blur costs ~3
+    # the SR output is scored with the PSNR shave as NIQE border: the same as niqe() on the HR file
+    baby = read_rgb_uint8(bench / "Set5" / "HR" / "baby.png")
+    assert hr["Set5"]["images"]["baby"]["niqe"] == niqe(baby, border=4) == pytest.approx(3.3223, abs=1e-3)
+
+
+def test_metric_names_and_the_hr_model_fail_clearly(bench):
+    assert parse_metrics(" NIQE,psnr ") == ("psnr", "niqe")
+    with pytest.raises(ValueError, match="unknown metric 'lpips'; choose from psnr, ssim, niqe"):
+        parse_metrics("psnr,lpips")
+    with pytest.raises(ValueError, match="--metrics niqe"):
+        evaluate("hr", [bench / "Set5"])  # the default psnr,ssim has nothing to say about HR itself
+
+
 # ------------------------------------------------------------------ CLI
 
 
@@ -170,6 +196,18 @@ def test_cli_eval_bicubic_prints_table_and_writes_json(bench, tmp_path, capsys):
     data = json.loads(out.read_text())
     _check_shape(data, {"Set5": 5})
     assert sorted(data["Set5"]["images"]) == ["baby", "bird", "butterfly", "head", "woman"]
+
+
+def test_cli_eval_niqe_and_hr(bench, tmp_path, capsys):
+    out = tmp_path / "hr.json"
+    assert main(["eval", "--model", "hr", "--metrics", "psnr,ssim,niqe", "--data", str(bench / "Set5"),
+                 "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "model hr, x4, NIQE on Y" in text
+    assert "| set | images | NIQE (lower = more natural) |" in text and "| Set5 | 5 | 5.44 |" in text
+    assert json.loads(out.read_text())["Set5"]["niqe"] == pytest.approx(5.4373, abs=1e-3)
+    assert main(["eval", "--model", "hr", "--data", str(bench / "Set5")]) == 1
+    assert "add a no-reference metric: --metrics niqe" in capsys.readouterr().err
 
 
 def test_cli_eval_errors_are_one_line(tmp_path, capsys):

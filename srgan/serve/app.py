@@ -58,7 +58,7 @@ def _job_json(runner: JobRunner, job: Job) -> dict:
         "input": f"/api/jobs/{job.id}/input.png",
         "results": [{"model": r.model, "seconds": round(r.seconds, 3), "error": r.error,
                      "url": f"/api/jobs/{job.id}/{r.model}.png" if r.path else None,
-                     **{k: v for k, v in runner.describe(r.model).items() if k in ("device", "precision")}}
+                     **{k: v for k, v in runner.describe(r.model).items() if k != "name"}}
                     for r in job.results],
     }
 
@@ -94,7 +94,7 @@ def create_app(models: dict[str, object], *, study_dir: str | os.PathLike | None
                 await _read_limited(request, max_upload_bytes, f)
             image = await run_in_threadpool(read_image, upload, max_pixels=max_pixels)
         except ImageError as exc:
-            raise HTTPException(422, f"{name}: {exc.problem}") from None
+            raise HTTPException(422, exc.problem) from None  # the page puts the file name first
         finally:
             upload.unlink(missing_ok=True)
         job = await run_in_threadpool(runner.submit, name, image, list(dict.fromkeys(picked)))

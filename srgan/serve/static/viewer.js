@@ -3,6 +3,19 @@
 // same pixel at the same zoom: that is what makes the side-by-side panels and the slider line up.
 "use strict";
 
+// Follow a drag anywhere in the window until the button is released; the release position counts too
+// (moves are coalesced per frame, so the last one may not arrive as a move).
+function drag(down, move) {
+  down.preventDefault();  // no text selection or native drag while dragging
+  const up = (e) => {
+    move(e);
+    window.removeEventListener("pointermove", move);
+    window.removeEventListener("pointerup", up);
+  };
+  window.addEventListener("pointermove", move);
+  window.addEventListener("pointerup", up);
+}
+
 const Viewer = (() => {
   const view = { cx: 0, cy: 0, z: 1, w: 1, h: 1 };
   const stages = [];
@@ -41,16 +54,13 @@ const Viewer = (() => {
     }, { passive: false });
     stage.addEventListener("pointerdown", (e) => {
       if (e.target.closest("#handle")) return;
-      stage.setPointerCapture(e.pointerId);
       let last = [e.clientX, e.clientY];
-      const move = (m) => {
+      drag(e, (m) => {
         view.cx -= (m.clientX - last[0]) / view.z;
         view.cy -= (m.clientY - last[1]) / view.z;
         last = [m.clientX, m.clientY];
         apply();
-      };
-      stage.addEventListener("pointermove", move);
-      stage.addEventListener("pointerup", () => stage.removeEventListener("pointermove", move), { once: true });
+      });
     });
     stage.addEventListener("dblclick", fit);
   }
@@ -84,15 +94,10 @@ const Slider = (() => {
     stage.dataset.split = p.toFixed(1);
   }
 
-  handle.addEventListener("pointerdown", (e) => {
-    handle.setPointerCapture(e.pointerId);
-    const move = (m) => {
-      const r = stage.getBoundingClientRect();
-      set(((m.clientX - r.left) / r.width) * 100);
-    };
-    handle.addEventListener("pointermove", move);
-    handle.addEventListener("pointerup", () => handle.removeEventListener("pointermove", move), { once: true });
-  });
+  handle.addEventListener("pointerdown", (e) => drag(e, (m) => {
+    const r = stage.getBoundingClientRect();
+    set(((m.clientX - r.left) / r.width) * 100);
+  }));
   handle.addEventListener("keydown", (e) => {
     const step = { ArrowLeft: -5, ArrowRight: 5 }[e.key];
     if (step) set(Number(stage.dataset.split) + step);

@@ -6,6 +6,7 @@ inside every checkpoint, so a run can always be reproduced or resumed from its c
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import typing
 from dataclasses import dataclass, field
@@ -80,6 +81,9 @@ class TrainConfig:
             if not ok:
                 raise ConfigError(f"config '{key}': {message} (got {getattr(self, key)!r})")
 
+        for f in dataclasses.fields(self):  # lr=inf passes "> 0" below, then turns every weight into NaN
+            value = getattr(self, f.name)
+            check(not isinstance(value, float) or math.isfinite(value), f.name, "must be a finite number")
         check(self.phase in ("mse", "gan"), "phase", "must be 'mse' or 'gan'")
         check(self.scale in SUPPORTED_SCALES, "scale", f"must be one of {SUPPORTED_SCALES}")
         for key in ("num_blocks", "channels", "batch_size", "steps", "log_every", "checkpoint_every", "keep_last",

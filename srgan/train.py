@@ -18,7 +18,7 @@ import torch
 
 from . import distributed as ddp
 from . import rundir
-from .checkpoint import load_checkpoint, load_generator
+from .checkpoint import load_checkpoint, load_generator, nonfinite_tensors
 from .config import ConfigError, TrainConfig, load_config
 from .device import resolve_device
 from .runlog import RunLog
@@ -176,14 +176,19 @@ def _run(config, out_dir, device, info, state, init_generator) -> dict:
                 paused = time.perf_counter()  # checkpoint and eval time is not training time
                 diverged = bad and trainer.bad_in_row >= c.max_bad_steps
                 if (step % c.checkpoint_every == 0 or step == c.steps or stop) and not diverged:
+                    state = trainer.state_dict()
+                    poisoned = nonfinite_tensors(state)  # a finite loss does not prove finite weights
+                    if poisoned:
+                        raise TrainingStopped(
+                            f"step {step}: NaN or Inf in {', '.join(poisoned[:3])}"
+                            f"{f' (+{len(poisoned) - 3} more)' if len(poisoned) > 3 else ''}; not saved. "
+                            f"{_last_good(out_dir)}")
                     if info.is_main:
-                        rundir.save(out_dir, trainer.state_dict(), trainer.g, c.keep_last)
+                        rundir.save(out_dir, state, trainer.g, c.keep_last)
                 if diverged:
-                    last = out_dir / "last.pt"
                     raise TrainingStopped(
                         f"{trainer.bad_in_row} steps in a row had a non-finite loss (max_bad_steps="
-                        f"{c.max_bad_steps}); stopped at step {step}. The last good checkpoint is untouched"
-                        f"{f': {last}' if last.is_file() else ' (none was written yet)'}")
+                        f"{c.max_bad_steps}); stopped at step {step}. {_last_good(out_dir)}")
                 if c.eval_every and (step % c.eval_every == 0 or step == c.steps) and info.is_main:
                     _evaluate(trainer, eval_sets, dataset, log, step)
                 t_window += time.perf_counter() - paused
@@ -195,6 +200,11 @@ def _run(config, out_dir, device, info, state, init_generator) -> dict:
     finally:
         log.close()
     return {"step": trainer.step, "stopped_by": stopped_by, "bad_total": trainer.bad_total, "out_dir": str(out_dir)}
+
+
+def _last_good(out_dir: Path) -> str:
+    last = out_dir / "last.pt"
+    return f"The last good checkpoint is untouched{f': {last}' if last.is_file() else ' (none was written yet)'}"
 
 
 def _batches(dataset, config, start, info):

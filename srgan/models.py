@@ -30,12 +30,33 @@ class ResidualBlock(nn.Module):
         return x + self.bn2(self.conv2(self.prelu(self.bn1(self.conv1(x)))))
 
 
+def icnr_(conv: nn.Conv2d, factor: int = 2) -> nn.Conv2d:
+    """ICNR initialisation (Aitken et al. 2017) of a conv that feeds ``PixelShuffle(factor)``.
+
+    All ``factor**2`` output channels that the shuffle spreads over one output pixel block start with the same
+    kernel and bias, so at initialisation the sub-pixel layer is a conv followed by nearest-neighbour
+    upsampling: no checkerboard to unlearn. The shared kernel is drawn as ``nn.Conv2d`` draws its own.
+    """
+    groups = factor**2
+    shared = nn.Conv2d(conv.in_channels, conv.out_channels // groups, conv.kernel_size, bias=conv.bias is not None)
+    with torch.no_grad():
+        # PixelShuffle reads channel c * factor**2 + k for sub-pixel k of output channel c.
+        conv.weight.copy_(shared.weight.repeat_interleave(groups, dim=0))
+        if conv.bias is not None:
+            conv.bias.copy_(shared.bias.repeat_interleave(groups))
+    return conv
+
+
 class UpsampleBlock(nn.Module):
-    """conv3x3 to 4x channels, PixelShuffle(2), PReLU: doubles H and W (the paper's sub-pixel layer)."""
+    """conv3x3 to 4x channels, PixelShuffle(2), PReLU: doubles H and W (the paper's sub-pixel layer).
+
+    The conv starts from ICNR (:func:`icnr_`), a known remedy for sub-pixel checkerboard that keeps the
+    paper's architecture.
+    """
 
     def __init__(self, channels: int):
         super().__init__()
-        self.conv = nn.Conv2d(channels, channels * 4, 3, padding=1)
+        self.conv = icnr_(nn.Conv2d(channels, channels * 4, 3, padding=1))
         self.shuffle = nn.PixelShuffle(2)
         self.prelu = nn.PReLU()
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from srgan import Discriminator, Generator
-from srgan.models import count_parameters
+from srgan.models import UpsampleBlock, count_parameters
 
 
 @pytest.mark.parametrize("scale", [2, 4, 8])
@@ -57,3 +57,15 @@ def test_discriminator_layout_matches_paper():
     assert len(bns) == 7  # every block but the first
     assert d.classifier[1].in_features == 18432 and d.classifier[1].out_features == 1024
     assert d.classifier[3].out_features == 1
+
+
+def test_upsample_starts_as_nearest_neighbour_icnr():
+    """ICNR: at initialisation each 2x2 output block of the sub-pixel layer is constant (no checkerboard)."""
+    torch.manual_seed(0)
+    block = UpsampleBlock(8)
+    out = block(torch.randn(2, 8, 5, 7))
+    assert out.shape == (2, 8, 10, 14)
+    blocks = out.reshape(2, 8, 5, 2, 7, 2)
+    spread = (blocks - blocks[:, :, :, :1, :, :1]).abs().max()
+    assert spread == 0
+    assert out.std() > 0.05  # and it is not trivially zero

@@ -27,7 +27,8 @@ from srgan.serve.app import create_app  # noqa: E402
 
 
 def png_bytes(w=12, h=10, noise=True) -> bytes:
-    pixels = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8) if noise else np.zeros((h, w, 3), np.uint8)
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8) if noise else np.zeros((h, w, 3), np.uint8)
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, "PNG")
     return buf.getvalue()

@@ -47,7 +47,9 @@ class TrainConfig:
     # optimisation (paper: Adam 1e-4, betas 0.9/0.999; gan phase drops to 1e-5 at half the steps)
     steps: int = 100_000
     lr: float = 1e-4
-    lr_decay_at: float = 0.5                # fraction of steps after which lr *= lr_decay (gan phase)
+    lr_decay_at: float = 0.5                # gan phase: lr *= lr_decay from step round(lr_decay_at * steps) ...
+    lr_decay_step: int = 0                  # ... or from this absolute step (0: use lr_decay_at); either way
+                                            # fixed at the first start: resuming with other steps keeps it
     lr_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.999
@@ -89,7 +91,7 @@ class TrainConfig:
         for key in ("num_blocks", "channels", "batch_size", "steps", "log_every", "checkpoint_every", "keep_last",
                     "max_bad_steps", "grad_accum"):
             check(getattr(self, key) > 0, key, "must be positive")
-        for key in ("num_workers", "eval_every", "seed", "d_wins_warn_steps"):
+        for key in ("num_workers", "eval_every", "seed", "d_wins_warn_steps", "lr_decay_step"):
             check(getattr(self, key) >= 0, key, "must be >= 0")
         check(self.crop_size > 0 and self.crop_size % self.scale == 0, "crop_size",
               f"must be a positive multiple of scale ({self.scale})")

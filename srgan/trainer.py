@@ -45,6 +45,9 @@ class Trainer:
                 module.to(device, memory_format=self.memory_format)
         self.g.train()
 
+        # An absolute step, fixed at the run's first start and kept in the checkpoint: resuming with another
+        # `steps` must not move the decay (that once sent lr back up to 1e-4 after it had decayed).
+        self.lr_decay_step = c.lr_decay_step or round(c.lr_decay_at * c.steps)
         self.opt_g, self.sched_g, self.scaler_g = self._optimizer(self.g)
         self.g_train = ddp.wrap(self.g, device, info)
         if self.d is not None:
@@ -64,9 +67,9 @@ class Trainer:
     # ------------------------------------------------------------------ set-up
 
     def lr_factor(self, step: int) -> float:
-        """gan phase: 1 for the first ``lr_decay_at`` of the steps, then ``lr_decay``. mse phase: constant."""
+        """gan phase: 1 before step ``lr_decay_step``, then ``lr_decay``. mse phase: constant."""
         c = self.config
-        if c.phase == "gan" and step >= round(c.lr_decay_at * c.steps):
+        if c.phase == "gan" and step >= self.lr_decay_step:
             return c.lr_decay
         return 1.0
 
@@ -193,6 +196,7 @@ class Trainer:
             "scheduler_g": self.sched_g.state_dict(),
             "scaler_g": self.scaler_g.state_dict(),
             "bad_steps": {"in_row": self.bad_in_row, "total": self.bad_total},
+            "lr_decay_step": self.lr_decay_step,
             "rng": rng_state(),
             "sampler": {"kind": "step", "position": self.step * self.config.batch_size,
                         "seed": self.config.seed, "batch_size": self.config.batch_size},
@@ -213,6 +217,9 @@ class Trainer:
             self.sched_d.load_state_dict(state["scheduler_d"])
             self.scaler_d.load_state_dict(state["scaler_d"])
         self.step = int(state["step"])
+        if not self.config.lr_decay_step:  # not set explicitly (a set one must match the checkpoint's config)
+            saved = state["config"]  # checkpoints from before lr_decay_step: resolved from the steps they ran to
+            self.lr_decay_step = int(state.get("lr_decay_step", round(saved["lr_decay_at"] * saved["steps"])))
         self.bad_in_row, self.bad_total = int(state["bad_steps"]["in_row"]), int(state["bad_steps"]["total"])
         set_rng_state(state["rng"])
 

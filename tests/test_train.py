@@ -112,6 +112,26 @@ def test_resume_is_exact(phase, mse_run, images, tmp_path):
     _assert_same_state(load_checkpoint(straight / "last.pt"), load_checkpoint(resumed / "last.pt"))
 
 
+def test_lr_decay_step_survives_resume_with_other_steps(mse_run, images, tmp_path):
+    """Issue 10: the decay step was a fraction of `steps`, so raising `steps` on resume moved it (lr back to 1e-4)."""
+    gan = ["phase=gan", f"init_from={mse_run / 'last.pt'}", "batch_size=2", "log_every=1", "checkpoint_every=1",
+           "keep_last=5"]
+    first = tmp_path / "first"
+    train(load_config("smoke", overrides(images, first, *gan, "steps=4")))  # decays at round(0.5 * 4) = 2
+    assert [r["lr"] for r in records(first)] == [1e-4, 1e-4, 1e-5, 1e-5]
+    assert load_checkpoint(first / "last.pt")["lr_decay_step"] == 2
+    after = tmp_path / "after"  # resumed after the decay with more steps: lr stays decayed (was back up at step 5)
+    train(load_config("smoke", overrides(images, after, *gan, "steps=10")), resume=str(first / "step_000003.pt"))
+    assert [(r["step"], r["lr"]) for r in records(after)] == [(s, 1e-5) for s in range(4, 11)]
+    before = tmp_path / "before"  # resumed before it: still decays at step 2, not at round(0.5 * 8) = 4
+    train(load_config("smoke", overrides(images, before, *gan, "steps=8")), resume=str(first / "step_000001.pt"))
+    assert [r["lr"] for r in records(before)] == [1e-4] + [1e-5] * 6
+    assert load_checkpoint(before / "last.pt")["lr_decay_step"] == 2
+    explicit = tmp_path / "explicit"
+    train(load_config("smoke", overrides(images, explicit, *gan, "steps=4", "lr_decay_step=3")))
+    assert [r["lr"] for r in records(explicit)] == [1e-4, 1e-4, 1e-4, 1e-5]
+
+
 def test_sigterm_saves_then_resume_continues(images, tmp_path):
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -1,4 +1,4 @@
-"""Regenerate docs/gallery.png: crops of bicubic | SRResNet | SRGAN | HR (x4) on benchmark images.
+"""Regenerate docs/gallery.png: titled crops of bicubic | SRResNet | SRGAN | HR (x4) on benchmark images.
 
     python scripts/gallery.py --data ../shared/data/benchmarks -o docs/gallery.png
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from srgan.data import BenchmarkSet
-from srgan.demo import comparison_image
+from srgan.demo import LABELS, comparison_image
 from srgan.evaluate import resolve_model, super_resolve
 from srgan.images import write_image
 
@@ -24,7 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data/benchmarks", help="folder holding Set5/Set14/BSD100")
     parser.add_argument("-o", "--output", default="docs/gallery.png")
-    parser.add_argument("--crop", type=int, default=96)
+    parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--zoom", type=int, default=2)
     args = parser.parse_args()
 
@@ -35,7 +35,7 @@ def main() -> None:
         lr, hr = items[image]
         rows.append([super_resolve(models[m], lr, "cpu") for m in COLUMNS] + [hr])
         centres.append(centre)
-    canvas = comparison_image(rows, crop=args.crop, centres=centres, zoom=args.zoom)
+    canvas = comparison_image(rows, LABELS, crop=args.crop, centres=centres, zoom=args.zoom)
     write_image(args.output, canvas.astype(np.float32) / 255, overwrite=True)
     print(f"wrote {args.output}: rows {', '.join(i for _, i, _ in PICKS)}; columns {' | '.join(COLUMNS)} | HR")
 

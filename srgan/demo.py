@@ -14,15 +14,22 @@ import numpy as np
 SAMPLES = Path(__file__).parent / "samples"
 SHIPPED = Path(__file__).parent / "weights"
 COLUMNS = ("bicubic", "srresnet", "srgan", "HR")
+LABELS = ("bicubic", "SRResNet", "SRGAN", "HR (original)")
 
 
-def comparison_image(rows: list[list[np.ndarray]], crop: int = 96, gap: int = 4,
-                     centres: list[tuple[int, int] | None] | None = None, zoom: int = 1) -> np.ndarray:
-    """Crops of each image, one row per sample, one column per method (uint8 HxWx3).
+def comparison_image(rows: list[list[np.ndarray]], labels: list[str] | tuple[str, ...], crop: int = 128,
+                     gap: int = 4, centres: list[tuple[int, int] | None] | None = None, zoom: int = 2) -> np.ndarray:
+    """Crops of each image, one row per sample, one column per method, each column titled (uint8 HxWx3).
 
-    ``centres[r]`` is the (y, x) centre of row r's crop (default: the image centre); ``zoom`` enlarges the
-    crops by pixel repetition so textures stay visible.
+    ``labels[c]`` is written above column c. ``centres[r]`` is the (y, x) centre of row r's crop (default:
+    the image centre); ``zoom`` enlarges the crops by pixel repetition, so that texture and artefacts are
+    visible without a viewer's smoothing (the default 128-px crops at 2x are 256 px on screen).
     """
+    from PIL import Image, ImageDraw, ImageFont
+
+    if len(labels) != len(rows[0]):
+        raise ValueError(f"{len(labels)} labels for {len(rows[0])} columns")
+
     def cut(img: np.ndarray, centre: tuple[int, int] | None) -> np.ndarray:
         h, w = img.shape[:2]
         cy, cx = centre or (h // 2, w // 2)
@@ -31,14 +38,20 @@ def comparison_image(rows: list[list[np.ndarray]], crop: int = 96, gap: int = 4,
         return patch.repeat(zoom, axis=0).repeat(zoom, axis=1)
 
     side = crop * zoom
-    height = len(rows) * side + (len(rows) - 1) * gap
+    font = ImageFont.load_default(size=max(12, side // 12))
+    header = font.size * 2
+    height = header + len(rows) * side + (len(rows) - 1) * gap
     width = len(rows[0]) * side + (len(rows[0]) - 1) * gap
     canvas = np.full((height, width, 3), 255, np.uint8)
     for r, row in enumerate(rows):
         for c, img in enumerate(row):
-            y, x = r * (side + gap), c * (side + gap)
+            y, x = header + r * (side + gap), c * (side + gap)
             canvas[y:y + side, x:x + side] = cut(img, centres[r] if centres else None)
-    return canvas
+    page = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(page)
+    for c, label in enumerate(labels):
+        draw.text((c * (side + gap) + side / 2, header / 2), label, fill=(0, 0, 0), font=font, anchor="mm")
+    return np.asarray(page)
 
 
 def run_demo(out_root: str | Path = "srgan-demo", device: str = "auto") -> Path:
@@ -69,12 +82,12 @@ def run_demo(out_root: str | Path = "srgan-demo", device: str = "auto") -> Path:
     engine = prepare(weights["srgan"], dev)
     outputs = [upscale_file(engine, p, run / "upscaled" / p.name, tile="auto") for p in sorted(lr_dir.glob("*.png"))]
 
-    # One comparison image: bicubic | SRResNet | SRGAN | HR, centre crops.
+    # One comparison image: bicubic | SRResNet | SRGAN | HR, titled centre crops at 2x.
     models = {name: resolve_model(spec, dev) for name, spec in
               (("bicubic", "bicubic"), ("srresnet", weights["srresnet"]), ("srgan", weights["srgan"]))}
     rows = [[super_resolve(models[m], lr, dev) for m in COLUMNS[:3]] + [hr] for _, lr, hr in BenchmarkSet(SAMPLES, 4)]
     comparison = run / "comparison.png"
-    write_image(comparison, comparison_image(rows).astype(np.float32) / 255)
+    write_image(comparison, comparison_image(rows, LABELS).astype(np.float32) / 255)
 
     print(f"\nDemo outputs in {run}:")
     print(f"  metrics      {run / 'metrics.json'}")

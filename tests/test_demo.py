@@ -1,6 +1,10 @@
 import json
 
+import numpy as np
+import pytest
+
 from srgan.cli import main
+from srgan.demo import LABELS, comparison_image
 
 
 def test_demo_runs_end_to_end_with_shipped_weights(tmp_path, capsys):
@@ -13,3 +17,16 @@ def test_demo_runs_end_to_end_with_shipped_weights(tmp_path, capsys):
     assert sorted(p.name for p in (run / "upscaled").iterdir()) == ["astronaut.png", "chelsea.png", "coffee.png"]
     assert (run / "comparison.png").stat().st_size > 10_000
     assert str(run / "comparison.png") in out and "| model |" in out
+
+
+def test_comparison_image_titles_every_column():
+    rows = [[np.full((200, 200, 3), v, np.uint8) for v in (40, 100, 160, 220)]] * 2
+    image = comparison_image(rows, LABELS)  # 128-px crops at 2x
+    header = image.shape[0] - 2 * 256 - 4
+    assert header > 0 and image.shape[1:] == (4 * 256 + 3 * 4, 3)
+    for c in range(4):  # every column's title puts dark text on the white strip above it
+        strip = image[:header, c * 260:c * 260 + 256]
+        assert (strip < 100).any()
+    assert (image[header:header + 256, :256] == 40).all()
+    with pytest.raises(ValueError, match="3 labels for 4 columns"):
+        comparison_image(rows, LABELS[:3])

@@ -19,7 +19,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .device import DEVICES, PRECISIONS
-from .losses import CONTENT_LOSSES, DEFAULT_VGG_FEATURE_SCALE, PAPER_ADVERSARIAL_WEIGHT, PAPER_VGG_WEIGHT
+from .losses import CONTENT_LOSSES, DEFAULT_VGG_FEATURE_SCALE, DEFAULT_VGG_WEIGHT, PAPER_ADVERSARIAL_WEIGHT
 from .models import SUPPORTED_SCALES
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -56,8 +56,8 @@ class TrainConfig:
     # losses
     content_loss: str = "mse"              # "mse" | "vgg22" | "vgg54" (paper Table 1)
     vgg_weights: str = ""                  # path to torchvision's vgg19-dcbb9e9d.pth (else env/cache/download)
-    vgg_weight: float = PAPER_VGG_WEIGHT
-    vgg_feature_scale: float = DEFAULT_VGG_FEATURE_SCALE
+    vgg_weight: float = DEFAULT_VGG_WEIGHT             # content = vgg_weight * MSE(s * VGG(SR), s * VGG(HR)),
+    vgg_feature_scale: float = DEFAULT_VGG_FEATURE_SCALE  # s; 1 = plain torchvision features (docs/LOSSES.md)
     adversarial_weight: float = PAPER_ADVERSARIAL_WEIGHT
     label_smoothing: float = 0.1
     # speed

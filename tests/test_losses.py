@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from srgan.losses import (ContentLoss, adversarial_loss, discriminator_loss, generator_loss, pixel_mse,
-                          PAPER_VGG_WEIGHT)
+                          DEFAULT_VGG_FEATURE_SCALE, DEFAULT_VGG_WEIGHT, PAPER_ADVERSARIAL_WEIGHT)
 
 
 def bce(logit, target):
@@ -53,6 +53,6 @@ def test_adversarial_loss_pushes_towards_real():
 
 
 def test_paper_constants():
-    assert PAPER_VGG_WEIGHT == pytest.approx(0.00615, abs=1e-5)
+    assert (DEFAULT_VGG_WEIGHT, DEFAULT_VGG_FEATURE_SCALE, PAPER_ADVERSARIAL_WEIGHT) == (1.0, 1.0, 1e-3)
     with pytest.raises(ValueError):
         ContentLoss("vgg33")

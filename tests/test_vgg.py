@@ -110,3 +110,18 @@ def test_content_loss_regression_seed_bug(vgg_file):
     grads = [p.grad for p in g.parameters()]
     assert all(gr is not None for gr in grads) and sum(gr.abs().sum() for gr in grads) > 0
     assert all(p.grad is None for p in loss.vgg.parameters())  # VGG gets no weight gradients
+
+
+def test_default_content_loss_is_plain_torchvision_feature_mse(vgg_file):
+    """Issue 10: the default was 0.006 * MSE of features x 255 mean(std) (~20x this), on an unproven premise."""
+    from srgan.config import TrainConfig
+
+    assert (TrainConfig().vgg_weight, TrainConfig().vgg_feature_scale) == (1.0, 1.0)
+    torch.manual_seed(1)
+    sr, hr = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    loss = ContentLoss("vgg54", vgg_weights=vgg_file)
+    plain = torch.nn.functional.mse_loss(loss.vgg(sr), loss.vgg(hr)).item()
+    assert plain > 0 and loss(sr, hr).item() == pytest.approx(plain, rel=1e-5)
+    # the scale stays a hyperparameter: the loss grows as its square
+    scaled = ContentLoss("vgg54", vgg_weights=vgg_file, vgg_weight=0.5, vgg_feature_scale=3.0)
+    assert scaled(sr, hr).item() == pytest.approx(0.5 * 9 * plain, rel=1e-5)

@@ -60,7 +60,10 @@ class ContentLoss(nn.Module):
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, *, label_smoothing: float = 0.1,
                        generator: torch.Generator | None = None) -> torch.Tensor:
     """BCE(D(HR), 1 - s*U(0,1)) + BCE(D(SR), 0); ``fake_logits`` must come from a detached SR."""
-    noise = torch.rand(real_logits.shape, generator=generator, device="cpu").to(real_logits)
+    # The noise is drawn where ``generator`` lives (CPU by default: the same numbers on any device), so a
+    # CUDA generator keeps the step free of host-device syncs.
+    noise_device = generator.device if generator is not None else torch.device("cpu")
+    noise = torch.rand(real_logits.shape, generator=generator, device=noise_device).to(real_logits)
     real_targets = 1 - label_smoothing * noise
     real = F.binary_cross_entropy_with_logits(real_logits.float(), real_targets.float())
     fake = F.binary_cross_entropy_with_logits(fake_logits.float(), torch.zeros_like(fake_logits, dtype=torch.float))

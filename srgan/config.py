@@ -71,8 +71,10 @@ class TrainConfig:
     log_every: int = 50
     checkpoint_every: int = 1000
     keep_last: int = 3
-    eval_every: int = 0                     # 0 = never; else Set5-style eval on eval_data
-    eval_data: list[str] = field(default_factory=list)
+    eval_every: int = 0                     # 0 = never; else score val_data and eval_data every this many steps
+    eval_data: list[str] = field(default_factory=list)  # reported only (Set5/Set14/BSD100): never pick with it
+    val_data: str = ""                      # "pool": the validation split found in train_data (held out of
+                                            # training); or a folder; "" = none. Scored every eval_every steps
     max_bad_steps: int = 10                 # consecutive NaN/Inf losses before stopping
     d_wins_warn_steps: int = 1000           # warn each time D has won outright this many steps in a row; 0 = off
     tensorboard: bool = True                # TensorBoard scalars/images when tensorboard is installed

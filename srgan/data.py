@@ -165,7 +165,7 @@ class TrainDataset(Dataset):
             Default: one sample per image.
         progress: show the tqdm bar while building the cache.
         hold_out: ``hold_out(path)`` true for files never to train on (the validation split,
-            :func:`srgan.validation.is_validation_image`); how many is logged in one line.
+            :func:`srgan.validation.hold_out_rule`), listed in ``held_out``.
 
     ``dataset[i]`` is ``(lr, hr)``: float32 tensors ``(3, crop/scale, crop/scale)`` and
     ``(3, crop, crop)`` in [0, 1].
@@ -210,10 +210,7 @@ class TrainDataset(Dataset):
         files = [f for f in files if not (os.path.abspath(f) in seen or seen.add(os.path.abspath(f)))]
         self.files_found = len(files)
         self.held_out = [f for f in files if hold_out is not None and hold_out(f)]
-        if self.held_out:
-            files = [f for f in files if f not in set(self.held_out)]
-            log.warning("held out %d validation image(s) from training (e.g. %s)", len(self.held_out),
-                        self.held_out[0])
+        files = [f for f in files if not (hold_out is not None and hold_out(f))]
 
         self.cache: ImageCache | None = None
         if cache:
@@ -370,10 +367,12 @@ class BenchmarkSet:
       recursively; LR always generated).
 
     ``name`` is the folder's name (the parent's when the folder itself is called ``HR``).
+    ``names`` keeps only those images (names without extension), e.g. the validation split.
     Iterating yields ``(image name, lr_uint8 HxWx3, hr_uint8 HxWx3)`` sorted by name.
     """
 
-    def __init__(self, folder, scale: int = 4):
+    def __init__(self, folder, scale: int = 4, *, names: Sequence[str] | None = None):
+        keep = None if names is None else set(names)
         folder = Path(folder)
         if not folder.is_dir():
             raise ValueError(f"{folder}: benchmark set folder not found")
@@ -399,6 +398,8 @@ class BenchmarkSet:
                 raise ValueError(f"{hr_dir}: two images named {name!r} ({names[name].name}, {path.name})")
             names[name] = path
             self.items.append((name, path))
+        if keep is not None:
+            self.items = [item for item in self.items if item[0] in keep]
         self.items.sort()
         self._lr_files: dict[str, Path] = {}
         if self.lr_dir is not None:

@@ -65,7 +65,8 @@ class RunLog:
     def eval_results(self, step: int, results: dict) -> None:
         if not self.active:
             return
-        flat = {f"{name}_{metric}": float(r[metric]) for name, r in results.items() for metric in ("psnr", "ssim")}
+        flat = {f"{name}_{metric}": float(value) for name, r in results.items() for metric, value in r.items()
+                if metric != "images"}  # psnr, ssim and whatever else a set reports (the validation set's niqe)
         self.jsonl.write(json.dumps({"step": step, "eval": flat}) + "\n")
         self.note(f"step {step} eval: " + ", ".join(f"{k} {v:.4f}" for k, v in flat.items()))
         if self.tb is not None:

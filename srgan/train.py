@@ -23,12 +23,14 @@ from .config import ConfigError, TrainConfig, load_config
 from .device import resolve_device
 from .runlog import RunLog
 from .trainer import CHECKPOINT_FORMAT, Trainer
+from .validation import hold_out_rule, validate, validation_set
 
 # Keys that may differ between a checkpoint's config and the resuming one (they change neither the model,
 # the data order nor the optimisation); anything else must match.
 RESUME_MAY_CHANGE = {"steps", "log_every", "checkpoint_every", "keep_last", "eval_every", "eval_data",
                      "max_bad_steps", "num_workers", "cache", "device", "precision", "channels_last", "compile",
                      "tensorboard", "progress", "d_wins_warn_steps", "vgg_weights", "out_dir"}
+# val_data is not among them: a val_data folder inside train_data changes which images are trained on.
 
 
 class TrainingStopped(RuntimeError):
@@ -65,6 +67,11 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
     missing = [p for p in config.train_data + config.eval_data if not Path(p).exists()]
     if missing:
         raise ConfigError(f"config 'train_data'/'eval_data': not found: {', '.join(missing)}")
+    if config.val_data:
+        try:
+            validation_set(config.val_data, config.train_data, config.scale)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"config 'val_data': {exc}") from None
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if config.batch_size % (world * config.grad_accum):
         raise ConfigError(f"config 'batch_size': {config.batch_size} must split evenly over {world} process(es) "
@@ -122,8 +129,10 @@ def _run(config, out_dir, device, info, state, init_generator) -> dict:
 
     c = config
     dataset = TrainDataset(c.train_data, crop_size=c.crop_size, scale=c.scale, cache=c.cache, seed=c.seed,
-                           progress=info.is_main and c.progress)
-    eval_sets = [BenchmarkSet(p, c.scale) for p in c.eval_data] if info.is_main and c.eval_every else []
+                           progress=info.is_main and c.progress, hold_out=hold_out_rule(c.val_data))
+    evaluating = info.is_main and c.eval_every
+    val_set = validation_set(c.val_data, c.train_data, c.scale) if evaluating and c.val_data else None
+    eval_sets = [BenchmarkSet(p, c.scale) for p in c.eval_data] if evaluating else []
     trainer = Trainer(c, device, info, init_generator)
     if state is not None:
         trainer.load_state_dict(state)
@@ -135,7 +144,8 @@ def _run(config, out_dir, device, info, state, init_generator) -> dict:
 
     loader = step_loader(dataset, batches, c.num_workers, pin_memory=device.type == "cuda")
     if info.is_main:
-        log.note(f"{c.phase} phase, steps {start}..{c.steps}, {len(dataset)} training images, device {device}, "
+        log.note(f"{c.phase} phase, steps {start}..{c.steps}, {len(dataset)} training images "
+                 f"({len(dataset.held_out)} validation images held out), device {device}, "
                  f"precision {str(trainer.dtype).replace('torch.', '')}, "
                  f"{'channels_last' if c.channels_last else 'NCHW'}{', compiled' if c.compile else ''}, "
                  f"{info.world_size} process(es), out_dir {out_dir}")
@@ -190,7 +200,7 @@ def _run(config, out_dir, device, info, state, init_generator) -> dict:
                         f"{trainer.bad_in_row} steps in a row had a non-finite loss (max_bad_steps="
                         f"{c.max_bad_steps}); stopped at step {step}. {_last_good(out_dir)}")
                 if c.eval_every and (step % c.eval_every == 0 or step == c.steps) and info.is_main:
-                    _evaluate(trainer, eval_sets, dataset, log, step)
+                    _evaluate(trainer, val_set, eval_sets, dataset, log, step)
                 t_window += time.perf_counter() - paused
                 if stop:
                     stopped_by = flag["signal"] or "signal on another rank"
@@ -225,20 +235,25 @@ def _fmt(metrics: dict) -> str:
 
 
 @torch.no_grad()
-def _evaluate(trainer: Trainer, eval_sets, dataset, log: RunLog, step: int) -> None:
-    """PSNR/SSIM on the eval sets (srgan.evaluate, fp32) and a bicubic | SR | HR grid of one image."""
+def _evaluate(trainer: Trainer, val_set, eval_sets, dataset, log: RunLog, step: int) -> None:
+    """PSNR/SSIM/NIQE on the validation set (the one to choose checkpoints by), PSNR/SSIM on the eval sets
+    (reported only; srgan.evaluate, fp32), and a bicubic | SR | HR grid of one image."""
     from .evaluate import evaluate
 
-    g = trainer.g
+    g, scale = trainer.g, trainer.config.scale
     try:
+        g.eval()
+        results = {"val": validate(g, val_set, scale, trainer.device)} if val_set is not None else {}
         if eval_sets:
-            log.eval_results(step, evaluate(g, eval_sets, trainer.config.scale, trainer.device, "fp32"))
+            results.update(evaluate(g, eval_sets, scale, trainer.device, "fp32"))
+        if results:
+            log.eval_results(step, results)
+        if eval_sets:
             _name, lr, hr = next(iter(eval_sets[0]))
             lr = torch.from_numpy(lr).permute(2, 0, 1).float() / 255
             hr = torch.from_numpy(hr).permute(2, 0, 1).float() / 255
         else:
             lr, hr = dataset[0]
-        g.eval()
         sr = g(lr[None].to(trainer.device))[0]
         log.image_grid(step, lr, sr, hr)
     finally:

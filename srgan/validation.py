@@ -5,11 +5,19 @@ BSD100 are reported, never used to pick. The split is 20 images of the BSDS500 t
 (``train/BSDS500_test200`` in the shared data): every tenth file name in sorted order, starting with the
 first. BSDS500's test images overlap neither BSD100 nor BSD200 (shared data MANIFEST.md §7), so the split
 shares no photo with the training set or the benchmarks.
+
+During training (config ``val_data``, every ``eval_every`` steps) the generator is scored on the split, or on
+another folder, with :func:`validate`: PSNR on Y with ``scale`` px shaved, exactly as ``srgan eval``
+(:mod:`srgan.evaluate`), and NIQE of the SR outputs (:func:`srgan.niqe.niqe`, same shave), logged as
+``val_psnr``, ``val_ssim``, ``val_niqe``.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
+
+import numpy as np
 
 VALIDATION_FOLDER = "BSDS500_test200"
 VALIDATION_IDS = (
@@ -32,3 +40,42 @@ def validation_images(train_root: str | os.PathLike) -> list[Path]:
         raise FileNotFoundError(f"{folder}: expected the {len(VALIDATION_IDS)} validation images "
                                 f"{', '.join(VALIDATION_IDS[:3])}, ...; found {len(found)}")
     return found
+
+
+def validation_set(val_data: str, train_data: list[str], scale: int):
+    """The set ``val_data`` names: ``"pool"`` = the split inside ``train_data``, else a benchmark-style folder."""
+    from .data import BenchmarkSet
+
+    if val_data != "pool":
+        return BenchmarkSet(val_data, scale)
+    for root in map(Path, train_data):
+        pool = root if (root / VALIDATION_FOLDER).is_dir() else root.parent if root.name == VALIDATION_FOLDER else None
+        if pool is not None:
+            validation_images(pool)  # all 20 present, or a clear error
+            return BenchmarkSet(pool / VALIDATION_FOLDER, scale, names=VALIDATION_IDS)
+    raise FileNotFoundError(f"val_data=pool: no {VALIDATION_FOLDER}/ folder in train_data "
+                            f"({', '.join(train_data)}); name a validation folder instead")
+
+
+def hold_out_rule(val_data: str) -> Callable[[Path], bool]:
+    """What training must not see: the split always, and every file of a ``val_data`` folder."""
+    folder = os.path.abspath(val_data) + os.sep if val_data and val_data != "pool" else None
+    return lambda path: is_validation_image(path) or (folder is not None and os.path.abspath(path).startswith(folder))
+
+
+def validate(generator, val_set, scale: int, device) -> dict[str, float]:
+    """``{"psnr", "ssim", "niqe"}``: set means for ``generator`` (fp32, eval mode) on ``val_set``.
+
+    Per image exactly what ``srgan eval`` does (:func:`srgan.evaluate.super_resolve`, then
+    :func:`srgan.metrics.psnr_ssim_y`), plus the NIQE of the SR output with the same shave.
+    """
+    from .evaluate import super_resolve
+    from .metrics import psnr_ssim_y
+    from .niqe import niqe
+
+    scores = []
+    for _name, lr, hr in val_set:
+        sr = super_resolve(generator, lr, device)
+        scores.append((*psnr_ssim_y(sr, hr, scale), niqe(sr, border=scale)))
+    psnr, ssim, naturalness = np.mean(scores, axis=0)
+    return {"psnr": float(psnr), "ssim": float(ssim), "niqe": float(naturalness)}

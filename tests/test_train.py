@@ -132,6 +132,52 @@ def test_lr_decay_step_survives_resume_with_other_steps(mse_run, images, tmp_pat
     assert [r["lr"] for r in records(explicit)] == [1e-4, 1e-4, 1e-4, 1e-5]
 
 
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    """A training pool with the validation split: BSDS500_test200/ (the 20 split files + 2 others) and one
+    more folder of 2 images; 104x200 textured JPEGs (NIQE needs two 96-px blocks of the shaved SR)."""
+    from srgan.validation import VALIDATION_FOLDER, VALIDATION_IDS
+
+    root = tmp_path_factory.mktemp("pool")
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:104, 0:200] / 9.0
+    names = [f"{VALIDATION_FOLDER}/{i}.jpg" for i in (*VALIDATION_IDS, "100039", "100099")] + ["T9/a.jpg", "T9/b.jpg"]
+    for k, name in enumerate(names):
+        planes = [np.sin(xx * (1 + k % 5) + c) * np.cos(yy * (c + 1) + k) for c in range(3)]
+        rgb = (np.stack(planes, -1) * 0.35 + 0.5 + rng.normal(0, 0.06, (104, 200, 3))).clip(0, 1)
+        (root / name).parent.mkdir(exist_ok=True)
+        Image.fromarray((rgb * 255).round().astype(np.uint8)).save(root / name, quality=90)
+    return root
+
+
+def test_validation_split_held_out_and_scored(pool, tmp_path, capsys):
+    """Issue 10 item 4: the split is never trained on, and val_psnr/val_ssim/val_niqe are logged."""
+    from srgan.data import BenchmarkSet
+    from srgan.evaluate import evaluate, super_resolve
+    from srgan.niqe import niqe
+    from srgan.validation import VALIDATION_FOLDER, VALIDATION_IDS
+
+    out = tmp_path / "run"
+    assert main(["train", "--config", "smoke", *overrides(pool, out, "steps=2", "batch_size=2", "eval_every=2",
+                                                          "checkpoint_every=2", "val_data=pool")]) == 0
+    assert "4 training images (20 validation images held out)" in capsys.readouterr().err
+    evals = [r["eval"] for r in records(out) if "eval" in r]
+    assert len(evals) == 1 and set(evals[0]) == {"val_psnr", "val_ssim", "val_niqe"}
+    # the same numbers as srgan eval on the split, and NIQE of the same SR outputs
+    val = BenchmarkSet(pool / VALIDATION_FOLDER, 4, names=VALIDATION_IDS)
+    assert [name for name, _ in val.items] == sorted(VALIDATION_IDS)
+    g = load_generator(out / "generator.safetensors")
+    reference = evaluate(g, [val])[VALIDATION_FOLDER]
+    assert evals[0]["val_psnr"] == pytest.approx(reference["psnr"], abs=1e-9)
+    assert evals[0]["val_ssim"] == pytest.approx(reference["ssim"], abs=1e-9)
+    niqes = [niqe(super_resolve(g.eval(), lr, "cpu"), border=4) for _, lr, _ in val]
+    assert evals[0]["val_niqe"] == pytest.approx(np.mean(niqes), abs=1e-9) and 2 < evals[0]["val_niqe"] < 50
+    # a pool without the split is refused before any work
+    with pytest.raises(ConfigError, match="val_data.*no BSDS500_test200"):
+        train(load_config("smoke", overrides(pool / "T9", tmp_path / "none", "val_data=pool")))
+    assert not (tmp_path / "none").exists()
+
+
 def test_sigterm_saves_then_resume_continues(images, tmp_path):
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

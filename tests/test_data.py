@@ -220,6 +220,42 @@ def test_corrupt_files_reported_once_and_skipped(tmp_path, cache_dir, caplog):
         assert len(lines) == 3
 
 
+def test_mixed_formats_gray_and_small_never_crash(tmp_path, cache_dir, caplog):
+    """Issue 10 / MANIFEST §7: JPEG (any case), TIFF, grayscale, CMYK, palette and 16-bit files all load; images
+    under the crop and broken files are skipped with one line each; sampling never raises."""
+    d = tmp_path / "pool"
+    rgb, gray = _rgb(120, 130), RNG.integers(0, 256, size=(104, 100), dtype=np.uint8)
+    d.mkdir()
+    Image.fromarray(rgb).save(d / "n01_photo.JPEG", quality=90)
+    Image.fromarray(gray).save(d / "n02_gray.jpg", quality=90)                      # ImageNet's mode L
+    Image.fromarray(rgb).save(d / "lzw.tiff", compression="tiff_lzw")
+    Image.fromarray((gray.astype(np.uint16) * 257)).save(d / "gray16.tif")          # I;16
+    Image.fromarray(rgb).convert("CMYK").save(d / "cmyk.jpg")
+    Image.fromarray(rgb).convert("P").save(d / "palette.png")
+    Image.fromarray(rgb[:56, :75]).save(d / "n03_tusker.JPEG")                      # 75x56, under the crop
+    Image.fromarray(gray[:95, :95]).save(d / "n04_bearskin.jpg")                    # 95x95, one px short
+    data = (d / "n01_photo.JPEG").read_bytes()
+    (d / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    for cache in (True, False):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="srgan.data"):
+            ds = TrainDataset([d], cache=cache, cache_dir=cache_dir, length=24, progress=False)
+            pairs = [ds.sample(i) for i in range(24)]
+            batches = list(train_loader(ds, 4))
+        assert sorted(p.name for p in ds.files) == ["cmyk.jpg", "gray16.tif", "lzw.tiff", "n01_photo.JPEG",
+                                                     "n02_gray.jpg", "palette.png"] + (["truncated.jpg"] * (not cache))
+        lines = [r.getMessage() for r in caplog.records]
+        assert sum("2 image(s) smaller than the 96-px crop" in line for line in lines) == 1
+        assert sum("truncated.jpg" in line for line in lines) == 1 and len(lines) == 2, lines
+        assert len(batches) == 6 and all(b[0].shape == (4, 3, 24, 24) and b[1].shape == (4, 3, 96, 96) for b in batches)
+        for i, (lr, hr) in enumerate(pairs):
+            path = ds.files[i % ds.num_images]
+            if path.name in ("n02_gray.jpg", "gray16.tif"):  # grayscale -> R = G = B, in HR and LR alike
+                assert (hr[..., 0] == hr[..., 2]).all() and (lr[..., 0] == lr[..., 2]).all()
+            if path.name == "gray16.tif":
+                assert _aligned_pair_of(lr, hr, np.repeat(mod_crop(gray, 4)[..., None], 3, 2), 4)
+
+
 def test_empty_and_unusable_roots_raise_clear_errors(tmp_path, cache_dir):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no usable training images in .*empty"):

@@ -5,7 +5,7 @@ import pytest
 
 from srgan.cli import build_parser, main
 
-COMMANDS = ["info", "demo", "train", "eval", "degrade", "upscale", "export"]
+COMMANDS = ["info", "demo", "train", "eval", "degrade", "upscale", "export", "serve", "study"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -24,6 +24,7 @@ import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -83,6 +84,8 @@ class Batches:
     def __init__(self, hrs, lrs, patch: int, seed: int):
         self.hrs, self.lrs, self.lr_patch = hrs, lrs, patch // SCALE
         self.rng = np.random.default_rng(seed)
+        # Flips are drawn on the images' device: a host-to-device copy each step would stall the queue.
+        self.flip_rng = torch.Generator(hrs[0].device).manual_seed(seed)
 
     def __call__(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         p, s = self.lr_patch, SCALE
@@ -94,10 +97,9 @@ class Batches:
             lr_crops.append(lr[:, y:y + p, x:x + p])
             hr_crops.append(hr[:, s * y:s * (y + p), s * x:s * (x + p)])
         lr, hr = torch.stack(lr_crops), torch.stack(hr_crops)
-        flips = torch.from_numpy(self.rng.random((3, batch, 1, 1, 1)) < 0.5).to(lr.device)
+        flips = torch.rand((3, batch, 1, 1, 1), device=lr.device, generator=self.flip_rng) < 0.5
         lr, hr = _augment(lr, flips), _augment(hr, flips)
-        to_float = lambda t: t.float().div_(255).contiguous(memory_format=torch.channels_last)
-        return to_float(lr), to_float(hr)
+        return lr.float().div_(255), hr.float().div_(255)
 
 
 def _augment(x: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
@@ -157,10 +159,12 @@ def validate(model: Generator, state: dict, val: list, device: torch.device) -> 
     """Mean PSNR-Y (4-px shave, MATLAB-rounded Y) of ``state`` on the validation images, fp32."""
     model.load_state_dict(state)
     model.eval()
-    scores = []
+    scores, tf32 = [], torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False  # true fp32, as `srgan eval` measures
     for lr, hr in val:
         sr = model(lr.to(device).float().div(255).unsqueeze(0))[0]
         scores.append(psnr(to_uint8(sr), hr, border=SCALE))
+    torch.backends.cudnn.allow_tf32 = tf32
     return float(np.mean(scores))
 
 
@@ -174,29 +178,76 @@ def load_validation(folder: str, device: torch.device) -> list:
     return val
 
 
-def train_srresnet(args, batches: Batches, val: list, device, log: Log) -> dict:
-    torch.manual_seed(args.seed)
-    g = Generator().to(device, memory_format=torch.channels_last).train()
-    probe = Generator().to(device, memory_format=torch.channels_last)  # evaluation copy
-    opt = torch.optim.Adam(g.parameters(), lr=args.lr, betas=(0.9, 0.999), **_fused(device))
+class Precision(NamedTuple):
+    memory_format: torch.memory_format
+    amp: torch.dtype | None  # autocast dtype; None = fp32 (TF32 convolutions on CUDA)
+
+    def __str__(self) -> str:
+        layout = "channels_last" if self.memory_format == torch.channels_last else "NCHW"
+        return f"{layout}/{str(self.amp).replace('torch.', '') if self.amp else 'fp32'}"
+
+    def autocast(self, device: torch.device):
+        return torch.autocast(device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None)
+
+
+CANDIDATES = [Precision(f, a) for a in (torch.bfloat16, None) for f in (torch.channels_last, torch.contiguous_format)]
+
+
+def fastest(make_step, batches: Batches, batch: int, device: torch.device, log: Log, phase: str) -> Precision:
+    """Time a few steps of each layout/precision on throw-away models and keep the fastest.
+
+    cuDNN's kernels for the 3-channel 9x9 convolutions at either end of the networks differ a lot between
+    layouts and dtypes, so this is measured, not assumed (a CPU has no such choice: fp32 NCHW there)."""
+    if device.type != "cuda":
+        return Precision(torch.contiguous_format, None)
+    timings = {}
+    for precision in CANDIDATES:
+        step = make_step(precision, lr=1e-6)[-1]
+        for _ in range(10):  # cuDNN autotuning happens here
+            step(*batches(batch), 1e-6)
+        torch.cuda.synchronize()
+        start = time.time()
+        for _ in range(25):
+            step(*batches(batch), 1e-6)
+        torch.cuda.synchronize()
+        timings[precision] = (time.time() - start) / 25
+    best = min(timings, key=timings.get)
+    log(event="precision", phase=phase, s_per_step={str(p): round(t, 5) for p, t in timings.items()}, chosen=str(best))
+    return best
+
+
+def srresnet_step(args, device, precision: Precision, lr: float):
+    g = Generator().to(device, memory_format=precision.memory_format).train()
+    opt = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.9, 0.999), **_fused(device))
     ema = EMA(g, args.ema)
+
+    def step(lr_batch, hr_batch, lr_now):
+        for group in opt.param_groups:
+            group["lr"] = lr_now
+        with precision.autocast(device):
+            loss = pixel_mse(g(lr_batch.contiguous(memory_format=precision.memory_format)).float(), hr_batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        ema.update(g)
+        return loss.detach()
+
+    return g, ema, step
+
+
+def train_srresnet(args, batches: Batches, val: list, device, log: Log) -> dict:
+    precision = fastest(lambda p, lr: srresnet_step(args, device, p, lr), batches, args.batch, device, log, "mse")
+    torch.manual_seed(args.seed)
+    g, ema, train_step = srresnet_step(args, device, precision, args.lr)
+    probe = Generator().to(device)  # evaluation copy, fp32
     start, deadline = time.time(), time.time() + args.mse_seconds
     total, step, best, next_eval, losses = None, 0, (-1.0, None, None), start + args.eval_seconds, []
     clock = StepClock(device)
     while time.time() < deadline and (total is None or step < total):
         total = clock.plan(step, deadline, log, "mse") or total
         lr_now = cosine_lr(step, total or 10**9, args.lr, args.warmup, args.lr * 0.01)
-        for group in opt.param_groups:
-            group["lr"] = lr_now
-        lr_batch, hr_batch = batches(args.batch)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = pixel_mse(g(lr_batch).float(), hr_batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        ema.update(g)
+        losses.append(train_step(*batches(args.batch), lr_now))
         step += 1
-        losses.append(loss.detach())
         if step % 500 == 0:
             log(phase="mse", step=step, loss=float(torch.stack(losses).mean()), lr=lr_now)
             losses = []
@@ -216,38 +267,29 @@ def train_srresnet(args, batches: Batches, val: list, device, log: Log) -> dict:
     return best[1]
 
 
-def train_srgan(args, init_state: dict, batches: Batches, val: list, device, log: Log) -> None:
-    torch.manual_seed(args.seed + 1)
-    g = Generator().to(device, memory_format=torch.channels_last)
+def srgan_step(args, device, precision: Precision, lr: float, init_state: dict):
+    g = Generator()
     g.load_state_dict(init_state)
-    g.train()
-    d = Discriminator().to(device, memory_format=torch.channels_last).train()
-    probe = Generator().to(device, memory_format=torch.channels_last)
-    opt_g = torch.optim.Adam(g.parameters(), lr=args.gan_lr, betas=(0.9, 0.999), **_fused(device))
-    opt_d = torch.optim.Adam(d.parameters(), lr=args.gan_lr, betas=(0.9, 0.999), **_fused(device))
-    noise = torch.Generator().manual_seed(args.seed)
-    start = time.time()
-    deadline = start + args.gan_seconds
-    snapshot_every = args.gan_seconds / args.snapshots
-    next_snapshot, step, total, sums = start + snapshot_every, 0, None, {}
-    bf16 = dict(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-    clock = StepClock(device)
-    while time.time() < deadline and (total is None or step < total):
-        total = clock.plan(step, deadline, log, "gan") or total
-        # The paper's schedule shape: the rate drops 10x for the second half.
-        lr_now = args.gan_lr * (0.1 if total and step >= total // 2 else 1.0)
+    g = g.to(device, memory_format=precision.memory_format).train()
+    d = Discriminator().to(device, memory_format=precision.memory_format).train()
+    opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.9, 0.999), **_fused(device))
+    opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.9, 0.999), **_fused(device))
+    noise = torch.Generator(device).manual_seed(args.seed)
+
+    def step(lr_batch, hr_batch, lr_now):
         for opt in (opt_g, opt_d):
             for group in opt.param_groups:
                 group["lr"] = lr_now
-        lr_batch, hr_batch = batches(args.gan_batch)
-        with torch.autocast(**bf16):
+        lr_batch = lr_batch.contiguous(memory_format=precision.memory_format)
+        hr_in = hr_batch.contiguous(memory_format=precision.memory_format)
+        with precision.autocast(device):
             sr = g(lr_batch)
-            loss_d = discriminator_loss(d(hr_batch), d(sr.detach()), generator=noise)
+            loss_d = discriminator_loss(d(hr_in), d(sr.detach()), generator=noise)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-        d.requires_grad_(False)
-        with torch.autocast(**bf16):
+        d.requires_grad_(False)  # G's update goes through the updated D without touching it
+        with precision.autocast(device):
             content = pixel_mse(sr.float(), hr_batch)
             adversarial = adversarial_loss(d(sr))
             loss_g = content + args.adversarial_weight * adversarial
@@ -255,12 +297,32 @@ def train_srgan(args, init_state: dict, batches: Batches, val: list, device, log
         loss_g.backward()
         opt_g.step()
         d.requires_grad_(True)
+        return torch.stack([loss_d.detach(), content.detach(), adversarial.detach()])
+
+    return g, d, step
+
+
+def train_srgan(args, init_state: dict, batches: Batches, val: list, device, log: Log) -> None:
+    precision = fastest(lambda p, lr: srgan_step(args, device, p, lr, init_state), batches, args.gan_batch,
+                        device, log, "gan")
+    torch.manual_seed(args.seed + 1)
+    g, d, train_step = srgan_step(args, device, precision, args.gan_lr, init_state)
+    probe = Generator().to(device)
+    start = time.time()
+    deadline = start + args.gan_seconds
+    snapshot_every = args.gan_seconds / args.snapshots
+    next_snapshot, step, total, sums = start + snapshot_every, 0, None, 0
+    clock = StepClock(device)
+    while time.time() < deadline and (total is None or step < total):
+        total = clock.plan(step, deadline, log, "gan") or total
+        # The paper's schedule shape: the rate drops 10x for the second half.
+        lr_now = args.gan_lr * (0.1 if total and step >= total // 2 else 1.0)
+        sums = sums + train_step(*batches(args.gan_batch), lr_now)
         step += 1
-        for name, value in (("loss_d", loss_d), ("content", content), ("adversarial", adversarial)):
-            sums[name] = sums.get(name, 0) + value.detach()
         if step % 500 == 0:
-            log(phase="gan", step=step, lr=lr_now, **{k: float(v) / 500 for k, v in sums.items()})
-            sums = {}
+            loss_d, content, adversarial = (sums / 500).tolist()
+            log(phase="gan", step=step, lr=lr_now, loss_d=loss_d, content=content, adversarial=adversarial)
+            sums = 0
         if time.time() >= next_snapshot or time.time() >= deadline or step == total:
             score = validate(probe, g.state_dict(), val, device)
             log(phase="gan", step=step, val_psnr=round(score, 4))
@@ -298,6 +360,7 @@ def main() -> None:
 
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = Log(out / "log.jsonl")

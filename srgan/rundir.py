@@ -4,13 +4,19 @@
     out_dir/last.pt              the newest checkpoint (a hard link to it, or a copy)
     out_dir/generator.safetensors  the newest generator weights, for ``srgan eval`` / ``upscale``
     out_dir/log.jsonl, samples/, tb/  see runlog.py
+    out_dir/.lock                while a run is writing: one writer per folder (see :func:`exclusive`)
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
+import socket
+import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from .checkpoint import atomic_write, save_checkpoint, save_generator
 
@@ -45,6 +51,48 @@ def resume_path(out_dir: Path, resume: str) -> Path:
         raise FileNotFoundError(f"--resume: no checkpoint at {path}" +
                                 (" (nothing to resume in this out_dir)" if resume == "last" else ""))
     return path
+
+
+@contextmanager
+def exclusive(out_dir: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``out_dir/.lock`` (created with the folder) while the run writes.
+
+    The kernel drops the lock when the process ends, however it ends, so a crash never leaves the folder
+    locked. The file names its holder ("pid host") and is removed on a clean exit; a file still naming a pid
+    when the lock is free is the mark of a run that was killed, reported when the next run takes over.
+    """
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / ".lock"
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode(errors="replace").split() or ["?"]
+            os.close(fd)
+            raise FileExistsError(f"out_dir {out_dir} is in use by another srgan train (pid {' on '.join(holder)}); "
+                                  "refused: one run writes to a folder at a time") from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder removed the file between our open and our lock: lock the new one
+    dead = os.read(fd, 200).decode(errors="replace").split()
+    if dead:
+        print(f"srgan: {out_dir}: the previous run (pid {' on '.join(dead)}) ended without releasing its lock "
+              "(killed?); taking over", file=sys.stderr)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+    try:
+        yield
+    finally:
+        os.unlink(path)  # before the unlock, so nobody can lock a file that is about to go
+        os.close(fd)
+        if created and not any(out_dir.iterdir()):  # a run refused before writing anything leaves no folder
+            out_dir.rmdir()
 
 
 def save(out_dir: Path, state: dict, generator, keep_last: int) -> Path:

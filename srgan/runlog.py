@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checkpoint import atomic_write
 from .images import write_image
 from .imresize import imresize
 
@@ -24,6 +25,7 @@ class RunLog:
         if not self.active:
             return
         out_dir.mkdir(parents=True, exist_ok=True)
+        _keep_until(out_dir / "log.jsonl", start)
         self.jsonl = open(out_dir / "log.jsonl", "a", buffering=1)
         if progress:
             from tqdm import tqdm
@@ -36,7 +38,7 @@ class RunLog:
             except ImportError:
                 self.note("TensorBoard is not installed (pip install 'srgan[tb]'); logging to log.jsonl only")
             else:
-                self.tb = SummaryWriter(str(out_dir / "tb"), purge_step=start + 1 if start else None)
+                self.tb = SummaryWriter(str(out_dir / "tb"), purge_step=start + 1)
 
     def note(self, message: str) -> None:
         """A one-line message that does not break the progress bar."""
@@ -91,6 +93,25 @@ class RunLog:
         if self.tb is not None:
             self.tb.close()
         self.jsonl.close()
+
+
+def _keep_until(path: Path, start: int) -> None:
+    """Drop the records of steps after ``start``: a run killed after its last checkpoint (or before its first,
+    ``start`` 0) logged steps that the next run redoes, and each step must appear once."""
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    kept = [line for line in lines if _step_of(line) <= start]
+    if len(kept) != len(lines):
+        atomic_write(path, lambda tmp: Path(tmp).write_text("".join(f"{line}\n" for line in kept), encoding="utf-8"))
+
+
+def _step_of(line: str) -> float:
+    try:
+        step = json.loads(line).get("step")
+    except (ValueError, AttributeError):
+        return float("inf")  # a line torn by kill -9, or not a record: dropped
+    return step if isinstance(step, int) else float("inf")
 
 
 def sample_grid(lr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor, gap: int = 4) -> np.ndarray:

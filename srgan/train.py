@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 from collections import defaultdict
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -50,12 +50,15 @@ def train_from_cli(args) -> int:
 def train(config: TrainConfig, resume: str | None = None) -> dict:
     """Train; returns a summary ``{"step", "stopped_by", "bad_total", "out_dir"}``."""
     out_dir = Path(config.out_dir)
-    state, init_generator = _check_start(config, out_dir, resume)
+    _check_start(config, out_dir, resume)  # fails before the run folder or its lock is created
     device = resolve_device(config.device)
     info = ddp.init(device)
     try:
         device = ddp.local_device(device, info)
-        return _run(config, out_dir, device, info, state, init_generator)
+        with rundir.exclusive(out_dir) if info.is_main else nullcontext():
+            # Again under the lock: another run may have written checkpoints since the check above.
+            state, init_generator = _check_start(config, out_dir, resume)
+            return _run(config, out_dir, device, info, state, init_generator)
     finally:
         ddp.teardown(info)
 

@@ -1,0 +1,113 @@
+"""Catalogue: one run folder, one writer. ``srgan train`` holds an exclusive lock on ``out_dir`` (released
+however the process ends); a second run into the folder is refused with one line. ``log.jsonl`` never repeats a
+step: what a killed run logged after its last checkpoint is dropped when the run resumes (or starts afresh)."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+from srgan.checkpoint import load_checkpoint
+from support import PYTHON, REPO, copy_run, only_error, snapshot, subprocess_env, train_args
+
+# Runs `srgan train` and stops at the checkpoint save of step sys.argv[2]: "wait" blocks there (a run still
+# writing), "die" kills the process with SIGKILL (before that checkpoint is written). The marker says when.
+STOPPING_TRAINER = r"""
+import os, pathlib, signal, sys, time
+from srgan import rundir
+
+marker, at, how = pathlib.Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+real_save = rundir.save
+
+def save(out_dir, state, *args):
+    if state["step"] == at:
+        marker.write_text(str(os.getpid()))
+        if how == "die":
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(300)
+    return real_save(out_dir, state, *args)
+
+rundir.save = save
+from srgan.cli import main
+sys.exit(main(sys.argv[4:]))
+"""
+
+
+def _start(tmp_path, args, at, how):
+    script, marker = tmp_path / "stopping_trainer.py", tmp_path / "marker"
+    script.write_text(STOPPING_TRAINER)
+    proc = subprocess.Popen([PYTHON, script, marker, str(at), how, *map(str, args)], cwd=REPO, env=subprocess_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not marker.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), proc.stderr.read() if proc.poll() is not None else "no marker"
+    return proc
+
+
+def _steps(run):
+    return [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("second", ["fresh", "--resume"])
+def test_second_run_into_a_busy_folder_is_refused(cli, train_data, tmp_path, second):
+    """Run A is writing (parked at its first checkpoint, or at its second for a resumable folder); run B into the
+    same out_dir (fresh with another seed, or --resume to go further) is refused with one line naming A's pid and changes
+    nothing. Before, both "succeeded" with interleaved checkpoints. Once A is killed, the lock is free: the next
+    run takes over and says that A never released it."""
+    run = tmp_path / "run"
+    proc = _start(tmp_path, train_args(train_data, run), at=2 if second == "fresh" else 4, how="wait")
+    try:
+        before = snapshot(run)
+        extra = ["seed=7"] if second == "fresh" else ["steps=6"]  # a run of its own / the same run, further
+        result = cli(*train_args(train_data, run, *extra, resume=None if second == "fresh" else "last"))
+        only_error(result, f"out_dir {run} is in use by another srgan train (pid {proc.pid} on ",
+                   "refused: one run writes to a folder at a time")
+        assert snapshot(run) == before
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert (run / ".lock").read_text().startswith(f"{proc.pid} ")  # what a killed holder leaves behind
+    result = cli(*train_args(train_data, run, resume=None if second == "fresh" else "last"))
+    assert result.code == 0, result.err
+    result.error_line(f"the previous run (pid {proc.pid} on ", "ended without releasing its lock (killed?)")
+    assert load_checkpoint(run / "last.pt")["step"] == 4
+    assert not (run / ".lock").exists()  # a clean exit removes it
+
+
+def test_kill_9_then_resume_logs_each_step_once(cli, train_data, trained_run, tmp_path):
+    """Killed with SIGKILL after logging steps 3 and 4 but before the step-4 checkpoint: ``--resume`` redoes
+    steps 3-4 from step_000002.pt, and log.jsonl holds steps 1..4 once each (it used to repeat 3 and 4), with
+    the same losses as an uninterrupted run."""
+    run = tmp_path / "run"
+    proc = _start(tmp_path, train_args(train_data, run), at=4, how="die")
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+    assert _steps(run) == [1, 2, 3, 4] and load_checkpoint(run / "last.pt")["step"] == 2
+    result = cli(*train_args(train_data, run, resume="last"))
+    assert result.code == 0, result.err
+    assert _steps(run) == [1, 2, 3, 4]
+    assert (run / "log.jsonl").read_text().count('"loss_g"') == 4
+    losses = [json.loads(line)["loss_g"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert losses == [json.loads(line)["loss_g"] for line in (trained_run / "log.jsonl").read_text().splitlines()]
+
+
+def test_resume_from_an_older_checkpoint_drops_the_later_records(cli, train_data, trained_run, tmp_path):
+    run = copy_run(trained_run, tmp_path / "run")
+    result = cli(*train_args(train_data, run, resume=str(run / "step_000002.pt")))
+    assert result.code == 0, result.err
+    assert _steps(run) == [1, 2, 3, 4]
+
+
+def test_run_killed_before_its_first_checkpoint_is_not_appended_to(cli, train_data, tmp_path):
+    """Killed at step 2's save (no checkpoint yet, steps 1-2 logged): a fresh run into the folder starts a fresh
+    log rather than appending to the dead run's records (before: steps 1, 2, 1, 2, 3, 4)."""
+    run = tmp_path / "run"
+    proc = _start(tmp_path, train_args(train_data, run), at=2, how="die")
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+    assert _steps(run) == [1, 2] and not list(run.glob("*.pt"))
+    result = cli(*train_args(train_data, run))
+    assert result.code == 0, result.err
+    assert _steps(run) == [1, 2, 3, 4]

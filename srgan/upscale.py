@@ -1,7 +1,7 @@
 """Super-resolve real images: the Python API (:func:`load_model`, :func:`upscale`) and ``srgan upscale``.
 
-* Any size: exact tiling (:mod:`srgan.tiling`), output assembled in a preallocated uint8 (8-bit) or float32
-  array, never a list of float tiles. ``tile='auto'`` sizes tiles from free memory.
+* Any size: exact tiling (:mod:`srgan.tiling`), output assembled in a preallocated uint8 (8-bit), uint16
+  (16-bit files) or float32 array, never a list of float tiles. ``tile='auto'`` sizes tiles from free memory.
 * Any image: RGB, L, RGBA/LA (alpha upscaled by MATLAB bicubic and re-attached), P, CMYK, 16-bit; reading,
   EXIF orientation, ICC profiles and writing go through :mod:`srgan.images`.
 * Fast: an srgan :class:`~srgan.models.Generator` runs as :class:`~srgan.inference.FastGenerator` (BN folded,
@@ -31,8 +31,8 @@ from .tiling import Engine, iter_alpha_tiles, run_tiled
 
 __all__ = ["load_model", "upscale", "upscale_file", "prepare", "upscale_from_cli"]
 
-#: 8-bit outputs larger than this (HR pixels) are written by a streaming uint8 writer instead of
-#: images.write_image (which takes float RGB: ~3 float copies of a 16000x12000 image would need > 7 GB).
+#: 8-bit outputs larger than this (HR pixels) are assembled as uint8 rather than float32 (~3 float copies of a
+#: 16000x12000 image would need > 7 GB). 16-bit outputs are always assembled as uint16.
 LARGE_OUTPUT_PIXELS = 40_000_000
 
 
@@ -83,11 +83,16 @@ def _to_uint8_torch(y: torch.Tensor) -> torch.Tensor:
     return y.clamp(0, 1).mul_(255).round_().to(torch.uint8)
 
 
+def _to_uint16_numpy(y: torch.Tensor) -> np.ndarray:
+    # NaN -> 0, clip, x65535, round half to even: the same rule (and float32 arithmetic) as images.to_uint16
+    return y.nan_to_num(0.0).clamp_(0, 1).mul_(65535).round_().to(torch.int32).cpu().numpy().astype(np.uint16)
+
+
 def upscale_planes(engine: Engine, rgb: torch.Tensor, alpha: torch.Tensor | None = None, *,
                    tile: int | str = "auto", out: str = "uint8", progress=None):
     """Upscale a (3,H,W) float [0,1] image (and an optional (H,W) alpha) into preallocated HWC arrays.
 
-    ``out`` = 'uint8' | 'float32' (numpy HWC) | 'tensor' (float32 CHW torch tensor on the input's device).
+    ``out`` = 'uint8' | 'uint16' | 'float32' (numpy HWC) | 'tensor' (float32 CHW torch tensor on the input's device).
     Returns ``(rgb_out, alpha_out | None)``; alpha is MATLAB-bicubic upscaled, clipped to [0, 1].
     """
     _, h, w = rgb.shape
@@ -102,13 +107,18 @@ def upscale_planes(engine: Engine, rgb: torch.Tensor, alpha: torch.Tensor | None
 
         def sink(y0, x0, t):
             result[y0:y0 + t.shape[1], x0:x0 + t.shape[2]] = _to_uint8_torch(t).permute(1, 2, 0).cpu().numpy()
+    elif out == "uint16":
+        result = np.empty((h * s, w * s, 3), np.uint16)
+
+        def sink(y0, x0, t):
+            result[y0:y0 + t.shape[1], x0:x0 + t.shape[2]] = _to_uint16_numpy(t.permute(1, 2, 0))
     elif out == "float32":
         result = np.empty((h * s, w * s, 3), np.float32)
 
         def sink(y0, x0, t):
             result[y0:y0 + t.shape[1], x0:x0 + t.shape[2]] = t.permute(1, 2, 0).cpu().numpy()
     else:
-        raise ValueError(f"out must be 'uint8', 'float32' or 'tensor', got {out!r}")
+        raise ValueError(f"out must be 'uint8', 'uint16', 'float32' or 'tensor', got {out!r}")
     run_tiled(engine, rgb, sink, tile=tile, progress=progress)
     alpha_out = None
     if alpha is not None:
@@ -124,7 +134,7 @@ def _upscale_alpha(alpha: torch.Tensor, scale: int, tile, out: str):
     if out == "tensor":
         result = torch.empty(h * scale, w * scale, dtype=torch.float32)
     else:
-        result = np.empty((h * scale, w * scale), np.uint8 if out == "uint8" else np.float32)
+        result = np.empty((h * scale, w * scale), {"uint8": np.uint8, "uint16": np.uint16}.get(out, np.float32))
     step = 512 if tile == "auto" else int(tile)
     if step <= 0:
         pieces = [(0, 0, imresize(a[None, None], scale=scale)[0, 0])]
@@ -134,6 +144,8 @@ def _upscale_alpha(alpha: torch.Tensor, scale: int, tile, out: str):
         t = t.clamp(0, 1)
         if out == "uint8":
             t = _to_uint8_torch(t).numpy()
+        elif out == "uint16":
+            t = _to_uint16_numpy(t)
         elif out == "float32":
             t = t.numpy()
         result[y0:y0 + t.shape[0], x0:x0 + t.shape[1]] = t
@@ -291,12 +303,14 @@ def upscale_file(engine: Engine, src: str | os.PathLike, dest: str | os.PathLike
     alpha = None if img.alpha is None else torch.from_numpy(img.alpha)
     h, w = img.rgb.shape[:2]
     s = engine.scale
-    large = img.bit_depth == 8 and h * w * s * s > large_output_pixels
-    out = "uint8" if large else "float32"
+    if img.bit_depth == 16:
+        out = "uint16"
+    else:
+        out = "uint8" if h * w * s * s > large_output_pixels else "float32"
     y, a = upscale_planes(engine, rgb, alpha, tile=tile, out=out)
-    del rgb
-    # Large 8-bit outputs stay uint8 all the way to the encoder (write_image takes uint8 without float copies).
-    return images.write_image(dest, y, alpha=a, bit_depth=8 if large else img.bit_depth, grayscale=img.grayscale,
+    rgb = img.rgb = None  # the float input is not needed while the output is encoded
+    # Integer outputs stay integer all the way to the encoder (write_image converts them in row blocks).
+    return images.write_image(dest, y, alpha=a, bit_depth=img.bit_depth, grayscale=img.grayscale,
                               icc_profile=img.icc_profile, overwrite=overwrite)
 
 

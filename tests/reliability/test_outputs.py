@@ -10,7 +10,7 @@ import sys
 import pytest
 from PIL import Image
 
-from srgan import images
+from srgan import imagewrite
 from support import only_error, rgb, save, snapshot, upscale_args
 
 upscale_module = sys.modules["srgan.upscale"]  # srgan.upscale is the function; the module is this
@@ -122,7 +122,7 @@ def test_disk_full_while_writing(cli, weights, tmp_path, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
     (out / "b.png").write_bytes(b"the old b")
-    real_encoder = images._encoder
+    real_encoder = imagewrite._encoder
     calls = []
 
     def encoder(*args, **kwargs):
@@ -136,7 +136,7 @@ def test_disk_full_while_writing(cli, weights, tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, "No space left on device")
         return fill_the_disk
 
-    monkeypatch.setattr(images, "_encoder", encoder)
+    monkeypatch.setattr(imagewrite, "_encoder", encoder)
     result = cli(*upscale_args(tmp_path / "in", out, weights, "--overwrite"))
     assert result.code == 1
     result.error_line(os.fspath(out / "b.png"), "disk full", "nothing was written")

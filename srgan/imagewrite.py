@@ -1,0 +1,281 @@
+"""Writing image files (:func:`write_image`) and checking an output folder (:func:`check_writable_dir`).
+
+* The format comes from the extension (:data:`~srgan.images.IMAGE_EXTENSIONS`); anything else is an
+  :class:`~srgan.images.ImageError`.
+* Input is float RGB in [0, 1], or integer RGB: uint8 (written 8-bit) or uint16 (written 16-bit where the format
+  can). Integer input is converted in row blocks, never as a whole float copy, so a 16000x12000 output costs
+  little more than the array itself (the streaming path of ``srgan upscale``).
+* 16-bit output: PNG (all colour types, via a small built-in encoder because Pillow cannot write 16-bit RGB)
+  and TIFF grayscale without alpha. Everything else (JPEG, WebP, BMP, 16-bit RGB/LA TIFF) is written with
+  8 bits per channel.
+* Alpha is kept by PNG, TIFF and WebP; JPEG and BMP drop it (Pillow reads 32-bit BMP back without alpha).
+  Grayscale is written as L/LA except to WebP (always RGB). Grayscale of a colour array is ITU-R BT.601 luma
+  (0.299 R + 0.587 G + 0.114 B).
+* JPEG is written at quality 95 without chroma subsampling; WebP lossy at quality 95.
+* An ICC profile is embedded for PNG, JPEG, WebP and TIFF when its colour space matches the written image
+  (RGB profile for colour, GRAY for grayscale); BMP drops it.
+* Atomic: the data goes to a hidden temporary file in the destination folder, is fsync'ed, then moved into
+  place (``os.link`` without overwrite, so an existing file is never replaced even by a concurrent writer;
+  ``os.replace`` with overwrite). On any failure the temporary file is removed, an existing destination is
+  untouched and an :class:`~srgan.images.ImageError` is raised (``ENOSPC`` reads "disk full").
+"""
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image as PILImage
+
+from .images import (_FORMATS, IMAGE_EXTENSIONS, LUMA_BT601, ImageError, ImageExistsError, _icc_space, to_uint8,
+                     to_uint16)
+
+__all__ = ["check_writable_dir", "write_image"]
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _write_png16(f, planes: np.ndarray, icc_profile: bytes | None) -> None:
+    """Write a 16-bit PNG (gray, gray+alpha, RGB or RGBA from HxWxC uint16).
+
+    Pillow cannot write 16-bit colour PNGs, so this is a minimal encoder: IHDR, optional
+    iCCP, IDAT (each row with the "Sub" filter), IEND.
+    """
+    h, w, c = planes.shape
+    color_type = {1: 0, 2: 4, 3: 2, 4: 6}[c]
+    bpp = 2 * c
+    f.write(b"\x89PNG\r\n\x1a\n")
+    f.write(_png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0)))
+    if icc_profile:
+        f.write(_png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc_profile)))
+    z = zlib.compressobj(6)
+    rows_per_block = max(1, (1 << 22) // max(1, w * bpp))
+    for y0 in range(0, h, rows_per_block):
+        block = planes[y0 : y0 + rows_per_block].astype(">u2").reshape(-1, w * c).view(np.uint8)
+        filtered = np.empty((block.shape[0], w * bpp + 1), np.uint8)
+        filtered[:, 0] = 1  # Sub: each byte minus the byte one pixel to the left
+        filtered[:, 1 : bpp + 1] = block[:, :bpp]
+        np.subtract(block[:, bpp:], block[:, :-bpp], out=filtered[:, bpp + 1 :])
+        data = z.compress(filtered.tobytes())
+        if data:
+            f.write(_png_chunk(b"IDAT", data))
+    f.write(_png_chunk(b"IDAT", z.flush()))
+    f.write(_png_chunk(b"IEND", b""))
+
+
+def _integer_planes(rgb: np.ndarray, alpha: np.ndarray | None, grayscale: bool) -> np.ndarray:
+    """HxWxC (gray or RGB, + alpha) in ``rgb``'s integer dtype, in row blocks: a huge image never becomes float."""
+    channels = (1 if grayscale else 3) + (alpha is not None)
+    if channels == 3:
+        return rgb
+    top, quantise = (255, to_uint8) if rgb.dtype == np.uint8 else (65535, to_uint16)
+    out = np.empty(rgb.shape[:2] + (channels,), rgb.dtype)
+    for y0 in range(0, rgb.shape[0], 1024):
+        rows = slice(y0, y0 + 1024)
+        if grayscale:
+            out[rows, :, 0] = quantise(rgb[rows].astype(np.float32) @ (LUMA_BT601 / top))
+        else:
+            out[rows, :, :3] = rgb[rows]
+        if alpha is not None:
+            out[rows, :, -1] = alpha[rows]
+    return out
+
+
+def _uint16_to_uint8(data: np.ndarray) -> np.ndarray:
+    out = np.empty(data.shape, np.uint8)
+    for y0 in range(0, data.shape[0], 1024):
+        out[y0:y0 + 1024] = to_uint8(data[y0:y0 + 1024].astype(np.float32) / 65535)
+    return out
+
+
+def _encoder(fmt: str, rgb, alpha, bit_depth: int, grayscale: bool, icc_profile):
+    """Return ``save(f)`` that encodes the image into an open binary file."""
+    if fmt == "WEBP":
+        grayscale = False  # WebP has no grayscale mode
+    if fmt in ("JPEG", "BMP"):
+        alpha = None
+    if icc_profile is not None and _icc_space(icc_profile) != (b"GRAY" if grayscale else b"RGB "):
+        icc_profile = None
+    if fmt == "BMP":
+        icc_profile = None
+
+    if rgb.dtype == np.uint8:
+        data = _integer_planes(rgb, alpha, grayscale)
+    elif rgb.dtype == np.uint16:
+        data = _integer_planes(rgb, alpha, grayscale)
+        if fmt == "PNG":
+            return lambda f: _write_png16(f, data, icc_profile)
+        if fmt == "TIFF" and data.shape[2] == 1:
+            im, data = PILImage.fromarray(data[..., 0]), None  # mode I;16
+        else:
+            data = _uint16_to_uint8(data)
+    else:
+        planes = [np.asarray(rgb, np.float32) @ LUMA_BT601] if grayscale else [rgb[..., i] for i in range(3)]
+        if alpha is not None:
+            planes.append(alpha)
+        if bit_depth == 16 and fmt == "PNG":
+            data16 = to_uint16(np.stack(planes, axis=-1))
+            return lambda f: _write_png16(f, data16, icc_profile)
+        if bit_depth == 16 and fmt == "TIFF" and grayscale and alpha is None:
+            data = None
+            im = PILImage.fromarray(to_uint16(planes[0]))  # mode I;16
+        else:
+            data = to_uint8(np.stack(planes, axis=-1))
+    if data is not None:
+        mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[data.shape[2]]
+        im = PILImage.fromarray(data[..., 0] if mode == "L" else data, mode=mode)
+    options: dict = {}
+    if icc_profile is not None:
+        options["icc_profile"] = icc_profile
+    if fmt == "JPEG":
+        options.update(quality=95, subsampling=0)
+    elif fmt == "WEBP":
+        options.update(quality=95)
+    return lambda f: im.save(f, format=fmt, **options)
+
+
+def _write_problem(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "disk full (no space left on device); nothing was written"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, OSError) and exc.errno == errno.EROFS:
+        return "read-only file system"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot write file ({exc.strerror})"
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    return f"cannot encode image ({detail})"
+
+
+def write_image(
+    path: str | os.PathLike,
+    rgb: np.ndarray,
+    *,
+    alpha: np.ndarray | None = None,
+    bit_depth: int = 8,
+    grayscale: bool = False,
+    icc_profile: bytes | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write RGB (HxWx3, float in [0, 1], uint8 or uint16) to ``path``, atomically; return the path.
+
+    Integer input (with an alpha of the same dtype) gives its own bit depth (uint16: 16 bits where the format
+    can) and is never copied as a whole to float, for very large images.
+
+    The format follows the extension; see the module docstring for what each format
+    keeps.  Missing parent folders are created.  Without ``overwrite`` an existing
+    ``path`` raises :class:`ImageExistsError` and is left untouched.
+    """
+    dest = Path(path)
+    suffix = dest.suffix.lower()
+    fmt = _FORMATS.get(suffix)
+    if fmt is None:
+        what = f"unknown extension {dest.suffix!r}" if suffix else "no file extension"
+        raise ImageError(path, f"{what}: cannot choose an output format (use one of {', '.join(IMAGE_EXTENSIONS)})")
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
+        raise ValueError(f"rgb must be a non-empty HxWx3 array, got shape {rgb.shape}")
+    if alpha is not None:
+        alpha = np.asarray(alpha)
+        if alpha.shape != rgb.shape[:2]:
+            raise ValueError(f"alpha must have shape {rgb.shape[:2]}, got {alpha.shape}")
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, not {bit_depth!r}")
+    if rgb.dtype in (np.uint8, np.uint16):
+        bits = 8 if rgb.dtype == np.uint8 else 16
+        if bit_depth != bits or (alpha is not None and alpha.dtype != rgb.dtype):
+            raise ValueError(f"{rgb.dtype} rgb is written with bit_depth={bits}, with a {rgb.dtype} alpha")
+
+    if dest.is_dir():
+        raise ImageError(path, "is a folder")
+    if not overwrite and os.path.lexists(dest):
+        raise ImageExistsError(path, "already exists (pass overwrite=True / --overwrite to replace it)")
+    save = _encoder(fmt, rgb, alpha, bit_depth, grayscale, icc_profile)
+
+    folder = dest.parent
+    tmp = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for _ in range(100):
+            candidate = folder / f".{dest.name}.{secrets.token_hex(4)}.tmp"
+            try:
+                fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                continue
+            tmp = candidate
+            break
+        else:
+            raise OSError(errno.EEXIST, "could not create a temporary file")
+        with os.fdopen(fd, "wb") as f:
+            save(f)
+            f.flush()
+            os.fsync(f.fileno())
+        if overwrite:
+            os.replace(tmp, dest)
+        else:
+            try:
+                os.link(tmp, dest)  # fails if dest appeared meanwhile: never clobbers
+            except FileExistsError:
+                raise ImageExistsError(path, "already exists (pass overwrite=True / --overwrite to replace it)") from None
+            except OSError:  # file system without hard links
+                if os.path.lexists(dest):
+                    raise ImageExistsError(path, "already exists (pass overwrite=True / --overwrite to replace it)") from None
+                os.replace(tmp, dest)
+        _fsync_dir(folder)
+    except ImageError:
+        raise
+    except Exception as exc:
+        raise ImageError(path, _write_problem(exc)) from exc
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                pass
+    return dest
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Persist the rename itself (best effort: not every platform can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def check_writable_dir(path: str | os.PathLike) -> Path:
+    """Create ``path`` if needed and check that files can be written in it.
+
+    Call it before starting work so that a bad output folder fails at once.  Raises
+    :class:`ImageError` with the reason; returns the folder as a ``Path``.
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ImageError(path, "exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "a parent is a file, not a folder" if isinstance(exc, (FileExistsError, NotADirectoryError)) else (exc.strerror or str(exc))
+        raise ImageError(path, f"cannot create output folder ({reason})") from exc
+    probe = folder / f".srgan-write-test-{secrets.token_hex(4)}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ImageError(path, f"output folder is not writable ({exc.strerror or exc})") from exc
+    return folder

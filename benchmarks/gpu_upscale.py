@@ -50,8 +50,9 @@ def main() -> None:
     if not torch.cuda.is_available():
         raise SystemExit("no CUDA device: this benchmark measures a GPU")
     torch.backends.cudnn.benchmark = True
-    plain = (load_generator(args.weights) if args.weights else Generator()).cuda().eval()
-    fast = FastGenerator(plain).cuda()
+    plain = (load_generator(args.weights) if args.weights else Generator()).eval()
+    fast = FastGenerator(plain).cuda()  # built from the CPU module: BN folding makes its tensors there
+    plain = plain.cuda()
     x = torch.rand(args.batch, 3, args.size, args.size, device="cuda")
     with torch.no_grad():
         reference = plain(x)

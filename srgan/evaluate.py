@@ -288,6 +288,8 @@ def eval_from_cli(args) -> int:
             raise ValueError(f"{args.model}: the model upscales x{model.scale} but --scale is {scale}")
     sets = [BenchmarkSet(d, scale) for d in args.data]
     if args.json:  # fail before the work, not after it
+        if Path(args.json).expanduser().is_dir():
+            raise IsADirectoryError(f"{args.json}: is a folder; --json takes a file name")
         parent = Path(args.json).expanduser().resolve().parent
         if parent.exists() and not os.access(parent, os.W_OK):
             raise PermissionError(f"{args.json}: folder is not writable")

@@ -59,6 +59,7 @@ __all__ = [
     "find_images",
     "read_image",
     "read_rgb_uint8",
+    "read_size",
     "to_uint16",
     "to_uint8",
     "write_image",
@@ -432,6 +433,13 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         icc_profile=icc,
         mode=mode,
     )
+
+
+def read_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) from the file's header, without decoding the pixels; ImageError if it cannot be read."""
+    _check_file(path)
+    with _decoding(path), _pillow_bomb_check_off(), PILImage.open(path) as im:
+        return im.size
 
 
 def read_rgb_uint8(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:

@@ -4,6 +4,7 @@ Only rank 0 makes a ``RunLog``; the other ranks get ``RunLog(None)``, which does
 """
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
@@ -58,18 +59,29 @@ class RunLog:
         """One JSON line; numbers also go to TensorBoard as ``train/<key>``."""
         if not self.active:
             return
-        self.jsonl.write(json.dumps(record) + "\n")
+        self._append(record)
         if self.tb is not None:
             for key, value in record.items():
                 if key != "step" and isinstance(value, (int, float)):
                     self.tb.add_scalar(f"train/{key}", value, record["step"])
+
+    def _append(self, record: dict) -> None:
+        """One line of log.jsonl; a failed write names the file (a full disk says so)."""
+        try:
+            self.jsonl.write(json.dumps(record) + "\n")
+        except OSError as exc:
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            error = OSError(f"{self.jsonl.name}: cannot write "
+                            f"({'disk full, no space left on device' if full else exc.strerror or exc})")
+            error.errno = exc.errno
+            raise error from None
 
     def eval_results(self, step: int, results: dict) -> None:
         if not self.active:
             return
         flat = {f"{name}_{metric}": float(value) for name, r in results.items() for metric, value in r.items()
                 if metric != "images"}  # psnr, ssim and whatever else a set reports (the validation set's niqe)
-        self.jsonl.write(json.dumps({"step": step, "eval": flat}) + "\n")
+        self._append({"step": step, "eval": flat})
         self.note(f"step {step} eval: " + ", ".join(f"{k} {v:.4f}" for k, v in flat.items()))
         if self.tb is not None:
             for key, value in flat.items():

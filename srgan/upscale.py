@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -360,6 +362,14 @@ def plan_outputs(inputs: list[str], output: str, ext: str = ".png") -> tuple[lis
         dest = out / rel
         if suffix != "keep":
             dest = dest.with_suffix(suffix)
+        elif dest.suffix.lower() not in IMAGE_EXTENSIONS:
+            errors.append(f"{src}: --ext keep cannot write a {dest.suffix or 'extension-less'} file; "
+                          f"skipped (use --ext with one of {', '.join(IMAGE_EXTENSIONS)})")
+            continue
+        outside = _outside(dest.parent, out)
+        if outside:
+            errors.append(f"{dest}: {outside}; not written through")
+            continue
         key = os.path.normcase(os.path.abspath(dest))
         if key in taken:
             errors.append(f"{src}: output {dest} would also be written for {taken[key]}; skipped "
@@ -368,6 +378,51 @@ def plan_outputs(inputs: list[str], output: str, ext: str = ".png") -> tuple[lis
         taken[key] = src
         pairs.append((src, dest))
     return pairs, errors, out
+
+
+def _outside(folder: Path, root: Path) -> str | None:
+    """Why ``folder`` (below the output folder ``root``) leads outside it through a symbolic link, or None."""
+    real_root = root.resolve()
+    for part in [folder, *folder.parents]:
+        if part == root or part in root.parents:
+            return None
+        if part.is_symlink() and not part.resolve().is_relative_to(real_root):
+            return f"{part} is a symbolic link to {part.resolve()}, outside the output folder {root}"
+    return None
+
+
+#: Largest side WebP can hold (libwebp refuses bigger images when encoding).
+WEBP_MAX_SIDE = 16383
+
+
+def _refused_before_work(src: Path, dest: Path, scale: int) -> str | None:
+    """An output problem known before upscaling: the input itself as target, or a size the format cannot hold."""
+    from .images import ImageError, read_size
+
+    if dest.exists() and os.path.samefile(src, dest):
+        return f"{dest}: is the input file itself; refused (choose another output)"
+    if dest.suffix.lower() == ".webp":
+        try:
+            side = max(read_size(src)) * scale
+        except ImageError:
+            return None  # unreadable: reading it reports that, as for any other format
+        if side > WEBP_MAX_SIDE:
+            return (f"{dest}: a {side}-px side is more than WebP can hold ({WEBP_MAX_SIDE} px); skipped "
+                    "(use --ext .png)")
+    return None
+
+
+@contextmanager
+def _signals_interrupt():
+    """SIGTERM interrupts like Ctrl-C, so the writers' ``finally`` blocks remove their temporary files."""
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def upscale_from_cli(args: argparse.Namespace) -> int:
@@ -396,18 +451,25 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
             print(f"srgan: no input images found in {', '.join(map(str, args.inputs))}", file=sys.stderr)
         return 1
     engine = prepare(args.model, args.device, args.precision)
+    refused = [(src, dest, _refused_before_work(src, dest, engine.scale)) for src, dest in todo]
+    for _src, _dest, line in refused:
+        if line:
+            errors.append(line)
+            print(f"srgan: {line}", file=sys.stderr)
+    todo = [(src, dest) for src, dest, line in refused if not line]
     failed = len(errors)
     bar = tqdm(todo, unit="img", disable=getattr(args, "quiet", False) or len(todo) < 2, file=sys.stderr)
-    for src, dest in bar:
-        bar.set_postfix_str(src.name, refresh=False)
-        try:
-            upscale_file(engine, src, dest, tile=tile, overwrite=args.overwrite, max_pixels=max_pixels)
-        except ImageError as exc:
-            failed += 1
-            tqdm.write(f"srgan: {exc}", file=sys.stderr)
-        except MemoryError:
-            failed += 1
-            tqdm.write(f"srgan: {src}: out of memory (try a smaller --tile)", file=sys.stderr)
+    with _signals_interrupt():
+        for src, dest in bar:
+            bar.set_postfix_str(src.name, refresh=False)
+            try:
+                upscale_file(engine, src, dest, tile=tile, overwrite=args.overwrite, max_pixels=max_pixels)
+            except ImageError as exc:
+                failed += 1
+                tqdm.write(f"srgan: {exc}", file=sys.stderr)
+            except MemoryError:
+                failed += 1
+                tqdm.write(f"srgan: {src}: out of memory (try a smaller --tile)", file=sys.stderr)
     done = len(todo) - (failed - len(errors))
     if failed:
         print(f"srgan: {done} image(s) written, {failed} failed", file=sys.stderr)

@@ -1,0 +1,163 @@
+"""Catalogue: every output problem that can be known up front is reported before any upscaling or scoring;
+signals and full disks leave nothing half-written behind; an output folder is never written through a symbolic
+link that leads outside it."""
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import srgan.evaluate as evaluate_module
+from srgan import runlog
+from support import PYTHON, REPO, only_error, rgb, save, subprocess_env, train_args, upscale_args
+
+
+@pytest.fixture
+def upscaled(monkeypatch):
+    """The inputs that reached the network, in order."""
+    upscale_module = sys.modules["srgan.upscale"]  # `srgan.upscale` is the function
+    seen = []
+    original = upscale_module.upscale_file
+
+    def upscale_file(engine, src, dest, **kwargs):
+        seen.append(os.path.basename(src))
+        return original(engine, src, dest, **kwargs)
+
+    monkeypatch.setattr(upscale_module, "upscale_file", upscale_file)
+    return seen
+
+
+def test_webp_size_limit_is_checked_before_upscaling(cli, weights, tmp_path, upscaled):
+    """4100 px wide x4 is 16400 px, past WebP's 16383: refused from the header before any upscaling (it used to
+    be upscaled, then fail in the encoder); the other image is written."""
+    save(tmp_path / "in" / "wide.png", rgb(2, 4100))
+    save(tmp_path / "in" / "small.png", rgb(5, 6))
+    result = cli(*upscale_args(tmp_path / "in", tmp_path / "out", weights, "--ext", ".webp"))
+    assert result.code == 1
+    result.error_line(os.fspath(tmp_path / "out" / "wide.webp"), "a 16400-px side is more than WebP can hold "
+                      "(16383 px); skipped (use --ext .png)")
+    assert upscaled == ["small.png"] and sorted(os.listdir(tmp_path / "out")) == ["small.webp"]
+
+
+def test_ext_keep_with_an_extension_srgan_cannot_write(cli, weights, tmp_path, upscaled):
+    """``--ext keep`` for a GIF named on the command line: refused up front (it used to fail after upscaling)."""
+    gif = save(tmp_path / "anim.gif", rgb(5, 6), mode="P")
+    png = save(tmp_path / "ok.png", rgb(5, 6))
+    result = cli(*upscale_args([gif, png], tmp_path / "out", weights, "--ext", "keep"))
+    assert result.code == 1
+    result.error_line(os.fspath(gif), "--ext keep cannot write a .gif file; skipped")
+    assert upscaled == ["ok.png"] and os.listdir(tmp_path / "out") == ["ok.png"]
+
+
+@pytest.mark.parametrize("layout", ["file", "folder --ext keep"])
+def test_output_equal_to_an_input_is_refused_even_with_overwrite(cli, weights, tmp_path, upscaled, layout):
+    photo = save(tmp_path / "in" / "photo.png", rgb(5, 6))
+    before = photo.read_bytes()
+    if layout == "file":
+        args = upscale_args(photo, photo, weights, "--overwrite")
+    else:
+        args = upscale_args(tmp_path / "in", tmp_path / "in", weights, "--ext", "keep", "--overwrite")
+    result = cli(*args)
+    assert result.code == 1
+    result.error_line(os.fspath(photo), "is the input file itself; refused (choose another output)")
+    assert photo.read_bytes() == before and upscaled == []
+
+
+def test_eval_json_pointing_at_a_folder(cli, weights, tmp_path, monkeypatch):
+    """Refused before scoring (it used to score every image, then fail to write the report)."""
+    save(tmp_path / "Set" / "HR" / "a.png", rgb(32, 32))
+    (tmp_path / "report").mkdir()
+    monkeypatch.setattr(evaluate_module, "evaluate", lambda *a, **k: pytest.fail("scored before the check"))
+    result = cli("eval", "--model", weights, "--data", tmp_path / "Set", "--device", "cpu",
+                 "--json", tmp_path / "report")
+    only_error(result, os.fspath(tmp_path / "report"), "is a folder; --json takes a file name")
+
+
+def test_output_folder_with_a_symlink_to_a_folder_outside(cli, weights, tmp_path):
+    """out/sub is a link to a folder elsewhere: in/sub/a.png is not written through it (it used to land in the
+    other folder); in/b.png is written."""
+    save(tmp_path / "in" / "sub" / "a.png", rgb(5, 6))
+    save(tmp_path / "in" / "b.png", rgb(5, 6))
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "sub").symlink_to(tmp_path / "elsewhere")
+    result = cli(*upscale_args(tmp_path / "in", tmp_path / "out", weights))
+    assert result.code == 1
+    result.error_line(os.fspath(tmp_path / "out" / "sub" / "a.png"), "is a symbolic link to",
+                      f"outside the output folder {tmp_path / 'out'}; not written through")
+    assert os.listdir(tmp_path / "elsewhere") == [] and (tmp_path / "out" / "b.png").is_file()
+
+
+# `srgan upscale` that parks half-way through writing its first output (the marker says when).
+PARKED_WRITER = r"""
+import pathlib, sys, time
+from srgan import imagewrite
+
+marker = pathlib.Path(sys.argv[1])
+real_encoder = imagewrite._encoder
+
+def encoder(*args, **kwargs):
+    def save(f):
+        f.write(b"\x89PNG\r\n\x1a\n partial")
+        f.flush()
+        marker.write_text("writing")
+        time.sleep(300)
+    return save
+
+imagewrite._encoder = encoder
+from srgan.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_during_upscale_leaves_no_temp_file(weights, tmp_path, signum):
+    """SIGTERM (or Ctrl-C) while an output is half written: exit 130, "srgan: interrupted", no temporary file and
+    no output (SIGTERM used to kill the process and leave `.photo.png.*.tmp`)."""
+    script, marker, out = tmp_path / "parked.py", tmp_path / "marker", tmp_path / "out"
+    script.write_text(PARKED_WRITER)
+    photo = save(tmp_path / "in" / "photo.png", rgb(5, 6))
+    proc = subprocess.Popen([PYTHON, script, marker, *map(str, upscale_args(photo, out, weights))], cwd=REPO,
+                            env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not marker.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), proc.stderr.read()
+        assert [p.name for p in out.iterdir()][0].startswith(".photo.png.")  # the temporary file, mid-write
+        proc.send_signal(signum)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, proc.returncode
+    assert proc.stderr.read().strip() == "srgan: interrupted"
+    assert list(out.iterdir()) == []
+
+
+def test_disk_full_on_the_training_log(cli, train_data, tmp_path, monkeypatch):
+    """ENOSPC while appending to log.jsonl: one line naming the file and saying "disk full" (it used to be a bare
+    "[Errno 28] No space left on device")."""
+    class FullFile:
+        def __init__(self, path):
+            self.name, self.lines = os.fspath(path), 0
+
+        def write(self, text):
+            self.lines += 1
+            if self.lines == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(runlog, "open", lambda path, *args, **kwargs: FullFile(path), raising=False)
+    run = tmp_path / "run"
+    result = cli(*train_args(train_data, run))
+    assert result.code == 1
+    line = result.error_line("srgan: error: ", os.fspath(run / "log.jsonl"),
+                             "cannot write (disk full, no space left on device)")
+    assert line == result.err.splitlines()[-1]

@@ -1,0 +1,100 @@
+"""Perception-distortion report: PSNR (x) against NIQE (y) on BSD100 for bicubic, leftthomas, srgan SRResNet/SRGAN, HR.
+
+    pip install -e ".[plot]"    # matplotlib
+    python scripts/perception_distortion.py
+
+Scores every model with ``srgan.evaluate.evaluate`` (PSNR/SSIM on Y and NIQE, all with the 4-px border) on
+Set5, Set14 and BSD100, writes the set means to docs/perception_distortion.json, prints them as a markdown
+table, and plots BSD100 to docs/perception_distortion.png. HR scores the ground truth itself: its PSNR is
+infinite, so it is drawn as a horizontal line at its NIQE, the naturalness a perfect model would reach. The
+paper's BSD100 PSNRs (Ledig et al. 2017, Table 2: SRResNet 27.58, SRGAN 25.16 dB; the paper gives no NIQE)
+are vertical lines. Takes about ten minutes on two CPU cores.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from srgan.evaluate import evaluate, write_json
+
+PAPER_BSD100_PSNR = {"SRResNet": 27.58, "SRGAN": 25.16}
+SETS = ("Set5", "Set14", "BSD100")
+
+
+def models(leftthomas: Path) -> dict[str, str]:
+    """Plot label -> ``--model`` value."""
+    return {"bicubic": "bicubic", "leftthomas SRGAN": str(leftthomas), "srgan SRResNet": "srresnet",
+            "srgan SRGAN": "srgan", "HR": "hr"}
+
+
+def table(scores: dict) -> str:
+    def cell(r: dict) -> str:
+        psnr_ssim = f"{r['psnr']:.2f} / {r['ssim']:.4f}" if "psnr" in r else "– / –"
+        return f"{psnr_ssim} / {r['niqe']:.2f}"
+
+    lines = ["| x4, PSNR (dB) / SSIM / NIQE | " + " | ".join(SETS) + " |", "|---|" + "---|" * len(SETS)]
+    lines += [f"| {name} | " + " | ".join(cell(r[s]) for s in SETS) + " |" for name, r in scores.items()]
+    return "\n".join(lines)
+
+
+def pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit("the plot needs matplotlib: pip install -e '.[plot]'") from None
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot(plt, scores: dict, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7, 4.8), dpi=150)
+    points = {name: r["BSD100"] for name, r in scores.items() if "psnr" in r["BSD100"]}
+    for name, r in points.items():
+        ax.scatter(r["psnr"], r["niqe"], s=40, zorder=3)
+        ax.annotate(name, (r["psnr"], r["niqe"]), textcoords="offset points", xytext=(6, 4), fontsize=9)
+    hr = scores["HR"]["BSD100"]["niqe"]
+    ax.axhline(hr, color="0.3", linestyle="--", linewidth=1)
+    ax.annotate(f"HR (ground truth), NIQE {hr:.2f}", (0.01, hr), xycoords=("axes fraction", "data"),
+                textcoords="offset points", xytext=(0, 4), fontsize=9, color="0.3")
+    for name, psnr in PAPER_BSD100_PSNR.items():
+        ax.axvline(psnr, color="tab:red", linestyle=":", linewidth=1)
+        ax.annotate(f"paper {name}\n{psnr} dB", (psnr, 0.98), xycoords=("data", "axes fraction"),
+                    textcoords="offset points", xytext=(3, -22), fontsize=8, color="tab:red")
+    psnrs = [r["psnr"] for r in points.values()] + list(PAPER_BSD100_PSNR.values())
+    ax.set_xlim(min(psnrs) - 0.4, max(psnrs) + 0.6)
+    ax.set_ylim(hr - 0.4, max(r["niqe"] for r in points.values()) + 0.4)
+    ax.set_xlabel("PSNR on Y, dB (higher = closer to the original)")
+    ax.set_ylabel("NIQE (lower = more natural)")
+    ax.set_title("BSD100 x4: perception vs distortion")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/benchmarks"),
+                        help="folder holding Set5/Set14/BSD100")
+    parser.add_argument("--leftthomas", type=Path,
+                        default=Path("../shared/data/weights/leftthomas_SRGAN/netG_epoch_4_100.pth"))
+    parser.add_argument("--json", type=Path, default=Path("docs/perception_distortion.json"))
+    parser.add_argument("--plot", type=Path, default=Path("docs/perception_distortion.png"))
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    plt = pyplot()  # before ten minutes of evaluation, not after
+
+    scores = {}
+    for name, spec in models(args.leftthomas).items():
+        results = evaluate(spec, [args.data / s for s in SETS], device=args.device, metrics="psnr,ssim,niqe")
+        scores[name] = {s: {k: v for k, v in r.items() if k != "images"} for s, r in results.items()}
+        print(f"{name}: " + ", ".join(f"{s} NIQE {r['niqe']:.2f}" for s, r in scores[name].items()), flush=True)
+    write_json({"paper_bsd100_psnr": PAPER_BSD100_PSNR, "models": scores}, args.json)
+    plot(plt, scores, args.plot)
+    print(table(scores))
+    print(f"wrote {args.json} and {args.plot}")
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import re
@@ -84,8 +85,14 @@ def exclusive(out_dir: Path) -> Iterator[None]:
     if dead:
         print(f"srgan: {out_dir}: the previous run (pid {' on '.join(dead)}) ended without releasing its lock "
               "(killed?); taking over", file=sys.stderr)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+    except OSError as exc:
+        os.close(fd)
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        raise OSError(f"{path}: cannot write ({'disk full, no space left on device' if full else exc.strerror})"
+                      ) from None
     try:
         yield
     finally:

@@ -8,7 +8,7 @@ Set5, Set14 and BSD100, writes the set means to docs/perception_distortion.json,
 table, and plots BSD100 to docs/perception_distortion.png. HR scores the ground truth itself: its PSNR is
 infinite, so it is drawn as a horizontal line at its NIQE, the naturalness a perfect model would reach. The
 paper's BSD100 PSNRs (Ledig et al. 2017, Table 2: SRResNet 27.58, SRGAN 25.16 dB; the paper gives no NIQE)
-are vertical lines. Takes about ten minutes on two CPU cores.
+are vertical lines. Takes 10-20 minutes on two shared CPU cores (mostly the two generators).
 """
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=Path("docs/perception_distortion.png"))
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    plt = pyplot()  # before ten minutes of evaluation, not after
+    plt = pyplot()  # fail before the long evaluation, not after it
 
     scores = {}
     for name, spec in models(args.leftthomas).items():

@@ -1,14 +1,12 @@
-"""Peak memory of a large upscale: 4000x3000 -> 16000x12000 through ``srgan upscale`` under /usr/bin/time -v.
+"""Peak memory of a large upscale through ``srgan upscale`` (a child process under /usr/bin/time -v).
 
-    python benchmarks/large_image_memory.py                      # Generator(x4, 1 block, 64 channels), random
-    python benchmarks/large_image_memory.py --blocks 16 --tile auto --workdir /tmp/big
+    python benchmarks/large_image_memory.py                             # 2000x1500 -> 8000x6000, 8-bit RGB
+    python benchmarks/large_image_memory.py --bits 16                   # the same from a 16-bit RGB PNG
+    python benchmarks/large_image_memory.py --width 4000 --height 3000 --bits 16 --workdir /tmp/big
 
-Writes a synthetic 4000x3000 RGB PNG and random generator weights into ``--workdir`` (a temporary folder by
-default; nothing here belongs in the repository), runs ``python -m srgan upscale`` on it as a child process
-under ``/usr/bin/time -v`` (``apt-get install time`` if missing) and prints wall time and the maximum resident
-set size. Activation memory per tile depends on the channel count, not on the number of residual blocks, so
-a 1-block, 64-channel generator has the full model's peak memory at a fraction of its run time; the full
-model's time is estimated from the per-pixel rate of ``benchmarks/inference.py``.
+Writes a synthetic RGB PNG (8 or 16 bits per channel) into ``--workdir`` (a temporary folder by default; nothing
+here belongs in the repository), runs ``python -m srgan upscale`` on it with the shipped 16-block SRGAN generator
+(``--model``) and prints wall time and the maximum resident set size (``apt-get install time`` if missing).
 """
 from __future__ import annotations
 
@@ -22,50 +20,49 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from srgan.checkpoint import save_generator  # noqa: E402
-from srgan.models import Generator  # noqa: E402
+from srgan.images import write_image  # noqa: E402
 
 
-def synthetic_image(path: Path, width: int, height: int) -> None:
-    """A smooth colour field with some texture, written row band by row band (no huge temporaries)."""
+def synthetic_image(path: Path, width: int, height: int, bits: int) -> None:
+    """A smooth colour field with some texture, built row band by row band (no huge float temporaries)."""
     rng = np.random.default_rng(0)
-    out = np.empty((height, width, 3), np.uint8)
+    top = 255 if bits == 8 else 65535
+    out = np.empty((height, width, 3), np.uint8 if bits == 8 else np.uint16)
     xs = np.linspace(0, 6 * np.pi, width, dtype=np.float32)
     for y0 in range(0, height, 500):
         ys = np.linspace(0, 4 * np.pi, height, dtype=np.float32)[y0:y0 + 500, None]
         for c in range(3):
-            band = 127 + 60 * np.sin(xs[None] * (c + 1) / 3 + ys) + rng.normal(0, 12, (len(ys), width))
-            out[y0:y0 + 500, :, c] = np.clip(band, 0, 255)
-    Image.fromarray(out).save(path, compress_level=1)
+            band = 0.5 + 0.23 * np.sin(xs[None] * (c + 1) / 3 + ys) + rng.normal(0, 0.05, (len(ys), width))
+            out[y0:y0 + 500, :, c] = np.rint(np.clip(band, 0, 1) * top)
+    if bits == 8:
+        Image.fromarray(out).save(path, compress_level=1)
+    else:  # Pillow cannot write 16-bit RGB; srgan's PNG writer can
+        write_image(path, out.astype(np.float32) / top, bit_depth=16, overwrite=True)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--width", type=int, default=4000)
-    parser.add_argument("--height", type=int, default=3000)
-    parser.add_argument("--blocks", type=int, default=1)
-    parser.add_argument("--channels", type=int, default=64)
+    parser.add_argument("--width", type=int, default=2000)
+    parser.add_argument("--height", type=int, default=1500)
+    parser.add_argument("--bits", type=int, choices=(8, 16), default=8, help="bits per channel of the input PNG")
+    parser.add_argument("--model", default="srgan", help="what srgan upscale --model gets (default: shipped SRGAN)")
     parser.add_argument("--tile", default="auto")
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args(argv)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="srgan-bigmem-"))
     work.mkdir(parents=True, exist_ok=True)
-    src = work / f"input_{args.width}x{args.height}.png"
+    src = work / f"input_{args.width}x{args.height}_{args.bits}bit.png"
     if not src.exists():
-        synthetic_image(src, args.width, args.height)
-    torch.manual_seed(0)
-    weights = save_generator(Generator(num_blocks=args.blocks, channels=args.channels).eval(),
-                             work / f"g{args.blocks}x{args.channels}.safetensors")
+        synthetic_image(src, args.width, args.height, args.bits)
     dest = work / "output.png"
     if dest.exists():
         dest.unlink()
     cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "srgan", "upscale", str(src), "-o", str(dest),
-           "--model", str(weights), "--device", "cpu", "--tile", str(args.tile)]
+           "--model", args.model, "--device", "cpu", "--tile", str(args.tile), "--quiet"]
     print("$", " ".join(cmd), flush=True)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -74,13 +71,15 @@ def main(argv=None) -> int:
     if proc.returncode != 0 or not peak:
         print(proc.stderr[-3000:])
         return 1
-    print(f"peak RSS {int(peak.group(1)) / 2**20:.2f} GiB, wall {wall:.0f} s", flush=True)
     peak_gib = int(peak.group(1)) / 2**20
     Image.MAX_IMAGE_PIXELS = None  # our own output; only the header is read
     with Image.open(dest) as im:
-        size = im.size
-    print(f"Generator(x4, {args.blocks} blocks, {args.channels} channels), tile {args.tile}: "
-          f"{args.width}x{args.height} -> {size[0]}x{size[1]} in {wall:.0f} s, peak RSS {peak_gib:.2f} GiB")
+        size, mode = im.size, im.mode
+    with open(dest, "rb") as handle:
+        bits = handle.read(25)[24]  # the IHDR chunk's bit depth
+    print(f"model {args.model}, tile {args.tile}, {args.bits}-bit {args.width}x{args.height} -> {bits}-bit "
+          f"{size[0]}x{size[1]} ({mode}) in {wall:.0f} s, peak RSS {peak_gib:.2f} GiB, "
+          f"load average {os.getloadavg()[0]:.1f}")
     return 0
 
 

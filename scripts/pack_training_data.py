@@ -2,10 +2,12 @@
 
     python scripts/pack_training_data.py ../shared/data/train -o .devdata/a --folders T91 BSD200 BSDS500_test200
     python scripts/pack_training_data.py ../shared/data/train -o .devdata/b --folders ImageNet1000 --max-mib 50
+    python scripts/pack_training_data.py ../shared/data/train -o .devdata/val --validation
 
 JPEG files are copied byte for byte (their pixels are the training data; re-encoding would only add loss or
 bytes). Everything else is written as lossless WebP (~40% smaller than PNG/BMP), checked to decode to exactly
-the same RGB pixels. The validation split (srgan/validation.py) is always left out. With ``--max-mib`` the files
+the same RGB pixels. The validation split (srgan/validation.py) is always left out, or packed alone with
+``--validation``. With ``--max-mib`` the files
 are taken in a seeded random order until the budget is full, so a partial pack is an unbiased sample.
 """
 from __future__ import annotations
@@ -42,10 +44,11 @@ def main() -> None:
     parser.add_argument("--folders", nargs="*", help="only these sub-folders of source (default: all)")
     parser.add_argument("--max-mib", type=float, help="stop adding files at this many MiB")
     parser.add_argument("--seed", type=int, default=0, help="file order when --max-mib cuts the pack short")
+    parser.add_argument("--validation", action="store_true", help="pack only the validation split")
     args = parser.parse_args()
     source, output = Path(args.source), Path(args.output)
     roots = [source / f for f in args.folders] if args.folders else [source]
-    files = [p for p in find_images(roots) if not is_validation_image(p)]
+    files = [p for p in find_images(roots) if is_validation_image(p) == args.validation]
     if args.max_mib:
         random.Random(args.seed).shuffle(files)
     budget = args.max_mib * 2**20 if args.max_mib else float("inf")

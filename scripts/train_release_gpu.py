@@ -263,7 +263,7 @@ def train_srresnet(args, batches: Batches, val: list, device, log: Log) -> dict:
     log(event="mse_done", steps=step, best_val_psnr=round(best[0], 4), chosen=best[2])
     probe.load_state_dict(best[1])
     save_generator(probe, Path(args.out) / "srresnet.safetensors",
-                   {"trained": f"srresnet, {step} steps of batch {args.batch}, chosen {best[2]} on validation"})
+                   {"phase": "mse", "trained": f"{step} steps of batch {args.batch}, chosen {best[2]} on validation"})
     return best[1]
 
 
@@ -327,7 +327,7 @@ def train_srgan(args, init_state: dict, batches: Batches, val: list, device, log
             score = validate(probe, g.state_dict(), val, device)
             log(phase="gan", step=step, val_psnr=round(score, 4))
             save_generator(probe, Path(args.out) / f"gan_step_{step:06d}.safetensors",
-                           {"trained": f"srgan-mse from srresnet, {step} steps of batch {args.gan_batch}"})
+                           {"phase": "gan", "trained": f"SRGAN-MSE from the SRResNet, {step} steps of batch {args.gan_batch}"})
             next_snapshot += snapshot_every
     log(event="gan_done", steps=step)
 

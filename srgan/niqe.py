@@ -15,8 +15,8 @@ The algorithm, matched to MATLAB R2021a ``niqe`` (reference value tested in test
    products with the neighbour to the right, below and on both diagonals (shape, mean, left and
    right scale), the neighbour taken circularly within the block (MATLAB ``circshift``). Shapes
    come from MATLAB's moment-matching lookup on the grid 0.2:0.001:10.
-5. The same at half resolution (MATLAB bicubic ``imresize(Y, 0.5)`` on doubles, the exact float
-   path of :mod:`srgan.imresize`), blocks of 48x48: 36 features per block.
+5. The same at half resolution (MATLAB bicubic ``imresize(Y, 0.5)`` with antialiasing, by the exact
+   float path of :mod:`srgan.imresize` in float64), blocks of 48x48: 36 features per block.
 6. A Gaussian fitted to the blocks' features (``nanmean``; covariance over blocks without NaN, as
    ``nancov``; a flat block has no negative or positive MSCN values and gives NaNs) is compared with
    the pristine model: ``sqrt(d * pinv((cov_pris + cov) / 2) * d')``, ``d = mu_pris - mu``.

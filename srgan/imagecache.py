@@ -90,7 +90,10 @@ class ImageCache:
         return np.load(entry[0], mmap_mode="r"), np.load(entry[1], mmap_mode="r")
 
     def fill(self, files: list[Path], min_size: int, progress: bool, report_bad: Callable[[Exception, Path], None]):
-        """``[(path, entry, (h, w))]`` for every file that decodes; builds what is missing (tqdm bar)."""
+        """``[(path, entry, (h, w))]`` for every file that decodes; builds what is missing (tqdm bar).
+
+        Images under ``min_size`` keep no entry, so they are decoded again at each start only to be skipped.
+        """
         from tqdm import tqdm
 
         entries, todo = [], []

@@ -1,8 +1,9 @@
-"""The ``srgan`` command line: info, train, eval, degrade, upscale, export, serve, study.
+"""The ``srgan`` command line: info, demo, train, eval, degrade, upscale, export, serve, study, data.
 
 The whole CLI surface is declared here; each subcommand hands its parsed arguments to the module that does
 the work (imported lazily so ``srgan --help`` stays quick). Errors a user can cause print one line, no
-traceback, unless ``--debug``.
+traceback, unless ``--debug`` (before or after the command). A usage error prints the usage of the command
+it concerns. Every ``--help`` shows the defaults.
 """
 from __future__ import annotations
 
@@ -22,7 +23,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     from .device import cpu_flags, cpu_has_fast_bf16, resolve_device
     from .models import Discriminator, Generator, count_parameters
 
+    from .device import resolve_precision
+
     flags = cpu_flags()
+    device = resolve_device("auto")
+    auto = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[resolve_precision("auto", device)]
     isa = ", ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags) or "unknown"
     cuda = (f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda}, bf16 "
             f"{'yes' if torch.cuda.is_bf16_supported() else 'no'})") if torch.cuda.is_available() else "not available"
@@ -31,13 +36,15 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("python", platform.python_version()),
         ("torch", torch.__version__),
         ("numpy / pillow", f"{numpy.__version__} / {PIL.__version__}"),
-        ("default device", str(resolve_device("auto"))),
+        ("default device", str(device)),
         ("cpu", f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
                 f"capability {torch.backends.cpu.get_cpu_capability()}"),
         ("cpu features", isa),
         ("cpu bf16", "native (AMX/AVX512-BF16): bf16 autocast is the fast path" if cpu_has_fast_bf16()
          else "emulated: fp32 + channels_last is the fast path"),
         ("cuda", cuda),
+        ("precision here", f"upscale, serve, train: auto -> {auto}; eval: fp32 (its default: reported "
+                           f"PSNR/SSIM must not depend on the machine; --precision auto gives {auto})"),
         ("Generator(x4, 16 blocks)", f"{count_parameters(Generator()):,} parameters"),
         ("Discriminator", f"{count_parameters(Discriminator()):,} parameters"),
     ]
@@ -96,95 +103,164 @@ def cmd_study_report(args: argparse.Namespace) -> int:
     return report_from_cli(args)
 
 
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    from .fetch import fetch_from_cli
+
+    return fetch_from_cli(args)
+
+
+def cmd_data_list(args: argparse.Namespace) -> int:
+    from .fetch import list_from_cli
+
+    return list_from_cli(args)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter plus "(default: X)" wherever there is a default worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default not in (None, False, "", argparse.SUPPRESS) and action.option_strings
+        if shown and "default" not in text and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+class TrainHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Keeps the config-key table's lines as written."""
+
+
+def _config_keys_help() -> str:
+    from .config import KEY_HELP, TrainConfig
+
+    defaults = TrainConfig()
+    width = max(map(len, KEY_HELP))
+    lines = [f"  {key:<{width}}  {text} (default: {getattr(defaults, key)!r})" for key, text in KEY_HELP.items()]
+    return "config keys (KEY=VALUE overrides; docs/TRAINING.md has the details):\n" + "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="srgan", description="SRGAN (Ledig et al., CVPR 2017): photo-realistic 4x super-resolution.")
+        prog="srgan", description="SRGAN (Ledig et al., CVPR 2017): photo-realistic 4x super-resolution.",
+        formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"srgan {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    # --debug after the command too; SUPPRESS keeps a value given before the command
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("info", help="versions, device, bf16/AMX support, parameter counts")
+    def command(parent, name: str, **kwargs) -> argparse.ArgumentParser:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        child = parent.add_parser(name, parents=[common], **kwargs)
+        child.set_defaults(usage_parser=child)  # usage errors name the command they concern
+        return child
+
+    p = command(sub, "info", help="versions, device, bf16/AMX support, the precision each command picks here")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("demo", help="train/evaluate/upscale end to end on the bundled sample images")
+    p = command(sub, "demo", help="score and upscale the bundled samples with the shipped weights (no training); "
+                                  "writes a comparison image")
     p.add_argument("-o", "--output", default="srgan-demo", help="parent folder for the demo's outputs")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU) | cpu | cuda | mps")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("train", help="train SRResNet (phase mse) or SRGAN (phase gan)")
+    p = command(sub, "train", help="train SRResNet (phase mse) or SRGAN (phase gan)",
+                epilog=_config_keys_help(), formatter_class=TrainHelpFormatter)
     p.add_argument("--config", required=True,
                    help="a TOML file or a bundled config: paper-srresnet, paper-srgan-vgg54, srgan-mse, smoke")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config keys, e.g. steps=1000 lr=2e-4")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="override config keys (listed below), e.g. steps=1000 lr=2e-4")
     p.add_argument("--resume", nargs="?", const="last", metavar="CKPT",
-                   help="continue from a checkpoint (default: the run folder's last one)")
+                   help="continue from a checkpoint (without CKPT: the run folder's last one)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("eval", help="PSNR/SSIM (Y channel) and NIQE on benchmark folders such as Set5/Set14/BSD100")
+    p = command(sub, "eval", help="PSNR/SSIM (Y channel) and NIQE on benchmark sets such as Set5/Set14/BSD100")
     p.add_argument("--model", required=True,
                    help="bicubic | srresnet | srgan | hr (the ground truth itself) | a weights/checkpoint PATH")
     p.add_argument("--metrics", default="psnr,ssim",
-                   help="comma-separated: psnr, ssim, niqe (no-reference, lower = more natural); default psnr,ssim")
-    p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="benchmark set folders (<Set>/HR ...)")
+                   help="comma-separated: psnr, ssim, niqe (no-reference, lower = more natural)")
+    p.add_argument("--data", nargs="+", required=True, metavar="SET",
+                   help="benchmark names (Set5 Set14 BSD100 Urban100, found under --data-root, $SRGAN_DATA, "
+                        "../shared/data or the download cache) or folders (<Set>/HR, optional "
+                        "<Set>/LR_bicubic_x<scale>)")
+    p.add_argument("--data-root", metavar="DIR",
+                   help="the only place to look for benchmark names: DIR/benchmarks/<Set>")
     p.add_argument("--json", metavar="OUT", help="write per-image and per-set results as JSON")
     p.add_argument("--save-images", metavar="DIR", help="also write the SR images")
-    p.add_argument("--scale", type=int, default=4)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--precision", default="fp32", help="fp32 (default, exact numbers) | auto | bf16 | fp16")
+    p.add_argument("--scale", type=int, default=4,
+                   help="upscaling factor; it must match the model's (the LR images are HR / scale)")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU) | cpu | cuda | mps")
+    p.add_argument("--precision", default="fp32",
+                   help="fp32 | auto | bf16 | fp16. fp32 by default, unlike upscale's auto: reported numbers "
+                        "must be exact and the same on every machine")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("degrade", help="make LR images with MATLAB-exact bicubic downscaling")
-    p.add_argument("hr_dir", metavar="HR_DIR")
-    p.add_argument("-o", "--output", required=True, metavar="LR_DIR")
-    p.add_argument("--scale", type=int, default=4)
-    p.add_argument("--overwrite", action="store_true")
+    p = command(sub, "degrade", help="make LR images with MATLAB-exact bicubic downscaling")
+    p.add_argument("hr_dir", metavar="HR_DIR", help="folder of HR images (searched recursively)")
+    p.add_argument("-o", "--output", required=True, metavar="LR_DIR", help="folder for the LR images")
+    p.add_argument("--scale", type=int, default=4, help="downscaling factor (HR is first cropped to a multiple)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing LR images")
     p.set_defaults(func=cmd_degrade)
 
-    p = sub.add_parser("upscale", help="super-resolve images of any size")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (recursive) or globs")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (or file for one input)")
-    p.add_argument("--model", default="srgan", help="srresnet | srgan | a weights/checkpoint PATH")
-    p.add_argument("--tile", default="auto", help="tile size in LR pixels, 'auto', or 0 for no tiling")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
-    p.add_argument("--precision", default="auto", help="auto | fp32 | bf16 | fp16")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    p.add_argument("--ext", default=".png",
-                   help="output format when OUT is a folder: .png (default), .jpg, .webp, .tif, .bmp or 'keep'")
-    p.add_argument("--max-pixels", type=int, default=None, metavar="N",
-                   help="refuse inputs with more pixels (decompression-bomb limit; default 200000000)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    from .upscale_args import add_upscale_arguments
+
+    p = command(sub, "upscale", help="super-resolve images of any size")
+    add_upscale_arguments(p)
     p.set_defaults(func=cmd_upscale)
 
-    p = sub.add_parser("export", help="export a generator to ONNX (dynamic height and width)")
+    p = command(sub, "export", help="export a generator to ONNX (dynamic height and width)")
     p.add_argument("--model", default="srgan", help="srresnet | srgan | a weights/checkpoint PATH")
     p.add_argument("--onnx", required=True, metavar="OUT", help="output .onnx file")
-    p.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18, the exporter's native one)")
+    p.add_argument("--opset", type=int, default=18, help="ONNX opset (18 is the exporter's native one)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("serve", help="local web page: compare models on your photos; blind MOS rating (--study)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
-    p.add_argument("--port", type=int, default=8000)
+    p = command(sub, "serve", help="local web page: compare models on your photos; blind MOS rating (--study)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on")
     p.add_argument("--model", action="append", metavar="WEIGHTS",
                    help="also offer this weights/checkpoint file (repeatable); bicubic, srresnet, srgan always")
     p.add_argument("--study", metavar="DIR", help="serve the blind rating page (/study) for this study folder")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
-    p.add_argument("--precision", default="auto", help="auto | fp32 | bf16 | fp16")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU) | cpu | cuda | mps")
+    p.add_argument("--precision", default="auto",
+                   help="auto | fp32 | bf16 | fp16; auto as in srgan upscale (`srgan info` says which)")
     p.add_argument("--max-pixels", type=int, default=None, metavar="N",
                    help="refuse uploads with more pixels (the upscale limit; default 200000000)")
     p.add_argument("--max-upload-mb", type=float, default=None, metavar="MB", help="largest upload (default 50)")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("study", help="MOS study tools (see srgan serve --study)")
+    p = command(sub, "study", help="MOS study tools (see srgan serve --study)")
     actions = p.add_subparsers(dest="study_command", metavar="ACTION", required=True)
-    p = actions.add_parser("report", help="MOS per method with 95%% confidence intervals, and a plot")
-    p.add_argument("study_dir", metavar="DIR")
+    p = command(actions, "report", help="MOS per method with 95%% confidence intervals, and a plot")
+    p.add_argument("study_dir", metavar="DIR", help="the study folder given to srgan serve --study")
     p.add_argument("-o", "--output", metavar="PNG", help="plot file (default DIR/mos.png)")
     p.set_defaults(func=cmd_study_report)
+
+    p = command(sub, "data", help="benchmark and training sets: where they are found, and downloading them")
+    actions = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    p = command(actions, "fetch", help="download sets from their public sources, checking every file's sha256")
+    from .fetch import DEFAULT_MIRROR, NAMES
+
+    p.add_argument("names", nargs="+", metavar="SET", type=str.lower, choices=NAMES,
+                   help=f"{' | '.join(NAMES)} (urban100 has no checksummed source and is refused)")
+    p.add_argument("--data-root", metavar="DIR",
+                   help="download into DIR/benchmarks and DIR/train (default: $SRGAN_DATA, else "
+                        "~/.cache/srgan/data)")
+    p.add_argument("--mirror", default=DEFAULT_MIRROR, metavar="URL",
+                   help="a server laid out as OWNER/REPO/COMMIT/PATH, like raw.githubusercontent.com")
+    p.set_defaults(func=cmd_data_fetch)
+    p = command(actions, "list", help="where each known set is found, or how to get it")
+    p.add_argument("--data-root", metavar="DIR", help="look only in DIR")
+    p.set_defaults(func=cmd_data_list)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:  # argparse would print the top-level usage; the command's own is the useful one
+        args.usage_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

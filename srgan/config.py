@@ -130,6 +130,50 @@ class TrainConfig:
         return cls(**{k: _coerce(k, v, hints[k], source) for k, v in values.items()}).validate()
 
 
+#: One line per config key, for ``srgan train --help`` (tests/test_cli.py checks that every key has one).
+KEY_HELP = {
+    "phase": "mse: SRResNet pretraining; gan: SRGAN fine-tuning from init_from",
+    "scale": "upscaling factor (2, 4 or 8)",
+    "num_blocks": "residual blocks in the generator (paper: 16)",
+    "channels": "feature channels in the generator (paper: 64)",
+    "init_from": "gan phase: an mse-phase checkpoint or generator weights to start from",
+    "train_data": "training image folders (a list, or one folder)",
+    "crop_size": "HR patch side in pixels; LR patches are crop_size / scale",
+    "batch_size": "patches per step, in total over all torchrun processes",
+    "grad_accum": "split each step's batch into this many accumulated micro-batches",
+    "num_workers": "data loader worker processes (0: load in the training process)",
+    "cache": "decode the training images once into a cache file (much faster loading)",
+    "steps": "optimizer steps to train for",
+    "lr": "Adam learning rate (paper: 1e-4)",
+    "lr_decay_at": "gan phase: decay the lr at this fraction of steps ...",
+    "lr_decay_step": "... or at this absolute step (0: use lr_decay_at)",
+    "lr_decay": "factor applied to the lr at the decay step (paper: 0.1)",
+    "beta1": "Adam beta1",
+    "beta2": "Adam beta2",
+    "content_loss": "mse | vgg22 | vgg54 (paper Table 1)",
+    "vgg_weights": "torchvision's vgg19-dcbb9e9d.pth for the vgg losses (else env, cache, download)",
+    "vgg_weight": "weight of the VGG content loss",
+    "vgg_feature_scale": "scale of the VGG features before their MSE (1: plain torchvision features)",
+    "adversarial_weight": "weight of the adversarial loss (paper: 1e-3)",
+    "label_smoothing": "one-sided label smoothing of the discriminator's real labels",
+    "device": "auto | cpu | cuda | cuda:N | mps",
+    "precision": "auto (bf16 on AMX/AVX512-BF16 CPUs and CUDA, else fp32) | fp32 | bf16 | fp16",
+    "channels_last": "channels_last memory format (faster with oneDNN and cuDNN)",
+    "compile": "torch.compile the models",
+    "out_dir": "run folder: checkpoints, log.jsonl, generator.safetensors",
+    "seed": "random seed (data order, crops, initialisation)",
+    "log_every": "steps between log lines",
+    "checkpoint_every": "steps between checkpoints",
+    "keep_last": "how many step checkpoints to keep",
+    "eval_every": "steps between validation/eval scores (0: never)",
+    "eval_data": "benchmark folders scored for reporting only, never for choosing",
+    "val_data": "pool (the held-out split of train_data), a folder, or empty: scored every eval_every steps",
+    "max_bad_steps": "consecutive NaN/Inf losses before training stops",
+    "d_wins_warn_steps": "warn when the discriminator wins outright this many steps in a row (0: off)",
+    "tensorboard": "write TensorBoard scalars and images when tensorboard is installed",
+    "progress": "tqdm progress bar",
+}
+
 def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:
     """Check ``value`` against the field type; ints are accepted for floats, a string for a one-item list."""
     if typing.get_origin(hint) is list:

@@ -35,6 +35,7 @@ from torch import nn
 
 from .checkpoint import CheckpointError, atomic_write, load_checkpoint, load_generator, strip_prefixes
 from .data import BenchmarkSet, degrade_folder
+from .datasets import resolve_benchmark
 from .device import autocast, resolve_device, resolve_precision
 from .imresize import imresize
 from .metrics import psnr_ssim_y
@@ -286,7 +287,8 @@ def eval_from_cli(args) -> int:
         model = resolve_model(args.model, device, scale=scale)
         if model.scale != scale:  # the same check as evaluate(), here with the file's name
             raise ValueError(f"{args.model}: the model upscales x{model.scale} but --scale is {scale}")
-    sets = [BenchmarkSet(d, scale) for d in args.data]
+    root = getattr(args, "data_root", None)  # names such as Set5 are looked up (srgan.datasets)
+    sets = [BenchmarkSet(resolve_benchmark(d, root), scale) for d in args.data]
     if args.json:  # fail before the work, not after it
         if Path(args.json).expanduser().is_dir():
             raise IsADirectoryError(f"{args.json}: is a folder; --json takes a file name")

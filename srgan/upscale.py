@@ -8,17 +8,19 @@
   channels_last, polyphase tail); precision 'auto' is fp32 on CPUs without native bf16 (AVX2: bf16 is
   emulated and slower), bf16 on AMX/AVX512-BF16 CPUs, bf16/fp16 on CUDA (:func:`srgan.device.resolve_precision`).
 
-CLI output naming: with one input file and ``-o`` ending in an image extension, ``-o`` is that file and its
-extension picks the format. Otherwise ``-o`` is a folder; each output keeps its input's name (relative path
-below a folder input, so folder structure is mirrored) with the extension given by ``--ext`` (default
-``.png``: lossless, keeps alpha and 16 bits; ``--ext keep`` keeps the source's extension).
+``srgan upscale`` maps inputs to outputs with :mod:`srgan.outputs` and reports progress with
+:mod:`srgan.progress`; its options are declared in :mod:`srgan.upscale_args`.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
 import os
 import signal
 import sys
+import time
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,13 +61,33 @@ def load_model(model: str | os.PathLike | nn.Module = "srgan", device: str | tor
     return load_generator(model, dev)
 
 
+#: Engines prepared for ``nn.Module`` models, so that ``upscale(img, model=module)`` in a loop does not fold
+#: BatchNorm and rebuild the fast model on every call (6-8% of a small call). Keyed weakly on the module; an
+#: entry is reused only while every parameter and buffer is the same tensor at the same version, so weights
+#: changed in place between calls (an optimizer step, ``load_state_dict``) prepare a fresh engine.
+_ENGINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _weights_stamp(module: nn.Module) -> tuple:
+    return tuple((id(t), t._version) for t in itertools.chain(module.parameters(), module.buffers()))
+
+
 def prepare(model: str | os.PathLike | nn.Module = "srgan", device: str | torch.device = "auto",
             precision: str = "auto") -> Engine:
-    """Load ``model`` and make it fast for ``device``/``precision``: an :class:`~srgan.tiling.Engine`."""
+    """Load ``model`` and make it fast for ``device``/``precision``: an :class:`~srgan.tiling.Engine`.
+
+    Pass the result to :func:`upscale` as ``model`` to reuse it for many images. For an ``nn.Module`` the
+    engine is cached until the module's weights change.
+    """
     if isinstance(model, Engine):
         return model
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     dtype = resolve_precision(precision, dev)
+    if isinstance(model, nn.Module):
+        stamp = _weights_stamp(model)
+        cached = _ENGINES.get(model, {}).get((dev, dtype))
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
     net = load_model(model, dev)
     net = fast_generator(net).to(dev)
     if dtype != torch.float32:
@@ -74,6 +96,8 @@ def prepare(model: str | os.PathLike | nn.Module = "srgan", device: str | torch.
     engine = Engine(net, dev, dtype)
     if type(getattr(net, "_orig_mod", net)).__name__ == "BicubicUpscaler":
         engine.radius = 4  # MATLAB bicubic reads +-3 input pixels
+    if isinstance(model, nn.Module):
+        _ENGINES.setdefault(model, {})[(dev, dtype)] = (_weights_stamp(model), engine)
     return engine
 
 
@@ -293,10 +317,33 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = "srgan", *, t
 # --------------------------------------------------------------------------- files
 
 
+def resize_planes(planes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Pillow's Lanczos resize of HxW or HxWxC uint8/uint16/float32 planes (what ``--outscale`` applies).
+
+    Lanczos, as Real-ESRGAN's ``--outscale`` (OpenCV's INTER_LANCZOS4); Pillow's is separable and sparse,
+    so unlike the dense MATLAB-bicubic matrices it stays fast on 100-megapixel outputs. One plane at a time
+    (Pillow has no 3-channel 16-bit or float mode); the result keeps the dtype.
+    """
+    from PIL import Image as PILImage
+
+    def one(plane: np.ndarray) -> np.ndarray:
+        return np.asarray(PILImage.fromarray(np.ascontiguousarray(plane)).resize((width, height),
+                                                                                  PILImage.LANCZOS))
+
+    if planes.ndim == 2:
+        return one(planes)
+    return np.stack([one(planes[..., c]) for c in range(planes.shape[2])], axis=-1)
+
+
 def upscale_file(engine: Engine, src: str | os.PathLike, dest: str | os.PathLike, *, tile: int | str = "auto",
                  overwrite: bool = False, max_pixels: int | None = None,
-                 large_output_pixels: int = LARGE_OUTPUT_PIXELS) -> Path:
-    """Read ``src`` (any mode), upscale, write ``dest`` (format from its extension). Errors: ImageError."""
+                 large_output_pixels: int = LARGE_OUTPUT_PIXELS, outscale: float | None = None,
+                 progress=None) -> Path:
+    """Read ``src`` (any mode), upscale, write ``dest`` (format from its extension). Errors: ImageError.
+
+    ``outscale``: the final scale; the model's own output is then resized by :func:`resize_planes` to
+    ``round(outscale * size)``. ``progress(n)`` is called as LR pixels are finished.
+    """
     from . import images
 
     kwargs = {} if max_pixels is None else {"max_pixels": max_pixels}
@@ -309,8 +356,15 @@ def upscale_file(engine: Engine, src: str | os.PathLike, dest: str | os.PathLike
         out = "uint16"
     else:
         out = "uint8" if h * w * s * s > large_output_pixels else "float32"
-    y, a = upscale_planes(engine, rgb, alpha, tile=tile, out=out)
+    y, a = upscale_planes(engine, rgb, alpha, tile=tile, out=out, progress=progress)
     rgb = img.rgb = None  # the float input is not needed while the output is encoded
+    if outscale is not None and outscale != s:
+        size = max(1, round(w * outscale)), max(1, round(h * outscale))
+        y = resize_planes(y, *size)
+        a = None if a is None else resize_planes(a, *size)
+        if y.dtype == np.float32:  # Lanczos overshoots; the float writer expects [0, 1]
+            np.clip(y, 0, 1, out=y)
+            a = None if a is None else np.clip(a, 0, 1, out=a)
     # Integer outputs stay integer all the way to the encoder (write_image converts them in row blocks).
     return images.write_image(dest, y, alpha=a, bit_depth=img.bit_depth, grayscale=img.grayscale,
                               icc_profile=img.icc_profile, overwrite=overwrite)
@@ -331,87 +385,6 @@ def _parse_tile(value: str) -> int | str:
     return tile
 
 
-def plan_outputs(inputs: list[str], output: str, ext: str = ".png") -> tuple[list[tuple[Path, Path]], list[str], Path]:
-    """Map inputs to destinations. Returns (pairs, error lines, output folder to check)."""
-    from .images import IMAGE_EXTENSIONS, ImageError, find_images
-
-    errors: list[str] = []
-    found: list[tuple[Path, Path | None]] = []  # (file, root folder it was found under)
-    for item in inputs:
-        try:
-            files = find_images([item])
-        except ImageError as exc:
-            errors.append(str(exc))
-            continue
-        root = Path(item) if Path(item).is_dir() else None
-        found.extend((f, root) for f in files)
-    out = Path(output)
-    single_file = (len(found) == 1 and len(inputs) == 1 and not Path(inputs[0]).is_dir()
-                   and out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir())
-    if single_file:
-        return [(found[0][0], out)], errors, out.parent if str(out.parent) else Path(".")
-    if out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir() and len(found) > 1:
-        raise ValueError(f"{output}: several inputs need an output folder, not a file name")
-    suffix = ext if ext.startswith(".") or ext == "keep" else "." + ext
-    if suffix != "keep" and suffix.lower() not in IMAGE_EXTENSIONS:
-        raise ValueError(f"--ext must be one of {', '.join(IMAGE_EXTENSIONS)} or 'keep', got {ext!r}")
-    pairs: list[tuple[Path, Path]] = []
-    taken: dict[str, Path] = {}
-    for src, root in found:
-        rel = src.relative_to(root) if root is not None else Path(src.name)
-        dest = out / rel
-        if suffix != "keep":
-            dest = dest.with_suffix(suffix)
-        elif dest.suffix.lower() not in IMAGE_EXTENSIONS:
-            errors.append(f"{src}: --ext keep cannot write a {dest.suffix or 'extension-less'} file; "
-                          f"skipped (use --ext with one of {', '.join(IMAGE_EXTENSIONS)})")
-            continue
-        outside = _outside(dest.parent, out)
-        if outside:
-            errors.append(f"{dest}: {outside}; not written through")
-            continue
-        key = os.path.normcase(os.path.abspath(dest))
-        if key in taken:
-            errors.append(f"{src}: output {dest} would also be written for {taken[key]}; skipped "
-                          "(use --ext keep or separate runs)")
-            continue
-        taken[key] = src
-        pairs.append((src, dest))
-    return pairs, errors, out
-
-
-def _outside(folder: Path, root: Path) -> str | None:
-    """Why ``folder`` (below the output folder ``root``) leads outside it through a symbolic link, or None."""
-    real_root = root.resolve()
-    for part in [folder, *folder.parents]:
-        if part == root or part in root.parents:
-            return None
-        if part.is_symlink() and not part.resolve().is_relative_to(real_root):
-            return f"{part} is a symbolic link to {part.resolve()}, outside the output folder {root}"
-    return None
-
-
-#: Largest side WebP can hold (libwebp refuses bigger images when encoding).
-WEBP_MAX_SIDE = 16383
-
-
-def _refused_before_work(src: Path, dest: Path, scale: int) -> str | None:
-    """An output problem known before upscaling: the input itself as target, or a size the format cannot hold."""
-    from .images import ImageError, read_size
-
-    if dest.exists() and os.path.samefile(src, dest):
-        return f"{dest}: is the input file itself; refused (choose another output)"
-    if dest.suffix.lower() == ".webp":
-        try:
-            side = max(read_size(src)) * scale
-        except ImageError:
-            return None  # unreadable: reading it reports that, as for any other format
-        if side > WEBP_MAX_SIDE:
-            return (f"{dest}: a {side}-px side is more than WebP can hold ({WEBP_MAX_SIDE} px); skipped "
-                    "(use --ext .png)")
-    return None
-
-
 @contextmanager
 def _signals_interrupt():
     """SIGTERM interrupts like Ctrl-C, so the writers' ``finally`` blocks remove their temporary files."""
@@ -425,19 +398,36 @@ def _signals_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def upscale_from_cli(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+def _precision(args: argparse.Namespace) -> str:
+    if getattr(args, "fp32", False):
+        if args.precision not in ("auto", "fp32"):
+            raise ValueError(f"--fp32 and --precision {args.precision} contradict each other; give one")
+        return "fp32"
+    return args.precision
 
-    from .images import ImageError, check_writable_dir
+
+def upscale_from_cli(args: argparse.Namespace) -> int:
+    from .images import ImageError, check_writable_dir, read_size
+    from .outputs import missing_folders, plan_outputs, refused_before_work, remove_if_empty
+    from .progress import closing_line, show_progress, tile_advice, tile_bar
 
     tile = _parse_tile(args.tile)
     max_pixels = getattr(args, "max_pixels", None)
     if max_pixels is not None and max_pixels < 1:
         raise ValueError("--max-pixels must be positive")
-    pairs, errors, folder = plan_outputs(args.inputs, args.output, getattr(args, "ext", ".png"))
-    check_writable_dir(folder)  # before any work: a bad output fails at once (ImageError: one line)
+    outscale = getattr(args, "outscale", None)
+    if outscale is not None and not (math.isfinite(outscale) and outscale > 0):
+        raise ValueError(f"--outscale must be a positive number, got {outscale}")
+    precision = _precision(args)
+    inputs = [*args.inputs, *(getattr(args, "input", None) or [])]
+    if not inputs:
+        raise ValueError("no input: name image files, folders or globs (or -i INPUT)")
+    plan = plan_outputs(inputs, args.output, getattr(args, "ext", ".png"), getattr(args, "suffix", ""))
+    created = missing_folders(plan)
+    check_writable_dir(plan.folder)  # before any work: a bad output fails at once (ImageError: one line)
+    errors = plan.errors
     todo = []
-    for src, dest in pairs:
+    for src, dest in plan.pairs:
         if dest.exists() and not args.overwrite:
             errors.append(f"{dest}: already exists; not overwritten (pass --overwrite to replace it)")
         elif dest.exists() and dest.is_dir():
@@ -446,32 +436,45 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
             todo.append((src, dest))
     for line in errors:
         print(f"srgan: {line}", file=sys.stderr)
-    if not todo:
-        if not errors:
-            print(f"srgan: no input images found in {', '.join(map(str, args.inputs))}", file=sys.stderr)
-        return 1
-    engine = prepare(args.model, args.device, args.precision)
-    refused = [(src, dest, _refused_before_work(src, dest, engine.scale)) for src, dest in todo]
-    for _src, _dest, line in refused:
-        if line:
-            errors.append(line)
-            print(f"srgan: {line}", file=sys.stderr)
-    todo = [(src, dest) for src, dest, line in refused if not line]
-    failed = len(errors)
-    bar = tqdm(todo, unit="img", disable=getattr(args, "quiet", False) or len(todo) < 2, file=sys.stderr)
-    with _signals_interrupt():
-        for src, dest in bar:
-            bar.set_postfix_str(src.name, refresh=False)
-            try:
-                upscale_file(engine, src, dest, tile=tile, overwrite=args.overwrite, max_pixels=max_pixels)
-            except ImageError as exc:
-                failed += 1
-                tqdm.write(f"srgan: {exc}", file=sys.stderr)
-            except MemoryError:
-                failed += 1
-                tqdm.write(f"srgan: {src}: out of memory (try a smaller --tile)", file=sys.stderr)
-    done = len(todo) - (failed - len(errors))
-    if failed:
-        print(f"srgan: {done} image(s) written, {failed} failed", file=sys.stderr)
-        return 1
-    return 0
+    written: list[tuple[Path, tuple[int, int]]] = []
+    try:
+        if not todo:
+            if not errors:
+                print(f"srgan: no input images found in {', '.join(map(str, inputs))}", file=sys.stderr)
+            return 1
+        engine = prepare(args.model, args.device, precision)
+        refused = [(src, dest, refused_before_work(src, dest, outscale or engine.scale)) for src, dest in todo]
+        for _src, _dest, line in refused:
+            if line:
+                errors.append(line)
+                print(f"srgan: {line}", file=sys.stderr)
+        todo = [(src, dest) for src, dest, line in refused if not line]
+        failed = len(errors)
+        show, warned, start = show_progress(getattr(args, "quiet", False)), False, time.perf_counter()
+        with _signals_interrupt():
+            for i, (src, dest) in enumerate(todo, 1):
+                try:
+                    width, height = read_size(src)
+                    advice = tile_advice(engine, height, width, tile)
+                    if advice and not warned:
+                        print(f"srgan: warning: {advice}", file=sys.stderr)
+                        warned = True
+                    label = f"[{i}/{len(todo)}] {src.name}" if len(todo) > 1 else src.name
+                    with tile_bar(label, width * height, show) as progress:
+                        upscale_file(engine, src, dest, tile=tile, overwrite=args.overwrite,
+                                     max_pixels=max_pixels, outscale=outscale, progress=progress)
+                    written.append((dest, read_size(dest)))
+                except ImageError as exc:
+                    failed += 1
+                    print(f"srgan: {exc}", file=sys.stderr)
+                except MemoryError:
+                    failed += 1
+                    print(f"srgan: {src}: out of memory (try a smaller --tile)", file=sys.stderr)
+        if written and not getattr(args, "quiet", False):
+            print(f"srgan: {closing_line(written, plan.folder, time.perf_counter() - start)}", file=sys.stderr)
+        if failed:
+            print(f"srgan: {len(written)} image(s) written, {failed} failed", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        remove_if_empty(created)  # a run that wrote nothing leaves no empty output folder behind

@@ -5,7 +5,7 @@ import pytest
 
 from srgan.cli import build_parser, main
 
-COMMANDS = ["info", "demo", "train", "eval", "degrade", "upscale", "export", "serve", "study"]
+COMMANDS = ["info", "demo", "train", "eval", "degrade", "upscale", "export", "serve", "study", "data"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

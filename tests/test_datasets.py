@@ -1,0 +1,162 @@
+"""Benchmark names resolve to folders (srgan.datasets); ``srgan data fetch`` downloads checksummed sets
+(srgan.fetch), tested against a local HTTP server laid out like raw.githubusercontent.com."""
+from __future__ import annotations
+
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from srgan import fetch as fetch_module
+from srgan.cli import main
+from srgan.datasets import cache_root, data_roots, resolve_benchmark
+
+
+@pytest.fixture
+def no_roots(monkeypatch, tmp_path):
+    """No $SRGAN_DATA, an empty user cache, and no ../shared/data beside the checkout."""
+    monkeypatch.delenv("SRGAN_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr("srgan.datasets._checkout_data", lambda: None)
+    return tmp_path
+
+
+def test_names_resolve_in_root_order(no_roots, monkeypatch):
+    explicit, env = no_roots / "explicit", no_roots / "env"
+    for root in (explicit, env, cache_root()):
+        (root / "benchmarks" / "Set5" / "HR").mkdir(parents=True)
+    assert resolve_benchmark("Set5") == cache_root() / "benchmarks" / "Set5"
+    monkeypatch.setenv("SRGAN_DATA", str(env))
+    assert resolve_benchmark("set5") == env / "benchmarks" / "Set5"  # names are case-insensitive
+    assert resolve_benchmark("SET5", explicit) == explicit / "benchmarks" / "Set5"
+    assert data_roots(explicit) == [explicit]  # --data-root alone: a typo cannot fall through
+
+
+def test_a_folder_is_taken_as_given(no_roots):
+    folder = no_roots / "Set5"
+    folder.mkdir()
+    assert resolve_benchmark(str(folder)) == folder
+
+
+def test_missing_benchmark_says_how_to_get_it(no_roots):
+    with pytest.raises(ValueError, match=r"Set14: benchmark not found under .*srgan data fetch set14"):
+        resolve_benchmark("Set14")
+    with pytest.raises(ValueError, match="Set7: no such folder, and not a benchmark name"):
+        resolve_benchmark("Set7")
+    with pytest.raises(ValueError, match="no checksummed download"):
+        resolve_benchmark("Urban100")
+
+
+def test_readme_eval_by_name_works_from_the_checkout(shared_data, capsys):
+    """The README's ``srgan eval ... --data Set5 Set14 BSD100`` form (issue 12: it failed with 'benchmark set
+    folder not found'), with bicubic so it stays quick; the names are found through the data roots."""
+    assert main(["eval", "--model", "bicubic", "--data", "Set5", "--data-root", str(shared_data)]) == 0
+    assert "| Set5 | 5 | 28.42 | 0.8102 |" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- fetch
+
+
+class _Server:
+    """A local HTTP server serving ``files`` ({url path: bytes}); records the paths asked for."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files, self.asked = files, []
+        server = self
+
+        class Handler(SimpleHTTPRequestHandler):
+            def do_GET(self):
+                server.asked.append(self.path)
+                body = server.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory="/nonexistent"))
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def set5_server(shared_data):
+    """Set5 as raw.githubusercontent.com serves it, from the byte-identical shared copies."""
+    repo, commit = fetch_module.SOURCES["set5"]
+    files = {f"/{repo}/{commit}/{source}": (shared_data / dest).read_bytes()
+             for dest, source, _sha, _size in fetch_module.manifest("set5")}
+    server = _Server(files)
+    yield server
+    server.close()
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) if root.exists() else []
+
+
+def test_fetch_downloads_and_checks_every_file(set5_server, tmp_path, capsys):
+    root = tmp_path / "data"
+    assert main(["data", "fetch", "set5", "--data-root", str(root), "--mirror", set5_server.url]) == 0
+    assert "set5: downloaded 10 file(s), 10 files checked by sha256" in capsys.readouterr().out
+    assert len(list((root / "benchmarks/Set5/HR").glob("*.png"))) == 5
+    assert len(list((root / "benchmarks/Set5/LR_bicubic_x4").glob("*.png"))) == 5
+    assert not list(root.glob(".fetch-*"))  # the staging folder is gone
+    assert resolve_benchmark("Set5", root) == root / "benchmarks/Set5"
+
+    set5_server.asked.clear()  # a second fetch finds everything in place and downloads nothing
+    assert main(["data", "fetch", "Set5", "--data-root", str(root), "--mirror", set5_server.url]) == 0
+    assert "already complete" in capsys.readouterr().out and set5_server.asked == []
+
+
+def test_fetch_goes_to_the_user_cache_by_default(set5_server, no_roots):
+    fetch_module.fetch("set5", mirror=set5_server.url)
+    assert resolve_benchmark("Set5") == cache_root() / "benchmarks/Set5"
+
+
+def test_checksum_mismatch_is_one_error_and_leaves_nothing(set5_server, tmp_path, capsys):
+    path = next(p for p in set5_server.files if p.endswith("img_003_SRF_4_HR.png"))
+    set5_server.files[path] = set5_server.files[path][:-1] + b"\x00"  # one byte changed
+    root = tmp_path / "data"
+    assert main(["data", "fetch", "set5", "--data-root", str(root), "--mirror", set5_server.url]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "img_003_SRF_4_HR.png: checksum mismatch" in err and "nothing was kept" in err
+    assert _tree(root) == []  # no partial set, no staging folder, not even the fresh data root
+
+
+def test_unreachable_server_is_one_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(fetch_module, "TIMEOUT_S", 2)
+    code = main(["data", "fetch", "set5", "--data-root", str(tmp_path / "d"), "--mirror", "http://127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "cannot download" in err and "--mirror" in err
+    assert _tree(tmp_path / "d") == []
+
+
+def test_urban100_is_refused_honestly(tmp_path, capsys):
+    assert main(["data", "fetch", "urban100", "--data-root", str(tmp_path)]) == 1
+    assert "urban100: no checksummed source" in capsys.readouterr().err
+
+
+def test_manifest_matches_the_shared_copies(shared_data):
+    """srgan/datasets.tsv (what users' downloads are checked against) agrees with the shared files, which
+    MANIFEST.md says are byte-identical to the sources."""
+    import hashlib
+
+    for key in fetch_module.SOURCES:
+        rows = fetch_module.manifest(key)
+        assert rows, key
+        for dest, _source, sha, size in rows[:3] + rows[-3:]:
+            blob = (shared_data / dest).read_bytes()
+            assert (hashlib.sha256(blob).hexdigest(), len(blob)) == (sha, size), dest
+    counts = {key: len(fetch_module.manifest(key)) for key in fetch_module.SOURCES}
+    assert counts == {"set5": 10, "set14": 28, "bsd100": 200, "t91": 91, "bsd200": 199}

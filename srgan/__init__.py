@@ -9,6 +9,7 @@ __all__ = ["Generator", "Discriminator", "load_generator", "save_generator", "__
 
 # Imported eagerly so that the functions, not the submodule srgan/upscale.py, are ``srgan.upscale`` and
 # ``srgan.load_model`` (use ``sys.modules["srgan.upscale"]`` or ``from srgan.upscale import ...`` for the module).
-from .upscale import load_model, upscale  # noqa: E402
+# ``srgan.prepare`` builds the fast model once, for ``srgan.upscale(img, model=engine)`` over many images.
+from .upscale import load_model, prepare, upscale  # noqa: E402
 
-__all__ += ["load_model", "upscale"]
+__all__ += ["load_model", "prepare", "upscale"]

@@ -363,8 +363,8 @@ def upscale_file(engine: Engine, src: str | os.PathLike, dest: str | os.PathLike
         y = resize_planes(y, *size)
         a = None if a is None else resize_planes(a, *size)
         if y.dtype == np.float32:  # Lanczos overshoots; the float writer expects [0, 1]
-            np.clip(y, 0, 1, out=y)
-            a = None if a is None else np.clip(a, 0, 1, out=a)
+            y = np.clip(y, 0, 1)
+            a = None if a is None else np.clip(a, 0, 1)
     # Integer outputs stay integer all the way to the encoder (write_image converts them in row blocks).
     return images.write_image(dest, y, alpha=a, bit_depth=img.bit_depth, grayscale=img.grayscale,
                               icc_profile=img.icc_profile, overwrite=overwrite)

@@ -1,0 +1,189 @@
+"""``srgan upscale`` for a new user (issue 12): feedback while it works, Real-ESRGAN's option spellings,
+and inputs that are never destroyed."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srgan.checkpoint import save_generator
+from srgan.cli import main
+from srgan.models import Generator
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    torch.manual_seed(0)
+    return save_generator(Generator(num_blocks=1, channels=8).eval(), tmp_path_factory.mktemp("w") / "tiny.safetensors")
+
+
+def _photo(path: Path, h: int = 12, w: int = 10, mode: str = "RGB", seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arr = np.random.default_rng(seed).integers(0, 256, (h, w, len(mode)), dtype=np.uint8)
+    Image.fromarray(arr, mode).save(path)
+    return path
+
+
+def _run(capsys, *args) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _up(weights, *args):
+    return ["upscale", *args, "-n", weights, "--device", "cpu", "--precision", "fp32"]
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+
+# --------------------------------------------------------------------------- feedback (item 2)
+
+
+def test_pipe_gets_no_bar_but_a_closing_line(weights, tmp_path, capsys):
+    src = _photo(tmp_path / "photo.png")
+    code, out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "out"))
+    assert code == 0 and out == ""
+    assert err.splitlines() == [err.strip()] and "\r" not in err  # one line, no bar: stderr is not a terminal
+    assert err.startswith(f"srgan: wrote {tmp_path / 'out' / 'photo.png'} (40x48) in ")
+
+
+def test_closing_line_for_several_images(weights, tmp_path, capsys):
+    _photo(tmp_path / "in" / "a.png")
+    _photo(tmp_path / "in" / "b.png", 20, 16)
+    code, _out, err = _run(capsys, *_up(weights, tmp_path / "in", "-o", tmp_path / "out"))
+    assert code == 0 and f"srgan: wrote 2 images to {tmp_path / 'out'} in " in err and "(largest 64x80)" in err
+
+
+def test_terminal_gets_a_per_tile_bar(weights, tmp_path, capsys, monkeypatch):
+    src = _photo(tmp_path / "photo.png", 40, 40)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "100")  # the captured stream has no terminal width of its own
+    code, _out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "out", "--tile", "10"))
+    assert code == 0
+    assert "photo.png:" in err and "/1.60k [" in err and "px/s]" in err  # tqdm: LR pixels, a rate, an ETA
+
+
+def test_quiet_prints_nothing(weights, tmp_path, capsys, monkeypatch):
+    src = _photo(tmp_path / "photo.png")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "out", "--quiet"))
+    assert (code, out, err) == (0, "", "")
+
+
+def test_tiny_tiles_warn_and_say_what_auto_picks(weights, tmp_path, capsys):
+    src = _photo(tmp_path / "photo.png", 64, 64)
+    code, _out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "out", "--tile", "4", "--quiet"))
+    assert code == 0
+    (line,) = err.splitlines()
+    assert line.startswith("srgan: warning: --tile 4 recomputes") and "x the work of --tile auto, which picks" in line
+    code, _out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "o2", "--tile", "48", "--quiet"))
+    assert err == ""  # a tile near the image size costs little: no warning
+
+
+# --------------------------------------------------------------------------- Real-ESRGAN habits (item 3)
+
+
+def test_real_esrgan_spellings(weights, tmp_path, capsys):
+    a = _photo(tmp_path / "a.png", 12, 10)
+    b = _photo(tmp_path / "b.png", 9, 7, mode="RGBA")
+    code, _out, err = _run(capsys, "upscale", "-i", a, "-i", b, "-o", tmp_path / "results", "-n", weights,
+                           "-s", "2.5", "--suffix", "out", "--fp32", "--tile-pad", "10", "-t", "0", "--debug")
+    assert code == 0, err
+    assert _tree(tmp_path / "results") == ["a_out.png", "b_out.png"]
+    with Image.open(tmp_path / "results" / "a_out.png") as im:
+        assert im.size == (25, 30)  # x4 by the model, then resized to x2.5
+    with Image.open(tmp_path / "results" / "b_out.png") as im:
+        assert (im.size, im.mode) == ((18, 22), "RGBA")  # round(7 * 2.5) = 18 (half to even), alpha kept
+
+
+def test_outscale_of_the_model_scale_is_the_plain_output(weights, tmp_path, capsys):
+    src = _photo(tmp_path / "a.png")
+    assert _run(capsys, *_up(weights, src, "-o", tmp_path / "plain.png"))[0] == 0
+    assert _run(capsys, *_up(weights, src, "-o", tmp_path / "s4.png", "-s", "4"))[0] == 0
+    assert (tmp_path / "plain.png").read_bytes() == (tmp_path / "s4.png").read_bytes()
+
+
+def test_fp32_and_another_precision_contradict(weights, tmp_path, capsys):
+    src = _photo(tmp_path / "a.png")
+    code, _out, err = _run(capsys, "upscale", src, "-o", tmp_path / "o", "-n", weights, "--fp32",
+                           "--precision", "bf16")
+    assert code == 1 and err == "srgan: error: --fp32 and --precision bf16 contradict each other; give one\n"
+
+
+def test_usage_error_prints_the_commands_usage(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["upscale", "photo.png", "-o", "out", "--bogus"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.startswith("usage: srgan upscale ") and "srgan upscale: error: unrecognized arguments: --bogus" in err
+
+
+def test_debug_after_the_command_shows_the_traceback(capsys):
+    from srgan.checkpoint import CheckpointError
+
+    with pytest.raises(CheckpointError):
+        main(["eval", "--model", "no-such.pt", "--data", "Set5", "--debug"])
+    assert main(["eval", "--model", "no-such.pt", "--data", "Set5"]) == 1  # without it: one line
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- never destroy an input (item 4)
+
+
+def test_output_folder_that_is_the_input_folder_needs_a_suffix(weights, tmp_path, capsys):
+    folder = tmp_path / "photos"
+    _photo(folder / "a.jpg")
+    _photo(folder / "b.png", seed=1)
+    before = {p: p.read_bytes() for p in folder.iterdir()}
+    code, _out, err = _run(capsys, *_up(weights, folder, "-o", folder, "--overwrite"))
+    assert code == 1 and err.count("\n") == 1 and "is the folder of the input" in err and "--suffix" in err
+    assert {p: p.read_bytes() for p in folder.iterdir()} == before
+
+    assert _run(capsys, *_up(weights, folder, "-o", folder, "--suffix", "x4"))[0] == 0
+    assert _tree(folder) == ["a.jpg", "a_x4.png", "b.png", "b_x4.png"]
+    # A second run does not take its earlier outputs for inputs (no b_x4_x4.png)
+    assert _run(capsys, *_up(weights, folder, "-o", folder, "--suffix", "x4", "--overwrite"))[0] == 0
+    assert _tree(folder) == ["a.jpg", "a_x4.png", "b.png", "b_x4.png"]
+    assert all(folder.joinpath(name).read_bytes() == data for name, data in
+               ((p.name, d) for p, d in before.items()))
+
+
+def test_output_folder_inside_the_input_folder_is_not_read_back(weights, tmp_path, capsys):
+    folder = tmp_path / "photos"
+    _photo(folder / "a.png")
+    assert _run(capsys, *_up(weights, folder, "-o", folder / "big"))[0] == 0
+    code, _out, err = _run(capsys, *_up(weights, folder, "-o", folder / "big", "--overwrite"))
+    assert code == 0 and _tree(folder) == ["a.png", "big", "big/a.png"]
+
+
+def test_output_file_equal_to_the_input_is_refused(weights, tmp_path, capsys):
+    src = _photo(tmp_path / "a.png")
+    before = src.read_bytes()
+    code, _out, err = _run(capsys, *_up(weights, src, "-o", src, "--overwrite"))
+    assert code == 1 and "is the input file itself; refused" in err and src.read_bytes() == before
+
+
+def test_output_in_a_format_srgan_cannot_write_is_an_error_not_a_folder(weights, tmp_path, capsys):
+    src = _photo(tmp_path / "a.png")
+    code, _out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "out.gif"))
+    assert code == 1 and err.startswith(f"srgan: error: {tmp_path / 'out.gif'}: srgan cannot write .gif files")
+    assert not (tmp_path / "out.gif").exists()
+    assert _run(capsys, *_up(weights, src, "-o", tmp_path / "out.webp"))[0] == 0
+    assert (tmp_path / "out.webp").is_file()
+
+
+def test_a_run_where_every_input_fails_leaves_no_output_folder(weights, tmp_path, capsys):
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    (tmp_path / "in" / "broken.png").write_bytes(b"not a png")
+    (tmp_path / "in" / "sub" / "truncated.png").write_bytes(_photo(tmp_path / "ok.png").read_bytes()[:40])
+    out = tmp_path / "new" / "out"
+    code, _out, err = _run(capsys, *_up(weights, tmp_path / "in", "-o", out))
+    assert code == 1 and "0 image(s) written, 2 failed" in err
+    assert not (tmp_path / "new").exists()  # neither out nor the parent folder it would have created

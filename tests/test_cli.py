@@ -1,3 +1,4 @@
+import argparse
 import subprocess
 import sys
 
@@ -38,3 +39,62 @@ def test_parser_lists_all_commands():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     assert sorted(sub.choices) == sorted(COMMANDS)
+
+
+def _parsers(parser=None):
+    """Every parser: the top level, each command and each nested action (study report, data fetch, ...)."""
+    parser = parser or build_parser()
+    yield parser
+    for action in parser._actions:
+        if action.choices and hasattr(action, "add_parser"):
+            for child in action.choices.values():
+                yield from _parsers(child)
+
+
+def test_every_option_is_described_and_shows_its_default():
+    """Issue 12 item 5: e.g. eval --scale and --device had no description, upscale hid its defaults."""
+    from srgan.cli import HelpFormatter
+
+    for parser in _parsers():
+        for action in parser._actions:
+            if hasattr(action, "add_parser"):  # the command list: each command has its own help line
+                assert all(choice.help for choice in action._choices_actions), parser.prog
+                continue
+            assert action.help, f"{parser.prog}: {action.dest} has no help"
+            if action.option_strings and action.default not in (None, False, "", argparse.SUPPRESS):
+                shown = HelpFormatter(parser.prog)._get_help_string(action)
+                assert "default" in shown, f"{parser.prog} {action.option_strings[0]}: default not shown"
+
+
+def test_help_states_defaults_of_model_precision_and_tile(capsys):
+    with pytest.raises(SystemExit):
+        main(["upscale", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: srgan)" in out and "(default: auto)" in out and "'auto' picks the largest tile" in out
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "fp32 by default, unlike upscale's auto" in out and "(default: 4)" in out
+
+
+def test_train_help_lists_every_config_key(capsys):
+    import dataclasses
+
+    from srgan.config import KEY_HELP, TrainConfig
+
+    assert list(KEY_HELP) == [f.name for f in dataclasses.fields(TrainConfig)]
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    lines = capsys.readouterr().out.splitlines()
+    for key, text in KEY_HELP.items():
+        assert any(line.split()[:1] == [key] and text in line for line in lines), key
+
+
+def test_info_states_the_precision_each_command_picks(capsys):
+    from srgan.device import resolve_device, resolve_precision
+
+    assert main(["info"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("precision here"))
+    auto = {"torch.float32": "fp32", "torch.bfloat16": "bf16", "torch.float16": "fp16"}[
+        str(resolve_precision("auto", resolve_device("auto")))]
+    assert f"upscale, serve, train: auto -> {auto}" in line and "eval: fp32" in line

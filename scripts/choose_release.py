@@ -7,7 +7,8 @@ For every generator in the run folder (srresnet.safetensors and the gan_step_*.s
 scripts/train_release_gpu.py) and every --compare model, on the 20 validation images (srgan/validation.py):
 PSNR-Y and NIQE (4-px border, as `srgan eval`) and the checkerboard score (srgan/checkerboard.py), also for
 bicubic and for HR itself. The SRGAN snapshot chosen is the most natural (lowest mean NIQE) of those whose
-checkerboard score stays within GRID_MARGIN_DB of the HR images' own (i.e. no grid a person would see).
+checkerboard score is under GRID_GATE_DB (no grid a person would see); if none is, the lowest NIQE of all, and
+the JSON says the gate failed.
 The plot shows the SRResNet validation PSNR over training (raw and EMA weights, from log.jsonl) and NIQE,
 PSNR and checkerboard of the SRGAN snapshots. Set5/Set14/BSD100 play no part here.
 """
@@ -29,7 +30,9 @@ from srgan.niqe import niqe
 from srgan.validation import validation_images
 
 SCALE = 4
-GRID_MARGIN_DB = 3.0
+# Calibrated by eye on the validation split (flat crops at 4x contrast, 2026-11-26): HR images score 3.1 dB,
+# the SRResNets 6.9 and 8.3 with no grid visible; the SRGAN-MSE models 13.4 and 17.3, with a visible grid.
+GRID_GATE_DB = 10.0
 
 
 def validation_pairs(root: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -82,7 +85,7 @@ def plot(run: Path, results: dict, path: str) -> None:
         ax.axhline(srresnet[key], color="C0", ls=":", label="SRResNet (start)")
         ax.set(title=title, xlabel="step (batch 32)")
         ax.legend()
-    axes[2].axhline(hr["checkerboard_db"] + GRID_MARGIN_DB, color="C2", ls="-.", label="gate")
+    axes[2].axhline(GRID_GATE_DB, color="C2", ls="-.", label="gate")
     chosen = results["chosen"]["srgan"]
     axes[1].plot([step_of(Path(chosen))], [results[chosen]["niqe"]], "*", ms=16, color="gold", mec="k")
     fig.tight_layout()
@@ -108,7 +111,7 @@ def main() -> None:
         model = spec if isinstance(spec, str) and spec == "hr" else resolve_model(spec)
         results[name] = score(model, pairs, bicubics)
         print(name, json.dumps({k: round(v, 3) for k, v in results[name].items()}), flush=True)
-    gate = results["hr"]["checkerboard_db"] + GRID_MARGIN_DB
+    gate = GRID_GATE_DB
     snapshots = [k for k in results if k.startswith("gan_step")]
     clean = [k for k in snapshots if results[k]["checkerboard_db"] <= gate]
     chosen = min(clean or snapshots, key=lambda k: results[k]["niqe"])

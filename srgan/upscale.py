@@ -43,22 +43,18 @@ LARGE_OUTPUT_PIXELS = 40_000_000
 # --------------------------------------------------------------------------- models
 
 
-def load_model(model: str | os.PathLike | nn.Module = "srgan", device: str | torch.device = "cpu") -> nn.Module:
-    """An eval-mode generator from 'srgan' | 'srresnet' (shipped weights) | a weights/checkpoint path | a module."""
-    dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
-    try:
-        from .evaluate import resolve_model
-    except ImportError:  # pragma: no cover - evaluate.py is written by another issue
-        resolve_model = None
-    if resolve_model is not None:
-        return resolve_model(model, dev)
-    from .checkpoint import CheckpointError, load_generator
+#: What ``srgan upscale`` runs unless told otherwise. SRResNet, by measurement (docs/RESULTS.md, "Which model
+#: upscale uses"): the shipped SRGAN-MSE is more natural by NIQE but paints a 4-px grid on flat regions and
+#: sharpens JPEG blocks on real photos; SRResNet does neither.
+DEFAULT_MODEL = "srresnet"
 
-    if isinstance(model, nn.Module):
-        return model.to(dev).eval()
-    if str(model) in ("srgan", "srresnet"):
-        raise CheckpointError(f"no shipped {model} weights yet; pass a weights file path")
-    return load_generator(model, dev)
+
+def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | torch.device = "cpu") -> nn.Module:
+    """An eval-mode generator from 'srgan' | 'srresnet' (shipped weights) | a weights/checkpoint path | a module."""
+    from .evaluate import resolve_model
+
+    dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    return resolve_model(model, dev)
 
 
 #: Engines prepared for ``nn.Module`` models, so that ``upscale(img, model=module)`` in a loop does not fold
@@ -72,7 +68,7 @@ def _weights_stamp(module: nn.Module) -> tuple:
     return tuple((id(t), t._version) for t in itertools.chain(module.parameters(), module.buffers()))
 
 
-def prepare(model: str | os.PathLike | nn.Module = "srgan", device: str | torch.device = "auto",
+def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | torch.device = "auto",
             precision: str = "auto") -> Engine:
     """Load ``model`` and make it fast for ``device``/``precision``: an :class:`~srgan.tiling.Engine`.
 
@@ -235,7 +231,7 @@ def _to_pil(rgb_u8_or_f, alpha, mode: str, info: dict):
     return im
 
 
-def upscale(image, model: str | os.PathLike | nn.Module | Engine = "srgan", *, tile: int | str = "auto",
+def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL, *, tile: int | str = "auto",
             precision: str = "auto", device: str | torch.device = "auto"):
     """Super-resolve ``image`` and return the same kind of object.
 

@@ -70,7 +70,7 @@ def test_help_states_defaults_of_model_precision_and_tile(capsys):
     with pytest.raises(SystemExit):
         main(["upscale", "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    assert "(default: srgan)" in out and "(default: auto)" in out and "'auto' picks the largest tile" in out
+    assert "(default: srresnet)" in out and "(default: auto)" in out and "'auto' picks the largest tile" in out
     with pytest.raises(SystemExit):
         main(["eval", "--help"])
     out = " ".join(capsys.readouterr().out.split())
@@ -98,3 +98,11 @@ def test_info_states_the_precision_each_command_picks(capsys):
     auto = {"torch.float32": "fp32", "torch.bfloat16": "bf16", "torch.float16": "fp16"}[
         str(resolve_precision("auto", resolve_device("auto")))]
     assert f"upscale, serve, train: auto -> {auto}" in line and "eval: fp32" in line
+
+
+def test_demo_help_promises_what_the_demo_does(capsys):
+    """The demo scores and upscales with the shipped weights; it does not train (issue 12 item 7)."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("demo"))
+    assert "no training" in line and "train/" not in line

@@ -198,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     p = command(sub, "degrade", help="make LR images with MATLAB-exact bicubic downscaling")
-    p.add_argument("hr_dir", metavar="HR_DIR", help="folder of HR images (searched recursively)")
+    p.add_argument("hr_dir", metavar="HR_DIR",
+                   help="folder of HR images (searched recursively), or a benchmark name such as Set14")
+    p.add_argument("--data-root", metavar="DIR", help="the only place to look for benchmark names")
     p.add_argument("-o", "--output", required=True, metavar="LR_DIR", help="folder for the LR images")
     p.add_argument("--scale", type=int, default=4, help="downscaling factor (HR is first cropped to a multiple)")
     p.add_argument("--overwrite", action="store_true", help="replace existing LR images")

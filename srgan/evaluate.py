@@ -307,7 +307,10 @@ def eval_from_cli(args) -> int:
 
 
 def degrade_from_cli(args) -> int:
-    written = degrade_folder(args.hr_dir, args.output, int(args.scale), overwrite=bool(args.overwrite),
+    hr_dir = Path(args.hr_dir)
+    if not hr_dir.is_dir():  # a benchmark name: its HR folder
+        hr_dir = resolve_benchmark(args.hr_dir, getattr(args, "data_root", None)) / "HR"
+    written = degrade_folder(hr_dir, args.output, int(args.scale), overwrite=bool(args.overwrite),
                              progress=sys.stderr.isatty())
     print(f"wrote {len(written)} LR image(s) (x{args.scale}, MATLAB bicubic, uint8 path) to {args.output}")
     return 0

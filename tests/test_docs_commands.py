@@ -122,3 +122,27 @@ def test_documented_benchmark_names_are_found(name, shared_data, monkeypatch):
     """``--data Set5 Set14 BSD100`` from the repo root (it failed: 'Set5: benchmark set folder not found')."""
     monkeypatch.chdir(REPO)
     assert (resolve_benchmark(name) / "HR").is_dir()
+
+
+#: Documented commands cheap enough to run for real, from a fresh folder, exactly as the docs write them.
+RUN_AS_WRITTEN = [
+    "info",
+    "eval --model hr --metrics niqe --data BSD100",
+    "degrade Set14 -o lr/ --scale 4",
+    "upscale photo.jpg -o out/",
+]
+
+
+@pytest.mark.parametrize("command", RUN_AS_WRITTEN)
+def test_documented_command_runs(command, shared_data, tmp_path, monkeypatch, capsys):
+    words = command.split()
+    assert any(w == words for _d, kind, w in COMMANDS if kind == "fenced"), f"no longer documented: {command}"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SRGAN_DATA", str(shared_data))  # where a user's `srgan data fetch` would have put it
+    if "photo.jpg" in words:
+        from PIL import Image
+
+        Image.new("RGB", (24, 16), (120, 80, 40)).save("photo.jpg")
+    assert main(words) == 0, capsys.readouterr().err
+    if words[0] == "upscale":
+        assert (tmp_path / "out" / "photo.png").is_file()

@@ -216,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="srgan", help="srresnet | srgan | a weights/checkpoint PATH")
     p.add_argument("--onnx", required=True, metavar="OUT", help="output .onnx file")
     p.add_argument("--opset", type=int, default=18, help="ONNX opset (18 is the exporter's native one)")
+    p.add_argument("--plain", action="store_true",
+                   help="export the Generator layer for layer instead of the fast form srgan upscale runs "
+                        "(BatchNorm folded, polyphase tail: same function, faster)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_export)
 

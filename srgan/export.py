@@ -2,9 +2,13 @@
 
 Uses ``torch.onnx.export(..., dynamo=True)`` (torch >= 2.9's default exporter: ``torch.export`` plus onnxscript,
 both in the ``[export]`` extra). The graph takes ``lr`` float32 (N, 3, H, W) in [0, 1] and returns ``sr``
-float32 (N, 3, scale*H, scale*W) in [0, 1]; the weights are stored inside the .onnx file. The exported network
-is the eval-mode generator itself (BatchNorm as inference BN, which ONNX runtimes fold), so any runtime gets
-the same function as ``srgan upscale``; tile large images in the caller as :mod:`srgan.tiling` does.
+float32 (N, 3, scale*H, scale*W) in [0, 1]; the weights are stored inside the .onnx file. Tile large images in
+the caller as :mod:`srgan.tiling` does.
+
+By default an srgan Generator is exported in the form ``srgan upscale`` runs,
+:class:`~srgan.inference.FastGenerator` (BatchNorm folded, the HR 9x9 conv as a polyphase 5x5 conv at half
+resolution): the same function up to float rounding, and the HR conv was most of the plain graph's time.
+``fast=False`` (``--plain``) exports the Generator layer for layer, for tools that want its structure.
 """
 from __future__ import annotations
 
@@ -45,15 +49,21 @@ def _quiet_exporter():
 
 
 def export_onnx(model: str | os.PathLike | nn.Module, path: str | os.PathLike, *, opset: int = 18,
-                sample_size: tuple[int, int] = (32, 40)) -> Path:
-    """Export ``model`` (name, path or module) to ``path`` with dynamic N, H and W; returns the path."""
+                sample_size: tuple[int, int] = (32, 40), fast: bool = True) -> Path:
+    """Export ``model`` (name, path or module) to ``path`` with dynamic N, H and W; returns the path.
+
+    ``fast``: export an srgan Generator as its FastGenerator (other models are exported as they are).
+    """
     from .checkpoint import atomic_write
+    from .inference import fast_generator
     from .upscale import load_model
 
     _require_onnx_tools()
     if opset < 17:
         raise ValueError(f"--opset must be >= 17 for the dynamo exporter, got {opset}")
     net = load_model(model, "cpu").float().eval()
+    if fast:
+        net = fast_generator(net).float().eval()
     for p in net.parameters():
         p.requires_grad_(False)
     sample = torch.rand(1, 3, *sample_size)
@@ -61,7 +71,8 @@ def export_onnx(model: str | os.PathLike | nn.Module, path: str | os.PathLike, *
     with _quiet_exporter():
         program = torch.onnx.export(
             net, (sample,), None, dynamo=True, opset_version=opset, input_names=["lr"], output_names=["sr"],
-            dynamic_shapes={"lr": {0: batch, 2: height, 3: width}}, external_data=False, verbose=False,
+            # positional: Generator's argument is 'lr', FastGenerator's 'x'
+            dynamic_shapes=({0: batch, 2: height, 3: width},), external_data=False, verbose=False,
         )
     program.optimize()
     dest = Path(path)
@@ -72,6 +83,7 @@ def export_onnx(model: str | os.PathLike | nn.Module, path: str | os.PathLike, *
 def export_from_cli(args: argparse.Namespace) -> int:
     if os.path.lexists(args.onnx) and not args.overwrite:
         raise FileExistsError(f"{args.onnx}: already exists; not overwritten (pass --overwrite to replace it)")
-    dest = export_onnx(args.model, args.onnx, opset=args.opset)
-    print(f"wrote {dest} (input 'lr' N x 3 x H x W float32 in [0, 1], dynamic N/H/W; output 'sr')")
+    dest = export_onnx(args.model, args.onnx, opset=args.opset, fast=not args.plain)
+    form = "plain Generator" if args.plain else "fast form"
+    print(f"wrote {dest} ({form}; input 'lr' N x 3 x H x W float32 in [0, 1], dynamic N/H/W; output 'sr')")
     return 0

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("onnx", reason="ONNX export tests need the [export] extra (onnx)")
+onnx = pytest.importorskip("onnx", reason="ONNX export tests need the [export] extra (onnx)")
 pytest.importorskip("onnxscript", reason="ONNX export tests need the [export] extra (onnxscript)")
 ort = pytest.importorskip("onnxruntime", reason="ONNX export tests need the [export] extra (onnxruntime)")
 
@@ -14,7 +14,7 @@ from srgan.cli import main  # noqa: E402
 from srgan.models import Generator  # noqa: E402
 
 
-def test_export_cli_dynamic_hw_matches_torch(tmp_path, capsys):
+def _generator(tmp_path):
     torch.manual_seed(0)
     g = Generator(num_blocks=2, channels=16).eval()
     with torch.no_grad():
@@ -22,10 +22,24 @@ def test_export_cli_dynamic_hw_matches_torch(tmp_path, capsys):
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.3, 0.3)
                 m.running_var.uniform_(0.5, 2.0)
-    weights = save_generator(g, tmp_path / "g.safetensors")
+    return g, save_generator(g, tmp_path / "g.safetensors")
+
+
+def _convs(path) -> set[tuple[int, int, int]]:
+    """(output channels, kernel height, width) of the graph's Conv nodes, from their weight initializers."""
+    model = onnx.load(str(path))
+    shapes = {t.name: tuple(t.dims) for t in model.graph.initializer}
+    return {(s[0], *s[2:]) for n in model.graph.node if n.op_type == "Conv" and (s := shapes.get(n.input[1]))}
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["fast", "plain"])
+def test_export_cli_dynamic_hw_matches_torch(tmp_path, capsys, plain):
+    g, weights = _generator(tmp_path)
     out = tmp_path / "g.onnx"
-    assert main(["export", "--model", str(weights), "--onnx", str(out)]) == 0
-    assert "wrote" in capsys.readouterr().out
+    assert main(["export", "--model", str(weights), "--onnx", str(out), *(["--plain"] if plain else [])]) == 0
+    assert ("plain Generator" if plain else "fast form") in capsys.readouterr().out
+    # The default is the fast form: not the HR 9x9 64->3 tail, the polyphase 5x5 one (12 phases padded to 16).
+    assert ((3, 9, 9) in _convs(out)) == plain and ((16, 5, 5) in _convs(out)) != plain
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["lr"]
     for shape in [(1, 3, 17, 23), (2, 3, 40, 31)]:

@@ -69,16 +69,25 @@ def _weights_stamp(module: nn.Module) -> tuple:
 
 
 def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | torch.device = "auto",
-            precision: str = "auto") -> Engine:
+            precision: str = "auto", backend: str = "torch") -> Engine:
     """Load ``model`` and make it fast for ``device``/``precision``: an :class:`~srgan.tiling.Engine`.
 
     Pass the result to :func:`upscale` as ``model`` to reuse it for many images. For an ``nn.Module`` the
-    engine is cached until the module's weights change.
+    engine is cached until the module's weights change. ``backend='openvino'``: run it with OpenVINO on the
+    CPU (:mod:`srgan.openvino_engine`).
     """
     if isinstance(model, Engine):
         return model
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     dtype = resolve_precision(precision, dev)
+    if backend == "openvino":
+        if dev.type != "cpu":
+            raise ValueError(f"--backend openvino runs on the CPU, not {dev}; pass --device cpu")
+        from .openvino_engine import OpenVINOEngine
+
+        return OpenVINOEngine(load_model(model, "cpu"), dtype)
+    if backend != "torch":
+        raise ValueError(f"backend must be 'torch' or 'openvino', got {backend!r}")
     if isinstance(model, nn.Module):
         stamp = _weights_stamp(model)
         cached = _ENGINES.get(model, {}).get((dev, dtype))
@@ -438,7 +447,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
             if not errors:
                 print(f"srgan: no input images found in {', '.join(map(str, inputs))}", file=sys.stderr)
             return 1
-        engine = prepare(args.model, args.device, precision)
+        engine = prepare(args.model, args.device, precision, getattr(args, "backend", "torch"))
         refused = [(src, dest, refused_before_work(src, dest, outscale or engine.scale)) for src, dest in todo]
         for _src, _dest, line in refused:
             if line:

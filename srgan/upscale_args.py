@@ -33,6 +33,9 @@ def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", default="auto",
                    help="auto | fp32 | bf16 | fp16; auto = bf16 on CPUs with native bf16 (AMX/AVX512-BF16) "
                         "and on CUDA (fp16 where bf16 is missing), fp32 elsewhere (`srgan info` says which)")
+    p.add_argument("--backend", default="torch", choices=["torch", "openvino"],
+                   help="openvino: OpenVINO on the CPU (pip install 'srgan[openvino]'; faster on AMX CPUs, see "
+                        "docs/PERFORMANCE.md; the model is converted once, then cached)")
     p.add_argument("--fp32", action="store_true", help="same as --precision fp32 (Real-ESRGAN's spelling)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--ext", default=".png",

@@ -1,0 +1,56 @@
+"""``--backend openvino`` (the [openvino] extra): the same function as torch, converted once per weights."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+pytest.importorskip("openvino", reason="the OpenVINO backend tests need the [openvino] extra")
+
+from srgan.checkpoint import save_generator  # noqa: E402
+from srgan.cli import main  # noqa: E402
+from srgan.models import Generator  # noqa: E402
+from srgan.upscale import prepare  # noqa: E402
+
+
+@pytest.fixture()
+def weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    g = Generator(num_blocks=2, channels=16).eval()
+    with torch.no_grad():
+        for m in g.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.3, 0.3)
+                m.running_var.uniform_(0.5, 2.0)
+    return g, save_generator(g, tmp_path / "g.safetensors")
+
+
+def test_openvino_fp32_matches_torch_and_is_converted_once(weights, tmp_path):
+    g, path = weights
+    engine = prepare(str(path), "cpu", "fp32", backend="openvino")
+    x = torch.rand(2, 3, 21, 34)
+    with torch.inference_mode():
+        ref = g(x)
+    got = engine.forward(x)
+    assert got.shape == ref.shape and (got - ref).abs().max().item() <= 1e-4
+    cached = sorted((tmp_path / "cache" / "openvino").iterdir())
+    assert [p.suffix for p in cached] == [".bin", ".xml"]
+    stamp = cached[1].stat().st_mtime_ns
+    prepare(str(path), "cpu", "fp32", backend="openvino")
+    assert cached[1].stat().st_mtime_ns == stamp and len(list(cached[1].parent.iterdir())) == 2
+
+
+def test_cli_backend_openvino_writes_the_torch_image(weights, tmp_path):
+    _g, path = weights
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (30, 45, 3), dtype=np.uint8)).save(tmp_path / "in.png")
+    outs = {}
+    for backend in ("torch", "openvino"):
+        dest = tmp_path / f"{backend}.png"
+        assert main(["upscale", str(tmp_path / "in.png"), "-o", str(dest), "--model", str(path),
+                     "--precision", "fp32", "--backend", backend, "--quiet"]) == 0
+        outs[backend] = np.asarray(Image.open(dest), dtype=np.int16)
+    assert outs["torch"].shape == (120, 180, 3)
+    assert np.abs(outs["torch"] - outs["openvino"]).max() <= 1  # float rounding can flip a uint8 step

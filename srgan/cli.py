@@ -73,9 +73,10 @@ def cmd_degrade(args: argparse.Namespace) -> int:
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
+    from .shard import sharded
     from .upscale import upscale_from_cli
 
-    return upscale_from_cli(args)
+    return sharded(upscale_from_cli, args)  # under torchrun, each rank upscales its share of the files
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

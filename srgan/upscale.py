@@ -415,6 +415,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     from .images import ImageError, check_writable_dir, read_size
     from .outputs import missing_folders, plan_outputs, refused_before_work, remove_if_empty
     from .progress import closing_line, show_progress, tile_advice, tile_bar
+    from .shard import mine
 
     tile = _parse_tile(args.tile)
     max_pixels = getattr(args, "max_pixels", None)
@@ -428,6 +429,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     if not inputs:
         raise ValueError("no input: name image files, folders or globs (or -i INPUT)")
     plan = plan_outputs(inputs, args.output, getattr(args, "ext", ".png"), getattr(args, "suffix", ""))
+    plan.pairs = mine(plan.pairs, args)  # under torchrun: this rank's share (srgan.shard)
     created = missing_folders(plan)
     check_writable_dir(plan.folder)  # before any work: a bad output fails at once (ImageError: one line)
     errors = plan.errors

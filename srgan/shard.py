@@ -1,0 +1,70 @@
+"""``torchrun ... srgan upscale DIR -o OUT``: the files shared out across processes (one per GPU, or CPU ranks).
+
+Every rank plans the same (input, output) list from the same arguments and takes every W-th pair, starting at
+its rank, so each file belongs to exactly one rank. Pairs are assigned before finished outputs are skipped:
+a rank decides only about its own outputs, which no other rank writes, so the assignment never depends on
+how far the others have got. A rerun after an interruption skips the outputs already written (writes are
+atomic, so an existing output is a finished one); ``--overwrite`` redoes them. Rank 0 prints the summary of
+all ranks; the exit status is non-zero on every rank if any rank failed.
+
+The processes only exchange the final counts, over gloo (CPU tensors, whatever device upscales).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+from typing import Callable
+
+import torch
+import torch.distributed as dist
+
+from .distributed import DistInfo, init, launched_by_torchrun, local_device
+from .device import resolve_device
+
+
+def mine(pairs: list, args: argparse.Namespace) -> list:
+    """The pairs this rank upscales (all of them outside torchrun): :func:`sharded` sets ``args.shard``."""
+    keep = getattr(args, "shard", None)
+    return pairs if keep is None else [p for p in pairs if p in keep]
+
+
+def sharded(upscale_from_cli: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run ``srgan upscale`` on this rank's share of the files; a plain call outside torchrun."""
+    if not launched_by_torchrun():
+        return upscale_from_cli(args)
+    from .outputs import plan_outputs
+
+    # The summary waits for the slowest rank, which can be hours behind on an uneven folder.
+    info = _join(timeout=datetime.timedelta(days=7))
+    device = local_device(resolve_device(args.device), info)
+    args.device = str(device)
+    inputs = [*args.inputs, *(getattr(args, "input", None) or [])]
+    plan = plan_outputs(inputs, args.output, getattr(args, "ext", ".png"), getattr(args, "suffix", ""))
+    share = plan.pairs[info.rank::info.world_size]
+    todo = [(src, dest) for src, dest in share if args.overwrite or not dest.exists()]
+    if not info.is_main:
+        args.quiet = True  # one progress bar and one closing line: rank 0's
+    code = 0
+    if todo:
+        args.shard = set(todo)
+        try:
+            code = upscale_from_cli(args)
+        except Exception as exc:  # a rank that fails must still join the summary, or the others wait forever
+            print(f"srgan: rank {info.rank}: {exc}", file=sys.stderr)
+            code = 1
+    written = sum(dest.exists() for _src, dest in todo)
+    counts = torch.tensor([written, len(todo) - written, len(share) - len(todo), int(code != 0)])
+    dist.all_reduce(counts)
+    written, failed, skipped, failed_ranks = counts.tolist()
+    if info.is_main:
+        print(f"srgan: {info.world_size} processes: {written} image(s) written, {skipped} already done "
+              f"(skipped), {failed} failed", file=sys.stderr)
+    dist.destroy_process_group()
+    return 1 if failed_ranks else 0
+
+
+def _join(timeout: datetime.timedelta) -> DistInfo:
+    if not dist.is_initialized():
+        dist.init_process_group("gloo", timeout=timeout)
+    return init(torch.device("cpu"))

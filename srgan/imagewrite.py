@@ -12,6 +12,9 @@
   Grayscale is written as L/LA except to WebP (always RGB). Grayscale of a colour array is ITU-R BT.601 luma
   (0.299 R + 0.587 G + 0.114 B).
 * JPEG is written at quality 95 without chroma subsampling; WebP lossy at quality 95.
+* PNG at zlib level ``png_level`` (default 6, zlib's; ``srgan upscale --png-level`` defaults to 1). On a 4x SR
+  photo output (1920x1280, Xeon): level 0 19.5 MPix/s, 7.38 MB; 1: 7.8 MPix/s, 5.82 MB; 3: 7.2, 5.81 MB;
+  6: 5.5, 5.69 MB; 9: 4.8, 5.69 MB. Level 1 encodes 1.4x faster than 6 for 2% more bytes; 0 stores raw.
 * An ICC profile is embedded for PNG, JPEG, WebP and TIFF when its colour space matches the written image
   (RGB profile for colour, GRAY for grayscale); BMP drops it.
 * Atomic: the data goes to a hidden temporary file in the destination folder, is fsync'ed, then moved into
@@ -26,6 +29,7 @@ import os
 import secrets
 import struct
 import zlib
+from glob import escape as glob_escape
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +45,7 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def _write_png16(f, planes: np.ndarray, icc_profile: bytes | None) -> None:
+def _write_png16(f, planes: np.ndarray, icc_profile: bytes | None, level: int) -> None:
     """Write a 16-bit PNG (gray, gray+alpha, RGB or RGBA from HxWxC uint16).
 
     Pillow cannot write 16-bit colour PNGs, so this is a minimal encoder: IHDR, optional
@@ -54,7 +58,7 @@ def _write_png16(f, planes: np.ndarray, icc_profile: bytes | None) -> None:
     f.write(_png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0)))
     if icc_profile:
         f.write(_png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc_profile)))
-    z = zlib.compressobj(6)
+    z = zlib.compressobj(level)
     rows_per_block = max(1, (1 << 22) // max(1, w * bpp))
     for y0 in range(0, h, rows_per_block):
         block = planes[y0 : y0 + rows_per_block].astype(">u2").reshape(-1, w * c).view(np.uint8)
@@ -94,7 +98,7 @@ def _uint16_to_uint8(data: np.ndarray) -> np.ndarray:
     return out
 
 
-def _encoder(fmt: str, rgb, alpha, bit_depth: int, grayscale: bool, icc_profile):
+def _encoder(fmt: str, rgb, alpha, bit_depth: int, grayscale: bool, icc_profile, png_level: int):
     """Return ``save(f)`` that encodes the image into an open binary file."""
     if fmt == "WEBP":
         grayscale = False  # WebP has no grayscale mode
@@ -110,7 +114,7 @@ def _encoder(fmt: str, rgb, alpha, bit_depth: int, grayscale: bool, icc_profile)
     elif rgb.dtype == np.uint16:
         data = _integer_planes(rgb, alpha, grayscale)
         if fmt == "PNG":
-            return lambda f: _write_png16(f, data, icc_profile)
+            return lambda f: _write_png16(f, data, icc_profile, png_level)
         if fmt == "TIFF" and data.shape[2] == 1:
             im, data = PILImage.fromarray(data[..., 0]), None  # mode I;16
         else:
@@ -121,7 +125,7 @@ def _encoder(fmt: str, rgb, alpha, bit_depth: int, grayscale: bool, icc_profile)
             planes.append(alpha)
         if bit_depth == 16 and fmt == "PNG":
             data16 = to_uint16(np.stack(planes, axis=-1))
-            return lambda f: _write_png16(f, data16, icc_profile)
+            return lambda f: _write_png16(f, data16, icc_profile, png_level)
         if bit_depth == 16 and fmt == "TIFF" and grayscale and alpha is None:
             data = None
             im = PILImage.fromarray(to_uint16(planes[0]))  # mode I;16
@@ -137,7 +141,23 @@ def _encoder(fmt: str, rgb, alpha, bit_depth: int, grayscale: bool, icc_profile)
         options.update(quality=95, subsampling=0)
     elif fmt == "WEBP":
         options.update(quality=95)
+    elif fmt == "PNG":
+        options.update(compress_level=png_level)
     return lambda f: im.save(f, format=fmt, **options)
+
+
+def _tmp_prefix(dest: Path) -> str:
+    return f".{dest.name}."
+
+
+def remove_partial(dest: str | os.PathLike) -> None:
+    """Remove the temporary files of writes to ``dest`` still in progress (another thread's, interrupted)."""
+    dest = Path(dest)
+    for tmp in dest.parent.glob(f"{glob_escape(_tmp_prefix(dest))}*.tmp"):
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
 
 
 def _write_problem(exc: BaseException) -> str:
@@ -162,6 +182,7 @@ def write_image(
     grayscale: bool = False,
     icc_profile: bytes | None = None,
     overwrite: bool = False,
+    png_level: int = 6,
 ) -> Path:
     """Write RGB (HxWx3, float in [0, 1], uint8 or uint16) to ``path``, atomically; return the path.
 
@@ -196,14 +217,16 @@ def write_image(
         raise ImageError(path, "is a folder")
     if not overwrite and os.path.lexists(dest):
         raise ImageExistsError(path, "already exists (pass overwrite=True / --overwrite to replace it)")
-    save = _encoder(fmt, rgb, alpha, bit_depth, grayscale, icc_profile)
+    if not 0 <= png_level <= 9:
+        raise ValueError(f"png_level must be 0 (stored) to 9 (smallest), got {png_level}")
+    save = _encoder(fmt, rgb, alpha, bit_depth, grayscale, icc_profile, png_level)
 
     folder = dest.parent
     tmp = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for _ in range(100):
-            candidate = folder / f".{dest.name}.{secrets.token_hex(4)}.tmp"
+            candidate = folder / f"{_tmp_prefix(dest)}{secrets.token_hex(4)}.tmp"
             try:
                 fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:

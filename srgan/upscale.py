@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import math
 import os
@@ -343,36 +344,24 @@ def resize_planes(planes: np.ndarray, width: int, height: int) -> np.ndarray:
 def upscale_file(engine: Engine, src: str | os.PathLike, dest: str | os.PathLike, *, tile: int | str = "auto",
                  overwrite: bool = False, max_pixels: int | None = None,
                  large_output_pixels: int = LARGE_OUTPUT_PIXELS, outscale: float | None = None,
-                 progress=None) -> Path:
+                 progress=None, png_level: int = 6) -> Path:
     """Read ``src`` (any mode), upscale, write ``dest`` (format from its extension). Errors: ImageError.
 
     ``outscale``: the final scale; the model's own output is then resized by :func:`resize_planes` to
     ``round(outscale * size)``. ``progress(n)`` is called as LR pixels are finished.
     """
     from . import images
+    from .pipeline import output_dtype, write_output
 
     kwargs = {} if max_pixels is None else {"max_pixels": max_pixels}
     img = images.read_image(src, **kwargs)
     rgb = torch.from_numpy(img.rgb).permute(2, 0, 1)
     alpha = None if img.alpha is None else torch.from_numpy(img.alpha)
-    h, w = img.rgb.shape[:2]
-    s = engine.scale
-    if img.bit_depth == 16:
-        out = "uint16"
-    else:
-        out = "uint8" if h * w * s * s > large_output_pixels else "float32"
+    out = output_dtype(img, engine.scale, large_output_pixels)
     y, a = upscale_planes(engine, rgb, alpha, tile=tile, out=out, progress=progress)
     rgb = img.rgb = None  # the float input is not needed while the output is encoded
-    if outscale is not None and outscale != s:
-        size = max(1, round(w * outscale)), max(1, round(h * outscale))
-        y = resize_planes(y, *size)
-        a = None if a is None else resize_planes(a, *size)
-        if y.dtype == np.float32:  # Lanczos overshoots; the float writer expects [0, 1]
-            y = np.clip(y, 0, 1)
-            a = None if a is None else np.clip(a, 0, 1)
-    # Integer outputs stay integer all the way to the encoder (write_image converts them in row blocks).
-    return images.write_image(dest, y, alpha=a, bit_depth=img.bit_depth, grayscale=img.grayscale,
-                              icc_profile=img.icc_profile, overwrite=overwrite)
+    return write_output(img, y, a, dest, scale=engine.scale, outscale=outscale, overwrite=overwrite,
+                        png_level=png_level)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -412,9 +401,10 @@ def _precision(args: argparse.Namespace) -> str:
 
 
 def upscale_from_cli(args: argparse.Namespace) -> int:
-    from .images import ImageError, check_writable_dir, read_size
+    from .images import check_writable_dir, read_size
     from .outputs import missing_folders, plan_outputs, refused_before_work, remove_if_empty
     from .progress import closing_line, show_progress, tile_advice, tile_bar
+    from .pipeline import upscale_files, write_output
     from .shard import mine
 
     tile = _parse_tile(args.tile)
@@ -458,25 +448,27 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
         todo = [(src, dest) for src, dest, line in refused if not line]
         failed = len(errors)
         show, warned, start = show_progress(getattr(args, "quiet", False)), False, time.perf_counter()
+
+        def progress(i: int, src: Path, width: int, height: int):
+            nonlocal warned
+            advice = tile_advice(engine, height, width, tile)
+            if advice and not warned:
+                print(f"srgan: warning: {advice}", file=sys.stderr)
+                warned = True
+            label = f"[{i}/{len(todo)}] {src.name}" if len(todo) > 1 else src.name
+            return tile_bar(label, width * height, show)
+
+        write = functools.partial(write_output, scale=engine.scale, outscale=outscale, overwrite=args.overwrite,
+                                  png_level=getattr(args, "png_level", 6))
         with _signals_interrupt():
-            for i, (src, dest) in enumerate(todo, 1):
-                try:
-                    width, height = read_size(src)
-                    advice = tile_advice(engine, height, width, tile)
-                    if advice and not warned:
-                        print(f"srgan: warning: {advice}", file=sys.stderr)
-                        warned = True
-                    label = f"[{i}/{len(todo)}] {src.name}" if len(todo) > 1 else src.name
-                    with tile_bar(label, width * height, show) as progress:
-                        upscale_file(engine, src, dest, tile=tile, overwrite=args.overwrite,
-                                     max_pixels=max_pixels, outscale=outscale, progress=progress)
+            # Decoding, the model and encoding overlap; small images go in batches (srgan.pipeline).
+            for _src, dest, problem in upscale_files(engine, todo, write, tile=tile, max_pixels=max_pixels,
+                                                     progress=progress):
+                if problem:
+                    failed += 1
+                    print(f"srgan: {problem}", file=sys.stderr)
+                else:
                     written.append((dest, read_size(dest)))
-                except ImageError as exc:
-                    failed += 1
-                    print(f"srgan: {exc}", file=sys.stderr)
-                except MemoryError:
-                    failed += 1
-                    print(f"srgan: {src}: out of memory (try a smaller --tile)", file=sys.stderr)
         if written and not getattr(args, "quiet", False):
             print(f"srgan: {closing_line(written, plan.folder, time.perf_counter() - start)}", file=sys.stderr)
         if failed:

@@ -19,16 +19,17 @@ from support import PYTHON, REPO, only_error, rgb, save, subprocess_env, train_a
 
 @pytest.fixture
 def upscaled(monkeypatch):
-    """The inputs that reached the network, in order."""
-    upscale_module = sys.modules["srgan.upscale"]  # `srgan.upscale` is the function
+    """The inputs decoded for the network, in order (srgan upscale decodes only the files it upscales)."""
+    import srgan.pipeline as pipeline
+
     seen = []
-    original = upscale_module.upscale_file
+    original = pipeline.read_image
 
-    def upscale_file(engine, src, dest, **kwargs):
+    def read_image(src, **kwargs):
         seen.append(os.path.basename(src))
-        return original(engine, src, dest, **kwargs)
+        return original(src, **kwargs)
 
-    monkeypatch.setattr(upscale_module, "upscale_file", upscale_file)
+    monkeypatch.setattr(pipeline, "read_image", read_image)
     return seen
 
 

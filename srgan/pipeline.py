@@ -1,0 +1,253 @@
+"""Whole-folder speed for ``srgan upscale``: decoding, the model and encoding overlapped; small images batched.
+
+* A reader thread decodes the next files and a pool of writer threads encodes and writes finished outputs while
+  the main thread runs the model. Pillow's codecs, zlib and fsync release the GIL, so they run beside torch;
+  several writers because each output is fsync'ed (atomic writes), which waits on the disk, not the CPU.
+* Small images (at most :data:`SMALL_PIXELS` LR pixels, 8-bit, no alpha) with the same size as their neighbours
+  in the list are stacked into batches of up to :data:`BATCH_PIXELS` LR pixels and run untiled (exact) on one thread: on an 8x8 input a conv layer is
+  all thread wake-ups and no arithmetic (measured on 2 busy cores: one 8x8 image 6.9 ms on 1 thread vs 12.2 ms
+  on 2; a batch of 64 33 ms vs 74 ms).
+* Memory stays bounded: at most :data:`AHEAD` decoded groups wait for the model, and the outputs waiting for a
+  writer are capped at :data:`PENDING_OUTPUT_BYTES` (one large image always goes through).
+
+Outcomes come back in input order, one per file, as ``(src, dest, error line or None)``.
+"""
+from __future__ import annotations
+
+import os
+from collections import deque
+from concurrent.futures import Future
+from contextlib import contextmanager
+from pathlib import Path
+from queue import Queue
+from threading import Event, Thread
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from .images import Image, ImageError, read_image
+from .imagewrite import remove_partial
+from .tiling import Engine
+
+SMALL_PIXELS = 64 * 64
+#: LR pixels in one batch: the x4 tail holds ~6.5 kB per LR pixel in fp32, so ~110 MB at most.
+BATCH_PIXELS = 16384
+AHEAD = 2
+WRITERS = 4
+PENDING_OUTPUT_BYTES = 1 << 30
+
+Pair = tuple[Path, Path]
+Outcome = tuple[Path, Path, "str | None"]
+
+
+@contextmanager
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _batchable(img: Image) -> bool:
+    return img.bit_depth == 8 and img.alpha is None and img.rgb.shape[0] * img.rgb.shape[1] <= SMALL_PIXELS
+
+
+def _groups(pairs: list[Pair], max_pixels: int | None, batch: bool) -> Iterator[list]:
+    """Decode in order; yield [(src, dest, Image | error line)] groups: a run of same-size small images or one file."""
+    kwargs = {} if max_pixels is None else {"max_pixels": max_pixels}
+    group: list = []
+    for src, dest in pairs:
+        try:
+            img = read_image(src, **kwargs)
+        except ImageError as exc:
+            img = str(exc)
+        small = batch and not isinstance(img, str) and _batchable(img)
+        if group and (not small or img.rgb.shape != group[0][2].rgb.shape
+                      or (len(group) + 1) * img.rgb.shape[0] * img.rgb.shape[1] > BATCH_PIXELS):
+            yield group
+            group = []
+        if small:
+            group.append((src, dest, img))
+        else:
+            yield [(src, dest, img)]
+    if group:
+        yield group
+
+
+def _prefetch(groups: Iterator[list]) -> Iterator[list]:
+    """The groups, decoded by a background thread up to AHEAD groups ahead of the caller."""
+    queue: Queue = Queue(maxsize=AHEAD)
+    done = object()
+
+    def fill():
+        try:
+            for group in groups:
+                queue.put(group)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            queue.put(exc)
+        queue.put(done)
+
+    Thread(target=fill, daemon=True).start()
+    while (item := queue.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def upscale_files(engine: Engine, pairs: list[Pair], write: Callable, *, tile, max_pixels: int | None,
+                  progress: Callable[[int, Path, int, int], object]) -> Iterator[Outcome]:
+    """Upscale every pair; ``write(img, y, alpha, dest)`` encodes one output (on a writer thread).
+
+    ``progress(index, src, width, height)`` gives the context manager (a per-tile progress callback or None)
+    for an image run through tiling; batched small images report nothing per tile.
+    """
+    from .upscale import LARGE_OUTPUT_PIXELS, _to_uint8_torch, upscale_planes
+
+    index = 0
+    pending = _Pending()
+    writers = _Writers(WRITERS)
+
+    def submit(src, dest, img, y, a):
+        pending.add(src, dest, writers.submit(write, img, y, a, dest), y.nbytes)
+
+    try:
+        # An explicit --tile is honoured file by file (with its progress bar); batches run untiled.
+        batch = tile in ("auto", 0)
+        for group in _prefetch(_groups(pairs, max_pixels, batch)):
+            index += len(group)
+            src, dest, img = group[0]
+            if isinstance(img, str):  # could not be decoded
+                pending.add(src, dest, img)
+            elif not (batch and _batchable(img)):
+                height, width = img.rgb.shape[:2]
+                out = output_dtype(img, engine.scale, LARGE_OUTPUT_PIXELS)
+                try:
+                    with progress(index, src, width, height) as bar:
+                        y, a = upscale_planes(engine, torch.from_numpy(img.rgb).permute(2, 0, 1),
+                                              None if img.alpha is None else torch.from_numpy(img.alpha),
+                                              tile=tile, out=out, progress=bar)
+                except MemoryError:
+                    pending.add(src, dest, f"{src}: out of memory (try a smaller --tile)")
+                else:
+                    img.rgb = None  # the float input is not needed while the output is encoded
+                    submit(src, dest, img, y, a)
+            else:
+                x = torch.from_numpy(np.stack([img.rgb for _s, _d, img in group])).permute(0, 3, 1, 2)
+                with one_thread(), torch.inference_mode():
+                    y = engine.forward(x) if not engine.split else engine.reconstruct(engine.features(x))
+                for (src, dest, img), yi in zip(group, y):
+                    yi = yi.permute(1, 2, 0).contiguous()
+                    yi = yi.numpy() if img.grayscale else _to_uint8_torch(yi).numpy()
+                    submit(src, dest, img, yi, None)
+            yield from pending.finished(wait=False)
+        yield from pending.finished(wait=True)
+    except BaseException:  # Ctrl-C, SIGTERM, an error: no half-written file stays behind
+        writers.stop()
+        for _src, dest, job, _size in pending.items:
+            if isinstance(job, Future):
+                remove_partial(dest)
+        raise
+    finally:
+        writers.stop()
+
+
+class _Writers:
+    """Writer threads. Daemon threads, unlike ThreadPoolExecutor's: an interrupted run exits at once rather
+    than after the encodes in flight, whose temporary files the caller removes."""
+
+    def __init__(self, count: int):
+        self.jobs: Queue = Queue()
+        self.stopped = Event()
+        for _ in range(count):
+            Thread(target=self._work, daemon=True, name="srgan-write").start()
+        self.count = count
+
+    def submit(self, fn: Callable, *args) -> Future:
+        future: Future = Future()
+        self.jobs.put((future, fn, args))
+        return future
+
+    def stop(self) -> None:
+        """Start no more jobs; each thread ends after its current one."""
+        if not self.stopped.is_set():
+            self.stopped.set()
+            for _ in range(self.count):
+                self.jobs.put(None)
+
+    def _work(self) -> None:
+        while (job := self.jobs.get()) is not None and not self.stopped.is_set():
+            future, fn, args = job
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # handed to whoever waits on the future
+                    future.set_exception(exc)
+
+
+class _Pending:
+    """Files in input order with their error line or write job, and the bytes of the outputs not yet written."""
+
+    def __init__(self):
+        self.items: deque[tuple[Path, Path, Future | str, int]] = deque()
+        self.bytes = 0
+
+    def add(self, src: Path, dest: Path, job: Future | str, size: int = 0) -> None:
+        self.items.append((src, dest, job, size))
+        self.bytes += size
+
+    def finished(self, wait: bool) -> Iterator[Outcome]:
+        """Outcomes at the head that are ready; with ``wait`` all, else as many as keep memory under the cap.
+
+        An item leaves the list only once its write is over, so an interrupted caller still sees it.
+        """
+        while self.items:
+            src, dest, job, size = self.items[0]
+            if isinstance(job, Future) and not job.done() and not wait and self.bytes <= PENDING_OUTPUT_BYTES:
+                return
+            problem = job if isinstance(job, str) else _problem(src, job)
+            self.items.popleft()
+            self.bytes -= size
+            yield src, dest, problem
+
+
+def _problem(src: Path, job: Future) -> str | None:
+    """Waits for a write: None when it succeeded, else the line that says why not."""
+    try:
+        job.result()
+    except ImageError as exc:
+        return str(exc)
+    except MemoryError:
+        return f"{src}: out of memory while writing"
+    return None
+
+
+def output_dtype(img: Image, scale: int, large_output_pixels: int) -> str:
+    """How :func:`upscale_planes` assembles the output of a decoded file: uint16 for 16-bit sources, uint8
+    for 8-bit colour (the bytes the float path would give, without a float32 copy), float32 for grayscale up to
+    ``large_output_pixels`` (its luma is then taken before rounding)."""
+    h, w = img.rgb.shape[:2]
+    if img.bit_depth == 16:
+        return "uint16"
+    return "float32" if img.grayscale and h * w * scale * scale <= large_output_pixels else "uint8"
+
+
+def write_output(img: Image, y: np.ndarray, a: np.ndarray | None, dest: str | os.PathLike, *, scale: int,
+                 outscale: float | None = None, overwrite: bool = False, png_level: int = 6) -> Path:
+    """Write the x``scale`` model output ``y`` (alpha ``a``) of the decoded file ``img``, resized to ``outscale``."""
+    from .imagewrite import write_image
+    from .upscale import resize_planes
+
+    if outscale is not None and outscale != scale:
+        h, w = y.shape[0] // scale, y.shape[1] // scale
+        size = max(1, round(w * outscale)), max(1, round(h * outscale))
+        y = resize_planes(y, *size)
+        a = None if a is None else resize_planes(a, *size)
+        if y.dtype == np.float32:  # Lanczos overshoots; the float writer expects [0, 1]
+            y = np.clip(y, 0, 1)
+            a = None if a is None else np.clip(a, 0, 1)
+    # Integer outputs stay integer all the way to the encoder (write_image converts them in row blocks).
+    return write_image(dest, y, alpha=a, bit_depth=img.bit_depth, grayscale=img.grayscale,
+                       icc_profile=img.icc_profile, overwrite=overwrite, png_level=png_level)

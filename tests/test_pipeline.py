@@ -1,0 +1,89 @@
+"""srgan upscale on a folder (srgan.pipeline): same-size small images batched, outcomes in input order, the same
+pixels as one file at a time; the PNG level changes bytes, never pixels."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srgan.checkpoint import save_generator
+from srgan.cli import main
+from srgan.models import Generator
+from srgan.upscale import prepare, upscale_file
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    torch.manual_seed(0)
+    return save_generator(Generator(num_blocks=1, channels=8).eval(), tmp_path_factory.mktemp("w") / "g.safetensors")
+
+
+def _folder(root):
+    """20 8x8 RGB, then a 9x8, an 8x8 gray, an 8x8 RGBA, a broken file and a 70x50 photo; names sort in this order."""
+    rng = np.random.default_rng(0)
+    root.mkdir()
+    names = []
+    for i in range(20):
+        names.append(f"a{i:02d}.png")
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(root / names[-1])
+    for name, shape, mode in [("b.png", (9, 8, 3), "RGB"), ("c.png", (8, 8), "L"), ("d.png", (8, 8, 4), "RGBA"),
+                              ("f.png", (50, 70, 3), "RGB")]:
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(root / name)
+        names.append(name)
+    (root / "e.png").write_bytes(b"not a png")
+    return sorted(names + ["e.png"])
+
+
+def test_folder_is_batched_in_order_and_matches_one_file_at_a_time(weights, tmp_path, monkeypatch, capsys):
+    names = _folder(tmp_path / "in")
+    engine = prepare(str(weights), "cpu", "fp32")
+    batches = []
+    features = engine.features
+    monkeypatch.setattr(engine, "features", lambda x: batches.append(x.shape[0]) or features(x))
+    monkeypatch.setattr(sys.modules["srgan.upscale"], "prepare", lambda *a, **k: engine)  # srgan.upscale: a function
+    code = main(["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(weights)])
+    err = capsys.readouterr().err
+    assert code == 1 and "e.png" in err and "24 image(s) written, 1 failed" in err
+    # The twenty 8x8 RGB images went through the network as one batch; the others one by one.
+    assert batches[0] == 20 and sorted(batches[1:]) == [1, 1, 1, 1]
+    for name in names:
+        if name == "e.png":
+            continue
+        ref = upscale_file(engine, tmp_path / "in" / name, tmp_path / "ref" / name)
+        with Image.open(tmp_path / "out" / name) as got, Image.open(ref) as want:
+            assert got.mode == want.mode and got.size == want.size, name
+            diff = np.abs(np.asarray(got, np.int16) - np.asarray(want, np.int16)).max()
+            assert diff <= 1, (name, diff)  # batch vs single: float summation order at most
+
+
+def test_outcomes_come_back_in_input_order(weights, tmp_path):
+    from srgan.pipeline import upscale_files, write_output
+
+    names = _folder(tmp_path / "in")
+    engine = prepare(str(weights), "cpu", "fp32")
+    pairs = [(tmp_path / "in" / n, tmp_path / "out" / n) for n in names]
+    outcomes = list(upscale_files(engine, pairs, lambda img, y, a, dest: write_output(img, y, a, dest, scale=4),
+                                  tile="auto", max_pixels=None, progress=lambda *a: _no_bar()))
+    assert [(s, d) for s, d, _p in outcomes] == pairs
+    assert [s.name for s, _d, p in outcomes if p] == ["e.png"]
+
+
+def _no_bar():
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
+def test_png_level_changes_size_not_pixels(weights, tmp_path):
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (30, 40, 3), dtype=np.uint8)).save(tmp_path / "p.png")
+    sizes, pixels = {}, {}
+    for level in (0, 9):
+        dest = tmp_path / f"{level}.png"
+        assert main(["upscale", str(tmp_path / "p.png"), "-o", str(dest), "--model", str(weights), "--png-level",
+                     str(level), "--quiet"]) == 0
+        sizes[level] = dest.stat().st_size
+        pixels[level] = np.asarray(Image.open(dest))
+    assert sizes[0] > sizes[9] and np.array_equal(pixels[0], pixels[9])

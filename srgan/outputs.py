@@ -56,7 +56,7 @@ def plan_outputs(inputs: list[str], output: str, ext: str = ".png", suffix: str 
 
     file_target = out.suffix and _is_image_name(out) and not out.is_dir()
     if file_target and (len(found) > 1 or any(Path(i).is_dir() for i in inputs)):
-        raise ValueError(f"{output}: several inputs need an output folder, not a file name")
+        raise ValueError(f"{output}: a folder input or several inputs need an output folder, not a file name")
     if file_target:
         if out.suffix.lower() not in IMAGE_EXTENSIONS:
             raise ValueError(f"{output}: srgan cannot write {out.suffix} files; name a "

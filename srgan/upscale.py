@@ -433,6 +433,9 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
             todo.append((src, dest))
     for line in errors:
         print(f"srgan: {line}", file=sys.stderr)
+    if plan.skipped and not getattr(args, "quiet", False):
+        print(f"srgan: {plan.skipped} file(s) in the output folder taken for earlier outputs, not inputs",
+              file=sys.stderr)
     written: list[tuple[Path, tuple[int, int]]] = []
     try:
         if not todo:

@@ -161,6 +161,7 @@ def test_output_folder_inside_the_input_folder_is_not_read_back(weights, tmp_pat
     assert _run(capsys, *_up(weights, folder, "-o", folder / "big"))[0] == 0
     code, _out, err = _run(capsys, *_up(weights, folder, "-o", folder / "big", "--overwrite"))
     assert code == 0 and _tree(folder) == ["a.png", "big", "big/a.png"]
+    assert "srgan: 1 file(s) in the output folder taken for earlier outputs, not inputs" in err
 
 
 def test_output_file_equal_to_the_input_is_refused(weights, tmp_path, capsys):
@@ -187,3 +188,10 @@ def test_a_run_where_every_input_fails_leaves_no_output_folder(weights, tmp_path
     code, _out, err = _run(capsys, *_up(weights, tmp_path / "in", "-o", out))
     assert code == 1 and "0 image(s) written, 2 failed" in err
     assert not (tmp_path / "new").exists()  # neither out nor the parent folder it would have created
+
+
+def test_an_image_name_for_a_folder_input_is_an_error_not_a_folder(weights, tmp_path, capsys):
+    _photo(tmp_path / "in" / "a.png")
+    code, _out, err = _run(capsys, *_up(weights, tmp_path / "in", "-o", tmp_path / "big.png"))
+    assert code == 1 and "a folder input or several inputs need an output folder" in err
+    assert not (tmp_path / "big.png").exists()

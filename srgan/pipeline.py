@@ -90,11 +90,13 @@ def _prefetch(groups: Iterator[list]) -> Iterator[list]:
             queue.put(exc)
         queue.put(done)
 
-    Thread(target=fill, daemon=True).start()
+    reader = Thread(target=fill, daemon=True, name="srgan-read")
+    reader.start()
     while (item := queue.get()) is not done:
         if isinstance(item, BaseException):
             raise item
         yield item
+    reader.join()
 
 
 def upscale_files(engine: Engine, pairs: list[Pair], write: Callable, *, tile, max_pixels: int | None,
@@ -150,8 +152,8 @@ def upscale_files(engine: Engine, pairs: list[Pair], write: Callable, *, tile, m
             if isinstance(job, Future):
                 remove_partial(dest)
         raise
-    finally:
-        writers.stop()
+    # Idle threads still alive at interpreter exit can abort it; after an interruption they are left alone.
+    writers.stop(join=True)
 
 
 class _Writers:
@@ -161,21 +163,24 @@ class _Writers:
     def __init__(self, count: int):
         self.jobs: Queue = Queue()
         self.stopped = Event()
-        for _ in range(count):
-            Thread(target=self._work, daemon=True, name="srgan-write").start()
-        self.count = count
+        self.threads = [Thread(target=self._work, daemon=True, name="srgan-write") for _ in range(count)]
+        for thread in self.threads:
+            thread.start()
 
     def submit(self, fn: Callable, *args) -> Future:
         future: Future = Future()
         self.jobs.put((future, fn, args))
         return future
 
-    def stop(self) -> None:
-        """Start no more jobs; each thread ends after its current one."""
+    def stop(self, join: bool = False) -> None:
+        """Start no more jobs; each thread ends after its current one (``join``: wait for that)."""
         if not self.stopped.is_set():
             self.stopped.set()
-            for _ in range(self.count):
+            for _ in self.threads:
                 self.jobs.put(None)
+        if join:
+            for thread in self.threads:
+                thread.join()
 
     def _work(self) -> None:
         while (job := self.jobs.get()) is not None and not self.stopped.is_set():

@@ -87,3 +87,25 @@ def test_png_level_changes_size_not_pixels(weights, tmp_path):
         sizes[level] = dest.stat().st_size
         pixels[level] = np.asarray(Image.open(dest))
     assert sizes[0] > sizes[9] and np.array_equal(pixels[0], pixels[9])
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+@pytest.mark.parametrize("level", [0, 1, 6])
+def test_png_levels_write_the_same_pixels(tmp_path, channels, level):
+    """Levels 0-1 go through srgan's own encoder, 2-9 through Pillow's: same pixels and ICC profile either way."""
+    from PIL import ImageCms
+
+    from srgan.imagewrite import write_image
+
+    rng = np.random.default_rng(channels)
+    rgb = rng.integers(0, 256, (13, 21, 3), dtype=np.uint8)
+    alpha = rng.integers(0, 256, (13, 21), dtype=np.uint8) if channels in (2, 4) else None
+    gray = channels < 3
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    dest = write_image(tmp_path / "x.png", rgb, alpha=alpha, grayscale=gray, icc_profile=None if gray else icc,
+                       png_level=level)
+    ref = write_image(tmp_path / "ref.png", rgb, alpha=alpha, grayscale=gray, png_level=9)
+    with Image.open(dest) as got, Image.open(ref) as want:
+        assert got.mode == want.mode == {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
+        assert np.array_equal(np.asarray(got), np.asarray(want))
+        assert got.info.get("icc_profile") == (None if gray else icc)

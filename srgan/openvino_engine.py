@@ -68,8 +68,8 @@ class OpenVINOEngine(Engine):
         generator = generator.float().eval()
         super().__init__(generator, torch.device("cpu"), dtype, channels_last=False)
         model = converted_model(fast_generator(generator).eval(), cache_dir or default_cache_dir() / "openvino")
-        config = {"INFERENCE_PRECISION_HINT": _HINTS[dtype], "INFERENCE_NUM_THREADS": torch.get_num_threads()}
-        self.compiled = ov.Core().compile_model(model, "CPU", config)
+        # OpenVINO picks its own thread count (all cores), as torch does.
+        self.compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": _HINTS[dtype]})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.compiled(x.float().contiguous().numpy())[0])

@@ -1,13 +1,13 @@
 """Whole-folder speed for ``srgan upscale``: decoding, the model and encoding overlapped; small images batched.
 
-* A reader thread decodes the next files and a pool of writer threads encodes and writes finished outputs while
-  the main thread runs the model. Pillow's codecs, zlib and fsync release the GIL, so they run beside torch;
-  several writers because each output is fsync'ed (atomic writes), which waits on the disk, not the CPU.
-* Small images (at most :data:`SMALL_PIXELS` LR pixels, 8-bit, no alpha) with the same size as their neighbours
-  in the list are stacked into batches of up to :data:`BATCH_PIXELS` LR pixels and run untiled (exact) on one thread: on an 8x8 input a conv layer is
-  all thread wake-ups and no arithmetic (measured on 2 busy cores: one 8x8 image 6.9 ms on 1 thread vs 12.2 ms
-  on 2; a batch of 64 33 ms vs 74 ms).
-* Memory stays bounded: at most :data:`AHEAD` decoded groups wait for the model, and the outputs waiting for a
+* A reader thread decodes the next files and writer threads encode and write finished outputs while the main
+  thread runs the model. Pillow's decoders, zlib and fsync release the GIL, so they run beside torch; several
+  writers because each output is fsync'ed (atomic writes), which waits on the disk rather than the CPU.
+* Small images (at most :data:`SMALL_PIXELS` LR pixels, 8-bit, no alpha) next to others of the same size are
+  stacked into batches of up to :data:`BATCH_PIXELS` LR pixels and run untiled (exact) on one thread: on an 8x8
+  input a conv layer is thread wake-ups, not arithmetic (2 busy cores, bf16: one 8x8 image 6.9 ms on 1 thread
+  vs 12.2 ms on 2; a batch of 64 33 ms vs 74 ms). An explicit ``--tile`` turns batching off.
+* Memory stays bounded: at most :data:`AHEAD` decoded groups wait for the model, and outputs waiting for a
   writer are capped at :data:`PENDING_OUTPUT_BYTES` (one large image always goes through).
 
 Outcomes come back in input order, one per file, as ``(src, dest, error line or None)``.
@@ -43,6 +43,7 @@ Outcome = tuple[Path, Path, "str | None"]
 
 @contextmanager
 def one_thread():
+    """torch on one thread inside the block (the setting is process-wide; the reader and writers do not use torch)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -64,6 +65,8 @@ def _groups(pairs: list[Pair], max_pixels: int | None, batch: bool) -> Iterator[
             img = read_image(src, **kwargs)
         except ImageError as exc:
             img = str(exc)
+        except MemoryError:
+            img = f"{src}: out of memory while decoding"
         small = batch and not isinstance(img, str) and _batchable(img)
         if group and (not small or img.rgb.shape != group[0][2].rgb.shape
                       or (len(group) + 1) * img.rgb.shape[0] * img.rgb.shape[1] > BATCH_PIXELS):

@@ -404,7 +404,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     from .images import check_writable_dir, read_size
     from .outputs import missing_folders, plan_outputs, refused_before_work, remove_if_empty
     from .progress import closing_line, show_progress, tile_advice, tile_bar
-    from .pipeline import upscale_files, write_output
+    from .pipeline import one_thread, upscale_files, write_output
     from .shard import mine
 
     tile = _parse_tile(args.tile)
@@ -442,7 +442,8 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
             if not errors:
                 print(f"srgan: no input images found in {', '.join(map(str, inputs))}", file=sys.stderr)
             return 1
-        engine = prepare(args.model, args.device, precision, getattr(args, "backend", "torch"))
+        with one_thread():  # loading, checking and folding the weights: tiny ops, where threads only add waits
+            engine = prepare(args.model, args.device, precision, getattr(args, "backend", "torch"))
         refused = [(src, dest, refused_before_work(src, dest, outscale or engine.scale)) for src, dest in todo]
         for _src, _dest, line in refused:
             if line:

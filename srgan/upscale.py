@@ -8,8 +8,10 @@
   channels_last, polyphase tail); precision 'auto' is fp32 on CPUs without native bf16 (AVX2: bf16 is
   emulated and slower), bf16 on AMX/AVX512-BF16 CPUs, bf16/fp16 on CUDA (:func:`srgan.device.resolve_precision`).
 
-``srgan upscale`` maps inputs to outputs with :mod:`srgan.outputs` and reports progress with
-:mod:`srgan.progress`; its options are declared in :mod:`srgan.upscale_args`.
+``srgan upscale`` maps inputs to outputs with :mod:`srgan.outputs`, runs the files through
+:mod:`srgan.pipeline` (decoding, model and encoding overlapped; small images batched), shares them out across
+``torchrun`` ranks with :mod:`srgan.shard` and reports progress with :mod:`srgan.progress`; its options are
+declared in :mod:`srgan.upscale_args`.
 """
 from __future__ import annotations
 

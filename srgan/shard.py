@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 import torch.distributed as dist
 
-from .distributed import DistInfo, init, launched_by_torchrun, local_device
+from .distributed import init, launched_by_torchrun, local_device
 from .device import resolve_device
 
 
@@ -35,8 +35,10 @@ def sharded(upscale_from_cli: Callable[[argparse.Namespace], int], args: argpars
         return upscale_from_cli(args)
     from .outputs import plan_outputs
 
-    # The summary waits for the slowest rank, which can be hours behind on an uneven folder.
-    info = _join(timeout=datetime.timedelta(days=7))
+    if not dist.is_initialized():
+        # The summary waits for the slowest rank, which can be hours behind on an uneven folder.
+        dist.init_process_group("gloo", timeout=datetime.timedelta(days=7))
+    info = init(torch.device("cpu"))  # this rank and the world size, from torchrun's environment
     device = local_device(resolve_device(args.device), info)
     args.device = str(device)
     inputs = [*args.inputs, *(getattr(args, "input", None) or [])]
@@ -62,9 +64,3 @@ def sharded(upscale_from_cli: Callable[[argparse.Namespace], int], args: argpars
               f"(skipped), {failed} failed", file=sys.stderr)
     dist.destroy_process_group()
     return 1 if failed_ranks else 0
-
-
-def _join(timeout: datetime.timedelta) -> DistInfo:
-    if not dist.is_initialized():
-        dist.init_process_group("gloo", timeout=timeout)
-    return init(torch.device("cpu"))

@@ -215,6 +215,7 @@ def test_rating_round_trip(page, server, study_dir):
     assert "HR" not in html.replace("<html", "") and "blurred" not in html  # blind: no method on the page
     page.click("button[data-score='4']")
     page.wait_for_function("document.getElementById('progress').textContent === '1 of 4 rated'")
+    page.wait_for_selector("#stimulus.ready")  # scores count only once the next image is on screen
     page.keyboard.press("2")
     page.wait_for_function("document.getElementById('progress').textContent === '2 of 4 rated'")
     rater = page.evaluate("localStorage.getItem('srgan-rater')")

@@ -13,7 +13,6 @@ divides each gradient by its own magnitude, so thread-count rounding in near-zer
 on one thread too the two agree bit for bit (``torch.equal``), which is what the tests assert: the
 tolerance is zero.
 """
-import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ from srgan.batches import StepBatches
 from srgan.checkpoint import load_checkpoint, save_generator
 from srgan.config import load_config
 from srgan.models import Generator
+from srgan.pipeline import one_thread
 from srgan.train import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,16 +52,6 @@ def torchrun(args):
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
-
-
-@contextlib.contextmanager
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def params(path, key):

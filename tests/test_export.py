@@ -9,20 +9,7 @@ onnx = pytest.importorskip("onnx", reason="ONNX export tests need the [export] e
 pytest.importorskip("onnxscript", reason="ONNX export tests need the [export] extra (onnxscript)")
 ort = pytest.importorskip("onnxruntime", reason="ONNX export tests need the [export] extra (onnxruntime)")
 
-from srgan.checkpoint import save_generator  # noqa: E402
 from srgan.cli import main  # noqa: E402
-from srgan.models import Generator  # noqa: E402
-
-
-def _generator(tmp_path):
-    torch.manual_seed(0)
-    g = Generator(num_blocks=2, channels=16).eval()
-    with torch.no_grad():
-        for m in g.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.3, 0.3)
-                m.running_var.uniform_(0.5, 2.0)
-    return g, save_generator(g, tmp_path / "g.safetensors")
 
 
 def _convs(path) -> set[tuple[int, int, int]]:
@@ -33,8 +20,8 @@ def _convs(path) -> set[tuple[int, int, int]]:
 
 
 @pytest.mark.parametrize("plain", [False, True], ids=["fast", "plain"])
-def test_export_cli_dynamic_hw_matches_torch(tmp_path, capsys, plain):
-    g, weights = _generator(tmp_path)
+def test_export_cli_dynamic_hw_matches_torch(tmp_path, capsys, plain, saved_small_generator):
+    g, weights = saved_small_generator
     out = tmp_path / "g.onnx"
     assert main(["export", "--model", str(weights), "--onnx", str(out), *(["--plain"] if plain else [])]) == 0
     assert ("plain Generator" if plain else "fast form") in capsys.readouterr().out

@@ -8,23 +8,14 @@ from PIL import Image
 
 pytest.importorskip("openvino", reason="the OpenVINO backend tests need the [openvino] extra")
 
-from srgan.checkpoint import save_generator  # noqa: E402
 from srgan.cli import main  # noqa: E402
-from srgan.models import Generator  # noqa: E402
 from srgan.upscale import prepare  # noqa: E402
 
 
 @pytest.fixture()
-def weights(tmp_path, monkeypatch):
+def weights(saved_small_generator, tmp_path, monkeypatch):
     monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "cache"))
-    torch.manual_seed(0)
-    g = Generator(num_blocks=2, channels=16).eval()
-    with torch.no_grad():
-        for m in g.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.3, 0.3)
-                m.running_var.uniform_(0.5, 2.0)
-    return g, save_generator(g, tmp_path / "g.safetensors")
+    return saved_small_generator
 
 
 def test_openvino_fp32_matches_torch_and_is_converted_once(weights, tmp_path):

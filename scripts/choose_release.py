@@ -23,24 +23,14 @@ import numpy as np
 
 from srgan.checkerboard import checkerboard_score
 from srgan.evaluate import BicubicUpscaler, resolve_model, super_resolve
-from srgan.images import read_rgb_uint8
-from srgan.imresize import imresize_np, mod_crop
 from srgan.metrics import psnr
 from srgan.niqe import niqe
-from srgan.validation import validation_images
+from srgan.validation import validation_set
 
 SCALE = 4
 # Calibrated by eye on the validation split (flat crops at 4x contrast, 2026-11-26): HR images score 3.1 dB,
 # the SRResNets 6.9 and 8.3 with no grid visible; the SRGAN-MSE models 13.4 and 17.3, with a visible grid.
 GRID_GATE_DB = 10.0
-
-
-def validation_pairs(root: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    pairs = []
-    for path in validation_images(root):
-        hr = mod_crop(read_rgb_uint8(path), SCALE)
-        pairs.append((path.stem, imresize_np(hr, 1 / SCALE), hr))
-    return pairs
 
 
 def score(model, pairs, bicubics) -> dict:
@@ -101,7 +91,7 @@ def main() -> None:
     parser.add_argument("--plot")
     args = parser.parse_args()
     run = Path(args.run)
-    pairs = validation_pairs(args.val)
+    pairs = list(validation_set("pool", [args.val], SCALE))  # (name, LR, HR), as `srgan train` validates
     bicubics = [super_resolve(BicubicUpscaler(SCALE), lr, "cpu") for _, lr, _ in pairs]
     models = {"hr": "hr", "bicubic": BicubicUpscaler(SCALE), "srresnet": run / "srresnet.safetensors"}
     models.update({p.name: p for p in sorted(run.glob("gan_step_*.safetensors"))})

@@ -36,7 +36,7 @@ from srgan.imresize import imresize_uint8, mod_crop
 from srgan.losses import adversarial_loss, discriminator_loss, pixel_mse
 from srgan.metrics import psnr, to_uint8
 from srgan.models import Discriminator, Generator
-from srgan.validation import is_validation_image
+from srgan.validation import is_validation_image, validation_set
 
 SCALE = 4
 
@@ -161,21 +161,11 @@ def validate(model: Generator, state: dict, val: list, device: torch.device) -> 
     model.eval()
     scores, tf32 = [], torch.backends.cudnn.allow_tf32
     torch.backends.cudnn.allow_tf32 = False  # true fp32, as `srgan eval` measures
-    for lr, hr in val:
-        sr = model(lr.to(device).float().div(255).unsqueeze(0))[0]
+    for _name, lr, hr in val:
+        sr = model(torch.from_numpy(lr).permute(2, 0, 1).to(device).float().div(255).unsqueeze(0))[0]
         scores.append(psnr(to_uint8(sr), hr, border=SCALE))
     torch.backends.cudnn.allow_tf32 = tf32
     return float(np.mean(scores))
-
-
-def load_validation(folder: str, device: torch.device) -> list:
-    val = []
-    for path in find_images([folder]):
-        hr = mod_crop(torch.from_numpy(read_rgb_uint8(path)).permute(2, 0, 1), SCALE)
-        val.append((imresize_uint8(hr.to(device), 1 / SCALE).cpu(), hr.permute(1, 2, 0).numpy()))
-    if not val:
-        raise SystemExit(f"{folder}: no validation images")
-    return val
 
 
 class Precision(NamedTuple):
@@ -339,7 +329,8 @@ def _fused(device: torch.device) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", nargs="+", required=True, help="training folders (searched recursively)")
-    parser.add_argument("--val", required=True, help="folder of the validation split's images")
+    parser.add_argument("--val", required=True,
+                        help="a pool root holding the validation split's BSDS500_test200/ (pack --validation)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--init", help="start SRGAN from these generator weights and skip the SRResNet phase")
     parser.add_argument("--mse-seconds", type=float, default=280)
@@ -367,7 +358,7 @@ def main() -> None:
     log(event="start", device=torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
         torch=torch.__version__, args=vars(args))
     hrs, lrs = load_pool(args.data, device, args.patch, log)
-    val = load_validation(args.val, device)
+    val = list(validation_set("pool", [args.val], SCALE))  # (name, LR, HR) uint8, as `srgan train`
     batches = Batches(hrs, lrs, args.patch, args.seed)
     if args.init:
         init = load_generator(args.init).state_dict()

@@ -118,17 +118,16 @@ def test_output_folder_without_write_permission(cli, weights, tmp_path, monkeypa
 
 def test_disk_full_while_writing(cli, weights, tmp_path, monkeypatch):
     """ENOSPC half-way through b.png: clear message, no partial file, the old b.png intact, a.png written."""
-    _two_inputs(tmp_path / "in")
+    # b is one row taller than a, so the encoder can tell them apart: writer threads encode in any order.
+    save(tmp_path / "in" / "a.png", rgb(6, 5, seed=1)), save(tmp_path / "in" / "b.png", rgb(7, 5, seed=2))
     out = tmp_path / "out"
     out.mkdir()
     (out / "b.png").write_bytes(b"the old b")
     real_encoder = imagewrite._encoder
-    calls = []
 
-    def encoder(*args, **kwargs):
-        save_image = real_encoder(*args, **kwargs)
-        calls.append(1)
-        if len(calls) != 2:  # inputs go in name order: a.png, then b.png
+    def encoder(fmt, rgb_out, *args, **kwargs):
+        save_image = real_encoder(fmt, rgb_out, *args, **kwargs)
+        if rgb_out.shape[0] != 28:  # a.png's output is 24 rows high, b.png's 28
             return save_image
 
         def fill_the_disk(f):

@@ -194,8 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="upscaling factor; it must match the model's (the LR images are HR / scale)")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU) | cpu | cuda | mps")
     p.add_argument("--precision", default="fp32",
-                   help="fp32 | auto | bf16 | fp16. fp32 by default, unlike upscale's auto: reported numbers "
-                        "must be exact and the same on every machine")
+                   help="fp32 | auto | bf16 | fp16 | int8. fp32 by default, unlike upscale's auto: reported numbers "
+                        "must be exact and the same on every machine. int8: the srresnet int8 weights on the CPU "
+                        "with OpenVINO (pip install 'srgan[openvino]')")
     p.set_defaults(func=cmd_eval)
 
     p = command(sub, "degrade", help="make LR images with MATLAB-exact bicubic downscaling")

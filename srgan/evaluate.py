@@ -40,6 +40,7 @@ from .device import autocast, resolve_device, resolve_precision
 from .imresize import imresize
 from .metrics import psnr_ssim_y
 from .niqe import niqe
+from .tiling import Engine
 
 __all__ = ["BicubicUpscaler", "resolve_model", "evaluate", "eval_from_cli", "degrade_from_cli",
            "format_table", "parse_metrics", "SHIPPED_WEIGHTS", "METRICS", "GROUND_TRUTH"]
@@ -135,8 +136,11 @@ def super_resolve(model: nn.Module, lr_uint8: np.ndarray, device, dtype=torch.fl
     exact = isinstance(model, BicubicUpscaler)
     x = torch.from_numpy(np.ascontiguousarray(lr_uint8)).permute(2, 0, 1)[None]
     x = x.to(dev, torch.float64 if exact else torch.float32) / 255.0
-    with autocast(dev, dtype) if not exact else _null():
-        y = model(x)
+    if isinstance(model, Engine):  # int8: an OpenVINO engine, untiled
+        y = model.forward(x)
+    else:
+        with autocast(dev, dtype) if not exact else _null():
+            y = model(x)
     y = y[0].detach().to("cpu", torch.float64).clamp_(0.0, 1.0).mul_(255.0)
     # round half to even, as BasicSR's tensor2img (np.round); MATLAB im2uint8 rounds half up,
     # which differs only for values exactly on .5 (measured: no effect on any reported digit)
@@ -201,8 +205,13 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
             raise ValueError("--model hr scores the ground truth itself, where PSNR/SSIM mean nothing; "
                              "add a no-reference metric: --metrics niqe")
     dev = _device(device)
-    dtype = resolve_precision(precision, dev)
-    if not ground_truth:
+    int8 = precision == "int8"  # int8 weights run by OpenVINO on the CPU (srgan.quantize)
+    dtype = torch.float32 if int8 else resolve_precision(precision, dev)
+    if int8 and not ground_truth:
+        from .upscale import prepare
+
+        model = prepare(model, dev, "int8")
+    elif not ground_truth:
         model = resolve_model(model, dev, scale=scale)
         if model.scale != int(scale):
             raise ValueError(f"the model upscales x{model.scale} but --scale is {scale}")
@@ -283,7 +292,7 @@ def eval_from_cli(args) -> int:
     scale = int(getattr(args, "scale", 4))
     metrics = parse_metrics(getattr(args, "metrics", "psnr,ssim"))
     model = args.model
-    if model != GROUND_TRUTH:
+    if model != GROUND_TRUTH and args.precision != "int8":
         model = resolve_model(args.model, device, scale=scale)
         if model.scale != scale:  # the same check as evaluate(), here with the file's name
             raise ValueError(f"{args.model}: the model upscales x{model.scale} but --scale is {scale}")

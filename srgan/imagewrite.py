@@ -42,16 +42,21 @@ from .images import (_FORMATS, IMAGE_EXTENSIONS, LUMA_BT601, ImageError, ImageEx
 __all__ = ["check_writable_dir", "write_image"]
 
 
+#: Raw bytes filtered and compressed at a time by the built-in PNG encoder (~170 rows of an 8000-px RGB output).
+PNG_BLOCK_BYTES = 1 << 22
+
+
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def _write_png(f, planes: np.ndarray, icc_profile: bytes | None, level: int) -> None:
+def _write_png(f, planes: np.ndarray, icc_profile: bytes | None, level: int, rows_ready=None) -> None:
     """Write a PNG (gray, gray+alpha, RGB or RGBA from HxWxC uint8 or uint16) in row blocks.
 
     A minimal encoder: IHDR, optional iCCP, IDAT (each row with the "Sub" filter), IEND. Pillow cannot write
     16-bit colour PNGs; for 8 bits it tries five filters on every row, which at zlib level 1 costs 4x the
     compression itself (12.8 vs 2.8 MPix/s on a 1920x1280 SR output, Xeon, for 1.4% more bytes).
+    ``rows_ready(y)``, if given, is called before rows up to ``y`` are read: it returns once they are final.
     """
     h, w, c = planes.shape
     color_type = {1: 0, 2: 4, 3: 2, 4: 6}[c]
@@ -62,8 +67,10 @@ def _write_png(f, planes: np.ndarray, icc_profile: bytes | None, level: int) -> 
     if icc_profile:
         f.write(_png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc_profile)))
     z = zlib.compressobj(level)
-    rows_per_block = max(1, (1 << 22) // max(1, w * bpp))
+    rows_per_block = max(1, PNG_BLOCK_BYTES // max(1, w * bpp))
     for y0 in range(0, h, rows_per_block):
+        if rows_ready is not None:
+            rows_ready(min(h, y0 + rows_per_block))
         block = planes[y0 : y0 + rows_per_block].astype(">u2" if depth == 16 else np.uint8, copy=False)
         block = block.reshape(-1, w * c).view(np.uint8)
         filtered = np.empty((block.shape[0], w * bpp + 1), np.uint8)
@@ -102,7 +109,12 @@ def _uint16_to_uint8(data: np.ndarray) -> np.ndarray:
     return out
 
 
-def _encoder(fmt: str, rgb, alpha, bit_depth: int, grayscale: bool, icc_profile, png_level: int):
+def _streams(fmt: str, rgb: np.ndarray, alpha, grayscale: bool, png_level: int) -> bool:
+    """Whether the image can be encoded while its later rows are still being computed (``rows_ready``)."""
+    return fmt == "PNG" and png_level <= 1 and rgb.dtype == np.uint8 and alpha is None and not grayscale
+
+
+def _encoder(fmt: str, rgb, alpha, bit_depth: int, grayscale: bool, icc_profile, png_level: int, rows_ready=None):
     """Return ``save(f)`` that encodes the image into an open binary file."""
     if fmt == "WEBP":
         grayscale = False  # WebP has no grayscale mode
@@ -136,7 +148,7 @@ def _encoder(fmt: str, rgb, alpha, bit_depth: int, grayscale: bool, icc_profile,
         else:
             data = to_uint8(np.stack(planes, axis=-1))
     if data is not None and fmt == "PNG" and png_level <= 1:  # fast levels: one fixed filter (see _write_png)
-        return lambda f: _write_png(f, data, icc_profile, png_level)
+        return lambda f: _write_png(f, data, icc_profile, png_level, rows_ready)
     if data is not None:
         mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[data.shape[2]]
         im = PILImage.fromarray(data[..., 0] if mode == "L" else data, mode=mode)
@@ -189,11 +201,16 @@ def write_image(
     icc_profile: bytes | None = None,
     overwrite: bool = False,
     png_level: int = 6,
+    rows_ready=None,
 ) -> Path:
     """Write RGB (HxWx3, float in [0, 1], uint8 or uint16) to ``path``, atomically; return the path.
 
     Integer input (with an alpha of the same dtype) gives its own bit depth (uint16: 16 bits where the format
     can) and is never copied as a whole to float, for very large images.
+
+    ``rows_ready(y)`` lets the write start before ``rgb`` is complete: it is called with a row count and returns
+    once rows ``[0, y)`` are final (or raises to abandon the write). 8-bit RGB PNG at levels 0-1 is encoded band
+    by band as rows arrive; every other case waits for the whole image first.
 
     The format follows the extension; see the module docstring for what each format
     keeps.  Missing parent folders are created.  Without ``overwrite`` an existing
@@ -225,7 +242,10 @@ def write_image(
         raise ImageExistsError(path, "already exists (pass overwrite=True / --overwrite to replace it)")
     if not 0 <= png_level <= 9:
         raise ValueError(f"png_level must be 0 (stored) to 9 (smallest), got {png_level}")
-    save = _encoder(fmt, rgb, alpha, bit_depth, grayscale, icc_profile, png_level)
+    streams = rows_ready is not None and _streams(fmt, rgb, alpha, grayscale, png_level)
+    if rows_ready is not None and not streams:
+        rows_ready(rgb.shape[0])
+    save = _encoder(fmt, rgb, alpha, bit_depth, grayscale, icc_profile, png_level, rows_ready if streams else None)
 
     folder = dest.parent
     tmp = None

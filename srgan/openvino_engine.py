@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -48,7 +49,9 @@ def converted_model(net: nn.Module, cache_dir: Path):
     path = cache_dir / f"{_weights_key(net, ov.__version__)}.xml"
     if path.exists():
         return ov.Core().read_model(path)
-    model = ov.convert_model(net, example_input=torch.rand(1, 3, 32, 40), input=[(-1, 3, -1, -1)])
+    with warnings.catch_warnings():  # tracing warns on every Python constant read off a tensor (scales, slopes)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        model = ov.convert_model(net, example_input=torch.rand(1, 3, 32, 40), input=[(-1, 3, -1, -1)])
     cache_dir.mkdir(parents=True, exist_ok=True)
     # Written under temporary names, .bin renamed before .xml: an .xml in the cache always has its weights.
     with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
@@ -59,15 +62,21 @@ def converted_model(net: nn.Module, cache_dir: Path):
 
 
 class OpenVINOEngine(Engine):
-    """An :class:`~srgan.tiling.Engine` whose forward pass is an OpenVINO compiled model on the CPU."""
+    """An :class:`~srgan.tiling.Engine` whose forward pass is an OpenVINO compiled model on the CPU.
+
+    ``generator`` is an srgan Generator (run as its fast form in ``dtype``) or a
+    :class:`~srgan.quantize.QuantGenerator` (int8 convolutions; ``dtype`` is then the precision of the rest).
+    """
 
     def __init__(self, generator: nn.Module, dtype: torch.dtype, cache_dir: Path | None = None):
         from .imagecache import default_cache_dir
+        from .quantize import QuantGenerator
 
         ov = _require_openvino()
         generator = generator.float().eval()
         super().__init__(generator, torch.device("cpu"), dtype, channels_last=False)
-        model = converted_model(fast_generator(generator).eval(), cache_dir or default_cache_dir() / "openvino")
+        net = generator if isinstance(generator, QuantGenerator) else fast_generator(generator).eval()
+        model = converted_model(net, cache_dir or default_cache_dir() / "openvino")
         # OpenVINO picks its own thread count (all cores), as torch does.
         self.compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": _HINTS[dtype]})
 

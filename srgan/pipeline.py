@@ -14,13 +14,14 @@ Outcomes come back in input order, one per file, as ``(src, dest, error line or 
 """
 from __future__ import annotations
 
+import functools
 import os
 from collections import deque
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from queue import Queue
-from threading import Event, Thread
+from threading import Condition, Event, Thread
 from typing import Callable, Iterator
 
 import numpy as np
@@ -104,7 +105,10 @@ def _prefetch(groups: Iterator[list]) -> Iterator[list]:
 
 def upscale_files(engine: Engine, pairs: list[Pair], write: Callable, *, tile, max_pixels: int | None,
                   progress: Callable[[int, Path, int, int], object]) -> Iterator[Outcome]:
-    """Upscale every pair; ``write(img, y, alpha, dest)`` encodes one output (on a writer thread).
+    """Upscale every pair; ``write(img, y, alpha, dest, rows_ready=None)`` encodes one output (on a writer thread).
+
+    For a single 8-bit colour image without alpha, ``write`` is called before ``y`` is computed, with
+    ``rows_ready`` (see :func:`srgan.imagewrite.write_image`), so encoding overlaps the model's later tiles.
 
     ``progress(index, src, width, height)`` gives the context manager (a per-tile progress callback or None)
     for an image run through tiling; batched small images report nothing per tile.
@@ -114,6 +118,8 @@ def upscale_files(engine: Engine, pairs: list[Pair], write: Callable, *, tile, m
     index = 0
     pending = _Pending()
     writers = _Writers(WRITERS)
+    streaming: RowsReady | None = None  # the output being written while the model still computes it
+    y = job = None
 
     def submit(src, dest, img, y, a):
         pending.add(src, dest, writers.submit(write, img, y, a, dest), y.nbytes)
@@ -129,16 +135,30 @@ def upscale_files(engine: Engine, pairs: list[Pair], write: Callable, *, tile, m
             elif not (batch and _batchable(img)):
                 height, width = img.rgb.shape[:2]
                 out = output_dtype(img, engine.scale, LARGE_OUTPUT_PIXELS)
+                # 8-bit colour without alpha: the write starts now and encodes rows as the tiles finish them.
+                if out == "uint8" and img.alpha is None:
+                    s = engine.scale
+                    y = np.empty((height * s, width * s, 3), np.uint8)
+                    streaming = RowsReady()
+                    job = writers.submit(functools.partial(write, rows_ready=streaming.wait), img, y, None, dest)
                 try:
                     with progress(index, src, width, height) as bar:
                         y, a = upscale_planes(engine, torch.from_numpy(img.rgb).permute(2, 0, 1),
                                               None if img.alpha is None else torch.from_numpy(img.alpha),
-                                              tile=tile, out=out, progress=bar)
+                                              tile=tile, out=out, progress=bar, result=y if streaming else None,
+                                              rows_done=streaming.advance if streaming else None)
                 except MemoryError:
+                    if streaming:
+                        streaming.fail()
                     pending.add(src, dest, f"{src}: out of memory (try a smaller --tile)")
                 else:
                     img.rgb = None  # the float input is not needed while the output is encoded
-                    submit(src, dest, img, y, a)
+                    if streaming:
+                        streaming.advance(y.shape[0])
+                        pending.add(src, dest, job, y.nbytes)
+                    else:
+                        submit(src, dest, img, y, a)
+                streaming = None
             else:
                 x = torch.from_numpy(np.stack([img.rgb for _s, _d, img in group])).permute(0, 3, 1, 2)
                 with one_thread(), torch.inference_mode():
@@ -150,6 +170,9 @@ def upscale_files(engine: Engine, pairs: list[Pair], write: Callable, *, tile, m
             yield from pending.finished(wait=False)
         yield from pending.finished(wait=True)
     except BaseException:  # Ctrl-C, SIGTERM, an error: no half-written file stays behind
+        if streaming:
+            streaming.fail()
+            remove_partial(dest)
         writers.stop()
         for _src, dest, job, _size in pending.items:
             if isinstance(job, Future):
@@ -243,12 +266,18 @@ def output_dtype(img: Image, scale: int, large_output_pixels: int) -> str:
 
 
 def write_output(img: Image, y: np.ndarray, a: np.ndarray | None, dest: str | os.PathLike, *, scale: int,
-                 outscale: float | None = None, overwrite: bool = False, png_level: int = 6) -> Path:
-    """Write the x``scale`` model output ``y`` (alpha ``a``) of the decoded file ``img``, resized to ``outscale``."""
+                 outscale: float | None = None, overwrite: bool = False, png_level: int = 6,
+                 rows_ready: Callable[[int], None] | None = None) -> Path:
+    """Write the x``scale`` model output ``y`` (alpha ``a``) of the decoded file ``img``, resized to ``outscale``.
+
+    ``rows_ready``: ``y`` is still being filled; see :func:`srgan.imagewrite.write_image`."""
     from .imagewrite import write_image
     from .upscale import resize_planes
 
     if outscale is not None and outscale != scale:
+        if rows_ready is not None:
+            rows_ready(y.shape[0])  # resizing needs every row
+            rows_ready = None
         h, w = y.shape[0] // scale, y.shape[1] // scale
         size = max(1, round(w * outscale)), max(1, round(h * outscale))
         y = resize_planes(y, *size)
@@ -258,4 +287,32 @@ def write_output(img: Image, y: np.ndarray, a: np.ndarray | None, dest: str | os
             a = None if a is None else np.clip(a, 0, 1)
     # Integer outputs stay integer all the way to the encoder (write_image converts them in row blocks).
     return write_image(dest, y, alpha=a, bit_depth=img.bit_depth, grayscale=img.grayscale,
-                       icc_profile=img.icc_profile, overwrite=overwrite, png_level=png_level)
+                       icc_profile=img.icc_profile, overwrite=overwrite, png_level=png_level, rows_ready=rows_ready)
+
+
+class Abandoned(Exception):
+    """The image a streaming write was waiting for will not be finished (the model failed or was interrupted)."""
+
+
+class RowsReady:
+    """How many rows of an output being computed are final: the model thread advances it, a writer waits on it."""
+
+    def __init__(self):
+        self.rows, self.failed = 0, False
+        self.changed = Condition()
+
+    def advance(self, rows: int) -> None:
+        with self.changed:
+            self.rows = max(self.rows, rows)
+            self.changed.notify_all()
+
+    def fail(self) -> None:
+        with self.changed:
+            self.failed = True
+            self.changed.notify_all()
+
+    def wait(self, rows: int) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: self.rows >= rows or self.failed)
+            if self.failed:
+                raise Abandoned("the image was not finished")

@@ -86,6 +86,8 @@ class Engine:
             self.scale = model.scale
             self.features_radius, self.reconstruct_radius = model.features_radius, model.reconstruct_radius
             self.radius = self.features_radius + self.reconstruct_radius
+        elif isinstance(getattr(model, "radius", None), int):  # opaque nets that know it (QuantGenerator)
+            self.scale, self.radius = model.scale, model.radius + 1  # +1: as below
         else:
             radius, scale = receptive_radius(model)
             self.scale = int(getattr(model, "scale", 0) or round(scale))
@@ -137,11 +139,14 @@ Sink = Callable[[int, int, torch.Tensor], None]  # (hr_y, hr_x, float CHW tensor
 
 @torch.inference_mode()
 def run_tiled(engine: Engine, image: torch.Tensor, sink: Sink, tile: int | str = "auto",
-              budget: int | None = None, progress: Callable[[int], None] | None = None) -> None:
+              budget: int | None = None, progress: Callable[[int], None] | None = None,
+              rows_done: Callable[[int], None] | None = None) -> None:
     """Upscale ``image`` (3,H,W float on CPU or the device) and hand every HR piece to ``sink``.
 
     ``tile`` = 0 runs the whole image at once; an int is the LR core size of the (outer) tiles; 'auto' picks it
-    from :func:`memory_budget`. ``progress(n)`` is called with the number of LR pixels finished.
+    from :func:`memory_budget`. ``progress(n)`` is called with the number of LR pixels finished;
+    ``rows_done(y)`` whenever HR rows ``[0, y)`` are all in the sink (tiles run row by row), so that they can be
+    encoded while the rest is computed.
     """
     _, height, width = image.shape
     budget = budget or memory_budget(engine.device)
@@ -153,6 +158,13 @@ def run_tiled(engine: Engine, image: torch.Tensor, sink: Sink, tile: int | str =
     jobs = [(r, c) for r in rows for c in cols]
     per_px = FEATURES_BYTES_PER_PX if engine.split else GENERIC_BYTES_PER_PX
     batch = 1 if outer == 0 else _batch_size(wh * ww, per_px, budget, len(jobs))
+
+    def finished(k: int, r: tuple[int, int, int], c: tuple[int, int, int]) -> None:
+        if progress:
+            progress((r[1] - r[0]) * (c[1] - c[0]))
+        if rows_done and (k + 1) % len(cols) == 0:  # the last tile of a row of tiles
+            rows_done(r[1] * s)
+
     for i in range(0, len(jobs), batch):
         group = jobs[i:i + batch]
         x = torch.stack([image[:, r[2]:r[2] + wh, c[2]:c[2] + ww] for r, c in group])
@@ -160,15 +172,13 @@ def run_tiled(engine: Engine, image: torch.Tensor, sink: Sink, tile: int | str =
             y = engine.forward(x)
             for k, (r, c) in enumerate(group):
                 sink(r[0] * s, c[0] * s, y[k, :, (r[0] - r[2]) * s:(r[1] - r[2]) * s, (c[0] - c[2]) * s:(c[1] - c[2]) * s])
-                if progress:
-                    progress((r[1] - r[0]) * (c[1] - c[0]))
+                finished(i + k, r, c)
             continue
         feats = engine.features(x)
         del x
         for k, (r, c) in enumerate(group):
             _reconstruct_window(engine, feats[k], r, c, inner, budget, sink)
-            if progress:
-                progress((r[1] - r[0]) * (c[1] - c[0]))
+            finished(i + k, r, c)
         del feats
 
 

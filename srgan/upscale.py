@@ -81,6 +81,8 @@ def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | 
     """
     if isinstance(model, Engine):
         return model
+    if precision == "int8":
+        return _int8_engine(model, device)
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     dtype = resolve_precision(precision, dev)
     if backend == "openvino":
@@ -109,6 +111,18 @@ def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | 
     return engine
 
 
+def _int8_engine(model, device) -> Engine:
+    """``precision='int8'``: int8 weights (:mod:`srgan.quantize`) run by OpenVINO on the CPU."""
+    from .openvino_engine import OpenVINOEngine
+    from .quantize import int8_model
+
+    dev = torch.device("cpu" if device == "auto" else device)
+    if dev.type != "cpu":
+        raise ValueError(f"int8 runs on the CPU (OpenVINO), not {dev}; pass --device cpu")
+    # The convolutions run in int8; what is left (sums, PReLU, sigmoid) in bf16 where the CPU has it.
+    return OpenVINOEngine(int8_model(model), resolve_precision("auto", dev))
+
+
 # --------------------------------------------------------------------------- core
 
 
@@ -123,11 +137,14 @@ def _to_uint16_numpy(y: torch.Tensor) -> np.ndarray:
 
 
 def upscale_planes(engine: Engine, rgb: torch.Tensor, alpha: torch.Tensor | None = None, *,
-                   tile: int | str = "auto", out: str = "uint8", progress=None):
+                   tile: int | str = "auto", out: str = "uint8", progress=None, result: np.ndarray | None = None,
+                   rows_done=None):
     """Upscale a (3,H,W) float [0,1] image (and an optional (H,W) alpha) into preallocated HWC arrays.
 
     ``out`` = 'uint8' | 'uint16' | 'float32' (numpy HWC) | 'tensor' (float32 CHW torch tensor on the input's device).
-    Returns ``(rgb_out, alpha_out | None)``; alpha is MATLAB-bicubic upscaled, clipped to [0, 1].
+    Returns ``(rgb_out, alpha_out | None)``; alpha is MATLAB-bicubic upscaled, clipped to [0, 1]. For 'uint8'
+    the caller may pass the (sH, sW, 3) array as ``result`` and ``rows_done(y)`` to hear when its rows ``[0, y)``
+    are final (:func:`srgan.tiling.run_tiled`): the streaming write of ``srgan upscale`` encodes them meanwhile.
     """
     _, h, w = rgb.shape
     s = engine.scale
@@ -137,7 +154,8 @@ def upscale_planes(engine: Engine, rgb: torch.Tensor, alpha: torch.Tensor | None
         def sink(y0, x0, t):
             result[:, y0:y0 + t.shape[1], x0:x0 + t.shape[2]] = t.to(result.device)
     elif out == "uint8":
-        result = np.empty((h * s, w * s, 3), np.uint8)
+        if result is None:
+            result = np.empty((h * s, w * s, 3), np.uint8)
 
         def sink(y0, x0, t):
             result[y0:y0 + t.shape[1], x0:x0 + t.shape[2]] = _to_uint8_torch(t).permute(1, 2, 0).cpu().numpy()
@@ -153,7 +171,7 @@ def upscale_planes(engine: Engine, rgb: torch.Tensor, alpha: torch.Tensor | None
             result[y0:y0 + t.shape[1], x0:x0 + t.shape[2]] = t.permute(1, 2, 0).cpu().numpy()
     else:
         raise ValueError(f"out must be 'uint8', 'uint16', 'float32' or 'tensor', got {out!r}")
-    run_tiled(engine, rgb, sink, tile=tile, progress=progress)
+    run_tiled(engine, rgb, sink, tile=tile, progress=progress, rows_done=rows_done)
     alpha_out = None
     if alpha is not None:
         alpha_out = _upscale_alpha(alpha, s, tile, out)

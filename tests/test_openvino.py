@@ -45,3 +45,31 @@ def test_cli_backend_openvino_writes_the_torch_image(weights, tmp_path):
         outs[backend] = np.asarray(Image.open(dest), dtype=np.int16)
     assert outs["torch"].shape == (120, 180, 3)
     assert np.abs(outs["torch"] - outs["openvino"]).max() <= 1  # float rounding can flip a uint8 step
+
+
+def test_int8_engine_runs_the_fake_quantized_function(saved_small_generator, tmp_path, monkeypatch):
+    """OpenVINO runs QuantGenerator's convolutions in int8: the output is the torch fake-quant function's up to
+    rounding (a value on a .5 boundary may round the other way; bf16 for the float ops where the CPU has it)."""
+    from srgan.openvino_engine import OpenVINOEngine
+    from srgan.quantize import calibrate, from_generator, load_int8, save_int8
+
+    monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "cache"))
+    g, _ = saved_small_generator
+    q = from_generator(g)
+    torch.manual_seed(1)
+    calibrate(q, [torch.rand(2, 3, 24, 24) for _ in range(3)])
+    path = save_int8(q.eval().requires_grad_(False), tmp_path / "q.safetensors")
+    assert isinstance(prepare(str(path), "cpu", "int8"), OpenVINOEngine)
+    engine = OpenVINOEngine(load_int8(path), torch.float32)  # f32 for the float ops: only int8 rounding differs
+    x = torch.rand(1, 3, 27, 31)
+    with torch.no_grad():
+        ref, fp32 = q(x), g(x)
+    got = engine.forward(x)
+    assert got.shape == ref.shape
+    err = (got - ref).abs()
+    assert err.mean().item() < 0.2 * (fp32 - ref).abs().mean().item()  # far nearer int8 torch than fp32
+    assert err.max().item() < 0.05
+    runtime = engine.compiled.get_runtime_model()
+    kinds = {(op.get_rt_info()["layerType"].astype(str), op.get_rt_info()["runtimePrecision"].astype(str))
+             for op in runtime.get_ordered_ops()}
+    assert any(k == "Convolution" and p in ("u8", "i8") for k, p in kinds)  # int8 kernels really run

@@ -65,7 +65,7 @@ def test_outcomes_come_back_in_input_order(weights, tmp_path):
     names = _folder(tmp_path / "in")
     engine = prepare(str(weights), "cpu", "fp32")
     pairs = [(tmp_path / "in" / n, tmp_path / "out" / n) for n in names]
-    outcomes = list(upscale_files(engine, pairs, lambda img, y, a, dest: write_output(img, y, a, dest, scale=4),
+    outcomes = list(upscale_files(engine, pairs, lambda img, y, a, dest, **kw: write_output(img, y, a, dest, scale=4, **kw),
                                   tile="auto", max_pixels=None, progress=lambda *a: _no_bar()))
     assert [(s, d) for s, d, _p in outcomes] == pairs
     assert [s.name for s, _d, p in outcomes if p] == ["e.png"]
@@ -109,3 +109,63 @@ def test_png_levels_write_the_same_pixels(tmp_path, channels, level):
         assert got.mode == want.mode == {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
         assert np.array_equal(np.asarray(got), np.asarray(want))
         assert got.info.get("icc_profile") == (None if gray else icc)
+
+
+def test_a_large_image_is_encoded_while_its_later_tiles_run(weights, tmp_path, monkeypatch):
+    """One 8-bit RGB image in rows of tiles: the PNG writer reads its first rows before the model has finished the
+    last row of tiles, and the file is the one written after the model (same bytes)."""
+    import srgan.imagewrite as imagewrite
+    from srgan.pipeline import upscale_files, write_output
+
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (90, 60, 3), dtype=np.uint8)).save(tmp_path / "big.png")
+    engine = prepare(str(weights), "cpu", "fp32")
+    events = []
+    reconstruct = engine.reconstruct  # the HR half, run window by window (the features half may batch them)
+    monkeypatch.setattr(engine, "reconstruct", lambda f: events.append("tile") or reconstruct(f))
+    write_png = imagewrite._write_png
+
+    def spy(f, planes, icc, level, rows_ready=None):
+        def ready(y):
+            rows_ready(y)
+            events.append(("rows", y))
+        return write_png(f, planes, icc, level, ready if rows_ready else None)
+
+    monkeypatch.setattr(imagewrite, "_write_png", spy)
+    monkeypatch.setattr(imagewrite, "PNG_BLOCK_BYTES", 240 * 3 * 8)  # 8 of the 360 output rows at a time
+
+    def write(img, y, a, dest, **kw):
+        return write_output(img, y, a, dest, scale=4, png_level=1, **kw)
+
+    outcomes = list(upscale_files(engine, [(tmp_path / "big.png", tmp_path / "out.png")], write, tile=20,
+                                  max_pixels=None, progress=lambda *a: _no_bar()))
+    assert outcomes == [(tmp_path / "big.png", tmp_path / "out.png", None)]
+    tiles = [i for i, e in enumerate(events) if e == "tile"]
+    first_rows = next(i for i, e in enumerate(events) if e != "tile")
+    assert len(tiles) >= 15 and first_rows < tiles[-1]  # 5 rows x 3 columns of 20-px tiles; encoding began early
+    ref = upscale_file(engine, tmp_path / "big.png", tmp_path / "ref.png", tile=20, png_level=1)
+    assert (tmp_path / "out.png").read_bytes() == ref.read_bytes()
+
+
+def test_a_model_failure_mid_image_leaves_no_partial_file(weights, tmp_path):
+    from srgan.pipeline import upscale_files, write_output
+
+    rng = np.random.default_rng(2)
+    Image.fromarray(rng.integers(0, 256, (60, 60, 3), dtype=np.uint8)).save(tmp_path / "big.png")
+    engine = prepare(str(weights), "cpu", "fp32")
+    calls = []
+    reconstruct = engine.reconstruct
+
+    def failing(f):
+        calls.append(1)
+        if len(calls) == 5:  # the second row of 20-px tiles: the writer has begun the file
+            raise MemoryError
+        return reconstruct(f)
+
+    engine.reconstruct = failing
+    outcomes = list(upscale_files(engine, [(tmp_path / "big.png", tmp_path / "out" / "big.png")],
+                                  lambda img, y, a, dest, **kw: write_output(img, y, a, dest, scale=4, **kw),
+                                  tile=20, max_pixels=None, progress=lambda *a: _no_bar()))
+    assert outcomes == [(tmp_path / "big.png", tmp_path / "out" / "big.png",
+                         f"{tmp_path / 'big.png'}: out of memory (try a smaller --tile)")]
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())

@@ -91,7 +91,11 @@ def test_kill_9_then_resume_logs_each_step_once(cli, train_data, trained_run, tm
     assert _steps(run) == [1, 2, 3, 4]
     assert (run / "log.jsonl").read_text().count('"loss_g"') == 4
     losses = [json.loads(line)["loss_g"] for line in (run / "log.jsonl").read_text().splitlines()]
-    assert losses == [json.loads(line)["loss_g"] for line in (trained_run / "log.jsonl").read_text().splitlines()]
+    reference = [json.loads(line)["loss_g"] for line in (trained_run / "log.jsonl").read_text().splitlines()]
+    # Not bit-equal: steps 1-2 ran in a subprocess, the reference in this process, whose torch thread count
+    # other tests may have changed; fp32 conv sums in another order differ by ~1e-6 relative. A wrong resume
+    # (other batches, weights or optimizer state) moves the loss by far more.
+    assert losses == pytest.approx(reference, rel=1e-5, abs=0)
 
 
 def test_resume_from_an_older_checkpoint_drops_the_later_records(cli, train_data, trained_run, tmp_path):

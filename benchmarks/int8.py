@@ -1,0 +1,102 @@
+"""``--precision int8`` against the bf16 path: speed, PSNR lost, and how the error looks, in one run (issue 14.4).
+
+    python benchmarks/int8.py --data ../shared/data/benchmarks --sets Set5 Set14 --runs 7
+
+Contenders, all prepared with :func:`srgan.upscale.prepare` as ``srgan upscale`` prepares them:
+
+* ``torch bf16`` / ``torch fp32``: srgan's default path (precision auto is bf16 on CPUs with native bf16);
+* ``openvino bf16``: ``--backend openvino``;
+* ``int8``: ``--precision int8`` (``--int8`` weights, default the shipped srresnet_int8.safetensors).
+
+Speed: one ``--size`` LR input, untiled, the contenders interleaved ``--runs`` times (median). Quality: PSNR-Y
+(4-px border) of every set against its HR, next to the fp32 model's; and the largest per-pixel difference from
+fp32 and the checkerboard score (:func:`srgan.checkerboard.checkerboard_score`) of int8 vs fp32 outputs, so
+that a regular quantization pattern would show. ``--save DIR`` writes fp32/int8 crops for looking at.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from srgan.checkerboard import checkerboard_score  # noqa: E402
+from srgan.data import BenchmarkSet  # noqa: E402
+from srgan.metrics import psnr_ssim_y, to_uint8  # noqa: E402
+from srgan.upscale import prepare  # noqa: E402
+
+
+def cpu_model() -> str:
+    with open("/proc/cpuinfo") as handle:
+        text = handle.read()
+    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "?")
+    flags = [f for f in ("avx512_bf16", "avx512_vnni", "avx_vnni", "amx_int8") if f" {f}" in text]
+    return f"{name} ({', '.join(flags) or 'no VNNI/AMX'})"
+
+
+def sr(engine, lr: np.ndarray) -> np.ndarray:
+    with torch.inference_mode():
+        y = engine.forward(torch.from_numpy(lr).permute(2, 0, 1)[None].float() / 255)
+    return to_uint8(y[0].permute(1, 2, 0).float().numpy())
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="../shared/data/benchmarks")
+    p.add_argument("--sets", nargs="+", default=["Set5", "Set14"])
+    p.add_argument("--int8", default="srresnet", help="int8 weights file (default: the shipped ones)")
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--runs", type=int, default=7)
+    p.add_argument("--save", default=None, help="folder for fp32 / int8 output crops")
+    args = p.parse_args(argv)
+
+    engines = {"torch bf16": prepare("srresnet", "cpu", "bf16"), "torch fp32": prepare("srresnet", "cpu", "fp32"),
+               "openvino bf16": prepare("srresnet", "cpu", "bf16", backend="openvino"),
+               "int8": prepare(args.int8, "cpu", "int8")}
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; torch {torch.__version__}")
+
+    for name in args.sets:
+        rows, diffs, grids = {}, [], []
+        for img, lr, hr in BenchmarkSet(Path(args.data) / name, 4):
+            outs = {k: sr(e, lr) for k, e in engines.items()}
+            for k, out in outs.items():
+                rows.setdefault(k, []).append(psnr_ssim_y(out, hr, 4)[0])
+            ref, q = outs["torch fp32"].astype(np.float32), outs["int8"].astype(np.float32)
+            diffs.append(np.abs(q - ref).max())
+            grids.append(checkerboard_score(outs["int8"], outs["torch fp32"]))
+            if args.save:
+                from PIL import Image
+
+                os.makedirs(args.save, exist_ok=True)
+                for k in ("torch fp32", "int8"):
+                    Image.fromarray(outs[k]).save(Path(args.save) / f"{name}_{img}_{k.replace(' ', '_')}.png")
+        fp32 = np.mean(rows["torch fp32"])
+        print(f"{name}: PSNR-Y " + ", ".join(f"{k} {np.mean(v):.4f} ({np.mean(v) - fp32:+.4f})" for k, v in rows.items())
+              + f"; int8 vs fp32: max |diff| {max(diffs):.0f}/255, checkerboard {max(grids):.1f} dB (worst image)")
+
+    x = torch.rand(1, 3, args.size, args.size)
+    for e in engines.values():
+        e.forward(x)
+    samples = {k: [] for k in engines}
+    with torch.inference_mode():
+        for _ in range(args.runs):
+            for k, e in engines.items():
+                start = time.perf_counter()
+                e.forward(x)
+                samples[k].append(time.perf_counter() - start)
+    med = {k: statistics.median(v) * 1000 for k, v in samples.items()}
+    print(f"{args.size}x{args.size} LR, untiled, median of {args.runs} interleaved runs, load average "
+          f"{os.getloadavg()[0]:.2f}:")
+    for k in engines:
+        print(f"  {k:<14} {med[k]:8.1f} ms  {med['torch bf16'] / med[k]:5.2f}x torch bf16")
+
+
+if __name__ == "__main__":
+    main()

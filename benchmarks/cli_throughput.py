@@ -83,8 +83,8 @@ def cli_seconds(args: list[str], out: Path, subprocess_run: bool) -> float:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="a folder of photos (e.g. BSD100/HR)")
-    parser.add_argument("--model", default="srgan")
-    parser.add_argument("--large", default="1000x750", help="WxH of the large image (the issue's: 2000x1500)")
+    parser.add_argument("--model", default="srresnet", help="what srgan upscale runs by default")
+    parser.add_argument("--large", default="2000x1500", help="WxH of the large image (the size issue 14 names)")
     parser.add_argument("--photos", type=int, default=6)
     parser.add_argument("--small", type=int, default=2000, help="number of 8x8 PNGs")
     parser.add_argument("--runs", type=int, default=3)

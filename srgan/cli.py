@@ -28,7 +28,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     flags = cpu_flags()
     device = resolve_device("auto")
     auto = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[resolve_precision("auto", device)]
-    isa = ", ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags) or "unknown"
+    isa = ", ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8",
+                                "amx_tile") if f in flags) or "unknown"
+    int8_units = [f for f in ("avx512_vnni", "avx_vnni", "amx_int8") if f in flags]
     cuda = (f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda}, bf16 "
             f"{'yes' if torch.cuda.is_bf16_supported() else 'no'})") if torch.cuda.is_available() else "not available"
     rows = [
@@ -42,6 +44,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("cpu features", isa),
         ("cpu bf16", "native (AMX/AVX512-BF16): bf16 autocast is the fast path" if cpu_has_fast_bf16()
          else "emulated: fp32 + channels_last is the fast path"),
+        ("cpu int8", f"{', '.join(int8_units)}: --precision int8 (opt-in, OpenVINO) runs on them"
+         if int8_units else "no VNNI/AMX: --precision int8 runs, but without int8 dot-product units"),
         ("cuda", cuda),
         ("precision here", f"upscale, serve, train: auto -> {auto}; eval: fp32 (its default: reported "
                            f"PSNR/SSIM must not depend on the machine; --precision auto gives {auto})"),

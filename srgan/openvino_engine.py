@@ -49,8 +49,9 @@ def converted_model(net: nn.Module, cache_dir: Path):
     path = cache_dir / f"{_weights_key(net, ov.__version__)}.xml"
     if path.exists():
         return ov.Core().read_model(path)
-    with warnings.catch_warnings():  # tracing warns on every Python constant read off a tensor (scales, slopes)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+    with warnings.catch_warnings():  # tracing warns on every Python constant read off a tensor (scales, slopes),
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # and that torch.jit.trace, which OpenVINO uses,
+        warnings.simplefilter("ignore", DeprecationWarning)  # is deprecated: nothing a user can act on
         model = ov.convert_model(net, example_input=torch.rand(1, 3, 32, 40), input=[(-1, 3, -1, -1)])
     cache_dir.mkdir(parents=True, exist_ok=True)
     # Written under temporary names, .bin renamed before .xml: an .xml in the cache always has its weights.

@@ -1,6 +1,6 @@
 """int8 inference (``--precision int8``): the fast generator with int8 convolutions, run by OpenVINO.
 
-:class:`QuantGenerator` is :class:`~srgan.inference.FastGenerator` with every convolution quantized:
+:class:`QuantGenerator` is :class:`~srgan.inference.FastGenerator` with its convolutions quantized:
 
 * **inputs** per tensor, signed symmetric int8 (zero point 0, ``[-128, 127] * s``): the generator's activations
   are PReLU outputs and residual sums, so they are signed. The image input is the exception: unsigned with
@@ -8,19 +8,22 @@
 * **weights** per output channel, symmetric ``[-127, 127] * max|w| / 127``.
 * Where a value of the residual stream feeds a convolution *and* the next residual sum, both see the quantized
   value. OpenVINO then fuses every quantization into the op that made the value; quantizing only the
-  convolution's copy left 17 stand-alone FakeQuantize ops and ran 8% slower (AMD Zen 4, 2 cores). The long
-  skip (head output to the end of the body) is the exception: it stays float (see ``forward``).
-* Residual sums, PReLU, the sigmoid and the pixel shuffle stay in float (bf16 on CPUs that have it).
+  convolution's copy left 17 stand-alone FakeQuantize ops and ran 8% slower (AMD Zen 4, 2 cores). The head
+  output is the exception: it enters the residual stream and the long skip in float.
+* :data:`FLOAT_CONVS` (the first residual block's first conv) stays float; so do the residual sums, PReLU,
+  the sigmoid and the pixel shuffle (bf16 on CPUs that have it).
 
 The module is plain torch (``torch.fake_quantize_*``), so it also runs, in float, under torch: that is what
-quantization-aware training (``scripts/train_int8.py``) optimises and what the tests compare OpenVINO with.
-OpenVINO's converter turns each fake-quantize into a FakeQuantize op, and its CPU plugin runs the
-convolutions in int8 (VNNI / AMX-INT8 where the CPU has them).
+calibration and quantization-aware training (``scripts/make_int8.py``) work on and what the tests compare
+OpenVINO with. OpenVINO's converter turns each fake-quantize into a FakeQuantize op, and its CPU plugin runs
+the convolutions in int8 (VNNI / AMX-INT8 where the CPU has them). Because the scales are fixed (static
+quantization), tiling stays exact.
 
-The activation scales are learned by that training (LSQ: the scale gets the straight-through gradient of the
-rounding), starting from a calibration (:func:`calibrate`); they and the fine-tuned weights are shipped as
-``srgan/weights/srresnet_int8.safetensors``, the same safetensors format as every srgan weights file, with
-``"format": "int8"`` in its metadata.
+The activation scales come from :func:`calibrate` (each input's own least rounding error) and :func:`refine`
+(the least error in the SR image); training them (LSQ: the scale gets the straight-through gradient of the
+rounding) with the weights is possible but did not help the shipped weights (docs/PERFORMANCE.md). They and
+the int8 weights are shipped as ``srgan/weights/srresnet_int8.safetensors`` (:func:`save_int8`: int8 tensors
+with per-channel scales), with ``"format": "int8"`` in its metadata.
 """
 from __future__ import annotations
 
@@ -49,7 +52,7 @@ def _round_ste(x: torch.Tensor) -> torch.Tensor:
 
 def quantize_weight(w: torch.Tensor) -> torch.Tensor:
     """Per-output-channel symmetric int8 fake-quantization (scale from the channel's max |w|)."""
-    scale = (w.detach().abs().amax(dim=(1, 2, 3)) / WEIGHT_MAX).clamp_min(1e-12)
+    scale = _weight_scale(w.detach())
     if torch.is_grad_enabled() and w.requires_grad:
         s = scale[:, None, None, None]
         return _round_ste(w / s).clamp(-WEIGHT_MAX, WEIGHT_MAX) * s
@@ -84,8 +87,7 @@ class QuantGenerator(nn.Module):
         self.act_scales = nn.Parameter(torch.full((len(convs),), 1.0 / 255))
         # Convolutions left in float (input and weights unquantized): the most sensitive ones, if any.
         self.register_buffer("quantized", torch.ones(len(convs), dtype=torch.bool))
-        self.calibrating = False
-        self.float_stream = False  # True: inputs pass unquantized (but the image), for calibrate() to observe
+        self.calibrating = False  # True: inputs pass unquantized (but the image), for calibrate() to observe
 
     @property
     def architecture(self) -> dict[str, int]:
@@ -118,14 +120,13 @@ class QuantGenerator(nn.Module):
         h = f
         for b in range(self.num_blocks):
             i = 1 + 2 * b
-            hq = self._q(i, h) if (b == 0 or self.float_stream) else h
+            # The head output enters the residual stream in float; only the first conv's copy is quantized.
+            hq = self._q(i, h) if b == 0 else h
             y = F.leaky_relu(conv(i, hq, quantized=True), self._slope(1 + b))
             y = conv(i + 1, y)
             # The residual stream feeds the next conv (i + 2: the next block's first, or the body tail) and the
             # next sum: quantized once, with that conv's scale.
-            h = y + h if self.float_stream else self._q(i + 2, y + h)
-        if self.float_stream:
-            h = self._q(n_body + 1, h)
+            h = self._q(i + 2, y + h)
         i = n_body + 1
         # The long skip adds the head output to the body's in float: quantized, it alone cost 0.023 of the 0.040 dB
         # that post-training int8 lost on the validation split, as it goes straight to the upsampling layers.
@@ -173,6 +174,38 @@ def calibrate(model: QuantGenerator, batches: Iterable[torch.Tensor], candidates
 FLOAT_CONVS = (1,)
 
 
+@torch.no_grad()
+def refine(model: QuantGenerator, teacher: nn.Module, x: torch.Tensor, factors=(0.8, 0.9, 1.1, 1.25),
+           passes: int = 1, log=None) -> float:
+    """Greedy, output-aware scale search: for each quantized conv in order, try ``factors`` times its scale and keep
+    whichever gives the least MSE between the model's output and ``teacher``'s on ``x`` (the others as they are).
+
+    :func:`calibrate` minimises each input's own rounding error; this minimises what reaches the image, so a
+    layer whose errors the network amplifies gets a finer step. Returns the final MSE.
+    """
+    model.eval()
+    target = teacher(x)
+
+    def mse() -> float:
+        return float(((model(x) - target) ** 2).mean())
+
+    best = mse()
+    for _ in range(passes):
+        for i in range(1, len(model.weights)):
+            if not model.quantized[i]:
+                continue
+            base = chosen = float(model.act_scales[i])
+            for f in factors:
+                model.act_scales.data[i] = base * f
+                err = mse()
+                if err < best:
+                    best, chosen = err, base * f
+            model.act_scales.data[i] = chosen
+            if log:
+                log(i, chosen / base, best)
+    return best
+
+
 def from_generator(generator: Generator) -> QuantGenerator:
     """An uncalibrated QuantGenerator with ``generator``'s weights (BN folded, polyphase tail)."""
     model = QuantGenerator(FastGenerator(generator.float().eval()))
@@ -180,13 +213,40 @@ def from_generator(generator: Generator) -> QuantGenerator:
     return model
 
 
+def _weight_scale(w: torch.Tensor) -> torch.Tensor:
+    return (w.abs().amax(dim=(1, 2, 3)) / WEIGHT_MAX).clamp_min(1e-12)
+
+
 def save_int8(model: QuantGenerator, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+    """Write ``model`` as int8 weights: each quantized conv's weights as an int8 tensor ``weights.N.int8`` with
+    its per-channel scale ``weights.N.scale`` (a quarter of the float file's size), everything else in float."""
     from safetensors.torch import save_file
 
-    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    tensors = {}
+    for k, v in model.state_dict().items():
+        v = v.detach().contiguous().cpu()
+        if k.startswith("weights.") and model.quantized[int(k.split(".")[1])]:
+            scale = _weight_scale(v)
+            tensors[f"{k}.int8"] = torch.round(v / scale[:, None, None, None]).clamp(-WEIGHT_MAX, WEIGHT_MAX).to(torch.int8)
+            tensors[f"{k}.scale"] = scale
+        else:
+            tensors[k] = v
     meta = {"format": FORMAT, **{k: str(v) for k, v in model.architecture.items()}}
     meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
     return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+
+
+def _dequantize(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """int8 weights back to the float values they stand for (on the int8 grid, so quantizing them is exact)."""
+    out = {k: v for k, v in state.items() if not k.endswith((".int8", ".scale"))}
+    for k in state:
+        if k.endswith(".int8"):
+            base = k[: -len(".int8")]
+            scale = state.get(f"{base}.scale")
+            if scale is None or scale.ndim != 1 or scale.shape[0] != state[k].shape[0]:
+                raise ValueError(f"{base}: int8 weights without a matching per-channel scale")
+            out[base] = state[k].float() * scale.float()[:, None, None, None]
+    return out
 
 
 def is_int8_file(path: str | os.PathLike) -> bool:
@@ -217,8 +277,9 @@ def load_int8(path: str | os.PathLike) -> QuantGenerator:
     arch = check_architecture({k: meta.get(k) for k in ("scale", "num_blocks", "channels")})
     model = from_generator(Generator(**arch))
     try:
+        state = _dequantize(state)
         model.load_state_dict(state)
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:
         raise CheckpointError(f"{path}: int8 weights do not fit the {arch} architecture ({str(exc).splitlines()[0]})") from None
     if not all(torch.isfinite(t).all() for t in state.values()) or not (model.act_scales > 0).all():
         raise CheckpointError(f"{path}: int8 weights hold non-finite values or non-positive scales")
@@ -237,7 +298,7 @@ def int8_model(model) -> QuantGenerator:
     if isinstance(model, (str, os.PathLike)) and is_int8_file(Path(model).expanduser()):
         return load_int8(Path(model).expanduser())
     raise ValueError(f"int8 needs int8 weights: the shipped srresnet has them, {_name(model)} does not "
-                     f"(make them with scripts/train_int8.py --model WEIGHTS)")
+                     f"(make them with scripts/make_int8.py --model WEIGHTS)")
 
 
 def _name(model) -> str:

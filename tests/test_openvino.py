@@ -73,3 +73,38 @@ def test_int8_engine_runs_the_fake_quantized_function(saved_small_generator, tmp
     kinds = {(op.get_rt_info()["layerType"].astype(str), op.get_rt_info()["runtimePrecision"].astype(str))
              for op in runtime.get_ordered_ops()}
     assert any(k == "Convolution" and p in ("u8", "i8") for k, p in kinds)  # int8 kernels really run
+
+
+def test_int8_tiles_are_exact(saved_small_generator, tmp_path, monkeypatch):
+    """Static quantization (fixed scales) keeps tiling exact: tiled int8 output equals untiled int8 output."""
+    from srgan.quantize import calibrate, from_generator, save_int8
+    from srgan.upscale import upscale_planes
+
+    monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "cache"))
+    g, _ = saved_small_generator
+    q = from_generator(g)
+    torch.manual_seed(1)
+    calibrate(q, [torch.rand(2, 3, 24, 24) for _ in range(3)])
+    engine = prepare(str(save_int8(q.eval().requires_grad_(False), tmp_path / "q.safetensors")), "cpu", "int8")
+    x = torch.rand(3, 70, 90)
+    whole, _ = upscale_planes(engine, x, tile=0, out="float32")
+    tiled, _ = upscale_planes(engine, x, tile=16, out="float32")
+    assert np.abs(whole - tiled).max() <= 1e-5
+
+
+# `srgan eval --model srresnet --precision int8` (README, docs/PERFORMANCE.md "int8"): PSNR / SSIM on Y, 4-px border.
+# Measured with bf16 for the float ops (a CPU with AVX512-BF16); a CPU without runs them in f32, hence 5e-3 dB.
+INT8_RESULTS = {"Set5": (31.2925, 0.87966), "Set14": (28.0469, 0.76574), "BSD100": (27.2371, 0.72207)}
+FP32_PSNR = {"Set5": 31.3228, "Set14": 28.0720, "BSD100": 27.2612}
+
+
+@pytest.mark.parametrize("bench", list(INT8_RESULTS))
+def test_shipped_int8_reproduces_its_numbers(shared_data, bench, tmp_path, monkeypatch):
+    from srgan.evaluate import evaluate
+
+    monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "cache"))
+    result = evaluate("srresnet", [shared_data / "benchmarks" / bench], device="cpu", precision="int8")[bench]
+    psnr, ssim = INT8_RESULTS[bench]
+    assert result["psnr"] == pytest.approx(psnr, abs=5e-3)
+    assert result["ssim"] == pytest.approx(ssim, abs=5e-4)
+    assert FP32_PSNR[bench] - 0.05 <= result["psnr"] < FP32_PSNR[bench]

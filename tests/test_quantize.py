@@ -68,7 +68,7 @@ def test_saved_int8_weights_load_back(calibrated, tmp_path):
     back = load_int8(path)
     x = torch.rand(1, 3, 16, 20)
     with torch.no_grad():
-        assert torch.equal(back(x), q(x))
+        assert (back(x) - q(x)).abs().max().item() <= 1e-6
     assert int8_model(str(path)).architecture == q.architecture
 
 
@@ -77,7 +77,7 @@ def test_a_float_weights_file_is_not_int8(saved_small_generator, tmp_path):
     assert not is_int8_file(path)
     with pytest.raises(CheckpointError, match="not an srgan int8 weights file"):
         load_int8(path)
-    with pytest.raises(ValueError, match="int8 needs int8 weights.*train_int8.py"):
+    with pytest.raises(ValueError, match="int8 needs int8 weights.*make_int8.py"):
         int8_model(str(path))
     (tmp_path / "junk.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(CheckpointError, match="not a readable safetensors file"):
@@ -100,16 +100,19 @@ def test_int8_on_a_gpu_is_refused():
 
 
 def test_shipped_int8_weights_cost_at_most_0_05_db_on_set5(shared_data):
-    """The bar of issue 14 item 4, measured in torch (the same fake-quantized function OpenVINO runs in int8;
-    tests/test_openvino.py checks that the two agree)."""
-    from srgan.evaluate import evaluate
+    """The bar of issue 14 item 4, measured in torch (the fake-quantized function OpenVINO runs in int8; its own
+    numbers, which README quotes, are pinned in tests/test_openvino.py)."""
+    from safetensors import safe_open
+
+    from srgan.evaluate import SHIPPED_WEIGHTS, evaluate
 
     q = int8_model("srresnet")
-    assert isinstance(q, QuantGenerator)
+    assert isinstance(q, QuantGenerator) and q.quantized.sum().item() == 36
     int8 = evaluate(q, [shared_data / "benchmarks" / "Set5"], device="cpu")["Set5"]["psnr"]
-    fp32 = evaluate("srresnet", [shared_data / "benchmarks" / "Set5"], device="cpu")["Set5"]["psnr"]
-    assert fp32 - 0.05 <= int8 < fp32
-    assert int8 == pytest.approx(INT8_SET5_PSNR, abs=1e-3)
-
-
-INT8_SET5_PSNR = float("nan")  # set from the shipped file's measurement
+    assert int8 == pytest.approx(31.2866, abs=2e-3)
+    assert 31.3228 - 0.05 <= int8 < 31.3228  # fp32 SRResNet: tests/test_shipped_weights.py
+    path = SHIPPED_WEIGHTS / "srresnet_int8.safetensors"
+    assert path.stat().st_size < 2 * 1024 * 1024
+    with safe_open(str(path), "pt") as handle:
+        meta = handle.metadata()
+    assert (meta["format"], meta["from"], meta["phase"]) == ("int8", "srresnet", "int8")

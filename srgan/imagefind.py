@@ -1,0 +1,73 @@
+"""Finding image files: :func:`find_images` expands files, folders and glob patterns into image paths."""
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Iterable
+
+from .images import IMAGE_EXTENSIONS, ImageNotFoundError
+
+
+def _is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _scan_folder(root: Path) -> list[Path]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):  # symlinked folders not followed
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if not name.startswith(".") and _is_image_name(name):
+                full = Path(dirpath, name)
+                if full.is_file():
+                    found.append(full)
+    return sorted(found, key=lambda p: p.relative_to(root).parts)
+
+
+def find_images(inputs: Iterable[str | os.PathLike]) -> list[Path]:
+    """Expand files, folders and glob patterns into a list of image paths.
+
+    * a file is returned as given, whatever its extension (it was named explicitly);
+    * a folder is searched recursively for files with an :data:`IMAGE_EXTENSIONS`
+      extension (any case), skipping hidden files and folders (names starting with
+      ``.``), sorted by relative path; an empty folder contributes nothing;
+    * anything else containing ``*``, ``?`` or ``[`` is a glob pattern (``**`` recurses);
+      matched files must have an image extension, matched folders are searched.
+
+    The result keeps input order and drops repeats (same absolute path).  A path that
+    does not exist, or a pattern that matches nothing, raises :class:`ImageNotFoundError`.
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    result: list[Path] = []
+    seen: set[str] = set()
+
+    def add(path: Path) -> None:
+        key = os.path.abspath(path)
+        if key not in seen:
+            seen.add(key)
+            result.append(path)
+
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            for found in _scan_folder(path):
+                add(found)
+        elif path.exists():
+            add(path)
+        elif glob.has_magic(os.fspath(item)):
+            matches = sorted(glob.glob(os.fspath(item), recursive=True))
+            if not matches:
+                raise ImageNotFoundError(item, "no files match this pattern")
+            for match in map(Path, matches):
+                if match.is_dir():
+                    for found in _scan_folder(match):
+                        add(found)
+                elif match.is_file() and _is_image_name(match.name):
+                    add(match)
+        elif path.is_symlink():
+            raise ImageNotFoundError(item, "broken symbolic link")
+        else:
+            raise ImageNotFoundError(item, "no such file or folder")
+    return result

@@ -12,10 +12,11 @@
 3. **Quantization-aware training** (``--minutes`` > 0, off by default): distillation (MSE between the int8 and
    fp32 SR images of training crops), weights at ``--lr``, LSQ activation scales at ``--scale-lr``, Adam,
    cosine decay. Tried for the shipped weights and not used: 100-200 steps (batch 8, lr 2e-5 and 1e-6) lowered
-   the validation PSNR (docs/PERFORMANCE.md). ``--state`` is a resumable checkpoint.
+   the validation PSNR (docs/PERFORMANCE.md). ``--start INT8_FILE`` trains from int8 weights made earlier
+   instead of calibrating anew; ``--state`` is a resumable checkpoint.
 
-After every stage the model is scored on the held-out validation split (srgan.validation, PSNR-Y); the best
-state is written to ``--out``. Set5/Set14/BSD100 are not looked at here: report them afterwards with
+After every stage the model is scored on the held-out validation split (srgan.validation, PSNR-Y); the state
+after refinement (or the start), or a training step that scored higher, is written to ``--out``. Set5/Set14/BSD100 are not looked at here: report them afterwards with
 ``srgan eval --precision int8`` or ``python benchmarks/int8.py``.
 """
 from __future__ import annotations
@@ -38,7 +39,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from srgan.data import TrainDataset, train_loader  # noqa: E402
 from srgan.inference import FastGenerator  # noqa: E402
 from srgan.metrics import psnr_ssim_y, to_uint8  # noqa: E402
-from srgan.quantize import calibrate, from_generator, refine, save_int8  # noqa: E402
+from srgan.quantize import calibrate, from_generator, load_int8, refine, save_int8  # noqa: E402
 from srgan.upscale import load_model  # noqa: E402
 from srgan.validation import hold_out_rule, validation_set  # noqa: E402
 
@@ -58,6 +59,7 @@ def main(argv=None):
     p.add_argument("--state", default="runs/int8/state.pt", help="resumable training state")
     p.add_argument("--log", default=None, help="JSON lines: one per evaluation")
     p.add_argument("--minutes", type=float, default=0.0, help="quantization-aware training time (0: none)")
+    p.add_argument("--start", default=None, help="int8 weights to start the training from (no calibration)")
     p.add_argument("--refine-batch", type=int, default=16, help="training crops for the output-aware refinement")
     p.add_argument("--refine-passes", type=int, default=2)
     p.add_argument("--steps", type=int, default=3000, help="schedule length (cosine decay over these)")
@@ -93,6 +95,12 @@ def main(argv=None):
         opt.load_state_dict(saved["opt"])
         step, best, log = saved["step"], saved["best"], json.loads(saved["log"])
         print(f"resumed at step {step}")
+    elif args.start:  # continue from int8 weights made earlier (skips calibration and refinement)
+        student.load_state_dict(load_int8(args.start).state_dict())
+        score = validate(student, val)
+        best = {"step": 0, "val_psnr": score, "state": copy.deepcopy(student.state_dict())}
+        log.append({"stage": f"start {args.start}", "step": 0, "val_psnr": score, "val_psnr_fp32": teacher_val})
+        print(f"start: val PSNR {score:.4f} dB ({score - teacher_val:+.4f})")
     else:
         loader = iter(train_loader(data, args.batch, seed=args.seed + 1))
         calibrate(student, (next(loader)[0] for _ in range(args.calib)))
@@ -143,14 +151,21 @@ def main(argv=None):
                         "log": json.dumps(log)}, state_path)
 
     student.load_state_dict(best["state"])
+    if args.start:
+        from safetensors import safe_open
+
+        with safe_open(args.start, "pt") as handle:
+            start_meta = handle.metadata() or {}
+        origin = f"{args.start} ({start_meta.get('recipe', 'no recipe recorded')})"
+    else:
+        origin = (f"calibration on {args.calib} batches of {args.batch} LR crops of {args.lr_crop} px, output-aware "
+                  f"refinement on {args.refine_batch} crops of 48 px ({args.refine_passes} passes)")
+    qat = (f", then QAT: distillation, batch {args.batch}, Adam lr {args.lr} (scales {args.scale_lr}) cosine over "
+           f"{args.steps} steps, best at step {best['step']}") if best["step"] else ""
     save_int8(student, args.out, {
         "from": args.model, "phase": "int8", "qat_steps": best["step"], "val_psnr": round(best["val_psnr"], 4),
-        "refine_passes": args.refine_passes,
         "val_psnr_fp32": round(teacher_val, 4), "trained": date.today().isoformat(),
-        "recipe": f"calibration on {args.calib} batches of {args.batch} LR crops of {args.lr_crop} px, output-aware "
-                  f"refinement on {args.refine_batch} crops of 48 px ({args.refine_passes} passes)"
-                  + (f", QAT: distillation, Adam lr {args.lr} (scales {args.scale_lr}) cosine over {args.steps} steps"
-                     if best["step"] else "") + f"; chosen on the validation split of {args.data}"})
+        "recipe": f"{origin}{qat}; chosen on the validation split of {args.data}"})
     if args.log:
         Path(args.log).parent.mkdir(parents=True, exist_ok=True)
         Path(args.log).write_text("".join(json.dumps(e) + "\n" for e in log))

@@ -7,10 +7,11 @@ For every generator in the run folder (srresnet.safetensors and the gan_step_*.s
 scripts/train_release_gpu.py) and every --compare model, on the 20 validation images (srgan/validation.py):
 PSNR-Y and NIQE (4-px border, as `srgan eval`) and the checkerboard score (srgan/checkerboard.py), also for
 bicubic and for HR itself. The SRGAN snapshot chosen is the most natural (lowest mean NIQE) of those whose
-checkerboard score is under GRID_GATE_DB (no grid a person would see); if none is, the lowest NIQE of all, and
-the JSON says the gate failed.
-The plot shows the SRResNet validation PSNR over training (raw and EMA weights, from log.jsonl) and NIQE,
-PSNR and checkerboard of the SRGAN snapshots. Set5/Set14/BSD100 play no part here.
+checkerboard score is under GRID_GATE_DB (no grid a person would see) and, with --max-psnr-loss, whose PSNR is
+at most that far below the SRResNet's; if none is, the lowest NIQE of all, and the JSON says which gate failed.
+A run started from existing weights (`train_release_gpu.py --init`) is compared with those weights.
+The plot shows the SRResNet validation PSNR over training (raw and EMA weights, from log.jsonl; when the run
+trained one) and PSNR, NIQE and checkerboard of the SRGAN snapshots. Set5/Set14/BSD100 play no part here.
 """
 from __future__ import annotations
 
@@ -47,8 +48,22 @@ def score(model, pairs, bicubics) -> dict:
     return out
 
 
+def choose(results: dict, max_psnr_loss: float | None = None, gate: float = GRID_GATE_DB) -> dict:
+    """The lowest-NIQE snapshot of those under the grid gate and above the PSNR floor (all, if none is)."""
+    floor = None if max_psnr_loss is None else results["srresnet"]["psnr"] - max_psnr_loss
+    snapshots = [k for k in results if k.startswith("gan_step")]
+    clean = [k for k in snapshots if results[k]["checkerboard_db"] <= gate
+             and (floor is None or results[k]["psnr"] >= floor)]
+    chosen = min(clean or snapshots, key=lambda k: results[k]["niqe"])
+    return {"srgan": chosen, "gate_db": gate, "psnr_floor": floor, "passed_gate": bool(clean)}
+
+
 def step_of(path: Path) -> int:
     return int(re.search(r"(\d+)", path.stem).group(1))
+
+
+def read_log(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
 
 
 def plot(run: Path, results: dict, path: str) -> None:
@@ -57,27 +72,37 @@ def plot(run: Path, results: dict, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    log = read_log(run)
+    args = log[0]["args"]
     mse = [r for r in log if r.get("phase") == "mse" and "val_psnr_raw" in r]
     gan = sorted((step_of(Path(k)), v) for k, v in results.items() if k.startswith("gan_step"))
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    ax = axes[0]
-    ax.plot([r["step"] for r in mse], [r["val_psnr_raw"] for r in mse], "o-", label="raw weights")
-    ax.plot([r["step"] for r in mse], [r["val_psnr_ema"] for r in mse], "s-", label="EMA of weights")
-    ax.set(title="SRResNet: validation PSNR-Y", xlabel="step (batch 64)", ylabel="dB", ylim=(25.5, None))
-    ax.legend()
+    fig, axes = plt.subplots(1, 4 if mse else 3, figsize=(20 if mse else 15, 4.2))
+    if mse:
+        ax, axes = axes[0], axes[1:]
+        ax.plot([r["step"] for r in mse], [r["val_psnr_raw"] for r in mse], "o-", label="raw weights")
+        ax.plot([r["step"] for r in mse], [r["val_psnr_ema"] for r in mse], "s-", label="EMA of weights")
+        ax.set(title="SRResNet: validation PSNR-Y", xlabel=f"step (batch {args['batch']})", ylabel="dB",
+               ylim=(25.5, None))
+        ax.legend()
     steps = [s for s, _ in gan]
-    hr, srresnet = results["hr"], results["srresnet"]
-    for ax, key, title in ((axes[1], "niqe", "SRGAN: validation NIQE (lower = more natural)"),
+    drop = args.get("gan_lr_drop", 0.5)  # runs older than the option dropped at half time
+    schedule = f"lr {args['gan_lr']:g}" + (f", /10 after {drop:.0%} of the steps" if drop < 1 else "")
+    for ax, key, title in ((axes[0], "psnr", "SRGAN: validation PSNR-Y (dB)"),
+                           (axes[1], "niqe", "SRGAN: validation NIQE (lower = more natural)"),
                            (axes[2], "checkerboard_db", "SRGAN: checkerboard score (dB)")):
         ax.plot(steps, [v[key] for _, v in gan], "o-", color="C3", label="SRGAN snapshots")
-        ax.axhline(hr[key], color="k", ls="--", label="HR images")
-        ax.axhline(srresnet[key], color="C0", ls=":", label="SRResNet (start)")
-        ax.set(title=title, xlabel="step (batch 32)")
-        ax.legend()
+        if key in results["hr"]:
+            ax.axhline(results["hr"][key], color="k", ls="--", label="HR images")
+        ax.axhline(results["srresnet"][key], color="C0", ls=":", label="SRResNet (start)")
+        chosen = results["chosen"]["srgan"]
+        ax.plot([step_of(Path(chosen))], [results[chosen][key]], "*", ms=16, color="gold", mec="k", label="chosen")
+        ax.set(title=title, xlabel=f"step (batch {args['gan_batch']}, {schedule})")
+    floor = results["chosen"].get("psnr_floor")
+    if floor is not None:
+        axes[0].axhline(floor, color="C2", ls="-.", label="PSNR floor")
     axes[2].axhline(GRID_GATE_DB, color="C2", ls="-.", label="gate")
-    chosen = results["chosen"]["srgan"]
-    axes[1].plot([step_of(Path(chosen))], [results[chosen]["niqe"]], "*", ms=16, color="gold", mec="k")
+    for ax in axes:
+        ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 
@@ -89,23 +114,29 @@ def main() -> None:
     parser.add_argument("--compare", nargs="*", default=[], help="name=weights: other models to score alongside")
     parser.add_argument("--json", required=True)
     parser.add_argument("--plot")
+    parser.add_argument("--max-psnr-loss", type=float,
+                        help="dB: a snapshot must keep the SRResNet's validation PSNR within this to be chosen")
+    parser.add_argument("--reuse", help="a JSON this script wrote before: its scores are taken, not recomputed")
     args = parser.parse_args()
     run = Path(args.run)
     pairs = list(validation_set("pool", [args.val], SCALE))  # (name, LR, HR), as `srgan train` validates
     bicubics = [super_resolve(BicubicUpscaler(SCALE), lr, "cpu") for _, lr, _ in pairs]
-    models = {"hr": "hr", "bicubic": BicubicUpscaler(SCALE), "srresnet": run / "srresnet.safetensors"}
+    start = run / "srresnet.safetensors"
+    if not start.exists():  # a GAN run from --init weights
+        start = Path(read_log(run)[0]["args"]["init"])
+    models = {"hr": "hr", "bicubic": BicubicUpscaler(SCALE), "srresnet": start}
     models.update({p.name: p for p in sorted(run.glob("gan_step_*.safetensors"))})
     models.update(dict(item.split("=", 1) for item in args.compare))
+    known = json.loads(Path(args.reuse).read_text()) if args.reuse else {}
     results = {}
     for name, spec in models.items():
-        model = spec if isinstance(spec, str) and spec == "hr" else resolve_model(spec)
-        results[name] = score(model, pairs, bicubics)
+        if name in known:
+            results[name] = known[name]
+        else:
+            model = spec if isinstance(spec, str) and spec == "hr" else resolve_model(spec)
+            results[name] = score(model, pairs, bicubics)
         print(name, json.dumps({k: round(v, 3) for k, v in results[name].items()}), flush=True)
-    gate = GRID_GATE_DB
-    snapshots = [k for k in results if k.startswith("gan_step")]
-    clean = [k for k in snapshots if results[k]["checkerboard_db"] <= gate]
-    chosen = min(clean or snapshots, key=lambda k: results[k]["niqe"])
-    results["chosen"] = {"srgan": chosen, "gate_db": gate, "passed_gate": bool(clean)}
+    results["chosen"] = choose(results, args.max_psnr_loss)
     print("chosen:", json.dumps(results["chosen"]))
     Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
     if args.plot:

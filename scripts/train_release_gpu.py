@@ -211,7 +211,10 @@ def fastest(make_step, batches: Batches, batch: int, device: torch.device, log: 
 
 
 def srresnet_step(args, device, precision: Precision, lr: float):
-    g = Generator().to(device, memory_format=precision.memory_format).train()
+    g = Generator()
+    if args.mse_init:
+        g.load_state_dict(load_generator(args.mse_init).state_dict())
+    g = g.to(device, memory_format=precision.memory_format).train()
     opt = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.9, 0.999), **_fused(device))
     ema = EMA(g, args.ema)
 
@@ -236,6 +239,10 @@ def train_srresnet(args, batches: Batches, val: list, device, log: Log) -> dict:
     probe = Generator().to(device)  # evaluation copy, fp32
     start, deadline = time.time(), time.time() + args.mse_seconds
     total, step, best, next_eval, losses = None, 0, (-1.0, None, None), start + args.eval_seconds, []
+    if args.mse_init:  # continuing earlier training: those weights stay unless something beats them
+        best = (validate(probe, g.state_dict(), val, device), {k: v.detach().cpu().clone()
+                for k, v in g.state_dict().items()}, "init")
+        log(phase="mse", step=0, val_psnr_raw=round(best[0], 4), val_psnr_ema=round(best[0], 4))
     clock = StepClock(device)
     while time.time() < deadline and (total is None or step < total):
         total = clock.plan(step, deadline, log, "mse") or total
@@ -257,7 +264,8 @@ def train_srresnet(args, batches: Batches, val: list, device, log: Log) -> dict:
     log(event="mse_done", steps=step, best_val_psnr=round(best[0], 4), chosen=best[2])
     probe.load_state_dict(best[1])
     save_generator(probe, Path(args.out) / "srresnet.safetensors",
-                   {"phase": "mse", "trained": f"{step} steps of batch {args.batch}, chosen {best[2]} on validation"})
+                   {"phase": "mse", "trained": f"{step} steps of batch {args.batch}"
+                    + (f" from {Path(args.mse_init).name}" if args.mse_init else "") + f", chosen {best[2]} on validation"})
     return best[1]
 
 
@@ -337,6 +345,8 @@ def main() -> None:
                         help="a pool root holding the validation split's BSDS500_test200/ (pack --validation)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--init", help="start SRGAN from these generator weights and skip the SRResNet phase")
+    parser.add_argument("--mse-init", help="continue SRResNet training from these weights (e.g. the shipped "
+                        "ones, to add a session's GPU time to earlier sessions')")
     parser.add_argument("--mse-seconds", type=float, default=280)
     parser.add_argument("--gan-seconds", type=float, default=170)
     parser.add_argument("--batch", type=int, default=64)

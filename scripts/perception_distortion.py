@@ -13,6 +13,7 @@ are vertical lines. Takes 10-20 minutes on two shared CPU cores (mostly the two 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from srgan.evaluate import evaluate, write_json
@@ -82,11 +83,22 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("docs/perception_distortion.json"))
     parser.add_argument("--plot", type=Path, default=Path("docs/perception_distortion.png"))
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--only", nargs="+", metavar="LABEL",
+                        help='score only these models (e.g. "srgan SRGAN" after new weights); the others are '
+                        "taken from the existing --json")
     args = parser.parse_args()
     plt = pyplot()  # fail before the long evaluation, not after it
 
     scores = {}
+    if args.only:
+        unknown = set(args.only) - set(models(args.leftthomas))
+        if unknown:
+            raise SystemExit(f"--only: no model labelled {', '.join(sorted(unknown))}; "
+                             f"labels: {', '.join(models(args.leftthomas))}")
+        scores = json.loads(args.json.read_text())["models"]
     for name, spec in models(args.leftthomas).items():
+        if args.only and name not in args.only:
+            continue
         results = evaluate(spec, [args.data / s for s in SETS], device=args.device, metrics="psnr,ssim,niqe")
         scores[name] = {s: {k: v for k, v in r.items() if k != "images"} for s, r in results.items()}
         print(f"{name}: " + ", ".join(f"{s} NIQE {r['niqe']:.2f}" for s, r in scores[name].items()), flush=True)

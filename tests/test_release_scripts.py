@@ -1,4 +1,4 @@
-"""How scripts/choose_release.py picks the SRGAN snapshot to ship (issue 15's gates)."""
+"""The release scripts: how choose_release.py picks the SRGAN snapshot (issue 15's gates), how train_release_gpu.py shows D the image."""
 import importlib.util
 from pathlib import Path
 
@@ -38,3 +38,18 @@ def test_psnr_floor_excludes_snapshots_that_lost_too_much(choose):
 def test_when_nothing_passes_the_lowest_niqe_is_taken_and_flagged(choose):
     chosen = choose(RESULTS, max_psnr_loss=0.1)
     assert (chosen["srgan"], chosen["passed_gate"]) == ("gan_step_000400.safetensors", False)
+
+
+def test_discriminator_sees_each_of_the_16_phases_once_per_batch_of_16():
+    import torch
+
+    spec = importlib.util.spec_from_file_location("train_release_gpu", SCRIPT.with_name("train_release_gpu.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    images = torch.arange(96 * 96.0).reshape(1, 1, 96, 96).repeat(16, 1, 1, 1)
+    out = module.shifted(images)
+    assert out.shape == (16, 1, 93, 93)
+    corners = [int(v) for v in out[:, 0, 0, 0]]  # value = 96 * y + x of the crop's top-left pixel
+    assert sorted(corners) == [96 * y + x for y in range(4) for x in range(4)]
+    y, x = divmod(corners[0], 96)
+    assert torch.equal(out[0], images[0, :, y:y + 93, x:x + 93])

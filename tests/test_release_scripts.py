@@ -1,4 +1,5 @@
-"""The release scripts: how choose_release.py picks the SRGAN snapshot (issue 15's gates), how train_release_gpu.py shows D the image."""
+"""The release scripts: how choose_release.py picks the SRGAN snapshot (issue 15's gates) and how
+train_release_gpu.py shows the discriminator its images."""
 import importlib.util
 from pathlib import Path
 

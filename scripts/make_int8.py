@@ -16,8 +16,9 @@
    instead of calibrating anew; ``--state`` is a resumable checkpoint.
 
 After every stage the model is scored on the held-out validation split (srgan.validation, PSNR-Y); the state
-after refinement (or the start), or a training step that scored higher, is written to ``--out``. Set5/Set14/BSD100 are not looked at here: report them afterwards with
-``srgan eval --precision int8`` or ``python benchmarks/int8.py``.
+after refinement (or the start), or a training step that scored higher, is written to ``--out``.
+Set5/Set14/BSD100 are not looked at here: report them afterwards with ``srgan eval --precision int8`` or
+``python benchmarks/int8.py``.
 """
 from __future__ import annotations
 

@@ -265,7 +265,8 @@ def train_srresnet(args, batches: Batches, val: list, device, log: Log) -> dict:
     probe.load_state_dict(best[1])
     origin = f" from {Path(args.mse_init).name}" if args.mse_init else ""
     save_generator(probe, Path(args.out) / "srresnet.safetensors",
-                   {"phase": "mse", "trained": f"{step} steps of batch {args.batch}{origin}, chosen {best[2]} on validation"})
+                   {"phase": "mse",
+                    "trained": f"{step} steps of batch {args.batch}{origin}, chosen {best[2]} on validation"})
     return best[1]
 
 

@@ -75,7 +75,9 @@ def plot(run: Path, results: dict, path: str) -> None:
     log = read_log(run)
     args = log[0]["args"]
     mse = [r for r in log if r.get("phase") == "mse" and "val_psnr_raw" in r]
-    gan = sorted((step_of(Path(k)), v) for k, v in results.items() if k.startswith("gan_step"))
+    series = {label: sorted((step_of(Path(k)), v) for k, v in results.items()
+                            if k.startswith("gan_step") and k.endswith("_ema.safetensors") == ema)
+              for label, ema in (("SRGAN snapshots", False), ("their EMA (--gan-ema)", True))}
     fig, axes = plt.subplots(1, 4 if mse else 3, figsize=(20 if mse else 15, 4.2))
     if mse:
         ax, axes = axes[0], axes[1:]
@@ -84,13 +86,14 @@ def plot(run: Path, results: dict, path: str) -> None:
         ax.set(title="SRResNet: validation PSNR-Y", xlabel=f"step (batch {args['batch']})", ylabel="dB",
                ylim=(25.5, None))
         ax.legend()
-    steps = [s for s, _ in gan]
     drop = args.get("gan_lr_drop", 0.5)  # runs older than the option dropped at half time
     schedule = f"lr {args['gan_lr']:g}" + (f", /10 after {drop:.0%} of the steps" if drop < 1 else "")
     for ax, key, title in ((axes[0], "psnr", "SRGAN: validation PSNR-Y (dB)"),
                            (axes[1], "niqe", "SRGAN: validation NIQE (lower = more natural)"),
                            (axes[2], "checkerboard_db", "SRGAN: checkerboard score (dB)")):
-        ax.plot(steps, [v[key] for _, v in gan], "o-", color="C3", label="SRGAN snapshots")
+        for (label, points), style, color in zip(series.items(), ("o-", "s--"), ("C3", "C1")):
+            if points:
+                ax.plot([s for s, _ in points], [v[key] for _, v in points], style, color=color, label=label)
         if key in results["hr"]:
             ax.axhline(results["hr"][key], color="k", ls="--", label="HR images")
         ax.axhline(results["srresnet"][key], color="C0", ls=":", label="SRResNet (start)")

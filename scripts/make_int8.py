@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -152,12 +153,9 @@ def main(argv=None):
                         "log": json.dumps(log)}, state_path)
 
     student.load_state_dict(best["state"])
-    if args.start:
-        from safetensors import safe_open
-
+    if args.start:  # read here, not at the start: a run resumed from --state skips that branch
         with safe_open(args.start, "pt") as handle:
-            start_meta = handle.metadata() or {}
-        origin = f"{args.start} ({start_meta.get('recipe', 'no recipe recorded')})"
+            origin = f"{args.start} ({(handle.metadata() or {}).get('recipe', 'no recipe recorded')})"
     else:
         origin = (f"calibration on {args.calib} batches of {args.batch} LR crops of {args.lr_crop} px, output-aware "
                   f"refinement on {args.refine_batch} crops of 48 px ({args.refine_passes} passes)")

@@ -232,6 +232,10 @@ def srresnet_step(args, device, precision: Precision, lr: float):
     return g, ema, step
 
 
+def cpu_copy(state: dict) -> dict:
+    return {k: v.detach().cpu().clone() for k, v in state.items()}
+
+
 def train_srresnet(args, batches: Batches, val: list, device, log: Log) -> dict:
     precision = fastest(lambda p, lr: srresnet_step(args, device, p, lr), batches, args.batch, device, log, "mse")
     torch.manual_seed(args.seed)
@@ -240,8 +244,7 @@ def train_srresnet(args, batches: Batches, val: list, device, log: Log) -> dict:
     start, deadline = time.time(), time.time() + args.mse_seconds
     total, step, best, next_eval, losses = None, 0, (-1.0, None, None), start + args.eval_seconds, []
     if args.mse_init:  # continuing earlier training: those weights stay unless something beats them
-        best = (validate(probe, g.state_dict(), val, device), {k: v.detach().cpu().clone()
-                for k, v in g.state_dict().items()}, "init")
+        best = (validate(probe, g.state_dict(), val, device), cpu_copy(g.state_dict()), "init")
         log(phase="mse", step=0, val_psnr_raw=round(best[0], 4), val_psnr_ema=round(best[0], 4))
     clock = StepClock(device)
     while time.time() < deadline and (total is None or step < total):
@@ -259,7 +262,7 @@ def train_srresnet(args, batches: Batches, val: list, device, log: Log) -> dict:
             for kind, score in scores.items():
                 if score > best[0]:
                     source = g.state_dict() if kind == "raw" else ema.state
-                    best = (score, {k: v.detach().cpu().clone() for k, v in source.items()}, f"{kind}@{step}")
+                    best = (score, cpu_copy(source), f"{kind}@{step}")
             next_eval = time.time() + args.eval_seconds
     log(event="mse_done", steps=step, best_val_psnr=round(best[0], 4), chosen=best[2])
     probe.load_state_dict(best[1])
@@ -356,9 +359,7 @@ def train_srgan(args, init_state: dict, batches: Batches, val: list, device, log
             sums = 0
         if time.time() >= next_snapshot or time.time() >= deadline or step == total:
             trained = f"SRGAN-MSE from the SRResNet, {step} steps of batch {args.gan_batch}"
-            for kind, state in (("", g.state_dict()), ("_ema", ema.state if ema else None)):
-                if state is None:
-                    continue
+            for kind, state in [("", g.state_dict())] + ([("_ema", ema.state)] if ema else []):
                 score = validate(probe, state, val, device)
                 log(phase="gan", step=step, weights=kind[1:] or "raw", val_psnr=round(score, 4))
                 save_generator(probe, Path(args.out) / f"gan_step_{step:06d}{kind}.safetensors",

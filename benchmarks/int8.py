@@ -30,7 +30,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from srgan.checkerboard import checkerboard_score  # noqa: E402
-from srgan.data import BenchmarkSet  # noqa: E402
+from srgan.benchmark_sets import BenchmarkSet  # noqa: E402
 from srgan.metrics import psnr_ssim_y, to_uint8  # noqa: E402
 from srgan.upscale import prepare  # noqa: E402
 

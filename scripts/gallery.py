@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from srgan.data import BenchmarkSet
+from srgan.benchmark_sets import BenchmarkSet
 from srgan.demo import LABELS, comparison_image
 from srgan.evaluate import resolve_model, super_resolve
 from srgan.images import write_image

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from srgan.checkerboard import checkerboard_score
-from srgan.data import BenchmarkSet
+from srgan.benchmark_sets import BenchmarkSet
 from srgan.evaluate import BicubicUpscaler, resolve_model, super_resolve
 from srgan.validation import validation_set
 

@@ -28,7 +28,6 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from srgan.checkpoint import load_generator, save_generator
 from srgan.images import find_images, read_rgb_uint8

@@ -78,7 +78,7 @@ def cmd_degrade(args: argparse.Namespace) -> int:
 
 def cmd_upscale(args: argparse.Namespace) -> int:
     from .shard import sharded
-    from .upscale import upscale_from_cli
+    from .upscale_cli import upscale_from_cli
 
     return sharded(upscale_from_cli, args)  # under torchrun, each rank upscales its share of the files
 
@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing LR images")
     p.set_defaults(func=cmd_degrade)
 
-    from .upscale_args import add_upscale_arguments
+    from .upscale_cli import add_upscale_arguments
 
     p = command(sub, "upscale", help="super-resolve images of any size")
     add_upscale_arguments(p)

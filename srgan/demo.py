@@ -55,7 +55,7 @@ def comparison_image(rows: list[list[np.ndarray]], labels: list[str] | tuple[str
 
 
 def run_demo(out_root: str | Path = "srgan-demo", device: str = "auto") -> Path:
-    from .data import BenchmarkSet, degrade_folder
+    from .benchmark_sets import BenchmarkSet, degrade_folder
     from .device import resolve_device
     from .evaluate import evaluate, format_table, resolve_model, super_resolve, write_json
     from .images import write_image

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from .checkpoint import CheckpointError, atomic_write, load_checkpoint, load_generator, strip_prefixes
-from .data import BenchmarkSet, degrade_folder
+from .benchmark_sets import BenchmarkSet, degrade_folder
 from .datasets import resolve_benchmark
 from .device import autocast, resolve_device, resolve_precision
 from .imresize import imresize
@@ -187,7 +187,7 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
     """Score ``model`` on benchmark sets; return ``{set: {<metric>: mean, "images": {name: {<metric>: value}}}}``.
 
     ``model`` is anything :func:`resolve_model` takes, or ``"hr"`` (:data:`GROUND_TRUTH`) to score the HR
-    images themselves; ``sets`` folders or :class:`~srgan.data.BenchmarkSet`s. ``metrics`` names any of
+    images themselves; ``sets`` folders or :class:`~srgan.benchmark_sets.BenchmarkSet`s. ``metrics`` names any of
     ``psnr``, ``ssim``, ``niqe`` (a list or ``"psnr,ssim,niqe"``); for ``"hr"`` PSNR/SSIM are left out
     and at least ``niqe`` must remain. ``save_images`` (a folder) also writes each SR
     as ``<save_images>/<set>/<name>.png`` and never overwrites: an existing target raises

@@ -90,6 +90,7 @@ __all__ = [
     "imresize_uint8",
     "imresize_np",
     "mod_crop",
+    "degrade_uint8",
     "downscale_fast",
 ]
 
@@ -295,6 +296,17 @@ def mod_crop(x, scale: int):
         return x[..., : h - h % scale, : w - w % scale]
     h, w = x.shape[:2]
     return x[: h - h % scale, : w - w % scale, ...]
+
+
+def degrade_uint8(hr: np.ndarray, scale: int) -> np.ndarray:
+    """LR of an HxWx3 (or HxW) uint8 image whose sides are multiples of ``scale``.
+
+    MATLAB ``imresize(hr, 1/scale, 'bicubic')`` on uint8 (:func:`imresize_uint8`), on a NumPy HWC/HW array.
+    """
+    hr = np.ascontiguousarray(hr)
+    chw = torch.from_numpy(hr[..., None] if hr.ndim == 2 else hr).permute(2, 0, 1)
+    lr = imresize_uint8(chw, scale=1.0 / scale).permute(1, 2, 0).numpy()
+    return lr[..., 0] if hr.ndim == 2 else lr
 
 
 def downscale_fast(x: torch.Tensor, scale: int) -> torch.Tensor:

@@ -128,7 +128,8 @@ def _stop_on_signals():
 
 
 def _run(config, out_dir, device, info, state, init_generator) -> dict:
-    from .data import BenchmarkSet, TrainDataset
+    from .benchmark_sets import BenchmarkSet
+    from .data import TrainDataset
 
     c = config
     dataset = TrainDataset(c.train_data, crop_size=c.crop_size, scale=c.scale, cache=c.cache, seed=c.seed,

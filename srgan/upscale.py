@@ -1,4 +1,4 @@
-"""Super-resolve real images: the Python API (:func:`load_model`, :func:`upscale`) and ``srgan upscale``.
+"""Super-resolve real images: the Python API (:func:`load_model`, :func:`prepare`, :func:`upscale`).
 
 * Any size: exact tiling (:mod:`srgan.tiling`), output assembled in a preallocated uint8 (8-bit), uint16
   (16-bit files) or float32 array, never a list of float tiles. ``tile='auto'`` sizes tiles from free memory.
@@ -8,23 +8,13 @@
   channels_last, polyphase tail); precision 'auto' is fp32 on CPUs without native bf16 (AVX2: bf16 is
   emulated and slower), bf16 on AMX/AVX512-BF16 CPUs, bf16/fp16 on CUDA (:func:`srgan.device.resolve_precision`).
 
-``srgan upscale`` maps inputs to outputs with :mod:`srgan.outputs`, runs the files through
-:mod:`srgan.pipeline` (decoding, model and encoding overlapped; small images batched), shares them out across
-``torchrun`` ranks with :mod:`srgan.shard` and reports progress with :mod:`srgan.progress`; its options are
-declared in :mod:`srgan.upscale_args`.
+The ``srgan upscale`` command around it is :mod:`srgan.upscale_cli`.
 """
 from __future__ import annotations
 
-import argparse
-import functools
 import itertools
-import math
 import os
-import signal
-import sys
-import time
 import weakref
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +26,7 @@ from .images import LUMA_BT601, to_uint8
 from .inference import fast_generator
 from .tiling import Engine, iter_alpha_tiles, run_tiled
 
-__all__ = ["load_model", "upscale", "upscale_file", "prepare", "upscale_from_cli"]
+__all__ = ["load_model", "upscale", "upscale_file", "prepare", "upscale_planes"]
 
 #: 8-bit outputs larger than this (HR pixels) are assembled as uint8 rather than float32 (~3 float copies of a
 #: 16000x12000 image would need > 7 GB). 16-bit outputs are always assembled as uint16.
@@ -382,122 +372,3 @@ def upscale_file(engine: Engine, src: str | os.PathLike, dest: str | os.PathLike
     rgb = img.rgb = None  # the float input is not needed while the output is encoded
     return write_output(img, y, a, dest, scale=engine.scale, outscale=outscale, overwrite=overwrite,
                         png_level=png_level)
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def _parse_tile(value: str) -> int | str:
-    if str(value).lower() == "auto":
-        return "auto"
-    try:
-        tile = int(value)
-    except ValueError:
-        raise ValueError(f"--tile must be a number of LR pixels, 'auto' or 0, got {value!r}") from None
-    if tile < 0:
-        raise ValueError(f"--tile must be >= 0, got {tile}")
-    return tile
-
-
-@contextmanager
-def _signals_interrupt():
-    """SIGTERM interrupts like Ctrl-C, so the writers' ``finally`` blocks remove their temporary files."""
-    def interrupt(_signum, _frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _precision(args: argparse.Namespace) -> str:
-    if getattr(args, "fp32", False):
-        if args.precision not in ("auto", "fp32"):
-            raise ValueError(f"--fp32 and --precision {args.precision} contradict each other; give one")
-        return "fp32"
-    return args.precision
-
-
-def upscale_from_cli(args: argparse.Namespace) -> int:
-    from .images import check_writable_dir, read_size
-    from .outputs import missing_folders, plan_outputs, refused_before_work, remove_if_empty
-    from .progress import closing_line, show_progress, tile_advice, tile_bar
-    from .pipeline import one_thread, upscale_files, write_output
-    from .shard import mine
-
-    tile = _parse_tile(args.tile)
-    max_pixels = getattr(args, "max_pixels", None)
-    if max_pixels is not None and max_pixels < 1:
-        raise ValueError("--max-pixels must be positive")
-    outscale = getattr(args, "outscale", None)
-    if outscale is not None and not (math.isfinite(outscale) and outscale > 0):
-        raise ValueError(f"--outscale must be a positive number, got {outscale}")
-    precision = _precision(args)
-    inputs = [*args.inputs, *(getattr(args, "input", None) or [])]
-    if not inputs:
-        raise ValueError("no input: name image files, folders or globs (or -i INPUT)")
-    plan = plan_outputs(inputs, args.output, getattr(args, "ext", ".png"), getattr(args, "suffix", ""))
-    plan.pairs = mine(plan.pairs, args)  # under torchrun: this rank's share (srgan.shard)
-    created = missing_folders(plan)
-    check_writable_dir(plan.folder)  # before any work: a bad output fails at once (ImageError: one line)
-    errors = plan.errors
-    todo = []
-    for src, dest in plan.pairs:
-        if dest.exists() and not args.overwrite:
-            errors.append(f"{dest}: already exists; not overwritten (pass --overwrite to replace it)")
-        elif dest.exists() and dest.is_dir():
-            errors.append(f"{dest}: is a folder")
-        else:
-            todo.append((src, dest))
-    for line in errors:
-        print(f"srgan: {line}", file=sys.stderr)
-    if plan.skipped and not getattr(args, "quiet", False):
-        print(f"srgan: {plan.skipped} file(s) in the output folder taken for earlier outputs, not inputs",
-              file=sys.stderr)
-    written: list[tuple[Path, tuple[int, int]]] = []
-    try:
-        if not todo:
-            if not errors:
-                print(f"srgan: no input images found in {', '.join(map(str, inputs))}", file=sys.stderr)
-            return 1
-        with one_thread():  # loading, checking and folding the weights: tiny ops, where threads only add waits
-            engine = prepare(args.model, args.device, precision, getattr(args, "backend", "torch"))
-        refused = [(src, dest, refused_before_work(src, dest, outscale or engine.scale)) for src, dest in todo]
-        for _src, _dest, line in refused:
-            if line:
-                errors.append(line)
-                print(f"srgan: {line}", file=sys.stderr)
-        todo = [(src, dest) for src, dest, line in refused if not line]
-        failed = len(errors)
-        show, warned, start = show_progress(getattr(args, "quiet", False)), False, time.perf_counter()
-
-        def progress(i: int, src: Path, width: int, height: int):
-            nonlocal warned
-            advice = tile_advice(engine, height, width, tile)
-            if advice and not warned:
-                print(f"srgan: warning: {advice}", file=sys.stderr)
-                warned = True
-            label = f"[{i}/{len(todo)}] {src.name}" if len(todo) > 1 else src.name
-            return tile_bar(label, width * height, show)
-
-        write = functools.partial(write_output, scale=engine.scale, outscale=outscale, overwrite=args.overwrite,
-                                  png_level=getattr(args, "png_level", 6))
-        with _signals_interrupt():
-            # Decoding, the model and encoding overlap; small images go in batches (srgan.pipeline).
-            for _src, dest, problem in upscale_files(engine, todo, write, tile=tile, max_pixels=max_pixels,
-                                                     progress=progress):
-                if problem:
-                    failed += 1
-                    print(f"srgan: {problem}", file=sys.stderr)
-                else:
-                    written.append((dest, read_size(dest)))
-        if written and not getattr(args, "quiet", False):
-            print(f"srgan: {closing_line(written, plan.folder, time.perf_counter() - start)}", file=sys.stderr)
-        if failed:
-            print(f"srgan: {len(written)} image(s) written, {failed} failed", file=sys.stderr)
-            return 1
-        return 0
-    finally:
-        remove_if_empty(created)  # a run that wrote nothing leaves no empty output folder behind

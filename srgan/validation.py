@@ -44,7 +44,7 @@ def validation_images(train_root: str | os.PathLike) -> list[Path]:
 
 def validation_set(val_data: str, train_data: list[str], scale: int):
     """The set ``val_data`` names: ``"pool"`` = the split inside ``train_data``, else a benchmark-style folder."""
-    from .data import BenchmarkSet
+    from .benchmark_sets import BenchmarkSet
 
     if val_data != "pool":
         return BenchmarkSet(val_data, scale)

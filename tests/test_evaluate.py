@@ -9,7 +9,7 @@ import torch
 
 from srgan.checkpoint import CheckpointError, save_generator
 from srgan.cli import main
-from srgan.data import BenchmarkSet
+from srgan.benchmark_sets import BenchmarkSet
 from srgan import evaluate as evaluate_module
 from srgan.evaluate import BicubicUpscaler, evaluate, parse_metrics, resolve_model, super_resolve
 from srgan.images import read_rgb_uint8

@@ -1,7 +1,6 @@
 """int8 (srgan.quantize): the fake-quantized fast generator, its calibration, file format and int8 engine."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

@@ -152,7 +152,7 @@ def pool(tmp_path_factory):
 
 def test_validation_split_held_out_and_scored(pool, tmp_path, capsys):
     """Issue 10 item 4: the split is never trained on, and val_psnr/val_ssim/val_niqe are logged."""
-    from srgan.data import BenchmarkSet
+    from srgan.benchmark_sets import BenchmarkSet
     from srgan.evaluate import evaluate, super_resolve
     from srgan.niqe import niqe
     from srgan.validation import VALIDATION_FOLDER, VALIDATION_IDS

@@ -258,9 +258,8 @@ def test_cli_never_overwrites_without_flag(tmp_path, weights, capsys):
 
 
 def test_cli_unwritable_output_fails_before_work(tmp_path, weights, monkeypatch, capsys):
-    import sys
+    from srgan import upscale_cli
 
-    up = sys.modules["srgan.upscale"]
     src = _make_inputs(tmp_path / "in")
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
@@ -268,7 +267,7 @@ def test_cli_unwritable_output_fails_before_work(tmp_path, weights, monkeypatch,
     def no_work(*a, **k):
         raise AssertionError("model loaded before the output was checked")
 
-    monkeypatch.setattr(up, "prepare", no_work)
+    monkeypatch.setattr(upscale_cli, "prepare", no_work)
     code = main(["upscale", str(src), "-o", str(blocker / "out"), "--model", str(weights), "--device", "cpu"])
     err = capsys.readouterr().err
     assert code == 1 and "a_file" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,143 @@
+"""Benchmark sets (Set5, Set14, BSD100, a plain folder of HR images) and ``srgan degrade``.
+
+A benchmark pair is the set's HR image, mod-cropped (top-left) to a multiple of the scale, and its LR: the
+set's own ``LR_bicubic_x<scale>`` image when there is one, else the MATLAB uint8 bicubic of that HR
+(:func:`srgan.imresize.degrade_uint8`), which regenerates the published LR PNGs bit for bit
+(docs/EVALUATION.md).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from .images import find_images, read_image, read_rgb_uint8, to_uint8, write_image
+from .imresize import degrade_uint8, mod_crop
+
+__all__ = ["BenchmarkSet", "degrade_folder"]
+
+
+class BenchmarkSet:
+    """A benchmark folder: ``<Set>/HR/*.png`` and optionally ``<Set>/LR_bicubic_x<scale>/*.png``.
+
+    * HR images are read as RGB uint8 (grayscale replicated to 3 channels, alpha dropped)
+      and mod-cropped to a multiple of ``scale`` from the top-left.
+    * The LR image of ``HR/<name>.*`` is ``LR_bicubic_x<scale>/<name>.*`` when present (its
+      size must be exactly HR / scale), else it is made on the fly from the mod-cropped HR
+      with the uint8 MATLAB bicubic (:func:`degrade_uint8`).
+    * A folder without an ``HR`` subfolder is taken as HR images only (searched
+      recursively; LR always generated).
+
+    ``name`` is the folder's name (the parent's when the folder itself is called ``HR``).
+    ``names`` keeps only those images (names without extension), e.g. the validation split.
+    Iterating yields ``(image name, lr_uint8 HxWx3, hr_uint8 HxWx3)`` sorted by name.
+    """
+
+    def __init__(self, folder, scale: int = 4, *, names: Sequence[str] | None = None):
+        keep = None if names is None else set(names)
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ValueError(f"{folder}: benchmark set folder not found")
+        self.folder, self.scale = folder, int(scale)
+        hr_dir = folder / "HR"
+        if hr_dir.is_dir():
+            self.name = folder.resolve().name
+            lr_dir = folder / f"LR_bicubic_x{self.scale}"
+            self.lr_dir = lr_dir if lr_dir.is_dir() else None
+        else:
+            hr_dir = folder
+            self.name = folder.resolve().parent.name if folder.resolve().name == "HR" else folder.resolve().name
+            self.lr_dir = None
+        self.hr_dir = hr_dir
+        hr_files = find_images([hr_dir])
+        if not hr_files:
+            raise ValueError(f"{hr_dir}: no images in this benchmark set")
+        self.items: list[tuple[str, Path]] = []
+        names: dict[str, Path] = {}
+        for path in hr_files:
+            name = path.relative_to(hr_dir).with_suffix("").as_posix()
+            if name in names:
+                raise ValueError(f"{hr_dir}: two images named {name!r} ({names[name].name}, {path.name})")
+            names[name] = path
+            self.items.append((name, path))
+        if keep is not None:
+            self.items = [item for item in self.items if item[0] in keep]
+        self.items.sort()
+        self._lr_files: dict[str, Path] = {}
+        if self.lr_dir is not None:
+            for path in find_images([self.lr_dir]):
+                self._lr_files.setdefault(path.relative_to(self.lr_dir).with_suffix("").as_posix(), path)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __repr__(self) -> str:
+        lr = self.lr_dir.name if self.lr_dir is not None else "LR generated"
+        return f"BenchmarkSet({self.name!r}, {len(self)} images, x{self.scale}, {lr})"
+
+    def load(self, name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+        hr = mod_crop(read_rgb_uint8(path), self.scale)
+        s = self.scale
+        if hr.shape[0] < s or hr.shape[1] < s:
+            raise ValueError(f"{path}: image smaller than the scale factor {s}")
+        lr_path = self._lr_files.get(name)
+        if lr_path is None:
+            return degrade_uint8(hr, s), np.ascontiguousarray(hr)
+        lr = read_rgb_uint8(lr_path)
+        if lr.shape[0] * s != hr.shape[0] or lr.shape[1] * s != hr.shape[1]:
+            raise ValueError(f"{lr_path}: LR is {lr.shape[1]}x{lr.shape[0]} but the HR (mod-cropped) is "
+                             f"{hr.shape[1]}x{hr.shape[0]}, not x{s} of it")
+        return lr, np.ascontiguousarray(hr)
+
+    def __iter__(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        for name, path in self.items:
+            lr, hr = self.load(name, path)
+            yield name, lr, hr
+
+
+def degrade_folder(hr_dir, lr_dir, scale: int = 4, overwrite: bool = False, *, progress: bool = False) -> list[Path]:
+    """Write LR images of every image under ``hr_dir`` into ``lr_dir``; return the written paths.
+
+    Each HR is mod-cropped (top-left) to a multiple of ``scale`` and downscaled with the
+    uint8 MATLAB bicubic; the LR keeps the HR's relative path and name, with extension
+    ``.png``. Grayscale stays grayscale; alpha is dropped; 16-bit input is rounded to 8
+    bits first. Nothing is written when any target exists and ``overwrite`` is False, or
+    when two inputs would map to the same output (``a.jpg`` and ``a.png``).
+    """
+    hr_dir, lr_dir, scale = Path(hr_dir), Path(lr_dir), int(scale)
+    if scale < 1:
+        raise ValueError(f"scale must be >= 1, got {scale}")
+    if not hr_dir.is_dir():
+        raise ValueError(f"{hr_dir}: HR folder not found")
+    files = find_images([hr_dir])
+    if not files:
+        raise ValueError(f"{hr_dir}: no images found")
+    targets: dict[Path, Path] = {}
+    for path in files:
+        out = lr_dir / path.relative_to(hr_dir).with_suffix(".png")
+        if out in targets:
+            raise ValueError(f"{path} and {targets[out]} would both be written to {out}")
+        if os.path.abspath(out) == os.path.abspath(path):
+            raise ValueError(f"{out}: output would replace its own input; choose another output folder")
+        targets[out] = path
+    existing = [t for t in targets if os.path.lexists(t)]
+    if existing and not overwrite:
+        raise FileExistsError(f"{len(existing)} output file(s) already exist, e.g. {existing[0]} "
+                              "(pass --overwrite to replace them)")
+    written = []
+    items = list(targets.items())
+    if progress:
+        from tqdm import tqdm
+
+        items = tqdm(items, desc="srgan: degrade", unit="img")
+    for out, path in items:
+        image = read_image(path)
+        hr = mod_crop(to_uint8(image.rgb), scale)
+        if hr.shape[0] < scale or hr.shape[1] < scale:
+            raise ValueError(f"{path}: image smaller than the scale factor {scale}")
+        lr = degrade_uint8(hr, scale)
+        written.append(write_image(out, lr.astype(np.float32) / np.float32(255.0),
+                                   grayscale=image.grayscale, overwrite=overwrite))
+    return written

@@ -1,0 +1,82 @@
+"""srgan.benchmark_sets: the benchmark layouts, their LR images, and ``srgan degrade`` (bit-exact LR PNGs)."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from srgan.benchmark_sets import BenchmarkSet, degrade_folder
+from srgan.imresize import degrade_uint8
+
+
+def _rgb(h, w):
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([(x * 255 // max(w - 1, 1)), (y * 255 // max(h - 1, 1)), ((x + y) * 3) % 256], -1)
+    return np.clip(base + np.random.default_rng(0).integers(-20, 21, size=(h, w, 3)), 0, 255).astype(np.uint8)
+
+
+def _save(path, arr):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def _png(path):
+    with Image.open(path) as im:
+        return np.array(im)
+
+
+def test_degrade_set5_reproduces_the_lr_pngs_bit_exactly(shared_data, tmp_path):
+    set5 = shared_data / "benchmarks" / "Set5"
+    written = degrade_folder(set5 / "HR", tmp_path / "lr", 4)
+    assert len(written) == 5
+    for path in sorted((set5 / "LR_bicubic_x4").glob("*.png")):
+        ours = _png(tmp_path / "lr" / path.name)
+        np.testing.assert_array_equal(ours, _png(path))
+
+
+def test_degrade_mod_crops_keeps_names_and_refuses_to_overwrite(tmp_path):
+    img = _rgb(101, 99)
+    _save(tmp_path / "hr" / "odd.jpg", img)  # -> odd.png
+    _save(tmp_path / "hr" / "sub" / "g.png", img[..., 0])  # grayscale stays grayscale
+    degrade_folder(tmp_path / "hr", tmp_path / "lr", 4)
+    out = _png(tmp_path / "lr" / "odd.png")
+    assert out.shape == (25, 24, 3)
+    np.testing.assert_array_equal(out, degrade_uint8(np.array(Image.open(tmp_path / "hr" / "odd.jpg"))[:100, :96], 4))
+    gray = Image.open(tmp_path / "lr" / "sub" / "g.png")
+    assert gray.mode == "L" and gray.size == (24, 25)
+    before = (tmp_path / "lr" / "odd.png").stat().st_mtime_ns
+    with pytest.raises(FileExistsError, match="already exist"):
+        degrade_folder(tmp_path / "hr", tmp_path / "lr", 4)
+    assert (tmp_path / "lr" / "odd.png").stat().st_mtime_ns == before
+    assert len(degrade_folder(tmp_path / "hr", tmp_path / "lr", 4, overwrite=True)) == 2
+
+
+def test_benchmark_set_layouts(shared_data, tmp_path):
+    set5 = shared_data / "benchmarks" / "Set5"
+    bench = BenchmarkSet(set5)
+    assert bench.name == "Set5" and len(bench) == 5 and bench.lr_dir is not None
+    items = list(bench)
+    assert [n for n, _, _ in items] == ["baby", "bird", "butterfly", "head", "woman"]
+    for name, lr, hr in items:
+        assert lr.dtype == hr.dtype == np.uint8 and lr.shape[0] * 4 == hr.shape[0]
+    # only HR images: LR generated with the exact uint8 path equals the shipped LR PNGs
+    for sub in ("plain", "Mine/HR"):
+        folder = tmp_path / sub
+        folder.mkdir(parents=True)
+        for name in ("bird", "woman"):
+            (folder / f"{name}.png").write_bytes((set5 / "HR" / f"{name}.png").read_bytes())
+        gen = BenchmarkSet(folder)
+        assert gen.name == ("plain" if sub == "plain" else "Mine") and gen.lr_dir is None
+        for (name, lr, hr), (_, lr_ref, hr_ref) in zip(gen, (i for i in items if i[0] in ("bird", "woman"))):
+            np.testing.assert_array_equal(lr, lr_ref)
+            np.testing.assert_array_equal(hr, hr_ref)
+
+
+def test_benchmark_set_mod_crops_and_checks_lr_size(tmp_path):
+    _save(tmp_path / "S" / "HR" / "a.png", _rgb(50, 47))
+    name, lr, hr = next(iter(BenchmarkSet(tmp_path / "S")))
+    assert name == "a" and hr.shape == (48, 44, 3) and lr.shape == (12, 11, 3)
+    _save(tmp_path / "S" / "LR_bicubic_x4" / "a.png", _rgb(10, 10))
+    with pytest.raises(ValueError, match="not x4"):
+        list(BenchmarkSet(tmp_path / "S"))
+    with pytest.raises(ValueError, match="not found"):
+        BenchmarkSet(tmp_path / "missing")

@@ -301,12 +301,12 @@ def mod_crop(x, scale: int):
 def degrade_uint8(hr: np.ndarray, scale: int) -> np.ndarray:
     """LR of an HxWx3 (or HxW) uint8 image whose sides are multiples of ``scale``.
 
-    MATLAB ``imresize(hr, 1/scale, 'bicubic')`` on uint8 (:func:`imresize_uint8`), on a NumPy HWC/HW array.
+    MATLAB ``imresize(hr, 1/scale, 'bicubic')`` on uint8: :func:`imresize_np`'s uint8 path, which never
+    silently takes the float one here.
     """
-    hr = np.ascontiguousarray(hr)
-    chw = torch.from_numpy(hr[..., None] if hr.ndim == 2 else hr).permute(2, 0, 1)
-    lr = imresize_uint8(chw, scale=1.0 / scale).permute(1, 2, 0).numpy()
-    return lr[..., 0] if hr.ndim == 2 else lr
+    if hr.dtype != np.uint8:
+        raise TypeError(f"degrade_uint8 expects uint8, got {hr.dtype}")
+    return imresize_np(hr, 1.0 / scale)
 
 
 def downscale_fast(x: torch.Tensor, scale: int) -> torch.Tensor:

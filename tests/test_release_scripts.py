@@ -5,15 +5,19 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "choose_release.py"
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
 def choose():
-    spec = importlib.util.spec_from_file_location("choose_release", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.choose
+    return _script("choose_release").choose
 
 
 RESULTS = {
@@ -44,11 +48,8 @@ def test_when_nothing_passes_the_lowest_niqe_is_taken_and_flagged(choose):
 def test_discriminator_sees_each_of_the_16_phases_once_per_batch_of_16():
     import torch
 
-    spec = importlib.util.spec_from_file_location("train_release_gpu", SCRIPT.with_name("train_release_gpu.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     images = torch.arange(96 * 96.0).reshape(1, 1, 96, 96).repeat(16, 1, 1, 1)
-    out = module.shifted(images)
+    out = _script("train_release_gpu").shifted(images)
     assert out.shape == (16, 1, 93, 93)
     corners = [int(v) for v in out[:, 0, 0, 0]]  # value = 96 * y + x of the crop's top-left pixel
     assert sorted(corners) == [96 * y + x for y in range(4) for x in range(4)]

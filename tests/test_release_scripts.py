@@ -55,3 +55,26 @@ def test_discriminator_sees_each_of_the_16_phases_once_per_batch_of_16():
     assert sorted(corners) == [96 * y + x for y in range(4) for x in range(4)]
     y, x = divmod(corners[0], 96)
     assert torch.equal(out[0], images[0, :, y:y + 93, x:x + 93])
+
+
+def test_discriminator_warmup_step_leaves_the_generator_as_it_was():
+    import argparse
+
+    import torch
+
+    from srgan.models import Generator
+
+    script = _script("train_release_gpu")
+    torch.manual_seed(0)
+    start = Generator().state_dict()
+    args = argparse.Namespace(gan_freeze=[], seed=0, d_shift=True, adversarial_weight=1e-3, d_lr_scale=1.0)
+    g, d, step = script.srgan_step(args, torch.device("cpu"), script.CANDIDATES[-1], 1e-3, start)
+    d_before = {k: v.clone() for k, v in d.state_dict().items()}
+    lr, hr = torch.rand(4, 3, 8, 8), torch.rand(4, 3, 32, 32)
+    losses = step(lr, hr, 1e-3, train_g=False)
+    assert losses[0] > 0 and losses[1:].tolist() == [0.0, 0.0]
+    for key, value in g.state_dict().items():  # weights and BN running statistics alike
+        assert torch.equal(value, start[key]), key
+    assert not torch.equal(d.state_dict()["features.0.0.weight"], d_before["features.0.0.weight"])
+    step(lr, hr, 1e-3)  # a full step afterwards trains G again
+    assert not torch.equal(g.state_dict()["head.0.weight"], start["head.0.weight"])

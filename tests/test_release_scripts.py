@@ -1,5 +1,5 @@
-"""The release scripts: how choose_release.py picks the SRGAN snapshot (issue 15's gates) and how
-train_release_gpu.py shows the discriminator its images."""
+"""The release scripts: how choose_release.py picks the SRGAN snapshot (issue 15's gates), how
+train_release_gpu.py shows the discriminator its images and warms it up, and what grid_report.py measures."""
 import importlib.util
 from pathlib import Path
 
@@ -78,3 +78,25 @@ def test_discriminator_warmup_step_leaves_the_generator_as_it_was():
     assert not torch.equal(d.state_dict()["features.0.0.weight"], d_before["features.0.0.weight"])
     step(lr, hr, 1e-3)  # a full step afterwards trains G again
     assert not torch.equal(g.state_dict()["head.0.weight"], start["head.0.weight"])
+
+
+def test_grid_report_finds_the_shipped_srgans_grid_in_its_upsampler_and_tail(shared_data, monkeypatch, capsys):
+    """The shipped SRGAN's Set5 checkerboard score (11.5 dB, docs/TRAINING.md) against the SRResNet's, and what
+    is left once the SRResNet's sub-pixel convolutions and tail are put back into it."""
+    import json
+    import sys
+
+    main = _script("grid_report").main
+    scores = {}
+    for extra in ([], ["--restore", "upsample", "tail"]):
+        monkeypatch.setattr(sys, "argv", ["grid_report.py", "srgan", "srresnet", "--sets", "Set5",
+                                          "--data", str(shared_data / "benchmarks"), *extra])
+        main()
+        for line in capsys.readouterr().out.splitlines():
+            name, row = line.split(" {")
+            scores[name] = json.loads("{" + row)["Set5"]
+    assert scores == pytest.approx({
+        "srgan": 11.49, "srresnet": 5.46,
+        "srgan (restored from srresnet: upsample tail)": 5.85,
+        "srresnet (restored from srresnet: upsample tail)": 5.46,
+    }, abs=0.05)

@@ -122,13 +122,18 @@ def main() -> None:
     parser.add_argument("--reuse", help="a JSON this script wrote before: its scores are taken, not recomputed")
     args = parser.parse_args()
     run = Path(args.run)
-    pairs = list(validation_set("pool", [args.val], SCALE))  # (name, LR, HR), as `srgan train` validates
-    bicubics = [super_resolve(BicubicUpscaler(SCALE), lr, "cpu") for _, lr, _ in pairs]
+    snapshots = sorted(run.glob("gan_step_*.safetensors"))
+    if not snapshots:
+        parser.error(f"no gan_step_*.safetensors in {run}: nothing to choose from")
     start = run / "srresnet.safetensors"
     if not start.exists():  # a GAN run from --init weights
+        if not (run / "log.jsonl").exists():
+            parser.error(f"{run} has neither srresnet.safetensors nor the log.jsonl that names its --init weights")
         start = Path(read_log(run)[0]["args"]["init"])
+    pairs = list(validation_set("pool", [args.val], SCALE))  # (name, LR, HR), as `srgan train` validates
+    bicubics = [super_resolve(BicubicUpscaler(SCALE), lr, "cpu") for _, lr, _ in pairs]
     models = {"hr": "hr", "bicubic": BicubicUpscaler(SCALE), "srresnet": start}
-    models.update({p.name: p for p in sorted(run.glob("gan_step_*.safetensors"))})
+    models.update({p.name: p for p in snapshots})
     models.update(dict(item.split("=", 1) for item in args.compare))
     known = json.loads(Path(args.reuse).read_text()) if args.reuse else {}
     results = {}

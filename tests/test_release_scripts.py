@@ -100,3 +100,18 @@ def test_grid_report_finds_the_shipped_srgans_grid_in_its_upsampler_and_tail(sha
         "srgan (restored from srresnet: upsample tail)": 5.85,
         "srresnet (restored from srresnet: upsample tail)": 5.46,
     }, abs=0.05)
+
+
+def test_choose_release_says_what_a_run_folder_lacks(tmp_path, monkeypatch, capsys):
+    import sys
+
+    main = _script("choose_release").main
+    for files, expected in (([], "no gan_step_*.safetensors in"),
+                            (["gan_step_000010.safetensors"], "neither srresnet.safetensors nor the log.jsonl")):
+        for name in files:
+            (tmp_path / name).touch()
+        monkeypatch.setattr(sys, "argv", ["choose_release.py", "--run", str(tmp_path), "--val", str(tmp_path),
+                                          "--json", str(tmp_path / "choice.json")])
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        assert exit_info.value.code == 2 and expected in capsys.readouterr().err

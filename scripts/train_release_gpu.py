@@ -32,7 +32,7 @@ import torch
 from srgan.checkpoint import load_generator, save_generator
 from srgan.images import find_images, read_rgb_uint8
 from srgan.imresize import imresize_uint8, mod_crop
-from srgan.losses import adversarial_loss, discriminator_loss, pixel_mse
+from srgan.losses import adversarial_loss, discriminator_loss, phase_grid_loss, pixel_mse
 from srgan.metrics import psnr, to_uint8
 from srgan.models import Discriminator, Generator
 from srgan.validation import is_validation_image, validation_set
@@ -326,6 +326,8 @@ def srgan_step(args, device, precision: Precision, lr: float, init_state: dict):
             content = pixel_mse(sr.float(), hr_batch)
             adversarial = adversarial_loss(d(d_fake))
             loss_g = content + args.adversarial_weight * adversarial
+            if args.grid_weight:
+                loss_g = loss_g + args.grid_weight * phase_grid_loss(sr, hr_batch)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -417,6 +419,9 @@ def main() -> None:
                         help="D's learning rate as a multiple of G's (two time-scale updates, Heusel et al. 2017; "
                         "4 was worse on a CPU run: higher NIQE at the same grid level, docs/TRAINING.md)")
     parser.add_argument("--adversarial-weight", type=float, default=1e-3)
+    parser.add_argument("--grid-weight", type=float, default=0,
+                        help="add this times srgan.losses.phase_grid_loss (the 4-px periodic part of SR - HR) to "
+                        "G's loss; not in the paper (docs/TRAINING.md)")
     parser.add_argument("--snapshots", type=int, default=6)
     parser.add_argument("--eval-seconds", type=float, default=30)
     parser.add_argument("--seed", type=int, default=0)

@@ -57,6 +57,22 @@ class ContentLoss(nn.Module):
         return self.vgg_weight * F.mse_loss(sr_features.float() * scale, hr_features.float() * scale)
 
 
+def phase_grid_loss(sr: torch.Tensor, hr: torch.Tensor, *, scale: int = 4, cells: int = 8) -> torch.Tensor:
+    """The part of the error SR - HR that repeats every ``scale`` pixels: the sub-pixel grid, as a loss.
+
+    A x4 pixel-shuffle generator paints each of the 16 phases (y mod 4, x mod 4) of its output with its own
+    weights. A grid is those phases disagreeing in their local mean. Here the error (on [-1, 1]) is split into
+    its phases (``pixel_unshuffle``), each phase is averaged over ``cells`` x ``cells`` cells (32 x 32 px at x4:
+    real detail averages out, a phase-locked offset does not), and the loss is the mean square of each phase's
+    local mean minus the mean over the phases. It measures in the loss what srgan.checkerboard scores on
+    outputs, and is not part of the paper's loss (an optional extra in scripts/train_release_gpu.py).
+    """
+    error = (sr.float() - hr.float()) * 2
+    local = F.avg_pool2d(F.pixel_unshuffle(error, scale), cells)
+    local = local.unflatten(1, (error.shape[1], scale * scale))
+    return (local - local.mean(2, keepdim=True)).pow(2).mean()
+
+
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, *, label_smoothing: float = 0.1,
                        generator: torch.Generator | None = None) -> torch.Tensor:
     """BCE(D(HR), 1 - s*U(0,1)) + BCE(D(SR), 0); ``fake_logits`` must come from a detached SR."""

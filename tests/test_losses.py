@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from srgan.losses import (ContentLoss, adversarial_loss, discriminator_loss, generator_loss, pixel_mse,
-                          DEFAULT_VGG_FEATURE_SCALE, DEFAULT_VGG_WEIGHT, PAPER_ADVERSARIAL_WEIGHT)
+from srgan.losses import (ContentLoss, adversarial_loss, discriminator_loss, generator_loss, phase_grid_loss,
+                          pixel_mse, DEFAULT_VGG_FEATURE_SCALE, DEFAULT_VGG_WEIGHT, PAPER_ADVERSARIAL_WEIGHT)
 
 
 def bce(logit, target):
@@ -56,3 +56,23 @@ def test_paper_constants():
     assert (DEFAULT_VGG_WEIGHT, DEFAULT_VGG_FEATURE_SCALE, PAPER_ADVERSARIAL_WEIGHT) == (1.0, 1.0, 1e-3)
     with pytest.raises(ValueError):
         ContentLoss("vgg33")
+
+
+def test_phase_grid_loss_measures_a_4px_grid_and_nothing_else():
+    hr = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.25
+    pattern = torch.linspace(-0.02, 0.02, 16).view(4, 4)
+    pattern = pattern - pattern.mean()  # a grid: phases that disagree, mean offset zero
+    grid = pattern.repeat(16, 16)  # period 4 over 64 x 64
+    assert phase_grid_loss(hr, hr).item() == 0
+    # The error on [-1, 1] is twice the pattern, so the loss is 4 x its mean square, exactly.
+    assert phase_grid_loss(hr + grid, hr).item() == pytest.approx(4 * pattern.pow(2).mean().item(), rel=1e-5)
+    # A uniform brightness offset is no grid. A ramp's phases differ only by its slope across one 4-px cell
+    # (offsets -1.5..1.5 px, mean square 1.25 px^2): 2% of this grid's loss for a steep 0.1-per-64-px ramp.
+    assert phase_grid_loss(hr + 0.05, hr).item() == pytest.approx(0, abs=1e-12)
+    slope = 0.1 / 63
+    ramp = torch.linspace(0, 0.1, 64).view(1, 64)
+    assert phase_grid_loss(hr + ramp, hr).item() == pytest.approx(4 * 1.25 * slope ** 2, rel=1e-4)
+    # Its gradient pulls each phase back toward the others.
+    sr = (hr + grid).requires_grad_()
+    phase_grid_loss(sr, hr).backward()
+    assert torch.sign(sr.grad[0, 0, :4, :4]).equal(torch.sign(pattern))

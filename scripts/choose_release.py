@@ -9,7 +9,8 @@ PSNR-Y and NIQE (4-px border, as `srgan eval`) and the checkerboard score (srgan
 bicubic and for HR itself. The SRGAN snapshot chosen is the most natural (lowest mean NIQE) of those whose
 checkerboard score is under GRID_GATE_DB (no grid a person would see) and, with --max-psnr-loss, whose PSNR is
 at most that far below the SRResNet's; if none is, the lowest NIQE of all, and the JSON says which gate failed.
-A run started from existing weights (`train_release_gpu.py --init`) is compared with those weights.
+A run started from existing weights (`train_release_gpu.py --init`) is compared with those weights; when those
+are not an SRResNet (a GAN run continued from an SRGAN), --srresnet names the SRResNet that sets the PSNR floor.
 The plot shows the SRResNet validation PSNR over training (raw and EMA weights, from log.jsonl; when the run
 trained one) and PSNR, NIQE and checkerboard of the SRGAN snapshots. Set5/Set14/BSD100 play no part here.
 """
@@ -96,7 +97,10 @@ def plot(run: Path, results: dict, path: str) -> None:
                 ax.plot([s for s, _ in points], [v[key] for _, v in points], style, color=color, label=label)
         if key in results["hr"]:
             ax.axhline(results["hr"][key], color="k", ls="--", label="HR images")
-        ax.axhline(results["srresnet"][key], color="C0", ls=":", label="SRResNet (start)")
+        ax.axhline(results["srresnet"][key], color="C0", ls=":", label="SRResNet" + ("" if "start" in results
+                                                                                  else " (start)"))
+        if "start" in results:
+            ax.axhline(results["start"][key], color="C4", ls=":", label="start (--init)")
         chosen = results["chosen"]["srgan"]
         ax.plot([step_of(Path(chosen))], [results[chosen][key]], "*", ms=16, color="gold", mec="k", label="chosen")
         ax.set(title=title, xlabel=f"step (batch {args['gan_batch']}, {schedule})")
@@ -119,6 +123,8 @@ def main() -> None:
     parser.add_argument("--plot")
     parser.add_argument("--max-psnr-loss", type=float,
                         help="dB: a snapshot must keep the SRResNet's validation PSNR within this to be chosen")
+    parser.add_argument("--srresnet", help="the SRResNet for the PSNR floor, when the run's start is not one "
+                        "(default: the run's srresnet.safetensors, else its --init weights)")
     parser.add_argument("--reuse", help="a JSON this script wrote before: its scores are taken, not recomputed")
     args = parser.parse_args()
     run = Path(args.run)
@@ -132,7 +138,9 @@ def main() -> None:
         start = Path(read_log(run)[0]["args"]["init"])
     pairs = list(validation_set("pool", [args.val], SCALE))  # (name, LR, HR), as `srgan train` validates
     bicubics = [super_resolve(BicubicUpscaler(SCALE), lr, "cpu") for _, lr, _ in pairs]
-    models = {"hr": "hr", "bicubic": BicubicUpscaler(SCALE), "srresnet": start}
+    models = {"hr": "hr", "bicubic": BicubicUpscaler(SCALE), "srresnet": args.srresnet or start}
+    if args.srresnet:
+        models["start"] = start
     models.update({p.name: p for p in snapshots})
     models.update(dict(item.split("=", 1) for item in args.compare))
     known = json.loads(Path(args.reuse).read_text()) if args.reuse else {}

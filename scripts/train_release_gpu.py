@@ -371,7 +371,8 @@ def train_srgan(args, init_state: dict, batches: Batches, val: list, device, log
             log(phase="gan", step=step, lr=lr_now, loss_d=loss_d, content=content, adversarial=adversarial)
             sums = 0
         if time.time() >= next_snapshot or time.time() >= deadline or step == total:
-            trained = f"SRGAN-MSE from the SRResNet, {step} steps of batch {args.gan_batch}"
+            trained = (f"SRGAN-MSE from {Path(args.init).name if args.init else 'the SRResNet'}, {step} steps of "
+                       f"batch {args.gan_batch}" + (f", grid weight {args.grid_weight:g}" if args.grid_weight else ""))
             for kind, state in [("", g.state_dict())] + ([("_ema", ema.state)] if ema else []):
                 score = validate(probe, state, val, device)
                 log(phase="gan", step=step, weights=kind[1:] or "raw", val_psnr=round(score, 4))

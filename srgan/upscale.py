@@ -37,8 +37,8 @@ LARGE_OUTPUT_PIXELS = 40_000_000
 
 
 #: What ``srgan upscale`` runs unless told otherwise. SRResNet, by measurement (docs/RESULTS.md, "Which model
-#: upscale uses"): the shipped SRGAN-MSE is more natural by NIQE but paints a 4-px grid on flat regions and
-#: sharpens JPEG blocks on real photos; SRResNet does neither.
+#: upscale uses"): the shipped SRGAN-MSE is more natural by NIQE but sharpens the blocks of JPEG inputs, which
+#: are most real photos; SRResNet leaves them smooth.
 DEFAULT_MODEL = "srresnet"
 
 

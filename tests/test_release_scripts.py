@@ -80,9 +80,10 @@ def test_discriminator_warmup_step_leaves_the_generator_as_it_was():
     assert not torch.equal(g.state_dict()["head.0.weight"], start["head.0.weight"])
 
 
-def test_grid_report_finds_the_shipped_srgans_grid_in_its_upsampler_and_tail(shared_data, monkeypatch, capsys):
-    """The shipped SRGAN's Set5 checkerboard score (11.5 dB, docs/TRAINING.md) against the SRResNet's, and what
-    is left once the SRResNet's sub-pixel convolutions and tail are put back into it."""
+def test_grid_report_scores_the_shipped_models_and_their_surgery(shared_data, monkeypatch, capsys):
+    """The shipped SRGAN's Set5 checkerboard score (5.9 dB, under the 10 dB gate; the gridded SRGAN it was trained
+    from read 11.5 and 5.85 after this surgery, docs/TRAINING.md) against the SRResNet's, and the score once the
+    SRResNet's sub-pixel convolutions and tail are put into it (restoring a model's own layers changes nothing)."""
     import json
     import sys
 
@@ -96,8 +97,8 @@ def test_grid_report_finds_the_shipped_srgans_grid_in_its_upsampler_and_tail(sha
             name, row = line.split(" {")
             scores[name] = json.loads("{" + row)["Set5"]
     assert scores == pytest.approx({
-        "srgan": 11.49, "srresnet": 5.46,
-        "srgan (restored from srresnet: upsample tail)": 5.85,
+        "srgan": 5.94, "srresnet": 5.46,
+        "srgan (restored from srresnet: upsample tail)": 5.71,
         "srresnet (restored from srresnet: upsample tail)": 5.46,
     }, abs=0.05)
 

@@ -67,7 +67,8 @@ def test_discriminator_warmup_step_leaves_the_generator_as_it_was():
     script = _script("train_release_gpu")
     torch.manual_seed(0)
     start = Generator().state_dict()
-    args = argparse.Namespace(gan_freeze=[], seed=0, d_shift=True, adversarial_weight=1e-3, d_lr_scale=1.0)
+    args = argparse.Namespace(gan_freeze=[], seed=0, d_shift=True, adversarial_weight=1e-3, d_lr_scale=1.0,
+                              grid_weight=100.0)
     g, d, step = script.srgan_step(args, torch.device("cpu"), script.CANDIDATES[-1], 1e-3, start)
     d_before = {k: v.clone() for k, v in d.state_dict().items()}
     lr, hr = torch.rand(4, 3, 8, 8), torch.rand(4, 3, 32, 32)
@@ -116,3 +117,29 @@ def test_choose_release_says_what_a_run_folder_lacks(tmp_path, monkeypatch, caps
         with pytest.raises(SystemExit) as exit_info:
             main()
         assert exit_info.value.code == 2 and expected in capsys.readouterr().err
+
+
+def test_choose_release_takes_the_psnr_floor_from_srresnet_not_from_a_gan_start(tmp_path, monkeypatch):
+    """A GAN run continued from an SRGAN (--init) is gated against the SRResNet named by --srresnet."""
+    import json
+    import sys
+
+    module = _script("choose_release")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "gan_step_000010.safetensors").touch()
+    (run / "log.jsonl").write_text(json.dumps({"args": {"init": "START"}}) + "\n")
+    scores = {"SRR": {"psnr": 27.2, "niqe": 6.9, "checkerboard_db": 6.9},
+              "START": {"psnr": 25.4, "niqe": 4.4, "checkerboard_db": 13.4},
+              "gan_step_000010.safetensors": {"psnr": 26.4, "niqe": 4.6, "checkerboard_db": 7.2}}
+    monkeypatch.setattr(module, "validation_set", lambda *args: [])
+    monkeypatch.setattr(module, "resolve_model", lambda spec: spec)
+    monkeypatch.setattr(module, "score", lambda model, pairs, bicubics: scores.get(
+        Path(str(model)).name, {"niqe": 0.0, "checkerboard_db": 0.0}))
+    monkeypatch.setattr(sys, "argv", ["choose_release.py", "--run", str(run), "--val", str(tmp_path), "--json",
+                                      str(tmp_path / "choice.json"), "--srresnet", "SRR", "--max-psnr-loss", "1.0"])
+    module.main()
+    written = json.loads((tmp_path / "choice.json").read_text())
+    assert written["srresnet"] == scores["SRR"] and written["start"] == scores["START"]
+    assert written["chosen"]["psnr_floor"] == pytest.approx(26.2)  # 27.2 - 1, not the start's 25.4 - 1
+    assert written["chosen"]["srgan"] == "gan_step_000010.safetensors" and written["chosen"]["passed_gate"]

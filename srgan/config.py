@@ -59,6 +59,8 @@ class TrainConfig:
     vgg_weight: float = DEFAULT_VGG_WEIGHT             # content = vgg_weight * MSE(s * VGG(SR), s * VGG(HR)),
     vgg_feature_scale: float = DEFAULT_VGG_FEATURE_SCALE  # s; 1 = plain torchvision features (docs/LOSSES.md)
     adversarial_weight: float = PAPER_ADVERSARIAL_WEIGHT
+    grid_weight: float = 0.0               # gan phase: + this x losses.phase_grid_loss, against the sub-pixel grid
+                                           # (not in the paper; the shipped SRGAN's second phase used 100)
     label_smoothing: float = 0.1
     # speed
     device: str = "auto"
@@ -109,6 +111,7 @@ class TrainConfig:
         for key in ("beta1", "beta2"):
             check(0 <= getattr(self, key) < 1, key, "must be in [0, 1)")
         check(self.adversarial_weight >= 0, "adversarial_weight", "must be >= 0")
+        check(self.grid_weight >= 0, "grid_weight", "must be >= 0")
         check(0 <= self.label_smoothing < 1, "label_smoothing", "must be in [0, 1)")
         check(self.content_loss in CONTENT_LOSSES, "content_loss", f"must be one of {CONTENT_LOSSES}")
         check(self.precision in PRECISIONS, "precision", f"must be one of {PRECISIONS}")
@@ -155,6 +158,7 @@ KEY_HELP = {
     "vgg_weight": "weight of the VGG content loss",
     "vgg_feature_scale": "scale of the VGG features before their MSE (1: plain torchvision features)",
     "adversarial_weight": "weight of the adversarial loss (paper: 1e-3)",
+    "grid_weight": "gan phase: weight of the loss against the sub-pixel grid (0: the paper's loss; docs/TRAINING.md)",
     "label_smoothing": "one-sided label smoothing of the discriminator's real labels",
     "device": "auto | cpu | cuda | cuda:N | mps",
     "precision": "auto (bf16 on AMX/AVX512-BF16 CPUs and CUDA, else fp32) | fp32 | bf16 | fp16",

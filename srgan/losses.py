@@ -92,9 +92,16 @@ def adversarial_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 def generator_loss(sr: torch.Tensor, hr: torch.Tensor, fake_logits: torch.Tensor, content: ContentLoss, *,
-                   adversarial_weight: float = PAPER_ADVERSARIAL_WEIGHT) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Perceptual loss l^SR = content + adversarial_weight * adversarial. Returns (total, detached parts)."""
+                   adversarial_weight: float = PAPER_ADVERSARIAL_WEIGHT, grid_weight: float = 0.0,
+                   scale: int = 4) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Perceptual loss l^SR = content + adversarial_weight * adversarial (+ grid_weight * the x``scale`` grid
+    term, :func:`phase_grid_loss`, when it is not 0). Returns (total, detached parts)."""
     content_term = content(sr, hr)
     adversarial_term = adversarial_loss(fake_logits)
     total = content_term + adversarial_weight * adversarial_term
-    return total, {"content": content_term.detach(), "adversarial": adversarial_term.detach()}
+    parts = {"content": content_term.detach(), "adversarial": adversarial_term.detach()}
+    if grid_weight:
+        grid_term = phase_grid_loss(sr, hr, scale=scale)
+        total = total + grid_weight * grid_term
+        parts["grid"] = grid_term.detach()
+    return total, parts

@@ -150,7 +150,8 @@ class Trainer:
         for sr, hr in zip(srs, hrs):
             with autocast(self.device, self.dtype):
                 loss_g, terms = generator_loss(sr, hr, self.d_frozen(sr), self.content,
-                                               adversarial_weight=c.adversarial_weight)
+                                               adversarial_weight=c.adversarial_weight, grid_weight=c.grid_weight,
+                                               scale=c.scale)
             self.scaler_g.scale(loss_g / n).backward()
             sums += torch.stack([loss_g.detach().float(), terms["content"].float(), terms["adversarial"].float()])
         (loss_g, content, adversarial), bad = self._reduce(list(sums / n))

@@ -38,6 +38,7 @@ def test_generator_loss_hand_computed():
     # MSE on the paper's [-1, 1] range: differences 0.5 and 0.5 -> 0.25.
     assert parts["content"].item() == pytest.approx(0.25)
     assert parts["adversarial"].item() == pytest.approx(bce(0.3, 1), rel=1e-6)
+    assert "grid" not in parts  # grid_weight 0: the paper's loss, nothing added
     assert total.item() == pytest.approx(0.25 + 1e-3 * bce(0.3, 1), rel=1e-6)
 
 
@@ -76,3 +77,13 @@ def test_phase_grid_loss_measures_a_4px_grid_and_nothing_else():
     sr = (hr + grid).requires_grad_()
     phase_grid_loss(sr, hr).backward()
     assert torch.sign(sr.grad[0, 0, :4, :4]).equal(torch.sign(pattern))
+
+
+def test_generator_loss_adds_the_grid_term_only_when_weighted():
+    hr = torch.full((1, 3, 64, 64), 0.5)
+    pattern = torch.tensor([[0.01, -0.01], [-0.01, 0.01]]).repeat(32, 32)  # a period-2 grid: every x2 phase
+    sr, fake = hr + pattern, torch.tensor([0.3])
+    plain, _ = generator_loss(sr, hr, fake, ContentLoss("mse"))
+    total, parts = generator_loss(sr, hr, fake, ContentLoss("mse"), grid_weight=100, scale=2)
+    assert parts["grid"].item() == pytest.approx(4 * 0.01 ** 2, rel=1e-4)  # [-1, 1] range: 4 x the mean square
+    assert (total - plain).item() == pytest.approx(100 * 4 * 0.01 ** 2, rel=1e-4)

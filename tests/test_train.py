@@ -86,6 +86,16 @@ def test_gan_phase_from_mse_checkpoint(mse_run, images, tmp_path):
     assert not torch.equal(state["generator"]["head.0.weight"], start["head.0.weight"])  # started there, moved on
 
 
+def test_gan_phase_with_the_grid_loss(mse_run, images, tmp_path):
+    """grid_weight adds the sub-pixel grid term to G's loss: loss_g is then more than content + 1e-3 adversarial."""
+    out = tmp_path / "gan-grid"
+    assert main(["train", "--config", "smoke", *overrides(
+        images, out, "phase=gan", f"init_from={mse_run / 'last.pt'}", "steps=2", "batch_size=2",
+        "checkpoint_every=2", "log_every=1", "grid_weight=100")]) == 0
+    for r in records(out):
+        assert r["loss_g"] > (r["content"] + 1e-3 * r["adversarial"]) * (1 + 1e-4)
+
+
 def _assert_same_state(a, b):
     for key in ("generator", "discriminator"):
         if key in a:

@@ -65,7 +65,8 @@ def phase_grid_loss(sr: torch.Tensor, hr: torch.Tensor, *, scale: int = 4, cells
     its phases (``pixel_unshuffle``), each phase is averaged over ``cells`` x ``cells`` cells (32 x 32 px at x4:
     real detail averages out, a phase-locked offset does not), and the loss is the mean square of each phase's
     local mean minus the mean over the phases. It measures in the loss what srgan.checkerboard scores on
-    outputs, and is not part of the paper's loss (an optional extra in scripts/train_release_gpu.py).
+    outputs. Not part of the paper's loss: an optional extra (config ``grid_weight``; ``--grid-weight`` of
+    scripts/train_release_gpu.py), which removed the shipped SRGAN's grid (docs/TRAINING.md).
     """
     error = (sr.float() - hr.float()) * 2
     local = F.avg_pool2d(F.pixel_unshuffle(error, scale), cells)

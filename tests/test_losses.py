@@ -59,7 +59,7 @@ def test_paper_constants():
         ContentLoss("vgg33")
 
 
-def test_phase_grid_loss_measures_a_4px_grid_and_nothing_else():
+def test_phase_grid_loss_is_the_4px_periodic_part_of_the_error():
     hr = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.25
     pattern = torch.linspace(-0.02, 0.02, 16).view(4, 4)
     pattern = pattern - pattern.mean()  # a grid: phases that disagree, mean offset zero

@@ -32,7 +32,7 @@ import torch
 from srgan.checkpoint import load_generator, save_generator
 from srgan.images import find_images, read_rgb_uint8
 from srgan.imresize import imresize_uint8, mod_crop
-from srgan.losses import adversarial_loss, discriminator_loss, phase_grid_loss, pixel_mse
+from srgan.losses import ContentLoss, discriminator_loss, generator_loss, pixel_mse
 from srgan.metrics import psnr, to_uint8
 from srgan.models import Discriminator, Generator
 from srgan.validation import is_validation_image, validation_set
@@ -303,6 +303,7 @@ def srgan_step(args, device, precision: Precision, lr: float, init_state: dict):
                              **_fused(device))
     opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.9, 0.999), **_fused(device))
     noise = torch.Generator(device).manual_seed(args.seed)
+    content = ContentLoss("mse")
 
     def step(lr_batch, hr_batch, lr_now, train_g: bool = True):
         for opt, scale in ((opt_g, 1.0), (opt_d, args.d_lr_scale)):
@@ -323,16 +324,13 @@ def srgan_step(args, device, precision: Precision, lr: float, init_state: dict):
             return torch.cat([loss_d.detach().view(1), loss_d.new_zeros(2)])  # (loss_d, content, adversarial)
         d.requires_grad_(False)  # G's update goes through the updated D without touching it
         with precision.autocast(device):
-            content = pixel_mse(sr.float(), hr_batch)
-            adversarial = adversarial_loss(d(d_fake))
-            loss_g = content + args.adversarial_weight * adversarial
-            if args.grid_weight:
-                loss_g = loss_g + args.grid_weight * phase_grid_loss(sr, hr_batch)
+            loss_g, parts = generator_loss(sr.float(), hr_batch, d(d_fake), content,
+                                           adversarial_weight=args.adversarial_weight, grid_weight=args.grid_weight)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
         d.requires_grad_(True)
-        return torch.stack([loss_d.detach(), content.detach(), adversarial.detach()])
+        return torch.stack([loss_d.detach(), parts["content"], parts["adversarial"]])
 
     return g, d, step
 

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from srgan.checkerboard import checkerboard_score
 from srgan.benchmark_sets import BenchmarkSet
@@ -25,12 +26,14 @@ from srgan.validation import validation_set
 SCALE = 4
 
 
-def load(spec: str, restore_from: str | None, prefixes: list[str]):
+def load(spec: str, restore_from: str | None, prefixes: list[str], alpha: float = 0.0):
+    """``spec``'s weights, those named under ``prefixes`` replaced by ``restore_from``'s; with ``alpha``, by
+    (1 - alpha) x theirs + alpha x its own instead (network interpolation; alpha 0 is the plain restore)."""
     model = resolve_model(spec)
     if prefixes:
         donor = resolve_model(restore_from).state_dict()
-        model.load_state_dict({k: donor[k] if k.startswith(tuple(prefixes)) else v
-                               for k, v in model.state_dict().items()})
+        model.load_state_dict({k: (torch.lerp(donor[k], v, alpha) if alpha and v.is_floating_point() else donor[k])
+                               if k.startswith(tuple(prefixes)) else v for k, v in model.state_dict().items()})
     return model
 
 

@@ -143,3 +143,23 @@ def test_choose_release_takes_the_psnr_floor_from_srresnet_not_from_a_gan_start(
     assert written["srresnet"] == scores["SRR"] and written["start"] == scores["START"]
     assert written["chosen"]["psnr_floor"] == pytest.approx(26.2)  # 27.2 - 1, not the start's 25.4 - 1
     assert written["chosen"]["srgan"] == "gan_step_000010.safetensors" and written["chosen"]["passed_gate"]
+
+
+def test_grid_report_load_interpolates_the_named_weights():
+    """grid_report.load (which interpolation_report.py uses): alpha 0 restores the donor's weights, alpha 0.5 is
+    the midpoint of both, and names outside the prefixes keep the model's own."""
+    import torch
+
+    from srgan.evaluate import resolve_model
+
+    load = _script("grid_report").load
+    own, donor = resolve_model("srgan").state_dict(), resolve_model("srresnet").state_dict()
+    half = load("srgan", "srresnet", ["upsample"], 0.5).state_dict()
+    restored = load("srgan", "srresnet", ["upsample"]).state_dict()
+    for name in own:
+        if name.startswith("upsample"):
+            assert torch.allclose(half[name], (own[name] + donor[name]) / 2, atol=1e-7)
+            assert torch.equal(restored[name], donor[name])
+        else:
+            assert torch.equal(half[name], own[name]) and torch.equal(restored[name], own[name])
+    assert not torch.equal(own["upsample.0.conv.weight"], donor["upsample.0.conv.weight"])

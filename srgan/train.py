@@ -119,7 +119,10 @@ def _stop_on_signals():
             raise KeyboardInterrupt
         flag["signal"] = signal.Signals(signum).name
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    # A signal ignored when srgan started stays ignored (the Unix convention): a run that a script starts in the
+    # background (`&`) has SIGINT ignored, so that a Ctrl-C meant for the foreground leaves it be.
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(s) != signal.SIG_IGN}
     try:
         yield flag
     finally:

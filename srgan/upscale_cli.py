@@ -80,10 +80,14 @@ def _parse_tile(value: str) -> int | str:
 
 @contextmanager
 def _signals_interrupt():
-    """SIGTERM interrupts like Ctrl-C, so the writers' ``finally`` blocks remove their temporary files."""
+    """SIGTERM interrupts like Ctrl-C, so the writers' ``finally`` blocks remove their temporary files; unless it
+    was ignored when srgan started, which it then stays (as Python leaves an ignored SIGINT ignored)."""
     def interrupt(_signum, _frame):
         raise KeyboardInterrupt
 
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+        yield
+        return
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield

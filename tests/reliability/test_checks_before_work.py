@@ -12,7 +12,7 @@ import time
 import pytest
 
 import srgan.evaluate as evaluate_module
-from srgan import runlog
+from srgan import imagewrite, runlog
 from support import PYTHON, REPO, only_error, rgb, save, subprocess_env, train_args, upscale_args
 
 
@@ -98,8 +98,12 @@ def test_output_folder_with_a_symlink_to_a_folder_outside(cli, weights, tmp_path
 
 # `srgan upscale` that parks half-way through writing its first output (the marker says when).
 PARKED_WRITER = r"""
-import pathlib, sys, time
+import pathlib, signal, sys, time
 from srgan import imagewrite
+
+# Ctrl-C reaches a foreground process, whose SIGINT raises KeyboardInterrupt. A test runner started in the
+# background (`pytest &` in a script) hands its children SIGINT ignored, which srgan rightly keeps ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 marker = pathlib.Path(sys.argv[1])
 real_encoder = imagewrite._encoder
@@ -141,6 +145,31 @@ def test_signal_during_upscale_leaves_no_temp_file(weights, tmp_path, signum):
     assert proc.stderr.read().strip() == "srgan: interrupted"
     assert not out.exists()  # no temporary file, and (issue 12) no empty output folder the run created
 
+
+
+def test_sigterm_ignored_at_start_stays_ignored(cli, weights, tmp_path, monkeypatch):
+    """A SIGTERM ignored when `srgan upscale` starts (a supervisor's choice) does not interrupt it: the output is
+    written. It used to be replaced by srgan's own handler, which stopped the run."""
+    real_encoder = imagewrite._encoder
+
+    def encoder(*args, **kwargs):
+        encode = real_encoder(*args, **kwargs)
+
+        def encode_after_sigterm(f):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.2)  # the main thread's turn to run a handler, had one been installed
+            return encode(f)
+        return encode_after_sigterm
+
+    monkeypatch.setattr(imagewrite, "_encoder", encoder)
+    photo = save(tmp_path / "in" / "photo.png", rgb(5, 6))
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        result = cli(*upscale_args(photo, tmp_path / "out", weights))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.code == 0, result.err
+    assert (tmp_path / "out" / "photo.png").is_file()
 
 def test_disk_full_on_the_training_log(cli, train_data, tmp_path, monkeypatch):
     """ENOSPC while appending to log.jsonl: one line naming the file and saying "disk full" (it used to be a bare

@@ -57,6 +57,28 @@ def test_sigterm_mid_step_then_resume_equals_uninterrupted(cli, train_data, trai
     assert losses == [(r["step"], r["loss_g"]) for r in _records(trained_run)]
 
 
+def test_a_signal_ignored_at_start_stays_ignored(cli, train_data, tmp_path, monkeypatch):
+    """A run that a script starts in the background (`&`) has SIGINT ignored, so that a Ctrl-C meant for the
+    foreground does not reach it: a SIGINT during step 3 then changes nothing (all 4 steps, exit 0). It used to stop
+    the run."""
+    original = Trainer.train_step
+
+    def step_with_sigint(self, lr, hr):
+        if self.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(self, lr, hr)
+
+    monkeypatch.setattr(Trainer, "train_step", step_with_sigint)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        result = cli(*train_args(train_data, tmp_path / "run"))
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert result.code == 0, result.err
+    assert "stopped by" not in result.err
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 4
+
 KILLED_WRITER = r"""
 import io, pathlib, sys, time
 import torch

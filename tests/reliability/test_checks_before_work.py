@@ -146,7 +146,6 @@ def test_signal_during_upscale_leaves_no_temp_file(weights, tmp_path, signum):
     assert not out.exists()  # no temporary file, and (issue 12) no empty output folder the run created
 
 
-
 def test_sigterm_ignored_at_start_stays_ignored(cli, weights, tmp_path, monkeypatch):
     """A SIGTERM ignored when `srgan upscale` starts (a supervisor's choice) does not interrupt it: the output is
     written. It used to be replaced by srgan's own handler, which stopped the run."""
@@ -170,6 +169,7 @@ def test_sigterm_ignored_at_start_stays_ignored(cli, weights, tmp_path, monkeypa
         signal.signal(signal.SIGTERM, previous)
     assert result.code == 0, result.err
     assert (tmp_path / "out" / "photo.png").is_file()
+
 
 def test_disk_full_on_the_training_log(cli, train_data, tmp_path, monkeypatch):
     """ENOSPC while appending to log.jsonl: one line naming the file and saying "disk full" (it used to be a bare

@@ -79,6 +79,7 @@ def test_a_signal_ignored_at_start_stays_ignored(cli, train_data, tmp_path, monk
     assert "stopped by" not in result.err
     assert load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 4
 
+
 KILLED_WRITER = r"""
 import io, pathlib, sys, time
 import torch

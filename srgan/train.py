@@ -22,6 +22,7 @@ from .checkpoint import load_checkpoint, load_generator, nonfinite_tensors
 from .config import ConfigError, TrainConfig, load_config
 from .device import resolve_device
 from .runlog import RunLog
+from .signals import handling
 from .trainer import CHECKPOINT_FORMAT, Trainer
 from .validation import hold_out_rule, validate, validation_set
 
@@ -119,15 +120,8 @@ def _stop_on_signals():
             raise KeyboardInterrupt
         flag["signal"] = signal.Signals(signum).name
 
-    # A signal ignored when srgan started stays ignored (the Unix convention): a run that a script starts in the
-    # background (`&`) has SIGINT ignored, so that a Ctrl-C meant for the foreground leaves it be.
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)
-                if signal.getsignal(s) != signal.SIG_IGN}
-    try:
+    with handling((signal.SIGINT, signal.SIGTERM), handler):  # unless ignored on entry (srgan.signals)
         yield flag
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 def _run(config, out_dir, device, info, state, init_generator) -> dict:

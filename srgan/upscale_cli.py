@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .images import IMAGE_EXTENSIONS
+from .signals import handling
 from .upscale import DEFAULT_MODEL, prepare
 
 
@@ -80,19 +81,13 @@ def _parse_tile(value: str) -> int | str:
 
 @contextmanager
 def _signals_interrupt():
-    """SIGTERM interrupts like Ctrl-C, so the writers' ``finally`` blocks remove their temporary files; unless it
-    was ignored when srgan started, which it then stays (as Python leaves an ignored SIGINT ignored)."""
+    """SIGTERM interrupts like Ctrl-C, so the writers' ``finally`` blocks remove their temporary files (unless it
+    was ignored when srgan started: :mod:`srgan.signals`)."""
     def interrupt(_signum, _frame):
         raise KeyboardInterrupt
 
-    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+    with handling((signal.SIGTERM,), interrupt):
         yield
-        return
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _precision(args: argparse.Namespace) -> str:

@@ -1,0 +1,22 @@
+"""Signal handlers for a block of work, installed the Unix way: a signal ignored when srgan started stays ignored.
+
+A shell runs a script's background jobs (``srgan train ... &``) with SIGINT ignored, so that a Ctrl-C meant for
+the foreground leaves them be; a supervisor may ignore SIGTERM for the same reason. Python itself keeps an
+ignored SIGINT ignored; :func:`handling` does the same for the handlers srgan installs.
+"""
+from __future__ import annotations
+
+import signal
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+
+@contextmanager
+def handling(signals: tuple[signal.Signals, ...], handler: Callable) -> Iterator[None]:
+    """``handler`` for each of ``signals`` not ignored on entry, inside the block; the previous ones after it."""
+    previous = {s: signal.signal(s, handler) for s in signals if signal.getsignal(s) != signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

@@ -19,7 +19,8 @@ Reading (:func:`read_image`, :func:`read_rgb_uint8`)
       (float TIFF) is clipped to [0, 1] and reported as 16-bit.
     * EXIF orientation is applied (:func:`PIL.ImageOps.exif_transpose`).  An unreadable
       EXIF block is ignored rather than making the whole image unreadable.
-    * Multi-frame files (GIF, APNG, multi-page TIFF): the first frame is read.
+    * Multi-frame files (GIF, APNG, multi-page TIFF): the first frame is read; :func:`extra_frames`
+      counts the others.
     * Decompression bombs: images with more than ``max_pixels`` pixels are refused
       (default :data:`DEFAULT_MAX_PIXELS` = 200 megapixels, e.g. 16000x12500; ``None``
       disables the check).  Pillow's own bomb check is switched off while we open a file
@@ -54,6 +55,7 @@ __all__ = [
     "ImageExistsError",
     "ImageNotFoundError",
     "check_writable_dir",
+    "extra_frames",
     "find_images",
     "read_image",
     "read_rgb_uint8",
@@ -371,6 +373,22 @@ def read_size(path: str | os.PathLike) -> tuple[int, int]:
     _check_file(path)
     with _decoding(path), _pillow_bomb_check_off(), PILImage.open(path) as im:
         return im.size
+
+
+def extra_frames(path: str | os.PathLike) -> int:
+    """Frames after the first in an animated GIF/PNG/WebP or multi-page TIFF (only the first is read); else 0.
+
+    MPO files (JPEGs from many cameras and phones) count as one frame: their other pictures are previews or
+    depth maps of the same photo.  An unreadable file counts 0 here; reading it reports the problem.
+    """
+    try:
+        _check_file(path)
+        with _decoding(path), _pillow_bomb_check_off(), PILImage.open(path) as im:
+            if im.format == "MPO" or not getattr(im, "is_animated", False):
+                return 0
+            return int(im.n_frames) - 1
+    except ImageError:
+        return 0
 
 
 def read_rgb_uint8(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:

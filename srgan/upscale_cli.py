@@ -99,7 +99,7 @@ def _precision(args: argparse.Namespace) -> str:
 
 
 def upscale_from_cli(args: argparse.Namespace) -> int:
-    from .images import check_writable_dir, read_size
+    from .images import check_writable_dir, extra_frames, read_size
     from .outputs import missing_folders, plan_outputs, refused_before_work, remove_if_empty
     from .progress import closing_line, show_progress, tile_advice, tile_bar
     from .pipeline import one_thread, upscale_files, write_output
@@ -148,6 +148,10 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
                 errors.append(line)
                 print(f"srgan: {line}", file=sys.stderr)
         todo = [(src, dest) for src, dest, line in refused if not line]
+        for src, _dest in todo:
+            if extra := extra_frames(src):
+                print(f"srgan: warning: {src}: {extra + 1} frames (animated or multi-page); only the first is "
+                      "upscaled", file=sys.stderr)
         failed = len(errors)
         show, warned, start = show_progress(getattr(args, "quiet", False)), False, time.perf_counter()
 

@@ -242,6 +242,20 @@ class TestModes:
         np.testing.assert_allclose(im.rgb[35, 10], [0, 0, 1], atol=0.05)
         assert read_rgb_uint8(tmp_path / "rot.jpg").shape == (40, 20, 3)
 
+    @pytest.mark.parametrize("ext, fmt", [(".gif", None), (".png", None), (".webp", None), (".tif", None),
+                                          (".jpg", "MPO")])
+    def test_multi_frame_reads_the_first_and_counts_the_rest(self, tmp_path, ext, fmt):
+        frames = [np.full((6, 8, 3), value, np.uint8) for value in (0, 128, 255)]  # distinct: GIF merges repeats
+        path = tmp_path / f"frames{ext}"
+        first, *rest = [PILImage.fromarray(f) for f in frames]
+        first.save(path, format=fmt, save_all=True, append_images=rest, lossless=True)
+        np.testing.assert_array_equal(read_rgb_uint8(path), frames[0])
+        # an MPO's other pictures are previews or depth maps of the same photo, not frames a user would miss
+        assert images.extra_frames(path) == (0 if fmt == "MPO" else 2)
+        first.save(tmp_path / f"one{ext}")
+        assert images.extra_frames(tmp_path / f"one{ext}") == 0
+        assert images.extra_frames(tmp_path / "missing.png") == 0  # reading it is what reports the problem
+
     @pytest.mark.parametrize("ext", [".png", ".jpg", ".tif", ".webp"])
     def test_icc_profile_round_trip(self, tmp_path, ext):
         icc = srgb_profile()

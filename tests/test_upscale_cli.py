@@ -87,6 +87,16 @@ def test_tiny_tiles_warn_and_say_what_auto_picks(weights, tmp_path, capsys):
     assert err == ""  # a tile near the image size costs little: no warning
 
 
+def test_animated_input_warns_that_only_the_first_frame_is_upscaled(weights, tmp_path, capsys):
+    frames = [Image.fromarray(np.full((12, 10, 3), v, np.uint8)) for v in (0, 128, 255)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    single = _photo(tmp_path / "photo.png")
+    code, _out, err = _run(capsys, *_up(weights, tmp_path / "anim.gif", single, "-o", tmp_path / "out", "--quiet"))
+    assert code == 0 and _tree(tmp_path / "out") == ["anim.png", "photo.png"]
+    assert err.splitlines() == [f"srgan: warning: {tmp_path / 'anim.gif'}: 3 frames (animated or multi-page); "
+                                "only the first is upscaled"]
+
+
 # --------------------------------------------------------------------------- Real-ESRGAN habits (item 3)
 
 

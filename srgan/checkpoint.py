@@ -242,16 +242,36 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: cannot load checkpoint: empty file (0 bytes)")
     _refuse_zip_bomb(path)
     try:
         with warnings.catch_warnings():  # torch's deprecation notes about old files are not the user's business
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        reason = _one_line(exc)
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
-            reason = "it holds pickled objects other than tensors and plain data; refused for safety"
-        raise CheckpointError(f"{path}: cannot load checkpoint: {reason}") from None
+        raise CheckpointError(f"{path}: cannot load checkpoint: {_load_problem(exc)}") from None
+
+
+def _load_problem(exc: BaseException) -> str:
+    """What torch.load's multi-paragraph error says about the file, in a few words.
+
+    Every failure of the weights-only unpickler mentions ``weights_only``, so that word alone does not mean the
+    file holds code: an image or a random file fails there too, on the first byte that is not a pickle opcode.
+    """
+    text = " ".join(str(exc).split())
+    refused = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if refused:
+        return f"it holds pickled objects other than tensors and plain data ({refused[1]}); refused for safety"
+    if "Unsupported operand" in text or "invalid load key" in text or isinstance(exc, (KeyError, EOFError)):
+        return "not a torch.save file (safetensors weights need the .safetensors extension)"
+    detail = re.search(r"WeightsUnpickler error: (.*?) Check the documentation", text)
+    if detail:
+        return f"refused by the weights-only loader ({detail[1]})"
+    first = text.split(". ")[0] or exc.__class__.__name__
+    # torch's zip reader: "PytorchStreamReader failed ...", or EINVAL when the cut falls elsewhere in the archive
+    corrupt = "PytorchStreamReader" in text or (isinstance(exc, OSError) and exc.errno == errno.EINVAL)
+    return f"truncated or corrupt ({first})" if corrupt else first
 
 
 def _refuse_zip_bomb(path: Path) -> None:

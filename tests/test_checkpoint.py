@@ -70,9 +70,10 @@ def test_not_a_generator_state_dict(tmp_path):
 def test_truncated_checkpoint_is_a_clear_error(tmp_path):
     save_checkpoint({"generator": small_generator().state_dict()}, tmp_path / "c.pt")
     data = (tmp_path / "c.pt").read_bytes()
-    (tmp_path / "t.pt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="t.pt: cannot load checkpoint"):
-        load_checkpoint(tmp_path / "t.pt")
+    for cut in (1000, len(data) // 2):  # torch's zip reader fails in two ways: no central directory, and EINVAL
+        (tmp_path / "t.pt").write_bytes(data[:cut])
+        with pytest.raises(CheckpointError, match=r"t.pt: cannot load checkpoint: truncated or corrupt \("):
+            load_checkpoint(tmp_path / "t.pt")
 
 
 class Exploit:
@@ -81,11 +82,28 @@ class Exploit:
 
 
 def test_pickle_that_runs_code_is_refused(tmp_path, capsys):
-    with open(tmp_path / "evil.pt", "wb") as handle:
-        pickle.dump({"generator": Exploit()}, handle)
-    with pytest.raises(CheckpointError, match="refused for safety"):
+    torch.save({"generator": Exploit()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match=r"plain data \(print\); refused for safety$"):
         load_checkpoint(tmp_path / "evil.pt")
+    with open(tmp_path / "evil.pkl", "wb") as handle:  # the same in a plain pickle: refused too, at its first byte
+        pickle.dump({"generator": Exploit()}, handle, protocol=4)
+    with pytest.raises(CheckpointError, match="evil.pkl: cannot load checkpoint: not a torch.save file"):
+        load_checkpoint(tmp_path / "evil.pkl")
     assert "pwned" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"", "empty file (0 bytes)"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(64), "not a torch.save file (safetensors weights need the .safetensors extension)"),
+    (b"hello world\n", "not a torch.save file"),
+    (bytes(range(256)) * 4, "not a torch.save file"),
+], ids=["empty", "png", "text", "binary"])
+def test_a_file_that_is_no_checkpoint_says_so(tmp_path, content, problem):
+    # every weights-only failure mentions weights_only; this used to call an image "pickled objects ... refused"
+    (tmp_path / "x.pth").write_bytes(content)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(tmp_path / "x.pth")
+    assert str(info.value).startswith(f"{tmp_path / 'x.pth'}: cannot load checkpoint: {problem}")
 
 
 def test_atomic_save_keeps_previous_file_on_failure(tmp_path, monkeypatch):

@@ -15,8 +15,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Largest side WebP can hold (libwebp refuses bigger images when encoding).
-WEBP_MAX_SIDE = 16383
+#: Largest side each format can hold: libwebp and libjpeg refuse bigger images when encoding.
+MAX_SIDE = {".webp": ("WebP", 16383), ".jpg": ("JPEG", 65500), ".jpeg": ("JPEG", 65500)}
 
 
 @dataclass
@@ -119,20 +119,27 @@ def _outside(folder: Path, root: Path) -> str | None:
     return None
 
 
-def refused_before_work(src: Path, dest: Path, scale: float) -> str | None:
-    """An output problem known before upscaling: the input itself as target, or a size the format cannot hold."""
+def refused_before_work(src: Path, dest: Path, final_scale: float, model_scale: int, max_pixels: int) -> str | None:
+    """An output problem known before upscaling, from the input's header: the input itself as the target, a side
+    the format cannot hold, or more pixels than the largest input allowed (``max_pixels``) gives at the model's
+    scale, which only an absurd ``--outscale`` reaches (it used to fail after the model had run)."""
     from .images import ImageError, read_size
 
     if dest.exists() and os.path.samefile(src, dest):
         return f"{dest}: is the input file itself; refused (choose another output)"
-    if dest.suffix.lower() == ".webp":
-        try:
-            side = round(max(read_size(src)) * scale)
-        except ImageError:
-            return None  # unreadable: reading it reports that, as for any other format
-        if side > WEBP_MAX_SIDE:
-            return (f"{dest}: a {side}-px side is more than WebP can hold ({WEBP_MAX_SIDE} px); skipped "
-                    "(use --ext .png)")
+    try:
+        width, height = read_size(src)
+    except ImageError:
+        return None  # unreadable: reading it reports that, as for any other file
+    if width * height > max_pixels:
+        return None  # reading it refuses the input itself, the clearer message
+    out_w, out_h = max(1, round(width * final_scale)), max(1, round(height * final_scale))
+    if out_w * out_h > max_pixels * model_scale ** 2:
+        return (f"{dest}: a {out_w}x{out_h} output is more than {max_pixels * model_scale ** 2:,} pixels "
+                "(--max-pixels times the model's scale squared); skipped (lower -s)")
+    fmt, max_side = MAX_SIDE.get(dest.suffix.lower(), (None, None))
+    if fmt and max(out_w, out_h) > max_side:
+        return f"{dest}: a {max(out_w, out_h)}-px side is more than {fmt} can hold ({max_side} px); skipped (write a .png)"
     return None
 
 

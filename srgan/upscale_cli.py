@@ -62,7 +62,8 @@ def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"output format when OUT is a folder: {', '.join(IMAGE_EXTENSIONS)} or 'keep' "
                         "(the input's)")
     p.add_argument("--max-pixels", type=int, default=None, metavar="N",
-                   help="refuse inputs with more pixels (decompression-bomb limit; default 200000000)")
+                   help="refuse inputs with more pixels (decompression-bomb limit; default 200000000), and "
+                        "outputs with more than N times the model's scale squared (an absurd -s)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (drawn on a terminal only), no closing line; warnings and errors remain")
 
@@ -99,7 +100,7 @@ def _precision(args: argparse.Namespace) -> str:
 
 
 def upscale_from_cli(args: argparse.Namespace) -> int:
-    from .images import check_writable_dir, extra_frames, read_size
+    from .images import DEFAULT_MAX_PIXELS, check_writable_dir, extra_frames, read_size
     from .outputs import missing_folders, plan_outputs, refused_before_work, remove_if_empty
     from .progress import closing_line, show_progress, tile_advice, tile_bar
     from .pipeline import one_thread, upscale_files, write_output
@@ -142,7 +143,8 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
             return 1
         with one_thread():  # loading, checking and folding the weights: tiny ops, where threads only add waits
             engine = prepare(args.model, args.device, precision, getattr(args, "backend", "torch"))
-        refused = [(src, dest, refused_before_work(src, dest, outscale or engine.scale)) for src, dest in todo]
+        refused = [(src, dest, refused_before_work(src, dest, outscale or engine.scale, engine.scale,
+                                                   max_pixels or DEFAULT_MAX_PIXELS)) for src, dest in todo]
         for _src, _dest, line in refused:
             if line:
                 errors.append(line)

@@ -32,16 +32,32 @@ def upscaled(monkeypatch):
     return seen
 
 
-def test_webp_size_limit_is_checked_before_upscaling(cli, weights, tmp_path, upscaled):
-    """4100 px wide x4 is 16400 px, past WebP's 16383: refused from the header before any upscaling (it used to
-    be upscaled, then fail in the encoder); the other image is written."""
-    save(tmp_path / "in" / "wide.png", rgb(2, 4100))
+@pytest.mark.parametrize("ext, width, side, fmt, limit", [(".webp", 4100, 16400, "WebP", 16383),
+                                                          (".jpg", 16376, 65504, "JPEG", 65500)])
+def test_format_size_limit_is_checked_before_upscaling(cli, weights, tmp_path, upscaled, ext, width, side, fmt, limit):
+    """An input whose x4 side is past what the format holds: refused from the header before any upscaling (it used
+    to be upscaled, then fail in the encoder); the other image is written."""
+    save(tmp_path / "in" / "wide.png", rgb(2, width))
     save(tmp_path / "in" / "small.png", rgb(5, 6))
-    result = cli(*upscale_args(tmp_path / "in", tmp_path / "out", weights, "--ext", ".webp"))
+    result = cli(*upscale_args(tmp_path / "in", tmp_path / "out", weights, "--ext", ext))
     assert result.code == 1
-    result.error_line(os.fspath(tmp_path / "out" / "wide.webp"), "a 16400-px side is more than WebP can hold "
-                      "(16383 px); skipped (use --ext .png)")
-    assert upscaled == ["small.png"] and sorted(os.listdir(tmp_path / "out")) == ["small.webp"]
+    result.error_line(os.fspath(tmp_path / "out" / f"wide{ext}"), f"a {side}-px side is more than {fmt} can hold "
+                      f"({limit} px); skipped (write a .png)")
+    assert upscaled == ["small.png"] and sorted(os.listdir(tmp_path / "out")) == [f"small{ext}"]
+
+
+def test_absurd_outscale_is_refused_before_upscaling(cli, weights, tmp_path, upscaled):
+    """-s 1e9 used to upscale, then fail in the resize with 'OverflowError: signed integer is greater than maximum'.
+    An output may have as many pixels as the largest input allowed (--max-pixels) gives at the model's x4."""
+    photo = save(tmp_path / "photo.png", rgb(5, 6))
+    result = cli(*upscale_args(photo, tmp_path / "out", weights, "-s", "1e9"))
+    assert result.code == 1 and upscaled == [] and not (tmp_path / "out").exists()
+    result.error_line(os.fspath(tmp_path / "out" / "photo.png"), "a 6000000000x5000000000 output is more than "
+                      "3,200,000,000 pixels (--max-pixels times the model's scale squared); skipped (lower -s)")
+    result = cli(*upscale_args(photo, tmp_path / "out", weights, "-s", "12", "--max-pixels", "200"))
+    assert result.code == 1 and "a 72x60 output is more than 3,200 pixels" in result.err  # 200 x 4 squared
+    result = cli(*upscale_args(photo, tmp_path / "out", weights, "-s", "9", "--max-pixels", "200"))
+    assert result.code == 0 and upscaled == ["photo.png"]  # 54x45 = 2,430 pixels fit
 
 
 def test_ext_keep_with_an_extension_srgan_cannot_write(cli, weights, tmp_path, upscaled):

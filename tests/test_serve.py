@@ -5,6 +5,7 @@ import io
 import json
 import math
 import os
+import socket
 import threading
 import time
 
@@ -251,3 +252,12 @@ def test_study_report_cli_prints_and_plots(study_dir, capsys):
 def test_study_report_without_ratings_is_one_line_error(study_dir, capsys):
     assert main(["study", "report", str(study_dir)]) == 1
     assert "no ratings yet" in capsys.readouterr().err
+
+
+def test_a_port_that_cannot_be_used_is_one_line_error_before_serving(capsys):
+    with socket.create_server(("127.0.0.1", 0)) as taken:  # listening, as another server on the port would be
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+    assert capsys.readouterr() == ("", f"srgan: error: 127.0.0.1:{port}: cannot listen there (Address already in use)\n")
+    assert main(["serve", "--port", "99999"]) == 1  # it used to be an OverflowError from bind()
+    assert capsys.readouterr().err == "srgan: error: --port must be 0-65535, got 99999\n"

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import sys
 from pathlib import Path
 
@@ -22,6 +24,18 @@ def served_models(weights: list[str]) -> dict[str, str]:
     return models
 
 
+def _check_can_listen(host: str, port: int) -> None:
+    """Bind and release the address as uvicorn will (SO_REUSEADDR), so a port in use is one clear error."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        socket.create_server((host, port), family=family).close()
+    except socket.gaierror as exc:
+        raise ValueError(f"{host}: cannot listen there ({exc.strerror})") from None
+    except OSError as exc:  # create_server's own strerror is long; the errno says it in a few words
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ValueError(f"{host}:{port}: cannot listen there ({reason})") from None
+
+
 def serve_from_cli(args: argparse.Namespace) -> int:
     try:
         import uvicorn
@@ -31,6 +45,9 @@ def serve_from_cli(args: argparse.Namespace) -> int:
         print(f"srgan: error: srgan serve needs the serve extra ({exc.name} is missing): "
               "pip install -e \".[serve]\"", file=sys.stderr)
         return 1
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be 0-65535, got {args.port}")
+    _check_can_listen(args.host, args.port)  # before loading models; uvicorn would say it only after the banner
     if args.max_upload_mb is not None and args.max_upload_mb <= 0:
         raise ValueError("--max-upload-mb must be positive")
     limit = MAX_UPLOAD_BYTES if args.max_upload_mb is None else int(args.max_upload_mb * 1024 * 1024)
@@ -40,7 +57,7 @@ def serve_from_cli(args: argparse.Namespace) -> int:
     if args.host not in LOOPBACK:
         print(f"srgan: warning: listening on {args.host}: anyone who can reach this port can upload images",
               file=sys.stderr)
-    where = f"http://{args.host}:{args.port}"
+    where = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{args.port}"  # IPv6 goes in brackets
     print(f"srgan serve: {where}/" + (f"  (study: {where}/study)" if args.study else ""), flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

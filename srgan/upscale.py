@@ -137,6 +137,8 @@ def upscale_planes(engine: Engine, rgb: torch.Tensor, alpha: torch.Tensor | None
     are final (:func:`srgan.tiling.run_tiled`): the streaming write of ``srgan upscale`` encodes them meanwhile.
     """
     _, h, w = rgb.shape
+    if h == 0 or w == 0:  # the first 9x9 convolution would fail with a padding message that names no image
+        raise ValueError(f"empty image ({h}x{w} pixels)")
     s = engine.scale
     if out == "tensor":
         result = torch.empty(3, h * s, w * s, dtype=torch.float32, device=rgb.device)
@@ -312,6 +314,8 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
         if image.dim() not in (3, 4) or image.shape[-3] not in (1, 3, 4):
             raise ValueError(f"expected a CHW or NCHW tensor with 1, 3 or 4 channels, got {tuple(image.shape)}")
         batch = image if image.dim() == 4 else image[None]
+        if len(batch) == 0:  # an empty batch upscales to an empty batch, as a model call would
+            return image.new_empty(0, image.shape[1], image.shape[2] * engine.scale, image.shape[3] * engine.scale)
         outs = []
         for item in batch:
             item = item.detach().float()

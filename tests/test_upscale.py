@@ -168,6 +168,15 @@ def test_api_returns_same_kind(tiny_model):
         assert isinstance(res, Image.Image) and res.mode == expect and res.size == (44, 36), mode
 
 
+def test_api_empty_inputs(tiny_model):
+    # an image with no pixels is named as such (it used to fail in the first convolution's padding check)
+    for empty in (np.zeros((0, 8, 3), np.uint8), torch.rand(3, 5, 0)):
+        with pytest.raises(ValueError, match=r"^empty image \((0x8|5x0) pixels\)$"):
+            srgan.upscale(empty, model=tiny_model, device="cpu")
+    none = srgan.upscale(torch.rand(0, 3, 5, 6), model=tiny_model, device="cpu")  # an empty batch stays one
+    assert none.shape == (0, 3, 20, 24)
+
+
 def test_load_model_from_path_is_eval(weights):
     model = srgan.load_model(weights, device="cpu")
     assert not model.training and model.scale == 4

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import itertools
 import os
 import re
 import shutil
@@ -62,7 +63,7 @@ def exclusive(out_dir: Path) -> Iterator[None]:
     locked. The file names its holder ("pid host") and is removed on a clean exit; a file still naming a pid
     when the lock is free is the mark of a run that was killed, reported when the next run takes over.
     """
-    created = not out_dir.exists()
+    created = list(itertools.takewhile(lambda p: not p.exists(), [out_dir, *out_dir.parents]))  # deepest first
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / ".lock"
     while True:
@@ -98,8 +99,10 @@ def exclusive(out_dir: Path) -> Iterator[None]:
     finally:
         os.unlink(path)  # before the unlock, so nobody can lock a file that is about to go
         os.close(fd)
-        if created and not any(out_dir.iterdir()):  # a run refused before writing anything leaves no folder
-            out_dir.rmdir()
+        for folder in created:  # a run refused before writing anything leaves no folder, nor the parents it made
+            if any(folder.iterdir()):
+                break
+            folder.rmdir()
 
 
 def save(out_dir: Path, state: dict, generator, keep_last: int) -> Path:

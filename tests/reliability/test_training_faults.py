@@ -213,14 +213,14 @@ def test_dataset_without_usable_images(cli, tmp_path, contents):
     elif contents == "only broken files":
         (data / "a.png").write_bytes(b"")
         (data / "b.jpg").write_text("not a jpeg")
-    run = tmp_path / "run"
+    run = tmp_path / "runs" / "mine"  # as the bundled configs' runs/<name>: no parent folder is left either
     result = cli(*train_args(data, run))
     found = {"nothing": "0 image file(s) found", "only images smaller than the crop": "1 smaller than the 32-px crop",
              "only broken files": "2 unreadable"}[contents]
     assert result.code == 1
     line = result.error_line("srgan: error: no usable training images in", os.fspath(data), found)
     assert "Traceback" not in result.err and line == result.err.splitlines()[-1]
-    assert not run.exists()
+    assert not run.parent.exists()
 
 
 def test_dataset_with_corrupt_small_and_oddly_named_files(train_data, tmp_path):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .checkpoint import atomic_write, save_checkpoint, save_generator
+from .outputs import remove_if_empty
 
 _STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
 
@@ -99,10 +100,7 @@ def exclusive(out_dir: Path) -> Iterator[None]:
     finally:
         os.unlink(path)  # before the unlock, so nobody can lock a file that is about to go
         os.close(fd)
-        for folder in created:  # a run refused before writing anything leaves no folder, nor the parents it made
-            if any(folder.iterdir()):
-                break
-            folder.rmdir()
+        remove_if_empty(created)  # a run refused before writing anything leaves no folder, nor the parents it made
 
 
 def save(out_dir: Path, state: dict, generator, keep_last: int) -> Path:

@@ -120,9 +120,8 @@ def _outside(folder: Path, root: Path) -> str | None:
 
 
 def refused_before_work(src: Path, dest: Path, final_scale: float, model_scale: int, max_pixels: int) -> str | None:
-    """An output problem known before upscaling, from the input's header: the input itself as the target, a side
-    the format cannot hold, or more pixels than the largest input allowed (``max_pixels``) gives at the model's
-    scale, which only an absurd ``--outscale`` reaches (it used to fail after the model had run)."""
+    """An output problem known before upscaling, from the input's header: the input itself as the target, or
+    one of :func:`output_size_problem`'s (it used to fail after the model had run)."""
     from .images import ImageError, read_size
 
     if dest.exists() and os.path.samefile(src, dest):
@@ -133,13 +132,22 @@ def refused_before_work(src: Path, dest: Path, final_scale: float, model_scale: 
         return None  # unreadable: reading it reports that, as for any other file
     if width * height > max_pixels:
         return None  # reading it refuses the input itself, the clearer message
+    problem = output_size_problem(width, height, dest, final_scale, model_scale, max_pixels)
+    return problem and f"{dest}: {problem}"
+
+
+def output_size_problem(width: int, height: int, dest: Path, final_scale: float, model_scale: int,
+                        max_pixels: int) -> str | None:
+    """Why a ``width`` x ``height`` input cannot be written at ``final_scale`` to ``dest``, or None: a side the
+    format cannot hold, or more pixels than the largest input allowed (``max_pixels``) gives at the model's
+    scale, which only an absurd ``--outscale`` reaches."""
     out_w, out_h = max(1, round(width * final_scale)), max(1, round(height * final_scale))
     if out_w * out_h > max_pixels * model_scale ** 2:
-        return (f"{dest}: a {out_w}x{out_h} output is more than {max_pixels * model_scale ** 2:,} pixels "
+        return (f"a {out_w}x{out_h} output is more than {max_pixels * model_scale ** 2:,} pixels "
                 "(--max-pixels times the model's scale squared); skipped (lower -s)")
-    fmt, max_side = MAX_SIDE.get(dest.suffix.lower(), (None, None))
+    fmt, max_side = MAX_SIDE.get(Path(dest).suffix.lower(), (None, None))
     if fmt and max(out_w, out_h) > max_side:
-        return f"{dest}: a {max(out_w, out_h)}-px side is more than {fmt} can hold ({max_side} px); skipped (write a .png)"
+        return f"a {max(out_w, out_h)}-px side is more than {fmt} can hold ({max_side} px); skipped (write a .png)"
     return None
 
 

@@ -13,6 +13,7 @@ The ``srgan upscale`` command around it is :mod:`srgan.upscale_cli`.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import weakref
 from pathlib import Path
@@ -253,6 +254,17 @@ def _to_pil(rgb_u8_or_f, alpha, mode: str, info: dict):
     return im
 
 
+def _check_float_range(lo: float, hi: float) -> None:
+    """Float images must lie in [0, 1]: a 0-255 float image would otherwise be clipped to white without a word,
+    and NaN would come out as NaN. Half an 8-bit step of slack keeps rounding noise (1.0000001) acceptable."""
+    slack = 0.5 / 255
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError("the image has NaN or infinite values")
+    if lo < -slack or hi > 1 + slack:
+        hint = " (a 0-255 image? divide it by 255, or pass uint8)" if 2 < hi <= 255 + slack else ""
+        raise ValueError(f"float image values must lie in [0, 1], got [{lo:g}, {hi:g}]{hint}")
+
+
 def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL, *, tile: int | str = "auto",
             precision: str = "auto", device: str | torch.device = "auto"):
     """Super-resolve ``image`` and return the same kind of object.
@@ -262,6 +274,8 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
     * numpy HxW, HxWx1, HxWx2 (gray+alpha), HxWx3 or HxWx4 (RGBA); uint8, uint16 or float in [0, 1] ->
       same shape layout and dtype.
     * torch tensor CHW or NCHW (C = 1, 3 or 4), float in [0, 1] -> same rank, dtype and device.
+
+    Float values outside [0, 1] (beyond half an 8-bit step) or NaN raise ValueError rather than being clipped.
 
     ``model`` is a name, a path, an ``nn.Module`` or an :class:`~srgan.tiling.Engine` from :func:`prepare`
     (reuse one for many images). ``tile``: LR tile size, 'auto' or 0 (no tiling); tiling is exact.
@@ -289,6 +303,8 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
             white, out = 65535.0, "float32"
         elif np.issubdtype(arr.dtype, np.floating):
             white, out = 1.0, "float32"
+            if arr.size:
+                _check_float_range(float(np.min(arr)), float(np.max(arr)))
         else:
             raise TypeError(f"expected a uint8, uint16 or float array, got {arr.dtype}")
         x = arr[..., None] if arr.ndim == 2 else arr
@@ -313,6 +329,8 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
             raise TypeError(f"expected a float tensor in [0, 1], got {image.dtype}")
         if image.dim() not in (3, 4) or image.shape[-3] not in (1, 3, 4):
             raise ValueError(f"expected a CHW or NCHW tensor with 1, 3 or 4 channels, got {tuple(image.shape)}")
+        if image.numel():
+            _check_float_range(*(float(v) for v in torch.aminmax(image.detach())))
         batch = image if image.dim() == 4 else image[None]
         if len(batch) == 0:  # an empty batch upscales to an empty batch, as a model call would
             return image.new_empty(0, image.shape[1], image.shape[2] * engine.scale, image.shape[3] * engine.scale)
@@ -365,10 +383,16 @@ def upscale_file(engine: Engine, src: str | os.PathLike, dest: str | os.PathLike
     ``round(outscale * size)``. ``progress(n)`` is called as LR pixels are finished.
     """
     from . import images
+    from .outputs import output_size_problem
     from .pipeline import output_dtype, write_output
 
-    kwargs = {} if max_pixels is None else {"max_pixels": max_pixels}
-    img = images.read_image(src, **kwargs)
+    if outscale is not None and not (math.isfinite(outscale) and outscale > 0):
+        raise ValueError(f"outscale must be a positive number, got {outscale}")
+    max_pixels = images.DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    img = images.read_image(src, max_pixels=max_pixels)
+    height, width = img.rgb.shape[:2]
+    if problem := output_size_problem(width, height, Path(dest), outscale or engine.scale, engine.scale, max_pixels):
+        raise images.ImageError(dest, problem)  # before the model runs, as srgan upscale checks it
     rgb = torch.from_numpy(img.rgb).permute(2, 0, 1)
     alpha = None if img.alpha is None else torch.from_numpy(img.alpha)
     out = output_dtype(img, engine.scale, large_output_pixels)

@@ -177,6 +177,42 @@ def test_api_empty_inputs(tiny_model):
     assert none.shape == (0, 3, 20, 24)
 
 
+def test_api_float_values_outside_0_1_are_refused(tiny_model):
+    # a 0-255 float image used to come back white (clipped) without a word; NaN used to come back as NaN
+    photo = np.random.default_rng(0).random((5, 6, 3), dtype=np.float32)
+    cases = [(photo * 255, r"^float image values must lie in \[0, 1\], got \[0\.\d+, 2\d\d\.\d+\] \(a 0-255 image"),
+             (torch.from_numpy(photo).permute(2, 0, 1) - 0.1, r"^float image values must lie in \[0, 1\], got \[-0\.09\d+, 0\.89\d+\]$"),
+             (torch.full((1, 3, 4, 5), float("nan")), r"^the image has NaN or infinite values$"),
+             (np.where(photo > 0.5, np.inf, photo), r"^the image has NaN or infinite values$")]
+    for image, message in cases:
+        with pytest.raises(ValueError, match=message):
+            srgan.upscale(image, model=tiny_model, device="cpu")
+    # rounding noise within half an 8-bit step is accepted: the result is within an 8-bit step of the clipped one
+    noisy = photo.copy()
+    noisy[0, 0], noisy[1, 1] = 1 + 0.4 / 255, -0.4 / 255
+    difference = srgan.upscale(noisy, model=tiny_model, device="cpu") - srgan.upscale(np.clip(noisy, 0, 1),
+                                                                                     model=tiny_model, device="cpu")
+    assert 0 < np.abs(difference).max() < 1 / 255
+
+
+def test_upscale_file_refuses_an_impossible_output_before_the_model(tiny_model, tmp_path, monkeypatch):
+    # the API used to run the model, then fail with OverflowError (outscale=1e9) or "broken data stream" (JPEG)
+    import sys
+
+    Image.fromarray(np.zeros((5, 6, 3), np.uint8)).save(tmp_path / "in.png")
+    engine = prepare(tiny_model, "cpu", "fp32")
+    monkeypatch.setattr(sys.modules["srgan.upscale"], "upscale_planes", lambda *a, **k: pytest.fail("model ran"))
+    with pytest.raises(images.ImageError, match=r"out\.png: a 6000000000x5000000000 output is more than "
+                                                r"3,200,000,000 pixels"):
+        upscale_file(engine, tmp_path / "in.png", tmp_path / "out.png", outscale=1e9)
+    Image.fromarray(np.zeros((2, 20, 3), np.uint8)).save(tmp_path / "wide.png")
+    with pytest.raises(images.ImageError, match=r"out\.jpg: a 70000-px side is more than JPEG can hold"):
+        upscale_file(engine, tmp_path / "wide.png", tmp_path / "out.jpg", outscale=3500)
+    with pytest.raises(ValueError, match=r"^outscale must be a positive number, got nan$"):
+        upscale_file(engine, tmp_path / "in.png", tmp_path / "out.png", outscale=float("nan"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png", "wide.png"]
+
+
 def test_load_model_from_path_is_eval(weights):
     model = srgan.load_model(weights, device="cpu")
     assert not model.training and model.scale == 4

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -30,12 +31,6 @@ def require(missing: str | None) -> None:
         pytest.fail(missing)
     if missing:
         pytest.skip(missing)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -61,21 +56,20 @@ def server(study_dir, tmp_path_factory):
     except ImportError as exc:
         missing = f"needs the serve extra ({exc.name}): pip install -e '.[serve]'"
     require(missing)
-    port = free_port()
     log = open(tmp_path_factory.mktemp("log") / "serve.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "srgan", "serve", "--port", str(port), "--study", str(study_dir),
+    proc = subprocess.Popen([sys.executable, "-m", "srgan", "serve", "--port", "0", "--study", str(study_dir),
                              "--device", "cpu", "--precision", "fp32", "--max-upload-mb", str(UPLOAD_LIMIT_MB)],
                             stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
-    while True:
-        try:
-            models = json.load(urllib.request.urlopen(f"{base}/api/models", timeout=2))
+    while True:  # --port 0: the system picks a free port and the banner names it (no race for a port found earlier)
+        log.seek(0)
+        text = log.read()
+        if banner := re.search(r"^srgan serve: (http://127\.0\.0\.1:\d+)/", text, re.MULTILINE):
+            base = banner.group(1)
+            models = json.load(urllib.request.urlopen(f"{base}/api/models", timeout=30))
             break
-        except OSError:
-            log.seek(0)
-            assert proc.poll() is None and time.monotonic() < deadline, log.read()
-            time.sleep(0.2)
+        assert proc.poll() is None and time.monotonic() < deadline, text
+        time.sleep(0.2)
     assert [m["name"] for m in models["models"]] == ["bicubic", "srresnet", "srgan"]
     yield base
     proc.terminate()

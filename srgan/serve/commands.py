@@ -24,11 +24,12 @@ def served_models(weights: list[str]) -> dict[str, str]:
     return models
 
 
-def _check_can_listen(host: str, port: int) -> None:
-    """Bind and release the address as uvicorn will (SO_REUSEADDR), so a port in use is one clear error."""
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket uvicorn will serve on, bound before the models load: a port in use is one clear
+    error, and ``--port 0`` is a real port that the banner can name."""
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        socket.create_server((host, port), family=family).close()
+        return socket.create_server((host, port), family=family)  # SO_REUSEADDR, as uvicorn binds
     except socket.gaierror as exc:
         raise ValueError(f"{host}: cannot listen there ({exc.strerror})") from None
     except OSError as exc:  # create_server's own strerror is long; the errno says it in a few words
@@ -47,17 +48,20 @@ def serve_from_cli(args: argparse.Namespace) -> int:
         return 1
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be 0-65535, got {args.port}")
-    _check_can_listen(args.host, args.port)  # before loading models; uvicorn would say it only after the banner
-    if args.max_upload_mb is not None and args.max_upload_mb <= 0:
-        raise ValueError("--max-upload-mb must be positive")
-    limit = MAX_UPLOAD_BYTES if args.max_upload_mb is None else int(args.max_upload_mb * 1024 * 1024)
-    kwargs = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
-    app = create_app(served_models(args.model or []), study_dir=args.study, device=args.device,
-                     precision=args.precision, max_upload_bytes=limit, **kwargs)
-    if args.host not in LOOPBACK:
-        print(f"srgan: warning: listening on {args.host}: anyone who can reach this port can upload images",
-              file=sys.stderr)
-    where = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{args.port}"  # IPv6 goes in brackets
-    print(f"srgan serve: {where}/" + (f"  (study: {where}/study)" if args.study else ""), flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    listening = _listen(args.host, args.port)  # before loading models; uvicorn would say it only after the banner
+    with listening:
+        if args.max_upload_mb is not None and args.max_upload_mb <= 0:
+            raise ValueError("--max-upload-mb must be positive")
+        limit = MAX_UPLOAD_BYTES if args.max_upload_mb is None else int(args.max_upload_mb * 1024 * 1024)
+        kwargs = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
+        app = create_app(served_models(args.model or []), study_dir=args.study, device=args.device,
+                         precision=args.precision, max_upload_bytes=limit, **kwargs)
+        if args.host not in LOOPBACK:
+            print(f"srgan: warning: listening on {args.host}: anyone who can reach this port can upload images",
+                  file=sys.stderr)
+        port = listening.getsockname()[1]  # the one the system chose, for --port 0
+        where = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{port}"  # IPv6 goes in brackets
+        print(f"srgan serve: {where}/" + (f"  (study: {where}/study)" if args.study else ""), flush=True)
+        config = uvicorn.Config(app, host=args.host, port=port, log_level="warning")
+        uvicorn.Server(config).run(sockets=[listening])
     return 0

@@ -81,6 +81,12 @@ def export_onnx(model: str | os.PathLike | nn.Module, path: str | os.PathLike, *
 
 
 def export_from_cli(args: argparse.Namespace) -> int:
+    # Checked before the model is loaded and traced (seconds): a folder or a mistyped name is a one-line error.
+    if args.onnx.endswith(("/", os.sep)) or os.path.isdir(args.onnx):
+        raise IsADirectoryError(f"{args.onnx}: is a folder; --onnx takes a file name such as "
+                                f"{os.path.join(args.onnx, 'srgan.onnx')}")
+    if Path(args.onnx).suffix.lower() != ".onnx":
+        raise ValueError(f"{args.onnx}: --onnx takes a .onnx file name")
     if os.path.lexists(args.onnx) and not args.overwrite:
         raise FileExistsError(f"{args.onnx}: already exists; not overwritten (pass --overwrite to replace it)")
     dest = export_onnx(args.model, args.onnx, opset=args.opset, fast=not args.plain)

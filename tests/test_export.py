@@ -41,3 +41,16 @@ def test_export_cli_dynamic_hw_matches_torch(tmp_path, capsys, plain, saved_smal
     assert main(["export", "--model", str(weights), "--onnx", str(out)]) == 1
     assert "already exists" in capsys.readouterr().err and out.read_bytes() == before
     assert main(["export", "--model", str(weights), "--onnx", str(out), "--overwrite"]) == 0
+
+
+def test_export_refuses_a_folder_or_another_extension_before_loading(tmp_path, capsys):
+    """``--onnx out/`` used to write a file named ``out``, ``--onnx folder`` said "already exists" and
+    ``--onnx g.txt`` wrote ONNX under that name; now each is one line, before the model is loaded."""
+    (tmp_path / "folder").mkdir()
+    cases = [(f"{tmp_path}/out/", "is a folder; --onnx takes a file name such as"),
+             (str(tmp_path / "folder"), "is a folder; --onnx takes a file name such as"),
+             (str(tmp_path / "g.txt"), "--onnx takes a .onnx file name")]
+    for dest, problem in cases:
+        assert main(["export", "--model", str(tmp_path / "missing.safetensors"), "--onnx", dest]) == 1
+        assert capsys.readouterr().err.startswith(f"srgan: error: {dest}: {problem}")  # not the missing model
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"] and not any((tmp_path / "folder").iterdir())

@@ -299,7 +299,7 @@ def eval_from_cli(args) -> int:
     root = getattr(args, "data_root", None)  # names such as Set5 are looked up (srgan.datasets)
     sets = [BenchmarkSet(resolve_benchmark(d, root), scale) for d in args.data]
     if args.json:  # fail before the work, not after it
-        if Path(args.json).expanduser().is_dir():
+        if args.json.endswith(("/", os.sep)) or Path(args.json).expanduser().is_dir():
             raise IsADirectoryError(f"{args.json}: is a folder; --json takes a file name")
         parent = Path(args.json).expanduser().resolve().parent
         if parent.exists() and not os.access(parent, os.W_OK):

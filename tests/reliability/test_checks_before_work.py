@@ -95,6 +95,9 @@ def test_eval_json_pointing_at_a_folder(cli, weights, tmp_path, monkeypatch):
     result = cli("eval", "--model", weights, "--data", tmp_path / "Set", "--device", "cpu",
                  "--json", tmp_path / "report")
     only_error(result, os.fspath(tmp_path / "report"), "is a folder; --json takes a file name")
+    result = cli("eval", "--model", weights, "--data", tmp_path / "Set", "--device", "cpu",
+                 "--json", f"{tmp_path}/new/")  # a folder by its spelling: it used to become a file called new
+    only_error(result, f"{tmp_path}/new/", "is a folder; --json takes a file name")
 
 
 def test_output_folder_with_a_symlink_to_a_folder_outside(cli, weights, tmp_path):

@@ -8,7 +8,9 @@ it concerns. Every ``--help`` shows the defaults.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import textwrap
 
 from . import __version__
 
@@ -140,7 +142,11 @@ def _config_keys_help() -> str:
 
     defaults = TrainConfig()
     width = max(map(len, KEY_HELP))
-    lines = [f"  {key:<{width}}  {text} (default: {getattr(defaults, key)!r})" for key, text in KEY_HELP.items()]
+    columns = max(shutil.get_terminal_size().columns - 2, 2 * width + 8)  # the width argparse wraps to
+    lines = [textwrap.fill(f"{text} (default: {getattr(defaults, key)!r})", columns,
+                           initial_indent=f"  {key:<{width}}  ", subsequent_indent=" " * (width + 4),
+                           break_on_hyphens=False)
+             for key, text in KEY_HELP.items()]
     return "config keys (KEY=VALUE overrides; docs/TRAINING.md has the details):\n" + "\n".join(lines)
 
 

@@ -77,17 +77,20 @@ def test_help_states_defaults_of_model_precision_and_tile(capsys):
     assert "fp32 by default, unlike upscale's auto" in out and "(default: 4)" in out
 
 
-def test_train_help_lists_every_config_key(capsys):
+def test_train_help_lists_every_config_key(capsys, monkeypatch):
     import dataclasses
 
     from srgan.config import KEY_HELP, TrainConfig
 
     assert list(KEY_HELP) == [f.name for f in dataclasses.fields(TrainConfig)]
+    monkeypatch.setenv("COLUMNS", "80")
     with pytest.raises(SystemExit):
         main(["train", "--help"])
-    lines = capsys.readouterr().out.splitlines()
+    out = capsys.readouterr().out
+    assert max(map(len, out.splitlines())) <= 80  # the key table is wrapped too (one line ran to 133 characters)
+    words = " ".join(out.split())
     for key, text in KEY_HELP.items():
-        assert any(line.split()[:1] == [key] and text in line for line in lines), key
+        assert f" {key} {' '.join(text.split())} (default: " in words, key
 
 
 def test_info_states_the_precision_each_command_picks(capsys):

@@ -55,6 +55,9 @@ def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
                         "docs/PERFORMANCE.md; the model is converted once, then cached)")
     p.add_argument("--fp32", action="store_true", help="same as --precision fp32 (Real-ESRGAN's spelling)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="pass over inputs whose output exists, without an error: a stopped run (a folder of video "
+                        "frames) goes on where it stopped. Outputs are written whole or not at all")
     p.add_argument("--png-level", type=int, default=1, choices=range(10), metavar="0-9",
                    help="PNG zlib level: 1 encodes ~1.4x faster than 6 for ~2%% more bytes on SR photos, 0 "
                         "stores uncompressed (~30%% more), 9 is smallest and slowest")
@@ -114,6 +117,9 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     if outscale is not None and not (math.isfinite(outscale) and outscale > 0):
         raise ValueError(f"--outscale must be a positive number, got {outscale}")
     precision = _precision(args)
+    skip_existing = getattr(args, "skip_existing", False)
+    if skip_existing and args.overwrite:
+        raise ValueError("--skip-existing and --overwrite contradict each other; give one")
     inputs = [*args.inputs, *(getattr(args, "input", None) or [])]
     if not inputs:
         raise ValueError("no input: name image files, folders or globs (or -i INPUT)")
@@ -122,10 +128,13 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     created = missing_folders(plan)
     check_writable_dir(plan.folder)  # before any work: a bad output fails at once (ImageError: one line)
     errors = plan.errors
-    todo = []
+    todo, existing = [], 0
     for src, dest in plan.pairs:
-        if dest.exists() and not args.overwrite:
-            errors.append(f"{dest}: already exists; not overwritten (pass --overwrite to replace it)")
+        if dest.is_file() and skip_existing:
+            existing += 1
+        elif dest.exists() and not args.overwrite:
+            errors.append(f"{dest}: already exists; not overwritten (pass --overwrite to replace it, --skip-existing to "
+                          "pass over it)")
         elif dest.exists() and dest.is_dir():
             errors.append(f"{dest}: is a folder")
         else:
@@ -135,9 +144,13 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     if plan.skipped and not getattr(args, "quiet", False):
         print(f"srgan: {plan.skipped} file(s) in the output folder taken for earlier outputs, not inputs",
               file=sys.stderr)
+    if existing and not getattr(args, "quiet", False):
+        print(f"srgan: {existing} output(s) already exist; skipped (--skip-existing)", file=sys.stderr)
     written: list[tuple[Path, tuple[int, int]]] = []
     try:
         if not todo:
+            if existing and not errors:
+                return 0
             if not errors:
                 print(f"srgan: no input images found in {', '.join(map(str, inputs))}", file=sys.stderr)
             return 1

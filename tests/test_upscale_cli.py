@@ -127,6 +127,27 @@ def test_fp32_and_another_precision_contradict(weights, tmp_path, capsys):
     assert code == 1 and err == "srgan: error: --fp32 and --precision bf16 contradict each other; give one\n"
 
 
+def test_skip_existing_goes_on_where_a_stopped_run_stopped(weights, tmp_path, capsys):
+    """A folder of video frames upscaled in two goes: the second run passes over what the first wrote, quietly
+    and with exit 0 (without the flag each existing output is an error line and the exit code is 1)."""
+    for i in range(3):
+        _photo(tmp_path / "frames" / f"{i:06d}.png", seed=i)
+    _run(capsys, *_up(weights, tmp_path / "frames" / "000000.png", "-o", tmp_path / "up" / "000000.png"))
+    done = (tmp_path / "up" / "000000.png").read_bytes()
+    (tmp_path / "up" / "000000.png").touch()  # so that a rewrite would show in the mtime too
+    before = (tmp_path / "up" / "000000.png").stat().st_mtime_ns
+    code, _out, err = _run(capsys, *_up(weights, tmp_path / "frames", "-o", tmp_path / "up", "--skip-existing"))
+    assert code == 0 and err.splitlines()[0] == "srgan: 1 output(s) already exist; skipped (--skip-existing)"
+    assert _tree(tmp_path / "up") == ["000000.png", "000001.png", "000002.png"]
+    assert (tmp_path / "up" / "000000.png").read_bytes() == done
+    assert (tmp_path / "up" / "000000.png").stat().st_mtime_ns == before
+    code, _out, err = _run(capsys, *_up(weights, tmp_path / "frames", "-o", tmp_path / "up", "--skip-existing"))
+    assert (code, err) == (0, "srgan: 3 output(s) already exist; skipped (--skip-existing)\n")  # all done
+    code, _out, err = _run(capsys, *_up(weights, tmp_path / "frames", "-o", tmp_path / "up", "--skip-existing",
+                                        "--overwrite"))
+    assert code == 1 and err == "srgan: error: --skip-existing and --overwrite contradict each other; give one\n"
+
+
 def test_usage_error_prints_the_commands_usage(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["upscale", "photo.png", "-o", "out", "--bogus"])

@@ -3,6 +3,7 @@ train_release_gpu.py shows the discriminator its images and warms it up, and wha
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
@@ -163,3 +164,23 @@ def test_grid_report_load_interpolates_the_named_weights():
         else:
             assert torch.equal(half[name], own[name]) and torch.equal(restored[name], own[name])
     assert not torch.equal(own["upsample.0.conv.weight"], donor["upsample.0.conv.weight"])
+
+
+def test_video_flicker_clip_is_an_exact_pan_and_bicubic_does_not_flicker_on_it():
+    from srgan.evaluate import BicubicUpscaler, super_resolve
+    from srgan.images import read_rgb_uint8
+
+    video = _script("video_flicker")
+    hr = read_rgb_uint8(SCRIPTS.parent / "srgan" / "samples" / "astronaut.png")
+    clip = video.panning_clip(hr, frames=4, quality=0)
+    # frame k shows frame 0's LR pixel (y + k, x + k), exactly, away from the 2-px reach of the x4 bicubic kernel
+    n, m = clip[0].shape[:2]
+    for k, frame in enumerate(clip):
+        assert np.array_equal(frame[2:n - 2 - k, 2:m - 2 - k], clip[0][2 + k:n - 2, 2 + k:m - 2])
+    bicubic = BicubicUpscaler(4)
+    assert video.flicker([super_resolve(bicubic, lr, "cpu") for lr in clip]) == 0.0  # the shift back is right
+    compressed = video.panning_clip(hr, frames=4, quality=75)
+    assert 2.0 < video.flicker([super_resolve(bicubic, lr, "cpu") for lr in compressed]) < 6.0
+    # the measure itself: frame k = k everywhere gives the standard deviation of 0..5, sqrt(35 / 12)
+    steps = [np.full((100, 100, 3), k, np.uint8) for k in range(6)]
+    assert video.flicker(steps) == pytest.approx(np.sqrt(35 / 12))

@@ -105,6 +105,23 @@ def test_grid_report_scores_the_shipped_models_and_their_surgery(shared_data, mo
     }, abs=0.05)
 
 
+def test_colour_report_measures_a_tint_and_the_shipped_models_offsets(shared_data):
+    """MODEL_CARD.md's colour line: the SRGAN's Set5 outputs are a little bluer and less red and green than the
+    HR images; bicubic (the same images, no network) has no offset to speak of."""
+    from srgan.benchmark_sets import BenchmarkSet
+    from srgan.evaluate import BicubicUpscaler, resolve_model
+
+    colour = _script("colour_report")
+    hr = np.random.default_rng(0).integers(10, 240, (20, 24, 3)).astype(np.uint8)
+    tinted = (hr.astype(int) + [2, 0, -1]).astype(np.uint8)
+    assert colour.colour_offset(tinted, hr).tolist() == [2.0, 0.0, -1.0]
+    pairs = list(BenchmarkSet(shared_data / "benchmarks" / "Set5", 4))
+    srgan = colour.report(resolve_model("srgan"), pairs)
+    assert srgan["mean_rgb"] == pytest.approx([-0.544, -0.348, 0.885], abs=2e-3)
+    assert srgan["worst_image"] == pytest.approx(1.81, abs=0.01)
+    assert colour.report(BicubicUpscaler(4), pairs)["worst_image"] < 0.1
+
+
 def test_choose_release_says_what_a_run_folder_lacks(tmp_path, monkeypatch, capsys):
     import sys
 

@@ -4,8 +4,7 @@
 
 A tint is a complaint users of other SRGAN code keep making (an output "slightly red", "under-saturated"). For
 each image, the mean of SR - HR per RGB channel over the image less a 4-px border, in 8-bit levels; printed per
-set: the mean of those offsets over the images, and the largest offset of any one image and channel. One level is
-about the smallest mean change of colour a viewer can see over a flat region.
+set: the mean of those offsets over the images, and the largest offset of any one image and channel.
 """
 from __future__ import annotations
 

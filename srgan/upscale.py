@@ -275,7 +275,8 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
       same shape layout and dtype.
     * torch tensor CHW or NCHW (C = 1, 3 or 4), float in [0, 1] -> same rank, dtype and device.
 
-    Float values outside [0, 1] (beyond half an 8-bit step) or NaN raise ValueError rather than being clipped.
+    Float values outside [0, 1] (beyond half an 8-bit step), NaN or infinity raise ValueError rather than being
+    clipped.
 
     ``model`` is a name, a path, an ``nn.Module`` or an :class:`~srgan.tiling.Engine` from :func:`prepare`
     (reuse one for many images). ``tile``: LR tile size, 'auto' or 0 (no tiling); tiling is exact.

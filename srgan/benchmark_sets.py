@@ -15,6 +15,7 @@ import numpy as np
 
 from .images import find_images, read_image, read_rgb_uint8, to_uint8, write_image
 from .imresize import degrade_uint8, mod_crop
+from .outputs import missing_folders, remove_if_empty
 
 __all__ = ["BenchmarkSet", "degrade_folder"]
 
@@ -104,7 +105,8 @@ def degrade_folder(hr_dir, lr_dir, scale: int = 4, overwrite: bool = False, *, p
     uint8 MATLAB bicubic; the LR keeps the HR's relative path and name, with extension
     ``.png``. Grayscale stays grayscale; alpha is dropped; 16-bit input is rounded to 8
     bits first. Nothing is written when any target exists and ``overwrite`` is False, or
-    when two inputs would map to the same output (``a.jpg`` and ``a.png``).
+    when two inputs would map to the same output (``a.jpg`` and ``a.png``); an image that
+    fails (corrupt, smaller than ``scale``) removes what the run had written.
     """
     hr_dir, lr_dir, scale = Path(hr_dir), Path(lr_dir), int(scale)
     if scale < 1:
@@ -132,12 +134,21 @@ def degrade_folder(hr_dir, lr_dir, scale: int = 4, overwrite: bool = False, *, p
         from tqdm import tqdm
 
         items = tqdm(items, desc="srgan: degrade", unit="img")
-    for out, path in items:
-        image = read_image(path)
-        hr = mod_crop(to_uint8(image.rgb), scale)
-        if hr.shape[0] < scale or hr.shape[1] < scale:
-            raise ValueError(f"{path}: image smaller than the scale factor {scale}")
-        lr = degrade_uint8(hr, scale)
-        written.append(write_image(out, lr.astype(np.float32) / np.float32(255.0),
-                                   grayscale=image.grayscale, overwrite=overwrite))
+    created = missing_folders({out.parent for out in targets})
+    try:
+        for out, path in items:
+            image = read_image(path)
+            hr = mod_crop(to_uint8(image.rgb), scale)
+            if hr.shape[0] < scale or hr.shape[1] < scale:
+                raise ValueError(f"{path}: image smaller than the scale factor {scale}")
+            lr = degrade_uint8(hr, scale)
+            written.append(write_image(out, lr.astype(np.float32) / np.float32(255.0),
+                                       grayscale=image.grayscale, overwrite=overwrite))
+    except BaseException:
+        # All or nothing: an LR set missing the images after a bad one would be scored as if it were whole.
+        for out in written:
+            if out not in existing:  # a replaced file (--overwrite) cannot be given back; it stays replaced
+                out.unlink(missing_ok=True)
+        remove_if_empty(created)
+        raise
     return written

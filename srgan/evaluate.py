@@ -317,6 +317,8 @@ def eval_from_cli(args) -> int:
 
 def degrade_from_cli(args) -> int:
     hr_dir = Path(args.hr_dir)
+    if hr_dir.is_file():
+        raise ValueError(f"{hr_dir}: is a file; degrade takes a folder of HR images (or a benchmark name)")
     if not hr_dir.is_dir():  # a benchmark name: its HR folder
         hr_dir = resolve_benchmark(args.hr_dir, getattr(args, "data_root", None)) / "HR"
     written = degrade_folder(hr_dir, args.output, int(args.scale), overwrite=bool(args.overwrite),

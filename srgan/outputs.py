@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 #: Largest side each format can hold: libwebp and libjpeg refuse bigger images when encoding.
 MAX_SIDE = {".webp": ("WebP", 16383), ".jpg": ("JPEG", 65500), ".jpeg": ("JPEG", 65500)}
@@ -151,10 +152,11 @@ def output_size_problem(width: int, height: int, dest: Path, final_scale: float,
     return None
 
 
-def missing_folders(plan: Plan) -> list[Path]:
-    """Folders the planned outputs would create, deepest first (so a run that writes nothing removes them)."""
+def missing_folders(folders: Iterable[Path]) -> list[Path]:
+    """The folders (and parents) among ``folders`` that do not exist yet, deepest first: what writing into them
+    would create, so that a run that writes nothing can remove them again (:func:`remove_if_empty`)."""
     missing: set[Path] = set()
-    for folder in [plan.folder, *(dest.parent for _src, dest in plan.pairs)]:
+    for folder in folders:
         for part in [folder, *folder.parents]:
             if part.exists() or part == Path("."):
                 break

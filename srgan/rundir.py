@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import itertools
 import os
 import re
 import shutil
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .checkpoint import atomic_write, save_checkpoint, save_generator
-from .outputs import remove_if_empty
+from .outputs import missing_folders, remove_if_empty
 
 _STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
 
@@ -64,7 +63,7 @@ def exclusive(out_dir: Path) -> Iterator[None]:
     locked. The file names its holder ("pid host") and is removed on a clean exit; a file still naming a pid
     when the lock is free is the mark of a run that was killed, reported when the next run takes over.
     """
-    created = list(itertools.takewhile(lambda p: not p.exists(), [out_dir, *out_dir.parents]))  # deepest first
+    created = missing_folders([out_dir])
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / ".lock"
     while True:

@@ -125,7 +125,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
         raise ValueError("no input: name image files, folders or globs (or -i INPUT)")
     plan = plan_outputs(inputs, args.output, getattr(args, "ext", ".png"), getattr(args, "suffix", ""))
     plan.pairs = mine(plan.pairs, args)  # under torchrun: this rank's share (srgan.shard)
-    created = missing_folders(plan)
+    created = missing_folders([plan.folder, *(dest.parent for _src, dest in plan.pairs)])
     check_writable_dir(plan.folder)  # before any work: a bad output fails at once (ImageError: one line)
     errors = plan.errors
     todo, existing = [], 0

@@ -33,6 +33,26 @@ def test_degrade_set5_reproduces_the_lr_pngs_bit_exactly(shared_data, tmp_path):
         np.testing.assert_array_equal(ours, _png(path))
 
 
+def test_degrade_writes_all_or_nothing(tmp_path, capsys):
+    """An image that fails after others were written (here one smaller than the scale, sorted last) used to leave a
+    partial LR set, which a rerun then refused as existing; now the run removes what it wrote, and its folders."""
+    from srgan.cli import main
+
+    _save(tmp_path / "hr" / "a.png", _rgb(40, 40))
+    _save(tmp_path / "hr" / "sub" / "b.png", _rgb(40, 40))
+    _save(tmp_path / "hr" / "z_tiny.png", _rgb(3, 3))
+    with pytest.raises(ValueError, match=r"z_tiny\.png: image smaller than the scale factor 4$"):
+        degrade_folder(tmp_path / "hr", tmp_path / "out" / "lr", 4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hr"]
+    (tmp_path / "lr").mkdir()  # an existing folder with an existing file: both stay
+    _save(tmp_path / "lr" / "keep.png", _rgb(8, 8))
+    assert main(["degrade", str(tmp_path / "hr"), "-o", str(tmp_path / "lr")]) == 1
+    assert [p.name for p in (tmp_path / "lr").iterdir()] == ["keep.png"]
+    assert main(["degrade", str(tmp_path / "hr" / "a.png"), "-o", str(tmp_path / "lr")]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (f"srgan: error: {tmp_path / 'hr' / 'a.png'}: is a file; degrade "
+                                                        "takes a folder of HR images (or a benchmark name)")
+
+
 def test_degrade_mod_crops_keeps_names_and_refuses_to_overwrite(tmp_path):
     img = _rgb(101, 99)
     _save(tmp_path / "hr" / "odd.jpg", img)  # -> odd.png

@@ -249,9 +249,11 @@ def test_study_report_cli_prints_and_plots(study_dir, capsys):
     assert plot.size[0] > 200 and len(plot.getcolors(1 << 16)) > 2
 
 
-def test_study_report_without_ratings_is_one_line_error(study_dir, capsys):
+def test_study_report_without_ratings_is_one_line_error(study_dir, tmp_path, capsys):
     assert main(["study", "report", str(study_dir)]) == 1
     assert "no ratings yet" in capsys.readouterr().err
+    assert main(["study", "report", str(tmp_path / "nosuch")]) == 1  # it used to say "no ratings yet" too
+    assert capsys.readouterr() == ("", f"srgan: error: {tmp_path / 'nosuch'}: study folder not found\n")
 
 
 def test_a_port_that_cannot_be_used_is_one_line_error_before_serving(capsys):

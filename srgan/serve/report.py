@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -53,9 +54,11 @@ def plot(rows: list[MethodScore]) -> Image.Image:
 def report_from_cli(args: argparse.Namespace) -> int:
     import numpy as np
 
+    if not Path(args.study_dir).is_dir():
+        raise ValueError(f"{args.study_dir}: study folder not found")
     ratings, bad = read_ratings(args.study_dir)
     if bad:
-        print(f"srgan: skipped {bad} unreadable line(s) in the ratings file")
+        print(f"srgan: warning: skipped {bad} unreadable line(s) in the ratings file", file=sys.stderr)
     if not ratings:
         raise ValueError(f"{args.study_dir}: no ratings yet (ratings.jsonl is missing or empty)")
     rows = summarize(ratings)

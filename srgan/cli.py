@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, default=4,
                    help="upscaling factor; it must match the model's (the LR images are HR / scale)")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU) | cpu | cuda | mps")
-    p.add_argument("--precision", default="fp32",
+    p.add_argument("--precision", default="fp32", choices=["fp32", "auto", "bf16", "fp16", "int8"], metavar="PRECISION",
                    help="fp32 | auto | bf16 | fp16 | int8. fp32 by default, unlike upscale's auto: reported numbers "
                         "must be exact and the same on every machine. int8: the srresnet int8 weights on the CPU "
                         "with OpenVINO (pip install 'srgan[openvino]')")
@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also offer this weights/checkpoint file (repeatable); bicubic, srresnet, srgan always")
     p.add_argument("--study", metavar="DIR", help="serve the blind rating page (/study) for this study folder")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU) | cpu | cuda | mps")
-    p.add_argument("--precision", default="auto",
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], metavar="PRECISION",
                    help="auto | fp32 | bf16 | fp16; auto as in srgan upscale (`srgan info` says which)")
     p.add_argument("--max-pixels", type=int, default=None, metavar="N",
                    help="refuse uploads with more pixels (the upscale limit; default 200000000)")

@@ -44,7 +44,7 @@ def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
                    help="accepted and ignored: tiles here always carry the model's whole receptive field, so "
                         "the output equals the untiled one and no padding is needed")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU) | cpu | cuda | cuda:N | mps")
-    p.add_argument("--precision", default="auto",
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16", "int8"], metavar="PRECISION",
                    help="auto | fp32 | bf16 | fp16 | int8; auto = bf16 on CPUs with native bf16 (AMX/AVX512-BF16) "
                         "and on CUDA (fp16 where bf16 is missing), fp32 elsewhere (`srgan info` says which). "
                         "int8 (opt-in, CPU): the srresnet's int8 weights run by OpenVINO (pip install "
@@ -133,8 +133,8 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
         if dest.is_file() and skip_existing:
             existing += 1
         elif dest.exists() and not args.overwrite:
-            errors.append(f"{dest}: already exists; not overwritten (pass --overwrite to replace it, --skip-existing to "
-                          "pass over it)")
+            errors.append(f"{dest}: already exists; not overwritten (pass --overwrite to replace it, "
+                          "--skip-existing to pass over it)")
         elif dest.exists() and dest.is_dir():
             errors.append(f"{dest}: is a folder")
         else:

@@ -49,8 +49,8 @@ def test_degrade_writes_all_or_nothing(tmp_path, capsys):
     assert main(["degrade", str(tmp_path / "hr"), "-o", str(tmp_path / "lr")]) == 1
     assert [p.name for p in (tmp_path / "lr").iterdir()] == ["keep.png"]
     assert main(["degrade", str(tmp_path / "hr" / "a.png"), "-o", str(tmp_path / "lr")]) == 1
-    assert capsys.readouterr().err.splitlines()[-1] == (f"srgan: error: {tmp_path / 'hr' / 'a.png'}: is a file; degrade "
-                                                        "takes a folder of HR images (or a benchmark name)")
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"srgan: error: {tmp_path / 'hr' / 'a.png'}: is a file; degrade takes a folder of HR images (or a benchmark name)")
 
 
 def test_degrade_mod_crops_keeps_names_and_refuses_to_overwrite(tmp_path):

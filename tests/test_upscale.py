@@ -181,7 +181,8 @@ def test_api_float_values_outside_0_1_are_refused(tiny_model):
     # a 0-255 float image used to come back white (clipped) without a word; NaN used to come back as NaN
     photo = np.random.default_rng(0).random((5, 6, 3), dtype=np.float32)
     cases = [(photo * 255, r"^float image values must lie in \[0, 1\], got \[0\.\d+, 2\d\d\.\d+\] \(a 0-255 image"),
-             (torch.from_numpy(photo).permute(2, 0, 1) - 0.1, r"^float image values must lie in \[0, 1\], got \[-0\.09\d+, 0\.89\d+\]$"),
+             (torch.from_numpy(photo).permute(2, 0, 1) - 0.1,
+              r"^float image values must lie in \[0, 1\], got \[-0\.09\d+, 0\.89\d+\]$"),
              (torch.full((1, 3, 4, 5), float("nan")), r"^the image has NaN or infinite values$"),
              (np.where(photo > 0.5, np.inf, photo), r"^the image has NaN or infinite values$")]
     for image, message in cases:

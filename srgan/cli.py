@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the only place to look for benchmark names: DIR/benchmarks/<Set>")
     p.add_argument("--json", metavar="OUT", help="write per-image and per-set results as JSON")
     p.add_argument("--save-images", metavar="DIR", help="also write the SR images")
+    p.add_argument("--back-project", action="store_true",
+                   help="score the outputs after back-projection onto the LR input (as srgan upscale --back-project; "
+                        "not in the paper)")
     p.add_argument("--scale", type=int, default=4,
                    help="upscaling factor; it must match the model's (the LR images are HR / scale)")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU) | cpu | cuda | mps")

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .backproject import BackProjected
 from .checkpoint import CheckpointError, atomic_write, load_checkpoint, load_generator, strip_prefixes
 from .benchmark_sets import BenchmarkSet, degrade_folder
 from .datasets import resolve_benchmark
@@ -183,7 +184,7 @@ def _score(sr: np.ndarray, hr: np.ndarray, scale: int, metrics: tuple[str, ...],
 
 
 def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32", save_images=None,
-             progress: bool = False, round_y: bool = True, metrics=("psnr", "ssim")) -> dict:
+             progress: bool = False, round_y: bool = True, metrics=("psnr", "ssim"), back_project: bool = False) -> dict:
     """Score ``model`` on benchmark sets; return ``{set: {<metric>: mean, "images": {name: {<metric>: value}}}}``.
 
     ``model`` is anything :func:`resolve_model` takes, or ``"hr"`` (:data:`GROUND_TRUTH`) to score the HR
@@ -194,6 +195,7 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
     ``FileExistsError`` before any work. A perfect reconstruction has PSNR ``inf``.
     ``round_y=False`` measures on unrounded float Y (BasicSR's convention) instead of
     MATLAB's ``rgb2ycbcr``-of-uint8 rounded Y; see docs/EVALUATION.md for the difference.
+    ``back_project`` scores the model's outputs after :mod:`srgan.backproject`'s correction.
     """
     from .images import check_writable_dir, write_image
 
@@ -207,6 +209,8 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
     dev = _device(device)
     int8 = precision == "int8"  # int8 weights run by OpenVINO on the CPU (srgan.quantize)
     dtype = torch.float32 if int8 else resolve_precision(precision, dev)
+    if back_project and (int8 or ground_truth):
+        raise ValueError("back-projection applies to a model's output in fp32/bf16/fp16, not to int8 or hr")
     if int8 and not ground_truth:
         from .upscale import prepare
 
@@ -215,6 +219,8 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
         model = resolve_model(model, dev, scale=scale)
         if model.scale != int(scale):
             raise ValueError(f"the model upscales x{model.scale} but --scale is {scale}")
+        if back_project:
+            model = BackProjected(model, model.scale, radius=0)  # the radius is for tiling, which eval does not do
     if isinstance(sets, (str, os.PathLike, BenchmarkSet)):
         sets = [sets]
     sets = [s if isinstance(s, BenchmarkSet) else BenchmarkSet(s, scale) for s in sets]
@@ -304,12 +310,13 @@ def eval_from_cli(args) -> int:
         parent = Path(args.json).expanduser().resolve().parent
         if parent.exists() and not os.access(parent, os.W_OK):
             raise PermissionError(f"{args.json}: folder is not writable")
+    back_project = getattr(args, "back_project", False)
     results = evaluate(model, sets, scale=scale, device=device, precision=args.precision,
                        save_images=getattr(args, "save_images", None), progress=sys.stderr.isatty(),
-                       metrics=metrics)
+                       metrics=metrics, back_project=back_project)
     measured = "/".join(m.upper() for m in METRICS if any(m in r for r in results.values()))
-    print(format_table(results, f"model {_model_name(args.model)}, x{scale}, {measured} on Y, "
-                                f"{scale}-px border, device {device}, {args.precision}"))
+    print(format_table(results, f"model {_model_name(args.model)}{' back-projected' if back_project else ''}, "
+                                f"x{scale}, {measured} on Y, {scale}-px border, device {device}, {args.precision}"))
     if args.json:
         write_json(results, Path(args.json).expanduser())
     return 0

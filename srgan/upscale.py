@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .backproject import BackProjected
 from .device import resolve_device, resolve_precision
 from .images import LUMA_BT601, to_uint8
 from .inference import fast_generator
@@ -63,15 +64,18 @@ def _weights_stamp(module: nn.Module) -> tuple:
 
 
 def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | torch.device = "auto",
-            precision: str = "auto", backend: str = "torch") -> Engine:
+            precision: str = "auto", backend: str = "torch", *, back_project: bool = False) -> Engine:
     """Load ``model`` and make it fast for ``device``/``precision``: an :class:`~srgan.tiling.Engine`.
 
     Pass the result to :func:`upscale` as ``model`` to reuse it for many images. For an ``nn.Module`` the
     engine is cached until the module's weights change. ``backend='openvino'``: run it with OpenVINO on the
-    CPU (:mod:`srgan.openvino_engine`).
+    CPU (:mod:`srgan.openvino_engine`). ``back_project``: correct each output towards its input
+    (:mod:`srgan.backproject`; torch backend only).
     """
     if isinstance(model, Engine):
         return model
+    if back_project and (precision == "int8" or backend != "torch"):
+        raise ValueError("back-projection runs with the torch backend, not int8 or OpenVINO")
     if precision == "int8":
         return _int8_engine(model, device)
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
@@ -86,7 +90,7 @@ def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | 
         raise ValueError(f"backend must be 'torch' or 'openvino', got {backend!r}")
     if isinstance(model, nn.Module):
         stamp = _weights_stamp(model)
-        cached = _ENGINES.get(model, {}).get((dev, dtype))
+        cached = _ENGINES.get(model, {}).get((dev, dtype, back_project))
         if cached is not None and cached[0] == stamp:
             return cached[1]
     net = load_model(model, dev)
@@ -97,8 +101,10 @@ def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | 
     engine = Engine(net, dev, dtype)
     if type(getattr(net, "_orig_mod", net)).__name__ == "BicubicUpscaler":
         engine.radius = 4  # MATLAB bicubic reads +-3 input pixels
+    if back_project:  # an opaque network to the tiles, with the radius the correction adds
+        engine = Engine(BackProjected(net, engine.scale, engine.radius), dev, dtype)
     if isinstance(model, nn.Module):
-        _ENGINES.setdefault(model, {})[(dev, dtype)] = (_weights_stamp(model), engine)
+        _ENGINES.setdefault(model, {})[(dev, dtype, back_project)] = (_weights_stamp(model), engine)
     return engine
 
 
@@ -266,7 +272,7 @@ def _check_float_range(lo: float, hi: float) -> None:
 
 
 def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL, *, tile: int | str = "auto",
-            precision: str = "auto", device: str | torch.device = "auto"):
+            precision: str = "auto", device: str | torch.device = "auto", back_project: bool = False):
     """Super-resolve ``image`` and return the same kind of object.
 
     * PIL image -> PIL image (RGB, RGBA, L, LA, I;16, I and F modes kept; P becomes RGB/RGBA, CMYK and other
@@ -280,12 +286,16 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
 
     ``model`` is a name, a path, an ``nn.Module`` or an :class:`~srgan.tiling.Engine` from :func:`prepare`
     (reuse one for many images). ``tile``: LR tile size, 'auto' or 0 (no tiling); tiling is exact.
+    ``back_project``: pull the output's low frequencies back to the input's (:mod:`srgan.backproject`); for an
+    engine, pass it to :func:`prepare` instead.
     """
     from PIL import Image as PILImage
 
     if isinstance(image, torch.Tensor) and device == "auto" and image.device.type != "cpu":
         device = image.device
-    engine = prepare(model, device, precision)
+    if back_project and isinstance(model, Engine):
+        raise ValueError("back_project is chosen when the engine is made: srgan.prepare(model, back_project=True)")
+    engine = prepare(model, device, precision, back_project=back_project)
 
     if isinstance(image, PILImage.Image):
         rgb, alpha, mode, _white = _from_pil(image)

@@ -115,10 +115,15 @@ def test_colour_report_measures_a_tint_and_the_shipped_models_offsets(shared_dat
     hr = np.random.default_rng(0).integers(10, 240, (20, 24, 3)).astype(np.uint8)
     tinted = (hr.astype(int) + [2, 0, -1]).astype(np.uint8)
     assert colour.colour_offset(tinted, hr).tolist() == [2.0, 0.0, -1.0]
+    patch = np.random.default_rng(1).integers(10, 240, (72, 72, 3)).astype(np.uint8)
+    local = patch.copy()
+    local[4:36, 36:68, 2] += 5  # one 32-px block of the inner 64x64, blue +5
+    assert colour.block_offset(local, patch) == 5.0 and colour.colour_offset(local, patch)[2] == 5 / 4
     pairs = list(BenchmarkSet(shared_data / "benchmarks" / "Set5", 4))
     srgan = colour.report(resolve_model("srgan"), pairs)
     assert srgan["mean_rgb"] == pytest.approx([-0.544, -0.348, 0.885], abs=2e-3)
     assert srgan["worst_image"] == pytest.approx(1.81, abs=0.01)
+    assert srgan["block_median"] == pytest.approx(3.79, abs=0.01)
     assert colour.report(BicubicUpscaler(4), pairs)["worst_image"] < 0.1
 
 

@@ -1,0 +1,55 @@
+"""What ``--back-project`` costs: the prepared engine with and without it, interleaved, on one image.
+
+    python benchmarks/back_project.py                          # srgan/samples/coffee.png (600x400 -> 2400x1600)
+    python benchmarks/back_project.py --image photo.png --model srresnet --runs 7
+
+Both engines run as ``srgan upscale`` runs them (:func:`srgan.upscale.upscale_planes`, tile 'auto', the
+precision 'auto' resolves to here, output assembled in memory); runs alternate so that other load hits both
+alike. The back-projected engine is opaque to the tiling, so it also loses the split of the network into
+large-tile features and small-tile reconstruction (srgan/tiling.py): that is part of what is measured.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from srgan.images import read_image  # noqa: E402
+from srgan.upscale import prepare, upscale_planes  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image", default=os.path.join(os.path.dirname(__file__), "..", "srgan", "samples",
+                                                        "coffee.png"))
+    parser.add_argument("--model", default="srgan")
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    rgb = torch.from_numpy(read_image(args.image).rgb).permute(2, 0, 1)
+    engines = {name: prepare(args.model, "cpu", args.precision, back_project=name == "back-projected")
+               for name in ("plain", "back-projected")}
+    for engine in engines.values():  # warm-up: the first call builds oneDNN kernels
+        upscale_planes(engine, rgb, tile="auto", out="uint8")
+    times = {name: [] for name in engines}
+    for _ in range(args.runs):
+        for name, engine in engines.items():
+            start = time.perf_counter()
+            upscale_planes(engine, rgb, tile="auto", out="uint8")
+            times[name].append(time.perf_counter() - start)
+    h, w = rgb.shape[1:]
+    print(f"{args.model}, {w}x{h} -> {4 * w}x{4 * h}, {engines['plain'].dtype}, {torch.get_num_threads()} threads, "
+          f"median of {args.runs} (load average {os.getloadavg()[0]:.2f})")
+    for name, samples in times.items():
+        print(f"  {name:15s} {statistics.median(samples):.2f} s")
+    print(f"  ratio           {statistics.median(times['back-projected']) / statistics.median(times['plain']):.3f}")
+
+
+if __name__ == "__main__":
+    main()

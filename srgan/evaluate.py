@@ -184,7 +184,8 @@ def _score(sr: np.ndarray, hr: np.ndarray, scale: int, metrics: tuple[str, ...],
 
 
 def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32", save_images=None,
-             progress: bool = False, round_y: bool = True, metrics=("psnr", "ssim"), back_project: bool = False) -> dict:
+             progress: bool = False, round_y: bool = True, metrics=("psnr", "ssim"),
+             back_project: bool = False) -> dict:
     """Score ``model`` on benchmark sets; return ``{set: {<metric>: mean, "images": {name: {<metric>: value}}}}``.
 
     ``model`` is anything :func:`resolve_model` takes, or ``"hr"`` (:data:`GROUND_TRUTH`) to score the HR

@@ -46,7 +46,7 @@ def panning_clip(hr: np.ndarray, frames: int, quality: int) -> list[np.ndarray]:
     travel = SCALE * (frames - 1)
     h = (hr.shape[0] - travel) // SCALE * SCALE
     w = (hr.shape[1] - travel) // SCALE * SCALE
-    if min(h, w) <= 2 * MARGIN + SCALE:
+    if min(h, w) - travel - 2 * MARGIN < 1:  # what flicker() compares must not be empty
         raise ValueError(f"image {hr.shape[1]}x{hr.shape[0]} is too small for {frames} frames")
     return [jpeg_round_trip(degrade_uint8(hr[SCALE * k:SCALE * k + h, SCALE * k:SCALE * k + w], SCALE), quality)
             for k in range(frames)]
@@ -57,6 +57,8 @@ def flicker(sr_frames: list[np.ndarray]) -> float:
     frames = len(sr_frames)
     h, w = sr_frames[0].shape[:2]
     travel = SCALE * (frames - 1)
+    if min(h, w) - travel - 2 * MARGIN < 1:
+        raise ValueError(f"frames of {w}x{h} leave nothing to compare after the pan and the {MARGIN}-px margins")
     # frame k shows HR pixel (y, x) at (y - 4k, x - 4k): the region every frame holds starts at `travel` in frame 0
     aligned = [f[travel - SCALE * k + MARGIN:h - SCALE * k - MARGIN, travel - SCALE * k + MARGIN:w - SCALE * k - MARGIN]
                for k, f in enumerate(sr_frames)]

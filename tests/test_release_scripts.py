@@ -204,5 +204,5 @@ def test_video_flicker_clip_is_an_exact_pan_and_bicubic_does_not_flicker_on_it()
     compressed = video.panning_clip(hr, frames=4, quality=75)
     assert 2.0 < video.flicker([super_resolve(bicubic, lr, "cpu") for lr in compressed]) < 6.0
     # the measure itself: frame k = k everywhere gives the standard deviation of 0..5, sqrt(35 / 12)
-    steps = [np.full((100, 100, 3), k, np.uint8) for k in range(6)]
+    steps = [np.full((200, 200, 3), k, np.uint8) for k in range(6)]
     assert video.flicker(steps) == pytest.approx(np.sqrt(35 / 12))

@@ -368,10 +368,17 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
     )
 
 
-def read_size(path: str | os.PathLike) -> tuple[int, int]:
-    """(width, height) from the file's header, without decoding the pixels; ImageError if it cannot be read."""
+@contextmanager
+def _header(path: str | os.PathLike) -> Iterator[PILImage.Image]:
+    """The file opened by Pillow for what its header says, pixels not decoded; ImageError if it cannot be read."""
     _check_file(path)
     with _decoding(path), _pillow_bomb_check_off(), PILImage.open(path) as im:
+        yield im
+
+
+def read_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) from the file's header, without decoding the pixels; ImageError if it cannot be read."""
+    with _header(path) as im:
         return im.size
 
 
@@ -382,8 +389,7 @@ def extra_frames(path: str | os.PathLike) -> int:
     depth maps of the same photo.  An unreadable file counts 0 here; reading it reports the problem.
     """
     try:
-        _check_file(path)
-        with _decoding(path), _pillow_bomb_check_off(), PILImage.open(path) as im:
+        with _header(path) as im:
             if im.format == "MPO" or not getattr(im, "is_animated", False):
                 return 0
             return int(im.n_frames) - 1

@@ -25,15 +25,20 @@ BORDER = 4
 BLOCK = 32
 
 
-def colour_offset(sr: np.ndarray, hr: np.ndarray) -> np.ndarray:
-    """Mean of SR - HR per RGB channel (8-bit levels), less a ``BORDER``-px border."""
+def _difference(sr: np.ndarray, hr: np.ndarray) -> np.ndarray:
+    """SR - HR in 8-bit levels, less a ``BORDER``-px border."""
     inner = (slice(BORDER, -BORDER), slice(BORDER, -BORDER))
-    return (sr[inner].astype(np.float64) - hr[inner]).reshape(-1, 3).mean(axis=0)
+    return sr[inner].astype(np.float64) - hr[inner]
+
+
+def colour_offset(sr: np.ndarray, hr: np.ndarray) -> np.ndarray:
+    """Mean of SR - HR per RGB channel (8-bit levels), less the border."""
+    return _difference(sr, hr).reshape(-1, 3).mean(axis=0)
 
 
 def block_offset(sr: np.ndarray, hr: np.ndarray, block: int = BLOCK) -> float:
     """The largest |mean of SR - HR| of any ``block`` x ``block`` tile and channel (8-bit levels), less the border."""
-    diff = sr[BORDER:-BORDER, BORDER:-BORDER].astype(np.float64) - hr[BORDER:-BORDER, BORDER:-BORDER]
+    diff = _difference(sr, hr)
     h, w = diff.shape[0] // block * block, diff.shape[1] // block * block
     tiles = diff[:h, :w].reshape(h // block, block, w // block, block, 3).mean(axis=(1, 3))
     return float(np.abs(tiles).max())

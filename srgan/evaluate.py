@@ -41,6 +41,7 @@ from .device import autocast, resolve_device, resolve_precision
 from .imresize import imresize
 from .metrics import psnr_ssim_y
 from .niqe import niqe
+from .outputs import names_a_folder
 from .tiling import Engine
 
 __all__ = ["BicubicUpscaler", "resolve_model", "evaluate", "eval_from_cli", "degrade_from_cli",
@@ -306,7 +307,7 @@ def eval_from_cli(args) -> int:
     root = getattr(args, "data_root", None)  # names such as Set5 are looked up (srgan.datasets)
     sets = [BenchmarkSet(resolve_benchmark(d, root), scale) for d in args.data]
     if args.json:  # fail before the work, not after it
-        if args.json.endswith(("/", os.sep)) or Path(args.json).expanduser().is_dir():
+        if names_a_folder(os.path.expanduser(args.json)):
             raise IsADirectoryError(f"{args.json}: is a folder; --json takes a file name")
         parent = Path(args.json).expanduser().resolve().parent
         if parent.exists() and not os.access(parent, os.W_OK):

@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .outputs import names_a_folder
+
 
 def _require_onnx_tools() -> None:
     missing = []
@@ -82,7 +84,7 @@ def export_onnx(model: str | os.PathLike | nn.Module, path: str | os.PathLike, *
 
 def export_from_cli(args: argparse.Namespace) -> int:
     # Checked before the model is loaded and traced (seconds): a folder or a mistyped name is a one-line error.
-    if args.onnx.endswith(("/", os.sep)) or os.path.isdir(args.onnx):
+    if names_a_folder(args.onnx):
         raise IsADirectoryError(f"{args.onnx}: is a folder; --onnx takes a file name such as "
                                 f"{os.path.join(args.onnx, 'srgan.onnx')}")
     if Path(args.onnx).suffix.lower() != ".onnx":

@@ -120,6 +120,12 @@ def _outside(folder: Path, root: Path) -> str | None:
     return None
 
 
+def names_a_folder(path: str) -> bool:
+    """Whether an output named on the command line is a folder: an existing one, or one by its trailing slash
+    (``out/``, which would otherwise become a file called ``out``)."""
+    return path.endswith(("/", os.sep)) or os.path.isdir(path)
+
+
 def refused_before_work(src: Path, dest: Path, final_scale: float, model_scale: int, max_pixels: int) -> str | None:
     """An output problem known before upscaling, from the input's header: the input itself as the target, or
     one of :func:`output_size_problem`'s (it used to fail after the model had run)."""

@@ -208,13 +208,13 @@ def _read_safetensors(path: Path) -> Generator:
             meta = handle.metadata() or {}
             shapes = {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({_one_line(exc)})") from None
+        raise CheckpointError(f"{path}: not a readable safetensors file ({one_line(exc)})") from None
     architecture = {k: meta[k] for k in ARCHITECTURE_KEYS if k in meta}
     check_generator_shapes(strip_prefixes(shapes), architecture if len(architecture) == 3 else None, str(path))
     try:
         state = load_file(path)
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({_one_line(exc)})") from None
+        raise CheckpointError(f"{path}: not a readable safetensors file ({one_line(exc)})") from None
     return generator_from_state_dict(state, architecture if len(architecture) == 3 else None, source=str(path))
 
 
@@ -287,7 +287,8 @@ def _refuse_zip_bomb(path: Path) -> None:
                               f"bytes from a {size:,}-byte file (torch.save does not compress); refused")
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """An error's first line for a one-line message; its class name when it says nothing."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else exc.__class__.__name__
 

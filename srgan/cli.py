@@ -289,9 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # one line for the user; the traceback only on request
         if args.debug:
             raise
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        from .checkpoint import one_line
         from .images import ImageError  # "<file>: <problem>", a user error like ValueError/OSError
 
+        message = one_line(exc)
         if not isinstance(exc, (ValueError, OSError, ImageError)):  # not anticipated: say how to see more
             message = f"{exc.__class__.__name__}: {message} (rerun with --debug for the traceback)"
         print(f"srgan: error: {message}", file=sys.stderr)

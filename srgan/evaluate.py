@@ -141,20 +141,12 @@ def super_resolve(model: nn.Module, lr_uint8: np.ndarray, device, dtype=torch.fl
     if isinstance(model, Engine):  # int8: an OpenVINO engine, untiled
         y = model.forward(x)
     else:
-        with autocast(dev, dtype) if not exact else _null():
+        with autocast(dev, torch.float32 if exact else dtype):  # bicubic is float64, never autocast
             y = model(x)
     y = y[0].detach().to("cpu", torch.float64).clamp_(0.0, 1.0).mul_(255.0)
     # round half to even, as BasicSR's tensor2img (np.round); MATLAB im2uint8 rounds half up,
     # which differs only for values exactly on .5 (measured: no effect on any reported digit)
     return np.round(y.numpy().transpose(1, 2, 0)).astype(np.uint8)
-
-
-class _null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _set_key(name: str, results: dict) -> str:
@@ -219,10 +211,10 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
         model = prepare(model, dev, "int8")
     elif not ground_truth:
         model = resolve_model(model, dev, scale=scale)
-        if model.scale != int(scale):
-            raise ValueError(f"the model upscales x{model.scale} but --scale is {scale}")
-        if back_project:
-            model = BackProjected(model, model.scale, radius=0)  # the radius is for tiling, which eval does not do
+    if not ground_truth and model.scale != int(scale):
+        raise ValueError(f"the model upscales x{model.scale} but --scale is {scale}")
+    if back_project:
+        model = BackProjected(model, model.scale, radius=0)  # the radius is for tiling, which eval does not do
     if isinstance(sets, (str, os.PathLike, BenchmarkSet)):
         sets = [sets]
     sets = [s if isinstance(s, BenchmarkSet) else BenchmarkSet(s, scale) for s in sets]

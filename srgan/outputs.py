@@ -55,7 +55,7 @@ def plan_outputs(inputs: list[str], output: str, ext: str = ".png", suffix: str 
             files = kept
         found.extend((f, root) for f in files)
 
-    file_target = out.suffix and _is_image_name(out) and not out.is_dir()
+    file_target = out.suffix and _is_image_name(out) and not names_a_folder(output)  # shots.png/ is a folder
     if file_target and (len(found) > 1 or any(Path(i).is_dir() for i in inputs)):
         raise ValueError(f"{output}: a folder input or several inputs need an output folder, not a file name")
     if file_target:
@@ -64,7 +64,7 @@ def plan_outputs(inputs: list[str], output: str, ext: str = ".png", suffix: str 
                              f"{', '.join(IMAGE_EXTENSIONS)} file or an output folder")
         if found:
             plan.pairs.append((found[0][0], out))
-        plan.folder = out.parent if str(out.parent) else Path(".")
+        plan.folder = out.parent
         return plan
 
     ext = ext if ext.startswith(".") or ext == "keep" else "." + ext

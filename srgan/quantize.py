@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import CheckpointError, atomic_write, check_architecture
+from .checkpoint import CheckpointError, atomic_write, check_architecture, one_line
 from .inference import FastGenerator
 from .models import Generator
 
@@ -250,6 +250,7 @@ def _dequantize(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def is_int8_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an srgan int8 weights file; CheckpointError when it is a damaged safetensors file."""
     from safetensors import safe_open
 
     if Path(path).suffix != ".safetensors" or not Path(path).is_file():
@@ -257,8 +258,8 @@ def is_int8_file(path: str | os.PathLike) -> bool:
     try:
         with safe_open(str(path), "pt") as handle:
             return (handle.metadata() or {}).get("format") == FORMAT
-    except Exception:
-        return False
+    except Exception as exc:  # a damaged file says so, rather than "has no int8 weights"
+        raise CheckpointError(f"{path}: not a readable safetensors file ({one_line(exc)})") from None
 
 
 def load_int8(path: str | os.PathLike) -> QuantGenerator:
@@ -271,7 +272,7 @@ def load_int8(path: str | os.PathLike) -> QuantGenerator:
             meta = handle.metadata() or {}
             state = {k: handle.get_tensor(k) for k in handle.keys()}
     except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({str(exc).splitlines()[0]})") from None
+        raise CheckpointError(f"{path}: not a readable safetensors file ({one_line(exc)})") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an srgan int8 weights file (metadata format={meta.get('format')!r})")
     arch = check_architecture({k: meta.get(k) for k in ("scale", "num_blocks", "channels")})
@@ -280,7 +281,7 @@ def load_int8(path: str | os.PathLike) -> QuantGenerator:
         state = _dequantize(state)
         model.load_state_dict(state)
     except (RuntimeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: int8 weights do not fit the {arch} architecture ({str(exc).splitlines()[0]})") from None
+        raise CheckpointError(f"{path}: int8 weights do not fit the {arch} architecture ({one_line(exc)})") from None
     if not all(torch.isfinite(t).all() for t in state.values()) or not (model.act_scales > 0).all():
         raise CheckpointError(f"{path}: int8 weights hold non-finite values or non-positive scales")
     return model.eval().requires_grad_(False)

@@ -140,21 +140,21 @@ def _run(config, out_dir, device, info, state, init_generator) -> dict:
     start = trainer.step
     log = RunLog(out_dir if info.is_main else None, total=c.steps, start=start, tensorboard=c.tensorboard,
                  progress=c.progress)
-    batches = _batches(dataset, c, start, info)
-    from .batches import step_loader
+    try:  # from here on the log (a file, a progress bar) is closed whatever happens
+        batches = _batches(dataset, c, start, info)
+        from .batches import step_loader
 
-    loader = step_loader(dataset, batches, c.num_workers, pin_memory=device.type == "cuda")
-    if info.is_main:
-        log.note(f"{c.phase} phase, steps {start}..{c.steps}, {len(dataset)} training images "
-                 f"({len(dataset.held_out)} validation images held out), device {device}, "
-                 f"precision {str(trainer.dtype).replace('torch.', '')}, "
-                 f"{'channels_last' if c.channels_last else 'NCHW'}{', compiled' if c.compile else ''}, "
-                 f"{info.world_size} process(es), out_dir {out_dir}")
-    stopped_by = None
-    window: dict[str, list[float]] = defaultdict(list)
-    d_wins_streak = 0
-    t_window, n_window = time.perf_counter(), 0
-    try:
+        loader = step_loader(dataset, batches, c.num_workers, pin_memory=device.type == "cuda")
+        if info.is_main:
+            log.note(f"{c.phase} phase, steps {start}..{c.steps}, {len(dataset)} training images "
+                     f"({len(dataset.held_out)} validation images held out), device {device}, "
+                     f"precision {str(trainer.dtype).replace('torch.', '')}, "
+                     f"{'channels_last' if c.channels_last else 'NCHW'}{', compiled' if c.compile else ''}, "
+                     f"{info.world_size} process(es), out_dir {out_dir}")
+        stopped_by = None
+        window: dict[str, list[float]] = defaultdict(list)
+        d_wins_streak = 0
+        t_window, n_window = time.perf_counter(), 0
         with _stop_on_signals() as flag:
             for lr, hr in loader:
                 metrics, bad = trainer.train_step(lr, hr)
@@ -175,7 +175,7 @@ def _run(config, out_dir, device, info, state, init_generator) -> dict:
                         if d_wins_streak and d_wins_streak % c.d_wins_warn_steps == 0:
                             log.note(f"step {step}: D wins outright for {d_wins_streak} steps (mean D(SR) < 0.05, "
                                      "D(HR) > 0.95): G gets little adversarial signal")
-                stop = _agreed_stop(flag["signal"] is not None, info)
+                stop = _agreed_stop(flag["signal"] is not None, info, device)
                 if step % c.log_every == 0 or step == c.steps or stop:
                     seconds = (time.perf_counter() - t_window) / max(n_window, 1)
                     record = {"step": step, "phase": c.phase,
@@ -224,11 +224,12 @@ def _batches(dataset, config, start, info):
     return StepBatches(len(dataset), config.batch_size, config.seed, start, config.steps, info.rank, info.world_size)
 
 
-def _agreed_stop(local: bool, info: ddp.DistInfo) -> bool:
-    """Every rank stops after the same step when any rank got a signal."""
+def _agreed_stop(local: bool, info: ddp.DistInfo, device: torch.device) -> bool:
+    """Every rank stops after the same step when any rank got a signal. The flag lives on the training device:
+    NCCL, the CUDA backend, reduces only CUDA tensors."""
     if not info.enabled:
         return local
-    return bool(ddp.all_reduce_mean(torch.tensor([float(local)]), info).item() > 0)
+    return bool(ddp.all_reduce_mean(torch.tensor([float(local)], device=device), info).item() > 0)
 
 
 def _fmt(metrics: dict) -> str:

@@ -114,3 +114,14 @@ def test_gan_two_gloo_ranks_match_one_process(images, tmp_path):
         a = params(tmp_path / "ddp" / "last.pt", key)
         b = params(tmp_path / "accum" / "last.pt", key)
         assert all(torch.equal(a[k], b[k]) for k in a), (key, max_diff(a, b))
+
+
+def test_stop_flag_is_reduced_on_the_training_device(monkeypatch):
+    """NCCL reduces only CUDA tensors: the stop flag must be made on the training device, not the CPU."""
+    from srgan import train as train_module
+    from srgan.distributed import DistInfo
+
+    seen = []  # the device of each tensor reduced; the fake reduction says another rank got a signal
+    monkeypatch.setattr(train_module.ddp, "all_reduce_mean", lambda values, info: seen.append(values.device) or torch.ones(1))
+    assert train_module._agreed_stop(False, DistInfo(0, 2, 0), torch.device("meta")) is True
+    assert seen == [torch.device("meta")]

@@ -92,6 +92,18 @@ def test_int8_tiles_are_exact(saved_small_generator, tmp_path, monkeypatch):
     assert np.abs(whole - tiled).max() <= 1e-5
 
 
+
+def test_eval_of_int8_weights_checks_the_scale(saved_small_generator, tmp_path, monkeypatch):
+    from srgan.evaluate import evaluate
+    from srgan.quantize import calibrate, from_generator, save_int8
+
+    monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "cache"))
+    q = from_generator(saved_small_generator[0])
+    calibrate(q, [torch.rand(1, 3, 24, 24)])
+    path = save_int8(q.eval().requires_grad_(False), tmp_path / "q.safetensors")
+    with pytest.raises(ValueError, match="the model upscales x4 but --scale is 2"):
+        evaluate(str(path), [tmp_path], scale=2, device="cpu", precision="int8")
+
 # `srgan eval --model srresnet --precision int8` (README, docs/PERFORMANCE.md "int8"): PSNR / SSIM on Y, 4-px border.
 # Measured with bf16 for the float ops (a CPU with AVX512-BF16); a CPU without runs them in f32, hence 5e-3 dB.
 INT8_RESULTS = {"Set5": (31.2925, 0.87966), "Set14": (28.0469, 0.76574), "BSD100": (27.2371, 0.72207)}

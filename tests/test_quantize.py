@@ -78,6 +78,10 @@ def test_a_float_weights_file_is_not_int8(saved_small_generator, tmp_path):
         load_int8(path)
     with pytest.raises(ValueError, match="int8 needs int8 weights.*make_int8.py"):
         int8_model(str(path))
+    damaged = tmp_path / "damaged.safetensors"
+    damaged.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="damaged.safetensors: not a readable safetensors file"):
+        int8_model(str(damaged))
     (tmp_path / "junk.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(CheckpointError, match="not a readable safetensors file"):
         load_int8(tmp_path / "junk.safetensors")

@@ -226,3 +226,9 @@ def test_an_image_name_for_a_folder_input_is_an_error_not_a_folder(weights, tmp_
     code, _out, err = _run(capsys, *_up(weights, tmp_path / "in", "-o", tmp_path / "big.png"))
     assert code == 1 and "a folder input or several inputs need an output folder" in err
     assert not (tmp_path / "big.png").exists()
+
+
+def test_an_image_name_with_a_trailing_slash_is_a_folder(weights, tmp_path, capsys):
+    src = _photo(tmp_path / "a.png")
+    code, _out, _err = _run(capsys, *_up(weights, src, "-o", f"{tmp_path / 'shots.png'}/"))
+    assert code == 0 and (tmp_path / "shots.png").is_dir() and (tmp_path / "shots.png" / "a.png").is_file()

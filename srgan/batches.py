@@ -48,9 +48,6 @@ class StepBatches(Sampler):
     def __len__(self) -> int:
         return max(0, self.stop - self.start)
 
-    def state_dict(self) -> dict:
-        return {"num_samples": self.n, "batch_size": self.batch_size, "seed": self.seed}
-
 
 class EpochSamples(Dataset):
     """``dataset[(epoch, i)]`` -> ``TrainDataset.sample(i, epoch)`` as float32 CHW tensors in [0, 1]."""

@@ -22,10 +22,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     import PIL
     import torch
 
-    from .device import cpu_flags, cpu_has_fast_bf16, resolve_device
+    from .device import cpu_flags, cpu_has_fast_bf16, resolve_device, resolve_precision
     from .models import Discriminator, Generator, count_parameters
-
-    from .device import resolve_precision
 
     flags = cpu_flags()
     device = resolve_device("auto")
@@ -174,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(sub, "demo", help="score and upscale the bundled samples with the shipped weights (no training); "
                                   "writes a comparison image")
     p.add_argument("-o", "--output", default="srgan-demo", help="parent folder for the demo's outputs")
-    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU) | cpu | cuda | mps")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU) | cpu | cuda | cuda:N | mps")
     p.set_defaults(func=cmd_demo)
 
     p = command(sub, "train", help="train SRResNet (phase mse) or SRGAN (phase gan)",
@@ -205,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "not in the paper)")
     p.add_argument("--scale", type=int, default=4,
                    help="upscaling factor; it must match the model's (the LR images are HR / scale)")
-    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU) | cpu | cuda | mps")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU) | cpu | cuda | cuda:N | mps")
     p.add_argument("--precision", default="fp32", choices=["fp32", "auto", "bf16", "fp16", "int8"], metavar="PRECISION",
                    help="fp32 | auto | bf16 | fp16 | int8. fp32 by default, unlike upscale's auto: reported numbers "
                         "must be exact and the same on every machine. int8: the srresnet int8 weights on the CPU "
@@ -243,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", metavar="WEIGHTS",
                    help="also offer this weights/checkpoint file (repeatable); bicubic, srresnet, srgan always")
     p.add_argument("--study", metavar="DIR", help="serve the blind rating page (/study) for this study folder")
-    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU) | cpu | cuda | mps")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU) | cpu | cuda | cuda:N | mps")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], metavar="PRECISION",
                    help="auto | fp32 | bf16 | fp16; auto as in srgan upscale (`srgan info` says which)")
     p.add_argument("--max-pixels", type=int, default=None, metavar="N",

@@ -62,7 +62,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .images import ImageError, find_images
+from .images import ImageError, find_images, read_size
 from .imagecache import ImageCache, default_cache_dir, load_hr
 from .imresize import degrade_uint8
 
@@ -111,23 +111,6 @@ def to_chw_float(a: np.ndarray) -> torch.Tensor:
 def _few(paths: Sequence, n: int = 10) -> str:
     names = [str(p) for p in paths]
     return ", ".join(names[:n]) + (f" (+{len(names) - n} more)" if len(names) > n else "")
-
-
-def _header_size(path: Path) -> tuple[int, int]:
-    """(height, width) from the file header only (orientation does not matter for min side)."""
-    import warnings
-
-    from PIL import Image as PILImage
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with PILImage.open(path) as im:
-                w, h = im.size
-    except Exception as exc:  # anything Pillow raises for a bad file
-        detail = " ".join(str(exc).split()) or type(exc).__name__
-        raise ImageError(path, f"cannot read image ({detail})") from None
-    return h, w
 
 
 # --------------------------------------------------------------------------- training data
@@ -227,13 +210,18 @@ class TrainDataset(Dataset):
 
     def _report_bad(self, exc: Exception, path: Path) -> None:
         self.skipped_bad.append(path)
+        self._warn_unreadable(exc, path)
+
+    @staticmethod
+    def _warn_unreadable(exc: Exception, path: Path) -> None:
         log.warning("skipping unreadable image: %s", exc if isinstance(exc, ImageError) else f"{path}: {exc}")
 
     def _scan_headers(self, files: list[Path]):
         entries = []
         for path in files:
             try:
-                entries.append((path, None, _header_size(path)))
+                w, h = read_size(path)  # orientation does not matter for the min side
+                entries.append((path, None, (h, w)))
             except ImageError as exc:
                 self._report_bad(exc, path)
         return entries
@@ -281,8 +269,7 @@ class TrainDataset(Dataset):
                     break
                 except (ImageError, OSError, ValueError) as exc:
                     self._bad_now.add(j)
-                    log.warning("skipping unreadable image: %s",
-                                exc if isinstance(exc, ImageError) else f"{self.files[j]}: {exc}")
+                    self._warn_unreadable(exc, self.files[j])
             j = (j + 1) % len(self.files)
         else:
             raise RuntimeError("every training image turned out unreadable")

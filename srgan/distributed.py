@@ -74,11 +74,6 @@ def all_reduce_mean(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return values
 
 
-def barrier(info: DistInfo) -> None:
-    if info.enabled and dist.is_initialized():
-        dist.barrier()
-
-
 def teardown(info: DistInfo) -> None:
     """Wait for every rank, then leave the process group."""
     if info.enabled and dist.is_initialized():

@@ -172,7 +172,6 @@ _LOW_BYTE_RAWMODE = {
 # 16-bit gray+alpha PNG: Pillow reads it as RGBA from "LA;16B"; the 8-bit "RGBA" raw mode
 # has the same 4 bytes per pixel and hands us the bytes L_hi, L_lo, A_hi, A_lo.
 _LA16_RAWMODE = "LA;16B"
-_GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
 _LOW_BIT_SCALE = {"1": 255, "L;2": 85, "L;4": 17}  # PNG tRNS value -> 8-bit pixel value
 
 

@@ -285,9 +285,7 @@ def write_image(
         if tmp is not None:
             try:
                 os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            except OSError:
+            except OSError:  # already renamed into place, or the disk is gone: nothing more to tidy
                 pass
     return dest
 

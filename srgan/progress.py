@@ -26,7 +26,7 @@ def tile_advice(engine: Engine, height: int, width: int, tile) -> str | None:
     """A warning when ``tile`` makes the run much slower than 'auto', saying what 'auto' picks; else None."""
     if tile in ("auto", 0):
         return None
-    auto, _inner = choose_tiles(engine, height, width, "auto")
+    auto, _inner = choose_tiles(engine, "auto")
     r = engine.radius
 
     def work(t: int) -> float:

@@ -107,8 +107,7 @@ class Engine:
         return self.model(self._prep(x)).float()
 
 
-def choose_tiles(engine: Engine, height: int, width: int, tile: int | str | None,
-                 budget: int | None = None) -> tuple[int, int]:
+def choose_tiles(engine: Engine, tile: int | str | None, budget: int | None = None) -> tuple[int, int]:
     """(outer tile, inner tile) in LR pixels for ``tile`` = 'auto' | int (0 = untiled)."""
     if tile in (0, "0", None):
         return 0, 0
@@ -150,7 +149,7 @@ def run_tiled(engine: Engine, image: torch.Tensor, sink: Sink, tile: int | str =
     """
     _, height, width = image.shape
     budget = budget or memory_budget(engine.device)
-    outer, inner = choose_tiles(engine, height, width, tile, budget)
+    outer, inner = choose_tiles(engine, tile, budget)
     s = engine.scale
     margin = engine.radius
     wh, rows = windows(0, height, 0, height, outer, margin)

@@ -198,9 +198,7 @@ class Trainer:
             "scaler_g": self.scaler_g.state_dict(),
             "bad_steps": {"in_row": self.bad_in_row, "total": self.bad_total},
             "lr_decay_step": self.lr_decay_step,
-            "rng": rng_state(),
-            "sampler": {"kind": "step", "position": self.step * self.config.batch_size,
-                        "seed": self.config.seed, "batch_size": self.config.batch_size},
+            "rng": rng_state(),  # the batches need nothing more: they follow from step, seed and batch_size
         }
         if self.d is not None:
             state.update(discriminator=self.d.state_dict(), optimizer_d=self.opt_d.state_dict(),

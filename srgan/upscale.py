@@ -30,8 +30,9 @@ from .tiling import Engine, iter_alpha_tiles, run_tiled
 
 __all__ = ["load_model", "upscale", "upscale_file", "prepare", "upscale_planes"]
 
-#: 8-bit outputs larger than this (HR pixels) are assembled as uint8 rather than float32 (~3 float copies of a
-#: 16000x12000 image would need > 7 GB). 16-bit outputs are always assembled as uint16.
+#: Grayscale outputs larger than this (HR pixels) are assembled as uint8 rather than float32 (~3 float copies of a
+#: 16000x12000 image would need > 7 GB). 8-bit colour is always assembled as uint8, 16-bit as uint16
+#: (srgan.pipeline.output_dtype).
 LARGE_OUTPUT_PIXELS = 40_000_000
 
 
@@ -212,25 +213,25 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 
 
 def _from_pil(image):
-    """PIL image -> (float HWC rgb, alpha | None, output mode, white level)."""
+    """PIL image -> (float HWC rgb, alpha | None, output mode)."""
     mode = image.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         arr = np.clip(np.asarray(image, dtype=np.float64), 0, 65535).astype(np.float32) / 65535
-        return np.repeat(arr[..., None], 3, axis=2), None, "I;16" if mode.startswith("I;16") else "I", 65535
+        return np.repeat(arr[..., None], 3, axis=2), None, "I;16" if mode.startswith("I;16") else "I"
     if mode == "F":
         arr = np.clip(np.nan_to_num(np.asarray(image, dtype=np.float32)), 0, 1)
-        return np.repeat(arr[..., None], 3, axis=2), None, "F", 1
+        return np.repeat(arr[..., None], 3, axis=2), None, "F"
     if mode in ("1", "L"):
         arr = np.asarray(image.convert("L"), dtype=np.float32) / 255
-        return np.repeat(arr[..., None], 3, axis=2), None, "L", 255
+        return np.repeat(arr[..., None], 3, axis=2), None, "L"
     if mode in ("LA", "La"):
         arr = np.asarray(image.convert("LA"), dtype=np.float32) / 255
-        return np.repeat(arr[..., :1], 3, axis=2), arr[..., 1], "LA", 255
+        return np.repeat(arr[..., :1], 3, axis=2), arr[..., 1], "LA"
     if mode in ("RGBA", "RGBa", "PA") or (mode == "P" and ("transparency" in image.info or image.palette.mode == "RGBA")):
         arr = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255
-        return arr[..., :3], arr[..., 3], "RGBA", 255
+        return arr[..., :3], arr[..., 3], "RGBA"
     arr = np.asarray(image.convert("RGB"), dtype=np.float32) / 255  # RGB, P, CMYK, YCbCr, ...
-    return arr, None, "RGB", 255
+    return arr, None, "RGB"
 
 
 def _to_pil(rgb_u8_or_f, alpha, mode: str, info: dict):
@@ -298,7 +299,7 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
     engine = prepare(model, device, precision, back_project=back_project)
 
     if isinstance(image, PILImage.Image):
-        rgb, alpha, mode, _white = _from_pil(image)
+        rgb, alpha, mode = _from_pil(image)
         out = "float32" if mode in ("I;16", "I", "F") else "uint8"
         y, a = upscale_planes(engine, torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1),
                               None if alpha is None else torch.from_numpy(alpha), tile=tile, out=out)

@@ -185,7 +185,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
             return tile_bar(label, width * height, show)
 
         write = functools.partial(write_output, scale=engine.scale, outscale=outscale, overwrite=args.overwrite,
-                                  png_level=getattr(args, "png_level", 6))
+                                  png_level=getattr(args, "png_level", 1))
         with _signals_interrupt():
             # Decoding, the model and encoding overlap; small images go in batches (srgan.pipeline).
             for _src, dest, problem in upscale_files(engine, todo, write, tile=tile, max_pixels=max_pixels,

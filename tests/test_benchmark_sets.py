@@ -86,7 +86,9 @@ def test_benchmark_set_layouts(shared_data, tmp_path):
             (folder / f"{name}.png").write_bytes((set5 / "HR" / f"{name}.png").read_bytes())
         gen = BenchmarkSet(folder)
         assert gen.name == ("plain" if sub == "plain" else "Mine") and gen.lr_dir is None
-        for (name, lr, hr), (_, lr_ref, hr_ref) in zip(gen, (i for i in items if i[0] in ("bird", "woman"))):
+        pairs = list(zip(gen, [i for i in items if i[0] in ("bird", "woman")], strict=True))
+        assert [name for (name, _, _), _ in pairs] == ["bird", "woman"]
+        for (name, lr, hr), (_, lr_ref, hr_ref) in pairs:
             np.testing.assert_array_equal(lr, lr_ref)
             np.testing.assert_array_equal(hr, hr_ref)
 

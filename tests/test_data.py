@@ -155,7 +155,7 @@ def test_reproducible_cache_equals_no_cache_and_workers(tree, cache_dir):
     # same batches with 0 and 2 DataLoader workers (seeded shuffling, per-sample generators)
     b0 = [b[1] for b in train_loader(cached, 4, num_workers=0)]
     b2 = [b[1] for b in train_loader(cached, 4, num_workers=2)]
-    assert len(b0) == 4 and all(torch.equal(x, y) for x, y in zip(b0, b2))
+    assert len(b0) == len(b2) == 4 and all(torch.equal(x, y) for x, y in zip(b0, b2))
 
 
 def test_grayscale_rgba_and_16bit_sources(tmp_path, cache_dir):

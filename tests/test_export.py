@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-onnx = pytest.importorskip("onnx", reason="ONNX export tests need the [export] extra (onnx)")
-pytest.importorskip("onnxscript", reason="ONNX export tests need the [export] extra (onnxscript)")
-ort = pytest.importorskip("onnxruntime", reason="ONNX export tests need the [export] extra (onnxruntime)")
+from extras import need
+
+onnx = need("onnx", "ONNX export tests need the [export] extra (onnx)")
+need("onnxscript", "ONNX export tests need the [export] extra (onnxscript)")
+ort = need("onnxruntime", "ONNX export tests need the [export] extra (onnxruntime)")
 
 from srgan.cli import main  # noqa: E402
 

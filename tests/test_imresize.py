@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from extras import need
 from srgan.imresize import (
     cubic,
     downscale_fast,
@@ -32,7 +33,7 @@ def _chw(a: np.ndarray) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def mats(shared_data):
-    sio = pytest.importorskip("scipy.io")
+    sio = need("scipy.io", "reading MATLAB .mat files needs scipy (the dev extra)")
     root = shared_data / "benchmarks" / "matlab_golden"
     return {name: sio.loadmat(str(root / f"{name}.mat")) for name in ("butterfly_GT", "face")}
 
@@ -210,7 +211,9 @@ def test_ceil_output_size_matches_exact_fractions():
 def test_explicit_size_and_anisotropic_scale():
     x = torch.rand(3, 20, 30, dtype=torch.float64)
     assert imresize(x, size=(7, 11)).shape == (3, 7, 11)
-    assert imresize(x, scale=(0.5, 2)).shape == (3, 10, 60)
+    # (sh, sw): the height gets the x0.5 kernel (antialiased, 20 -> 10), the width the x2 one (30 -> 60)
+    expected = resize_matrix(20, 10, 0.5) @ x @ resize_matrix(30, 60, 2).T
+    torch.testing.assert_close(imresize(x, scale=(0.5, 2)), expected, rtol=0, atol=1e-12)
 
 
 def test_constant_image_is_preserved():

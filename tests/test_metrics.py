@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from extras import need
 from srgan.imresize import imresize
 from srgan.metrics import (
     gaussian_window,
@@ -34,7 +35,7 @@ def _bicubic_x4_uint8(lr: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def mats(shared_data):
-    sio = pytest.importorskip("scipy.io")
+    sio = need("scipy.io", "reading MATLAB .mat files needs scipy (the dev extra)")
     root = shared_data / "benchmarks" / "matlab_golden"
     return {name: sio.loadmat(str(root / f"{name}.mat")) for name in ("butterfly_GT", "face")}
 
@@ -101,7 +102,7 @@ def test_border_is_shaved():
 
 
 def test_psnr_matches_skimage():
-    metrics = pytest.importorskip("skimage.metrics")
+    metrics = need("skimage.metrics", "needs scikit-image (the dev extra)")
     sr, hr = _rng_pair((48, 52, 3), seed=5)
     for round_y in (False, True):
         ys, yh = rgb_to_y(sr)[4:-4, 4:-4], rgb_to_y(hr)[4:-4, 4:-4]
@@ -144,7 +145,7 @@ def test_ssim_matches_bruteforce_definition():
 def test_ssim_matches_skimage_on_valid_region(mats):
     """skimage with Wang's settings pads, then crops (11-1)//2 = 5 px off its map before
     averaging: that is exactly the valid region, so the means must agree to rounding."""
-    metrics = pytest.importorskip("skimage.metrics")
+    metrics = need("skimage.metrics", "needs scikit-image (the dev extra)")
     m = mats["butterfly_GT"]
     hr = m["im_gt"]
     sr = np.round(np.clip(m["im_b"], 0, 255)).astype(np.uint8)

@@ -31,12 +31,18 @@ def test_generator_rejects_unsupported_scale():
         Generator(scale=3)
 
 
-def test_generator_long_skip_reaches_output():
-    # Zeroing the residual trunk must leave a path from input to output (the long skip).
+def test_generator_long_skip_carries_the_head_features_past_the_trunk():
+    """With the trunk's last BN zeroed, the residual trunk adds nothing: what reaches the upsampler is the head's
+    output itself, through the long skip (paper Fig. 4). Without the skip the output would be a constant."""
+    torch.manual_seed(0)
     g = Generator(num_blocks=2, channels=8).eval()
-    x = torch.rand(1, 3, 8, 8, requires_grad=True)
-    g(x).sum().backward()
-    assert x.grad.abs().sum() > 0
+    torch.nn.init.zeros_(g.body_tail[1].weight)
+    torch.nn.init.zeros_(g.body_tail[1].bias)
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        expected = (torch.tanh(g.tail(g.upsample(g.head(x)))) + 1) / 2
+        assert torch.equal(g(x), expected)
+        assert expected.std() > 1e-3  # the skip carries the image, not a constant
 
 
 @pytest.mark.parametrize("size", [96, 128])
@@ -57,6 +63,16 @@ def test_discriminator_layout_matches_paper():
     assert len(bns) == 7  # every block but the first
     assert d.classifier[1].in_features == 18432 and d.classifier[1].out_features == 1024
     assert d.classifier[3].out_features == 1
+
+
+def test_discriminator_sees_the_papers_minus_one_to_one_range():
+    """Images come in [0, 1]; D's first conv sees them mapped to the paper's HR range [-1, 1]."""
+    torch.manual_seed(0)
+    d = Discriminator().eval()
+    x = torch.rand(2, 3, 96, 96)
+    with torch.no_grad():
+        assert torch.equal(d(x), d.classifier(d.pool(d.features(2 * x - 1))).squeeze(1))
+        assert not torch.allclose(d(x), d.classifier(d.pool(d.features(x))).squeeze(1))
 
 
 def test_upsample_starts_as_nearest_neighbour_icnr():

@@ -6,7 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
-pytest.importorskip("openvino", reason="the OpenVINO backend tests need the [openvino] extra")
+from extras import need
+
+need("openvino", "the OpenVINO backend tests need the [openvino] extra")
 
 from srgan.cli import main  # noqa: E402
 from srgan.upscale import prepare  # noqa: E402

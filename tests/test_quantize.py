@@ -57,7 +57,10 @@ def test_calibrated_int8_is_close_to_float_and_keeps_the_float_convs(calibrated)
     with torch.no_grad():
         ref, got = g(x), q(x)
     err = (got - ref).abs()
-    assert 0 < err.mean().item() < 0.01  # quantized, and not broken
+    # quantized, and not broken: int8 error is ~3% of how much the output varies (measured 0.028; a 3-bit grid
+    # gives ~0.6, a constant output ~1)
+    spread = (ref - ref.mean()).abs().mean().item()
+    assert 0 < err.mean().item() < 0.05 * spread
 
 
 def test_saved_int8_weights_load_back(calibrated, tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import socket
 import threading
 import time
@@ -14,14 +13,12 @@ import pytest
 import torch
 from PIL import Image
 
+from extras import need
 from srgan.cli import main
 from srgan.serve import study as study_mod
 from srgan.serve.report import format_report
 
-if os.environ.get("CI") == "true":  # CI installs the serve extra: a missing one is a failure there
-    import starlette  # noqa: F401
-else:
-    pytest.importorskip("starlette", reason="needs the serve extra: pip install -e '.[serve]'")
+need("starlette", "needs the serve extra: pip install -e '.[serve]'")
 from starlette.testclient import TestClient  # noqa: E402
 
 from srgan.serve.app import create_app  # noqa: E402
@@ -223,7 +220,7 @@ def test_torn_last_line_is_skipped_and_counted(study_dir):
 
 
 def test_t975_matches_scipy():
-    stats = pytest.importorskip("scipy.stats")
+    stats = need("scipy.stats", "needs scipy (the dev extra)")
     for df in (1, 2, 5, 30, 31, 50, 200, 5000):
         assert study_mod.t975(df) == pytest.approx(stats.t.ppf(0.975, df), abs=2e-3)
 

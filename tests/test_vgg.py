@@ -42,6 +42,20 @@ def test_loads_torchvision_file_and_is_frozen(vgg_file):
     assert vgg(torch.rand(1, 3, 32, 32)).shape == (1, 512, 2, 2)
 
 
+
+def test_features_are_torchvisions_on_imagenet_normalised_input(vgg_file):
+    """torchvision's VGG19 expects (x - mean) / std with ImageNet's statistics; VGGFeatures takes [0, 1] RGB and
+    normalises inside. The reference: the bare layers, given the torchvision weights and the normalised image."""
+    state = torch.load(vgg_file, weights_only=True)
+    bare = build_vgg19_features(CUTS["vgg22"])
+    bare.load_state_dict({k.removeprefix("features."): v for k, v in state.items()
+                          if k.startswith("features.") and int(k.split(".")[1]) < CUTS["vgg22"]})
+    x = torch.rand(2, 3, 24, 24)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(VGGFeatures("vgg22", vgg_file)(x), bare((x - mean) / std), rtol=0, atol=1e-6)
+
 def test_missing_weights_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv("SRGAN_VGG19_WEIGHTS", raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))

@@ -9,6 +9,10 @@ def test_bundled_configs_are_valid(path):
     assert config.scale == 4
 
 
+def test_the_bundled_configs_are_all_found():  # the parametrization above would otherwise turn into a skip
+    assert {p.stem for p in CONFIG_DIR.glob("*.toml")} >= {"paper-srresnet", "paper-srgan-vgg54", "srgan-mse", "smoke"}
+
+
 def test_paper_values():
     srresnet = load_config("paper-srresnet")
     assert (srresnet.lr, srresnet.batch_size, srresnet.crop_size, srresnet.beta1) == (1e-4, 16, 96, 0.9)

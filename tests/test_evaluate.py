@@ -13,6 +13,7 @@ from srgan.benchmark_sets import BenchmarkSet
 from srgan import evaluate as evaluate_module
 from srgan.evaluate import BicubicUpscaler, evaluate, parse_metrics, resolve_model, super_resolve
 from srgan.images import read_rgb_uint8
+from srgan.imresize import imresize
 from srgan.metrics import psnr_ssim_y
 from srgan.niqe import niqe
 from srgan.models import Generator
@@ -71,10 +72,12 @@ def test_bicubic_bsd100(bench):
 
 
 def test_bicubic_module_is_matlab_imresize():
+    torch.manual_seed(0)
     x = torch.rand(1, 3, 7, 9, dtype=torch.float64)
     y = BicubicUpscaler(4)(x)
     assert y.shape == (1, 3, 28, 36) and y.dtype == torch.float64
-    assert float(y.min()) >= 0 and float(y.max()) <= 1
+    assert torch.equal(y, imresize(x, 4).clamp(0, 1))  # imresize itself is checked against MATLAB's arrays
+    assert float(y.min()) >= 0 and float(y.max()) <= 1 and (imresize(x, 4) > 1).any()  # the clamp mattered
     assert BicubicUpscaler(4)(x.float()).dtype == torch.float32
 
 

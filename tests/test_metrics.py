@@ -184,8 +184,7 @@ def test_metrics_of_our_bicubic_equal_metrics_of_matlab_arrays(mats, name):
     # RGB path, rounded to uint8 as an SR output would be.
     sr_ours = np.round(ours_b).astype(np.uint8)
     sr_mat = np.round(m["im_b"]).astype(np.uint8)
-    assert np.array_equal(sr_ours, sr_mat)
-    assert psnr_ssim_y(sr_ours, m["im_gt"], 4) == psnr_ssim_y(sr_mat, m["im_gt"], 4)
+    assert np.array_equal(sr_ours, sr_mat)  # so every metric of them is MATLAB's too
     assert 20 < psnr(sr_mat, m["im_gt"], 4) < 40
 
 

@@ -1,6 +1,7 @@
 """srgan train end to end on a few tiny generated images (smoke config: 2 blocks x 16 channels, 96-px crops)."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -197,9 +198,9 @@ def test_sigterm_saves_then_resume_continues(images, tmp_path):
                              *overrides(images, out, "steps=100000", "checkpoint_every=100000", "log_every=1")],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline and not ((out / "log.jsonl").is_file() and
-                                              len((out / "log.jsonl").read_text().splitlines()) >= 2):
+        deadline = time.time() + 120  # startup alone can take most of a minute on a loaded 2-core runner
+        while not ((out / "log.jsonl").is_file() and len((out / "log.jsonl").read_text().splitlines()) >= 2):
+            assert time.time() < deadline and proc.poll() is None, "training never logged two steps"
             time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
@@ -277,7 +278,9 @@ def test_gan_init_from_must_match_the_architecture(mse_run, images, tmp_path):
 def test_resume_checks(mse_run, images, tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         train(load_config("smoke", overrides(images, tmp_path / "empty")), resume="last")
+    run = tmp_path / "copy"  # a copy: were a check to fail, training would go on in the shared run
+    shutil.copytree(mse_run, run)
     with pytest.raises(ConfigError, match="channels"):
-        train(load_config("smoke", overrides(images, mse_run, "channels=8", "steps=30")), resume="last")
+        train(load_config("smoke", overrides(images, run, "channels=8", "steps=30")), resume="last")
     with pytest.raises(ConfigError, match="raise steps"):
-        train(load_config("smoke", overrides(images, mse_run)), resume="last")
+        train(load_config("smoke", overrides(images, run)), resume="last")

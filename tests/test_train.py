@@ -87,6 +87,21 @@ def test_gan_phase_from_mse_checkpoint(mse_run, images, tmp_path):
     assert not torch.equal(state["generator"]["head.0.weight"], start["head.0.weight"])  # started there, moved on
 
 
+
+def test_sample_grid_is_bicubic_then_sr_then_hr():
+    from srgan.imresize import imresize
+    from srgan.runlog import sample_grid
+
+    torch.manual_seed(0)
+    lr, sr, hr = torch.rand(3, 6, 5), torch.rand(3, 24, 20) * 1.2 - 0.1, torch.rand(3, 24, 20)
+    grid = sample_grid(lr, sr, hr, gap=4)
+    assert grid.shape == (24, 3 * 20 + 2 * 4, 3)
+    hwc = lambda t: t.permute(1, 2, 0).numpy()  # noqa: E731
+    np.testing.assert_array_equal(grid[:, :20], hwc(imresize(lr, 4).clamp(0, 1)))
+    np.testing.assert_array_equal(grid[:, 24:44], hwc(sr.clamp(0, 1)))
+    np.testing.assert_array_equal(grid[:, 48:], hwc(hr))
+    assert (grid[:, 20:24] == 1).all() and (grid[:, 44:48] == 1).all()  # white gaps
+
 def test_gan_phase_with_the_grid_loss(mse_run, images, tmp_path):
     """grid_weight adds the sub-pixel grid term to G's loss: loss_g is then more than content + 1e-3 adversarial."""
     out = tmp_path / "gan-grid"

@@ -6,11 +6,8 @@ conv2_2 (``vgg22``, the paper's phi_2,2) or conv5_4 (``vgg54``, phi_5,4).
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import tempfile
-import urllib.request
 from pathlib import Path
 
 import torch
@@ -80,26 +77,20 @@ def resolve_vgg19_weights(path: str | os.PathLike | None = None, *, download: bo
     )
 
 
-def download_file(url: str, dest: Path, *, sha256_prefix: str | None = None) -> Path:
-    """Download ``url`` to ``dest`` atomically, checking the sha256 prefix (torchvision's naming scheme)."""
+def download_file(url: str, dest: Path, *, sha256_prefix: str) -> Path:
+    """Download ``url`` to ``dest`` atomically (a temporary file beside it, renamed once the sha256 prefix, as
+    torchvision names its files, matched); FetchError (an OSError) otherwise, and nothing is left behind."""
+    from .fetch import download
+
     dest.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    with tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, suffix=".part") as tmp:
-        try:
-            with urllib.request.urlopen(url, timeout=60) as response:
-                while chunk := response.read(1 << 20):
-                    digest.update(chunk)
-                    tmp.write(chunk)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-            if sha256_prefix and not digest.hexdigest().startswith(sha256_prefix):
-                raise OSError(f"checksum mismatch for {url}: sha256 {digest.hexdigest()[:16]}..., "
-                              f"expected {sha256_prefix}...")
-        except BaseException:
-            tmp.close()
-            os.unlink(tmp.name)
-            raise
-    shutil.move(tmp.name, dest)
+    handle, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
+    os.close(handle)
+    try:
+        download(url, Path(tmp), sha256_prefix)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return dest
 
 

@@ -282,6 +282,16 @@ def _json_safe(value):
     return value
 
 
+def _is_json_report(path: Path, limit: int = 1 << 24) -> bool:
+    """Whether an existing file is one that ``--json`` may replace: a JSON object (an earlier report)."""
+    try:
+        if not path.is_file() or path.stat().st_size > limit:
+            return False
+        return isinstance(json.loads(path.read_text(encoding="utf-8")), dict)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+
+
 def write_json(results: dict, path) -> Path:
     text = json.dumps(_json_safe(results), indent=2, allow_nan=False) + "\n"
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
@@ -304,6 +314,9 @@ def eval_from_cli(args) -> int:
         parent = Path(args.json).expanduser().resolve().parent
         if parent.exists() and not os.access(parent, os.W_OK):
             raise PermissionError(f"{args.json}: folder is not writable")
+        if Path(args.json).expanduser().exists() and not _is_json_report(Path(args.json).expanduser()):
+            raise FileExistsError(f"{args.json}: exists and is not a JSON report (a model? an image?); --json "
+                                  "replaces only an earlier report: choose another name")
     back_project = getattr(args, "back_project", False)
     results = evaluate(model, sets, scale=scale, device=device, precision=args.precision,
                        save_images=getattr(args, "save_images", None), progress=sys.stderr.isatty(),

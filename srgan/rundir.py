@@ -38,12 +38,21 @@ def existing_checkpoints(out_dir: Path) -> list[Path]:
     return step_checkpoints(out_dir) + ([last] if last.is_file() else [])
 
 
+#: What a run leaves besides its checkpoints; a new run would replace or restart them.
+RUN_OUTPUTS = ("generator.safetensors", "log.jsonl")
+
+
 def refuse_fresh_run(out_dir: Path) -> None:
-    """A new run must not write over another run's checkpoints."""
+    """A new run must not write over another run's checkpoints, nor its weights and log when only they are
+    left (the large checkpoints pruned, the final weights kept)."""
     found = existing_checkpoints(out_dir)
     if found:
         raise FileExistsError(f"out_dir {out_dir} already holds checkpoints ({found[-1].name}, {len(found)} in all); "
                               "pass --resume to continue that run, or choose another out_dir=...")
+    kept = [name for name in RUN_OUTPUTS if (out_dir / name).exists()]
+    if kept:
+        raise FileExistsError(f"out_dir {out_dir} already holds another run's {' and '.join(kept)}; "
+                              "choose another out_dir=..., or move them away first")
 
 
 def resume_path(out_dir: Path, resume: str) -> Path:

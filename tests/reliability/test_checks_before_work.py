@@ -4,10 +4,12 @@ link that leads outside it."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -99,6 +101,25 @@ def test_eval_json_pointing_at_a_folder(cli, weights, tmp_path, monkeypatch):
                  "--json", f"{tmp_path}/new/")  # a folder by its spelling: it used to become a file called new
     only_error(result, f"{tmp_path}/new/", "is a folder; --json takes a file name")
 
+
+
+def test_eval_json_replaces_only_an_earlier_report(cli, weights, tmp_path, monkeypatch):
+    """--json naming the model file (or an image) used to replace it with the report: refused before scoring.
+    An earlier report is replaced, as documented."""
+    save(tmp_path / "Set" / "HR" / "a.png", rgb(32, 32))
+    model = tmp_path / "model.safetensors"
+    model.write_bytes(Path(weights).read_bytes())
+    monkeypatch.setattr(evaluate_module, "evaluate", lambda *a, **k: pytest.fail("scored before the check"))
+    for target in (model, tmp_path / "Set" / "HR" / "a.png"):
+        before = target.read_bytes()
+        result = cli("eval", "--model", model, "--data", tmp_path / "Set", "--device", "cpu", "--json", target)
+        only_error(result, os.fspath(target), "exists and is not a JSON report")
+        assert target.read_bytes() == before
+    monkeypatch.undo()
+    report = tmp_path / "report.json"
+    report.write_text('{"Set": {"psnr": 1.0}}')
+    assert cli("eval", "--model", model, "--data", tmp_path / "Set", "--device", "cpu", "--json", report).code == 0
+    assert set(json.loads(report.read_text())["Set"]["images"]) == {"a"}  # the new report
 
 def test_output_folder_with_a_symlink_to_a_folder_outside(cli, weights, tmp_path):
     """out/sub is a link to a folder elsewhere: in/sub/a.png is not written through it (it used to land in the

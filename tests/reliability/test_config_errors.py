@@ -66,6 +66,17 @@ def test_fresh_run_into_a_folder_with_checkpoints(cli, train_data, trained_run, 
     assert snapshot(run) == before
 
 
+
+def test_fresh_run_into_a_folder_with_only_the_final_weights(cli, train_data, trained_run, tmp_path):
+    """A run folder whose checkpoints were pruned still holds its trained weights and log: refused too."""
+    run = copy_run(trained_run, tmp_path / "run")
+    for checkpoint in run.glob("*.pt"):
+        checkpoint.unlink()
+    before = snapshot(run)
+    only_error(cli(*train_args(train_data, run)),
+               f"out_dir {run} already holds another run's generator.safetensors and log.jsonl")
+    assert snapshot(run) == before
+
 def test_debug_raises_the_real_exception(cli, train_data, tmp_path):
     """``srgan --debug ...`` lets the exception through, so Python prints the full traceback."""
     from srgan.cli import main

@@ -65,7 +65,7 @@ def plan_outputs(inputs: list[str], output: str, ext: str = ".png", suffix: str 
         if found:
             plan.pairs.append((found[0][0], out))
         plan.folder = out.parent
-        return plan
+        return _refuse_inputs_as_outputs(plan, found)
 
     ext = ext if ext.startswith(".") or ext == "keep" else "." + ext
     if ext != "keep" and ext.lower() not in IMAGE_EXTENSIONS:
@@ -95,6 +95,28 @@ def plan_outputs(inputs: list[str], output: str, ext: str = ".png", suffix: str 
             continue
         taken[key] = src
         plan.pairs.append((src, dest))
+    return _refuse_inputs_as_outputs(plan, found)
+
+
+def _refuse_inputs_as_outputs(plan: Plan, found: list[tuple[Path, Path | None]]) -> Plan:
+    """No output may be an input file, its own or another's (``x.png`` with ``--suffix up`` next to an input
+    called ``x_up.png``), even with --overwrite: the input would be lost. Compared by file identity, so a
+    symbolic link or another spelling of the same file is caught too."""
+    def identity(path: Path):
+        st = path.stat()
+        return st.st_dev, st.st_ino
+
+    inputs = {identity(src): src for src, _root in found}
+    kept = []
+    for src, dest in plan.pairs:
+        other = inputs.get(identity(dest)) if dest.is_file() else None
+        if other is None:
+            kept.append((src, dest))
+        elif other == src:
+            plan.errors.append(f"{dest}: is the input file itself; refused (choose another output)")
+        else:
+            plan.errors.append(f"{dest}: is the input {other}; refused (choose another output or --suffix)")
+    plan.pairs = kept
     return plan
 
 
@@ -127,12 +149,10 @@ def names_a_folder(path: str) -> bool:
 
 
 def refused_before_work(src: Path, dest: Path, final_scale: float, model_scale: int, max_pixels: int) -> str | None:
-    """An output problem known before upscaling, from the input's header: the input itself as the target, or
-    one of :func:`output_size_problem`'s (it used to fail after the model had run)."""
+    """An output problem known before upscaling, from the input's header: one of :func:`output_size_problem`'s
+    (it used to fail after the model had run)."""
     from .images import ImageError, read_size
 
-    if dest.exists() and os.path.samefile(src, dest):
-        return f"{dest}: is the input file itself; refused (choose another output)"
     try:
         width, height = read_size(src)
     except ImageError:

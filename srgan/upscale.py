@@ -401,6 +401,8 @@ def upscale_file(engine: Engine, src: str | os.PathLike, dest: str | os.PathLike
     if outscale is not None and not (math.isfinite(outscale) and outscale > 0):
         raise ValueError(f"outscale must be a positive number, got {outscale}")
     max_pixels = images.DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    if Path(dest).is_file() and os.path.samefile(src, dest):  # even with overwrite: the input would be lost
+        raise images.ImageError(dest, "is the input file itself; refused (choose another output)")
     img = images.read_image(src, max_pixels=max_pixels)
     height, width = img.rgb.shape[:2]
     if problem := output_size_problem(width, height, Path(dest), outscale or engine.scale, engine.scale, max_pixels):

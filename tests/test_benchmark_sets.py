@@ -53,6 +53,24 @@ def test_degrade_writes_all_or_nothing(tmp_path, capsys):
         f"srgan: error: {tmp_path / 'hr' / 'a.png'}: is a file; degrade takes a folder of HR images (or a benchmark name)")
 
 
+
+@pytest.mark.parametrize("layout", ["link to the input folder", "output folder inside the input folder"])
+def test_degrade_never_writes_over_an_input(tmp_path, layout):
+    """Even with overwrite: an output that is an input file (through a symbolic link, or another input's name
+    in an output folder inside the input folder) is refused and nothing is written."""
+    hr = tmp_path / "hr"
+    _save(hr / "a.png", _rgb(16, 16))
+    if layout == "link to the input folder":
+        (tmp_path / "lr").symlink_to(hr)
+        lr, victim = tmp_path / "lr", hr / "a.png"
+    else:
+        _save(hr / "sub" / "a.png", _rgb(20, 20))  # an input, and where hr/a.png's LR would go
+        lr, victim = hr / "sub", hr / "sub" / "a.png"
+    before = victim.read_bytes()
+    with pytest.raises(ValueError, match=f"{victim.name}: output would replace the input"):
+        degrade_folder(hr, lr, 4, overwrite=True)
+    assert victim.read_bytes() == before
+
 def test_degrade_mod_crops_keeps_names_and_refuses_to_overwrite(tmp_path):
     img = _rgb(101, 99)
     _save(tmp_path / "hr" / "odd.jpg", img)  # -> odd.png

@@ -211,6 +211,10 @@ def test_upscale_file_refuses_an_impossible_output_before_the_model(tiny_model, 
         upscale_file(engine, tmp_path / "wide.png", tmp_path / "out.jpg", outscale=3500)
     with pytest.raises(ValueError, match=r"^outscale must be a positive number, got nan$"):
         upscale_file(engine, tmp_path / "in.png", tmp_path / "out.png", outscale=float("nan"))
+    before = (tmp_path / "in.png").read_bytes()
+    with pytest.raises(images.ImageError, match=r"in\.png: is the input file itself; refused"):
+        upscale_file(engine, tmp_path / "in.png", tmp_path / "in.png", overwrite=True)
+    assert (tmp_path / "in.png").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png", "wide.png"]
 
 

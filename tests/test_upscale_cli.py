@@ -202,6 +202,15 @@ def test_output_file_equal_to_the_input_is_refused(weights, tmp_path, capsys):
     assert code == 1 and "is the input file itself; refused" in err and src.read_bytes() == before
 
 
+def test_output_that_is_another_input_is_refused(weights, tmp_path, capsys):
+    """x.png with --suffix up is written to x_up.png: when x_up.png is itself an input, it is refused."""
+    x, x_up = _photo(tmp_path / "x.png"), _photo(tmp_path / "x_up.png", seed=1)
+    before = x_up.read_bytes()
+    code, _out, err = _run(capsys, *_up(weights, x, x_up, "-o", tmp_path, "--suffix", "up", "--overwrite"))
+    assert code == 1 and f"{x_up}: is the input {x_up}; refused" in err and x_up.read_bytes() == before
+    assert (tmp_path / "x_up_up.png").is_file()  # the other input's output is written
+
+
 def test_output_in_a_format_srgan_cannot_write_is_an_error_not_a_folder(weights, tmp_path, capsys):
     src = _photo(tmp_path / "a.png")
     code, _out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "out.gif"))

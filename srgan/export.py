@@ -61,9 +61,15 @@ def export_onnx(model: str | os.PathLike | nn.Module, path: str | os.PathLike, *
     from .upscale import load_model
 
     _require_onnx_tools()
-    if opset < 17:
-        raise ValueError(f"--opset must be >= 17 for the dynamo exporter, got {opset}")
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()  # above it the exporter warns, then quietly writes opset 18
+    if not 17 <= opset <= newest:
+        raise ValueError(f"--opset must be 17 (the dynamo exporter's lowest) to {newest} (the installed onnx's "
+                         f"newest), got {opset}")
     net = load_model(model, "cpu").float().eval()
+    if not any(True for _ in net.parameters()):  # bicubic: an interpolation, no weights
+        raise ValueError(f"{model}: not a network (it has no weights); there is nothing to export")
     if fast:
         net = fast_generator(net).float().eval()
     for p in net.parameters():

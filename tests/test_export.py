@@ -56,3 +56,16 @@ def test_export_refuses_a_folder_or_another_extension_before_loading(tmp_path, c
         assert main(["export", "--model", str(tmp_path / "missing.safetensors"), "--onnx", dest]) == 1
         assert capsys.readouterr().err.startswith(f"srgan: error: {dest}: {problem}")  # not the missing model
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"] and not any((tmp_path / "folder").iterdir())
+
+
+def test_export_refuses_an_opset_it_cannot_write_and_bicubic(tmp_path, capsys):
+    """--opset 99 used to print the converter's traceback and write an opset-18 file with exit 0; bicubic ended
+    in a torch.export error full of terminal escape codes."""
+    newest = onnx.defs.onnx_opset_version()
+    for opset in (16, newest + 1):
+        assert main(["export", "--model", "srresnet", "--onnx", str(tmp_path / "a.onnx"), "--opset", str(opset)]) == 1
+        assert capsys.readouterr().err.startswith(f"srgan: error: --opset must be 17 (the dynamo exporter's lowest) "
+                                                  f"to {newest}")
+    assert main(["export", "--model", "bicubic", "--onnx", str(tmp_path / "b.onnx")]) == 1
+    assert capsys.readouterr().err == "srgan: error: bicubic: not a network (it has no weights); there is nothing to export\n"
+    assert not any(tmp_path.iterdir())

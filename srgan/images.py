@@ -36,6 +36,7 @@ Quantisation (:func:`to_uint8`, :func:`to_uint16`): clip to [0, 1], NaN -> 0, sc
 """
 from __future__ import annotations
 
+import math
 import os
 import stat
 import threading
@@ -250,6 +251,17 @@ def _orient(im: PILImage.Image) -> PILImage.Image:
     return im
 
 
+def check_float_range(lo: float, hi: float) -> None:
+    """Float images must lie in [0, 1]: a 0-255 float image would otherwise be clipped to white without a word,
+    and NaN would come out as NaN. Half an 8-bit step of slack keeps rounding noise (1.0000001) acceptable."""
+    slack = 0.5 / 255
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError("the image has NaN or infinite values")
+    if lo < -slack or hi > 1 + slack:
+        hint = " (a 0-255 image? divide it by 255, or pass uint8)" if 2 < hi <= 255 + slack else ""
+        raise ValueError(f"float image values must lie in [0, 1], got [{lo:g}, {hi:g}]{hint}")
+
+
 def _decode(path: str | os.PathLike, max_pixels: int | None):
     """Open, check and fully decode ``path``.
 
@@ -308,7 +320,11 @@ def _decode(path: str | os.PathLike, max_pixels: int | None):
         if mode == "I":
             return im, np.clip(np.asarray(im), 0, 65535).astype(np.uint16), None, 65535, True
         if mode == "F":
-            color = np.nan_to_num(np.asarray(im, dtype=np.float32), nan=0.0)
+            color = np.asarray(im, dtype=np.float32)
+            try:  # clipping a 0-255 float image would give a white one without a word
+                check_float_range(float(color.min()), float(color.max()))
+            except ValueError as exc:
+                raise ImageError(path, str(exc)) from None
             return im, np.clip(color, 0.0, 1.0), None, 1, True
         if mode in ("1", "L"):
             color = np.asarray(im.convert("L"))

@@ -24,7 +24,7 @@ from torch import nn
 
 from .backproject import BackProjected
 from .device import resolve_device, resolve_precision
-from .images import LUMA_BT601, to_uint8
+from .images import LUMA_BT601, check_float_range, to_uint8
 from .inference import fast_generator
 from .tiling import Engine, iter_alpha_tiles, run_tiled
 
@@ -219,8 +219,9 @@ def _from_pil(image):
         arr = np.clip(np.asarray(image, dtype=np.float64), 0, 65535).astype(np.float32) / 65535
         return np.repeat(arr[..., None], 3, axis=2), None, "I;16" if mode.startswith("I;16") else "I"
     if mode == "F":
-        arr = np.clip(np.nan_to_num(np.asarray(image, dtype=np.float32)), 0, 1)
-        return np.repeat(arr[..., None], 3, axis=2), None, "F"
+        arr = np.asarray(image, dtype=np.float32)
+        check_float_range(float(arr.min()), float(arr.max()))
+        return np.repeat(np.clip(arr, 0, 1)[..., None], 3, axis=2), None, "F"
     if mode in ("1", "L"):
         arr = np.asarray(image.convert("L"), dtype=np.float32) / 255
         return np.repeat(arr[..., None], 3, axis=2), None, "L"
@@ -259,17 +260,6 @@ def _to_pil(rgb_u8_or_f, alpha, mode: str, info: dict):
     if info.get("icc_profile"):
         im.info["icc_profile"] = info["icc_profile"]
     return im
-
-
-def _check_float_range(lo: float, hi: float) -> None:
-    """Float images must lie in [0, 1]: a 0-255 float image would otherwise be clipped to white without a word,
-    and NaN would come out as NaN. Half an 8-bit step of slack keeps rounding noise (1.0000001) acceptable."""
-    slack = 0.5 / 255
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError("the image has NaN or infinite values")
-    if lo < -slack or hi > 1 + slack:
-        hint = " (a 0-255 image? divide it by 255, or pass uint8)" if 2 < hi <= 255 + slack else ""
-        raise ValueError(f"float image values must lie in [0, 1], got [{lo:g}, {hi:g}]{hint}")
 
 
 def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL, *, tile: int | str = "auto",
@@ -316,7 +306,7 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
         elif np.issubdtype(arr.dtype, np.floating):
             white, out = 1.0, "float32"
             if arr.size:
-                _check_float_range(float(np.min(arr)), float(np.max(arr)))
+                check_float_range(float(np.min(arr)), float(np.max(arr)))
         else:
             raise TypeError(f"expected a uint8, uint16 or float array, got {arr.dtype}")
         x = arr[..., None] if arr.ndim == 2 else arr
@@ -342,7 +332,7 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
         if image.dim() not in (3, 4) or image.shape[-3] not in (1, 3, 4):
             raise ValueError(f"expected a CHW or NCHW tensor with 1, 3 or 4 channels, got {tuple(image.shape)}")
         if image.numel():
-            _check_float_range(*(float(v) for v in torch.aminmax(image.detach())))
+            check_float_range(*(float(v) for v in torch.aminmax(image.detach())))
         batch = image if image.dim() == 4 else image[None]
         if len(batch) == 0:  # an empty batch upscales to an empty batch, as a model call would
             return image.new_empty(0, image.shape[1], image.shape[2] * engine.scale, image.shape[3] * engine.scale)

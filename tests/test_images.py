@@ -222,12 +222,17 @@ class TestModes:
         if channels == 4:
             np.testing.assert_array_equal(to_uint16(im.alpha), a[..., 3])
 
-    def test_float_tiff_is_clipped(self, tmp_path):
-        a = np.array([[-0.5, 0.25], [0.75, 2.0]], np.float32)
+    def test_float_tiff_is_read_in_0_1_and_refused_outside(self, tmp_path):
+        """Values beyond half an 8-bit step outside [0, 1] used to be clipped: a 0-255 float TIFF came out white."""
+        a = np.array([[-0.4 / 255, 0.25], [0.75, 1 + 0.4 / 255]], np.float32)
         PILImage.fromarray(a, "F").save(tmp_path / "f.tif")
         im = read_image(tmp_path / "f.tif")
         assert im.grayscale and im.mode == "F"
-        np.testing.assert_array_equal(im.rgb[..., 0], [[0, 0.25], [0.75, 1]])
+        np.testing.assert_array_equal(im.rgb[..., 0], [[0, 0.25], [0.75, 1]])  # rounding noise is clipped
+        PILImage.fromarray(np.array([[0, 64], [191, 255]], np.float32), "F").save(tmp_path / "f255.tif")
+        with pytest.raises(ImageError, match=r"f255\.tif: float image values must lie in \[0, 1\], got "
+                                             r"\[0, 255\] \(a 0-255 image\?"):
+            read_image(tmp_path / "f255.tif")
 
     def test_exif_orientation_6(self, tmp_path):
         a = np.zeros((20, 40, 3), np.uint8)
@@ -692,5 +697,5 @@ def test_module_has_no_extra_dependencies():
     roots = {(n.module if isinstance(n, ast.ImportFrom) else a.name).split(".")[0]
              for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) and not getattr(n, "level", 0)
              for a in (n.names if isinstance(n, ast.Import) else [n])}
-    assert roots - {"__future__", "errno", "glob", "os", "secrets", "stat", "struct", "threading",
+    assert roots - {"__future__", "errno", "glob", "math", "os", "secrets", "stat", "struct", "threading",
                     "zlib", "contextlib", "dataclasses", "pathlib", "typing", "numpy", "PIL"} == set()

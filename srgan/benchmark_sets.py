@@ -25,9 +25,10 @@ class BenchmarkSet:
 
     * HR images are read as RGB uint8 (grayscale replicated to 3 channels, alpha dropped)
       and mod-cropped to a multiple of ``scale`` from the top-left.
-    * The LR image of ``HR/<name>.*`` is ``LR_bicubic_x<scale>/<name>.*`` when present (its
-      size must be exactly HR / scale), else it is made on the fly from the mod-cropped HR
-      with the uint8 MATLAB bicubic (:func:`degrade_uint8`).
+    * With an ``LR_bicubic_x<scale>`` folder, the LR image of ``HR/<name>.*`` is its ``<name>.*`` (or
+      DIV2K's ``<name>x<scale>.*``, or ``<name>_x<scale>.*``), of exactly HR / scale; an HR image without
+      one is an error. Without the folder, LR is made on the fly from the mod-cropped HR with the uint8
+      MATLAB bicubic (:func:`degrade_uint8`).
     * A folder without an ``HR`` subfolder is taken as HR images only (searched
       recursively; LR always generated).
 
@@ -68,8 +69,20 @@ class BenchmarkSet:
         self.items.sort()
         self._lr_files: dict[str, Path] = {}
         if self.lr_dir is not None:
+            found = {}
             for path in find_images([self.lr_dir]):
-                self._lr_files.setdefault(path.relative_to(self.lr_dir).with_suffix("").as_posix(), path)
+                found.setdefault(path.relative_to(self.lr_dir).with_suffix("").as_posix(), path)
+            # the LR of HR/a.png is LR/a.png, or DIV2K's LR/ax4.png (also a_x4.png)
+            spellings = ("", f"x{self.scale}", f"_x{self.scale}")
+            for name, _path in self.items:
+                lr = next((found[name + s] for s in spellings if name + s in found), None)
+                if lr is not None:
+                    self._lr_files[name] = lr
+            missing = [name for name, _path in self.items if name not in self._lr_files]
+            if missing:  # a silent fallback to generated LR would score other inputs than the folder's
+                raise ValueError(f"{self.lr_dir}: no LR image for {len(missing)} of the {len(self.items)} HR images "
+                                 f"(e.g. {missing[0]}); name each like its HR image ({missing[0]}.png, or "
+                                 f"{missing[0]}x{self.scale}.png), or remove the folder to make LR from HR")
 
     def __len__(self) -> int:
         return len(self.items)
@@ -84,7 +97,7 @@ class BenchmarkSet:
         if hr.shape[0] < s or hr.shape[1] < s:
             raise ValueError(f"{path}: image smaller than the scale factor {s}")
         lr_path = self._lr_files.get(name)
-        if lr_path is None:
+        if lr_path is None:  # no LR folder
             return degrade_uint8(hr, s), np.ascontiguousarray(hr)
         lr = read_rgb_uint8(lr_path)
         if lr.shape[0] * s != hr.shape[0] or lr.shape[1] * s != hr.shape[1]:

@@ -120,3 +120,19 @@ def test_benchmark_set_mod_crops_and_checks_lr_size(tmp_path):
         list(BenchmarkSet(tmp_path / "S"))
     with pytest.raises(ValueError, match="not found"):
         BenchmarkSet(tmp_path / "missing")
+
+
+def test_lr_folder_must_hold_every_hr_images_lr(tmp_path):
+    """An LR folder whose names do not match the HR names was ignored without a word (generated LR scored
+    instead); DIV2K's <name>x4 spelling is matched, and an HR image without an LR image is an error."""
+    hr_a, hr_b = _rgb(48, 44), _rgb(40, 40)
+    _save(tmp_path / "S" / "HR" / "a.png", hr_a)
+    _save(tmp_path / "S" / "HR" / "b.png", hr_b)
+    lr_a = np.full((12, 11, 3), 200, np.uint8)  # not the bicubic LR: proves the file is what gets scored
+    _save(tmp_path / "S" / "LR_bicubic_x4" / "ax4.png", lr_a)
+    with pytest.raises(ValueError, match=r"LR_bicubic_x4: no LR image for 1 of the 2 HR images \(e\.g\. b\)"):
+        BenchmarkSet(tmp_path / "S")
+    _save(tmp_path / "S" / "LR_bicubic_x4" / "b_x4.png", degrade_uint8(hr_b, 4))
+    items = {name: lr for name, lr, _hr in BenchmarkSet(tmp_path / "S")}
+    np.testing.assert_array_equal(items["a"], lr_a)
+    np.testing.assert_array_equal(items["b"], degrade_uint8(hr_b, 4))

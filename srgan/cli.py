@@ -275,8 +275,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _gather_overrides(args: argparse.Namespace, unknown: list[str]) -> list[str]:
+    """``srgan train``'s KEY=VALUE overrides wherever they stand: argparse leaves those after ``--resume CKPT``
+    unrecognised, and ``--resume steps=3`` (no CKPT) would take the override for a checkpoint path."""
+    if not hasattr(args, "overrides"):
+        return unknown
+    import os
+
+    if args.resume and "=" in args.resume and not os.path.exists(args.resume):
+        args.overrides.insert(0, args.resume)
+        args.resume = "last"
+    args.overrides += [u for u in unknown if "=" in u and not u.startswith("-")]
+    return [u for u in unknown if not ("=" in u and not u.startswith("-"))]
+
+
 def main(argv: list[str] | None = None) -> int:
     args, unknown = build_parser().parse_known_args(argv)
+    unknown = _gather_overrides(args, unknown)
     if unknown:  # argparse would print the top-level usage; the command's own is the useful one
         args.usage_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:

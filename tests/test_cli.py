@@ -109,3 +109,15 @@ def test_demo_help_promises_what_the_demo_does(capsys):
         main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "demo score and upscale the bundled samples with the shipped weights (no training)" in text
+
+
+@pytest.mark.parametrize("argv, resume, overrides", [
+    (["--resume", "steps=3", "out_dir=r"], "last", ["steps=3", "out_dir=r"]),  # --resume took steps=3 as CKPT
+    (["out_dir=r", "--resume", "r/last.pt", "steps=3"], "r/last.pt", ["out_dir=r", "steps=3"]),  # was rejected
+    (["steps=3", "--resume"], "last", ["steps=3"]),
+])
+def test_train_overrides_are_taken_wherever_they_stand(argv, resume, overrides):
+    from srgan.cli import _gather_overrides
+
+    args, unknown = build_parser().parse_known_args(["train", "--config", "smoke", *argv])
+    assert _gather_overrides(args, unknown) == [] and (args.resume, args.overrides) == (resume, overrides)

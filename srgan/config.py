@@ -103,6 +103,7 @@ class TrainConfig:
               f"must be a multiple of grad_accum ({self.grad_accum})")
         for key in ("train_data", "eval_data"):
             check(all(p.strip() for p in getattr(self, key)), key, "folders must be non-empty paths")
+        check(bool(self.out_dir.strip()), "out_dir", "must be a non-empty path (an unset shell variable?)")
         check(self.phase != "gan" or self.crop_size >= 96, "crop_size", "the discriminator needs crops of >= 96 px")
         for key in ("lr", "vgg_weight", "vgg_feature_scale"):
             check(getattr(self, key) > 0, key, "must be > 0")

@@ -270,7 +270,7 @@ def test_refuses_to_overwrite_an_existing_run(images, tmp_path, capsys):
     (["steps=ten"], "'steps' must be int"),
     (["train_data=/no/such/folder"], "not found: /no/such/folder"),
     (["train_data="], "non-empty paths"),
-    (["out_dir="], "'out_dir' must be a non-empty path"),  # it used to train into the current folder
+    (["out_dir="], "'out_dir': must be a non-empty path"),  # it used to train into the current folder
     (["phase=gan"], "init_from"),
     (["phase=gan", "init_from=/no/such.pt"], "no such"),
     (["batch_size=4", "grad_accum=3"], "multiple of grad_accum"),

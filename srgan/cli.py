@@ -135,6 +135,17 @@ class TrainHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Keeps the config-key table's lines as written."""
 
 
+def scale_factor(text: str) -> int:
+    """argparse type of --scale: a whole factor of 2 or more (0 divided by zero, -4 was read as 1/4)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number such as 4, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be 2 or more, got {value}")
+    return value
+
+
 def _config_keys_help() -> str:
     from .config import KEY_HELP, TrainConfig
 
@@ -201,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--back-project", action="store_true",
                    help="score the outputs after back-projection onto the LR input (as srgan upscale --back-project; "
                         "not in the paper)")
-    p.add_argument("--scale", type=int, default=4,
+    p.add_argument("--scale", type=scale_factor, default=4,
                    help="upscaling factor; it must match the model's (the LR images are HR / scale)")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU) | cpu | cuda | cuda:N | mps")
     p.add_argument("--precision", default="fp32", choices=["fp32", "auto", "bf16", "fp16", "int8"], metavar="PRECISION",
@@ -215,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder of HR images (searched recursively), or a benchmark name such as Set14")
     p.add_argument("--data-root", metavar="DIR", help="the only place to look for benchmark names")
     p.add_argument("-o", "--output", required=True, metavar="LR_DIR", help="folder for the LR images")
-    p.add_argument("--scale", type=int, default=4, help="downscaling factor (HR is first cropped to a multiple)")
+    p.add_argument("--scale", type=scale_factor, default=4, help="downscaling factor (HR is first cropped to a multiple)")
     p.add_argument("--overwrite", action="store_true", help="replace existing LR images")
     p.set_defaults(func=cmd_degrade)
 

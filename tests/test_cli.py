@@ -121,3 +121,13 @@ def test_train_overrides_are_taken_wherever_they_stand(argv, resume, overrides):
 
     args, unknown = build_parser().parse_known_args(["train", "--config", "smoke", *argv])
     assert _gather_overrides(args, unknown) == [] and (args.resume, args.overrides) == (resume, overrides)
+
+
+@pytest.mark.parametrize("command", [["eval", "--model", "bicubic", "--data", "Set5"], ["degrade", "hr", "-o", "lr"]])
+@pytest.mark.parametrize("scale, problem", [("0", "must be 2 or more, got 0"), ("-4", "must be 2 or more, got -4"),
+                                            ("x4", "must be a whole number such as 4, got 'x4'")])
+def test_scale_must_be_a_whole_factor(command, scale, problem, capsys):
+    """--scale 0 ended in ZeroDivisionError and --scale -4 in 'scale must be positive, got -0.25'."""
+    with pytest.raises(SystemExit) as info:
+        main([*command, "--scale", scale])
+    assert info.value.code == 2 and f"argument --scale: {problem}" in capsys.readouterr().err

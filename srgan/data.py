@@ -199,8 +199,8 @@ class TrainDataset(Dataset):
         if not usable:
             raise ValueError(
                 f"no usable training images in {', '.join(str(r) for r in self.roots)}: "
-                f"{self.files_found} image file(s) found, {len(small)} smaller than the {crop_size}-px crop, "
-                f"{len(self.skipped_bad)} unreadable")
+                f"{self.files_found} image file(s) found, {len(self.held_out)} held out for validation (val_data), "
+                f"{len(small)} smaller than the {crop_size}-px crop, {len(self.skipped_bad)} unreadable")
         self.files = [p for p, _ in usable]
         self._cached = [c for _, c in usable]
         self._open: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()

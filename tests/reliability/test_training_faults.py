@@ -204,7 +204,8 @@ def test_nan_batch_is_skipped_and_counted(cli, train_data, tmp_path, monkeypatch
     assert all(torch.isfinite(v).all() for v in state["generator"].values() if v.is_floating_point())
 
 
-@pytest.mark.parametrize("contents", ["nothing", "only images smaller than the crop", "only broken files"])
+@pytest.mark.parametrize("contents", ["nothing", "only images smaller than the crop", "only broken files",
+                                      "only validation images"])
 def test_dataset_without_usable_images(cli, tmp_path, contents):
     data = tmp_path / "data"
     data.mkdir()
@@ -213,10 +214,13 @@ def test_dataset_without_usable_images(cli, tmp_path, contents):
     elif contents == "only broken files":
         (data / "a.png").write_bytes(b"")
         (data / "b.jpg").write_text("not a jpeg")
+    elif contents == "only validation images":  # val_data naming the training folder itself
+        save(data / "a.png", rgb(40, 40))
     run = tmp_path / "runs" / "mine"  # as the bundled configs' runs/<name>: no parent folder is left either
-    result = cli(*train_args(data, run))
+    extra = [f"val_data={data}"] if contents == "only validation images" else []
+    result = cli(*train_args(data, run, *extra))
     found = {"nothing": "0 image file(s) found", "only images smaller than the crop": "1 smaller than the 32-px crop",
-             "only broken files": "2 unreadable"}[contents]
+             "only broken files": "2 unreadable", "only validation images": "1 held out for validation"}[contents]
     assert result.code == 1
     line = result.error_line("srgan: error: no usable training images in", os.fspath(data), found)
     assert "Traceback" not in result.err and line == result.err.splitlines()[-1]

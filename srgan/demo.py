@@ -62,6 +62,8 @@ def run_demo(out_root: str | Path = "srgan-demo", device: str = "auto") -> Path:
     from .upscale import prepare, upscale_file
 
     dev = resolve_device(device)
+    if Path(out_root).exists() and not Path(out_root).is_dir():
+        raise NotADirectoryError(f"{out_root}: is a file; -o takes the folder the demo's outputs go in")
     run = Path(out_root) / time.strftime("%Y%m%d-%H%M%S")
     run.mkdir(parents=True)
     weights = {name: SHIPPED / f"{name}.safetensors" for name in ("srresnet", "srgan")}

@@ -83,6 +83,8 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
     if world > 1 and config.grad_accum > 1:
         raise ConfigError("config 'grad_accum': gradient accumulation is for one process; under torchrun use "
                           "more processes instead")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"config 'out_dir': {out_dir} is a file, not a run folder")
     if resume is None:
         rundir.refuse_fresh_run(out_dir)
         init = None

@@ -120,6 +120,9 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     outscale = getattr(args, "outscale", None)
     if outscale is not None and not (math.isfinite(outscale) and outscale > 0):
         raise ValueError(f"--outscale must be a positive number, got {outscale}")
+    suffix = getattr(args, "suffix", "")
+    if "/" in suffix or "\\" in suffix:
+        raise ValueError(f"--suffix is added to file names, so it cannot hold a path separator, got {suffix!r}")
     precision = _precision(args)
     skip_existing = getattr(args, "skip_existing", False)
     if skip_existing and args.overwrite:

@@ -31,3 +31,13 @@ def test_comparison_image_titles_every_column():
     assert (image[header:header + 256, :256] == 40).all()
     with pytest.raises(ValueError, match="3 labels for 4 columns"):
         comparison_image(rows, LABELS[:3])
+
+
+def test_demo_output_that_is_a_file_is_one_line_error(tmp_path, capsys):
+    from srgan.cli import main
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    assert main(["demo", "-o", str(notes)]) == 1  # was "[Errno 20] Not a directory: 'notes.txt/2026...'"
+    assert capsys.readouterr().err == f"srgan: error: {notes}: is a file; -o takes the folder the demo's outputs go in\n"
+    assert notes.read_text() == "mine"

@@ -260,3 +260,6 @@ def test_a_port_that_cannot_be_used_is_one_line_error_before_serving(capsys):
     assert capsys.readouterr() == ("", f"srgan: error: 127.0.0.1:{port}: cannot listen there (Address already in use)\n")
     assert main(["serve", "--port", "99999"]) == 1  # it used to be an OverflowError from bind()
     assert capsys.readouterr().err == "srgan: error: --port must be 0-65535, got 99999\n"
+    for option in ("--max-pixels", "--max-upload-mb"):  # a limit that would refuse every upload
+        assert main(["serve", "--port", "0", option, "0"]) == 1
+        assert capsys.readouterr().err == f"srgan: error: {option} must be positive\n"

@@ -283,6 +283,14 @@ def test_config_errors_before_any_work(extra, message, images, tmp_path, capsys)
     assert not out.exists()
 
 
+def test_out_dir_that_is_a_file_is_a_config_error(images, tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    assert main(["train", "--config", "smoke", *overrides(images, notes)]) == 1  # was "[Errno 17] File exists"
+    assert capsys.readouterr().err == f"srgan: error: config 'out_dir': {notes} is a file, not a run folder\n"
+    assert notes.read_text() == "mine"
+
+
 def test_gan_init_from_must_match_the_architecture(mse_run, images, tmp_path):
     out = tmp_path / "run"
     with pytest.raises(ConfigError, match="num_blocks"):

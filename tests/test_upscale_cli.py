@@ -241,3 +241,10 @@ def test_an_image_name_with_a_trailing_slash_is_a_folder(weights, tmp_path, caps
     src = _photo(tmp_path / "a.png")
     code, _out, _err = _run(capsys, *_up(weights, src, "-o", f"{tmp_path / 'shots.png'}/"))
     assert code == 0 and (tmp_path / "shots.png").is_dir() and (tmp_path / "shots.png" / "a.png").is_file()
+
+
+def test_a_suffix_with_a_path_separator_is_refused(weights, tmp_path, capsys):
+    src = _photo(tmp_path / "a.png")
+    code, _out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "out", "--suffix", "x/4"))
+    assert code == 1 and err == "srgan: error: --suffix is added to file names, so it cannot hold a path separator, got 'x/4'\n"
+    assert not (tmp_path / "out").exists()

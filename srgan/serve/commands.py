@@ -52,6 +52,8 @@ def serve_from_cli(args: argparse.Namespace) -> int:
     with listening:
         if args.max_upload_mb is not None and args.max_upload_mb <= 0:
             raise ValueError("--max-upload-mb must be positive")
+        if args.max_pixels is not None and args.max_pixels < 1:  # as upscale: every upload would be refused
+            raise ValueError("--max-pixels must be positive")
         limit = MAX_UPLOAD_BYTES if args.max_upload_mb is None else int(args.max_upload_mb * 1024 * 1024)
         kwargs = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
         app = create_app(served_models(args.model or []), study_dir=args.study, device=args.device,

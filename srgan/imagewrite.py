@@ -44,6 +44,8 @@ __all__ = ["check_writable_dir", "write_image"]
 
 #: Raw bytes filtered and compressed at a time by the built-in PNG encoder (~170 rows of an 8000-px RGB output).
 PNG_BLOCK_BYTES = 1 << 22
+#: Formats written without alpha (Pillow reads 32-bit BMP back without it).
+NO_ALPHA = ("JPEG", "BMP")
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -118,7 +120,7 @@ def _encoder(fmt: str, rgb, alpha, bit_depth: int, grayscale: bool, icc_profile,
     """Return ``save(f)`` that encodes the image into an open binary file."""
     if fmt == "WEBP":
         grayscale = False  # WebP has no grayscale mode
-    if fmt in ("JPEG", "BMP"):
+    if fmt in NO_ALPHA:
         alpha = None
     if icc_profile is not None and _icc_space(icc_profile) != (b"GRAY" if grayscale else b"RGB "):
         icc_profile = None

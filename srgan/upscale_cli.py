@@ -9,7 +9,6 @@ with :mod:`srgan.progress`; the upscaling itself is :mod:`srgan.upscale`.
 from __future__ import annotations
 
 import argparse
-import functools
 import math
 import signal
 import sys
@@ -17,7 +16,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .images import IMAGE_EXTENSIONS
+from .images import _FORMATS, IMAGE_EXTENSIONS
 from .signals import handling
 from .upscale import DEFAULT_MODEL, prepare
 
@@ -110,6 +109,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     from .images import DEFAULT_MAX_PIXELS, check_writable_dir, extra_frames, read_size
     from .outputs import missing_folders, plan_outputs, refused_before_work, remove_if_empty
     from .progress import closing_line, show_progress, tile_advice, tile_bar
+    from .imagewrite import NO_ALPHA
     from .pipeline import one_thread, upscale_files, write_output
     from .shard import mine
 
@@ -187,8 +187,13 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
             label = f"[{i}/{len(todo)}] {src.name}" if len(todo) > 1 else src.name
             return tile_bar(label, width * height, show)
 
-        write = functools.partial(write_output, scale=engine.scale, outscale=outscale, overwrite=args.overwrite,
-                                  png_level=getattr(args, "png_level", 1))
+        def write(img, y, a, dest, **kw):
+            fmt = _FORMATS.get(Path(dest).suffix.lower())
+            if a is not None and fmt in NO_ALPHA and not getattr(args, "quiet", False):
+                print(f"srgan: warning: {dest}: {fmt} has no transparency; the input's alpha is dropped (write "
+                      ".png, .webp or .tif to keep it)", file=sys.stderr)
+            return write_output(img, y, a, dest, scale=engine.scale, outscale=outscale, overwrite=args.overwrite,
+                                png_level=getattr(args, "png_level", 1), **kw)
         with _signals_interrupt():
             # Decoding, the model and encoding overlap; small images go in batches (srgan.pipeline).
             for _src, dest, problem in upscale_files(engine, todo, write, tile=tile, max_pixels=max_pixels,

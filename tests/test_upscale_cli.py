@@ -248,3 +248,12 @@ def test_a_suffix_with_a_path_separator_is_refused(weights, tmp_path, capsys):
     code, _out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "out", "--suffix", "x/4"))
     assert code == 1 and err == "srgan: error: --suffix is added to file names, so it cannot hold a path separator, got 'x/4'\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_alpha_dropped_by_a_jpeg_output_is_said(weights, tmp_path, capsys):
+    src = _photo(tmp_path / "logo.png", mode="RGBA")
+    code, _out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "logo.jpg"))
+    assert code == 0 and (f"srgan: warning: {tmp_path / 'logo.jpg'}: JPEG has no transparency; the input's alpha "
+                          "is dropped") in err
+    code, _out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "logo_x4.png"))
+    assert code == 0 and "warning" not in err

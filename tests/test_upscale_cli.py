@@ -257,3 +257,9 @@ def test_alpha_dropped_by_a_jpeg_output_is_said(weights, tmp_path, capsys):
                           "is dropped") in err
     code, _out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "logo_x4.png"))
     assert code == 0 and "warning" not in err
+
+
+def test_a_file_named_twice_is_upscaled_once(weights, tmp_path, capsys):
+    src = _photo(tmp_path / "a.png")
+    code, _out, err = _run(capsys, *_up(weights, src, src, "-o", tmp_path / "out"))
+    assert code == 0 and "would also be written" not in err and _tree(tmp_path / "out") == ["a.png"]

@@ -73,7 +73,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
-        failure = _write_failure(path, exc) if isinstance(exc, Exception) else None
+        failure = write_failure(path, exc) if isinstance(exc, Exception) else None
         if os.path.exists(tmp):
             os.unlink(tmp)
         if failure is None:
@@ -82,9 +82,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     return path
 
 
-def _write_failure(path: Path, exc: Exception) -> OSError:
-    """One line naming ``path``: writers fail in their own words (torch.save on a full disk raises a
-    RuntimeError such as "unexpected pos 704 vs 598", safetensors an "os error 28")."""
+def write_failure(path: Path, exc: Exception, consequence: str = "no existing file was replaced") -> OSError:
+    """One line naming ``path``, a full disk called so, and what was kept (``consequence``; "" for nothing):
+    writers fail in their own words (torch.save on a full disk raises a RuntimeError such as "unexpected pos
+    704 vs 598", safetensors an "os error 28")."""
     code = getattr(exc, "errno", None)
     detail = " ".join(str(exc).split()) or type(exc).__name__
     try:
@@ -95,7 +96,7 @@ def _write_failure(path: Path, exc: Exception) -> OSError:
         code, reason = errno.ENOSPC, "disk full, no space left on device"
     else:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else detail
-    error = OSError(f"{path}: cannot write ({reason}); no existing file was replaced")
+    error = OSError(f"{path}: cannot write ({reason}){f'; {consequence}' if consequence else ''}")
     error.errno = code
     return error
 
@@ -104,9 +105,16 @@ def save_generator(model: nn.Module, path: str | os.PathLike, metadata: dict[str
     """Write generator weights as safetensors; scale/num_blocks/channels go into the metadata."""
     model = getattr(model, "module", model)
     model = getattr(model, "_orig_mod", model)
-    meta = {"format": FORMAT_TAG, **{k: str(v) for k, v in model.architecture.items()}}
-    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    return save_weights_file(path, tensors, FORMAT_TAG, model.architecture, metadata)
+
+
+def save_weights_file(path: str | os.PathLike, tensors: dict[str, torch.Tensor], format_tag: str,
+                      architecture: dict[str, int], metadata: dict[str, Any] | None = None) -> Path:
+    """The one weights layout (float or int8): safetensors whose metadata holds the format tag, the
+    architecture and the caller's notes (strings as they are, anything else as JSON); written atomically."""
+    meta = {"format": format_tag, **{k: str(v) for k, v in architecture.items()}}
+    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
     return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 

@@ -27,7 +27,6 @@ with per-channel scales), with ``"format": "int8"`` in its metadata.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Iterable
@@ -36,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import CheckpointError, atomic_write, check_architecture, one_line
+from .checkpoint import ARCHITECTURE_KEYS, CheckpointError, check_architecture, one_line, save_weights_file
 from .inference import FastGenerator
 from .models import Generator
 
@@ -220,8 +219,6 @@ def _weight_scale(w: torch.Tensor) -> torch.Tensor:
 def save_int8(model: QuantGenerator, path: str | os.PathLike, metadata: dict | None = None) -> Path:
     """Write ``model`` as int8 weights: each quantized conv's weights as an int8 tensor ``weights.N.int8`` with
     its per-channel scale ``weights.N.scale`` (a quarter of the float file's size), everything else in float."""
-    from safetensors.torch import save_file
-
     tensors = {}
     for k, v in model.state_dict().items():
         v = v.detach().contiguous().cpu()
@@ -231,9 +228,7 @@ def save_int8(model: QuantGenerator, path: str | os.PathLike, metadata: dict | N
             tensors[f"{k}.scale"] = scale
         else:
             tensors[k] = v
-    meta = {"format": FORMAT, **{k: str(v) for k, v in model.architecture.items()}}
-    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
-    return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+    return save_weights_file(path, tensors, FORMAT, model.architecture, metadata)
 
 
 def _dequantize(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -275,7 +270,7 @@ def load_int8(path: str | os.PathLike) -> QuantGenerator:
         raise CheckpointError(f"{path}: not a readable safetensors file ({one_line(exc)})") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an srgan int8 weights file (metadata format={meta.get('format')!r})")
-    arch = check_architecture({k: meta.get(k) for k in ("scale", "num_blocks", "channels")})
+    arch = check_architecture({k: meta.get(k) for k in ARCHITECTURE_KEYS})
     model = from_generator(Generator(**arch))
     try:
         state = _dequantize(state)

@@ -8,7 +8,6 @@
 """
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
 import re
@@ -19,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .checkpoint import atomic_write, save_checkpoint, save_generator
+from .checkpoint import atomic_write, save_checkpoint, save_generator, write_failure
 from .outputs import missing_folders, remove_if_empty
 
 _STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
@@ -38,21 +37,17 @@ def existing_checkpoints(out_dir: Path) -> list[Path]:
     return step_checkpoints(out_dir) + ([last] if last.is_file() else [])
 
 
-#: What a run leaves besides its checkpoints; a new run would replace or restart them.
-RUN_OUTPUTS = ("generator.safetensors", "log.jsonl")
-
-
 def refuse_fresh_run(out_dir: Path) -> None:
-    """A new run must not write over another run's checkpoints, nor its weights and log when only they are
-    left (the large checkpoints pruned, the final weights kept)."""
+    """A new run must not write over another run's checkpoints, nor its trained weights when only they are
+    left (the large checkpoints pruned, the final weights kept). A log alone is no such thing: a run killed
+    before its first checkpoint leaves one, and the next run takes its place."""
     found = existing_checkpoints(out_dir)
     if found:
         raise FileExistsError(f"out_dir {out_dir} already holds checkpoints ({found[-1].name}, {len(found)} in all); "
                               "pass --resume to continue that run, or choose another out_dir=...")
-    kept = [name for name in RUN_OUTPUTS if (out_dir / name).exists()]
-    if kept:
-        raise FileExistsError(f"out_dir {out_dir} already holds another run's {' and '.join(kept)}; "
-                              "choose another out_dir=..., or move them away first")
+    if (out_dir / "generator.safetensors").exists():
+        raise FileExistsError(f"out_dir {out_dir} already holds another run's trained generator.safetensors; "
+                              "choose another out_dir=..., or move it away first")
 
 
 def resume_path(out_dir: Path, resume: str) -> Path:
@@ -100,9 +95,7 @@ def exclusive(out_dir: Path) -> Iterator[None]:
         os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
     except OSError as exc:
         os.close(fd)
-        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-        raise OSError(f"{path}: cannot write ({'disk full, no space left on device' if full else exc.strerror})"
-                      ) from None
+        raise write_failure(path, exc, consequence="") from None
     try:
         yield
     finally:

@@ -4,7 +4,6 @@ Only rank 0 makes a ``RunLog``; the other ranks get ``RunLog(None)``, which does
 """
 from __future__ import annotations
 
-import errno
 import json
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import atomic_write
+from .checkpoint import atomic_write, write_failure
 from .images import write_image
 from .imresize import imresize
 
@@ -70,11 +69,7 @@ class RunLog:
         try:
             self.jsonl.write(json.dumps(record) + "\n")
         except OSError as exc:
-            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-            error = OSError(f"{self.jsonl.name}: cannot write "
-                            f"({'disk full, no space left on device' if full else exc.strerror or exc})")
-            error.errno = exc.errno
-            raise error from None
+            raise write_failure(Path(self.jsonl.name), exc, consequence="") from None
 
     def eval_results(self, step: int, results: dict) -> None:
         if not self.active:

@@ -74,7 +74,7 @@ def test_fresh_run_into_a_folder_with_only_the_final_weights(cli, train_data, tr
         checkpoint.unlink()
     before = snapshot(run)
     only_error(cli(*train_args(train_data, run)),
-               f"out_dir {run} already holds another run's generator.safetensors and log.jsonl")
+               f"out_dir {run} already holds another run's trained generator.safetensors")
     assert snapshot(run) == before
 
 def test_debug_raises_the_real_exception(cli, train_data, tmp_path):

@@ -36,7 +36,7 @@ class TrainConfig:
     scale: int = 4
     num_blocks: int = 16
     channels: int = 64
-    init_from: str = ""                     # gan phase: an mse-phase checkpoint or generator weights
+    init_from: str = ""                     # weights to start from: gan phase, required; mse phase, fine-tuning
     # data
     train_data: list[str] = field(default_factory=list)
     crop_size: int = 96                     # HR patch side; LR patches are crop_size / scale
@@ -140,7 +140,8 @@ KEY_HELP = {
     "scale": "upscaling factor (2, 4 or 8)",
     "num_blocks": "residual blocks in the generator (paper: 16)",
     "channels": "feature channels in the generator (paper: 64)",
-    "init_from": "gan phase: an mse-phase checkpoint or generator weights to start from",
+    "init_from": "a checkpoint or generator weights to start from (required by the gan phase; an mse run "
+                 "fine-tunes them)",
     "train_data": "training image folders (a list, or one folder)",
     "crop_size": "HR patch side in pixels; LR patches are crop_size / scale",
     "batch_size": "patches per step, in total over all torchrun processes",

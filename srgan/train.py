@@ -88,7 +88,7 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
     if resume is None:
         rundir.refuse_fresh_run(out_dir)
         init = None
-        if config.phase == "gan":
+        if config.init_from:  # the gan phase requires it; an mse run fine-tunes from it (it was ignored there)
             generator = load_generator(config.init_from)
             arch = {"scale": config.scale, "num_blocks": config.num_blocks, "channels": config.channels}
             if generator.architecture != arch:

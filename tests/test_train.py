@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from srgan.checkpoint import load_checkpoint, load_generator
+from srgan.checkpoint import CheckpointError, load_checkpoint, load_generator
 from srgan.cli import main
 from srgan.config import ConfigError, load_config
 from srgan.train import train
@@ -290,6 +290,20 @@ def test_out_dir_that_is_a_file_is_a_config_error(images, tmp_path, capsys):
     assert capsys.readouterr().err == f"srgan: error: config 'out_dir': {notes} is a file, not a run folder\n"
     assert notes.read_text() == "mine"
 
+
+
+def test_mse_phase_fine_tunes_from_init_from(mse_run, images, tmp_path):
+    """init_from was ignored in the mse phase, even when the file did not exist."""
+    start = load_generator(mse_run / "generator.safetensors").state_dict()
+    out = tmp_path / "tuned"
+    summary = train(load_config("smoke", overrides(images, out, f"init_from={mse_run / 'generator.safetensors'}",
+                                                   "steps=1", "lr=1e-12")))
+    assert summary["step"] == 1
+    tuned = load_checkpoint(out / "last.pt")["generator"]
+    assert all(torch.allclose(tuned[k].float(), v.float(), atol=1e-6) for k, v in start.items()
+               if "num_batches_tracked" not in k and "running" not in k)  # one step of lr 1e-12: the start
+    with pytest.raises(CheckpointError, match="no such weights file"):
+        train(load_config("smoke", overrides(images, tmp_path / "none", "init_from=/no/such.safetensors")))
 
 def test_gan_init_from_must_match_the_architecture(mse_run, images, tmp_path):
     out = tmp_path / "run"

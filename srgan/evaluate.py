@@ -23,6 +23,7 @@ The convention (docs/EVALUATION.md has the measured numbers):
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -81,7 +82,8 @@ def resolve_model(spec, device="cpu", *, scale: int = 4) -> nn.Module:
     """Turn a ``--model`` value into an eval-mode module mapping [0, 1] LR to [0, 1] SR.
 
     ``spec`` is:
-      * an ``nn.Module`` (moved to ``device``, put in eval mode; must have ``.scale``);
+      * an ``nn.Module`` (a copy, moved to ``device`` and put in eval mode: the caller's module keeps its
+        mode, device and dtype; it, or the module a DDP / torch.compile wrapper holds, must have ``.scale``);
       * ``"bicubic"``: :class:`BicubicUpscaler` (``scale`` applies only here);
       * ``"srresnet"`` / ``"srgan"``: the weights shipped in ``srgan/weights/<name>.safetensors``;
       * a path: a leftthomas/SRGAN state dict (:mod:`srgan.peers`), else anything
@@ -91,7 +93,11 @@ def resolve_model(spec, device="cpu", *, scale: int = 4) -> nn.Module:
     """
     dev = _device(device)
     if isinstance(spec, nn.Module):
-        model = spec
+        inner = spec
+        while not isinstance(getattr(inner, "scale", None), int) and isinstance(
+                getattr(inner, "module", getattr(inner, "_orig_mod", None)), nn.Module):
+            inner = getattr(inner, "module", getattr(inner, "_orig_mod", None))  # DDP / torch.compile wrappers
+        model = copy.deepcopy(inner)  # a model being trained must come back as it was: train mode, its device
     elif str(spec) == "bicubic":
         model = BicubicUpscaler(scale)
     elif str(spec) in SHIPPED_NAMES:
@@ -114,12 +120,6 @@ def resolve_model(spec, device="cpu", *, scale: int = 4) -> nn.Module:
                 model = leftthomas_from_state_dict(state, source=str(path))
         if model is None:
             model = load_generator(path, dev)
-    inner = model
-    while not isinstance(getattr(inner, "scale", None), int) and isinstance(
-            getattr(inner, "module", getattr(inner, "_orig_mod", None)), nn.Module):
-        inner = getattr(inner, "module", getattr(inner, "_orig_mod", None))  # DDP / torch.compile wrappers
-    if inner is not model and isinstance(getattr(inner, "scale", None), int):
-        model.scale = inner.scale
     if not isinstance(getattr(model, "scale", None), int):
         raise CheckpointError(f"{type(model).__name__}: model has no integer 'scale' attribute")
     return model.to(dev).eval()

@@ -360,3 +360,21 @@ def test_outscale_resize_is_pillows_lanczos_for_every_plane_type():
         # neighbour instead of Lanczos: 8-9)
         assert np.abs(as16 / 257 - reference).max() <= 1.5
         assert np.abs(asf * 255 - reference).max() <= 1.5
+
+
+@pytest.mark.parametrize("kind", ["Generator", "other module"])
+def test_api_leaves_the_callers_module_as_it_was(kind):
+    """A preview taken while training used to put the model in eval mode (BatchNorm frozen for the rest of the
+    run) and, for a module that is not our Generator, convert it to bf16 and channels_last in place."""
+    from srgan.peers import LeftthomasGenerator
+
+    torch.manual_seed(0)
+    g = Generator(num_blocks=1, channels=8) if kind == "Generator" else LeftthomasGenerator(scale=4, channels=8)
+    g.train()
+    before = {k: v.clone() for k, v in g.state_dict().items()}
+    out = srgan.upscale(np.zeros((8, 8, 3), np.uint8), g, device="cpu", precision="bf16")
+    assert out.shape == (32, 32, 3)
+    assert all(m.training for m in g.modules())
+    after = g.state_dict()
+    assert all(after[k].dtype == v.dtype and torch.equal(after[k], v) for k, v in before.items())
+    assert all(p.is_contiguous() for p in g.parameters())  # not channels_last

@@ -142,7 +142,9 @@ def test_resolve_model_names_paths_and_modules(tmp_path, monkeypatch):
     assert isinstance(loaded, Generator) and loaded.scale == 4 and not loaded.training
     torch.save(g.state_dict(), tmp_path / "tiny.pt")
     assert isinstance(resolve_model(str(tmp_path / "tiny.pt")), Generator)
-    assert resolve_model(g.train()) is g and not g.training
+    copy = resolve_model(g.train())  # a copy in eval mode; the caller's module keeps training
+    assert copy is not g and not copy.training and g.training
+    assert all(torch.equal(a, b) for a, b in zip(copy.state_dict().values(), g.state_dict().values()))
     with pytest.raises(CheckpointError, match="scale"):
         resolve_model(torch.nn.Conv2d(3, 3, 1))
     assert resolve_model("bicubic", scale=2).scale == 2

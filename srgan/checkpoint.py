@@ -66,9 +66,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the permissions a plain open() would
     try:
         write(tmp)
+        # mkstemp makes 0600, and safetensors recreates the file 0600 whatever it was: give it, after the
+        # write, the permissions a plain open() would
+        os.chmod(tmp, 0o666 & ~umask)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -125,3 +125,16 @@ def test_atomic_save_keeps_previous_file_on_failure(tmp_path, monkeypatch):
 
 def test_strip_prefixes():
     assert list(strip_prefixes({"module._orig_mod.a.b": 1, "c": 2})) == ["a.b", "c"]
+
+
+def test_weights_files_get_the_permissions_of_a_plain_open(tmp_path):
+    """safetensors recreates its file 0600: trained weights were unreadable to other users (checkpoints were not)."""
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        weights = save_generator(Generator(num_blocks=1, channels=8), tmp_path / "g.safetensors")
+        checkpoint = save_checkpoint({"step": 1}, tmp_path / "last.pt")
+    finally:
+        os.umask(umask)
+    assert weights.stat().st_mode & 0o777 == checkpoint.stat().st_mode & 0o777 == 0o644

@@ -24,7 +24,7 @@ from torch import nn
 
 from .backproject import BackProjected
 from .device import resolve_device, resolve_precision
-from .images import LUMA_BT601, check_float_range, to_uint8
+from .images import LUMA_BT601, _icc_space, check_float_range, to_uint8
 from .inference import fast_generator
 from .tiling import Engine, iter_alpha_tiles, run_tiled
 
@@ -257,8 +257,9 @@ def _to_pil(rgb_u8_or_f, alpha, mode: str, info: dict):
             planes.append(alpha)
         im = PILImage.fromarray(np.ascontiguousarray(np.stack(planes, axis=-1) if len(planes) > 1 else planes[0]))
         assert im.mode == mode, (im.mode, mode)
-    if info.get("icc_profile"):
-        im.info["icc_profile"] = info["icc_profile"]
+    icc = info.get("icc_profile")
+    if icc and _icc_space(icc) == (b"RGB " if mode in ("RGB", "RGBA") else b"GRAY"):
+        im.info["icc_profile"] = icc  # a CMYK or Lab profile would not describe these pixels (files drop it too)
     return im
 
 

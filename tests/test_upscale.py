@@ -378,3 +378,20 @@ def test_api_leaves_the_callers_module_as_it_was(kind):
     after = g.state_dict()
     assert all(after[k].dtype == v.dtype and torch.equal(after[k], v) for k, v in before.items())
     assert all(p.is_contiguous() for p in g.parameters())  # not channels_last
+
+
+def test_api_keeps_an_icc_profile_only_where_it_describes_the_output():
+    """A CMYK input's Lab or CMYK profile used to be copied onto the RGB result, which colour management then
+    cannot use; an RGB profile on RGB stays."""
+    ImageCms = pytest.importorskip("PIL.ImageCms")
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    cmyk = Image.new("CMYK", (6, 5), (0, 255, 255, 0))
+    cmyk.info["icc_profile"] = lab
+    rgb = Image.new("RGB", (6, 5), (200, 20, 20))
+    rgb.info["icc_profile"] = srgb
+    gray = Image.new("L", (6, 5), 90)
+    gray.info["icc_profile"] = srgb
+    assert "icc_profile" not in srgan.upscale(cmyk, "bicubic").info
+    assert srgan.upscale(rgb, "bicubic").info["icc_profile"] == srgb
+    assert "icc_profile" not in srgan.upscale(gray, "bicubic").info

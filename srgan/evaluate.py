@@ -83,7 +83,8 @@ def resolve_model(spec, device="cpu", *, scale: int = 4) -> nn.Module:
 
     ``spec`` is:
       * an ``nn.Module`` (a copy, moved to ``device`` and put in eval mode: the caller's module keeps its
-        mode, device and dtype; it, or the module a DDP / torch.compile wrapper holds, must have ``.scale``);
+        mode, device and dtype, unless it cannot be deep-copied; it, or the module a DDP / torch.compile
+        wrapper holds, must have ``.scale``);
       * ``"bicubic"``: :class:`BicubicUpscaler` (``scale`` applies only here);
       * ``"srresnet"`` / ``"srgan"``: the weights shipped in ``srgan/weights/<name>.safetensors``;
       * a path: a leftthomas/SRGAN state dict (:mod:`srgan.peers`), else anything
@@ -97,7 +98,10 @@ def resolve_model(spec, device="cpu", *, scale: int = 4) -> nn.Module:
         while not isinstance(getattr(inner, "scale", None), int) and isinstance(
                 getattr(inner, "module", getattr(inner, "_orig_mod", None)), nn.Module):
             inner = getattr(inner, "module", getattr(inner, "_orig_mod", None))  # DDP / torch.compile wrappers
-        model = copy.deepcopy(inner)  # a model being trained must come back as it was: train mode, its device
+        try:
+            model = copy.deepcopy(inner)  # a model being trained must come back as it was: train mode, its device
+        except (TypeError, RuntimeError):  # holds something that cannot be copied (a lock, an open file)
+            model = inner
     elif str(spec) == "bicubic":
         model = BicubicUpscaler(scale)
     elif str(spec) in SHIPPED_NAMES:

@@ -206,6 +206,11 @@ def test_study_folder_errors(tmp_path):
         study_mod.scan(tmp_path)
     with pytest.raises(ValueError, match="study folder not found"):
         study_mod.scan(tmp_path / "missing")
+    (tmp_path / "srgan").mkdir()  # a.png and a.jpg: one stimulus name, and one of them was never shown
+    for name in ("a.png", "a.jpg"):
+        Image.new("RGB", (4, 4)).save(tmp_path / "srgan" / name)
+    with pytest.raises(ValueError, match=r"srgan: a\.jpg and a\.png are one image name \(a\); keep one of them"):
+        study_mod.scan(tmp_path)
 
 
 def test_torn_last_line_is_skipped_and_counted(study_dir):
@@ -263,3 +268,12 @@ def test_a_port_that_cannot_be_used_is_one_line_error_before_serving(capsys):
     for option in ("--max-pixels", "--max-upload-mb"):  # a limit that would refuse every upload
         assert main(["serve", "--port", "0", option, "0"]) == 1
         assert capsys.readouterr().err == f"srgan: error: {option} must be positive\n"
+
+
+def test_a_bad_study_folder_fails_before_models_load(tmp_path, monkeypatch):
+    """It used to load every model and make the job runner's temporary folder first, then leave it behind."""
+    from srgan.serve import app as app_module
+
+    monkeypatch.setattr(app_module, "JobRunner", lambda *a, **k: pytest.fail("models loaded before the check"))
+    with pytest.raises(ValueError, match="study folder not found"):
+        create_app({"bicubic": "bicubic"}, study_dir=tmp_path / "missing")

@@ -67,8 +67,8 @@ def create_app(models: dict[str, object], *, study_dir: str | os.PathLike | None
                precision: str = "auto", max_pixels: int | None = DEFAULT_MAX_PIXELS,
                max_upload_bytes: int = MAX_UPLOAD_BYTES) -> Starlette:
     """The app serving ``models`` (name -> 'bicubic' | 'srgan' | 'srresnet' | weights path | nn.Module)."""
+    study = Study(study_dir) if study_dir is not None else None  # a bad folder fails before models load
     runner = JobRunner(models, device, precision)
-    study = Study(study_dir) if study_dir is not None else None
 
     def get_job(request: Request) -> Job:
         job = runner.jobs.get(request.path_params["job"])

@@ -71,6 +71,10 @@ def scan(root: str | os.PathLike) -> list[Stimulus]:
                 continue
             if not file.resolve().is_relative_to(real_root):
                 continue
+            twin = next((s.path for s in found if s.method == folder.name and s.image == file.stem), None)
+            if twin is not None:  # a rating names (method, image): the two could not be told apart
+                raise ValueError(f"{folder}: {twin.name} and {file.name} are one image name ({file.stem}); "
+                                 "keep one of them")
             found.append(Stimulus(folder.name, file.stem, file))
     if not found:
         raise ValueError(f"{root}: no images in method folders (expected DIR/<method>/<image>.png; see docs/SERVE.md)")

@@ -15,8 +15,9 @@ Reading (:func:`read_image`, :func:`read_rgb_uint8`)
       opposite-endian raw mode, which yields the low bytes, and recombine them, so
       16-bit RGB(A) and gray+alpha PNG/TIFF are read at full precision.  If that ever
       fails (another Pillow version) we fall back to the high bytes (8-bit precision).
-      Mode ``I`` (32-bit int) is clipped to [0, 65535] and treated as 16-bit; ``F``
-      (float TIFF) is clipped to [0, 1] and reported as 16-bit.
+      Mode ``I`` (32-bit int) is read as 16-bit when its values fit [0, 65535], ``F`` (float
+      TIFF) as 16-bit when they lie in [0, 1] (half an 8-bit step of rounding allowed); values
+      outside are an ImageError, not clipped.
     * EXIF orientation is applied (:func:`PIL.ImageOps.exif_transpose`).  An unreadable
       EXIF block is ignored rather than making the whole image unreadable.
     * Multi-frame files (GIF, APNG, multi-page TIFF): the first frame is read; :func:`extra_frames`
@@ -318,7 +319,12 @@ def _decode(path: str | os.PathLike, max_pixels: int | None):
                 alpha = np.where(color == trns, 0, 65535)
             return im, color, alpha, 65535, True
         if mode == "I":
-            return im, np.clip(np.asarray(im), 0, 65535).astype(np.uint16), None, 65535, True
+            color = np.asarray(im)
+            lo, hi = (int(color.min()), int(color.max())) if color.size else (0, 0)
+            if lo < 0 or hi > 65535:  # clipping would give a white (or black) image without a word
+                raise ImageError(path, f"32-bit integer values {lo}..{hi} do not fit 16 bits (0..65535); "
+                                       "scale the image to 16 bits first")
+            return im, color.astype(np.uint16), None, 65535, True
         if mode == "F":
             color = np.asarray(im, dtype=np.float32)
             try:  # clipping a 0-255 float image would give a white one without a word

@@ -216,7 +216,11 @@ def _from_pil(image):
     """PIL image -> (float HWC rgb, alpha | None, output mode)."""
     mode = image.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        arr = np.clip(np.asarray(image, dtype=np.float64), 0, 65535).astype(np.float32) / 65535
+        arr = np.asarray(image, dtype=np.float64)
+        if arr.size and (arr.min() < 0 or arr.max() > 65535):
+            raise ValueError(f"32-bit integer values {arr.min():.0f}..{arr.max():.0f} do not fit 16 bits (0..65535); "
+                             "scale the image to 16 bits first")
+        arr = arr.astype(np.float32) / 65535
         return np.repeat(arr[..., None], 3, axis=2), None, "I;16" if mode.startswith("I;16") else "I"
     if mode == "F":
         arr = np.asarray(image, dtype=np.float32)

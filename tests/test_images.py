@@ -234,6 +234,16 @@ class TestModes:
                                              r"\[0, 255\] \(a 0-255 image\?"):
             read_image(tmp_path / "f255.tif")
 
+    def test_int32_tiff_is_read_as_16_bit_and_refused_beyond(self, tmp_path):
+        """Values beyond 16 bits used to be clipped: an int32 TIFF of large values came out white."""
+        PILImage.fromarray(np.array([[0, 1000], [40000, 65535]], np.int32), "I").save(tmp_path / "i.tif")
+        im = read_image(tmp_path / "i.tif")
+        assert im.mode == "I" and im.grayscale and im.bit_depth == 16
+        np.testing.assert_array_equal(to_uint16(im.rgb[..., 0]), [[0, 1000], [40000, 65535]])
+        PILImage.fromarray(np.array([[0, 190001], [5, 995299803]], np.int32), "I").save(tmp_path / "big.tif")
+        with pytest.raises(ImageError, match=r"big\.tif: 32-bit integer values 0\.\.995299803 do not fit 16 bits"):
+            read_image(tmp_path / "big.tif")
+
     def test_exif_orientation_6(self, tmp_path):
         a = np.zeros((20, 40, 3), np.uint8)
         a[:, :20] = (255, 0, 0)  # left half red

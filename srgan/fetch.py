@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import shutil
 import sys
+import threading
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .datasets import download_root
@@ -60,14 +61,17 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download(url: str, dest: Path, sha: str) -> None:
+def download(url: str, dest: Path, sha: str, stop: threading.Event | None = None) -> None:
     """Stream ``url`` into ``dest``, checking its sha256: the whole hex digest, or a prefix of it (torchvision
     names its weight files by the first 8 digits). FetchError, one line naming the URL, when it fails; the
-    caller removes ``dest`` then (a set's staging folder, a temporary file)."""
+    caller removes ``dest`` then (a set's staging folder, a temporary file). ``stop``, once set, ends the
+    download at its next block (``read1``: whatever arrived, so a trickling server cannot hold it)."""
     digest = hashlib.sha256()
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(dest, "wb") as out:
-            for block in iter(lambda: response.read(1 << 16), b""):
+            for block in iter(lambda: response.read1(1 << 16), b""):
+                if stop is not None and stop.is_set():
+                    raise FetchError(f"{url}: download stopped")
                 digest.update(block)
                 out.write(block)
             out.flush()
@@ -99,26 +103,11 @@ def fetch(key: str, data_root: str | os.PathLike | None = None, mirror: str = DE
         return root, 0
     fresh = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_staging(root)
     staging = root / f".fetch-{key}-{os.getpid()}"
-
-    def get(row):
-        dest, source, sha, _size = row
-        part = staging / dest
-        part.parent.mkdir(parents=True, exist_ok=True)
-        download(f"{mirror.rstrip('/')}/{repo}/{commit}/{source}", part, sha)
-
-    pool = ThreadPoolExecutor(workers)
+    jobs = [(f"{mirror.rstrip('/')}/{repo}/{commit}/{source}", staging / dest, sha) for dest, source, sha, _ in todo]
     try:
-        try:
-            jobs = pool.map(get, todo)
-            if progress:
-                from tqdm import tqdm
-
-                jobs = tqdm(jobs, total=len(todo), desc=f"srgan: fetch {key}", unit="file", file=sys.stderr)
-            for _ in jobs:  # re-raises the first failure
-                pass
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)  # no download still writing into staging
+        _download_all(jobs, workers, f"srgan: fetch {key}" if progress else None)
         for dest, *_ in todo:  # every file matched: move them into place
             (root / dest).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / dest, root / dest)
@@ -129,9 +118,73 @@ def fetch(key: str, data_root: str | os.PathLike | None = None, mirror: str = DE
     return root, len(todo)
 
 
+def _download_all(jobs: list[tuple[str, Path, str]], workers: int, label: str | None) -> None:
+    """``download`` every (url, dest, sha) on ``workers`` daemon threads; the first failure is raised. Daemon
+    threads, told to stop at their next block: an interrupt returns at once, where a thread pool would wait for
+    a stalled connection (Ctrl-C used to hang on a trickling server)."""
+    pending: queue.SimpleQueue = queue.SimpleQueue()
+    for job in jobs:
+        pending.put(job)
+    results: queue.SimpleQueue = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                url, dest, sha = pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                download(url, dest, sha, stop)
+                results.put(None)
+            except BaseException as exc:  # handed to the main thread, which raises it
+                results.put(exc)
+
+    for _ in range(min(workers, len(jobs))):
+        threading.Thread(target=work, daemon=True).start()
+    bar = None
+    if label:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), desc=label, unit="file", file=sys.stderr)
+    try:
+        for _ in jobs:
+            failure = results.get()
+            if failure is not None:
+                raise failure
+            if bar is not None:
+                bar.update()
+    finally:
+        stop.set()
+        if bar is not None:
+            bar.close()
+
+
+def _remove_abandoned_staging(root: Path) -> None:
+    """Staging folders (``.fetch-<set>-<pid>``) of fetches that were killed: their process is gone."""
+    for folder in root.glob(".fetch-*-*"):
+        pid = folder.name.rsplit("-", 1)[1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def fetch_from_cli(args) -> int:
+    from .signals import sigterm_interrupts
+
     for key in args.names:
-        root, count = fetch(key, args.data_root, args.mirror, progress=sys.stderr.isatty())
+        with sigterm_interrupts():  # a killed fetch leaves no staging folder behind
+            root, count = fetch(key, args.data_root, args.mirror, progress=sys.stderr.isatty())
         total = len(manifest(key.lower()))
         done = f"downloaded {count} file(s)" if count else "already complete"
         print(f"{key}: {done}, {total} files checked by sha256, in {root}")

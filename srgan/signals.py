@@ -20,3 +20,14 @@ def handling(signals: tuple[signal.Signals, ...], handler: Callable) -> Iterator
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM interrupts like Ctrl-C inside the block, so that ``finally`` blocks remove temporary files and
+    partial downloads (unless SIGTERM was ignored when srgan started)."""
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    with handling((signal.SIGTERM,), interrupt):
+        yield

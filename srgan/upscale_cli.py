@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import signal
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from .images import _FORMATS, IMAGE_EXTENSIONS
-from .signals import handling
+from .signals import sigterm_interrupts
 from .upscale import DEFAULT_MODEL, prepare
 
 
@@ -84,17 +82,6 @@ def _parse_tile(value: str) -> int | str:
     if tile < 0:
         raise ValueError(f"--tile must be >= 0, got {tile}")
     return tile
-
-
-@contextmanager
-def _signals_interrupt():
-    """SIGTERM interrupts like Ctrl-C, so the writers' ``finally`` blocks remove their temporary files (unless it
-    was ignored when srgan started: :mod:`srgan.signals`)."""
-    def interrupt(_signum, _frame):
-        raise KeyboardInterrupt
-
-    with handling((signal.SIGTERM,), interrupt):
-        yield
 
 
 def _precision(args: argparse.Namespace) -> str:
@@ -194,7 +181,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
                       ".png, .webp or .tif to keep it)", file=sys.stderr)
             return write_output(img, y, a, dest, scale=engine.scale, outscale=outscale, overwrite=args.overwrite,
                                 png_level=getattr(args, "png_level", 1), **kw)
-        with _signals_interrupt():
+        with sigterm_interrupts():
             # Decoding, the model and encoding overlap; small images go in batches (srgan.pipeline).
             for _src, dest, problem in upscale_files(engine, todo, write, tile=tile, max_pixels=max_pixels,
                                                      progress=progress):

@@ -2,7 +2,12 @@
 (srgan.fetch), tested against a local HTTP server laid out like raw.githubusercontent.com."""
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -62,13 +67,24 @@ def test_readme_eval_by_name_works_from_the_checkout(shared_data, capsys):
 class _Server:
     """A local HTTP server serving ``files`` ({url path: bytes}); records the paths asked for."""
 
-    def __init__(self, files: dict[str, bytes]):
+    def __init__(self, files: dict[str, bytes], trickle: bool = False):
         self.files, self.asked = files, []
         server = self
 
         class Handler(SimpleHTTPRequestHandler):
             def do_GET(self):
                 server.asked.append(self.path)
+                if trickle:  # a stalled mirror: a promised megabyte, one byte every half second
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(1 << 20))
+                    self.end_headers()
+                    while True:
+                        try:
+                            self.wfile.write(b"x")
+                            self.wfile.flush()
+                        except OSError:
+                            return
+                        time.sleep(0.5)
                 body = server.files.get(self.path)
                 if body is None:
                     self.send_error(404)
@@ -140,6 +156,38 @@ def test_unreachable_server_is_one_error(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "cannot download" in err and "--mirror" in err
     assert _tree(tmp_path / "d") == []
+
+
+def test_a_stopped_fetch_ends_at_once_and_leaves_nothing(tmp_path):
+    """SIGTERM (or Ctrl-C) during a fetch from a stalled mirror: Ctrl-C used to hang (the thread pool waited for
+    the stalled downloads) and a killed fetch left its staging folder behind."""
+    server = _Server({}, trickle=True)
+    root = tmp_path / "data"
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "srgan", "data", "fetch", "set5", "--data-root", str(root),
+                                 "--mirror", server.url], stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not list(root.glob(".fetch-set5-*/**/*.png")):  # downloads under way
+            assert time.monotonic() < deadline and proc.poll() is None, "the fetch never started downloading"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        server.close()
+    assert proc.returncode == 130 and err.strip().endswith("srgan: interrupted")
+    assert _tree(root) == []  # no staging folder, no partial set, not even the fresh data root
+
+
+def test_a_killed_fetchs_staging_folder_is_removed_by_the_next(tmp_path, capsys, monkeypatch):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    abandoned = tmp_path / "d" / f".fetch-set5-{int(gone.stdout)}"
+    (abandoned / "benchmarks").mkdir(parents=True)
+    mine = tmp_path / "d" / f".fetch-set14-{os.getppid()}"  # a live process's: left alone
+    mine.mkdir()
+    monkeypatch.setattr(fetch_module, "TIMEOUT_S", 2)
+    assert main(["data", "fetch", "set5", "--data-root", str(tmp_path / "d"), "--mirror", "http://127.0.0.1:9"]) == 1
+    assert not abandoned.exists() and mine.exists()
 
 
 def test_urban100_is_refused_honestly(tmp_path, capsys):

@@ -34,6 +34,7 @@ from torch import nn
 from .models import SUPPORTED_SCALES, Generator
 
 FORMAT_TAG = "srgan-generator"
+INT8_FORMAT_TAG = "int8"  # srgan.quantize's weights files: int8 convolutions
 _PREFIXES = ("module.", "_orig_mod.")
 ARCHITECTURE_KEYS = ("scale", "num_blocks", "channels")
 #: Largest generator a weights file may describe (the paper's has 16 blocks of 64 channels): a 44 KB file must
@@ -219,6 +220,8 @@ def _read_safetensors(path: Path) -> Generator:
             shapes = {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: not a readable safetensors file ({one_line(exc)})") from None
+    if meta.get("format") == INT8_FORMAT_TAG:
+        raise CheckpointError(f"{path}: int8 weights; they run with --precision int8 (precision='int8')")
     architecture = {k: meta[k] for k in ARCHITECTURE_KEYS if k in meta}
     check_generator_shapes(strip_prefixes(shapes), architecture if len(architecture) == 3 else None, str(path))
     try:

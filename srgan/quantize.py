@@ -35,11 +35,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import ARCHITECTURE_KEYS, CheckpointError, check_architecture, one_line, save_weights_file
+from .checkpoint import (ARCHITECTURE_KEYS, INT8_FORMAT_TAG, CheckpointError, check_architecture, one_line,
+                         save_weights_file)
 from .inference import FastGenerator
 from .models import Generator
 
-FORMAT = "int8"
+FORMAT = INT8_FORMAT_TAG
 ACT_MIN, ACT_MAX = -128, 127  # signed int8 activations
 WEIGHT_MAX = 127  # symmetric narrow-range int8 weights
 

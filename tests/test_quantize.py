@@ -122,3 +122,12 @@ def test_shipped_int8_weights_cost_at_most_0_05_db_on_set5(shared_data):
     with safe_open(str(path), "pt") as handle:
         meta = handle.metadata()
     assert (meta["format"], meta["from"], meta["phase"]) == ("int8", "srresnet", "int8")
+
+
+def test_int8_weights_without_int8_precision_say_so(calibrated, tmp_path):
+    """They used to fail with a 300-character list of missing and unexpected keys."""
+    from srgan.checkpoint import load_generator
+
+    path = save_int8(calibrated[1], tmp_path / "q.safetensors")
+    with pytest.raises(CheckpointError, match=r"q\.safetensors: int8 weights; they run with --precision int8"):
+        load_generator(path)

@@ -13,6 +13,7 @@ sub-tiles of those features. Output goes straight into a preallocated array (uin
 from __future__ import annotations
 
 import math
+import operator
 import os
 from typing import Callable, Iterator
 
@@ -123,10 +124,22 @@ def choose_tiles(engine: Engine, tile: int | str | None, budget: int | None = No
     if tile == "auto":
         outer = max(32, int(math.sqrt(outer_px)) - 2 * engine.radius)
     else:
-        outer = int(tile)
-        if outer < 1:
+        outer = _whole(tile)
+        if outer is None or outer < 1:  # 'big', 7.9 or True are no tile sizes
             raise ValueError(f"tile must be a positive number of LR pixels, 0 or 'auto', got {tile!r}")
     return outer, (min(inner, outer) if inner else 0)
+
+
+def _whole(value) -> int | None:
+    """``value`` as a whole number (an int of any kind, or a string of digits as the CLI passes it), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return int(value) if value.strip().lstrip("-").isdigit() else None
+    try:
+        return operator.index(value)  # int, numpy integers; not 7.9
+    except TypeError:
+        return None
 
 
 def _batch_size(window_px: int, bytes_per_px: float, budget: int, count: int) -> int:

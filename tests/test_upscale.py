@@ -395,3 +395,11 @@ def test_api_keeps_an_icc_profile_only_where_it_describes_the_output():
     assert "icc_profile" not in srgan.upscale(cmyk, "bicubic").info
     assert srgan.upscale(rgb, "bicubic").info["icc_profile"] == srgb
     assert "icc_profile" not in srgan.upscale(gray, "bicubic").info
+
+
+@pytest.mark.parametrize("tile", ["big", True, 7.9, -3])
+def test_api_tile_must_be_a_tile_size(tile):
+    """'big' gave "invalid literal for int()"; True and 7.9 were taken as 1 and 7 without a word."""
+    with pytest.raises(ValueError, match=f"tile must be a positive number of LR pixels, 0 or 'auto', got {tile!r}"):
+        srgan.upscale(np.zeros((8, 8, 3), np.uint8), "bicubic", tile=tile)
+    assert srgan.upscale(np.zeros((8, 8, 3), np.uint8), "bicubic", tile=np.int64(4)).shape == (32, 32, 3)

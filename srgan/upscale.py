@@ -301,7 +301,7 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
         return _to_pil(y, a, mode, image.info)
 
     if isinstance(image, np.ndarray):
-        arr = image
+        arr = image if image.dtype.isnative else image.astype(image.dtype.newbyteorder("="))  # '>u2' from FITS
         if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
             raise ValueError(f"expected an HxW or HxWxC (C = 1, 2, 3, 4) array, got shape {arr.shape}")
         if arr.dtype == np.uint8:

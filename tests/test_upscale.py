@@ -403,3 +403,10 @@ def test_api_tile_must_be_a_tile_size(tile):
     with pytest.raises(ValueError, match=f"tile must be a positive number of LR pixels, 0 or 'auto', got {tile!r}"):
         srgan.upscale(np.zeros((8, 8, 3), np.uint8), "bicubic", tile=tile)
     assert srgan.upscale(np.zeros((8, 8, 3), np.uint8), "bicubic", tile=np.int64(4)).shape == (32, 32, 3)
+
+
+def test_api_takes_big_endian_arrays():
+    """A '>u2' array (FITS and other big-endian sources) was refused as 'got >u2'."""
+    native = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000)
+    out = srgan.upscale(native.astype(">u2"), "bicubic")
+    assert out.dtype == np.uint16 and np.array_equal(out, srgan.upscale(native, "bicubic"))

@@ -96,6 +96,8 @@ def fetch(key: str, data_root: str | os.PathLike | None = None, mirror: str = DE
     if key not in SOURCES:
         raise ValueError(f"{key}: unknown data set; choose from {', '.join(NAMES)}")
     root = download_root(data_root)
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"{root}: is a file; the data root must be a folder")
     repo, commit = SOURCES[key]
     todo = [row for row in manifest(key)
             if not ((root / row[0]).is_file() and _sha256(root / row[0]) == row[2])]

@@ -190,6 +190,12 @@ def test_a_killed_fetchs_staging_folder_is_removed_by_the_next(tmp_path, capsys,
     assert not abandoned.exists() and mine.exists()
 
 
+def test_a_data_root_that_is_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "notes").write_text("mine")  # it used to be "[Errno 17] File exists"
+    assert main(["data", "fetch", "set5", "--data-root", str(tmp_path / "notes")]) == 1
+    assert capsys.readouterr().err == f"srgan: error: {tmp_path / 'notes'}: is a file; the data root must be a folder\n"
+
+
 def test_urban100_is_refused_honestly(tmp_path, capsys):
     assert main(["data", "fetch", "urban100", "--data-root", str(tmp_path)]) == 1
     assert "urban100: no checksummed source" in capsys.readouterr().err

@@ -109,6 +109,21 @@ def test_second_upload_is_queued_not_lost():
     assert sizes == [(48, 40), (24, 24)]
 
 
+def test_a_full_queue_refuses_uploads_before_reading_them():
+    """Each waiting job holds its decoded image: the queue used to grow without bound."""
+    from srgan.serve.jobs import MAX_WAITING
+
+    gate = Gate()
+    with TestClient(create_app({"gate": gate}, device="cpu")) as c:
+        jobs = [c.post("/api/jobs?models=gate", content=png_bytes()) for _ in range(MAX_WAITING)]
+        assert [r.status_code for r in jobs] == [202] * MAX_WAITING
+        r = c.post("/api/jobs?models=gate", content=png_bytes())
+        assert r.status_code == 503 and f"{MAX_WAITING} jobs are already waiting" in r.json()["error"]
+        gate.event.set()
+        assert all(wait_done(c, j.json()["id"])["status"] == "done" for j in jobs)
+        assert c.post("/api/jobs?models=gate", content=png_bytes()).status_code == 202  # room again
+
+
 @pytest.mark.parametrize("body, status, words", [
     (b"this is not an image", 422, "not an image file"),
     (png_bytes()[:60], 422, "truncated or corrupt"),

@@ -27,7 +27,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..images import DEFAULT_MAX_PIXELS, ImageError, read_image
-from .jobs import Job, JobRunner
+from .jobs import MAX_WAITING, Job, JobRunner
 from .study import RATER_ID, SCORES, Study
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -87,6 +87,8 @@ def create_app(models: dict[str, object], *, study_dir: str | os.PathLike | None
         if unknown or not picked:
             what = f"unknown model {unknown[0]!r}" if unknown else "no model chosen"
             raise HTTPException(400, f"{what}; this server has {', '.join(runner.engines)}")
+        if runner.waiting() >= MAX_WAITING:  # before the body is read: a full queue costs nothing more
+            raise HTTPException(503, f"{MAX_WAITING} jobs are already waiting; try again when one has finished")
         name = Path(request.query_params.get("name", "upload")).name[:200] or "upload"
         upload = runner.workdir / f"upload-{secrets.token_hex(8)}"
         try:

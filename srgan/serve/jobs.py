@@ -22,6 +22,9 @@ from ..images import Image, ImageError, write_image
 from ..upscale import prepare, upscale_planes
 
 KEEP_JOBS = 32
+#: Jobs waiting or running at most: each holds its decoded image (float32, up to 2.4 GB at --max-pixels) until
+#: it runs, so an unbounded queue would let a burst of uploads use up the memory.
+MAX_WAITING = 8
 _PRECISION = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
@@ -78,6 +81,11 @@ class JobRunner:
             self._forget_old()
         self._queue.put(job)
         return job
+
+    def waiting(self) -> int:
+        """Jobs queued or running."""
+        with self._lock:
+            return len(self._order)
 
     def position(self, job: Job) -> int:
         """Jobs ahead of ``job`` in the queue (0 when it is next or running)."""

@@ -17,8 +17,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
+METRICS = ("psnr", "ssim", "niqe")
 VALIDATION_FOLDER = "BSDS500_test200"
 VALIDATION_IDS = (
     "100007", "104010", "108069", "123057", "141012", "157032", "163096", "187058", "196088", "208078",
@@ -64,18 +63,9 @@ def hold_out_rule(val_data: str) -> Callable[[Path], bool]:
 
 
 def validate(generator, val_set, scale: int, device) -> dict[str, float]:
-    """``{"psnr", "ssim", "niqe"}``: set means for ``generator`` (fp32, eval mode) on ``val_set``.
+    """``{"psnr", "ssim", "niqe"}``: set means for ``generator`` (fp32, eval mode) on ``val_set``: exactly
+    ``srgan eval --metrics psnr,ssim,niqe`` (:func:`srgan.evaluate.evaluate`)."""
+    from .evaluate import evaluate
 
-    Per image exactly what ``srgan eval`` does (:func:`srgan.evaluate.super_resolve`, then
-    :func:`srgan.metrics.psnr_ssim_y`), plus the NIQE of the SR output with the same shave.
-    """
-    from .evaluate import super_resolve
-    from .metrics import psnr_ssim_y
-    from .niqe import niqe
-
-    scores = []
-    for _name, lr, hr in val_set:
-        sr = super_resolve(generator, lr, device)
-        scores.append((*psnr_ssim_y(sr, hr, scale), niqe(sr, border=scale)))
-    psnr, ssim, naturalness = np.mean(scores, axis=0)
-    return {"psnr": float(psnr), "ssim": float(ssim), "niqe": float(naturalness)}
+    (scores,) = evaluate(generator, [val_set], scale, device, "fp32", metrics=METRICS).values()
+    return {m: scores[m] for m in METRICS}

@@ -74,8 +74,9 @@ def all_reduce_mean(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return values
 
 
-def teardown(info: DistInfo) -> None:
-    """Wait for every rank, then leave the process group."""
+def teardown(info: DistInfo, wait: bool = True) -> None:
+    """Wait for every rank (``wait``: after a clean run only), then leave the process group."""
     if info.enabled and dist.is_initialized():
-        dist.barrier()
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()

@@ -54,14 +54,20 @@ def train(config: TrainConfig, resume: str | None = None) -> dict:
     _check_start(config, out_dir, resume)  # fails before the run folder or its lock is created
     device = resolve_device(config.device)
     info = ddp.init(device)
+    clean = False
     try:
         device = ddp.local_device(device, info)
         with rundir.exclusive(out_dir) if info.is_main else nullcontext():
             # Again under the lock: another run may have written checkpoints since the check above.
             state, init_generator = _check_start(config, out_dir, resume)
-            return _run(config, out_dir, device, info, state, init_generator)
+            summary = _run(config, out_dir, device, info, state, init_generator)
+        clean = True
+        return summary
     finally:
-        ddp.teardown(info)
+        # A failure on one rank (rank 0's lock, evaluation or writes) leaves the others inside a collective: a
+        # barrier would wait for them for the process group's 30 minutes, the error unprinted. torchrun stops
+        # the other ranks once this one exits.
+        ddp.teardown(info, wait=clean)
 
 
 def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):

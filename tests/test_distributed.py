@@ -116,6 +116,23 @@ def test_gan_two_gloo_ranks_match_one_process(images, tmp_path):
         assert all(torch.equal(a[k], b[k]) for k in a), (key, max_diff(a, b))
 
 
+
+def test_an_error_on_rank_0_alone_ends_the_run_at_once(images, tmp_path):
+    """Rank 0 cannot take the run folder's lock (another process holds it) while rank 1 goes on into DDP: the
+    error used to be followed by a barrier that waited 30 minutes for rank 1, without printing the error."""
+    import fcntl
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    with open(out / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("12345 elsewhere\n")
+        held.flush()
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "srgan", "train", "--config", "smoke", *common(images, out, "steps=2")]
+        result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert result.returncode != 0 and f"out_dir {out} is in use by another srgan train" in result.stderr
+
 def test_stop_flag_is_reduced_on_the_training_device(monkeypatch):
     """NCCL reduces only CUDA tensors: the stop flag must be made on the training device, not the CPU."""
     from srgan import train as train_module

@@ -79,7 +79,7 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
         raise ConfigError(f"config 'train_data'/'eval_data': not found: {', '.join(missing)}")
     if config.val_data:
         try:
-            validation_set(config.val_data, config.train_data, config.scale)
+            validation_set(config.val_data, config.train_data, config.scale, scored=bool(config.eval_every))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"config 'val_data': {exc}") from None
     world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -305,6 +305,19 @@ def test_mse_phase_fine_tunes_from_init_from(mse_run, images, tmp_path):
     with pytest.raises(CheckpointError, match="no such weights file"):
         train(load_config("smoke", overrides(images, tmp_path / "none", "init_from=/no/such.safetensors")))
 
+
+def test_validation_images_too_small_for_niqe_are_refused_before_work(images, tmp_path, capsys):
+    """They used to fail at the first evaluation, losing the steps trained since the last checkpoint."""
+    small = tmp_path / "val"
+    small.mkdir()
+    Image.fromarray(np.zeros((120, 120, 3), np.uint8)).save(small / "a.png")
+    out = tmp_path / "run"
+    assert main(["train", "--config", "smoke", *overrides(images, out, f"val_data={small}", "eval_every=2")]) == 1
+    assert "config 'val_data': " in (err := capsys.readouterr().err) and "a.png: 120x120 is too small to validate on" in err
+    assert not out.exists()
+    assert main(["train", "--config", "smoke", *overrides(images, out, f"val_data={small}", "eval_every=0",
+                                                          "steps=1")]) == 0  # only held out: nothing to score
+
 def test_gan_init_from_must_match_the_architecture(mse_run, images, tmp_path):
     out = tmp_path / "run"
     with pytest.raises(ConfigError, match="num_blocks"):

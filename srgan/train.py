@@ -103,6 +103,11 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
             init = generator.state_dict()
         return None, init
     path = rundir.resume_path(out_dir, resume)
+    if path.parent.resolve() != out_dir.resolve() and (rundir.existing_checkpoints(out_dir) or
+                                                       (out_dir / "log.jsonl").exists()):
+        # its log would be cut and its checkpoints pruned in favour of the other run's
+        raise ConfigError(f"--resume {resume}: out_dir {out_dir} holds another run; continue in the checkpoint's "
+                          f"own folder (out_dir={path.parent}) or in a new one")
     state = load_checkpoint(path)
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ConfigError(f"--resume: {path} is not an srgan training checkpoint")

@@ -335,3 +335,9 @@ def test_resume_checks(mse_run, images, tmp_path):
         train(load_config("smoke", overrides(images, run, "channels=8", "steps=30")), resume="last")
     with pytest.raises(ConfigError, match="raise steps"):
         train(load_config("smoke", overrides(images, run)), resume="last")
+    # another run's checkpoint into this run's folder: it used to cut this log and prune these checkpoints
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in run.iterdir())
+    with pytest.raises(ConfigError, match=f"out_dir {run} holds another run; continue in the checkpoint's own "
+                                          f"folder \\(out_dir={mse_run}\\)"):
+        train(load_config("smoke", overrides(images, run, "steps=30")), resume=str(mse_run / "last.pt"))
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in run.iterdir()) == before

@@ -82,6 +82,10 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
             validation_set(config.val_data, config.train_data, config.scale, scored=bool(config.eval_every))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"config 'val_data': {exc}") from None
+    if config.content_loss != "mse":  # before the data is decoded and cached, which can take minutes
+        from .vgg import resolve_vgg19_weights
+
+        resolve_vgg19_weights(config.vgg_weights or None)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if config.batch_size % (world * config.grad_accum):
         raise ConfigError(f"config 'batch_size': {config.batch_size} must split evenly over {world} process(es) "

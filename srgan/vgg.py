@@ -72,7 +72,7 @@ def resolve_vgg19_weights(path: str | os.PathLike | None = None, *, download: bo
         reason = ""
     raise VGGWeightsMissing(
         "ImageNet VGG19 weights are needed for the vgg22/vgg54 content loss and were not found"
-        f"{reason}. Give a path (--vgg-weights / vgg_weights=...), set ${WEIGHTS_ENV}, or place "
+        f"{reason}. Give a path (config vgg_weights=...), set ${WEIGHTS_ENV}, or place "
         f"torchvision's {VGG19_FILENAME} at {cached} (from {VGG19_URL}). The 'mse' content loss needs none."
     )
 

@@ -318,6 +318,17 @@ def test_validation_images_too_small_for_niqe_are_refused_before_work(images, tm
     assert main(["train", "--config", "smoke", *overrides(images, out, f"val_data={small}", "eval_every=0",
                                                           "steps=1")]) == 0  # only held out: nothing to score
 
+
+def test_missing_vgg_weights_are_refused_before_the_data_is_read(images, tmp_path, capsys, monkeypatch):
+    """The error came after the whole training set had been decoded and cached (minutes on a large pool)."""
+    monkeypatch.setattr("srgan.data.TrainDataset.__init__", lambda *a, **k: pytest.fail("data read first"))
+    out = tmp_path / "run"
+    assert main(["train", "--config", "smoke", *overrides(images, out, "content_loss=vgg54",
+                                                          "vgg_weights=/no/such/vgg19.pth")]) == 1
+    assert capsys.readouterr().err == ("srgan: error: VGG19 weights file from the given path not found: "
+                                       "/no/such/vgg19.pth\n")
+    assert not out.exists()
+
 def test_gan_init_from_must_match_the_architecture(mse_run, images, tmp_path):
     out = tmp_path / "run"
     with pytest.raises(ConfigError, match="num_blocks"):

@@ -115,6 +115,23 @@ def save(out_dir: Path, state: dict, generator, keep_last: int) -> Path:
     return path
 
 
+def set_aside_later(out_dir: Path, step: int) -> Path | None:
+    """Resuming from an older checkpoint abandons what came after it: move the later ``step_*.pt`` (and
+    ``last.pt`` when it is one of them) into ``out_dir/abandoned-after-step-N/``, kept but out of the way.
+    Left in place they outlived the new run's own checkpoints, which pruning (by step number) removed first."""
+    later = [p for p in step_checkpoints(out_dir) if int(_STEP_FILE.match(p.name).group(1)) > step]
+    if not later:
+        return None
+    folder = out_dir / f"abandoned-after-step-{step:06d}"
+    folder.mkdir(exist_ok=True)
+    last = out_dir / "last.pt"
+    if last.is_file() and any(os.path.samefile(last, p) for p in later):
+        os.replace(last, folder / last.name)
+    for path in later:
+        os.replace(path, folder / path.name)
+    return folder
+
+
 def _link_or_copy(source: Path, target: Path) -> None:
     """Atomically make ``target`` the same file as ``source`` (hard link; a copy where links fail)."""
     def write(tmp: str) -> None:

@@ -155,9 +155,13 @@ def _run(config, out_dir, device, info, state, init_generator) -> dict:
     if state is not None:
         trainer.load_state_dict(state)
     start = trainer.step
+    set_aside = rundir.set_aside_later(out_dir, start) if info.is_main and state is not None else None
     log = RunLog(out_dir if info.is_main else None, total=c.steps, start=start, tensorboard=c.tensorboard,
                  progress=c.progress)
     try:  # from here on the log (a file, a progress bar) is closed whatever happens
+        if set_aside is not None:
+            log.note(f"resumed from step {start}: the later checkpoints of the run that went on from it are "
+                     f"moved to {set_aside}")
         batches = _batches(dataset, c, start, info)
         from .batches import step_loader
 

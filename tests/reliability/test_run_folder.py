@@ -100,9 +100,16 @@ def test_kill_9_then_resume_logs_each_step_once(cli, train_data, trained_run, tm
 
 def test_resume_from_an_older_checkpoint_drops_the_later_records(cli, train_data, trained_run, tmp_path):
     run = copy_run(trained_run, tmp_path / "run")
-    result = cli(*train_args(train_data, run, resume=str(run / "step_000002.pt")))
+    result = cli(*train_args(train_data, run, "steps=3", "checkpoint_every=1", "keep_last=1",
+                             resume=str(run / "step_000002.pt")))
     assert result.code == 0, result.err
-    assert _steps(run) == [1, 2, 3, 4]
+    assert _steps(run) == [1, 2, 3]
+    # The old step-4 checkpoint is set aside: it used to stay as the only step file while pruning (by step
+    # number) removed the step-3 checkpoint just written.
+    assert sorted(p.name for p in run.glob("*.pt")) == ["last.pt", "step_000003.pt"]
+    assert load_checkpoint(run / "last.pt")["step"] == 3
+    assert sorted(p.name for p in (run / "abandoned-after-step-000002").iterdir()) == ["step_000004.pt"]
+    result.error_line("resumed from step 2: the later checkpoints", "abandoned-after-step-000002")
 
 
 def test_run_killed_before_its_first_checkpoint_is_not_appended_to(cli, train_data, tmp_path):

@@ -15,7 +15,7 @@ import numpy as np
 
 from .images import find_images, read_image, read_rgb_uint8, to_uint8, write_image
 from .imresize import degrade_uint8, mod_crop
-from .outputs import missing_folders, remove_if_empty
+from .outputs import file_identity, missing_folders, remove_if_empty
 
 __all__ = ["BenchmarkSet", "degrade_folder"]
 
@@ -111,11 +111,6 @@ class BenchmarkSet:
             yield name, lr, hr
 
 
-def _identity(path: Path) -> tuple[int, int]:
-    st = path.stat()
-    return st.st_dev, st.st_ino
-
-
 def degrade_folder(hr_dir, lr_dir, scale: int = 4, overwrite: bool = False, *, progress: bool = False) -> list[Path]:
     """Write LR images of every image under ``hr_dir`` into ``lr_dir``; return the written paths.
 
@@ -135,13 +130,13 @@ def degrade_folder(hr_dir, lr_dir, scale: int = 4, overwrite: bool = False, *, p
     if not files:
         raise ValueError(f"{hr_dir}: no images found")
     targets: dict[Path, Path] = {}
-    inputs = {_identity(path): path for path in files}  # by identity: links and case-folding spellings too
+    inputs = {file_identity(path): path for path in files}  # by identity: links and case-folding spellings too
     for path in files:
         out = lr_dir / path.relative_to(hr_dir).with_suffix(".png")
         if out in targets:
             raise ValueError(f"{path} and {targets[out]} would both be written to {out}")
-        if out.is_file() and _identity(out) in inputs:
-            raise ValueError(f"{out}: output would replace the input {inputs[_identity(out)]}; "
+        if out.is_file() and file_identity(out) in inputs:
+            raise ValueError(f"{out}: output would replace the input {inputs[file_identity(out)]}; "
                              "choose another output folder")
         targets[out] = path
     existing = [t for t in targets if os.path.lexists(t)]

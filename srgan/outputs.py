@@ -104,14 +104,10 @@ def _refuse_inputs_as_outputs(plan: Plan, found: list[tuple[Path, Path | None]])
     """No output may be an input file, its own or another's (``x.png`` with ``--suffix up`` next to an input
     called ``x_up.png``), even with --overwrite: the input would be lost. Compared by file identity, so a
     symbolic link or another spelling of the same file is caught too."""
-    def identity(path: Path):
-        st = path.stat()
-        return st.st_dev, st.st_ino
-
-    inputs = {identity(src): src for src, _root in found}
+    inputs = {file_identity(src): src for src, _root in found}
     kept = []
     for src, dest in plan.pairs:
-        other = inputs.get(identity(dest)) if dest.is_file() else None
+        other = inputs.get(file_identity(dest)) if dest.is_file() else None
         if other is None:
             kept.append((src, dest))
         elif other == src:
@@ -142,6 +138,12 @@ def _outside(folder: Path, root: Path) -> str | None:
         if part.is_symlink() and not part.resolve().is_relative_to(real_root):
             return f"{part} is a symbolic link to {part.resolve()}, outside the output folder {root}"
     return None
+
+
+def file_identity(path: Path) -> tuple[int, int]:
+    """(device, inode): the same for every name of one file (links, case-folding spellings)."""
+    st = path.stat()
+    return st.st_dev, st.st_ino
 
 
 def names_a_folder(path: str) -> bool:

@@ -263,6 +263,13 @@ def check_float_range(lo: float, hi: float) -> None:
         raise ValueError(f"float image values must lie in [0, 1], got [{lo:g}, {hi:g}]{hint}")
 
 
+def check_16bit_range(lo: int, hi: int) -> None:
+    """32-bit integer images must fit 16 bits: clipping would give a white (or black) image without a word."""
+    if lo < 0 or hi > 65535:
+        raise ValueError(f"32-bit integer values {lo}..{hi} do not fit 16 bits (0..65535); scale the image to 16 bits "
+                         "first")
+
+
 def _decode(path: str | os.PathLike, max_pixels: int | None):
     """Open, check and fully decode ``path``.
 
@@ -320,14 +327,15 @@ def _decode(path: str | os.PathLike, max_pixels: int | None):
             return im, color, alpha, 65535, True
         if mode == "I":
             color = np.asarray(im)
-            lo, hi = (int(color.min()), int(color.max())) if color.size else (0, 0)
-            if lo < 0 or hi > 65535:  # clipping would give a white (or black) image without a word
-                raise ImageError(path, f"32-bit integer values {lo}..{hi} do not fit 16 bits (0..65535); "
-                                       "scale the image to 16 bits first")
+            try:
+                if color.size:
+                    check_16bit_range(int(color.min()), int(color.max()))
+            except ValueError as exc:
+                raise ImageError(path, str(exc)) from None
             return im, color.astype(np.uint16), None, 65535, True
         if mode == "F":
             color = np.asarray(im, dtype=np.float32)
-            try:  # clipping a 0-255 float image would give a white one without a word
+            try:
                 check_float_range(float(color.min()), float(color.max()))
             except ValueError as exc:
                 raise ImageError(path, str(exc)) from None

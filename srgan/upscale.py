@@ -24,7 +24,7 @@ from torch import nn
 
 from .backproject import BackProjected
 from .device import resolve_device, resolve_precision
-from .images import LUMA_BT601, _icc_space, check_float_range, to_uint8
+from .images import LUMA_BT601, _icc_space, check_16bit_range, check_float_range, to_uint8
 from .inference import fast_generator
 from .tiling import Engine, iter_alpha_tiles, run_tiled
 
@@ -217,9 +217,8 @@ def _from_pil(image):
     mode = image.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         arr = np.asarray(image, dtype=np.float64)
-        if arr.size and (arr.min() < 0 or arr.max() > 65535):
-            raise ValueError(f"32-bit integer values {arr.min():.0f}..{arr.max():.0f} do not fit 16 bits (0..65535); "
-                             "scale the image to 16 bits first")
+        if arr.size:
+            check_16bit_range(int(arr.min()), int(arr.max()))
         arr = arr.astype(np.float32) / 65535
         return np.repeat(arr[..., None], 3, axis=2), None, "I;16" if mode.startswith("I;16") else "I"
     if mode == "F":

@@ -296,8 +296,9 @@ def _gather_overrides(args: argparse.Namespace, unknown: list[str]) -> list[str]
     if args.resume and "=" in args.resume and not os.path.exists(args.resume):
         args.overrides.insert(0, args.resume)
         args.resume = "last"
-    args.overrides += [u for u in unknown if "=" in u and not u.startswith("-")]
-    return [u for u in unknown if not ("=" in u and not u.startswith("-"))]
+    overrides = [u for u in unknown if "=" in u and not u.startswith("-")]
+    args.overrides += overrides
+    return [u for u in unknown if u not in overrides]
 
 
 def main(argv: list[str] | None = None) -> int:

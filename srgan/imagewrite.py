@@ -48,6 +48,12 @@ PNG_BLOCK_BYTES = 1 << 22
 NO_ALPHA = ("JPEG", "BMP")
 
 
+def drops_alpha(dest: str | os.PathLike) -> str | None:
+    """The format ``dest`` is written in when that format has no alpha (JPEG, BMP), else None."""
+    fmt = _FORMATS.get(Path(dest).suffix.lower())
+    return fmt if fmt in NO_ALPHA else None
+
+
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .images import _FORMATS, IMAGE_EXTENSIONS
+from .images import IMAGE_EXTENSIONS
 from .signals import sigterm_interrupts
 from .upscale import DEFAULT_MODEL, prepare
 
@@ -96,7 +96,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     from .images import DEFAULT_MAX_PIXELS, check_writable_dir, extra_frames, read_size
     from .outputs import missing_folders, plan_outputs, refused_before_work, remove_if_empty
     from .progress import closing_line, show_progress, tile_advice, tile_bar
-    from .imagewrite import NO_ALPHA
+    from .imagewrite import drops_alpha
     from .pipeline import one_thread, upscale_files, write_output
     from .shard import mine
 
@@ -117,7 +117,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     inputs = [*args.inputs, *(getattr(args, "input", None) or [])]
     if not inputs:
         raise ValueError("no input: name image files, folders or globs (or -i INPUT)")
-    plan = plan_outputs(inputs, args.output, getattr(args, "ext", ".png"), getattr(args, "suffix", ""))
+    plan = plan_outputs(inputs, args.output, getattr(args, "ext", ".png"), suffix)
     plan.pairs = mine(plan.pairs, args)  # under torchrun: this rank's share (srgan.shard)
     created = missing_folders([plan.folder, *(dest.parent for _src, dest in plan.pairs)])
     check_writable_dir(plan.folder)  # before any work: a bad output fails at once (ImageError: one line)
@@ -175,8 +175,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
             return tile_bar(label, width * height, show)
 
         def write(img, y, a, dest, **kw):
-            fmt = _FORMATS.get(Path(dest).suffix.lower())
-            if a is not None and fmt in NO_ALPHA and not getattr(args, "quiet", False):
+            if a is not None and (fmt := drops_alpha(dest)) and not getattr(args, "quiet", False):
                 print(f"srgan: warning: {dest}: {fmt} has no transparency; the input's alpha is dropped (write "
                       ".png, .webp or .tif to keep it)", file=sys.stderr)
             return write_output(img, y, a, dest, scale=engine.scale, outscale=outscale, overwrite=args.overwrite,

@@ -51,6 +51,7 @@ def train_from_cli(args) -> int:
 def train(config: TrainConfig, resume: str | None = None) -> dict:
     """Train; returns a summary ``{"step", "stopped_by", "bad_total", "out_dir"}``."""
     out_dir = Path(config.out_dir)
+    val_set = _check_config(config)  # once: none of it depends on the run folder
     _check_start(config, out_dir, resume)  # fails before the run folder or its lock is created
     device = resolve_device(config.device)
     info = ddp.init(device)
@@ -60,7 +61,7 @@ def train(config: TrainConfig, resume: str | None = None) -> dict:
         with rundir.exclusive(out_dir) if info.is_main else nullcontext():
             # Again under the lock: another run may have written checkpoints since the check above.
             state, init_generator = _check_start(config, out_dir, resume)
-            summary = _run(config, out_dir, device, info, state, init_generator)
+            summary = _run(config, out_dir, device, info, state, init_generator, val_set)
         clean = True
         return summary
     finally:
@@ -70,16 +71,18 @@ def train(config: TrainConfig, resume: str | None = None) -> dict:
         ddp.teardown(info, wait=clean)
 
 
-def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
-    """All the ways a start can be wrong, before any work: data folders, init_from, run folder, resume."""
+def _check_config(config: TrainConfig):
+    """The ways a config can be wrong before any work (data folders, validation images, VGG weights, the batch
+    split); returns the validation set (``val_data``), or None."""
     if not config.train_data:
         raise ConfigError("config 'train_data': no training folders; pass train_data=FOLDER (or a list)")
     missing = [p for p in config.train_data + config.eval_data if not Path(p).exists()]
     if missing:
         raise ConfigError(f"config 'train_data'/'eval_data': not found: {', '.join(missing)}")
+    val_set = None
     if config.val_data:
         try:
-            validation_set(config.val_data, config.train_data, config.scale, scored=bool(config.eval_every))
+            val_set = validation_set(config.val_data, config.train_data, config.scale, scored=bool(config.eval_every))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"config 'val_data': {exc}") from None
     if config.content_loss != "mse":  # before the data is decoded and cached, which can take minutes
@@ -93,6 +96,12 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
     if world > 1 and config.grad_accum > 1:
         raise ConfigError("config 'grad_accum': gradient accumulation is for one process; under torchrun use "
                           "more processes instead")
+    return val_set
+
+
+def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
+    """The ways the start itself can be wrong (run folder, init_from, resume), checked before the folder's lock
+    is taken and again under it."""
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"config 'out_dir': {out_dir} is a file, not a run folder")
     if resume is None:
@@ -141,7 +150,7 @@ def _stop_on_signals():
         yield flag
 
 
-def _run(config, out_dir, device, info, state, init_generator) -> dict:
+def _run(config, out_dir, device, info, state, init_generator, val_set) -> dict:
     from .benchmark_sets import BenchmarkSet
     from .data import TrainDataset
 
@@ -149,7 +158,7 @@ def _run(config, out_dir, device, info, state, init_generator) -> dict:
     dataset = TrainDataset(c.train_data, crop_size=c.crop_size, scale=c.scale, cache=c.cache, seed=c.seed,
                            progress=info.is_main and c.progress, hold_out=hold_out_rule(c.val_data))
     evaluating = info.is_main and c.eval_every
-    val_set = validation_set(c.val_data, c.train_data, c.scale) if evaluating and c.val_data else None
+    val_set = val_set if evaluating else None
     eval_sets = [BenchmarkSet(p, c.scale) for p in c.eval_data] if evaluating else []
     trainer = Trainer(c, device, info, init_generator)
     if state is not None:

@@ -44,34 +44,40 @@ def validation_images(train_root: str | os.PathLike) -> list[Path]:
 def validation_set(val_data: str, train_data: list[str], scale: int, scored: bool = True):
     """The set ``val_data`` names: ``"pool"`` = the split inside ``train_data``, else a benchmark-style folder.
     ``scored``: it will be scored (NIQE included), so every image must be large enough; else it is only held out."""
+    val_set = _find_validation_set(val_data, train_data, scale)
+    if scored:
+        _check_niqe_sizes(val_set)
+    return val_set
+
+
+def _find_validation_set(val_data: str, train_data: list[str], scale: int):
     from .benchmark_sets import BenchmarkSet
 
     if val_data != "pool":
-        return _scorable(BenchmarkSet(val_data, scale), scored)
+        return BenchmarkSet(val_data, scale)
     for root in map(Path, train_data):
         pool = root if (root / VALIDATION_FOLDER).is_dir() else root.parent if root.name == VALIDATION_FOLDER else None
         if pool is not None:
             validation_images(pool)  # all 20 present, or a clear error
-            return _scorable(BenchmarkSet(pool / VALIDATION_FOLDER, scale, names=VALIDATION_IDS), scored)
+            return BenchmarkSet(pool / VALIDATION_FOLDER, scale, names=VALIDATION_IDS)
     raise FileNotFoundError(f"val_data=pool: no {VALIDATION_FOLDER}/ folder in train_data "
                             f"({', '.join(train_data)}); name a validation folder instead")
 
 
-def _scorable(val_set, scored: bool = True):
-    """``val_set``, once every image is known (from its header) to be large enough for NIQE: two 96-px blocks
-    after the mod-crop and the ``scale``-px border. A small one used to fail at the first evaluation, after
-    the steps since the last checkpoint had been trained."""
+def _check_niqe_sizes(val_set) -> None:
+    """Every image large enough for NIQE (from its header): two 96-px blocks after the mod-crop and the
+    ``scale``-px border. A small one used to fail at the first evaluation, after the steps since the last
+    checkpoint had been trained."""
     from .images import read_size
     from .niqe import BLOCK
 
     s = val_set.scale
-    for _name, path in val_set.items if scored else []:
+    for _name, path in val_set.items:
         width, height = read_size(path)
         rows, cols = (height // s * s - 2 * s) // BLOCK, (width // s * s - 2 * s) // BLOCK
         if rows * cols < 2:
             raise ValueError(f"{path}: {width}x{height} is too small to validate on: NIQE needs two {BLOCK}x{BLOCK} "
                              f"blocks after the {s}-px border (e.g. {BLOCK * 2 + 2 * s}x{BLOCK + 2 * s})")
-    return val_set
 
 
 def hold_out_rule(val_data: str) -> Callable[[Path], bool]:

@@ -19,26 +19,17 @@ compression noise. Bicubic is the baseline a viewer is used to.
 from __future__ import annotations
 
 import argparse
-import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from compare_on_photos import jpeg_round_trip
 from srgan.evaluate import BicubicUpscaler, resolve_model, super_resolve
 from srgan.images import find_images, read_rgb_uint8
 from srgan.imresize import degrade_uint8
 
 SCALE = 4
 MARGIN = 64  # HR pixels left out at each side of the common region, where the frames' own borders reach in
-
-
-def jpeg_round_trip(rgb: np.ndarray, quality: int) -> np.ndarray:
-    if quality == 0:
-        return rgb
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, "JPEG", quality=quality)
-    return np.array(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))  # writable, for torch
 
 
 def panning_clip(hr: np.ndarray, frames: int, quality: int) -> list[np.ndarray]:
@@ -48,8 +39,8 @@ def panning_clip(hr: np.ndarray, frames: int, quality: int) -> list[np.ndarray]:
     w = (hr.shape[1] - travel) // SCALE * SCALE
     if min(h, w) - travel - 2 * MARGIN < 1:  # what flicker() compares must not be empty
         raise ValueError(f"image {hr.shape[1]}x{hr.shape[0]} is too small for {frames} frames")
-    return [jpeg_round_trip(degrade_uint8(hr[SCALE * k:SCALE * k + h, SCALE * k:SCALE * k + w], SCALE), quality)
-            for k in range(frames)]
+    frames_lr = [degrade_uint8(hr[SCALE * k:SCALE * k + h, SCALE * k:SCALE * k + w], SCALE) for k in range(frames)]
+    return frames_lr if quality == 0 else [jpeg_round_trip(frame, quality) for frame in frames_lr]  # 0: lossless
 
 
 def flicker(sr_frames: list[np.ndarray]) -> float:

@@ -1,6 +1,7 @@
 """The release scripts: how choose_release.py picks the SRGAN snapshot (issue 15's gates), how
 train_release_gpu.py shows the discriminator its images and warms it up, and what grid_report.py measures."""
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
 def _script(name: str):
+    if str(SCRIPTS) not in sys.path:  # as when the script runs: its folder first, for the scripts it imports
+        sys.path.insert(0, str(SCRIPTS))
     spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -15,6 +15,7 @@ import queue
 import shutil
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,6 +24,7 @@ from .datasets import download_root
 
 DEFAULT_MIRROR = "https://raw.githubusercontent.com"
 TIMEOUT_S = 30
+STOP_WAIT_S = 5  # how long a failed or interrupted fetch waits for its downloads to stop
 #: Sources named by ../shared/data/MANIFEST.md: set -> (repository, commit).
 SOURCES = {
     **dict.fromkeys(("set5", "set14", "bsd100"),
@@ -143,8 +145,9 @@ def _download_all(jobs: list[tuple[str, Path, str]], workers: int, label: str | 
             except BaseException as exc:  # handed to the main thread, which raises it
                 results.put(exc)
 
-    for _ in range(min(workers, len(jobs))):
-        threading.Thread(target=work, daemon=True).start()
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(min(workers, len(jobs)))]
+    for thread in threads:
+        thread.start()
     bar = None
     if label:
         from tqdm import tqdm
@@ -159,6 +162,11 @@ def _download_all(jobs: list[tuple[str, Path, str]], workers: int, label: str | 
                 bar.update()
     finally:
         stop.set()
+        # Let the threads see it (at their next block) before the caller removes the staging folder they write
+        # into; a connection stalled past this is left behind, and its folder is removed by the next fetch.
+        deadline = time.monotonic() + STOP_WAIT_S
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
         if bar is not None:
             bar.close()
 

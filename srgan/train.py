@@ -32,6 +32,18 @@ RESUME_MAY_CHANGE = {"steps", "log_every", "checkpoint_every", "keep_last", "eva
                      "max_bad_steps", "num_workers", "cache", "device", "precision", "channels_last", "compile",
                      "tensorboard", "progress", "d_wins_warn_steps", "vgg_weights", "out_dir"}
 # val_data is not among them: a val_data folder inside train_data changes which images are trained on.
+PATH_KEYS = {"train_data", "val_data", "init_from"}  # the same folder however it is spelled: d64/ == ./d64
+
+
+def _same_setting(key: str, saved, new) -> bool:
+    if saved == new or key not in PATH_KEYS:
+        return saved == new
+    as_list = (lambda v: v if isinstance(v, list) else [v])
+    saved, new = as_list(saved), as_list(new)
+    return len(saved) == len(new) and all(
+        a == b or ("pool" not in (a, b) and "" not in (a, b) and Path(a).resolve() == Path(b).resolve())
+        for a, b in zip(saved, new))
+
 
 
 class TrainingStopped(RuntimeError):
@@ -125,7 +137,8 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ConfigError(f"--resume: {path} is not an srgan training checkpoint")
     saved = TrainConfig.from_dict(state["config"], source=str(path)).to_dict()
-    differ = sorted(k for k, v in config.to_dict().items() if saved.get(k) != v and k not in RESUME_MAY_CHANGE)
+    differ = sorted(k for k, v in config.to_dict().items()
+                    if k not in RESUME_MAY_CHANGE and not _same_setting(k, saved.get(k), v))
     if differ:
         raise ConfigError(f"--resume: the config differs from {path.name}'s in " +
                           ", ".join(f"{k} ({saved.get(k)!r} -> {getattr(config, k)!r})" for k in differ) +

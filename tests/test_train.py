@@ -352,3 +352,10 @@ def test_resume_checks(mse_run, images, tmp_path):
                                           f"folder \\(out_dir={mse_run}\\)"):
         train(load_config("smoke", overrides(images, run, "steps=30")), resume=str(mse_run / "last.pt"))
     assert sorted((p.name, p.stat().st_mtime_ns) for p in run.iterdir()) == before
+    other = tmp_path / "other_images"  # the same pictures in another folder are other training data
+    shutil.copytree(images, other)
+    with pytest.raises(ConfigError, match="train_data"):
+        train(load_config("smoke", overrides(other, run, "steps=22")), resume="last")
+    # the same folder spelled another way is not "a config difference" (it was: paths were compared as strings)
+    summary = train(load_config("smoke", overrides(f"{images}{os.sep}.{os.sep}", run, "steps=22")), resume="last")
+    assert summary["step"] == 22

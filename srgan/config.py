@@ -221,6 +221,10 @@ def resolve_config_path(name: str | Path) -> Path:
     raise ConfigError(f"config {str(name)!r} not found (not a file; bundled configs: {names})")
 
 
+# Keys the mse phase has no use for: D's loss and weight, the grid loss, the lr drop.
+GAN_ONLY = ("adversarial_weight", "grid_weight", "label_smoothing", "lr_decay", "lr_decay_at", "lr_decay_step")
+
+
 def load_config(name: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
     values: dict[str, Any] = {}
     source = "config"
@@ -239,4 +243,10 @@ def load_config(name: str | Path | None = None, overrides: list[str] | tuple[str
             raise ConfigError(f"override {item!r}: unknown key {key!r}; known keys: {', '.join(known)}")
         _coerce(key, value, hints[key], f"override {item!r}")
     values.update(parsed)
-    return TrainConfig.from_dict(values, source=source)
+    config = TrainConfig.from_dict(values, source=source)
+    ignored = [key for key in GAN_ONLY if key in values]
+    if config.phase == "mse" and ignored:  # set on purpose and silently without effect is worse than an error
+        raise ConfigError(f"config {', '.join(repr(k) for k in ignored)}: only the gan phase uses "
+                          f"{'it' if len(ignored) == 1 else 'them'}, and phase is 'mse'; remove "
+                          f"{'it' if len(ignored) == 1 else 'them'} or set phase=gan")
+    return config

@@ -50,3 +50,14 @@ def test_gan_phase_needs_a_start():
 def test_missing_config_lists_bundled_ones():
     with pytest.raises(ConfigError, match="paper-srresnet"):
         load_config("nope")
+
+
+def test_gan_only_keys_in_the_mse_phase_are_refused():
+    """They used to be accepted and ignored: lr_decay=0.1 on an SRResNet run trained at a constant lr."""
+    with pytest.raises(ConfigError, match="config 'lr_decay': only the gan phase uses it, and phase is 'mse'"):
+        load_config("smoke", ["lr_decay=0.1"])
+    with pytest.raises(ConfigError, match="'grid_weight', 'label_smoothing': only the gan phase uses them"):
+        load_config("smoke", ["label_smoothing=0", "grid_weight=100"])
+    with pytest.raises(ConfigError, match="config 'lr_decay', 'lr_decay_step': only"):  # from the file, phase from the line
+        load_config("srgan-mse", ["phase=mse", "init_from="])
+    assert load_config("srgan-mse", ["init_from=g.safetensors", "grid_weight=100"]).grid_weight == 100

@@ -22,7 +22,7 @@ from .checkpoint import load_checkpoint, load_generator, nonfinite_tensors
 from .config import ConfigError, TrainConfig, load_config
 from .device import resolve_device
 from .runlog import RunLog
-from .signals import handling
+from .signals import handling, sigterm_interrupts
 from .trainer import CHECKPOINT_FORMAT, Trainer
 from .validation import hold_out_rule, validate, validation_set
 
@@ -70,7 +70,9 @@ def train(config: TrainConfig, resume: str | None = None) -> dict:
     clean = False
     try:
         device = ddp.local_device(device, info)
-        with rundir.exclusive(out_dir) if info.is_main else nullcontext():
+        # Until the loop takes the signals over, SIGTERM interrupts like Ctrl-C: a run stopped while it decodes its
+        # data ends with "interrupted" and releases its lock (it used to die with 143 and leave the lock file).
+        with sigterm_interrupts(), rundir.exclusive(out_dir) if info.is_main else nullcontext():
             # Again under the lock: another run may have written checkpoints since the check above.
             state, init_generator = _check_start(config, out_dir, resume)
             summary = _run(config, out_dir, device, info, state, init_generator, val_set)

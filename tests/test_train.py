@@ -229,6 +229,30 @@ def test_sigterm_saves_then_resume_continues(images, tmp_path):
     assert summary["step"] == state["step"] + 2 and summary["stopped_by"] is None
 
 
+def test_sigterm_while_the_data_is_decoded_interrupts_and_releases_the_lock(images, tmp_path, monkeypatch):
+    """Before the loop, SIGTERM killed the run (exit 143) and left out_dir/.lock naming a dead process."""
+    import srgan.data
+
+    def killed_while_decoding(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler runs here
+        raise AssertionError("SIGTERM did not interrupt")
+
+    def callers_handler(_signum, _frame):  # what a regression reaches (rather than killing pytest)
+        raise AssertionError("SIGTERM reached the caller's handler: train did not take it")
+
+    monkeypatch.setattr(srgan.data, "TrainDataset", killed_while_decoding)
+    previous = signal.signal(signal.SIGTERM, callers_handler)
+    out = tmp_path / "run"
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(load_config("smoke", overrides(images, out)))
+        assert signal.getsignal(signal.SIGTERM) is callers_handler  # given back after the run
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert not out.exists()  # neither the lock file nor the folder made for it is left
+
+
 def test_nan_steps_are_skipped_counted_then_stop(images, tmp_path, monkeypatch, capsys):
     """NaN batches: one is skipped and counted; max_bad_steps=3 in a row stops with last.pt intact."""
     original = Trainer.train_step

@@ -10,6 +10,7 @@ checksum are not downloaded again.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import queue
 import shutil
@@ -69,21 +70,31 @@ def download(url: str, dest: Path, sha: str, stop: threading.Event | None = None
     caller removes ``dest`` then (a set's staging folder, a temporary file). ``stop``, once set, ends the
     download at its next block (``read1``: whatever arrived, so a trickling server cannot hold it)."""
     digest = hashlib.sha256()
+    received = 0
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(dest, "wb") as out:
+            expected = response.headers.get("Content-Length")
             for block in iter(lambda: response.read1(1 << 16), b""):
                 if stop is not None and stop.is_set():
                     raise FetchError(f"{url}: download stopped")
                 digest.update(block)
                 out.write(block)
+                received += len(block)
             out.flush()
             os.fsync(out.fileno())
+    except FetchError:
+        raise
     except urllib.error.HTTPError as exc:
         raise FetchError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
         raise FetchError(f"{url}: cannot download ({reason}); no internet? --mirror URL takes another "
                          "server with the same layout") from None
+    except (http.client.HTTPException, ConnectionError) as exc:  # a garbled or dropped response
+        raise FetchError(f"{url}: bad response from the server ({exc.__class__.__name__}: "
+                         f"{str(exc).strip() or 'no details'}); try again") from None
+    if expected is not None and expected.isdigit() and received < int(expected):  # not a checksum mismatch
+        raise FetchError(f"{url}: the connection closed after {received} of {expected} bytes; try again")
     if not digest.hexdigest().startswith(sha) or len(sha) < 8:
         raise FetchError(f"{url}: checksum mismatch (sha256 {digest.hexdigest()[:16]}..., expected "
                          f"{sha[:16]}...); nothing was kept")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -156,6 +157,32 @@ def test_unreachable_server_is_one_error(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "cannot download" in err and "--mirror" in err
     assert _tree(tmp_path / "d") == []
+
+
+def _one_reply_server(reply: bytes) -> str:
+    """A socket that answers one request with ``reply`` and closes: the broken servers urllib cannot describe."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer():
+        with listener, listener.accept()[0] as conn:
+            conn.recv(65536)
+            conn.sendall(reply)
+
+    threading.Thread(target=answer, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/f.png"
+
+
+@pytest.mark.parametrize("reply, message", [
+    (b"HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 100,  # was "checksum mismatch"
+     "the connection closed after 100 of 1000 bytes; try again"),
+    (b"FOO BAR\r\n\r\n", "bad response from the server (BadStatusLine: FOO BAR); try again"),  # was "FOO BAR"
+    (b"", "bad response from the server (RemoteDisconnected: "),  # was a message without the URL
+], ids=["truncated", "garbage-status", "no-reply"])
+def test_a_broken_download_is_one_line_naming_the_url(reply, message, tmp_path):
+    url = _one_reply_server(reply)
+    with pytest.raises(fetch_module.FetchError) as info:
+        fetch_module.download(url, tmp_path / "f.png", "ab" * 32)
+    assert str(info.value).startswith(f"{url}: {message}") and "\n" not in str(info.value)
 
 
 def test_a_stopped_fetch_ends_at_once_and_leaves_nothing(tmp_path):

@@ -266,6 +266,31 @@ def test_study_report_cli_prints_and_plots(study_dir, capsys):
     assert plot.size[0] > 200 and len(plot.getcolors(1 << 16)) > 2
 
 
+def test_study_report_counts_only_integer_scores(study_dir, capsys):
+    lines = [{"rater": "r", "method": "HR", "image": "a", "score": 5},
+             {"rater": "r", "method": "HR", "image": "b", "score": True},  # == 1 in Python: it was counted
+             {"rater": "r", "method": "HR", "image": "b", "score": 4.0}]
+    (study_dir / "ratings.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    assert main(["study", "report", str(study_dir)]) == 0
+    out, err = capsys.readouterr()
+    assert "skipped 2 unreadable line(s)" in err and "1 ratings from 1 rater(s)" in out
+
+
+def test_study_report_checks_its_plot_path_before_printing(study_dir, capsys):
+    study_mod.append_rating(study_dir, {"rater": "r", "method": "HR", "image": "a", "score": 5})
+    assert main(["study", "report", str(study_dir), "-o", str(study_dir / "mos.txt")]) == 1
+    out, err = capsys.readouterr()  # the table used to be printed, then the extension refused
+    assert out == "" and err == f"srgan: error: {study_dir / 'mos.txt'}: the plot is an image; name a " \
+                                ".png, .jpg, .jpeg, .bmp, .webp, .tif, .tiff file\n"
+    stimulus = study_dir / "srgan" / "a.png"
+    before = stimulus.read_bytes()
+    assert main(["study", "report", str(study_dir), "-o", str(study_dir / "srgan" / "." / "a.png")]) == 1
+    assert capsys.readouterr().err.endswith("is one of the study's images; the plot would replace it\n")
+    assert stimulus.read_bytes() == before
+    assert main(["study", "report", str(study_dir), "-o", str(study_dir / "plot.png")]) == 0
+    assert main(["study", "report", str(study_dir), "-o", str(study_dir / "plot.png")]) == 0  # an old plot: replaced
+
+
 def test_study_report_without_ratings_is_one_line_error(study_dir, tmp_path, capsys):
     assert main(["study", "report", str(study_dir)]) == 1
     assert "no ratings yet" in capsys.readouterr().err

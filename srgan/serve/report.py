@@ -12,8 +12,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from ..images import write_image
-from .study import PLOT_FILE, MethodScore, read_ratings, summarize
+from ..images import IMAGE_EXTENSIONS, write_image
+from ..outputs import file_identity
+from .study import PLOT_FILE, MethodScore, read_ratings, scan, summarize
 
 
 def format_report(rows: list[MethodScore]) -> str:
@@ -51,11 +52,26 @@ def plot(rows: list[MethodScore]) -> Image.Image:
     return img
 
 
+def _check_plot_path(out: Path, study_dir: str) -> None:
+    """The plot is rewritten on every report, so it may replace an earlier plot, never one of the stimuli."""
+    if out.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise ValueError(f"{out}: the plot is an image; name a {', '.join(IMAGE_EXTENSIONS)} file")
+    if out.is_file():
+        try:
+            stimuli = scan(study_dir)
+        except ValueError:  # no method folders: nothing to protect
+            stimuli = []
+        if any(file_identity(s.path) == file_identity(out) for s in stimuli):
+            raise ValueError(f"{out}: is one of the study's images; the plot would replace it")
+
+
 def report_from_cli(args: argparse.Namespace) -> int:
     import numpy as np
 
     if not Path(args.study_dir).is_dir():
         raise ValueError(f"{args.study_dir}: study folder not found")
+    out = Path(args.output) if args.output else Path(args.study_dir) / PLOT_FILE
+    _check_plot_path(out, args.study_dir)  # before the table is printed: a report is all or nothing
     ratings, bad = read_ratings(args.study_dir)
     if bad:
         print(f"srgan: warning: skipped {bad} unreadable line(s) in the ratings file", file=sys.stderr)
@@ -65,7 +81,6 @@ def report_from_cli(args: argparse.Namespace) -> int:
     raters = len({str(r.get("rater")) for r in ratings})
     print(format_report(rows))
     print(f"{len(ratings)} ratings from {raters} rater(s); CI: mean +- t(0.975, n-1) * sd / sqrt(n)")
-    out = Path(args.output) if args.output else Path(args.study_dir) / PLOT_FILE
     write_image(out, np.asarray(plot(rows)), overwrite=True)
     print(f"plot: {out}")
     return 0

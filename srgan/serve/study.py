@@ -92,7 +92,8 @@ def read_ratings(root: str | os.PathLike) -> tuple[list[dict], int]:
     for line in filter(str.strip, lines):
         try:
             r = json.loads(line)
-            ok = isinstance(r, dict) and r.get("score") in SCORES and isinstance(r.get("method"), str)
+            ok = (isinstance(r, dict) and type(r.get("score")) is int and r["score"] in SCORES  # true == 1, 4.0 == 4
+                  and isinstance(r.get("method"), str))
         except ValueError:
             ok = False
         if ok:

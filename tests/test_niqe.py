@@ -3,10 +3,12 @@ import hashlib
 
 import numpy as np
 import pytest
+import torch
 
 from srgan.images import find_images, read_rgb_uint8
-from srgan.imresize import imresize_np
-from srgan.niqe import PRISTINE_MODEL, niqe
+from srgan.imresize import imresize, imresize_np
+from srgan.metrics import rgb_to_y
+from srgan.niqe import PRISTINE_MODEL, _block_features, _pristine, niqe
 
 # MANIFEST.md section 5: the BasicSR copy of the authors' model parameters.
 PRISTINE_SHA256 = "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296"
@@ -63,10 +65,22 @@ def test_border_and_grayscale_conventions(baboon):
     assert niqe(gray) == niqe(np.repeat(gray[..., None], 3, axis=2)) == niqe(gray[..., None])
 
 
-def test_flat_blocks_are_left_out_of_the_covariance(baboon):
+def test_flat_blocks_follow_matlabs_nanmean_and_nancov(baboon):
+    """A block whose MSCN is zero gives NaN shape features. MATLAB's niqe takes nanmean (each feature over the
+    blocks where it is finite) and nancov (the blocks with no NaN). A flat 96x96 block is not enough: the
+    texture around it reaches in through the 7x7 window; 104x104 leaves the first block NaN in part."""
     image = baboon[:192, :480].copy()
-    image[:96, :96] = 128  # one flat block: NaN features, dropped as MATLAB's nancov does
-    assert np.isfinite(niqe(image))
+    image[:104, :104] = 128
+    y = np.floor(rgb_to_y(image) + 0.5)
+    half = imresize(torch.from_numpy(y)[None], scale=0.5)[0].numpy()
+    feats = np.concatenate([_block_features(y, 2, 5), _block_features(half, 2, 5)], axis=1)
+    nan_per_block = np.isnan(feats).sum(axis=1)
+    assert 0 < nan_per_block[0] < feats.shape[1] and not nan_per_block[1:].any()  # the case under test
+    mu_pris, cov_pris, _ = _pristine()
+    cov = (cov_pris + np.cov(feats[1:], rowvar=False)) / 2
+    distance = (lambda mu: float(np.sqrt((mu_pris - mu) @ np.linalg.pinv(cov) @ (mu_pris - mu))))
+    assert niqe(image) == pytest.approx(distance(np.nanmean(feats, axis=0)), rel=1e-12)  # 9.93
+    assert abs(niqe(image) - distance(feats[1:].mean(axis=0))) > 0.1  # the first block's finite features count
 
 
 @pytest.mark.parametrize("image, error, message", [

@@ -35,13 +35,9 @@ from PIL import Image
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from srgan.cli import main as srgan_main  # noqa: E402
+from srgan.device import cpu_name  # noqa: E402
 from srgan.images import find_images, read_image  # noqa: E402
 from srgan.upscale import prepare, upscale_planes  # noqa: E402
-
-
-def cpu_model() -> str:
-    with open("/proc/cpuinfo") as handle:
-        return next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "?")
 
 
 def make_large(photos: list[Path], width: int, height: int, dest: Path) -> Path:
@@ -104,7 +100,7 @@ def main(argv=None):
     for i in range(args.small):
         Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(small / f"{i:05d}.png")
     engine = prepare(args.model, "cpu", "auto")
-    print(f"{cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}, precision "
+    print(f"{cpu_name()}, {torch.get_num_threads()} threads, torch {torch.__version__}, precision "
           f"{str(engine.dtype).replace('torch.', '')}; load average before: {os.getloadavg()[0]:.2f}")
     common = ["--model", args.model, "--device", "cpu"]
     cases = {

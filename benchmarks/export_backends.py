@@ -28,14 +28,9 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from srgan.device import resolve_precision  # noqa: E402
+from srgan.device import cpu_name, resolve_precision  # noqa: E402
 from srgan.export import export_onnx  # noqa: E402
 from srgan.upscale import load_model, prepare  # noqa: E402
-
-
-def cpu_model() -> str:
-    with open("/proc/cpuinfo") as handle:
-        return next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "?")
 
 
 def main(argv=None):
@@ -53,7 +48,7 @@ def main(argv=None):
         sys.path.append(args.openvino_path)
     import onnxruntime as ort
 
-    print(f"{cpu_model()}, {threads} threads, torch {torch.__version__}, onnxruntime {ort.__version__}; "
+    print(f"{cpu_name()}, {threads} threads, torch {torch.__version__}, onnxruntime {ort.__version__}; "
           f"load average before: {os.getloadavg()[0]:.2f}")
     x = torch.rand(1, 3, args.size, args.size)
     xn = x.numpy()

@@ -29,18 +29,16 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from srgan.device import cpu_flags, cpu_name  # noqa: E402
 from srgan.checkerboard import checkerboard_score  # noqa: E402
 from srgan.benchmark_sets import BenchmarkSet  # noqa: E402
 from srgan.metrics import psnr_ssim_y, to_uint8  # noqa: E402
 from srgan.upscale import prepare  # noqa: E402
 
 
-def cpu_model() -> str:
-    with open("/proc/cpuinfo") as handle:
-        text = handle.read()
-    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "?")
-    flags = [f for f in ("avx512_bf16", "avx512_vnni", "avx_vnni", "amx_int8") if f" {f}" in text]
-    return f"{name} ({', '.join(flags) or 'no VNNI/AMX'})"
+def cpu_model_and_int8_units() -> str:
+    flags = [f for f in ("avx512_bf16", "avx512_vnni", "avx_vnni", "amx_int8") if f in cpu_flags()]
+    return f"{cpu_name()} ({', '.join(flags) or 'no VNNI/AMX'})"
 
 
 def sr(engine, lr: np.ndarray) -> np.ndarray:
@@ -62,7 +60,7 @@ def main(argv=None):
     engines = {"torch bf16": prepare("srresnet", "cpu", "bf16"), "torch fp32": prepare("srresnet", "cpu", "fp32"),
                "openvino bf16": prepare("srresnet", "cpu", "bf16", backend="openvino"),
                "int8": prepare(args.int8, "cpu", "int8")}
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; torch {torch.__version__}")
+    print(f"CPU: {cpu_model_and_int8_units()}, {os.cpu_count()} cores; torch {torch.__version__}")
 
     bicubic = prepare("bicubic", "cpu", "fp32")
     worst = (-1, None)

@@ -12,7 +12,6 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,14 +19,8 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from srgan.images import find_images, read_rgb_uint8  # noqa: E402
+from srgan.device import cpu_name  # noqa: E402
 from srgan.niqe import niqe  # noqa: E402
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def main(argv=None) -> int:
@@ -42,7 +35,7 @@ def main(argv=None) -> int:
     elapsed = time.perf_counter() - start
     print(f"{len(images)} images from {args.data}, border {args.border}: mean NIQE {np.mean(scores):.4f}")
     print(f"time {elapsed:.2f} s ({1000 * elapsed / len(images):.1f} ms/image), torch threads "
-          f"{torch.get_num_threads()}, cpu {cpu_model()} x{os.cpu_count()}, load average "
+          f"{torch.get_num_threads()}, cpu {cpu_name()} x{os.cpu_count()}, load average "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return 0
 

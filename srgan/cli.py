@@ -22,7 +22,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     import PIL
     import torch
 
-    from .device import cpu_flags, cpu_has_fast_bf16, resolve_device, resolve_precision
+    from .device import cpu_flags, cpu_has_fast_bf16, cpu_name, resolve_device, resolve_precision
     from .models import Discriminator, Generator, count_parameters
 
     flags = cpu_flags()
@@ -39,7 +39,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("torch", torch.__version__),
         ("numpy / pillow", f"{numpy.__version__} / {PIL.__version__}"),
         ("default device", str(device)),
-        ("cpu", f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+        ("cpu", f"{cpu_name()}, {torch.get_num_threads()} threads, "
                 f"capability {torch.backends.cpu.get_cpu_capability()}"),
         ("cpu features", isa),
         ("cpu bf16", "native (AMX/AVX512-BF16): bf16 autocast is the fast path" if cpu_has_fast_bf16()

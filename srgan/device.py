@@ -7,6 +7,7 @@ means bf16 on CUDA and on bf16-capable CPUs, fp32 elsewhere, and channels_last e
 """
 from __future__ import annotations
 
+import platform
 from contextlib import nullcontext
 from functools import lru_cache
 
@@ -23,6 +24,18 @@ def cpu_has_fast_bf16() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def cpu_name() -> str:
+    """The CPU's model name ("AMD EPYC 9R14 ..."), which every performance number must carry."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def cpu_flags() -> set[str]:

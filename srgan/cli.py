@@ -8,6 +8,7 @@ it concerns. Every ``--help`` shows the defaults.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import textwrap
@@ -307,10 +308,18 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:  # argparse would print the top-level usage; the command's own is the useful one
         args.usage_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, not at exit, so that a reader that has gone is handled below
+        return code
     except KeyboardInterrupt:
         print("srgan: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `srgan data list | head -1`: the reader has gone; say nothing, as ls or cat would
+        try:  # and keep Python's final flush of stdout from failing again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        return 141  # what a shell reports for a command ended by SIGPIPE
     except Exception as exc:  # one line for the user; the traceback only on request
         if args.debug:
             raise

@@ -28,6 +28,16 @@ def test_module_entry_point():
     assert result.returncode == 0 and result.stdout.startswith("srgan ")
 
 
+def test_a_reader_that_goes_away_is_not_an_error(tmp_path):
+    """`srgan data list | head -1`: the pipe closes under srgan, which printed "srgan: error: [Errno 32] Broken
+    pipe" (or Python's "Exception ignored ... BrokenPipeError" at exit)."""
+    proc = subprocess.Popen([sys.executable, "-m", "srgan", "data", "list", "--data-root", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # before srgan writes: its first write or flush meets a closed pipe
+    _, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err) == (141, "")
+
+
 def test_user_error_is_one_line(capsys):
     assert main(["train", "--config", "no-such-config"]) == 1
     err = capsys.readouterr().err

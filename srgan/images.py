@@ -59,6 +59,7 @@ __all__ = [
     "check_writable_dir",
     "extra_frames",
     "find_images",
+    "pixels_by_mode",
     "read_image",
     "read_rgb_uint8",
     "read_size",
@@ -288,7 +289,7 @@ def _decode(path: str | os.PathLike, max_pixels: int | None):
                 f"{w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} "
                 "(decompression bomb protection; raise max_pixels to allow it)",
             )
-        mode, rawmode, info = im.mode, _rawmode(im), dict(im.info)
+        rawmode, info = _rawmode(im), dict(im.info)
         low = None
         if rawmode == _LA16_RAWMODE:
             _with_rawmode(im, "RGBA")
@@ -320,50 +321,59 @@ def _decode(path: str | os.PathLike, max_pixels: int | None):
             if alpha is None and isinstance(trns, tuple) and len(trns) == 3 and low is not None:
                 alpha = np.where(np.all(color == np.array(trns), axis=-1), 0, 65535)
             return im, color, alpha, 65535, False
-        if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
-            color = np.asarray(im).astype(np.uint16)
-            if isinstance(trns, int):
-                alpha = np.where(color == trns, 0, 65535)
-            return im, color, alpha, 65535, True
-        if mode == "I":
-            color = np.asarray(im)
-            try:
-                if color.size:
-                    check_16bit_range(int(color.min()), int(color.max()))
-            except ValueError as exc:
-                raise ImageError(path, str(exc)) from None
-            return im, color.astype(np.uint16), None, 65535, True
-        if mode == "F":
-            color = np.asarray(im, dtype=np.float32)
-            try:
-                check_float_range(float(color.min()), float(color.max()))
-            except ValueError as exc:
-                raise ImageError(path, str(exc)) from None
-            return im, np.clip(color, 0.0, 1.0), None, 1, True
-        if mode in ("1", "L"):
-            color = np.asarray(im.convert("L"))
-            if isinstance(trns, int):
-                value = trns * _LOW_BIT_SCALE.get(rawmode or mode, 1)
-                alpha = np.where(color == value, 0, 255).astype(np.uint8)
-            return im, color, alpha, 255, True
-        if mode in ("LA", "La"):
-            b = np.asarray(im.convert("LA"))
-            return im, b[..., 0], b[..., 1], 255, True
-        if mode == "RGB":
-            color = np.asarray(im)
-            if isinstance(trns, tuple) and len(trns) == 3:
-                alpha = np.where(np.all(color == np.array(trns), axis=-1), 0, 255)
-            return im, color, alpha, 255, False
-        if mode in ("RGBA", "RGBa", "PA") or (
-            mode == "P" and ("transparency" in info or im.palette.mode == "RGBA")
-        ):
-            b = np.asarray(im.convert("RGBA"))
-            return im, b[..., :3], b[..., 3], 255, False
         try:
-            converted = im.convert("RGB")  # P, RGBX, CMYK, YCbCr, HSV ...
-        except ValueError as exc:
-            raise ImageError(path, f"unsupported colour mode {mode}") from exc
-        return im, np.asarray(converted), None, 255, False
+            color, alpha, white, grayscale = pixels_by_mode(im, rawmode, trns)
+        except ValueError as exc:  # out of range, or a mode Pillow cannot convert
+            raise ImageError(path, str(exc)) from None
+        return im, color, alpha, white, grayscale
+
+
+def pixels_by_mode(im: PILImage.Image, rawmode: str | None = None, transparency=None):
+    """The pixels of a decoded Pillow image, by its mode: ``(colour, alpha, white, grayscale)``, where ``colour``
+    is HxW (grayscale) or HxWx3, ``alpha`` an array or None and ``white`` the value of white (255, 65535, or 1
+    for float). The one mode dispatch of files (:func:`read_image`) and of the API's PIL inputs. ``rawmode``
+    (the file's) scales a low-bit PNG's ``tRNS`` value; ``transparency`` defaults to ``im.info``'s. ValueError
+    for 32-bit values beyond 16 bits, floats outside [0, 1], or a mode Pillow cannot convert to RGB."""
+    mode = im.mode
+    trns = im.info.get("transparency") if transparency is None else transparency
+    alpha = None
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
+        color = np.asarray(im).astype(np.uint16)
+        if isinstance(trns, int):
+            alpha = np.where(color == trns, 0, 65535)
+        return color, alpha, 65535, True
+    if mode == "I":
+        color = np.asarray(im)
+        if color.size:
+            check_16bit_range(int(color.min()), int(color.max()))
+        return color.astype(np.uint16), None, 65535, True
+    if mode == "F":
+        color = np.asarray(im, dtype=np.float32)
+        if color.size:
+            check_float_range(float(color.min()), float(color.max()))
+        return np.clip(color, 0.0, 1.0), None, 1, True
+    if mode in ("1", "L"):
+        color = np.asarray(im.convert("L"))
+        if isinstance(trns, int):
+            value = trns * _LOW_BIT_SCALE.get(rawmode or mode, 1)
+            alpha = np.where(color == value, 0, 255).astype(np.uint8)
+        return color, alpha, 255, True
+    if mode in ("LA", "La"):
+        b = np.asarray(im.convert("LA"))
+        return b[..., 0], b[..., 1], 255, True
+    if mode == "RGB":
+        color = np.asarray(im)
+        if isinstance(trns, tuple) and len(trns) == 3:
+            alpha = np.where(np.all(color == np.array(trns), axis=-1), 0, 255)
+        return color, alpha, 255, False
+    if mode in ("RGBA", "RGBa", "PA") or (mode == "P" and (trns is not None or im.palette.mode == "RGBA")):
+        b = np.asarray(im.convert("RGBA"))
+        return b[..., :3], b[..., 3], 255, False
+    try:
+        converted = im.convert("RGB")  # P, RGBX, CMYK, YCbCr, HSV ...
+    except ValueError as exc:
+        raise ValueError(f"unsupported colour mode {mode}") from exc
+    return np.asarray(converted), None, 255, False
 
 
 def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image:

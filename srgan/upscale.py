@@ -24,7 +24,7 @@ from torch import nn
 
 from .backproject import BackProjected
 from .device import resolve_device, resolve_precision
-from .images import LUMA_BT601, _icc_space, check_16bit_range, check_float_range, to_uint8
+from .images import LUMA_BT601, _icc_space, check_float_range, pixels_by_mode, to_uint8
 from .inference import fast_generator
 from .tiling import Engine, iter_alpha_tiles, run_tiled
 
@@ -213,29 +213,22 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 
 
 def _from_pil(image):
-    """PIL image -> (float HWC rgb, alpha | None, output mode)."""
-    mode = image.mode
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        arr = np.asarray(image, dtype=np.float64)
-        if arr.size:
-            check_16bit_range(int(arr.min()), int(arr.max()))
-        arr = arr.astype(np.float32) / 65535
-        return np.repeat(arr[..., None], 3, axis=2), None, "I;16" if mode.startswith("I;16") else "I"
-    if mode == "F":
-        arr = np.asarray(image, dtype=np.float32)
-        check_float_range(float(arr.min()), float(arr.max()))
-        return np.repeat(np.clip(arr, 0, 1)[..., None], 3, axis=2), None, "F"
-    if mode in ("1", "L"):
-        arr = np.asarray(image.convert("L"), dtype=np.float32) / 255
-        return np.repeat(arr[..., None], 3, axis=2), None, "L"
-    if mode in ("LA", "La"):
-        arr = np.asarray(image.convert("LA"), dtype=np.float32) / 255
-        return np.repeat(arr[..., :1], 3, axis=2), arr[..., 1], "LA"
-    if mode in ("RGBA", "RGBa", "PA") or (mode == "P" and ("transparency" in image.info or image.palette.mode == "RGBA")):
-        arr = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255
-        return arr[..., :3], arr[..., 3], "RGBA"
-    arr = np.asarray(image.convert("RGB"), dtype=np.float32) / 255  # RGB, P, CMYK, YCbCr, ...
-    return arr, None, "RGB"
+    """PIL image -> (float HWC rgb, alpha | None, the PIL mode of the result), by images' own mode dispatch."""
+    color, alpha, white, grayscale = pixels_by_mode(image)
+    rgb = color.astype(np.float32)
+    if white != 1:
+        rgb /= np.float32(white)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[..., None], 3, axis=2)
+    if alpha is not None:
+        alpha = alpha.astype(np.float32) / np.float32(white if white != 1 else 255)
+    if white == 1:
+        return rgb, None, "F"
+    if white == 65535:  # 16-bit gray; the result has no alpha plane to keep a tRNS value in
+        return rgb, None, "I" if image.mode == "I" else "I;16"
+    if grayscale:
+        return rgb, alpha, "L" if alpha is None else "LA"
+    return rgb, alpha, "RGB" if alpha is None else "RGBA"
 
 
 def _to_pil(rgb_u8_or_f, alpha, mode: str, info: dict):

@@ -168,6 +168,21 @@ def test_api_returns_same_kind(tiny_model):
         assert isinstance(res, Image.Image) and res.mode == expect and res.size == (44, 36), mode
 
 
+def test_api_reads_pil_images_as_files_are_read(tiny_model, tmp_path):
+    """One mode dispatch (images.pixels_by_mode) for files and PIL inputs. The API's own copy ignored a PNG's
+    tRNS colour: the file became RGBA, the same picture opened with Pillow came back opaque RGB."""
+    rgb = np.full((12, 12, 3), 200, np.uint8)
+    rgb[:6] = (10, 20, 30)  # the transparent colour
+    Image.fromarray(rgb).save(tmp_path / "keyed.png", transparency=(10, 20, 30))
+    Image.fromarray(rgb[..., 0]).save(tmp_path / "keyed_gray.png", transparency=10)
+    for name, mode in (("keyed.png", "RGBA"), ("keyed_gray.png", "LA")):
+        assert images.read_image(tmp_path / name).alpha is not None
+        with Image.open(tmp_path / name) as im:
+            res = srgan.upscale(im, model=tiny_model, device="cpu")
+        alpha = np.asarray(res)[..., -1]
+        assert res.mode == mode and alpha[:16].max() == 0 and alpha[32:].min() == 255, name
+
+
 def test_api_empty_inputs(tiny_model):
     # an image with no pixels is named as such (it used to fail in the first convolution's padding check)
     for empty in (np.zeros((0, 8, 3), np.uint8), torch.rand(3, 5, 0)):

@@ -40,7 +40,7 @@ from .benchmark_sets import BenchmarkSet, degrade_folder
 from .datasets import resolve_benchmark
 from .device import autocast, resolve_device, resolve_precision
 from .imresize import imresize
-from .metrics import psnr_ssim_y
+from .metrics import psnr_ssim_y, to_uint8
 from .niqe import niqe
 from .outputs import names_a_folder
 from .tiling import Engine
@@ -147,10 +147,7 @@ def super_resolve(model: nn.Module, lr_uint8: np.ndarray, device, dtype=torch.fl
     else:
         with autocast(dev, torch.float32 if exact else dtype):  # bicubic is float64, never autocast
             y = model(x)
-    y = y[0].detach().to("cpu", torch.float64).clamp_(0.0, 1.0).mul_(255.0)
-    # round half to even, as BasicSR's tensor2img (np.round); MATLAB im2uint8 rounds half up,
-    # which differs only for values exactly on .5 (measured: no effect on any reported digit)
-    return np.round(y.numpy().transpose(1, 2, 0)).astype(np.uint8)
+    return to_uint8(y[0])  # in float64, half to even as BasicSR (metrics' docstring says why it does not matter)
 
 
 def _set_key(name: str, results: dict) -> str:

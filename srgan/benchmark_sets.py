@@ -15,6 +15,7 @@ import numpy as np
 
 from .images import find_images, read_image, read_rgb_uint8, to_uint8, write_image
 from .imresize import degrade_uint8, mod_crop
+from .metrics import psnr
 from .outputs import file_identity, missing_folders, remove_if_empty
 
 __all__ = ["BenchmarkSet", "degrade_folder"]
@@ -29,8 +30,11 @@ class BenchmarkSet:
       DIV2K's ``<name>x<scale>.*``, or ``<name>_x<scale>.*``), of exactly HR / scale; an HR image without
       one is an error. Without the folder, LR is made on the fly from the mod-cropped HR with the uint8
       MATLAB bicubic (:func:`degrade_uint8`).
-    * A folder without an ``HR`` subfolder is taken as HR images only (searched
-      recursively; LR always generated).
+    * A folder without an ``HR`` subfolder holds the HR images (searched recursively, leaving out subfolders
+      named ``LR_*``); its LR folder is ``<folder>/LR_bicubic_x<scale>``, or the sibling one when the folder
+      itself is called ``HR`` (``--data Set5/HR`` scores Set5's own LR, as ``--data Set5`` does).
+    * A given LR image must be what its name says: of the same kind (grayscale or colour) as its HR, and
+      within :data:`LR_CHECK_PSNR` dB of srgan's own bicubic downscale of it (a swapped pair is ~12 dB).
 
     ``name`` is the folder's name (the parent's when the folder itself is called ``HR``).
     ``names`` keeps only those images (names without extension), e.g. the validation split.
@@ -43,17 +47,17 @@ class BenchmarkSet:
         if not folder.is_dir():
             raise ValueError(f"{folder}: benchmark set folder not found")
         self.folder, self.scale = folder, int(scale)
-        hr_dir = folder / "HR"
+        hr_dir, lr_name = folder / "HR", f"LR_bicubic_x{self.scale}"
         if hr_dir.is_dir():
-            self.name = folder.resolve().name
-            lr_dir = folder / f"LR_bicubic_x{self.scale}"
-            self.lr_dir = lr_dir if lr_dir.is_dir() else None
+            self.name, lr_dir = folder.resolve().name, folder / lr_name
+        elif folder.resolve().name == "HR":
+            hr_dir, self.name, lr_dir = folder, folder.resolve().parent.name, folder.resolve().parent / lr_name
         else:
-            hr_dir = folder
-            self.name = folder.resolve().parent.name if folder.resolve().name == "HR" else folder.resolve().name
-            self.lr_dir = None
-        self.hr_dir = hr_dir
-        hr_files = find_images([hr_dir])
+            hr_dir, self.name, lr_dir = folder, folder.resolve().name, folder / lr_name
+        self.hr_dir, self.lr_dir = hr_dir, (lr_dir if lr_dir.is_dir() else None)
+        # LR images inside the HR folder are not HR images (they were scored as more of them)
+        hr_files = [p for p in find_images([hr_dir])
+                    if not any(part.startswith("LR_") for part in p.relative_to(hr_dir).parts[:-1])]
         if not hr_files:
             raise ValueError(f"{hr_dir}: no images in this benchmark set")
         self.items: list[tuple[str, Path]] = []
@@ -101,14 +105,37 @@ class BenchmarkSet:
             return degrade_uint8(hr, s), np.ascontiguousarray(hr)
         lr = read_rgb_uint8(lr_path)
         if lr.shape[0] * s != hr.shape[0] or lr.shape[1] * s != hr.shape[1]:
+            turned = lr.shape[1] * s == hr.shape[0] and lr.shape[0] * s == hr.shape[1]
             raise ValueError(f"{lr_path}: LR is {lr.shape[1]}x{lr.shape[0]} but the HR (mod-cropped) is "
-                             f"{hr.shape[1]}x{hr.shape[0]}, not x{s} of it")
+                             f"{hr.shape[1]}x{hr.shape[0]}, not x{s} of it"
+                             f"{' (turned: an EXIF orientation tag on one of them?)' if turned else ''}")
+        _check_lr_content(lr, hr, s, lr_path, path)
         return lr, np.ascontiguousarray(hr)
 
     def __iter__(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         for name, path in self.items:
             lr, hr = self.load(name, path)
             yield name, lr, hr
+
+
+#: PSNR-Y (dB) a set's own LR image must reach against srgan's bicubic downscale of its HR. Published LR PNGs
+#: match it exactly; other resizers and JPEG LR land around 30-45 dB; a swapped or misnamed pair near 12.
+LR_CHECK_PSNR = 20.0
+
+
+def _is_gray(rgb: np.ndarray) -> bool:
+    return bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
+
+
+def _check_lr_content(lr: np.ndarray, hr: np.ndarray, scale: int, lr_path: Path, hr_path: Path) -> None:
+    """A given LR image that is not its HR's downscale would be scored without a word (swapped names, an EXIF
+    turn of a square photo, a grayscale LR beside a colour HR, which PSNR-Y alone barely sees)."""
+    if _is_gray(lr) and not _is_gray(hr):
+        raise ValueError(f"{lr_path}: LR is grayscale but its HR {hr_path.name} is in colour")
+    match = psnr(lr, degrade_uint8(hr, scale))
+    if match < LR_CHECK_PSNR:
+        raise ValueError(f"{lr_path}: not the x{scale} downscale of {hr_path.name} (PSNR-Y {match:.1f} dB against "
+                         f"its bicubic downscale, < {LR_CHECK_PSNR:g}): a swapped or misnamed pair?")
 
 
 def degrade_folder(hr_dir, lr_dir, scale: int = 4, overwrite: bool = False, *, progress: bool = False) -> list[Path]:

@@ -147,6 +147,8 @@ def super_resolve(model: nn.Module, lr_uint8: np.ndarray, device, dtype=torch.fl
     else:
         with autocast(dev, torch.float32 if exact else dtype):  # bicubic is float64, never autocast
             y = model(x)
+    if not bool(torch.isfinite(y).all()):  # NaN would be scored as black pixels (uint8 cast), a plausible number
+        raise ValueError("the model's output has NaN or infinite values")
     return to_uint8(y[0])  # in float64, half to even as BasicSR (metrics' docstring says why it does not matter)
 
 
@@ -241,7 +243,10 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
             items = tqdm(bench, total=len(bench), desc=f"srgan: eval {keys[i]}", unit="img", leave=False,
                          file=sys.stderr)
         for name, lr, hr in items:
-            sr = hr if ground_truth else super_resolve(model, lr, dev, dtype)
+            try:
+                sr = hr if ground_truth else super_resolve(model, lr, dev, dtype)
+            except ValueError as exc:
+                raise ValueError(f"{bench.name}/{name}: {exc}") from None
             if sr.shape != hr.shape:
                 raise ValueError(f"{bench.name}/{name}: SR is {sr.shape[1]}x{sr.shape[0]}, HR is "
                                  f"{hr.shape[1]}x{hr.shape[0]}")
@@ -325,6 +330,9 @@ def eval_from_cli(args) -> int:
     measured = "/".join(m.upper() for m in METRICS if any(m in r for r in results.values()))
     print(format_table(results, f"model {_model_name(args.model)}{' back-projected' if back_project else ''}, "
                                 f"x{scale}, {measured} on Y, {scale}-px border, device {device}, {args.precision}"))
+    if args.model != GROUND_TRUTH:  # which LR was scored: a set's own folder, or made here
+        print("LR images: " + "; ".join(f"{key} from {bench.lr_dir}" if bench.lr_dir is not None else
+                                        f"{key} made from HR (MATLAB bicubic)" for key, bench in zip(results, sets)))
     if args.json:
         write_json(results, Path(args.json).expanduser())
     return 0

@@ -135,11 +135,27 @@ def shave(img: np.ndarray, border: int) -> np.ndarray:
     return img[border:-border, border:-border, ...]
 
 
+def _check_8bit_range(a: np.ndarray, label: str) -> None:
+    """Inputs on another scale give plausible wrong numbers ([0, 1] floats 67 dB, 16-bit -16 dB on Set5 baby)."""
+    if a.ndim == 3 and a.shape[2] not in (1, 3):
+        raise ValueError(f"{label} has {a.shape[2]} channels; expected RGB or grayscale (drop alpha first)")
+    if not a.size or a.dtype == np.uint8:
+        return
+    lo, hi = float(a.min()), float(a.max())
+    if a.dtype.kind in "iu" and (lo < 0 or hi > 255):
+        raise ValueError(f"{label} values {lo:g}..{hi:g} are not 8-bit (0-255); quantise first (to_uint8)")
+    if a.dtype.kind == "f" and hi <= 1.0:
+        raise ValueError(f"{label} looks like a [0, 1] float image (max {hi:g}); PSNR and SSIM here take 0-255 "
+                         "values: quantise first (to_uint8)")
+
+
 def _prepare(sr, hr, border: int, to_y: bool, round_y: bool = True) -> Tuple[np.ndarray, np.ndarray]:
     sr = np.asarray(sr)
     hr = np.asarray(hr)
     if sr.shape != hr.shape:
         raise ValueError(f"shape mismatch: sr {sr.shape} vs hr {hr.shape}")
+    _check_8bit_range(sr, "sr")
+    _check_8bit_range(hr, "hr")
     if to_y:
         sr, hr = rgb_to_y(sr), rgb_to_y(hr)
         if round_y:  # MATLAB rgb2ycbcr(uint8) -> uint8: round half away from zero (Y > 0)

@@ -112,9 +112,12 @@ def test_benchmark_set_layouts(shared_data, tmp_path):
 
 
 def test_benchmark_set_mod_crops_and_checks_lr_size(tmp_path):
-    _save(tmp_path / "S" / "HR" / "a.png", _rgb(50, 47))
+    original = _rgb(50, 47)
+    _save(tmp_path / "S" / "HR" / "a.png", original)
     name, lr, hr = next(iter(BenchmarkSet(tmp_path / "S")))
-    assert name == "a" and hr.shape == (48, 44, 3) and lr.shape == (12, 11, 3)
+    np.testing.assert_array_equal(hr, original[:48, :44])  # the top-left, as MATLAB's modcrop
+    np.testing.assert_array_equal(lr, degrade_uint8(original[:48, :44], 4))
+    assert name == "a"
     _save(tmp_path / "S" / "LR_bicubic_x4" / "a.png", _rgb(10, 10))
     with pytest.raises(ValueError, match="not x4"):
         list(BenchmarkSet(tmp_path / "S"))
@@ -128,7 +131,8 @@ def test_lr_folder_must_hold_every_hr_images_lr(tmp_path):
     hr_a, hr_b = _rgb(48, 44), _rgb(40, 40)
     _save(tmp_path / "S" / "HR" / "a.png", hr_a)
     _save(tmp_path / "S" / "HR" / "b.png", hr_b)
-    lr_a = np.full((12, 11, 3), 200, np.uint8)  # not the bicubic LR: proves the file is what gets scored
+    lr_a = degrade_uint8(hr_a, 4)  # not exactly the bicubic LR: proves the file is what gets scored
+    lr_a[::2, ::2] ^= 8
     _save(tmp_path / "S" / "LR_bicubic_x4" / "ax4.png", lr_a)
     with pytest.raises(ValueError, match=r"LR_bicubic_x4: no LR image for 1 of the 2 HR images \(e\.g\. b\)"):
         BenchmarkSet(tmp_path / "S")
@@ -136,3 +140,42 @@ def test_lr_folder_must_hold_every_hr_images_lr(tmp_path):
     items = {name: lr for name, lr, _hr in BenchmarkSet(tmp_path / "S")}
     np.testing.assert_array_equal(items["a"], lr_a)
     np.testing.assert_array_equal(items["b"], degrade_uint8(hr_b, 4))
+
+
+def test_lr_images_are_found_beside_or_inside_an_hr_folder_never_scored_as_hr(tmp_path):
+    """A plain folder holding LR_bicubic_x4/ scored the LR images as more HR images (10 in Set5, 25.56 dB), and
+    --data Set5/HR made LR from HR although Set5/LR_bicubic_x4 was beside it."""
+    hr = _rgb(48, 44)
+    lr = degrade_uint8(hr, 4)
+    lr[0, 0] ^= 8  # the folder's own, told apart from a generated one
+    _save(tmp_path / "plain" / "a.png", hr)
+    _save(tmp_path / "plain" / "LR_bicubic_x4" / "a.png", lr)
+    _save(tmp_path / "Set" / "HR" / "a.png", hr)
+    _save(tmp_path / "Set" / "LR_bicubic_x4" / "a.png", lr)
+    for folder, name in ((tmp_path / "plain", "plain"), (tmp_path / "Set" / "HR", "Set")):
+        bench = BenchmarkSet(folder)
+        assert (bench.name, len(bench), bench.lr_dir.name) == (name, 1, "LR_bicubic_x4")
+        np.testing.assert_array_equal(next(iter(bench))[1], lr)
+
+
+def test_an_lr_image_that_is_not_its_hrs_downscale_is_refused(tmp_path):
+    """Same-size pairs were checked for size only: swapped names scored ~12 dB as if real, a grayscale LR beside
+    a colour HR scored nearly the colour numbers, and an EXIF turn of a square photo scored 10 dB."""
+    a, b = _rgb(48, 48), np.ascontiguousarray(_rgb(48, 48)[::-1, ::-1])
+    _save(tmp_path / "S" / "HR" / "a.png", a)
+    _save(tmp_path / "S" / "HR" / "b.png", b)
+    _save(tmp_path / "S" / "LR_bicubic_x4" / "a.png", degrade_uint8(b, 4))  # swapped
+    _save(tmp_path / "S" / "LR_bicubic_x4" / "b.png", degrade_uint8(a, 4))
+    with pytest.raises(ValueError, match=r"LR_bicubic_x4/a.png: not the x4 downscale of a.png \(PSNR-Y \d+\.\d dB "
+                                         r"against its bicubic downscale, < 20\): a swapped or misnamed pair\?"):
+        list(BenchmarkSet(tmp_path / "S"))
+    _save(tmp_path / "S" / "LR_bicubic_x4" / "a.png", degrade_uint8(a, 4).mean(axis=2).round().astype(np.uint8))
+    _save(tmp_path / "S" / "LR_bicubic_x4" / "b.png", degrade_uint8(b, 4))
+    with pytest.raises(ValueError, match="a.png: LR is grayscale but its HR a.png is in colour"):
+        list(BenchmarkSet(tmp_path / "S"))
+    _save(tmp_path / "S" / "LR_bicubic_x4" / "a.png", degrade_uint8(a, 4))
+    assert [name for name, _lr, _hr in BenchmarkSet(tmp_path / "S")] == ["a", "b"]
+    _save(tmp_path / "T" / "HR" / "a.png", _rgb(48, 44))
+    _save(tmp_path / "T" / "LR_bicubic_x4" / "a.png", degrade_uint8(_rgb(44, 48), 4))
+    with pytest.raises(ValueError, match=r"not x4 of it \(turned: an EXIF orientation tag on one of them\?\)"):
+        list(BenchmarkSet(tmp_path / "T"))

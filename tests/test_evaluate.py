@@ -166,6 +166,18 @@ def test_evaluate_generated_lr_and_save_images(tmp_path, bench):
         evaluate(g, [tmp_path / "Mini"], scale=2)
 
 
+def test_a_model_that_outputs_nan_is_an_error_not_a_score(bench):
+    """NaN became black pixels in the uint8 cast: an all-NaN model scored 7.62 dB / 0.223 on Set5."""
+    class Broken(torch.nn.Module):
+        scale = 4
+
+        def forward(self, x):
+            return torch.full((x.shape[0], 3, x.shape[2] * 4, x.shape[3] * 4), float("nan"))
+
+    with pytest.raises(ValueError, match=r"^Set5/baby: the model's output has NaN or infinite values$"):
+        evaluate(Broken(), [bench / "Set5"], scale=4)
+
+
 # ------------------------------------------------------------------ NIQE and the ground-truth pseudo-model
 
 
@@ -199,6 +211,7 @@ def test_cli_eval_bicubic_prints_table_and_writes_json(bench, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "| set | images | PSNR (dB) | SSIM |" in text
     assert "| Set5 | 5 | 28.42 | 0.8102 |" in text
+    assert f"LR images: Set5 from {bench / 'Set5' / 'LR_bicubic_x4'}\n" in text  # which LR was scored
     data = json.loads(out.read_text())
     _check_shape(data, {"Set5": 5})
     assert sorted(data["Set5"]["images"]) == ["baby", "bird", "butterfly", "head", "woman"]

@@ -267,3 +267,22 @@ def test_bicubic_baseline_conventions_explained(shared_data):
         sr = _bicubic_x4_uint8(_load_png(bench / "LR_bicubic_x4" / p.name))
         vals.append(psnr(sr, hr, 4, to_y=False) if hr.ndim == 2 else psnr(sr, hr, 4))
     assert abs(np.mean(vals) - 26.00) <= 0.01, np.mean(vals)
+
+
+@pytest.mark.parametrize("convert, message", [
+    (lambda a: a / 255.0, r"sr looks like a \[0, 1\] float image \(max 1\); PSNR and SSIM here take 0-255"),
+    (lambda a: a.astype(np.uint16) * 257, r"sr values 0\.\.65535 are not 8-bit \(0-255\)"),
+    (lambda a: np.dstack([a, np.full(a.shape[:2], 255, np.uint8)]), "sr has 4 channels; expected RGB or grayscale"),
+], ids=["float01", "uint16", "rgba"])
+def test_inputs_on_another_scale_are_refused(convert, message):
+    """They gave plausible wrong numbers: 67.57 dB for [0, 1] floats, -16.41 dB for 16-bit, alpha ignored."""
+    rng = np.random.default_rng(0)
+    hr = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    sr = hr.copy()
+    sr[0, 0] = 255 - sr[0, 0]
+    sr[-1, -1] = 0
+    sr[-1, -2] = 255
+    for metric in (psnr, ssim, lambda a, b: psnr_ssim_y(a, b, 4)):
+        with pytest.raises(ValueError, match=message):
+            metric(convert(sr), convert(hr))
+    assert psnr(sr.astype(np.float64), hr) == psnr(sr, hr)  # 0-255 floats stay welcome

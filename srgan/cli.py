@@ -23,7 +23,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     import PIL
     import torch
 
-    from .device import cpu_flags, cpu_has_fast_bf16, cpu_name, resolve_device, resolve_precision
+    from .device import INT8_DOT_FLAGS, cpu_flags, cpu_has_fast_bf16, cpu_name, resolve_device, resolve_precision
     from .models import Discriminator, Generator, count_parameters
 
     flags = cpu_flags()
@@ -31,7 +31,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     auto = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[resolve_precision("auto", device)]
     isa = ", ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8",
                                 "amx_tile") if f in flags) or "unknown"
-    int8_units = [f for f in ("avx512_vnni", "avx_vnni", "amx_int8") if f in flags]
+    int8_units = [f for f in INT8_DOT_FLAGS if f in flags]
     cuda = (f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda}, bf16 "
             f"{'yes' if torch.cuda.is_bf16_supported() else 'no'})") if torch.cuda.is_available() else "not available"
     rows = [
@@ -46,7 +46,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("cpu bf16", "native (AMX/AVX512-BF16): bf16 autocast is the fast path" if cpu_has_fast_bf16()
          else "emulated: fp32 + channels_last is the fast path"),
         ("cpu int8", f"{', '.join(int8_units)}: --precision int8 (opt-in, OpenVINO) runs on them"
-         if int8_units else "no VNNI/AMX: --precision int8 runs, but without int8 dot-product units"),
+         if int8_units else "no VNNI/AMX: --precision int8 is refused (OpenVINO's int8 saturates here)"),
         ("cuda", cuda),
         ("precision here", f"upscale, serve, train: auto -> {auto}; eval: fp32 (its default: reported "
                            f"PSNR/SSIM must not depend on the machine; --precision auto gives {auto})"),

@@ -49,6 +49,15 @@ def cpu_flags() -> set[str]:
     return set()
 
 
+INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")  # int8 dot-product units
+
+
+def cpu_has_int8_dot() -> bool:
+    """Whether the CPU has VNNI or AMX int8 units. Without them OpenVINO's int8 convolutions multiply u8 x s8
+    pairs into saturating int16 sums (its "saturation issue"), which full-range int8 weights overflow."""
+    return bool(cpu_flags() & set(INT8_DOT_FLAGS))
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     if name not in DEVICES and not name.startswith("cuda:"):
         raise ValueError(f"device must be one of {DEVICES} (or cuda:N), got {name!r}")

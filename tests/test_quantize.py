@@ -115,7 +115,9 @@ def test_shipped_int8_weights_cost_at_most_0_05_db_on_set5(shared_data):
     q = int8_model("srresnet")
     assert isinstance(q, QuantGenerator) and q.quantized.sum().item() == 36
     int8 = evaluate(q, [shared_data / "benchmarks" / "Set5"], device="cpu")["Set5"]["psnr"]
-    assert int8 == pytest.approx(31.2866, abs=2e-3)
+    # 31.2866 on a Zen 4 (AVX-512), 31.2928 on an AVX2 EPYC: fp32 convolutions that sum in another order move
+    # activations across the rounding points of their int8 grid
+    assert int8 == pytest.approx(31.29, abs=1e-2)
     assert 31.3228 - 0.05 <= int8 < 31.3228  # fp32 SRResNet: tests/test_shipped_weights.py
     path = SHIPPED_WEIGHTS / "srresnet_int8.safetensors"
     assert path.stat().st_size < 2 * 1024 * 1024

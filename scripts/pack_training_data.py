@@ -1,8 +1,11 @@
 """Pack training folders small enough to carry to a GPU box, without changing a single training pixel.
 
-    python scripts/pack_training_data.py ../shared/data/train -o .devdata/a --folders T91 BSD200 BSDS500_test200
-    python scripts/pack_training_data.py ../shared/data/train -o .devdata/b --folders ImageNet1000 --max-mib 50
+    python scripts/pack_training_data.py ../shared/data/train -o .devdata/a --folders BSD200 BSDS500_test200
+    python scripts/pack_training_data.py ../shared/data/train -o .devdata/b --folders T91 SunHays80
+    python scripts/pack_training_data.py ../shared/data/train -o .devdata/b --folders ImageNet1000 --max-mib 27
     python scripts/pack_training_data.py ../shared/data/train -o .devdata/val --validation
+
+(docs/TRAINING.md, "The shipped weights": each of a and b must fit a 64 MiB device call with the working tree.)
 
 JPEG files are copied byte for byte (their pixels are the training data; re-encoding would only add loss or
 bytes). Everything else is written as lossless WebP (~40% smaller than PNG/BMP), checked to decode to exactly

@@ -1,7 +1,8 @@
 """Train the shipped weights on one GPU in a fixed wall-clock budget: SRResNet (MSE), then SRGAN-MSE from it.
 
-    python scripts/train_release_gpu.py --data .devdata/a .devdata/b --val .devdata/val --out release \
-        --mse-seconds 280 --gan-seconds 170
+    python3 scripts/train_release_gpu.py --data .devdata/a .devdata/b --val .devdata/val --out $OUT/release \
+        --mse-init srgan/weights/srresnet.safetensors --mse-seconds 280 --gan-seconds 175 --snapshots 3 \
+        --d-shift --gan-ema 0.998 --grid-weight 100 --d-warmup 300        (the runbook: docs/TRAINING.md)
 
 Why a script beside `srgan train`: on an H200 the trainer's CPU DataLoader held SRResNet to ~17 ms a step at
 batch 64, a fraction of what the GPU does. Here the whole pool is decoded once and kept on the GPU as uint8 HR

@@ -93,6 +93,13 @@ def _precision(args: argparse.Namespace) -> str:
 
 
 def upscale_from_cli(args: argparse.Namespace) -> int:
+    # SIGTERM interrupts like Ctrl-C for the whole command: while the model loads (int8 conversion takes seconds),
+    # a kill left the output folder just made, empty, and no "interrupted" line
+    with sigterm_interrupts():
+        return _upscale(args)
+
+
+def _upscale(args: argparse.Namespace) -> int:
     from .images import DEFAULT_MAX_PIXELS, check_writable_dir, extra_frames, read_size
     from .outputs import missing_folders, plan_outputs, refused_before_work, remove_if_empty
     from .progress import closing_line, show_progress, tile_advice, tile_bar
@@ -180,15 +187,14 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
                       ".png, .webp or .tif to keep it)", file=sys.stderr)
             return write_output(img, y, a, dest, scale=engine.scale, outscale=outscale, overwrite=args.overwrite,
                                 png_level=getattr(args, "png_level", 1), **kw)
-        with sigterm_interrupts():
-            # Decoding, the model and encoding overlap; small images go in batches (srgan.pipeline).
-            for _src, dest, problem in upscale_files(engine, todo, write, tile=tile, max_pixels=max_pixels,
-                                                     progress=progress):
-                if problem:
-                    failed += 1
-                    print(f"srgan: {problem}", file=sys.stderr)
-                else:
-                    written.append((dest, read_size(dest)))
+        # Decoding, the model and encoding overlap; small images go in batches (srgan.pipeline).
+        for _src, dest, problem in upscale_files(engine, todo, write, tile=tile, max_pixels=max_pixels,
+                                                 progress=progress):
+            if problem:
+                failed += 1
+                print(f"srgan: {problem}", file=sys.stderr)
+            else:
+                written.append((dest, read_size(dest)))
         if written and not getattr(args, "quiet", False):
             print(f"srgan: {closing_line(written, plan.folder, time.perf_counter() - start)}", file=sys.stderr)
         if failed:

@@ -13,6 +13,7 @@ margin), which :class:`~srgan.tiling.Engine` does when given the plain Generator
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import tempfile
 import warnings
@@ -36,7 +37,14 @@ def _require_openvino():
 
 
 def _weights_key(module: nn.Module, version: str) -> str:
-    digest = hashlib.sha256(version.encode())
+    """The cache name of ``module``'s converted graph: its weights, the OpenVINO version, and its class with the
+    source of the module that defines it (a changed srgan may build another graph from the same weights, e.g.
+    QuantGenerator's int8 ranges; the version number alone does not move between commits)."""
+    digest = hashlib.sha256(f"{version} {type(module).__module__}.{type(module).__qualname__}".encode())
+    try:
+        digest.update(Path(inspect.getfile(type(module))).read_bytes())
+    except (OSError, TypeError):  # a class defined interactively: its weights and name only
+        pass
     for name, tensor in module.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().float().contiguous().numpy().tobytes())

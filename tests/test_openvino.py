@@ -131,3 +131,19 @@ def test_shipped_int8_reproduces_its_numbers(shared_data, bench, tmp_path, monke
     assert result["psnr"] == pytest.approx(psnr, abs=5e-3)
     assert result["ssim"] == pytest.approx(ssim, abs=5e-4)
     assert FP32_PSNR[bench] - 0.05 <= result["psnr"] < FP32_PSNR[bench]
+
+
+def test_the_cache_key_follows_the_graph_not_only_the_weights():
+    """Only the weights and OpenVINO's version were hashed: a changed srgan that builds another graph from the same
+    weights (QuantGenerator's int8 ranges) would have been served the stale cached model."""
+    from srgan.openvino_engine import _weights_key
+
+    class Renamed(torch.nn.Conv2d):
+        pass
+
+    torch.manual_seed(0)
+    conv, copy, twin = torch.nn.Conv2d(3, 3, 3), torch.nn.Conv2d(3, 3, 3), Renamed(3, 3, 3)
+    copy.load_state_dict(conv.state_dict())
+    twin.load_state_dict(conv.state_dict())
+    assert _weights_key(copy, "v") == _weights_key(conv, "v")  # the same class and weights: the same key
+    assert _weights_key(twin, "v") != _weights_key(conv, "v") != _weights_key(conv, "w")

@@ -36,10 +36,11 @@ def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
                         "output folder is the input folder")
     p.add_argument("-t", "--tile", default="auto",
                    help="tile size in LR pixels, or 0 for no tiling; 'auto' picks the largest tile that fits "
-                        "half the free memory (at most 1.5 GiB on a CPU, 8 GiB on a GPU). Tiling is exact")
+                        "half the free memory (at most 1.5 GiB on a CPU, 8 GiB on a GPU). Tiling is exact up to float "
+                        "rounding (a rare pixel 1 level off)")
     p.add_argument("--tile-pad", type=int, default=None, metavar="N",
                    help="accepted and ignored: tiles here always carry the model's whole receptive field, so "
-                        "the output equals the untiled one and no padding is needed")
+                        "the output equals the untiled one up to float rounding and no padding is needed")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU) | cpu | cuda | cuda:N | mps")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16", "int8"], metavar="PRECISION",
                    help="auto | fp32 | bf16 | fp16 | int8; auto = bf16 on CPUs with native bf16 (AMX/AVX512-BF16) "

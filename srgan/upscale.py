@@ -24,7 +24,7 @@ from torch import nn
 
 from .backproject import BackProjected
 from .device import cpu_has_int8_dot, resolve_device, resolve_precision
-from .images import LUMA_BT601, _icc_space, check_float_range, pixels_by_mode, to_uint8
+from .images import LUMA_BT601, _icc_space, _orient, check_float_range, pixels_by_mode, to_uint8
 from .inference import fast_generator
 from .tiling import Engine, iter_alpha_tiles, run_tiled
 
@@ -289,6 +289,7 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
     engine = prepare(model, device, precision, back_project=back_project)
 
     if isinstance(image, PILImage.Image):
+        image = _orient(image)  # EXIF orientation, as files are read: Image.open of a phone photo came back turned
         rgb, alpha, mode = _from_pil(image)
         out = "float32" if mode in ("I;16", "I", "F") else "uint8"
         y, a = upscale_planes(engine, torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1),

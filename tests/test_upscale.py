@@ -185,6 +185,20 @@ def test_api_reads_pil_images_as_files_are_read(tiny_model, tmp_path):
         assert res.mode == mode and alpha[:16].max() == 0 and alpha[32:].min() == 255, name
 
 
+def test_api_turns_a_pil_image_by_its_exif_orientation_as_files_are(tiny_model, tmp_path):
+    """srgan.upscale(Image.open(phone_photo)) came back sideways (480x320 for a 120x80 JPEG tagged 6, which the CLI
+    writes upright at 320x480)."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (8, 12, 3), dtype=np.uint8)).save(
+        tmp_path / "tagged.jpg", exif=exif)
+    with Image.open(tmp_path / "tagged.jpg") as im:
+        res = srgan.upscale(im, model=tiny_model, device="cpu")
+    assert res.size == (32, 48)  # upright: 8 wide, 12 high, x4
+    assert srgan.upscale(res, model=tiny_model, device="cpu").size == (128, 192)  # no tag is left to turn it again
+    assert images.read_image(tmp_path / "tagged.jpg").rgb.shape[:2] == (12, 8)
+
+
 def test_int8_is_refused_on_a_cpu_without_int8_units(monkeypatch):
     """On an AVX2 CPU without VNNI, OpenVINO's int8 output was far from the model's (Set5 28.89 dB, not 31.29)."""
     module = importlib.import_module("srgan.upscale")  # srgan.upscale is the function

@@ -53,6 +53,14 @@ def one_thread():
         torch.set_num_threads(threads)
 
 
+def out_of_memory(exc: BaseException) -> bool:
+    """Python's MemoryError, or torch's: a CUDA OutOfMemoryError, or the CPU allocator's RuntimeError ("can't
+    allocate memory"), which the per-file handling used to miss, so one huge image stopped the whole folder."""
+    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    return isinstance(exc, RuntimeError) and ("can't allocate memory" in str(exc) or "out of memory" in str(exc))
+
+
 def _batchable(img: Image) -> bool:
     return img.bit_depth == 8 and img.alpha is None and img.rgb.shape[0] * img.rgb.shape[1] <= SMALL_PIXELS
 
@@ -147,7 +155,9 @@ def upscale_files(engine: Engine, pairs: list[Pair], write: Callable, *, tile, m
                                               None if img.alpha is None else torch.from_numpy(img.alpha),
                                               tile=tile, out=out, progress=bar, result=y if streaming else None,
                                               rows_done=streaming.advance if streaming else None)
-                except MemoryError:
+                except Exception as exc:
+                    if not out_of_memory(exc):
+                        raise
                     if streaming:
                         streaming.fail()
                     pending.add(src, dest, f"{src}: out of memory (try a smaller --tile)")

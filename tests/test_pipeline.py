@@ -146,7 +146,13 @@ def test_a_large_image_is_encoded_while_its_later_tiles_run(weights, tmp_path, m
     assert (tmp_path / "out.png").read_bytes() == ref.read_bytes()
 
 
-def test_a_model_failure_mid_image_leaves_no_partial_file(weights, tmp_path):
+@pytest.mark.parametrize("error", [
+    MemoryError(),
+    RuntimeError("[enforce fail at alloc_cpu.cpp:127] data. DefaultCPUAllocator: can't allocate memory: you tried "
+                 "to allocate 4915200000 bytes. Error code 12 (Cannot allocate memory)"),  # was fatal for the folder
+    torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+], ids=["MemoryError", "cpu-allocator", "cuda"])
+def test_a_model_failure_mid_image_leaves_no_partial_file(weights, tmp_path, error):
     from srgan.pipeline import upscale_files, write_output
 
     rng = np.random.default_rng(2)
@@ -158,7 +164,7 @@ def test_a_model_failure_mid_image_leaves_no_partial_file(weights, tmp_path):
     def failing(f):
         calls.append(1)
         if len(calls) == 5:  # the second row of 20-px tiles: the writer has begun the file
-            raise MemoryError
+            raise error
         return reconstruct(f)
 
     engine.reconstruct = failing

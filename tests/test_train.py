@@ -13,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
+from sigterm import sigterm_when_called
 from srgan.checkpoint import CheckpointError, load_checkpoint, load_generator
 from srgan.cli import main
 from srgan.config import ConfigError, load_config
@@ -235,23 +236,9 @@ def test_sigterm_while_the_data_is_decoded_interrupts_and_releases_the_lock(imag
     """Before the loop, SIGTERM killed the run (exit 143) and left out_dir/.lock naming a dead process."""
     import srgan.data
 
-    def killed_while_decoding(*args, **kwargs):
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(5)  # the handler runs here
-        raise AssertionError("SIGTERM did not interrupt")
-
-    def callers_handler(_signum, _frame):  # what a regression reaches (rather than killing pytest)
-        raise AssertionError("SIGTERM reached the caller's handler: train did not take it")
-
-    monkeypatch.setattr(srgan.data, "TrainDataset", killed_while_decoding)
-    previous = signal.signal(signal.SIGTERM, callers_handler)
     out = tmp_path / "run"
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            train(load_config("smoke", overrides(images, out)))
-        assert signal.getsignal(signal.SIGTERM) is callers_handler  # given back after the run
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    with sigterm_when_called(monkeypatch, srgan.data, "TrainDataset"), pytest.raises(KeyboardInterrupt):
+        train(load_config("smoke", overrides(images, out)))
     assert not out.exists()  # neither the lock file nor the folder made for it is left
 
 

@@ -2,7 +2,6 @@
 and inputs that are never destroyed."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from sigterm import sigterm_when_called
 from srgan.checkpoint import save_generator
 from srgan.cli import main
 from srgan.models import Generator
@@ -269,24 +269,9 @@ def test_a_file_named_twice_is_upscaled_once(weights, tmp_path, capsys):
 def test_sigterm_while_the_model_loads_interrupts_and_leaves_no_folder(weights, tmp_path, capsys, monkeypatch):
     """The handler used to be installed only around the file loop: a kill during the model's loading (int8
     conversion takes seconds) ended with 143, no message, and the empty output folder it had made."""
-    import signal
-    import time
-
     import srgan.upscale_cli
 
-    def killed_while_loading(*args, **kwargs):
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(5)  # the handler runs here
-        raise AssertionError("SIGTERM did not interrupt")
-
-    def callers_handler(_signum, _frame):  # what a regression reaches (rather than killing pytest)
-        raise AssertionError("SIGTERM reached the caller's handler: upscale did not take it")
-
-    monkeypatch.setattr(srgan.upscale_cli, "prepare", killed_while_loading)
-    previous = signal.signal(signal.SIGTERM, callers_handler)
-    try:
+    with sigterm_when_called(monkeypatch, srgan.upscale_cli, "prepare"):
         code, _out, err = _run(capsys, *_up(weights, _photo(tmp_path / "in" / "a.png"), "-o", tmp_path / "out/"))
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     assert (code, err) == (130, "srgan: interrupted\n")
     assert not (tmp_path / "out").exists()

@@ -9,7 +9,8 @@ __all__ = ["Generator", "Discriminator", "load_generator", "save_generator", "__
 
 # Imported eagerly so that the functions, not the submodule srgan/upscale.py, are ``srgan.upscale`` and
 # ``srgan.load_model`` (use ``sys.modules["srgan.upscale"]`` or ``from srgan.upscale import ...`` for the module).
-# ``srgan.prepare`` builds the fast model once, for ``srgan.upscale(img, model=engine)`` over many images.
-from .upscale import load_model, prepare, upscale  # noqa: E402
+# ``srgan.prepare`` builds the fast model once, for ``srgan.upscale(img, model=engine)`` over many images;
+# ``srgan.upscale_file(model_or_engine, src, dest)`` reads, upscales and writes one file as the CLI does.
+from .upscale import load_model, prepare, upscale, upscale_file  # noqa: E402
 
-__all__ += ["load_model", "prepare", "upscale"]
+__all__ += ["load_model", "prepare", "upscale", "upscale_file"]

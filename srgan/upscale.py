@@ -376,13 +376,14 @@ def resize_planes(planes: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.stack([one(planes[..., c]) for c in range(planes.shape[2])], axis=-1)
 
 
-def upscale_file(engine: Engine, src: str | os.PathLike, dest: str | os.PathLike, *, tile: int | str = "auto",
+def upscale_file(engine, src: str | os.PathLike, dest: str | os.PathLike, *, tile: int | str = "auto",
                  overwrite: bool = False, max_pixels: int | None = None,
                  large_output_pixels: int = LARGE_OUTPUT_PIXELS, outscale: float | None = None,
                  progress=None, png_level: int = 6) -> Path:
     """Read ``src`` (any mode), upscale, write ``dest`` (format from its extension). Errors: ImageError.
 
-    ``outscale``: the final scale; the model's own output is then resized by :func:`resize_planes` to
+    ``engine``: from :func:`prepare`, or anything it takes (``"srresnet"``, a weights path, a module), prepared
+    here for the default device and precision. ``outscale``: the final scale; the model's own output is then resized by :func:`resize_planes` to
     ``round(outscale * size)``. ``progress(n)`` is called as LR pixels are finished.
     """
     from . import images
@@ -391,6 +392,8 @@ def upscale_file(engine: Engine, src: str | os.PathLike, dest: str | os.PathLike
 
     if outscale is not None and not (math.isfinite(outscale) and outscale > 0):
         raise ValueError(f"outscale must be a positive number, got {outscale}")
+    if not isinstance(engine, Engine):  # a model name gave "'str' object has no attribute 'scale'"
+        engine = prepare(engine)
     max_pixels = images.DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
     if Path(dest).is_file() and os.path.samefile(src, dest):  # even with overwrite: the input would be lost
         raise images.ImageError(dest, "is the input file itself; refused (choose another output)")

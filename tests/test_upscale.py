@@ -236,6 +236,16 @@ def test_api_float_values_outside_0_1_are_refused(tiny_model):
     assert 0 < np.abs(difference).max() < 1 / 255
 
 
+def test_upscale_file_takes_a_model_as_prepare_does(tiny_model, tmp_path):
+    """srgan.upscale_file was not exported, and a model name or module failed with "'str' object has no
+    attribute 'scale'": it took only engines."""
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (9, 7, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    by_module = srgan.upscale_file(tiny_model, tmp_path / "a.png", tmp_path / "m.png")
+    by_engine = srgan.upscale_file(srgan.prepare(tiny_model), tmp_path / "a.png", tmp_path / "e.png")
+    assert by_module == tmp_path / "m.png" and Image.open(by_module).size == (28, 36)
+    assert by_module.read_bytes() == by_engine.read_bytes()
+
+
 def test_upscale_file_refuses_an_impossible_output_before_the_model(tiny_model, tmp_path, monkeypatch):
     # the API used to run the model, then fail with OverflowError (outscale=1e9) or "broken data stream" (JPEG)
     import sys

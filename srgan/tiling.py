@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import operator
 import os
+from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
@@ -52,21 +53,54 @@ def windows(lo: int, hi: int, core_lo: int, core_hi: int, tile: int, margin: int
 
 
 def available_memory(device: torch.device) -> int:
-    """Bytes free for tiles: CUDA free memory, else MemAvailable from /proc/meminfo (or sysconf)."""
+    """Bytes free for tiles: CUDA free memory; else MemAvailable from /proc/meminfo (or sysconf), and no more than
+    is left under the process's cgroup limit (a container's 2 GiB on a 64 GiB host: /proc/meminfo tells the host's
+    memory, and tiles sized by it got the process killed)."""
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         return int(free)
+    free = None
     try:
         with open("/proc/meminfo") as handle:
             for line in handle:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    free = int(line.split()[1]) * 1024
+                    break
     except OSError:
         pass
+    if free is None:
+        try:
+            free = int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            free = 2 << 30
+    room = cgroup_room()
+    return free if room is None else min(free, room)
+
+
+def cgroup_room(root: str = "/sys/fs/cgroup", membership: str = "/proc/self/cgroup") -> int | None:
+    """Bytes left under this process's cgroup memory limit (v2 ``memory.max``, v1 ``memory.limit_in_bytes``),
+    or None without one. The process's own cgroup is read, else the mount's root (a container's namespace)."""
     try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return 2 << 30
+        lines = Path(membership).read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _id, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2
+            names, folder = ("memory.max", "memory.current"), Path(root)
+        elif "memory" in controllers.split(","):  # v1
+            names, folder = ("memory.limit_in_bytes", "memory.usage_in_bytes"), Path(root) / "memory"
+        else:
+            continue
+        for where in (folder / path.lstrip("/"), folder):
+            try:
+                limit, usage = ((where / name).read_text().strip() for name in names)
+            except OSError:
+                continue
+            if limit.isdigit() and usage.isdigit() and int(limit) < 1 << 60:  # "max" or v1's 2^63: no limit
+                return max(0, int(limit) - int(usage))
+            break
+    return None
 
 
 def memory_budget(device: torch.device) -> int:

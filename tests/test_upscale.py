@@ -127,6 +127,27 @@ def test_generic_module_tiling_is_exact():
         assert np.abs(out - ref).max() <= 1e-5
 
 
+def test_tile_memory_respects_a_cgroup_limit(tmp_path):
+    """--tile auto sized tiles by /proc/meminfo, the host's memory: in a container limited to 2 GiB it could pick
+    tiles that got the process killed."""
+    from srgan.tiling import cgroup_room
+
+    def layout(lines: str, files: dict[str, str]) -> int | None:
+        (tmp_path / "self").write_text(lines)
+        for name, text in files.items():
+            (tmp_path / "fs" / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / "fs" / name).write_text(text)
+        return cgroup_room(str(tmp_path / "fs"), str(tmp_path / "self"))
+
+    gib = 1 << 30
+    assert layout("0::/job\n", {"job/memory.max": f"{2 * gib}\n", "job/memory.current": f"{gib // 2}\n"}) == 1.5 * gib
+    assert layout("0::/other\n", {"memory.max": "max\n", "memory.current": "5\n"}) is None  # the root, unlimited
+    v1 = {"memory/memory.limit_in_bytes": f"{3 * gib}\n", "memory/memory.usage_in_bytes": f"{gib}\n"}
+    assert layout("4:memory:/\n0::/\n", v1) == 2 * gib  # a container's namespaced v1 hierarchy
+    assert layout("4:memory:/\n", {"memory/memory.limit_in_bytes": "9223372036854771712\n"}) is None  # v1: no limit
+    assert cgroup_room(str(tmp_path / "none"), str(tmp_path / "missing")) is None
+
+
 def test_alpha_tiling_matches_whole_plane_bicubic():
     from srgan.imresize import imresize
     from srgan.upscale import _upscale_alpha

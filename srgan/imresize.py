@@ -221,13 +221,13 @@ def imresize(x: torch.Tensor, scale: ScaleArg = None, size: SizeArg = None) -> t
     """MATLAB ``imresize(x, scale, 'bicubic')`` on floats, exactly (double-path semantics).
 
     Args:
-        x: float tensor ``(C,H,W)`` or ``(N,C,H,W)``, float32 or float64, any value range
-            (no clipping: bicubic overshoots, clip yourself if you need a range).
+        x: float tensor ``(C,H,W)`` or ``(N,C,H,W)``, any value range (no clipping: bicubic overshoots, clip
+            yourself if you need a range). float16 and bfloat16 are computed, and returned, in float32.
         scale: a number or ``(sh, sw)``; output size ``ceil(H*sh), ceil(W*sw)``.
         size: ``(out_h, out_w)`` (or one int for both) instead of ``scale``.
 
     Returns:
-        tensor of the same dtype/device and rank. Symmetric (mirror) border indices and
+        tensor of the same dtype (float32 for half-precision input), device and rank. Symmetric (mirror) border indices and
         no intermediate rounding, as MATLAB's double path; matches the MATLAB arrays to
         ~1e-12 in float64.
     """

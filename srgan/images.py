@@ -376,6 +376,20 @@ def pixels_by_mode(im: PILImage.Image, rawmode: str | None = None, transparency=
     return np.asarray(converted), None, 255, False
 
 
+def float_planes(color: np.ndarray, alpha: np.ndarray | None, white: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`pixels_by_mode`'s planes as float32 in [0, 1]: HxWx3 RGB (grayscale replicated), and alpha."""
+    rgb = color.astype(np.float32)
+    if white != 1:
+        rgb /= np.float32(white)
+    if rgb.ndim == 2:
+        rgb = rgb[..., None]
+    if rgb.shape[2] == 1:
+        rgb = np.repeat(rgb, 3, axis=2)
+    if alpha is not None:
+        alpha = alpha.astype(np.float32) / np.float32(white if white != 1 else 255)
+    return np.ascontiguousarray(rgb), alpha
+
+
 def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image:
     """Read any supported image file as float RGB in [0, 1] plus alpha and metadata.
 
@@ -385,20 +399,12 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
     """
     im, color, alpha, scale, grayscale = _decode(path, max_pixels)
     mode = im.mode
-    if color.ndim == 2:
-        color = color[..., None]
-    rgb = color.astype(np.float32)
-    if scale != 1:
-        rgb /= np.float32(scale)
-    if rgb.shape[2] == 1:
-        rgb = np.repeat(rgb, 3, axis=2)
-    if alpha is not None:
-        alpha = alpha.astype(np.float32) / np.float32(scale if scale != 1 else 255)
+    rgb, alpha = float_planes(color, alpha, scale)
     icc = im.info.get("icc_profile") or None
     if icc is not None and _icc_space(icc) not in (b"RGB ", b"GRAY"):
         icc = None  # a CMYK/Lab profile does not describe our RGB pixels
     return Image(
-        rgb=np.ascontiguousarray(rgb),
+        rgb=rgb,
         alpha=alpha,
         bit_depth=16 if scale != 255 else 8,
         grayscale=grayscale,

@@ -227,8 +227,8 @@ def imresize(x: torch.Tensor, scale: ScaleArg = None, size: SizeArg = None) -> t
         size: ``(out_h, out_w)`` (or one int for both) instead of ``scale``.
 
     Returns:
-        tensor of the same dtype (float32 for half-precision input), device and rank. Symmetric (mirror) border indices and
-        no intermediate rounding, as MATLAB's double path; matches the MATLAB arrays to
+        tensor of the same dtype (float32 for half-precision input), device and rank. Symmetric (mirror)
+        border indices and no intermediate rounding, as MATLAB's double path; matches the MATLAB arrays to
         ~1e-12 in float64.
     """
     x4, squeeze = _check_image(x)

@@ -45,7 +45,6 @@ def _same_setting(key: str, saved, new) -> bool:
         for a, b in zip(saved, new))
 
 
-
 class TrainingStopped(RuntimeError):
     """Training gave up (too many bad steps); the message says why and what is on disk."""
 

@@ -24,7 +24,7 @@ from torch import nn
 
 from .backproject import BackProjected
 from .device import cpu_has_int8_dot, resolve_device, resolve_precision
-from .images import LUMA_BT601, _icc_space, _orient, check_float_range, pixels_by_mode, to_uint8
+from .images import LUMA_BT601, _icc_space, _orient, check_float_range, float_planes, pixels_by_mode, to_uint8
 from .inference import fast_generator
 from .tiling import Engine, iter_alpha_tiles, run_tiled
 
@@ -218,13 +218,7 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 def _from_pil(image):
     """PIL image -> (float HWC rgb, alpha | None, the PIL mode of the result), by images' own mode dispatch."""
     color, alpha, white, grayscale = pixels_by_mode(image)
-    rgb = color.astype(np.float32)
-    if white != 1:
-        rgb /= np.float32(white)
-    if rgb.ndim == 2:
-        rgb = np.repeat(rgb[..., None], 3, axis=2)
-    if alpha is not None:
-        alpha = alpha.astype(np.float32) / np.float32(white if white != 1 else 255)
+    rgb, alpha = float_planes(color, alpha, white)
     if white == 1:
         return rgb, None, "F"
     if white == 65535:  # 16-bit gray; the result has no alpha plane to keep a tRNS value in
@@ -383,8 +377,9 @@ def upscale_file(engine, src: str | os.PathLike, dest: str | os.PathLike, *, til
     """Read ``src`` (any mode), upscale, write ``dest`` (format from its extension). Errors: ImageError.
 
     ``engine``: from :func:`prepare`, or anything it takes (``"srresnet"``, a weights path, a module), prepared
-    here for the default device and precision. ``outscale``: the final scale; the model's own output is then resized by :func:`resize_planes` to
-    ``round(outscale * size)``. ``progress(n)`` is called as LR pixels are finished.
+    here for the default device and precision. ``outscale``: the final scale; the model's own output is then
+    resized by :func:`resize_planes` to ``round(outscale * size)``. ``progress(n)`` is called as LR pixels are
+    finished.
     """
     from . import images
     from .outputs import output_size_problem

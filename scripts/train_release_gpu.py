@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -40,7 +39,7 @@ from srgan.imresize import imresize_uint8, mod_crop  # noqa: E402
 from srgan.losses import ContentLoss, discriminator_loss, generator_loss, pixel_mse  # noqa: E402
 from srgan.metrics import psnr, to_uint8  # noqa: E402
 from srgan.models import Discriminator, Generator  # noqa: E402
-from srgan.signals import handling  # noqa: E402
+from srgan.signals import stop_requests  # noqa: E402
 from srgan.validation import is_validation_image, validation_set  # noqa: E402
 
 SCALE = 4
@@ -445,13 +444,7 @@ def main() -> None:
     hrs, lrs = load_pool(args.data, device, args.patch, log)
     val = list(validation_set("pool", [args.val], SCALE))  # (name, LR, HR) uint8, as `srgan train`
     batches = Batches(hrs, lrs, args.patch, args.seed)
-    stop = {"signal": None}
-
-    def on_signal(signum, _frame):
-        stop["signal"] = signal.Signals(signum).name
-        log(event="signal", signal=stop["signal"])
-
-    with handling((signal.SIGTERM, signal.SIGINT), on_signal):  # the phase ends and saves, as at its deadline
+    with stop_requests() as stop:  # SIGTERM or Ctrl-C: the phase ends and saves, as at its deadline
         if args.init:
             init = load_generator(args.init).state_dict()
         else:

@@ -31,3 +31,18 @@ def sigterm_interrupts() -> Iterator[None]:
 
     with handling((signal.SIGTERM,), interrupt):
         yield
+
+
+@contextmanager
+def stop_requests() -> Iterator[dict]:
+    """SIGINT/SIGTERM set ``flag["signal"]`` (its name) for a loop to finish its step, save and stop; a second SIGINT
+    aborts at once (KeyboardInterrupt). Signals ignored on entry stay ignored."""
+    flag = {"signal": None}
+
+    def handler(signum, _frame):
+        if flag["signal"] is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        flag["signal"] = signal.Signals(signum).name
+
+    with handling((signal.SIGINT, signal.SIGTERM), handler):
+        yield flag

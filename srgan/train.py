@@ -7,11 +7,10 @@ after ``max_bad_steps`` non-finite steps in a row (nothing saved over the last g
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 from collections import defaultdict
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -22,7 +21,7 @@ from .checkpoint import load_checkpoint, load_generator, nonfinite_tensors
 from .config import ConfigError, TrainConfig, load_config
 from .device import resolve_device
 from .runlog import RunLog
-from .signals import handling, sigterm_interrupts
+from .signals import sigterm_interrupts, stop_requests
 from .trainer import CHECKPOINT_FORMAT, Trainer
 from .validation import hold_out_rule, validate, validation_set
 
@@ -150,20 +149,6 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
     return state, None
 
 
-@contextmanager
-def _stop_on_signals():
-    """SIGINT/SIGTERM set a flag: the loop finishes its step, saves and returns. A second SIGINT aborts."""
-    flag = {"signal": None}
-
-    def handler(signum, _frame):
-        if flag["signal"] is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        flag["signal"] = signal.Signals(signum).name
-
-    with handling((signal.SIGINT, signal.SIGTERM), handler):  # unless ignored on entry (srgan.signals)
-        yield flag
-
-
 def _run(config, out_dir, device, info, state, init_generator, val_set) -> dict:
     from .benchmark_sets import BenchmarkSet
     from .data import TrainDataset
@@ -199,7 +184,7 @@ def _run(config, out_dir, device, info, state, init_generator, val_set) -> dict:
         window: dict[str, list[float]] = defaultdict(list)
         d_wins_streak = 0
         t_window, n_window = time.perf_counter(), 0
-        with _stop_on_signals() as flag:
+        with stop_requests() as flag:  # the loop finishes its step, saves and returns
             for lr, hr in loader:
                 metrics, bad = trainer.train_step(lr, hr)
                 step = trainer.step

@@ -72,6 +72,7 @@ class BenchmarkSet:
             self.items = [item for item in self.items if item[0] in keep]
         self.items.sort()
         self._lr_files: dict[str, Path] = {}
+        self._lr_checked: set[str] = set()  # an LR file's content is checked once, not at every evaluation
         if self.lr_dir is not None:
             found = {}
             for path in find_images([self.lr_dir]):
@@ -109,7 +110,9 @@ class BenchmarkSet:
             raise ValueError(f"{lr_path}: LR is {lr.shape[1]}x{lr.shape[0]} but the HR (mod-cropped) is "
                              f"{hr.shape[1]}x{hr.shape[0]}, not x{s} of it"
                              f"{' (turned: an EXIF orientation tag on one of them?)' if turned else ''}")
-        _check_lr_content(lr, hr, s, lr_path, path)
+        if name not in self._lr_checked:
+            _check_lr_content(lr, hr, s, lr_path, path)
+            self._lr_checked.add(name)
         return lr, np.ascontiguousarray(hr)
 
     def __iter__(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:

@@ -123,7 +123,7 @@ class BenchmarkSet:
 
 #: PSNR-Y (dB) a set's own LR image must reach against srgan's bicubic downscale of its HR. Published LR PNGs
 #: match it exactly; on Set14, Pillow's bicubic gives 48-58 dB, its box filter 37-47, our LR saved as JPEG q=75
-#: 32-37; a swapped or misnamed pair near 12.
+#: 32-37, a swapped same-size pair 9-13 (``python benchmarks/lr_check_margins.py``).
 LR_CHECK_PSNR = 20.0
 
 

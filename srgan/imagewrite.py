@@ -36,10 +36,21 @@ from pathlib import Path
 import numpy as np
 from PIL import Image as PILImage
 
-from .images import (_FORMATS, IMAGE_EXTENSIONS, LUMA_BT601, ImageError, ImageExistsError, _icc_space, to_uint8,
-                     to_uint16)
+from .images import IMAGE_EXTENSIONS, ImageError, ImageExistsError, to_uint8, to_uint16
+from .pixels import LUMA_BT601, icc_colour_space
 
 __all__ = ["check_writable_dir", "write_image"]
+
+# What each file extension is written as (IMAGE_EXTENSIONS, the ones read, are the same).
+_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".bmp": "BMP",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
 
 
 #: Raw bytes filtered and compressed at a time by the built-in PNG encoder (~170 rows of an 8000-px RGB output).
@@ -128,7 +139,7 @@ def _encoder(fmt: str, rgb, alpha, bit_depth: int, grayscale: bool, icc_profile,
         grayscale = False  # WebP has no grayscale mode
     if fmt in NO_ALPHA:
         alpha = None
-    if icc_profile is not None and _icc_space(icc_profile) != (b"GRAY" if grayscale else b"RGB "):
+    if icc_profile is not None and icc_colour_space(icc_profile) != (b"GRAY" if grayscale else b"RGB "):
         icc_profile = None
     if fmt == "BMP":
         icc_profile = None

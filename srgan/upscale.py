@@ -24,8 +24,9 @@ from torch import nn
 
 from .backproject import BackProjected
 from .device import cpu_has_int8_dot, resolve_device, resolve_precision
-from .images import LUMA_BT601, _icc_space, _orient, check_float_range, float_planes, pixels_by_mode, to_uint8
+from .images import to_uint8
 from .inference import fast_generator
+from .pixels import LUMA_BT601, check_float_range, exif_upright, float_planes, icc_colour_space, pixels_by_mode
 from .tiling import Engine, iter_alpha_tiles, run_tiled
 
 __all__ = ["load_model", "upscale", "upscale_file", "prepare", "upscale_planes"]
@@ -251,7 +252,7 @@ def _to_pil(rgb_u8_or_f, alpha, mode: str, info: dict):
         im = PILImage.fromarray(np.ascontiguousarray(np.stack(planes, axis=-1) if len(planes) > 1 else planes[0]))
         assert im.mode == mode, (im.mode, mode)
     icc = info.get("icc_profile")
-    if icc and _icc_space(icc) == (b"RGB " if mode in ("RGB", "RGBA") else b"GRAY"):
+    if icc and icc_colour_space(icc) == (b"RGB " if mode in ("RGB", "RGBA") else b"GRAY"):
         im.info["icc_profile"] = icc  # a CMYK or Lab profile would not describe these pixels (files drop it too)
     return im
 
@@ -283,7 +284,7 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
     engine = prepare(model, device, precision, back_project=back_project)
 
     if isinstance(image, PILImage.Image):
-        image = _orient(image)  # EXIF orientation, as files are read: Image.open of a phone photo came back turned
+        image = exif_upright(image)  # EXIF orientation, as files are read: Image.open of a phone photo came back turned
         rgb, alpha, mode = _from_pil(image)
         out = "float32" if mode in ("I;16", "I", "F") else "uint8"
         y, a = upscale_planes(engine, torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1),

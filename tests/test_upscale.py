@@ -192,7 +192,7 @@ def test_api_returns_same_kind(tiny_model):
 
 
 def test_api_reads_pil_images_as_files_are_read(tiny_model, tmp_path):
-    """One mode dispatch (images.pixels_by_mode) for files and PIL inputs. The API's own copy ignored a PNG's
+    """One mode dispatch (pixels.pixels_by_mode) for files and PIL inputs. The API's own copy ignored a PNG's
     tRNS colour: the file became RGBA, the same picture opened with Pillow came back opaque RGB."""
     rgb = np.full((12, 12, 3), 200, np.uint8)
     rgb[:6] = (10, 20, 30)  # the transparent colour

@@ -113,6 +113,10 @@ def memory_budget(device: torch.device) -> int:
 class Engine:
     """A model prepared for inference on a device/dtype, with what tiling needs to know about it."""
 
+    #: Whether a tiny image is edge-padded before it runs (srgan.upscale.MIN_SIDE): networks that zero-pad need
+    #: it; MATLAB bicubic handles its borders itself.
+    pad_tiny = True
+
     def __init__(self, model: nn.Module, device: torch.device, dtype: torch.dtype, channels_last: bool = True):
         self.model, self.device, self.dtype = model, device, dtype
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format

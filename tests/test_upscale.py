@@ -238,6 +238,34 @@ def test_api_empty_inputs(tiny_model):
     assert none.shape == (0, 3, 20, 24)
 
 
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (3, 3), (1, 40), (2, 9)])
+def test_tiny_images_keep_their_colour(size):
+    """A side under MIN_SIDE is edge-padded for the network. Unpadded, the shipped SRResNet turned a 1x1 mid-grey
+    pixel into 85 (zero padding outweighed the picture) and a 2x2 into 106."""
+    model = srgan.load_model("srresnet")
+    for colour in ((128, 128, 128), (200, 60, 30)):
+        flat = np.zeros((*size, 3), np.uint8) + np.array(colour, np.uint8)
+        out = srgan.upscale(flat, model=model).astype(int)
+        assert out.shape == (size[0] * 4, size[1] * 4, 3)
+        assert abs((out - np.array(colour)).mean()) < 1.5
+        assert np.abs(out - np.array(colour)).max() <= 16
+
+
+def test_tiny_images_stream_their_rows_and_bicubic_is_not_padded(tiny_model):
+    rgb = torch.rand(3, 2, 7)
+    engine = prepare(tiny_model, "cpu", "fp32")
+    rows, result = [], np.zeros((8, 28, 3), np.uint8)
+    upscale_planes(engine, rgb, tile=1, result=result, rows_done=rows.append)
+    assert rows == sorted(rows) and rows[-1] == 8
+    whole, _ = upscale_planes(engine, rgb, tile=0)
+    np.testing.assert_array_equal(result, whole)
+    # MATLAB bicubic pads its borders itself: the bicubic engine's output is imresize's, exactly
+    from srgan.imresize import imresize
+    bicubic, _ = upscale_planes(prepare("bicubic", "cpu", "fp32"), rgb, out="float32")
+    expected = imresize(rgb[None].double(), scale=4)[0].permute(1, 2, 0).clamp(0, 1).float().numpy()
+    np.testing.assert_allclose(bicubic, expected, atol=1e-5)
+
+
 def test_api_float_values_outside_0_1_are_refused(tiny_model):
     # a 0-255 float image used to come back white (clipped) without a word; NaN used to come back as NaN
     photo = np.random.default_rng(0).random((5, 6, 3), dtype=np.float32)

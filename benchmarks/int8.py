@@ -5,8 +5,12 @@
 Contenders, all prepared with :func:`srgan.upscale.prepare` as ``srgan upscale`` prepares them:
 
 * ``torch bf16`` / ``torch fp32``: srgan's default path (precision auto is bf16 on CPUs with native bf16);
-* ``openvino bf16``: ``--backend openvino``;
-* ``int8``: ``--precision int8`` (``--int8`` weights, default the shipped srresnet_int8.safetensors).
+* ``openvino bf16`` / ``openvino fp32``: ``--backend openvino``;
+* ``int8``: ``--precision int8`` (``--int8`` weights, default the shipped srresnet_int8.safetensors; 7-bit weights
+  on CPUs without VNNI/AMX, as srgan runs it there).
+
+Speed ratios are against srgan's default on the machine (``--precision auto``: torch bf16 where the CPU has native
+bf16, else torch fp32).
 
 Speed: one ``--size`` LR input, untiled, the contenders interleaved ``--runs`` times (median). Quality: PSNR-Y
 (4-px border) of every set against its HR, next to the fp32 model's; how int8 differs from fp32 per pixel (mean,
@@ -29,7 +33,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from srgan.device import cpu_flags, cpu_name  # noqa: E402
+from srgan.device import cpu_flags, cpu_has_int8_dot, cpu_name, resolve_precision  # noqa: E402
 from srgan.checkerboard import checkerboard_score  # noqa: E402
 from srgan.benchmark_sets import BenchmarkSet  # noqa: E402
 from srgan.metrics import psnr_ssim_y, to_uint8  # noqa: E402
@@ -59,8 +63,11 @@ def main(argv=None):
 
     engines = {"torch bf16": prepare("srresnet", "cpu", "bf16"), "torch fp32": prepare("srresnet", "cpu", "fp32"),
                "openvino bf16": prepare("srresnet", "cpu", "bf16", backend="openvino"),
+               "openvino fp32": prepare("srresnet", "cpu", "fp32", backend="openvino"),
                "int8": prepare(args.int8, "cpu", "int8")}
-    print(f"CPU: {cpu_model_and_int8_units()}, {os.cpu_count()} cores; torch {torch.__version__}")
+    default = "torch bf16" if resolve_precision("auto", torch.device("cpu")) == torch.bfloat16 else "torch fp32"
+    print(f"CPU: {cpu_model_and_int8_units()}, {os.cpu_count()} cores; torch {torch.__version__}; int8 weights "
+          f"{'8-bit' if cpu_has_int8_dot() else '7-bit (no VNNI/AMX)'}; srgan's default here: {default}")
 
     bicubic = prepare("bicubic", "cpu", "fp32")
     worst = (-1, None)
@@ -107,7 +114,7 @@ def main(argv=None):
     print(f"{args.size}x{args.size} LR, untiled, median of {args.runs} interleaved runs, load average "
           f"{os.getloadavg()[0]:.2f}:")
     for k in engines:
-        print(f"  {k:<14} {med[k]:8.1f} ms  {med['torch bf16'] / med[k]:5.2f}x torch bf16")
+        print(f"  {k:<14} {med[k]:8.1f} ms  {med[default] / med[k]:5.2f}x {default}")
 
 
 if __name__ == "__main__":

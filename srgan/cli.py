@@ -46,7 +46,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("cpu bf16", "native (AMX/AVX512-BF16): bf16 autocast is the fast path" if cpu_has_fast_bf16()
          else "emulated: fp32 + channels_last is the fast path"),
         ("cpu int8", f"{', '.join(int8_units)}: --precision int8 (opt-in, OpenVINO) runs on them"
-         if int8_units else "no VNNI/AMX: --precision int8 is refused (OpenVINO's int8 saturates here)"),
+         if int8_units else "no VNNI/AMX: --precision int8 (opt-in, OpenVINO) uses 7-bit weights here, as 8-bit "
+                            "ones overflow (about 0.1 dB less)"),
         ("cuda", cuda),
         ("precision here", f"upscale, serve, train: auto -> {auto}; eval: fp32 (its default: reported "
                            f"PSNR/SSIM must not depend on the machine; --precision auto gives {auto})"),
@@ -219,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="fp32", choices=["fp32", "auto", "bf16", "fp16", "int8"], metavar="PRECISION",
                    help="fp32 | auto | bf16 | fp16 | int8. fp32 by default, unlike upscale's auto: reported numbers "
                         "must be exact and the same on every machine. int8: the srresnet int8 weights on the CPU "
-                        "with OpenVINO (pip install 'srgan[openvino]')")
+                        "with OpenVINO (pip install 'srgan[openvino]'), 7-bit on CPUs without VNNI/AMX")
     p.set_defaults(func=cmd_eval)
 
     p = command(sub, "degrade", help="make LR images with MATLAB-exact bicubic downscaling")

@@ -54,7 +54,8 @@ INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")  # int8 dot-product uni
 
 def cpu_has_int8_dot() -> bool:
     """Whether the CPU has VNNI or AMX int8 units. Without them OpenVINO's int8 convolutions multiply u8 x s8
-    pairs into saturating int16 sums (its "saturation issue"), which full-range int8 weights overflow."""
+    pairs into saturating int16 sums (its "saturation issue"), which full-range int8 weights overflow: srgan
+    then uses 7-bit weights (:data:`srgan.quantize.SEVEN_BIT_WEIGHT_MAX`)."""
     return bool(cpu_flags() & set(INT8_DOT_FLAGS))
 
 

@@ -38,7 +38,7 @@ from .backproject import BackProjected
 from .checkpoint import CheckpointError, atomic_write, load_checkpoint, load_generator, strip_prefixes
 from .benchmark_sets import BenchmarkSet, degrade_folder
 from .datasets import resolve_benchmark
-from .device import autocast, resolve_device, resolve_precision
+from .device import autocast, cpu_has_int8_dot, resolve_device, resolve_precision
 from .imresize import imresize
 from .metrics import psnr_ssim_y, to_uint8
 from .niqe import niqe
@@ -328,8 +328,11 @@ def eval_from_cli(args) -> int:
                        save_images=getattr(args, "save_images", None), progress=sys.stderr.isatty(),
                        metrics=metrics, back_project=back_project)
     measured = "/".join(m.upper() for m in METRICS if any(m in r for r in results.values()))
+    precision = args.precision
+    if precision == "int8" and not cpu_has_int8_dot():  # its numbers depend on the CPU: say which weights ran
+        precision = "int8 (7-bit weights: this CPU has no VNNI/AMX)"
     print(format_table(results, f"model {_model_name(args.model)}{' back-projected' if back_project else ''}, "
-                                f"x{scale}, {measured} on Y, {scale}-px border, device {device}, {args.precision}"))
+                                f"x{scale}, {measured} on Y, {scale}-px border, device {device}, {precision}"))
     if args.model != GROUND_TRUTH:  # which LR was scored: a set's own folder, or made here
         print("LR images: " + "; ".join(f"{key} from {bench.lr_dir}" if bench.lr_dir is not None else
                                         f"{key} made from HR (MATLAB bicubic)" for key, bench in zip(results, sets)))

@@ -39,8 +39,10 @@ def _require_openvino():
 def _weights_key(module: nn.Module, version: str) -> str:
     """The cache name of ``module``'s converted graph: its weights, the OpenVINO version, and its class with the
     source of the module that defines it (a changed srgan may build another graph from the same weights, e.g.
-    QuantGenerator's int8 ranges; the version number alone does not move between commits)."""
-    digest = hashlib.sha256(f"{version} {type(module).__module__}.{type(module).__qualname__}".encode())
+    QuantGenerator's int8 ranges; the version number alone does not move between commits), and its settings
+    (``extra_repr``: QuantGenerator's weight range)."""
+    digest = hashlib.sha256(f"{version} {type(module).__module__}.{type(module).__qualname__} "
+                            f"{module.extra_repr()}".encode())
     try:
         digest.update(Path(inspect.getfile(type(module))).read_bytes())
     except (OSError, TypeError):  # a class defined interactively: its weights and name only

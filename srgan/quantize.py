@@ -27,6 +27,7 @@ with per-channel scales), with ``"format": "int8"`` in its metadata.
 """
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Iterable
@@ -43,6 +44,11 @@ from .models import Generator
 FORMAT = INT8_FORMAT_TAG
 ACT_MIN, ACT_MAX = -128, 127  # signed int8 activations
 WEIGHT_MAX = 127  # symmetric narrow-range int8 weights
+#: Weight range on CPUs without VNNI/AMX: there OpenVINO multiplies u8 activations by s8 weights in pairs summed
+#: into saturating int16, and 2 x 255 x 127 overflows it while 2 x 255 x 63 fits (OpenVINO's "saturation issue"
+#: and its 7-bit remedy). The fake-quantize keeps its 255 levels; only the scale doubles, so the weights use
+#: the middle half of them.
+SEVEN_BIT_WEIGHT_MAX = 63
 
 
 def _round_ste(x: torch.Tensor) -> torch.Tensor:
@@ -50,9 +56,9 @@ def _round_ste(x: torch.Tensor) -> torch.Tensor:
     return x + (x.round() - x).detach()
 
 
-def quantize_weight(w: torch.Tensor) -> torch.Tensor:
-    """Per-output-channel symmetric int8 fake-quantization (scale from the channel's max |w|)."""
-    scale = _weight_scale(w.detach())
+def quantize_weight(w: torch.Tensor, weight_max: int = WEIGHT_MAX) -> torch.Tensor:
+    """Per-output-channel symmetric int8 fake-quantization: each channel's max |w| maps to ``weight_max``."""
+    scale = _weight_scale(w.detach(), weight_max)
     if torch.is_grad_enabled() and w.requires_grad:
         s = scale[:, None, None, None]
         return _round_ste(w / s).clamp(-WEIGHT_MAX, WEIGHT_MAX) * s
@@ -88,6 +94,10 @@ class QuantGenerator(nn.Module):
         # Convolutions left in float (input and weights unquantized): the most sensitive ones, if any.
         self.register_buffer("quantized", torch.ones(len(convs), dtype=torch.bool))
         self.calibrating = False  # True: inputs pass unquantized (but the image), for calibrate() to observe
+        self.weight_max = WEIGHT_MAX  # SEVEN_BIT_WEIGHT_MAX for CPUs without int8 dot-product units
+
+    def extra_repr(self) -> str:  # also part of the OpenVINO cache key: it changes the graph, not the state dict
+        return f"weight_max={self.weight_max}"
 
     @property
     def architecture(self) -> dict[str, int]:
@@ -104,7 +114,7 @@ class QuantGenerator(nn.Module):
         return x if self.calibrating else quantize_activation(x, self.act_scales[i])
 
     def _conv(self, i: int, x: torch.Tensor, padding: int) -> torch.Tensor:
-        w = quantize_weight(self.weights[i]) if self.quantized[i] else self.weights[i]
+        w = quantize_weight(self.weights[i], self.weight_max) if self.quantized[i] else self.weights[i]
         return F.conv2d(x, w, self.biases[i], padding=padding)
 
     def forward(self, x: torch.Tensor, observe=None) -> torch.Tensor:
@@ -213,8 +223,8 @@ def from_generator(generator: Generator) -> QuantGenerator:
     return model
 
 
-def _weight_scale(w: torch.Tensor) -> torch.Tensor:
-    return (w.abs().amax(dim=(1, 2, 3)) / WEIGHT_MAX).clamp_min(1e-12)
+def _weight_scale(w: torch.Tensor, weight_max: int = WEIGHT_MAX) -> torch.Tensor:
+    return (w.abs().amax(dim=(1, 2, 3)) / weight_max).clamp_min(1e-12)
 
 
 def save_int8(model: QuantGenerator, path: str | os.PathLike, metadata: dict | None = None) -> Path:
@@ -283,19 +293,24 @@ def load_int8(path: str | os.PathLike) -> QuantGenerator:
     return model.eval().requires_grad_(False)
 
 
-def int8_model(model) -> QuantGenerator:
+def int8_model(model, weight_max: int = WEIGHT_MAX) -> QuantGenerator:
     """The int8 model for a ``--model`` value: ``srresnet`` (the shipped int8 weights, also the default), an int8
-    weights file, or a QuantGenerator; anything else is refused with how to make int8 weights for it."""
+    weights file, or a QuantGenerator (a copy where ``weight_max`` differs from its own); anything else is refused
+    with how to make int8 weights for it. ``weight_max`` :data:`SEVEN_BIT_WEIGHT_MAX` re-quantizes the weights to 7
+    bits, for CPUs without int8 dot-product units."""
     from .evaluate import SHIPPED_WEIGHTS
 
     if isinstance(model, QuantGenerator):
-        return model.eval()
-    if isinstance(model, (str, os.PathLike)) and str(model) == "srresnet":
-        return load_int8(SHIPPED_WEIGHTS / "srresnet_int8.safetensors")
-    if isinstance(model, (str, os.PathLike)) and is_int8_file(Path(model).expanduser()):
-        return load_int8(Path(model).expanduser())
-    raise ValueError(f"int8 needs int8 weights: the shipped srresnet has them, {_name(model)} does not "
+        quant = model if model.weight_max == weight_max else copy.deepcopy(model)
+    elif isinstance(model, (str, os.PathLike)) and str(model) == "srresnet":
+        quant = load_int8(SHIPPED_WEIGHTS / "srresnet_int8.safetensors")
+    elif isinstance(model, (str, os.PathLike)) and is_int8_file(Path(model).expanduser()):
+        quant = load_int8(Path(model).expanduser())
+    else:
+        raise ValueError(f"int8 needs int8 weights: the shipped srresnet has them, {_name(model)} does not "
                      f"(make them with scripts/make_int8.py --model WEIGHTS)")
+    quant.weight_max = weight_max
+    return quant.eval()
 
 
 def _name(model) -> str:

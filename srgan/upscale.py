@@ -120,16 +120,16 @@ def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | 
 def _int8_engine(model, device) -> Engine:
     """``precision='int8'``: int8 weights (:mod:`srgan.quantize`) run by OpenVINO on the CPU."""
     from .openvino_engine import OpenVINOEngine
-    from .quantize import int8_model
+    from .quantize import SEVEN_BIT_WEIGHT_MAX, WEIGHT_MAX, int8_model
 
     dev = torch.device("cpu" if device == "auto" else device)
     if dev.type != "cpu":
         raise ValueError(f"int8 runs on the CPU (OpenVINO), not {dev}; pass --device cpu")
-    if not cpu_has_int8_dot():  # measured on an AVX2 EPYC: Set5 28.89 dB instead of 31.29, 10% of values 8+ off
-        raise ValueError("--precision int8 needs a CPU with VNNI or AMX int8 units (srgan info says); on this one "
-                         "OpenVINO's int8 convolutions saturate and the images come out wrong: use fp32 or auto")
+    # Without VNNI/AMX, 8-bit weights overflow OpenVINO's int16 sums (an AVX2 EPYC: Set5 28.89 dB instead of
+    # 31.29); 7-bit ones fit, for 0.11 dB (docs/PERFORMANCE.md, "int8").
+    weight_max = WEIGHT_MAX if cpu_has_int8_dot() else SEVEN_BIT_WEIGHT_MAX
     # The convolutions run in int8; what is left (sums, PReLU, sigmoid) in bf16 where the CPU has it.
-    return OpenVINOEngine(int8_model(model), resolve_precision("auto", dev))
+    return OpenVINOEngine(int8_model(model, weight_max), resolve_precision("auto", dev))
 
 
 # --------------------------------------------------------------------------- core

@@ -96,14 +96,19 @@ class BenchmarkSet:
         lr = self.lr_dir.name if self.lr_dir is not None else "LR generated"
         return f"BenchmarkSet({self.name!r}, {len(self)} images, x{self.scale}, {lr})"
 
-    def load(self, name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    def load_hr(self, path: Path) -> np.ndarray:
+        """The HR image, mod-cropped to a multiple of the scale."""
         hr = mod_crop(read_rgb_uint8(path), self.scale)
+        if hr.shape[0] < self.scale or hr.shape[1] < self.scale:
+            raise ValueError(f"{path}: image smaller than the scale factor {self.scale}")
+        return np.ascontiguousarray(hr)
+
+    def load(self, name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+        hr = self.load_hr(path)
         s = self.scale
-        if hr.shape[0] < s or hr.shape[1] < s:
-            raise ValueError(f"{path}: image smaller than the scale factor {s}")
         lr_path = self._lr_files.get(name)
         if lr_path is None:  # no LR folder
-            return degrade_uint8(hr, s), np.ascontiguousarray(hr)
+            return degrade_uint8(hr, s), hr
         lr = read_rgb_uint8(lr_path)
         if lr.shape[0] * s != hr.shape[0] or lr.shape[1] * s != hr.shape[1]:
             turned = lr.shape[1] * s == hr.shape[0] and lr.shape[0] * s == hr.shape[1]
@@ -113,12 +118,17 @@ class BenchmarkSet:
         if name not in self._lr_checked:
             _check_lr_content(lr, hr, s, lr_path, path)
             self._lr_checked.add(name)
-        return lr, np.ascontiguousarray(hr)
+        return lr, hr
 
     def __iter__(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         for name, path in self.items:
             lr, hr = self.load(name, path)
             yield name, lr, hr
+
+    def hr_images(self) -> Iterator[tuple[str, np.ndarray]]:
+        """``(name, HR)`` without reading, making or checking any LR: what scoring the ground truth needs."""
+        for name, path in self.items:
+            yield name, self.load_hr(path)
 
 
 #: PSNR-Y (dB) a set's own LR image must reach against srgan's bicubic downscale of its HR. Published LR PNGs

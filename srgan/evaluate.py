@@ -236,11 +236,11 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
     results: dict = {}
     for i, bench in enumerate(sets):
         per_image = {}
-        items = bench
+        items = ((name, None, hr) for name, hr in bench.hr_images()) if ground_truth else bench
         if progress:
             from tqdm import tqdm
 
-            items = tqdm(bench, total=len(bench), desc=f"srgan: eval {keys[i]}", unit="img", leave=False,
+            items = tqdm(items, total=len(bench), desc=f"srgan: eval {keys[i]}", unit="img", leave=False,
                          file=sys.stderr)
         for name, lr, hr in items:
             try:

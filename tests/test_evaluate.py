@@ -12,7 +12,7 @@ from srgan.cli import main
 from srgan.benchmark_sets import BenchmarkSet
 from srgan import evaluate as evaluate_module
 from srgan.evaluate import BicubicUpscaler, evaluate, parse_metrics, resolve_model, super_resolve
-from srgan.images import read_rgb_uint8
+from srgan.images import ImageError, read_rgb_uint8
 from srgan.imresize import imresize
 from srgan.metrics import psnr_ssim_y
 from srgan.niqe import niqe
@@ -192,6 +192,22 @@ def test_niqe_of_bicubic_and_of_the_ground_truth(bench):
     # the SR output is scored with the PSNR shave as NIQE border: the same as niqe() on the HR file
     baby = read_rgb_uint8(bench / "Set5" / "HR" / "baby.png")
     assert hr["Set5"]["images"]["baby"]["niqe"] == niqe(baby, border=4) == pytest.approx(3.3223, abs=1e-3)
+
+
+def test_the_hr_model_never_reads_the_lr_images(bench, tmp_path, monkeypatch):
+    """Scoring the ground truth needs no LR: it used to read (and check) every LR file of the set."""
+    import shutil
+
+    import srgan.benchmark_sets as sets
+
+    shutil.copytree(bench / "Set5", tmp_path / "Set5")
+    (tmp_path / "Set5" / "LR_bicubic_x4" / "baby.png").write_bytes(b"not an image")
+    with monkeypatch.context() as patch:
+        patch.setattr(sets, "degrade_uint8", lambda *a: pytest.fail("an LR image was made or checked"))
+        hr = evaluate("hr", [tmp_path / "Set5"], metrics="niqe")
+    assert hr["Set5"]["images"]["baby"]["niqe"] == pytest.approx(3.3223, abs=1e-3)
+    with pytest.raises(ImageError, match="baby.png: not an image file"):  # a model's run does read it
+        evaluate("bicubic", [tmp_path / "Set5"], metrics="psnr")
 
 
 def test_metric_names_and_the_hr_model_fail_clearly(bench):

@@ -275,3 +275,24 @@ def test_sigterm_while_the_model_loads_interrupts_and_leaves_no_folder(weights, 
         code, _out, err = _run(capsys, *_up(weights, _photo(tmp_path / "in" / "a.png"), "-o", tmp_path / "out/"))
     assert (code, err) == (130, "srgan: interrupted\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_photos_colour_profile_is_kept_and_its_exif_gps_and_dpi_are_not(weights, tmp_path, capsys):
+    """The ICC profile describes the output's colours too; EXIF (camera, GPS position), and the DPI that would give
+    the 4x output another print size, are not copied: the output is a new picture, not the photo's file."""
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0)}  # GPS: latitude
+    src = tmp_path / "photo.jpg"
+    Image.fromarray(np.full((12, 10, 3), 90, np.uint8)).save(src, icc_profile=icc, exif=exif, dpi=(300, 300))
+    with Image.open(src) as im:
+        assert im.info.get("icc_profile") == icc and "exif" in im.info and im.info.get("dpi") == (300, 300)
+    for out in (tmp_path / "out.jpg", tmp_path / "out.png"):
+        code, _out, _err = _run(capsys, *_up(weights, src, "-o", out))
+        assert code == 0
+        with Image.open(out) as im:
+            assert im.info.get("icc_profile") == icc
+            assert "exif" not in im.info and not im.getexif() and "dpi" not in im.info

@@ -7,11 +7,12 @@ conv2_2 (``vgg22``, the paper's phi_2,2) or conv5_4 (``vgg54``, phi_5,4).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from .pretrained import WeightsMissing, find_weights, load_matching, load_state_dict_file, torch_cache_file
 
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 VGG19_FILENAME = "vgg19-dcbb9e9d.pth"
@@ -28,7 +29,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class VGGWeightsMissing(FileNotFoundError):
+class VGGWeightsMissing(WeightsMissing):
     pass
 
 
@@ -45,53 +46,13 @@ def build_vgg19_features(num_layers: int | None = None) -> nn.Sequential:
     return nn.Sequential(*layers[:num_layers])
 
 
-def default_cache_file() -> Path:
-    torch_home = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch"))
-    return torch_home / "hub" / "checkpoints" / VGG19_FILENAME
-
-
 def resolve_vgg19_weights(path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
-    """Find the ImageNet VGG19 weights: explicit path, ``$SRGAN_VGG19_WEIGHTS``, torchvision's cache, download.
-
-    Never falls back to random weights: a perceptual loss on a random VGG silently trains the wrong thing.
-    """
-    for candidate, origin in ((path, "the given path"), (os.environ.get(WEIGHTS_ENV), f"${WEIGHTS_ENV}")):
-        if candidate:
-            if not Path(candidate).is_file():
-                raise VGGWeightsMissing(f"VGG19 weights file from {origin} not found: {candidate}")
-            return Path(candidate)
-    cached = default_cache_file()
-    if cached.is_file():
-        return cached
-    if download:
-        try:
-            return download_file(VGG19_URL, cached, sha256_prefix=VGG19_SHA256_PREFIX)
-        except OSError as exc:
-            reason = f" (download failed: {exc})"
-    else:
-        reason = ""
-    raise VGGWeightsMissing(
-        "ImageNet VGG19 weights are needed for the vgg22/vgg54 content loss and were not found"
-        f"{reason}. Give a path (config vgg_weights=...), set ${WEIGHTS_ENV}, or place "
-        f"torchvision's {VGG19_FILENAME} at {cached} (from {VGG19_URL}). The 'mse' content loss needs none."
-    )
-
-
-def download_file(url: str, dest: Path, *, sha256_prefix: str) -> Path:
-    """Download ``url`` to ``dest`` atomically (a temporary file beside it, renamed once the sha256 prefix, as
-    torchvision names its files, matched); FetchError (an OSError) otherwise, and nothing is left behind."""
-    from .fetch import download
-
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
-    os.close(handle)
-    try:
-        download(url, Path(tmp), sha256_prefix)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dest
+    """Find the ImageNet VGG19 weights: explicit path, ``$SRGAN_VGG19_WEIGHTS``, torchvision's cache, download
+    (:func:`srgan.pretrained.find_weights`)."""
+    return find_weights(path, env=WEIGHTS_ENV, cached=torch_cache_file(VGG19_FILENAME), url=VGG19_URL,
+                        sha256=VGG19_SHA256_PREFIX, what="ImageNet VGG19", give="config vgg_weights=...",
+                        download=download, missing=VGGWeightsMissing,
+                        note="The vgg22/vgg54 content loss needs them; the 'mse' content loss needs none.")
 
 
 class VGGFeatures(nn.Module):
@@ -108,21 +69,14 @@ class VGGFeatures(nn.Module):
         self.features = build_vgg19_features(CUTS[layer])
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        state = weights if isinstance(weights, dict) else load_vgg19_state_dict(resolve_vgg19_weights(weights))
+        state = weights if isinstance(weights, dict) else load_state_dict_file(resolve_vgg19_weights(weights), "VGG19")
         self.load_torchvision_state_dict(state)
         self.requires_grad_(False)
         self.eval()
 
     def load_torchvision_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         """Load the ``features.*`` entries we keep; ``classifier.*`` and deeper layers are ignored."""
-        own = self.state_dict()
-        missing = [k for k in own if k not in state]
-        if missing:
-            raise ValueError(f"not a torchvision VGG19 state dict: missing {', '.join(missing[:4])}")
-        bad = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in own.items() if state[k].shape != v.shape]
-        if bad:
-            raise ValueError(f"not a torchvision VGG19 state dict: {'; '.join(bad[:4])}")
-        self.load_state_dict({k: state[k] for k in own})
+        load_matching(self, state, "a torchvision VGG19")
 
     def train(self, mode: bool = True) -> "VGGFeatures":
         # Always eval: the loss network must not change with the trainer's mode switches.
@@ -130,13 +84,3 @@ class VGGFeatures(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.features((image - self.mean) / self.std)
-
-
-def load_vgg19_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt or unsafe file: one clear line
-        raise ValueError(f"{path}: cannot read VGG19 weights ({exc.__class__.__name__}: {exc})") from exc
-    if not isinstance(state, dict):
-        raise ValueError(f"{path}: expected a state dict, got {type(state).__name__}")
-    return state

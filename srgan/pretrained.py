@@ -1,0 +1,89 @@
+"""Finding pretrained weight files that srgan does not ship: ImageNet backbones and LPIPS' linear layers.
+
+Each file is looked for in this order, and never replaced by random weights (a perceptual loss or metric on a
+random network silently measures the wrong thing): an explicit path, an environment variable, a cache file
+(torchvision's ``$TORCH_HOME/hub/checkpoints`` for its ImageNet files, so one download serves both), and last a
+download from the official URL, checked against its sha256 (torchvision names its files by the first 8 hex
+digits) and renamed into the cache only once it matched.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+
+class WeightsMissing(FileNotFoundError):
+    """Pretrained weights were needed and not found; the message says every way to provide them."""
+
+
+def torch_cache_file(filename: str) -> Path:
+    """Where torchvision keeps (and looks for) a downloaded ImageNet file."""
+    torch_home = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch"))
+    return torch_home / "hub" / "checkpoints" / filename
+
+
+def find_weights(path: str | os.PathLike | None, *, env: str, cached: Path, url: str, sha256: str, what: str,
+                 give: str, download: bool = True, missing: type[WeightsMissing] = WeightsMissing,
+                 note: str = "") -> Path:
+    """The weights file, from ``path``, ``$env``, ``cached`` or ``url`` (saved to ``cached``); else ``missing``
+    (a :class:`WeightsMissing`) naming each of those ways: ``give`` says how to pass a path, ``note`` ends it."""
+    for candidate, origin in ((path, "the given path"), (os.environ.get(env), f"${env}")):
+        if candidate:
+            if not Path(candidate).expanduser().is_file():
+                raise missing(f"{what} weights file from {origin} not found: {candidate}")
+            return Path(candidate).expanduser()
+    if cached.is_file():
+        return cached
+    reason = ""
+    if download:
+        try:
+            return download_file(url, cached, sha256=sha256)
+        except OSError as exc:
+            reason = f" (download failed: {exc})"
+    raise missing(f"{what} weights are needed and were not found{reason}. Give a path ({give}), set ${env}, or "
+                  f"place {cached.name} at {cached} (from {url}).{' ' + note if note else ''}")
+
+
+def download_file(url: str, dest: Path, *, sha256: str) -> Path:
+    """Download ``url`` to ``dest`` atomically (a temporary file beside it, renamed once the sha256, or its prefix,
+    matched); FetchError (an OSError) otherwise, and nothing is left behind."""
+    from .fetch import download
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
+    os.close(handle)
+    try:
+        download(url, Path(tmp), sha256)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def load_state_dict_file(path: Path, what: str) -> dict[str, torch.Tensor]:
+    """A ``torch.save``d state dict, read safely (``weights_only``); ValueError, one line, for anything else."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt or unsafe file: one clear line
+        raise ValueError(f"{path}: cannot read {what} weights ({exc.__class__.__name__}: {exc})") from exc
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: expected a state dict, got {type(state).__name__}")
+    return state
+
+
+def load_matching(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, prefix: str = "") -> None:
+    """Load ``module``'s own keys from ``state`` (as ``prefix + key``); extra entries are ignored, a missing or
+    misshapen one is a ValueError naming the first few."""
+    own = module.state_dict()
+    missing = [prefix + k for k in own if prefix + k not in state]
+    if missing:
+        raise ValueError(f"not {what} state dict: missing {', '.join(missing[:4])}")
+    bad = [f"{prefix + k} {tuple(state[prefix + k].shape)} != {tuple(v.shape)}" for k, v in own.items()
+           if state[prefix + k].shape != v.shape]
+    if bad:
+        raise ValueError(f"not {what} state dict: {'; '.join(bad[:4])}")
+    module.load_state_dict({k: state[prefix + k] for k in own})

@@ -202,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True,
                    help="bicubic | srresnet | srgan | hr (the ground truth itself) | a weights/checkpoint PATH")
     p.add_argument("--metrics", default="psnr,ssim",
-                   help="comma-separated: psnr, ssim, niqe (no-reference, lower = more natural)")
+                   help="comma-separated: psnr, ssim, lpips (AlexNet, lower = closer; its weights are downloaded "
+                        "once, or found as docs/EVALUATION.md says), niqe (no-reference, lower = more natural)")
     p.add_argument("--data", nargs="+", required=True, metavar="SET",
                    help="benchmark names (Set5 Set14 BSD100 Urban100, found under --data-root, $SRGAN_DATA, "
                         "../shared/data or the download cache) or folders (<Set>/HR, optional "

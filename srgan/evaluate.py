@@ -40,6 +40,7 @@ from .benchmark_sets import BenchmarkSet, degrade_folder
 from .datasets import resolve_benchmark
 from .device import autocast, cpu_has_int8_dot, resolve_device, resolve_precision
 from .imresize import imresize
+from .lpips import LPIPS, lpips
 from .metrics import psnr_ssim_y, to_uint8
 from .niqe import niqe
 from .outputs import names_a_folder
@@ -50,7 +51,7 @@ __all__ = ["BicubicUpscaler", "resolve_model", "evaluate", "eval_from_cli", "deg
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights"
 SHIPPED_NAMES = ("srresnet", "srgan")
-FULL_REFERENCE = ("psnr", "ssim")
+FULL_REFERENCE = ("psnr", "ssim", "lpips")
 METRICS = FULL_REFERENCE + ("niqe",)
 GROUND_TRUTH = "hr"  # the --model name that scores the HR images themselves
 
@@ -169,11 +170,14 @@ def parse_metrics(metrics) -> tuple[str, ...]:
     return tuple(m for m in METRICS if m in names)
 
 
-def _score(sr: np.ndarray, hr: np.ndarray, scale: int, metrics: tuple[str, ...], round_y: bool) -> dict:
+def _score(sr: np.ndarray, hr: np.ndarray, scale: int, metrics: tuple[str, ...], round_y: bool,
+           lpips_model=None) -> dict:
     scores = {}
-    if any(m in FULL_REFERENCE for m in metrics):
+    if "psnr" in metrics or "ssim" in metrics:
         p, s = psnr_ssim_y(sr, hr, scale, round_y=round_y)
         scores.update((k, v) for k, v in (("psnr", p), ("ssim", s)) if k in metrics)
+    if "lpips" in metrics:  # the whole images, RGB, as the LPIPS authors score them
+        scores["lpips"] = lpips(sr, hr, lpips_model)
     if "niqe" in metrics:
         scores["niqe"] = niqe(sr, border=scale)
     return scores
@@ -186,8 +190,9 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
 
     ``model`` is anything :func:`resolve_model` takes, or ``"hr"`` (:data:`GROUND_TRUTH`) to score the HR
     images themselves; ``sets`` folders or :class:`~srgan.benchmark_sets.BenchmarkSet`s. ``metrics`` names any of
-    ``psnr``, ``ssim``, ``niqe`` (a list or ``"psnr,ssim,niqe"``); for ``"hr"`` PSNR/SSIM are left out
-    and at least ``niqe`` must remain. ``save_images`` (a folder) also writes each SR
+    ``psnr``, ``ssim``, ``lpips`` (:mod:`srgan.lpips`, AlexNet; its ImageNet and linear weights are found or
+    downloaded once), ``niqe`` (a list or ``"psnr,ssim,niqe"``); for ``"hr"`` the full-reference ones are left
+    out and at least ``niqe`` must remain. ``save_images`` (a folder) also writes each SR
     as ``<save_images>/<set>/<name>.png`` and never overwrites: an existing target raises
     ``FileExistsError`` before any work. A perfect reconstruction has PSNR ``inf``.
     ``round_y=False`` measures on unrounded float Y (BasicSR's convention) instead of
@@ -201,7 +206,7 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
     if ground_truth:
         metrics = tuple(m for m in metrics if m not in FULL_REFERENCE)
         if not metrics:
-            raise ValueError("--model hr scores the ground truth itself, where PSNR/SSIM mean nothing; "
+            raise ValueError("--model hr scores the ground truth itself, where PSNR/SSIM/LPIPS mean nothing; "
                              "add a no-reference metric: --metrics niqe")
     dev = _device(device)
     int8 = precision == "int8"  # int8 weights run by OpenVINO on the CPU (srgan.quantize)
@@ -233,6 +238,7 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
                                   "choose a fresh --save-images folder")
         check_writable_dir(root)
 
+    lpips_model = LPIPS("alex") if "lpips" in metrics else None  # once, before any work: its weights may be missing
     results: dict = {}
     for i, bench in enumerate(sets):
         per_image = {}
@@ -251,7 +257,7 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
                 raise ValueError(f"{bench.name}/{name}: SR is {sr.shape[1]}x{sr.shape[0]}, HR is "
                                  f"{hr.shape[1]}x{hr.shape[0]}")
             try:
-                per_image[name] = _score(sr, hr, scale, metrics, round_y)
+                per_image[name] = _score(sr, hr, scale, metrics, round_y, lpips_model)
             except ValueError as exc:  # e.g. smaller than the SSIM window or two NIQE blocks: say which image
                 raise ValueError(f"{bench.name}/{name}: {exc}") from None
             if save_images is not None:
@@ -261,7 +267,7 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
     return results
 
 
-_COLUMNS = {"psnr": ("PSNR (dB)", "{:.2f}"), "ssim": ("SSIM", "{:.4f}"),
+_COLUMNS = {"psnr": ("PSNR (dB)", "{:.2f}"), "ssim": ("SSIM", "{:.4f}"), "lpips": ("LPIPS (lower = closer)", "{:.4f}"),
             "niqe": ("NIQE (lower = more natural)", "{:.2f}")}
 
 

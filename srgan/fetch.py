@@ -64,11 +64,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download(url: str, dest: Path, sha: str, stop: threading.Event | None = None) -> None:
+def download(url: str, dest: Path, sha: str, stop: threading.Event | None = None,
+             hint: str = "; --mirror URL takes another server with the same layout") -> None:
     """Stream ``url`` into ``dest``, checking its sha256: the whole hex digest, or a prefix of it (torchvision
     names its weight files by the first 8 digits). FetchError, one line naming the URL, when it fails; the
     caller removes ``dest`` then (a set's staging folder, a temporary file). ``stop``, once set, ends the
-    download at its next block (``read1``: whatever arrived, so a trickling server cannot hold it)."""
+    download at its next block (``read1``: whatever arrived, so a trickling server cannot hold it). ``hint`` ends
+    the message of a failed connection."""
     digest = hashlib.sha256()
     received = 0
     try:
@@ -88,8 +90,7 @@ def download(url: str, dest: Path, sha: str, stop: threading.Event | None = None
         raise FetchError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise FetchError(f"{url}: cannot download ({reason}); no internet? --mirror URL takes another "
-                         "server with the same layout") from None
+        raise FetchError(f"{url}: cannot download ({reason}); no internet?{hint}") from None
     except (http.client.HTTPException, ConnectionError) as exc:  # a garbled or dropped response
         raise FetchError(f"{url}: bad response from the server ({exc.__class__.__name__}: "
                          f"{str(exc).strip() or 'no details'}); try again") from None

@@ -56,7 +56,7 @@ def download_file(url: str, dest: Path, *, sha256: str) -> Path:
     handle, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
     os.close(handle)
     try:
-        download(url, Path(tmp), sha256)
+        download(url, Path(tmp), sha256, hint="")
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

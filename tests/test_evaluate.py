@@ -212,8 +212,9 @@ def test_the_hr_model_never_reads_the_lr_images(bench, tmp_path, monkeypatch):
 
 def test_metric_names_and_the_hr_model_fail_clearly(bench):
     assert parse_metrics(" NIQE,psnr ") == ("psnr", "niqe")
-    with pytest.raises(ValueError, match="unknown metric 'lpips'; choose from psnr, ssim, niqe"):
-        parse_metrics("psnr,lpips")
+    assert parse_metrics("niqe,LPIPS,psnr") == ("psnr", "lpips", "niqe")
+    with pytest.raises(ValueError, match="unknown metric 'fid'; choose from psnr, ssim, lpips, niqe"):
+        parse_metrics("psnr,fid")
     with pytest.raises(ValueError, match="--metrics niqe"):
         evaluate("hr", [bench / "Set5"])  # the default psnr,ssim has nothing to say about HR itself
 

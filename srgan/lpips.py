@@ -1,0 +1,151 @@
+"""LPIPS v0.1 (Zhang et al., CVPR 2018): the learned perceptual distance SR papers report beside PSNR and NIQE.
+
+For each of five layers l of an ImageNet backbone, the features of both images are scaled to unit length along
+the channels at every position; their squared difference is weighted per channel by the learned linear layer
+``w_l`` (a 1x1 convolution), averaged over the positions, and the five averages are summed:
+
+    LPIPS(x, y) = sum_l mean_hw sum_c w_lc (f_lchw(x) / |f_lhw(x)| - f_lchw(y) / |f_lhw(y)|)^2
+
+Inputs are RGB in [-1, 1] shifted and scaled per channel (richzhang/PerceptualSimilarity's ScalingLayer); 0 means
+identical. Backbones, with torchvision's ``features.*`` keys so its ImageNet files load as they are:
+
+* ``alex`` (the default, as the authors recommend for a metric): the ReLU after each of AlexNet's 5 convolutions;
+* ``vgg``: VGG16's relu1_2, relu2_2, relu3_3, relu4_3, relu5_3.
+
+Weights (:mod:`srgan.pretrained`: path, environment variable, cache, checked download): the backbone's
+torchvision file, and the authors' linear layers (``alex.pth``/``vgg.pth``, a few KB each) from
+richzhang/PerceptualSimilarity at a pinned commit, sha256-checked. ``srgan eval --metrics lpips`` scores the whole
+SR image against the whole (mod-cropped) HR, as the authors' ``lpips_2imgs.py`` does, with ``alex``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .pretrained import find_weights, load_matching, load_state_dict_file, torch_cache_file
+
+#: Backbone -> (torchvision file, its URL, sha256 prefix, environment variable).
+BACKBONES = {
+    "alex": ("alexnet-owt-7be5be79.pth", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth", "7be5be79",
+             "SRGAN_ALEXNET_WEIGHTS"),
+    "vgg": ("vgg16-397923af.pth", "https://download.pytorch.org/models/vgg16-397923af.pth", "397923af",
+            "SRGAN_VGG16_WEIGHTS"),
+}
+LINEAR_COMMIT = "082bb24f84c091ea94de2867d34c4544f68e0963"
+LINEAR_URL = f"https://raw.githubusercontent.com/richzhang/PerceptualSimilarity/{LINEAR_COMMIT}/lpips/weights/v0.1/"
+#: sha256 of the v0.1 linear layers (the same bytes as ../shared/data/weights/richzhang_PerceptualSimilarity).
+LINEAR_SHA256 = {
+    "alex": "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+    "vgg": "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+}
+LINEAR_ENV = "SRGAN_LPIPS_WEIGHTS"  # a folder holding alex.pth / vgg.pth
+
+# The authors' ScalingLayer: (x - shift) / scale, for x in [-1, 1].
+_SHIFT = (-0.030, -0.088, -0.188)
+_SCALE = (0.458, 0.448, 0.450)
+_EPS = 1e-10  # as the authors' normalize_tensor
+
+
+def _alexnet_features() -> tuple[nn.Sequential, list[int], list[int]]:
+    """torchvision's ``alexnet().features``; the 5 taps (indices of ReLUs) and their channels."""
+    layers = nn.Sequential(
+        nn.Conv2d(3, 64, 11, stride=4, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+        nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+        nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True))  # (the final max-pool is never reached)
+    return layers, [1, 4, 7, 9, 11], [64, 192, 384, 256, 256]
+
+
+def _vgg16_features() -> tuple[nn.Sequential, list[int], list[int]]:
+    """torchvision's ``vgg16().features`` up to relu5_3; the 5 taps and their channels."""
+    layers: list[nn.Module] = []
+    in_ch = 3
+    for item in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512):
+        if item == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(in_ch, item, 3, padding=1), nn.ReLU(inplace=True)]
+            in_ch = item
+    return nn.Sequential(*layers), [3, 8, 15, 22, 29], [64, 128, 256, 512, 512]
+
+
+class LPIPS(nn.Module):
+    """LPIPS v0.1 with backbone ``net`` ('alex' or 'vgg'). ``backbone`` / ``linear``: a path or a state dict each
+    (None: found by :func:`backbone_weights` / :func:`linear_weights`). ``forward(x, y)`` takes (N,3,H,W) RGB in
+    [0, 1] and returns the N distances."""
+
+    def __init__(self, net: str = "alex", backbone=None, linear=None):
+        super().__init__()
+        if net not in BACKBONES:
+            raise ValueError(f"LPIPS net must be one of {', '.join(BACKBONES)}, got {net!r}")
+        self.net = net
+        self.features, self.taps, channels = _alexnet_features() if net == "alex" else _vgg16_features()
+        self.linear = nn.ModuleList(nn.Conv2d(c, 1, 1, bias=False) for c in channels)
+        self.register_buffer("shift", torch.tensor(_SHIFT).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("scale", torch.tensor(_SCALE).view(1, 3, 1, 1), persistent=False)
+        what = f"torchvision {'AlexNet' if net == 'alex' else 'VGG16'}"
+        if not isinstance(backbone, dict):
+            backbone = load_state_dict_file(backbone_weights(net, backbone), what)
+        load_matching(self.features, backbone, f"a {what}", prefix="features.")
+        if not isinstance(linear, dict):
+            linear = load_state_dict_file(linear_weights(net, linear), "LPIPS linear")
+        for i, conv in enumerate(self.linear):
+            load_matching(conv, linear, "an LPIPS v0.1 linear-layer", prefix=f"lin{i}.model.1.")
+        self.requires_grad_(False).eval()
+
+    def train(self, mode: bool = True) -> "LPIPS":
+        return super().train(False)  # a metric: no dropout, ever
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if x.shape != y.shape:
+            raise ValueError(f"LPIPS needs two images of one size, got {tuple(x.shape)} and {tuple(y.shape)}")
+        both = (torch.cat([x, y]) * 2 - 1 - self.shift) / self.scale
+        total = torch.zeros(x.shape[0], device=x.device)
+        taps = iter(zip(self.taps, self.linear))
+        tap, linear = next(taps)
+        for i, layer in enumerate(self.features):
+            both = layer(both)
+            if i == tap:
+                unit = both / (both.pow(2).sum(dim=1, keepdim=True).sqrt() + _EPS)
+                a, b = unit.chunk(2)
+                total += linear((a - b) ** 2).mean(dim=(1, 2, 3))
+                tap, linear = next(taps, (None, None))
+                if tap is None:
+                    break
+        return total
+
+
+def lpips(sr: np.ndarray, hr: np.ndarray, model: LPIPS) -> float:
+    """LPIPS of two HxWx3 uint8 RGB images (the whole images)."""
+    if sr.dtype != np.uint8 or hr.dtype != np.uint8 or sr.ndim != 3 or sr.shape[2] != 3:
+        raise ValueError("lpips takes two HxWx3 uint8 RGB images")
+    to = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float() / 255  # noqa: E731
+    with torch.inference_mode():
+        return float(model(to(sr), to(hr))[0])
+
+
+def backbone_weights(net: str, path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+    """The ImageNet backbone file: ``path``, ``$SRGAN_ALEXNET_WEIGHTS``/``$SRGAN_VGG16_WEIGHTS``, torchvision's
+    cache, or a checked download into it."""
+    filename, url, sha, env = BACKBONES[net]
+    return find_weights(path, env=env, cached=torch_cache_file(filename), url=url, sha256=sha,
+                        what=f"ImageNet {'AlexNet' if net == 'alex' else 'VGG16'} (for LPIPS)",
+                        give="the API's LPIPS(backbone=...)", download=download)
+
+
+def linear_weights(net: str, path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+    """The authors' v0.1 linear layers for ``net``: ``path``, ``$SRGAN_LPIPS_WEIGHTS/<net>.pth``, srgan's cache,
+    or a checked download into it."""
+    from .imagecache import default_cache_dir
+
+    folder = os.environ.get(LINEAR_ENV)
+    if path is None and folder:
+        path = Path(folder).expanduser() / f"{net}.pth"
+    return find_weights(path, env=LINEAR_ENV, cached=default_cache_dir() / "lpips" / "v0.1" / f"{net}.pth",
+                        url=LINEAR_URL + f"{net}.pth", sha256=LINEAR_SHA256[net], what="LPIPS v0.1 linear-layer",
+                        give="the API's LPIPS(linear=...)", download=download)

@@ -1,0 +1,169 @@
+"""LPIPS v0.1 (srgan/lpips.py): the authors' linear layers, torchvision's backbone layout, the paper's formula.
+
+No ImageNet AlexNet/VGG16 weights exist on this machine, so the backbone is a seeded stand-in with torchvision's
+keys; the linear layers are the authors' real v0.1 files from the shared data."""
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+from functools import partial
+
+import numpy as np
+import pytest
+import torch
+
+from srgan import lpips as lpips_module
+from srgan.evaluate import evaluate
+from srgan.lpips import BACKBONES, LINEAR_SHA256, LPIPS, _alexnet_features, _vgg16_features, linear_weights, lpips
+from srgan.pretrained import WeightsMissing
+
+FEATURES = {"alex": _alexnet_features, "vgg": _vgg16_features}
+
+
+@pytest.fixture()
+def linear_dir(shared_data):
+    return shared_data / "weights" / "richzhang_PerceptualSimilarity" / "v0.1"
+
+
+def stand_in_backbone(net: str, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A torchvision-style state dict (``features.*``, plus a classifier entry to ignore) with seeded values."""
+    torch.manual_seed(seed)
+    layers, _, _ = FEATURES[net]()
+    state = {f"features.{k}": v for k, v in layers.state_dict().items()}
+    state["classifier.1.weight"] = torch.randn(8, 8)
+    return state
+
+
+def test_the_linear_layers_are_the_authors(linear_dir):
+    for net in ("alex", "vgg"):
+        data = (linear_dir / f"{net}.pth").read_bytes()
+        assert hashlib.sha256(data).hexdigest() == LINEAR_SHA256[net]
+        state = torch.load(linear_dir / f"{net}.pth", map_location="cpu", weights_only=True)
+        _, _, channels = FEATURES[net]()
+        assert [tuple(state[f"lin{i}.model.1.weight"].shape) for i in range(5)] == [(1, c, 1, 1) for c in channels]
+        assert min(float(v.min()) for v in state.values()) >= 0  # trained with the weights clamped to >= 0
+
+
+def test_backbones_have_torchvisions_layout():
+    alex, taps, channels = _alexnet_features()
+    assert sorted({int(k.split(".")[0]) for k in alex.state_dict()}) == [0, 3, 6, 8, 10]  # alexnet().features
+    assert [alex[t - 1].out_channels for t in taps] == channels == [64, 192, 384, 256, 256]
+    vgg, taps, channels = _vgg16_features()
+    assert sorted({int(k.split(".")[0]) for k in vgg.state_dict()}) == [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26,
+                                                                         28]  # vgg16().features up to conv5_3
+    assert [vgg[t - 1].out_channels for t in taps] == channels == [64, 128, 256, 512, 512]
+    for layers, taps in ((alex, _alexnet_features()[1]), (vgg, _vgg16_features()[1])):
+        assert all(isinstance(layers[t], torch.nn.ReLU) for t in taps)
+
+
+def reference_lpips(net: str, backbone: dict, linear: dict, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The paper's formula written out in float64, one image at a time, from the raw state dicts."""
+    layers, taps, _ = FEATURES[net]()
+    layers = layers.double()
+    layers.load_state_dict({k.removeprefix("features."): v.double() for k, v in backbone.items()
+                            if k.startswith("features.")})
+    shift = torch.tensor([-0.030, -0.088, -0.188], dtype=torch.float64).view(1, 3, 1, 1)
+    scale = torch.tensor([0.458, 0.448, 0.450], dtype=torch.float64).view(1, 3, 1, 1)
+
+    def taps_of(image):
+        h, out = (image.double() * 2 - 1 - shift) / scale, []
+        for i, layer in enumerate(layers):
+            h = layer(h)
+            if i in taps:
+                out.append(h.clone())
+        return out
+
+    total = 0.0
+    with torch.no_grad():
+        pairs = list(zip(taps_of(x), taps_of(y)))
+    for i, (a, b) in enumerate(pairs):
+        a = a / (a.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+        b = b / (b.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+        w = linear[f"lin{i}.model.1.weight"].double().view(1, -1, 1, 1)
+        total += float(((a - b) ** 2 * w).sum(1).mean())
+    return total
+
+
+@pytest.mark.parametrize("net", ["alex", "vgg"])
+def test_distance_is_the_papers_formula(net, linear_dir):
+    backbone = stand_in_backbone(net)
+    linear = torch.load(linear_dir / f"{net}.pth", map_location="cpu", weights_only=True)
+    model = LPIPS(net, backbone=backbone, linear=linear)
+    torch.manual_seed(1)
+    x, y = torch.rand(2, 3, 64, 72), torch.rand(2, 3, 64, 72)
+    with torch.no_grad():
+        d = model(x, y)
+        assert torch.equal(model(x, x), torch.zeros(2))
+        torch.testing.assert_close(model(y, x), d, rtol=1e-5, atol=1e-7)
+    for k in range(2):
+        assert float(d[k]) == pytest.approx(reference_lpips(net, backbone, linear, x[k:k + 1], y[k:k + 1]), rel=1e-4)
+    assert model.train().training is False  # no dropout in a metric
+    with pytest.raises(ValueError, match="two images of one size"):
+        model(x, y[..., :-1])
+
+
+def test_uint8_images_and_the_wrong_weights(linear_dir):
+    model = LPIPS("alex", backbone=stand_in_backbone("alex"), linear=linear_dir / "alex.pth")
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (40, 48, 3), dtype=np.uint8) for _ in range(2))
+    with torch.no_grad():
+        expected = float(model(torch.from_numpy(a).permute(2, 0, 1)[None] / 255.0,
+                               torch.from_numpy(b).permute(2, 0, 1)[None] / 255.0)[0])
+    assert lpips(a, b, model) == pytest.approx(expected, rel=1e-6) and lpips(a, a, model) == 0
+    with pytest.raises(ValueError, match="not a torchvision VGG16 state dict: missing features.2.weight"):
+        LPIPS("vgg", backbone=stand_in_backbone("alex"), linear=linear_dir / "vgg.pth")
+    wrong_linear = r"not an LPIPS v0.1 linear-layer state dict: lin1.model.1.weight \(1, 192, 1, 1\) != \(1, 128"
+    with pytest.raises(ValueError, match=wrong_linear):
+        LPIPS("vgg", backbone=stand_in_backbone("vgg"), linear=linear_dir / "alex.pth")
+
+
+def test_eval_scores_lpips_with_one_model(shared_data, linear_dir, tmp_path, monkeypatch):
+    backbone = tmp_path / BACKBONES["alex"][0]
+    torch.save(stand_in_backbone("alex"), backbone)
+    monkeypatch.setenv("SRGAN_ALEXNET_WEIGHTS", str(backbone))
+    monkeypatch.setenv("SRGAN_LPIPS_WEIGHTS", str(linear_dir))
+    built = []
+    monkeypatch.setattr("srgan.evaluate.LPIPS", lambda net: built.append(net) or LPIPS(net))
+    res = evaluate("bicubic", [shared_data / "benchmarks" / "Set5"], metrics="psnr,lpips")["Set5"]
+    assert built == ["alex"]  # one model for the whole run (the seed code reloaded its VGG at every call)
+    assert res["psnr"] == pytest.approx(28.419, abs=0.002) and 0 < res["lpips"] < 1
+    assert res["lpips"] == pytest.approx(np.mean([v["lpips"] for v in res["images"].values()]))
+    assert "lpips" not in evaluate("hr", [shared_data / "benchmarks" / "Set5"], metrics="lpips,niqe")["Set5"]
+
+
+def test_missing_weights_say_every_way_to_give_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("SRGAN_ALEXNET_WEIGHTS", raising=False)
+    monkeypatch.delenv("SRGAN_LPIPS_WEIGHTS", raising=False)
+    with pytest.raises(WeightsMissing) as info:
+        lpips_module.backbone_weights("alex", download=False)
+    message = str(info.value)
+    assert "$SRGAN_ALEXNET_WEIGHTS" in message and str(tmp_path / "torch" / "hub" / "checkpoints") in message
+    assert "alexnet-owt-7be5be79.pth" in message and "\n" not in message
+    with pytest.raises(WeightsMissing, match=r"\$SRGAN_LPIPS_WEIGHTS"):
+        linear_weights("vgg", download=False)
+
+
+def test_linear_weights_download_is_checked(linear_dir, tmp_path, monkeypatch):
+    """Served by a local HTTP server: the real file lands in srgan's cache; other bytes are refused, not kept."""
+    served = tmp_path / "srv"
+    served.mkdir()
+    (served / "alex.pth").write_bytes((linear_dir / "alex.pth").read_bytes())
+    (served / "vgg.pth").write_bytes(b"not the authors' weights")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(http.server.SimpleHTTPRequestHandler,
+                                                                       directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(lpips_module, "LINEAR_URL", f"http://127.0.0.1:{server.server_port}/")
+        monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.delenv("SRGAN_LPIPS_WEIGHTS", raising=False)
+        got = linear_weights("alex")
+        assert got == tmp_path / "cache" / "lpips" / "v0.1" / "alex.pth"
+        assert got.read_bytes() == (linear_dir / "alex.pth").read_bytes()
+        with pytest.raises(WeightsMissing, match="checksum mismatch"):
+            linear_weights("vgg")
+        assert sorted(p.name for p in got.parent.iterdir()) == ["alex.pth"]
+    finally:
+        server.shutdown()

@@ -308,7 +308,7 @@ def int8_model(model, weight_max: int = WEIGHT_MAX) -> QuantGenerator:
         quant = load_int8(Path(model).expanduser())
     else:
         raise ValueError(f"int8 needs int8 weights: the shipped srresnet has them, {_name(model)} does not "
-                     f"(make them with scripts/make_int8.py --model WEIGHTS)")
+                         f"(make them with scripts/make_int8.py --model WEIGHTS)")
     quant.weight_max = weight_max
     return quant.eval()
 

@@ -37,8 +37,9 @@ __all__ = ["load_model", "upscale", "upscale_file", "prepare", "upscale_planes"]
 LARGE_OUTPUT_PIXELS = 40_000_000
 
 #: A side under this many LR pixels is edge-padded to it, and the output cropped back. The network learnt its
-#: borders on 24-px patches; on a 1- or 2-px image its zero padding outweighs the picture: a 1x1 image came out
-#: 76 levels too dark (PSNR against the HR 10.7 dB, padded 20.1, as bicubic's 20.1), 2x2 18.7 dB (padded 24.6).
+#: borders on 24-px patches; on a 1- or 2-px image its zero padding outweighs the picture: a mid-grey 1x1 image
+#: came out 85, and 1x1 crops of Set14 scored 10.7 dB against their HR (padded 20.1, as bicubic's 20.1), 2x2 crops
+#: 18.7 dB (padded 24.6).
 #: Padding to 4 scored best, and more padding worse (benchmarks/tiny_inputs.py, Set14 crops).
 MIN_SIDE = 4
 

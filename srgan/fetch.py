@@ -74,16 +74,19 @@ def download(url: str, dest: Path, sha: str, stop: threading.Event | None = None
     digest = hashlib.sha256()
     received = 0
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(dest, "wb") as out:
-            expected = response.headers.get("Content-Length")
-            for block in iter(lambda: response.read1(1 << 16), b""):
-                if stop is not None and stop.is_set():
-                    raise FetchError(f"{url}: download stopped")
-                digest.update(block)
-                out.write(block)
-                received += len(block)
-            out.flush()
-            os.fsync(out.fileno())
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+            if stop is not None and stop.is_set():  # stopped while connecting: create no file (the caller may
+                raise FetchError(f"{url}: download stopped")  # already be removing the folder it goes into)
+            with open(dest, "wb") as out:
+                expected = response.headers.get("Content-Length")
+                for block in iter(lambda: response.read1(1 << 16), b""):
+                    if stop is not None and stop.is_set():
+                        raise FetchError(f"{url}: download stopped")
+                    digest.update(block)
+                    out.write(block)
+                    received += len(block)
+                out.flush()
+                os.fsync(out.fileno())
     except FetchError:
         raise
     except urllib.error.HTTPError as exc:

@@ -338,7 +338,7 @@ def test_missing_vgg_weights_are_refused_before_the_data_is_read(images, tmp_pat
     out = tmp_path / "run"
     assert main(["train", "--config", "smoke", *overrides(images, out, "content_loss=vgg54",
                                                           "vgg_weights=/no/such/vgg19.pth")]) == 1
-    assert capsys.readouterr().err == ("srgan: error: VGG19 weights file from the given path not found: "
+    assert capsys.readouterr().err == ("srgan: error: ImageNet VGG19 weights file from the given path not found: "
                                        "/no/such/vgg19.pth\n")
     assert not out.exists()
 

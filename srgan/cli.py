@@ -47,7 +47,7 @@ def cmd_info(args: argparse.Namespace) -> int:
          else "emulated: fp32 + channels_last is the fast path"),
         ("cpu int8", f"{', '.join(int8_units)}: --precision int8 (opt-in, OpenVINO) runs on them"
          if int8_units else "no VNNI/AMX: --precision int8 (opt-in, OpenVINO) uses 7-bit weights here, as 8-bit "
-                            "ones overflow (about 0.1 dB less)"),
+                            "ones overflow (about 0.05 dB less)"),
         ("cuda", cuda),
         ("precision here", f"upscale, serve, train: auto -> {auto}; eval: fp32 (its default: reported "
                            f"PSNR/SSIM must not depend on the machine; --precision auto gives {auto})"),

@@ -121,16 +121,15 @@ def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | 
 def _int8_engine(model, device) -> Engine:
     """``precision='int8'``: int8 weights (:mod:`srgan.quantize`) run by OpenVINO on the CPU."""
     from .openvino_engine import OpenVINOEngine
-    from .quantize import SEVEN_BIT_WEIGHT_MAX, WEIGHT_MAX, int8_model
+    from .quantize import int8_model
 
     dev = torch.device("cpu" if device == "auto" else device)
     if dev.type != "cpu":
         raise ValueError(f"int8 runs on the CPU (OpenVINO), not {dev}; pass --device cpu")
     # Without VNNI/AMX, 8-bit weights overflow OpenVINO's int16 sums (an AVX2 EPYC: Set5 28.89 dB instead of
-    # 31.29); 7-bit ones fit, for 0.11 dB (docs/PERFORMANCE.md, "int8").
-    weight_max = WEIGHT_MAX if cpu_has_int8_dot() else SEVEN_BIT_WEIGHT_MAX
+    # 31.29); 7-bit ones fit, for 0.047 dB there (docs/PERFORMANCE.md, "int8").
     # The convolutions run in int8; what is left (sums, PReLU, sigmoid) in bf16 where the CPU has it.
-    return OpenVINOEngine(int8_model(model, weight_max), resolve_precision("auto", dev))
+    return OpenVINOEngine(int8_model(model, seven_bit=not cpu_has_int8_dot()), resolve_precision("auto", dev))
 
 
 # --------------------------------------------------------------------------- core

@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from .images import READ_EXTENSIONS, ImageNotFoundError
+from .images import IMAGE_EXTENSIONS, ImageNotFoundError
 
 
 def _is_image_name(name: str) -> bool:
-    return name.lower().endswith(READ_EXTENSIONS)
+    return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
 def _scan_folder(root: Path) -> list[Path]:
@@ -29,7 +29,7 @@ def find_images(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     """Expand files, folders and glob patterns into a list of image paths.
 
     * a file is returned as given, whatever its extension (it was named explicitly);
-    * a folder is searched recursively for files with a :data:`READ_EXTENSIONS`
+    * a folder is searched recursively for files with an :data:`IMAGE_EXTENSIONS`
       extension (any case), skipping hidden files and folders (names starting with
       ``.``), sorted by relative path; an empty folder contributes nothing;
     * anything else containing ``*``, ``?`` or ``[`` is a glob pattern (``**`` recurses);

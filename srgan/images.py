@@ -46,7 +46,6 @@ __all__ = [
     "ImageError",
     "ImageExistsError",
     "ImageNotFoundError",
-    "READ_EXTENSIONS",
     "check_writable_dir",
     "extra_frames",
     "find_images",
@@ -58,10 +57,7 @@ __all__ = [
     "write_image",
 ]
 
-#: The formats srgan writes (by extension), and reads.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-#: What a folder scan (:func:`find_images`) picks up: those, and GIF (read as its first frame, not written).
-READ_EXTENSIONS = IMAGE_EXTENSIONS + (".gif",)
 
 #: Largest image (in pixels) read by default: 200 megapixels, e.g. 16000 x 12500.
 #: As float32 RGB that is 2.4 GB, about the most a desktop should be asked to hold.

@@ -41,7 +41,7 @@ from .pixels import LUMA_BT601, icc_colour_space
 
 __all__ = ["check_writable_dir", "write_image"]
 
-# What each file extension is written as (IMAGE_EXTENSIONS).
+# What each file extension is written as (IMAGE_EXTENSIONS, the ones read, are the same).
 _FORMATS = {
     ".png": "PNG",
     ".jpg": "JPEG",

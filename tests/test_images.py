@@ -497,14 +497,6 @@ class TestFindImages:
     def test_extensions_constant(self):
         assert IMAGE_EXTENSIONS == (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
-    def test_folders_give_their_gifs_too(self, tmp_path):
-        # read as their first frame (they used to be skipped in folders although read when named)
-        PILImage.fromarray(rand_u8(5, 6, 3)).save(tmp_path / "b.GIF")
-        PILImage.fromarray(rand_u8(5, 6, 3)).save(tmp_path / "a.png")
-        (tmp_path / "notes.txt").write_text("x")
-        assert find_images([tmp_path]) == [tmp_path / "a.png", tmp_path / "b.GIF"]
-        assert find_images([str(tmp_path / "*")]) == [tmp_path / "a.png", tmp_path / "b.GIF"]
-
 
 # ============================================================ writing
 

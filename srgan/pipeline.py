@@ -62,7 +62,12 @@ def out_of_memory(exc: BaseException) -> bool:
 
 
 def _batchable(img: Image) -> bool:
-    return img.bit_depth == 8 and img.alpha is None and img.rgb.shape[0] * img.rgb.shape[1] <= SMALL_PIXELS
+    """Small 8-bit images without alpha run in batches, straight through the engine; a side under MIN_SIDE needs
+    upscale_planes' edge padding (batched, a 1x1 mid-grey image came out 85)."""
+    from .upscale import MIN_SIDE
+
+    h, w = img.rgb.shape[:2]
+    return img.bit_depth == 8 and img.alpha is None and h * w <= SMALL_PIXELS and min(h, w) >= MIN_SIDE
 
 
 def _groups(pairs: list[Pair], max_pixels: int | None, batch: bool) -> Iterator[list]:

@@ -296,3 +296,17 @@ def test_a_photos_colour_profile_is_kept_and_its_exif_gps_and_dpi_are_not(weight
         with Image.open(out) as im:
             assert im.info.get("icc_profile") == icc
             assert "exif" not in im.info and not im.getexif() and "dpi" not in im.info
+
+
+def test_tiny_images_keep_their_colour_through_the_cli(tmp_path, capsys):
+    """Small 8-bit images run batched, straight through the network: that path skipped the edge padding of tiny
+    ones, so `srgan upscale` still turned a 1x1 mid-grey pixel into 85 (the review's repro) while the API did not."""
+    for name, size in (("one.png", (1, 1)), ("two.png", (2, 2)), ("strip.png", (1, 30))):
+        Image.fromarray(np.full((*size, 3), 128, np.uint8)).save(tmp_path / name)
+    for tile in ("auto", "0", "64"):
+        out = tmp_path / f"out_{tile}"
+        code, _out, err = _run(capsys, "upscale", tmp_path / "one.png", tmp_path / "two.png", tmp_path / "strip.png",
+                               "-o", out, "-n", "srresnet", "--device", "cpu", "--precision", "fp32", "-t", tile)
+        assert code == 0, err
+        for name in ("one.png", "two.png", "strip.png"):
+            assert abs(np.asarray(Image.open(out / name), np.float64).mean() - 128) < 2, (tile, name)

@@ -37,11 +37,12 @@ class BenchmarkSet:
       within :data:`LR_CHECK_PSNR` dB of srgan's own bicubic downscale of it (a swapped pair is ~12 dB).
 
     ``name`` is the folder's name (the parent's when the folder itself is called ``HR``).
-    ``names`` keeps only those images (names without extension), e.g. the validation split.
+    ``names`` keeps only those images (names without extension), e.g. the validation split. ``lr=False`` looks at
+    no LR folder (scoring the HR images themselves: :meth:`hr_images`).
     Iterating yields ``(image name, lr_uint8 HxWx3, hr_uint8 HxWx3)`` sorted by name.
     """
 
-    def __init__(self, folder, scale: int = 4, *, names: Sequence[str] | None = None):
+    def __init__(self, folder, scale: int = 4, *, names: Sequence[str] | None = None, lr: bool = True):
         keep = None if names is None else set(names)
         folder = Path(folder)
         if not folder.is_dir():
@@ -54,7 +55,7 @@ class BenchmarkSet:
             hr_dir, self.name, lr_dir = folder, folder.resolve().parent.name, folder.resolve().parent / lr_name
         else:
             hr_dir, self.name, lr_dir = folder, folder.resolve().name, folder / lr_name
-        self.hr_dir, self.lr_dir = hr_dir, (lr_dir if lr_dir.is_dir() else None)
+        self.hr_dir, self.lr_dir = hr_dir, (lr_dir if lr and lr_dir.is_dir() else None)
         # LR images inside the HR folder are not HR images (they were scored as more of them)
         hr_files = [p for p in find_images([hr_dir])
                     if not any(part.startswith("LR_") for part in p.relative_to(hr_dir).parts[:-1])]

@@ -225,7 +225,7 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
         model = BackProjected(model, model.scale, radius=0)  # the radius is for tiling, which eval does not do
     if isinstance(sets, (str, os.PathLike, BenchmarkSet)):
         sets = [sets]
-    sets = [s if isinstance(s, BenchmarkSet) else BenchmarkSet(s, scale) for s in sets]
+    sets = [s if isinstance(s, BenchmarkSet) else BenchmarkSet(s, scale, lr=not ground_truth) for s in sets]
     keys: dict[int, str] = {}
     for i, s in enumerate(sets):
         keys[i] = _set_key(s.name, {keys[j]: None for j in keys})
@@ -319,7 +319,7 @@ def eval_from_cli(args) -> int:
         if model.scale != scale:  # the same check as evaluate(), here with the file's name
             raise ValueError(f"{args.model}: the model upscales x{model.scale} but --scale is {scale}")
     root = getattr(args, "data_root", None)  # names such as Set5 are looked up (srgan.datasets)
-    sets = [BenchmarkSet(resolve_benchmark(d, root), scale) for d in args.data]
+    sets = [BenchmarkSet(resolve_benchmark(d, root), scale, lr=args.model != GROUND_TRUTH) for d in args.data]
     if args.json:  # fail before the work, not after it
         if names_a_folder(os.path.expanduser(args.json)):
             raise IsADirectoryError(f"{args.json}: is a folder; --json takes a file name")
@@ -333,12 +333,15 @@ def eval_from_cli(args) -> int:
     results = evaluate(model, sets, scale=scale, device=device, precision=args.precision,
                        save_images=getattr(args, "save_images", None), progress=sys.stderr.isatty(),
                        metrics=metrics, back_project=back_project)
-    measured = "/".join(m.upper() for m in METRICS if any(m in r for r in results.values()))
+    measured = [m for m in METRICS if any(m in r for r in results.values())]
+    on_y = "/".join(m.upper() for m in measured if m != "lpips")
+    how = ", ".join(([f"{on_y} on Y, {scale}-px border"] if on_y else []) +
+                    (["LPIPS on RGB, whole image"] if "lpips" in measured else []))
     precision = args.precision
     if precision == "int8" and not cpu_has_int8_dot():  # its numbers depend on the CPU: say which weights ran
         precision = "int8 (7-bit weights: this CPU has no VNNI/AMX)"
     print(format_table(results, f"model {_model_name(args.model)}{' back-projected' if back_project else ''}, "
-                                f"x{scale}, {measured} on Y, {scale}-px border, device {device}, {precision}"))
+                                f"x{scale}, {how}, device {device}, {precision}"))
     if args.model != GROUND_TRUTH:  # which LR was scored: a set's own folder, or made here
         print("LR images: " + "; ".join(f"{key} from {bench.lr_dir}" if bench.lr_dir is not None else
                                         f"{key} made from HR (MATLAB bicubic)" for key, bench in zip(results, sets)))

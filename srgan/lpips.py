@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .pretrained import find_weights, load_matching, load_state_dict_file, torch_cache_file
+from .pretrained import WeightsMissing, find_weights, load_matching, load_state_dict_file, torch_cache_file
 
 #: Backbone -> (torchvision file, its URL, sha256 prefix, environment variable).
 BACKBONES = {
@@ -139,13 +139,17 @@ def backbone_weights(net: str, path: str | os.PathLike | None = None, *, downloa
 
 
 def linear_weights(net: str, path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
-    """The authors' v0.1 linear layers for ``net``: ``path``, ``$SRGAN_LPIPS_WEIGHTS/<net>.pth``, srgan's cache,
-    or a checked download into it."""
+    """The authors' v0.1 linear layers for ``net``: ``path``, ``$SRGAN_LPIPS_WEIGHTS`` (the folder holding
+    ``<net>.pth``, or that file), srgan's cache, or a checked download into it."""
     from .imagecache import default_cache_dir
 
-    folder = os.environ.get(LINEAR_ENV)
-    if path is None and folder:
-        path = Path(folder).expanduser() / f"{net}.pth"
+    given = os.environ.get(LINEAR_ENV)
+    if path is None and given:
+        given = Path(given).expanduser()
+        path = given / f"{net}.pth" if given.is_dir() else given
+        if not path.is_file():
+            raise WeightsMissing(f"${LINEAR_ENV} is {given}, which is neither {net}.pth nor a folder holding it")
     return find_weights(path, env=LINEAR_ENV, cached=default_cache_dir() / "lpips" / "v0.1" / f"{net}.pth",
                         url=LINEAR_URL + f"{net}.pth", sha256=LINEAR_SHA256[net], what="LPIPS v0.1 linear-layer",
-                        give="the API's LPIPS(linear=...)", download=download)
+                        give="the API's LPIPS(linear=...)", download=download,
+                        note=f"${LINEAR_ENV} takes the folder of alex.pth and vgg.pth, or the file.")

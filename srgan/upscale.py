@@ -112,7 +112,9 @@ def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | 
         engine.radius = 4  # MATLAB bicubic reads +-3 input pixels
         engine.pad_tiny = False
     if back_project:  # an opaque network to the tiles, with the radius the correction adds
+        pad_tiny = engine.pad_tiny
         engine = Engine(BackProjected(net, engine.scale, engine.radius), dev, dtype)
+        engine.pad_tiny = pad_tiny
     if isinstance(model, nn.Module):
         _ENGINES.setdefault(model, {})[(dev, dtype, back_project)] = (_weights_stamp(model), engine)
     return engine

@@ -195,18 +195,24 @@ def test_niqe_of_bicubic_and_of_the_ground_truth(bench):
 
 
 def test_the_hr_model_never_reads_the_lr_images(bench, tmp_path, monkeypatch):
-    """Scoring the ground truth needs no LR: it used to read (and check) every LR file of the set."""
+    """Scoring the ground truth needs no LR: it used to read (and check) every LR file of the set, and to need one
+    for every HR image."""
     import shutil
 
     import srgan.benchmark_sets as sets
 
     shutil.copytree(bench / "Set5", tmp_path / "Set5")
     (tmp_path / "Set5" / "LR_bicubic_x4" / "baby.png").write_bytes(b"not an image")
+    (tmp_path / "Set5" / "LR_bicubic_x4" / "bird.png").unlink()  # an incomplete LR folder: no matter for hr
     with monkeypatch.context() as patch:
         patch.setattr(sets, "degrade_uint8", lambda *a: pytest.fail("an LR image was made or checked"))
         hr = evaluate("hr", [tmp_path / "Set5"], metrics="niqe")
     assert hr["Set5"]["images"]["baby"]["niqe"] == pytest.approx(3.3223, abs=1e-3)
-    with pytest.raises(ImageError, match="baby.png: not an image file"):  # a model's run does read it
+    assert main(["eval", "--model", "hr", "--metrics", "niqe", "--data", str(tmp_path / "Set5")]) == 0
+    with pytest.raises(ValueError, match="no LR image for 1 of the 5 HR images"):  # a model's run needs them
+        evaluate("bicubic", [tmp_path / "Set5"], metrics="psnr")
+    (tmp_path / "Set5" / "LR_bicubic_x4" / "bird.png").write_bytes(b"not an image either")
+    with pytest.raises(ImageError, match="baby.png: not an image file"):  # and reads them
         evaluate("bicubic", [tmp_path / "Set5"], metrics="psnr")
 
 

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from srgan import lpips as lpips_module
+from srgan.cli import main
 from srgan.evaluate import evaluate
 from srgan.lpips import BACKBONES, LINEAR_SHA256, LPIPS, _alexnet_features, _vgg16_features, linear_weights, lpips
 from srgan.pretrained import WeightsMissing
@@ -53,6 +54,8 @@ def test_backbones_have_torchvisions_layout():
     assert sorted({int(k.split(".")[0]) for k in vgg.state_dict()}) == [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26,
                                                                          28]  # vgg16().features up to conv5_3
     assert [vgg[t - 1].out_channels for t in taps] == channels == [64, 128, 256, 512, 512]
+    # the ReLUs the authors tap: AlexNet's after each conv; VGG16's relu1_2, relu2_2, relu3_3, relu4_3, relu5_3
+    assert _alexnet_features()[1] == [1, 4, 7, 9, 11] and _vgg16_features()[1] == [3, 8, 15, 22, 29]
     for layers, taps in ((alex, _alexnet_features()[1]), (vgg, _vgg16_features()[1])):
         assert all(isinstance(layers[t], torch.nn.ReLU) for t in taps)
 
@@ -118,7 +121,7 @@ def test_uint8_images_and_the_wrong_weights(linear_dir):
         LPIPS("vgg", backbone=stand_in_backbone("vgg"), linear=linear_dir / "alex.pth")
 
 
-def test_eval_scores_lpips_with_one_model(shared_data, linear_dir, tmp_path, monkeypatch):
+def test_eval_scores_lpips_with_one_model(shared_data, linear_dir, tmp_path, monkeypatch, capsys):
     backbone = tmp_path / BACKBONES["alex"][0]
     torch.save(stand_in_backbone("alex"), backbone)
     monkeypatch.setenv("SRGAN_ALEXNET_WEIGHTS", str(backbone))
@@ -130,6 +133,15 @@ def test_eval_scores_lpips_with_one_model(shared_data, linear_dir, tmp_path, mon
     assert res["psnr"] == pytest.approx(28.419, abs=0.002) and 0 < res["lpips"] < 1
     assert res["lpips"] == pytest.approx(np.mean([v["lpips"] for v in res["images"].values()]))
     assert "lpips" not in evaluate("hr", [shared_data / "benchmarks" / "Set5"], metrics="lpips,niqe")["Set5"]
+    monkeypatch.setenv("SRGAN_LPIPS_WEIGHTS", str(linear_dir / "alex.pth"))  # the file itself will do too
+    capsys.readouterr()
+    assert main(["eval", "--model", "bicubic", "--metrics", "psnr,lpips", "--data",
+                 str(shared_data / "benchmarks" / "Set5")]) == 0
+    assert "x4, PSNR on Y, 4-px border, LPIPS on RGB, whole image, device" in capsys.readouterr().out
+    monkeypatch.setenv("SRGAN_LPIPS_WEIGHTS", str(linear_dir / "nothing.pth"))
+    with pytest.raises(WeightsMissing, match=r"^\$SRGAN_LPIPS_WEIGHTS is .*nothing.pth, which is neither alex.pth "
+                                             r"nor a folder holding it$"):
+        linear_weights("alex")
 
 
 def test_missing_weights_say_every_way_to_give_them(tmp_path, monkeypatch):

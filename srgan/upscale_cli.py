@@ -47,7 +47,7 @@ def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
                         "and on CUDA (fp16 where bf16 is missing), fp32 elsewhere (`srgan info` says which). "
                         "int8 (opt-in, CPU): the srresnet's int8 weights run by OpenVINO (pip install "
                         "'srgan[openvino]'): 1.8-2.0x the bf16 path on a 2-core Zen 4 with VNNI, 0.03 dB less PSNR "
-                        "on Set5; on CPUs without VNNI/AMX 7-bit weights, 1.95x fp32 for 0.05 dB "
+                        "on Set5; on CPUs without VNNI/AMX 7-bit weights, about 2x fp32 for 0.05 dB "
                         "(docs/PERFORMANCE.md)")
     p.add_argument("--backend", default="torch", choices=["torch", "openvino"],
                    help="openvino: OpenVINO on the CPU (pip install 'srgan[openvino]'; faster on AMX CPUs, see "

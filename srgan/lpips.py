@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from .pretrained import WeightsMissing, find_weights, load_matching, load_state_dict_file, torch_cache_file
+from .vgg import VGG16_LAYOUT, build_vgg_features
 
 #: Backbone -> (torchvision file, its URL, sha256 prefix, environment variable).
 BACKBONES = {
@@ -63,15 +64,7 @@ def _alexnet_features() -> tuple[nn.Sequential, list[int], list[int]]:
 
 def _vgg16_features() -> tuple[nn.Sequential, list[int], list[int]]:
     """torchvision's ``vgg16().features`` up to relu5_3; the 5 taps and their channels."""
-    layers: list[nn.Module] = []
-    in_ch = 3
-    for item in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512):
-        if item == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(in_ch, item, 3, padding=1), nn.ReLU(inplace=True)]
-            in_ch = item
-    return nn.Sequential(*layers), [3, 8, 15, 22, 29], [64, 128, 256, 512, 512]
+    return build_vgg_features(VGG16_LAYOUT, 30), [3, 8, 15, 22, 29], [64, 128, 256, 512, 512]
 
 
 class LPIPS(nn.Module):

@@ -22,6 +22,7 @@ WEIGHTS_ENV = "SRGAN_VGG19_WEIGHTS"
 
 # "M" is a 2x2 max-pool. Same order as torchvision's cfg "E".
 _VGG19_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
+VGG16_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")  # cfg "D"
 # Number of `features` modules to keep: index of the wanted ReLU + 1.
 CUTS = {"vgg22": 9, "vgg54": 36}
 
@@ -35,9 +36,14 @@ class VGGWeightsMissing(WeightsMissing):
 
 def build_vgg19_features(num_layers: int | None = None) -> nn.Sequential:
     """torchvision's ``vgg19().features`` (conv, ReLU, pool modules in order), truncated to ``num_layers``."""
+    return build_vgg_features(_VGG19_LAYOUT, num_layers)
+
+
+def build_vgg_features(layout: tuple, num_layers: int | None = None) -> nn.Sequential:
+    """torchvision's VGG ``features`` for a layout (channels, "M" for a max-pool), truncated to ``num_layers``."""
     layers: list[nn.Module] = []
     in_ch = 3
-    for item in _VGG19_LAYOUT:
+    for item in layout:
         if item == "M":
             layers.append(nn.MaxPool2d(2, 2))
         else:

@@ -160,15 +160,16 @@ def _download_all(jobs: list[tuple[str, Path, str]], workers: int, label: str | 
             except BaseException as exc:  # handed to the main thread, which raises it
                 results.put(exc)
 
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(min(workers, len(jobs)))]
-    for thread in threads:
-        thread.start()
+    threads: list[threading.Thread] = []
     bar = None
-    if label:
-        from tqdm import tqdm
+    try:  # starting threads is inside: an interrupt while the last ones start must stop the first ones
+        for _ in range(min(workers, len(jobs))):
+            threads.append(threading.Thread(target=work, daemon=True))
+            threads[-1].start()
+        if label:
+            from tqdm import tqdm
 
-        bar = tqdm(total=len(jobs), desc=label, unit="file", file=sys.stderr)
-    try:
+            bar = tqdm(total=len(jobs), desc=label, unit="file", file=sys.stderr)
         for _ in jobs:
             failure = results.get()
             if failure is not None:
@@ -181,7 +182,8 @@ def _download_all(jobs: list[tuple[str, Path, str]], workers: int, label: str | 
         # into; a connection stalled past this is left behind, and its folder is removed by the next fetch.
         deadline = time.monotonic() + STOP_WAIT_S
         for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.ident is not None:  # started (an interrupt can come between creating and starting one)
+                thread.join(max(0.0, deadline - time.monotonic()))
         if bar is not None:
             bar.close()
 

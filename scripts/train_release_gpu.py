@@ -1,8 +1,8 @@
 """Train the shipped weights on one GPU in a fixed wall-clock budget: SRResNet (MSE), then SRGAN-MSE from it.
 
     python3 scripts/train_release_gpu.py --data .devdata/a .devdata/b --val .devdata/val --out $OUT/release \
-        --mse-init srgan/weights/srresnet.safetensors --mse-seconds 280 --gan-seconds 175 --snapshots 3 \
-        --d-shift --gan-ema 0.998 --grid-weight 100 --d-warmup 300        (the runbook: docs/TRAINING.md)
+        --mse-init srgan/weights/srresnet.safetensors --mse-seconds 470 --gan-seconds 0 --batch auto
+                                                                          (the runbook: docs/TRAINING.md)
 
 Why a script beside `srgan train`: on an H200 the trainer's CPU DataLoader held SRResNet to ~17 ms a step at
 batch 64, a fraction of what the GPU does. Here the whole pool is decoded once and kept on the GPU as uint8 HR
@@ -188,24 +188,55 @@ def fastest(make_step, batches: Batches, batch: int, device: torch.device, log: 
     layouts and dtypes, so this is measured, not assumed. On a CPU the answer depends on the chip (bf16 is
     emulated on AVX2-only ones, native on AVX512-BF16 ones: 2.3x fp32 for the GAN step on a 2-core Zen 4),
     so it is measured there too, with fewer steps since each takes seconds."""
-    cuda = device.type == "cuda"
-    warmup, timed = (10, 25) if cuda else (1, 2)  # on CUDA the warm-up is cuDNN's autotuning
-    timings = {}
-    for precision in CANDIDATES:
-        step = make_step(precision, lr=1e-6)[-1]
-        for _ in range(warmup):
-            step(*batches(batch), 1e-6)
-        if cuda:
-            torch.cuda.synchronize()
-        start = time.time()
-        for _ in range(timed):
-            step(*batches(batch), 1e-6)
-        if cuda:
-            torch.cuda.synchronize()
-        timings[precision] = (time.time() - start) / timed
+    timings = {precision: seconds_per_step(make_step(precision, lr=1e-6)[-1], batches, batch, device)
+               for precision in CANDIDATES}
     best = min(timings, key=timings.get)
     log(event="precision", phase=phase, s_per_step={str(p): round(t, 5) for p, t in timings.items()}, chosen=str(best))
     return best
+
+
+def seconds_per_step(step, batches: Batches, batch: int, device: torch.device) -> float:
+    """Wall time of one training step (its batch drawn included), after a warm-up."""
+    cuda = device.type == "cuda"
+    warmup, timed = (10, 25) if cuda else (1, 2)  # on CUDA the warm-up is cuDNN's autotuning
+    for _ in range(warmup):
+        step(*batches(batch), 1e-6)
+    if cuda:
+        torch.cuda.synchronize()
+    start = time.time()
+    for _ in range(timed):
+        step(*batches(batch), 1e-6)
+    if cuda:
+        torch.cuda.synchronize()
+    return (time.time() - start) / timed
+
+
+AUTO_BATCHES = (64, 128, 256)
+AUTO_BATCH_SLOWDOWN = 1.25
+
+
+def pick_batch(timings: dict[int, float]) -> int:
+    """The largest batch whose step takes at most AUTO_BATCH_SLOWDOWN x the smallest batch's.
+
+    A step that costs about the same at 4x the batch is bound by per-step overhead (kernel launches, Python),
+    not arithmetic: the H200 took 23 ms a step at batch 16 and 24 ms at 64 (docs/PERFORMANCE.md), and on the
+    H100 bf16 was slower than fp32 at batch 64 (docs/training-logs/release-log.jsonl). There the larger batch is
+    nearly free: about as many steps in the time budget, each on more patches. Where the step time grows with
+    the batch (a CPU), the smallest is kept and the step count is not traded away."""
+    smallest = min(timings)
+    return max(b for b, t in timings.items() if t <= AUTO_BATCH_SLOWDOWN * timings[smallest])
+
+
+def auto_batch(make_step, precision: Precision, batches: Batches, device: torch.device, log: Log) -> int:
+    timings = {}
+    for batch in AUTO_BATCHES:
+        timings[batch] = seconds_per_step(make_step(precision, lr=1e-6)[-1], batches, batch, device)
+        if timings[batch] > AUTO_BATCH_SLOWDOWN * timings[AUTO_BATCHES[0]]:
+            break  # larger ones would not be taken either
+    chosen = pick_batch(timings)
+    log(event="batch", phase="mse", precision=str(precision), s_per_step={str(b): round(t, 5)
+        for b, t in timings.items()}, chosen=chosen)
+    return chosen
 
 
 def srresnet_step(args, device, precision: Precision, lr: float):
@@ -235,7 +266,10 @@ def cpu_copy(state: dict) -> dict:
 
 
 def train_srresnet(args, batches: Batches, val: list, device, log: Log, stop: dict) -> dict:
-    precision = fastest(lambda p, lr: srresnet_step(args, device, p, lr), batches, args.batch, device, log, "mse")
+    make_step = lambda p, lr: srresnet_step(args, device, p, lr)  # noqa: E731
+    precision = fastest(make_step, batches, AUTO_BATCHES[0] if args.batch == "auto" else args.batch, device, log,
+                        "mse")
+    batch = auto_batch(make_step, precision, batches, device, log) if args.batch == "auto" else args.batch
     torch.manual_seed(args.seed)
     g, ema, train_step = srresnet_step(args, device, precision, args.lr)
     probe = Generator().to(device)  # evaluation copy, fp32
@@ -245,7 +279,7 @@ def train_srresnet(args, batches: Batches, val: list, device, log: Log, stop: di
         probe.load_state_dict(best[1])
         save_generator(probe, Path(args.out) / "srresnet.safetensors",
                        {"phase": "mse",
-                        "trained": f"{step} steps of batch {args.batch}{origin}, chosen {best[2]} on validation"})
+                        "trained": f"{step} steps of batch {batch}{origin}, chosen {best[2]} on validation"})
 
     step, best, losses = 0, (-1.0, None, None), []
     if args.mse_init:  # continuing earlier training: those weights stay unless something beats them
@@ -258,7 +292,7 @@ def train_srresnet(args, batches: Batches, val: list, device, log: Log, stop: di
         if step == args.warmup:
             warm_end = time.time()
         lr_now = cosine_lr(step, budget.fraction(warm_end) if warm_end else 0.0, args.lr, args.warmup, args.lr * 0.01)
-        losses.append(train_step(*batches(args.batch), lr_now))
+        losses.append(train_step(*batches(batch), lr_now))
         step += 1
         if step % 500 == 0:
             log(phase="mse", step=step, loss=float(torch.stack(losses).mean()), lr=lr_now,
@@ -386,6 +420,14 @@ def train_srgan(args, init_state: dict, batches: Batches, val: list, device, log
     log(event="gan_done", steps=step, stopped_by=stop["signal"] or "time")
 
 
+def _batch_arg(text: str) -> int | str:
+    if text == "auto":
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a positive whole number or auto")
+    return int(text)
+
+
 def _fused(device: torch.device) -> dict:
     return {"fused": True} if device.type == "cuda" else {}
 
@@ -401,7 +443,9 @@ def main() -> None:
                         "ones, so that each session's GPU time adds to the earlier sessions')")
     parser.add_argument("--mse-seconds", type=float, default=280)
     parser.add_argument("--gan-seconds", type=float, default=170)
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batch", type=_batch_arg, default=64,
+                        help="SRResNet batch, or auto: the largest of 64/128/256 whose step costs at most 1.25x "
+                        "batch 64's (see pick_batch)")
     parser.add_argument("--gan-batch", type=int, default=32)
     parser.add_argument("--patch", type=int, default=96, help="HR crop size")
     parser.add_argument("--lr", type=float, default=3e-4, help="SRResNet peak learning rate")

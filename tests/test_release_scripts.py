@@ -61,6 +61,21 @@ def test_discriminator_sees_each_of_the_16_phases_once_per_batch_of_16():
     assert torch.equal(out[0], images[0, :, y:y + 93, x:x + 93])
 
 
+def test_auto_batch_takes_a_larger_batch_only_where_it_is_nearly_free():
+    """--batch auto: the H200's overhead-bound steps (23 ms at batch 16, 24 ms at 64) against a CPU's, whose
+    step time grows with the batch (1.55 s at 64 on the Zen 4 of docs/training-logs/cpu-srresnet-log.jsonl)."""
+    import argparse
+
+    script = _script("train_release_gpu")
+    assert script.pick_batch({64: 0.014, 128: 0.016, 256: 0.0175}) == 256
+    assert script.pick_batch({64: 0.014, 128: 0.017, 256: 0.026}) == 128  # 256 costs 1.9x: not taken
+    assert script.pick_batch({64: 1.55, 128: 3.1}) == 64
+    assert script._batch_arg("auto") == "auto" and script._batch_arg("32") == 32
+    for bad in ("0", "-4", "big"):
+        with pytest.raises(argparse.ArgumentTypeError, match="a positive whole number or auto"):
+            script._batch_arg(bad)
+
+
 def test_discriminator_warmup_step_leaves_the_generator_as_it_was():
     import argparse
 

@@ -61,6 +61,49 @@ def test_discriminator_sees_each_of_the_16_phases_once_per_batch_of_16():
     assert torch.equal(out[0], images[0, :, y:y + 93, x:x + 93])
 
 
+def test_batches_are_exact_aligned_crops_of_the_pool():
+    """train_release_gpu's batches are one gather from a flat buffer: each sample must be the slice of its image
+    (HR at 4x the LR position), every top/left a crop can have must be drawn, and a pair keeps its alignment
+    through the flips."""
+    import torch
+
+    from srgan.imresize import imresize_uint8
+
+    script = _script("train_release_gpu")
+    gen = torch.Generator().manual_seed(0)
+    hrs = [torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=gen) for h, w in ((40, 36), (32, 52), (32, 32))]
+    lrs = [imresize_uint8(hr, 1 / 4) for hr in hrs]
+    batches = script.Batches(hrs, lrs, 32, seed=1)
+    image, top, left = batches.draw(3000)
+    lr, hr = batches.crops(image, top, left)
+    assert lr.shape == (3000, 3, 8, 8) and hr.shape == (3000, 3, 32, 32) and lr.dtype == torch.uint8
+    for i in range(0, 3000, 97):
+        j, y, x = int(image[i]), int(top[i]), int(left[i])
+        assert torch.equal(lr[i], lrs[j][:, y:y + 8, x:x + 8])
+        assert torch.equal(hr[i], hrs[j][:, 4 * y:4 * y + 32, 4 * x:4 * x + 32])
+    for j, low in enumerate(lrs):  # every corner of every image, and nothing past its edge
+        seen = {(int(y), int(x)) for y, x in zip(top[image == j], left[image == j])}
+        assert seen == {(y, x) for y in range(low.shape[1] - 7) for x in range(low.shape[2] - 7)}
+    lr, hr = batches(64)  # flipped/transposed alike: the LR is still the HR's bicubic downscale
+    assert lr.shape == (64, 3, 8, 8) and hr.shape == (64, 3, 32, 32) and 0 <= float(lr.min()) <= float(lr.max()) <= 1
+    lr_u8 = (lr * 255).round().to(torch.uint8)
+    hr_u8 = (hr * 255).round().to(torch.uint8)
+    for i in range(64):  # find the sample's image and corner among the pool's crops, then compare orientations
+        found = [(j, y, x) for j, low in enumerate(lrs) for y in range(low.shape[1] - 7) for x in range(low.shape[2] - 7)
+                 for t in _dihedral(low[:, y:y + 8, x:x + 8]) if torch.equal(t, lr_u8[i])]
+        assert found, i
+        assert any(torch.equal(a, hr_u8[i]) and torch.equal(b, lr_u8[i]) for j, y, x in found
+                   for a, b in zip(_dihedral(hrs[j][:, 4 * y:4 * y + 32, 4 * x:4 * x + 32]),
+                                   _dihedral(lrs[j][:, y:y + 8, x:x + 8])))
+
+
+def _dihedral(img):
+    out = []
+    for t in (img, img.transpose(-1, -2)):
+        out += [t, t.flip(-1), t.flip(-2), t.flip(-1).flip(-2)]
+    return out
+
+
 def test_auto_batch_takes_a_larger_batch_only_where_it_is_nearly_free():
     """--batch auto: the H200's overhead-bound steps (23 ms at batch 16, 24 ms at 64) against a CPU's, whose
     step time grows with the batch (1.55 s at 64 on the Zen 4 of docs/training-logs/cpu-srresnet-log.jsonl)."""

@@ -21,6 +21,22 @@ from .outputs import file_identity, missing_folders, remove_if_empty
 __all__ = ["BenchmarkSet", "degrade_folder"]
 
 
+def hr_files(hr_dir: Path) -> list[Path]:
+    """The images under ``hr_dir``, searched recursively, leaving out subfolders named ``LR_*``: LR images kept
+    inside an HR folder are not HR images."""
+    return [p for p in find_images([hr_dir]) if not any(part.startswith("LR_") for part in p.relative_to(hr_dir).parts[:-1])]
+
+
+def found_as_hr(folder, hr_dir) -> bool:
+    """Whether images written into ``folder`` would be found by :func:`hr_files` of ``hr_dir`` (and so be taken
+    for HR images by the next ``srgan eval`` or ``srgan degrade`` of it)."""
+    try:
+        inside = Path(os.path.realpath(folder)).relative_to(os.path.realpath(hr_dir))
+    except ValueError:
+        return False
+    return not any(part.startswith("LR_") for part in inside.parts)
+
+
 class BenchmarkSet:
     """A benchmark folder: ``<Set>/HR/*.png`` and optionally ``<Set>/LR_bicubic_x<scale>/*.png``.
 
@@ -56,14 +72,12 @@ class BenchmarkSet:
         else:
             hr_dir, self.name, lr_dir = folder, folder.resolve().name, folder / lr_name
         self.hr_dir, self.lr_dir = hr_dir, (lr_dir if lr and lr_dir.is_dir() else None)
-        # LR images inside the HR folder are not HR images (they were scored as more of them)
-        hr_files = [p for p in find_images([hr_dir])
-                    if not any(part.startswith("LR_") for part in p.relative_to(hr_dir).parts[:-1])]
-        if not hr_files:
+        found_hr = hr_files(hr_dir)  # LR images inside the HR folder were once scored as more HR images
+        if not found_hr:
             raise ValueError(f"{hr_dir}: no images in this benchmark set")
         self.items: list[tuple[str, Path]] = []
         names: dict[str, Path] = {}
-        for path in hr_files:
+        for path in found_hr:
             name = path.relative_to(hr_dir).with_suffix("").as_posix()
             if name in names:
                 raise ValueError(f"{hr_dir}: two images named {name!r} ({names[name].name}, {path.name})")
@@ -168,7 +182,11 @@ def degrade_folder(hr_dir, lr_dir, scale: int = 4, overwrite: bool = False, *, p
         raise ValueError(f"scale must be >= 1, got {scale}")
     if not hr_dir.is_dir():
         raise ValueError(f"{hr_dir}: HR folder not found")
-    files = find_images([hr_dir])
+    if found_as_hr(lr_dir, hr_dir):
+        raise ValueError(f"{lr_dir}: is inside the HR folder {hr_dir}, where its LR images would be taken for HR "
+                         "images by the next eval or degrade; choose a folder outside it (or an LR_* subfolder, "
+                         "which HR searches leave out)")
+    files = hr_files(hr_dir)
     if not files:
         raise ValueError(f"{hr_dir}: no images found")
     targets: dict[Path, Path] = {}

@@ -36,7 +36,7 @@ from torch import nn
 
 from .backproject import BackProjected
 from .checkpoint import CheckpointError, atomic_write, load_checkpoint, load_generator, strip_prefixes
-from .benchmark_sets import BenchmarkSet, degrade_folder
+from .benchmark_sets import BenchmarkSet, degrade_folder, found_as_hr
 from .datasets import resolve_benchmark
 from .device import autocast, cpu_has_int8_dot, resolve_device, resolve_precision
 from .imresize import imresize
@@ -236,6 +236,12 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
         if clashes:
             raise FileExistsError(f"{len(clashes)} SR image(s) already exist, e.g. {clashes[0]}; "
                                   "choose a fresh --save-images folder")
+        # Not into a set's HR folder: its next eval would score the saved SR images as more HR images.
+        for folder, bench in ((root / key, bench) for key in keys.values() for bench in sets):
+            if found_as_hr(folder, bench.hr_dir):
+                raise ValueError(f"{folder}: --save-images would write into {bench.name}'s HR folder "
+                                 f"{bench.hr_dir}, where the next eval would take them for HR images; choose a "
+                                 "folder outside the data")
         check_writable_dir(root)
 
     lpips_model = LPIPS("alex") if "lpips" in metrics else None  # once, before any work: its weights may be missing

@@ -55,8 +55,11 @@ def plan_outputs(inputs: list[str], output: str, ext: str = ".png", suffix: str 
             files = kept
         found.extend((f, root) for f in files)
 
-    seen: set[str] = set()  # a file named twice (photo.png photo.png, or a folder and a file in it) is one input
-    found = [(f, root) for f, root in found if not (os.path.realpath(f) in seen or seen.add(os.path.realpath(f)))]
+    # A file named twice (photo.png photo.png, or a folder and a file in it) is one input; a link to it under
+    # another name (b.png -> a.png) is an input of its own, with its own output.
+    seen: set[tuple[str, str]] = set()
+    found = [(f, root) for f, root in found
+             if not ((key := (os.path.realpath(f), f.name)) in seen or seen.add(key))]
     file_target = out.suffix and _is_image_name(out) and not names_a_folder(output)  # shots.png/ is a folder
     if file_target and (len(found) > 1 or any(Path(i).is_dir() for i in inputs)):
         raise ValueError(f"{output}: a folder input or several inputs need an output folder, not a file name")

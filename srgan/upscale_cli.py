@@ -154,7 +154,9 @@ def _upscale(args: argparse.Namespace) -> int:
         if not todo:
             if existing and not errors:
                 return 0
-            if not errors:
+            if errors:
+                print(f"srgan: 0 image(s) written, {len(errors)} failed", file=sys.stderr)
+            else:
                 print(f"srgan: no input images found in {', '.join(map(str, inputs))}", file=sys.stderr)
             return 1
         with one_thread():  # loading, checking and folding the weights: tiny ops, where threads only add waits
@@ -184,7 +186,7 @@ def _upscale(args: argparse.Namespace) -> int:
             return tile_bar(label, width * height, show)
 
         def write(img, y, a, dest, **kw):
-            if a is not None and (fmt := drops_alpha(dest)) and not getattr(args, "quiet", False):
+            if a is not None and (fmt := drops_alpha(dest)):  # a warning: --quiet keeps it
                 print(f"srgan: warning: {dest}: {fmt} has no transparency; the input's alpha is dropped (write "
                       ".png, .webp or .tif to keep it)", file=sys.stderr)
             return write_output(img, y, a, dest, scale=engine.scale, outscale=outscale, overwrite=args.overwrite,

@@ -54,22 +54,51 @@ def test_degrade_writes_all_or_nothing(tmp_path, capsys):
 
 
 
-@pytest.mark.parametrize("layout", ["link to the input folder", "output folder inside the input folder"])
+@pytest.mark.parametrize("layout", ["link to the input folder", "output folder inside the input folder",
+                                    "link to an input in the output folder"])
 def test_degrade_never_writes_over_an_input(tmp_path, layout):
     """Even with overwrite: an output that is an input file (through a symbolic link, or another input's name
-    in an output folder inside the input folder) is refused and nothing is written."""
+    in an output folder inside the input folder) is refused and nothing is written. An output folder that is
+    the HR folder or inside it is refused before that: its LR images would be read as HR by the next run."""
     hr = tmp_path / "hr"
     _save(hr / "a.png", _rgb(16, 16))
+    message = "is inside the HR folder"
     if layout == "link to the input folder":
         (tmp_path / "lr").symlink_to(hr)
         lr, victim = tmp_path / "lr", hr / "a.png"
-    else:
+    elif layout == "output folder inside the input folder":
         _save(hr / "sub" / "a.png", _rgb(20, 20))  # an input, and where hr/a.png's LR would go
         lr, victim = hr / "sub", hr / "sub" / "a.png"
+    else:
+        lr, victim, message = tmp_path / "lr", hr / "a.png", "a.png: output would replace the input"
+        lr.mkdir()
+        (lr / "a.png").symlink_to(victim)
     before = victim.read_bytes()
-    with pytest.raises(ValueError, match=f"{victim.name}: output would replace the input"):
+    with pytest.raises(ValueError, match=message):
         degrade_folder(hr, lr, 4, overwrite=True)
     assert victim.read_bytes() == before
+
+
+def test_degrade_into_its_hr_folder_is_refused_unless_an_lr_subfolder(tmp_path, capsys):
+    """An LR folder inside the HR folder made the next degrade refuse its own earlier outputs as "inputs" and
+    the next eval score them as more HR images (3 images became 6, 28.4 dB became 24.6); one named LR_* is
+    left out of HR searches, so it is allowed, and a rerun says its targets exist."""
+    from srgan.cli import main
+
+    hr = tmp_path / "T" / "HR"
+    for name in ("a", "b"):
+        _save(hr / f"{name}.png", _rgb(32, 32))
+    assert main(["degrade", str(hr), "-o", str(hr / "LR")]) == 1
+    assert capsys.readouterr().err == (f"srgan: error: {hr / 'LR'}: is inside the HR folder {hr}, where its LR "
+                                       "images would be taken for HR images by the next eval or degrade; choose a "
+                                       "folder outside it (or an LR_* subfolder, which HR searches leave out)\n")
+    assert not (hr / "LR").exists()
+    assert main(["degrade", str(hr), "-o", str(hr / "LR_bicubic_x4")]) == 0
+    assert main(["degrade", str(hr), "-o", str(hr / "LR_bicubic_x4")]) == 1
+    assert "2 output file(s) already exist" in capsys.readouterr().err
+    assert main(["degrade", str(hr), "-o", str(hr / "LR_bicubic_x4"), "--overwrite"]) == 0
+    assert len(BenchmarkSet(tmp_path / "T")) == 2
+
 
 def test_degrade_mod_crops_keeps_names_and_refuses_to_overwrite(tmp_path):
     img = _rgb(101, 99)

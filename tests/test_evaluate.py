@@ -166,6 +166,22 @@ def test_evaluate_generated_lr_and_save_images(tmp_path, bench):
         evaluate(g, [tmp_path / "Mini"], scale=2)
 
 
+def test_save_images_into_a_sets_hr_folder_is_refused(tmp_path, bench, capsys):
+    """The saved SR images were found by the next eval's recursive HR search: 3 images became 6 and Set5-crop
+    bicubic went from 28.43 to 33.76 dB without a word. An LR_* subfolder is left out of HR searches."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "bird.png").write_bytes((bench / "Set5" / "HR" / "bird.png").read_bytes())
+    (tmp_path / "link").symlink_to(photos)
+    for spelling in (photos, photos / "sr", tmp_path / "link" / "sr"):
+        assert main(["eval", "--model", "bicubic", "--data", str(photos), "--save-images", str(spelling)]) == 1
+        assert capsys.readouterr().err.startswith(f"srgan: error: {spelling / 'photos'}: --save-images would write "
+                                                  f"into photos's HR folder {photos}, where the next eval would")
+    assert sorted(p.name for p in photos.iterdir()) == ["bird.png"]
+    assert main(["eval", "--model", "bicubic", "--data", str(photos), "--save-images", str(photos / "LR_sr")]) == 0
+    assert (photos / "LR_sr" / "photos" / "bird.png").is_file() and len(BenchmarkSet(photos)) == 1
+
+
 def test_a_model_that_outputs_nan_is_an_error_not_a_score(bench):
     """NaN became black pixels in the uint8 cast: an all-NaN model scored 7.62 dB / 0.223 on Set5."""
     class Broken(torch.nn.Module):

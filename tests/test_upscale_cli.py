@@ -264,6 +264,32 @@ def test_a_file_named_twice_is_upscaled_once(weights, tmp_path, capsys):
     src = _photo(tmp_path / "a.png")
     code, _out, err = _run(capsys, *_up(weights, src, src, "-o", tmp_path / "out"))
     assert code == 0 and "would also be written" not in err and _tree(tmp_path / "out") == ["a.png"]
+    folder = _photo(tmp_path / "in" / "a.png").parent
+    code, _out, err = _run(capsys, *_up(weights, folder, folder / "a.png", "-o", tmp_path / "o2"))  # and a file in it
+    assert code == 0 and _tree(tmp_path / "o2") == ["a.png"]
+
+
+def test_a_link_under_another_name_is_an_input_of_its_own(weights, tmp_path, capsys):
+    """b.png -> a.png was taken for a.png named twice and dropped without a word (exit 0, no b.png)."""
+    _photo(tmp_path / "in" / "a.png")
+    (tmp_path / "in" / "b.png").symlink_to("a.png")
+    code, _out, _err = _run(capsys, *_up(weights, tmp_path / "in", "-o", tmp_path / "out", "--quiet"))
+    assert code == 0 and _tree(tmp_path / "out") == ["a.png", "b.png"]
+    assert (tmp_path / "out" / "a.png").read_bytes() == (tmp_path / "out" / "b.png").read_bytes()
+
+
+def test_quiet_keeps_the_warning_that_alpha_is_dropped(weights, tmp_path, capsys):
+    """--quiet: "no progress bar ..., no closing line; warnings and errors remain"; this one was hidden."""
+    src = _photo(tmp_path / "logo.png", mode="RGBA")
+    code, _out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "logo.jpg", "--quiet"))
+    assert code == 0 and err == (f"srgan: warning: {tmp_path / 'logo.jpg'}: JPEG has no transparency; the input's "
+                                 "alpha is dropped (write .png, .webp or .tif to keep it)\n")
+
+
+def test_a_run_where_every_input_fails_before_work_still_ends_with_the_count(weights, tmp_path, capsys):
+    code, _out, err = _run(capsys, *_up(weights, tmp_path / "nothere.png", "-o", tmp_path / "out"))
+    assert code == 1 and err == (f"srgan: {tmp_path / 'nothere.png'}: no such file or folder\n"
+                                 "srgan: 0 image(s) written, 1 failed\n")
 
 
 def test_sigterm_while_the_model_loads_interrupts_and_leaves_no_folder(weights, tmp_path, capsys, monkeypatch):

@@ -219,7 +219,7 @@ def _read_safetensors(path: Path) -> Generator:
             meta = handle.metadata() or {}
             shapes = {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({one_line(exc)})") from None
+        raise unreadable_safetensors(path, exc) from None
     if meta.get("format") == INT8_FORMAT_TAG:
         raise CheckpointError(f"{path}: int8 weights; they run with --precision int8 (precision='int8')")
     architecture = {k: meta[k] for k in ARCHITECTURE_KEYS if k in meta}
@@ -227,7 +227,7 @@ def _read_safetensors(path: Path) -> Generator:
     try:
         state = load_file(path)
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({one_line(exc)})") from None
+        raise unreadable_safetensors(path, exc) from None
     return generator_from_state_dict(state, architecture if len(architecture) == 3 else None, source=str(path))
 
 
@@ -298,6 +298,13 @@ def _refuse_zip_bomb(path: Path) -> None:
     if inflated > MAX_INFLATION * size + (1 << 20):
         raise CheckpointError(f"{path}: cannot load checkpoint: its zip records would inflate to {inflated:,} "
                               f"bytes from a {size:,}-byte file (torch.save does not compress); refused")
+
+
+def unreadable_safetensors(path, exc: BaseException) -> CheckpointError:
+    """The one-line error for a safetensors file that cannot be read (an empty one says so: safetensors calls it
+    "header too small")."""
+    empty = Path(path).is_file() and Path(path).stat().st_size == 0
+    return CheckpointError(f"{path}: not a readable safetensors file ({'empty file, 0 bytes' if empty else one_line(exc)})")
 
 
 def one_line(exc: BaseException) -> str:

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checkpoint import (ARCHITECTURE_KEYS, INT8_FORMAT_TAG, CheckpointError, check_architecture, one_line,
-                         save_weights_file)
+                         save_weights_file, unreadable_safetensors)
 from .inference import FastGenerator
 from .models import Generator
 
@@ -265,7 +265,7 @@ def is_int8_file(path: str | os.PathLike) -> bool:
         with safe_open(str(path), "pt") as handle:
             return (handle.metadata() or {}).get("format") == FORMAT
     except Exception as exc:  # a damaged file says so, rather than "has no int8 weights"
-        raise CheckpointError(f"{path}: not a readable safetensors file ({one_line(exc)})") from None
+        raise unreadable_safetensors(path, exc) from None
 
 
 def load_int8(path: str | os.PathLike) -> QuantGenerator:
@@ -278,7 +278,7 @@ def load_int8(path: str | os.PathLike) -> QuantGenerator:
             meta = handle.metadata() or {}
             state = {k: handle.get_tensor(k) for k in handle.keys()}
     except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({one_line(exc)})") from None
+        raise unreadable_safetensors(path, exc) from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an srgan int8 weights file (metadata format={meta.get('format')!r})")
     arch = check_architecture({k: meta.get(k) for k in ARCHITECTURE_KEYS})

@@ -50,6 +50,14 @@ def test_truncated_safetensors_for_upscale(cli, photo, weights, tmp_path):
     only_error(result, os.fspath(cut), "not a readable safetensors file")
 
 
+def test_empty_safetensors_says_it_is_empty(cli, photo, tmp_path):
+    """An empty .pt said "empty file (0 bytes)"; an empty .safetensors said safetensors' "header too small"."""
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    for extra in ((), ("--precision", "int8")):  # the int8 path reads the file's metadata first
+        result = cli(*upscale_args(photo, tmp_path / "out", tmp_path / "empty.safetensors"), *extra)
+        only_error(result, "empty.safetensors: not a readable safetensors file (empty file, 0 bytes)")
+
+
 def test_truncated_checkpoint_for_eval(cli, bench, trained_run, tmp_path):
     ckpt = _truncate(trained_run / "step_000002.pt", tmp_path / "half.pt")
     result = cli("eval", "--model", ckpt, "--data", bench, "--device", "cpu", "--json", tmp_path / "r.json")

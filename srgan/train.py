@@ -6,6 +6,7 @@ after ``max_bad_steps`` non-finite steps in a row (nothing saved over the last g
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -34,6 +35,17 @@ RESUME_MAY_CHANGE = {"steps", "log_every", "checkpoint_every", "keep_last", "eva
 PATH_KEYS = {"train_data", "val_data", "init_from"}  # the same folder however it is spelled: d64/ == ./d64
 
 
+def _absolute_paths(config: TrainConfig) -> TrainConfig:
+    """The config with its PATH_KEYS made absolute, as checkpoints store it: a relative train_data=data was
+    compared on --resume against the resuming shell's folder, so a run could not be resumed from elsewhere, and a
+    different folder that happened to be called data/ there was taken without a word."""
+    def absolute(path: str) -> str:
+        return path if path in ("", "pool") else os.path.abspath(path)
+
+    return dataclasses.replace(config, train_data=[absolute(p) for p in config.train_data],
+                               val_data=absolute(config.val_data), init_from=absolute(config.init_from))
+
+
 def _same_setting(key: str, saved, new) -> bool:
     if saved == new or key not in PATH_KEYS:
         return saved == new
@@ -60,6 +72,7 @@ def train_from_cli(args) -> int:
 
 def train(config: TrainConfig, resume: str | None = None) -> dict:
     """Train; returns a summary ``{"step", "stopped_by", "bad_total", "out_dir"}``."""
+    config = _absolute_paths(config)
     out_dir = Path(config.out_dir)
     val_set = _check_config(config)  # once: none of it depends on the run folder
     _check_start(config, out_dir, resume)  # fails before the run folder or its lock is created

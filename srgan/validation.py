@@ -82,8 +82,9 @@ def _check_niqe_sizes(val_set) -> None:
 
 def hold_out_rule(val_data: str) -> Callable[[Path], bool]:
     """What training must not see: the split always, and every file of a ``val_data`` folder."""
-    folder = os.path.abspath(val_data) + os.sep if val_data and val_data != "pool" else None
-    return lambda path: is_validation_image(path) or (folder is not None and os.path.abspath(path).startswith(folder))
+    # realpath, not abspath: a val_data or train_data reached through a symbolic link held out nothing
+    folder = os.path.realpath(val_data) + os.sep if val_data and val_data != "pool" else None
+    return lambda path: is_validation_image(path) or (folder is not None and os.path.realpath(path).startswith(folder))
 
 
 def validate(generator, val_set, scale: int, device) -> dict[str, float]:

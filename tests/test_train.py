@@ -332,6 +332,37 @@ def test_validation_images_too_small_for_niqe_are_refused_before_work(images, tm
                                                           "steps=1")]) == 0  # only held out: nothing to score
 
 
+def test_a_val_data_folder_reached_through_a_link_is_held_out_too(images, tmp_path, capsys):
+    """hold_out_rule compared abspath prefixes: with val_data (or train_data) spelled through a symbolic link, the
+    validation images inside train_data were trained on (and every val_psnr was measured on training images)."""
+    pool = tmp_path / "pool"
+    shutil.copytree(images, pool / "train")
+    val = pool / "val"
+    val.mkdir()
+    Image.fromarray(np.full((200, 200, 3), 90, np.uint8)).save(val / "v.png")
+    (tmp_path / "val_link").symlink_to(val)
+    (tmp_path / "pool_link").symlink_to(pool)
+    for train_data, val_data in ((pool, val), (pool, tmp_path / "val_link"), (tmp_path / "pool_link", val)):
+        out = tmp_path / f"run{len(list(tmp_path.glob('run*')))}"
+        assert main(["train", "--config", "smoke", *overrides(train_data, out, f"val_data={val_data}", "steps=1")]) == 0
+        assert "4 training images (1 validation images held out)" in capsys.readouterr().err, (train_data, val_data)
+
+
+def test_resume_compares_paths_as_they_were_where_the_run_started(images, tmp_path, monkeypatch):
+    """train_data=data was stored as typed and compared on --resume against the resuming shell's folder: the run
+    could not be resumed from anywhere else, and another folder called data/ there was taken without a word."""
+    home, elsewhere = tmp_path / "proj", tmp_path / "elsewhere"
+    shutil.copytree(images, home / "data")
+    shutil.copytree(images, elsewhere / "data")  # the same pictures in another folder are other training data
+    monkeypatch.chdir(home)
+    train(load_config("smoke", overrides("data", home / "run", "steps=2")))
+    assert load_checkpoint(home / "run" / "last.pt")["config"]["train_data"] == [str(home / "data")]
+    monkeypatch.chdir(elsewhere)
+    with pytest.raises(ConfigError, match="train_data"):
+        train(load_config("smoke", overrides("data", home / "run", "steps=4")), resume="last")
+    assert train(load_config("smoke", overrides(home / "data", home / "run", "steps=4")), resume="last")["step"] == 4
+
+
 def test_missing_vgg_weights_are_refused_before_the_data_is_read(images, tmp_path, capsys, monkeypatch):
     """The error came after the whole training set had been decoded and cached (minutes on a large pool)."""
     monkeypatch.setattr("srgan.data.TrainDataset.__init__", lambda *a, **k: pytest.fail("data read first"))

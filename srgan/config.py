@@ -104,6 +104,8 @@ class TrainConfig:
         for key in ("train_data", "eval_data"):
             check(all(p.strip() for p in getattr(self, key)), key, "folders must be non-empty paths")
         check(bool(self.out_dir.strip()), "out_dir", "must be a non-empty path (an unset shell variable?)")
+        check(not self.eval_data or self.eval_every > 0, "eval_data",  # it was never scored, without a word
+              "is scored every eval_every steps, and eval_every is 0 (never); set eval_every=N")
         check(self.phase != "gan" or self.crop_size >= 96, "crop_size", "the discriminator needs crops of >= 96 px")
         for key in ("lr", "vgg_weight", "vgg_feature_scale"):
             check(getattr(self, key) > 0, key, "must be > 0")

@@ -129,6 +129,9 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
     is taken and again under it."""
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"config 'out_dir': {out_dir} is a file, not a run folder")
+    above = next((p for p in out_dir.parents if p.exists() and not p.is_dir()), None)
+    if above is not None:  # it was a bare "[Errno 20] Not a directory"
+        raise ConfigError(f"config 'out_dir': {above} is a file, so {out_dir} cannot be made")
     if resume is None:
         rundir.refuse_fresh_run(out_dir)
         init = None

@@ -288,6 +288,7 @@ def test_refuses_to_overwrite_an_existing_run(images, tmp_path, capsys):
     (["phase=gan", "init_from=/no/such.pt"], "no such"),
     (["batch_size=4", "grad_accum=3"], "multiple of grad_accum"),
     (["phase=gan", "crop_size=64"], "crops of >= 96"),
+    (["eval_data=/tmp"], "'eval_data': is scored every eval_every steps, and eval_every is 0 (never)"),  # was silent
 ])
 def test_config_errors_before_any_work(extra, message, images, tmp_path, capsys):
     out = tmp_path / "run"
@@ -302,6 +303,8 @@ def test_out_dir_that_is_a_file_is_a_config_error(images, tmp_path, capsys):
     assert main(["train", "--config", "smoke", *overrides(images, notes)]) == 1  # was "[Errno 17] File exists"
     assert capsys.readouterr().err == f"srgan: error: config 'out_dir': {notes} is a file, not a run folder\n"
     assert notes.read_text() == "mine"
+    assert main(["train", "--config", "smoke", *overrides(images, notes / "run")]) == 1
+    assert capsys.readouterr().err == f"srgan: error: config 'out_dir': {notes} is a file, so {notes / 'run'} cannot be made\n"
 
 
 

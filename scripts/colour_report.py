@@ -7,6 +7,12 @@ each image, the mean of SR - HR per RGB channel over the image less a 4-px borde
 set: the mean of those offsets over the images ("mean_rgb"), the largest offset of any one image and channel
 ("worst_image"), and, for local drift, the median over the images of the largest mean offset of any 32x32 block
 and channel ("block_median"). ``--back-project`` measures the outputs after srgan.backproject's correction.
+
+    python scripts/colour_report.py bicubic srresnet srgan --flat
+
+``--flat``: flat patches of a few colours (strongly saturated ones, and sky, skin and sunlit tones), each pasted
+as an 80x80-px square into the LR of Set14's first image; printed per colour, the mean SR - colour per channel over
+the square's central 40x40 LR px (x4 in the output), beyond the reach of its edges.
 """
 from __future__ import annotations
 
@@ -44,6 +50,22 @@ def block_offset(sr: np.ndarray, hr: np.ndarray, block: int = BLOCK) -> float:
     return float(np.abs(tiles).max())
 
 
+FLAT_COLOURS = [(10, 10, 200), (20, 200, 60), (200, 30, 90), (100, 150, 220), (60, 90, 160), (200, 60, 40),
+                (240, 200, 40)]
+
+
+def flat_offsets(model, lr: np.ndarray) -> dict:
+    """Mean SR - colour per channel inside a flat 80x80-px square of each FLAT_COLOURS colour pasted into ``lr``."""
+    offsets = {}
+    for colour in FLAT_COLOURS:
+        patched = lr.copy()
+        patched[10:90, 10:90] = colour
+        sr = super_resolve(model, patched, "cpu").astype(np.float64)
+        inner = sr[SCALE * 30:SCALE * 70, SCALE * 30:SCALE * 70].reshape(-1, 3)
+        offsets[str(colour)] = [round(float(v), 1) for v in inner.mean(axis=0) - colour]
+    return offsets
+
+
 def report(model, pairs) -> dict:
     srs = [(super_resolve(model, lr, "cpu"), hr) for _name, lr, hr in pairs]
     offsets = np.array([colour_offset(sr, hr) for sr, hr in srs])
@@ -58,14 +80,17 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=["Set5", "Set14", "BSD100"])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/benchmarks"))
     parser.add_argument("--back-project", action="store_true")
+    parser.add_argument("--flat", action="store_true", help="flat colour patches instead of the sets")
     args = parser.parse_args()
-    sets = {name: list(BenchmarkSet(args.data / name, SCALE)) for name in args.sets}
+    sets = {} if args.flat else {name: list(BenchmarkSet(args.data / name, SCALE)) for name in args.sets}
+    flat_lr = next(iter(BenchmarkSet(args.data / "Set14", SCALE)))[1] if args.flat else None
     for spec in args.models:
         model = BicubicUpscaler(SCALE) if spec == "bicubic" else resolve_model(spec)
         if args.back_project:
             model = BackProjected(model, SCALE, radius=0)
             spec += " (back-projected)"
-        print(spec, json.dumps({name: report(model, pairs) for name, pairs in sets.items()}), flush=True)
+        scores = flat_offsets(model, flat_lr) if args.flat else {name: report(model, pairs) for name, pairs in sets.items()}
+        print(spec, json.dumps(scores), flush=True)
 
 
 if __name__ == "__main__":

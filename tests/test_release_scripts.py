@@ -188,6 +188,21 @@ def test_colour_report_measures_a_tint_and_the_shipped_models_offsets(shared_dat
     assert colour.report(BicubicUpscaler(4), pairs)["worst_image"] < 0.1
 
 
+def test_colour_report_flat_patches_of_saturated_colour(shared_data):
+    """MODEL_CARD.md's flat-colour limit: a flat saturated blue square comes out ~39 levels bluer from the SRResNet
+    (a natural sky tone within a level); bicubic reproduces every flat colour exactly."""
+    from srgan.benchmark_sets import BenchmarkSet
+    from srgan.evaluate import BicubicUpscaler, resolve_model
+
+    colour = _script("colour_report")
+    lr = next(iter(BenchmarkSet(shared_data / "benchmarks" / "Set14", 4)))[1]
+    assert all(v == [0.0, 0.0, 0.0] for v in colour.flat_offsets(BicubicUpscaler(4), lr).values())
+    srresnet = colour.flat_offsets(resolve_model("srresnet"), lr)
+    assert srresnet["(10, 10, 200)"] == pytest.approx([-6.9, -8.0, 38.9], abs=0.15)
+    assert srresnet["(20, 200, 60)"] == pytest.approx([-1.8, 11.5, -1.6], abs=0.15)
+    assert max(abs(v) for v in srresnet["(100, 150, 220)"]) < 1.5
+
+
 def test_choose_release_says_what_a_run_folder_lacks(tmp_path, monkeypatch, capsys):
     import sys
 

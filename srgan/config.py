@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import sys
 import typing
 from dataclasses import dataclass, field
@@ -27,6 +28,20 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 
 class ConfigError(ValueError):
     """An invalid configuration; the message names the key."""
+
+
+PATH_KEYS = ("init_from", "train_data", "val_data")  # compared as folders on --resume, however spelled
+
+
+def real_folders(value: str | list[str]) -> list[str]:
+    """A path setting (one path or a list) as the folders it names, links followed; "" and "pool" as they are."""
+    return [p if p in ("", "pool") else os.path.realpath(p) for p in (value if isinstance(value, list) else [value])]
+
+
+def resolved_paths(config: "TrainConfig") -> dict[str, list[str]]:
+    """PATH_KEYS as the folders they name, from where the run started: kept in its checkpoints (``"paths"``) so
+    that --resume from another working folder recognises them (srgan.train)."""
+    return {key: real_folders(getattr(config, key)) for key in PATH_KEYS}
 
 
 @dataclass
@@ -104,8 +119,6 @@ class TrainConfig:
         for key in ("train_data", "eval_data"):
             check(all(p.strip() for p in getattr(self, key)), key, "folders must be non-empty paths")
         check(bool(self.out_dir.strip()), "out_dir", "must be a non-empty path (an unset shell variable?)")
-        check(not self.eval_data or self.eval_every > 0, "eval_data",  # it was never scored, without a word
-              "is scored every eval_every steps, and eval_every is 0 (never); set eval_every=N")
         check(self.phase != "gan" or self.crop_size >= 96, "crop_size", "the discriminator needs crops of >= 96 px")
         for key in ("lr", "vgg_weight", "vgg_feature_scale"):
             check(getattr(self, key) > 0, key, "must be > 0")

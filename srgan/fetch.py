@@ -182,7 +182,7 @@ def _download_all(jobs: list[tuple[str, Path, str]], workers: int, label: str | 
         # into; a connection stalled past this is left behind, and its folder is removed by the next fetch.
         deadline = time.monotonic() + STOP_WAIT_S
         for thread in threads:
-            if thread.ident is not None:  # started (an interrupt can come between creating and starting one)
+            if thread.is_alive():  # not one created but never started (an interrupt came between the two)
                 thread.join(max(0.0, deadline - time.monotonic()))
         if bar is not None:
             bar.close()

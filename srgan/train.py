@@ -6,7 +6,6 @@ after ``max_bad_steps`` non-finite steps in a row (nothing saved over the last g
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
@@ -19,7 +18,7 @@ import torch
 from . import distributed as ddp
 from . import rundir
 from .checkpoint import load_checkpoint, load_generator, nonfinite_tensors
-from .config import ConfigError, TrainConfig, load_config
+from .config import PATH_KEYS, ConfigError, TrainConfig, load_config, real_folders
 from .device import resolve_device
 from .runlog import RunLog
 from .signals import sigterm_interrupts, stop_requests
@@ -32,28 +31,23 @@ RESUME_MAY_CHANGE = {"steps", "log_every", "checkpoint_every", "keep_last", "eva
                      "max_bad_steps", "num_workers", "cache", "device", "precision", "channels_last", "compile",
                      "tensorboard", "progress", "d_wins_warn_steps", "vgg_weights", "out_dir"}
 # val_data is not among them: a val_data folder inside train_data changes which images are trained on.
-PATH_KEYS = {"train_data", "val_data", "init_from"}  # the same folder however it is spelled: d64/ == ./d64
 
 
-def _absolute_paths(config: TrainConfig) -> TrainConfig:
-    """The config with its PATH_KEYS made absolute, as checkpoints store it: a relative train_data=data was
-    compared on --resume against the resuming shell's folder, so a run could not be resumed from elsewhere, and a
-    different folder that happened to be called data/ there was taken without a word."""
-    def absolute(path: str) -> str:
-        return path if path in ("", "pool") else os.path.abspath(path)
-
-    return dataclasses.replace(config, train_data=[absolute(p) for p in config.train_data],
-                               val_data=absolute(config.val_data), init_from=absolute(config.init_from))
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
 
 
-def _same_setting(key: str, saved, new) -> bool:
+def _same_setting(key: str, saved, new, resolved_at_start: list[str] | None = None) -> bool:
+    """Whether a resuming config's value is the checkpoint's. Paths: the same folder however spelled, as seen from
+    here (a moved project resumes from its new place), or the folder the run started with (``resolved_at_start``,
+    from checkpoints that keep it), so that a run resumes from any working folder."""
     if saved == new or key not in PATH_KEYS:
         return saved == new
-    as_list = (lambda v: v if isinstance(v, list) else [v])
-    saved, new = as_list(saved), as_list(new)
-    return len(saved) == len(new) and all(
+    saved, new = _as_list(saved), _as_list(new)
+    here = len(saved) == len(new) and all(
         a == b or ("pool" not in (a, b) and "" not in (a, b) and Path(a).resolve() == Path(b).resolve())
         for a, b in zip(saved, new))
+    return here or resolved_at_start == real_folders(new)
 
 
 class TrainingStopped(RuntimeError):
@@ -72,7 +66,6 @@ def train_from_cli(args) -> int:
 
 def train(config: TrainConfig, resume: str | None = None) -> dict:
     """Train; returns a summary ``{"step", "stopped_by", "bad_total", "out_dir"}``."""
-    config = _absolute_paths(config)
     out_dir = Path(config.out_dir)
     val_set = _check_config(config)  # once: none of it depends on the run folder
     _check_start(config, out_dir, resume)  # fails before the run folder or its lock is created
@@ -101,6 +94,10 @@ def _check_config(config: TrainConfig):
     split); returns the validation set (``val_data``), or None."""
     if not config.train_data:
         raise ConfigError("config 'train_data': no training folders; pass train_data=FOLDER (or a list)")
+    if config.eval_data and not config.eval_every:  # it was never scored, without a word (checked here, not in
+        # TrainConfig.validate: a checkpoint's saved config from before this check must still load)
+        raise ConfigError("config 'eval_data': is scored every eval_every steps, and eval_every is 0 (never); set "
+                          "eval_every=N")
     missing = [p for p in config.train_data + config.eval_data if not Path(p).exists()]
     if missing:
         raise ConfigError(f"config 'train_data'/'eval_data': not found: {', '.join(missing)}")
@@ -154,7 +151,7 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
         raise ConfigError(f"--resume: {path} is not an srgan training checkpoint")
     saved = TrainConfig.from_dict(state["config"], source=str(path)).to_dict()
     differ = sorted(k for k, v in config.to_dict().items()
-                    if k not in RESUME_MAY_CHANGE and not _same_setting(k, saved.get(k), v))
+                    if k not in RESUME_MAY_CHANGE and not _same_setting(k, saved.get(k), v, state.get("paths", {}).get(k)))
     if differ:
         raise ConfigError(f"--resume: the config differs from {path.name}'s in " +
                           ", ".join(f"{k} ({saved.get(k)!r} -> {getattr(config, k)!r})" for k in differ) +

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from . import distributed as ddp
-from .config import TrainConfig
+from .config import TrainConfig, resolved_paths
 from .device import autocast, resolve_precision
 from .losses import ContentLoss, discriminator_loss, generator_loss
 from .models import Discriminator, Generator
@@ -192,6 +192,7 @@ class Trainer:
             "step": self.step,
             "phase": self.config.phase,
             "config": self.config.to_dict(),
+            "paths": resolved_paths(self.config),  # --resume from another working folder (srgan.train)
             "generator": self.g.state_dict(),
             "optimizer_g": self.opt_g.state_dict(),
             "scheduler_g": self.sched_g.state_dict(),

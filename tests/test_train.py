@@ -345,25 +345,34 @@ def test_a_val_data_folder_reached_through_a_link_is_held_out_too(images, tmp_pa
     Image.fromarray(np.full((200, 200, 3), 90, np.uint8)).save(val / "v.png")
     (tmp_path / "val_link").symlink_to(val)
     (tmp_path / "pool_link").symlink_to(pool)
+    raw = tmp_path / "raw"  # and a val folder of links to files elsewhere (the fix's first form trained on them)
+    raw.mkdir()
+    Image.fromarray(np.full((200, 200, 3), 60, np.uint8)).save(raw / "w.png")
+    (val / "w.png").symlink_to(raw / "w.png")
     for train_data, val_data in ((pool, val), (pool, tmp_path / "val_link"), (tmp_path / "pool_link", val)):
         out = tmp_path / f"run{len(list(tmp_path.glob('run*')))}"
         assert main(["train", "--config", "smoke", *overrides(train_data, out, f"val_data={val_data}", "steps=1")]) == 0
-        assert "4 training images (1 validation images held out)" in capsys.readouterr().err, (train_data, val_data)
+        assert "4 training images (2 validation images held out)" in capsys.readouterr().err, (train_data, val_data)
 
 
-def test_resume_compares_paths_as_they_were_where_the_run_started(images, tmp_path, monkeypatch):
-    """train_data=data was stored as typed and compared on --resume against the resuming shell's folder: the run
-    could not be resumed from anywhere else, and another folder called data/ there was taken without a word."""
-    home, elsewhere = tmp_path / "proj", tmp_path / "elsewhere"
+def test_resume_from_another_working_folder_and_after_a_move(images, tmp_path, monkeypatch):
+    """train_data=data was compared on --resume only against the resuming shell's folder: from anywhere else even
+    the run's own folder by its absolute path was refused. The checkpoint now keeps the folders the run started
+    with ("paths"); a project moved with its data still resumes by its relative spelling."""
+    home = tmp_path / "proj"
     shutil.copytree(images, home / "data")
-    shutil.copytree(images, elsewhere / "data")  # the same pictures in another folder are other training data
     monkeypatch.chdir(home)
-    train(load_config("smoke", overrides("data", home / "run", "steps=2")))
-    assert load_checkpoint(home / "run" / "last.pt")["config"]["train_data"] == [str(home / "data")]
-    monkeypatch.chdir(elsewhere)
-    with pytest.raises(ConfigError, match="train_data"):
-        train(load_config("smoke", overrides("data", home / "run", "steps=4")), resume="last")
-    assert train(load_config("smoke", overrides(home / "data", home / "run", "steps=4")), resume="last")["step"] == 4
+    train(load_config("smoke", overrides("data", "run", "steps=2")))
+    state = load_checkpoint(home / "run" / "last.pt")
+    assert state["config"]["train_data"] == ["data"] and state["paths"]["train_data"] == [str(home / "data")]
+    moved = tmp_path / "moved"
+    home.rename(moved)
+    monkeypatch.chdir(moved)
+    assert train(load_config("smoke", overrides("data", "run", "steps=4")), resume="last")["step"] == 4
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="train_data"):  # not the run's folder from here
+        train(load_config("smoke", overrides("data", moved / "run", "steps=6")), resume="last")
+    assert train(load_config("smoke", overrides(moved / "data", moved / "run", "steps=6")), resume="last")["step"] == 6
 
 
 def test_missing_vgg_weights_are_refused_before_the_data_is_read(images, tmp_path, capsys, monkeypatch):

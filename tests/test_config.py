@@ -25,6 +25,10 @@ def test_overrides_are_typed():
     assert config.lr == 2e-4 and config.steps == 7 and config.compile is True
     assert config.train_data == ["some/dir"] and config.precision == "bf16"
     assert TrainConfig.from_dict(load_config("smoke").to_dict()) == load_config("smoke")
+    # a checkpoint's config from before train's eval_data check (eval_data, eval_every 0) still loads: --resume
+    # builds it with from_dict, and the review found such runs could no longer be resumed
+    saved = {**load_config("smoke").to_dict(), "eval_data": ["/data/Set5"], "eval_every": 0}
+    assert TrainConfig.from_dict(saved).eval_data == ["/data/Set5"]
 
 
 @pytest.mark.parametrize("override, message", [

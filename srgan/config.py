@@ -33,9 +33,14 @@ class ConfigError(ValueError):
 PATH_KEYS = ("init_from", "train_data", "val_data")  # compared as folders on --resume, however spelled
 
 
+def as_list(value) -> list:
+    """A setting that is one path or a list of them, as a list."""
+    return value if isinstance(value, list) else [value]
+
+
 def real_folders(value: str | list[str]) -> list[str]:
     """A path setting (one path or a list) as the folders it names, links followed; "" and "pool" as they are."""
-    return [p if p in ("", "pool") else os.path.realpath(p) for p in (value if isinstance(value, list) else [value])]
+    return [p if p in ("", "pool") else os.path.realpath(p) for p in as_list(value)]
 
 
 def resolved_paths(config: "TrainConfig") -> dict[str, list[str]]:

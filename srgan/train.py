@@ -18,7 +18,7 @@ import torch
 from . import distributed as ddp
 from . import rundir
 from .checkpoint import load_checkpoint, load_generator, nonfinite_tensors
-from .config import PATH_KEYS, ConfigError, TrainConfig, load_config, real_folders
+from .config import PATH_KEYS, ConfigError, TrainConfig, as_list, load_config, real_folders
 from .device import resolve_device
 from .runlog import RunLog
 from .signals import sigterm_interrupts, stop_requests
@@ -33,17 +33,13 @@ RESUME_MAY_CHANGE = {"steps", "log_every", "checkpoint_every", "keep_last", "eva
 # val_data is not among them: a val_data folder inside train_data changes which images are trained on.
 
 
-def _as_list(value) -> list:
-    return value if isinstance(value, list) else [value]
-
-
 def _same_setting(key: str, saved, new, resolved_at_start: list[str] | None = None) -> bool:
     """Whether a resuming config's value is the checkpoint's. Paths: the same folder however spelled, as seen from
     here (a moved project resumes from its new place), or the folder the run started with (``resolved_at_start``,
     from checkpoints that keep it), so that a run resumes from any working folder."""
     if saved == new or key not in PATH_KEYS:
         return saved == new
-    saved, new = _as_list(saved), _as_list(new)
+    saved, new = as_list(saved), as_list(new)
     here = len(saved) == len(new) and all(
         a == b or ("pool" not in (a, b) and "" not in (a, b) and Path(a).resolve() == Path(b).resolve())
         for a, b in zip(saved, new))

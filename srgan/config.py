@@ -19,7 +19,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from .device import DEVICES, PRECISIONS
+from .device import DEVICES, PRECISIONS, is_device_name
 from .losses import CONTENT_LOSSES, DEFAULT_VGG_FEATURE_SCALE, DEFAULT_VGG_WEIGHT, PAPER_ADVERSARIAL_WEIGHT
 from .models import SUPPORTED_SCALES
 
@@ -29,6 +29,10 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 class ConfigError(ValueError):
     """An invalid configuration; the message names the key."""
 
+
+#: The smallest LR training patch: below it the 9x9 convolutions see mostly their own zero padding (srgan.upscale
+#: edge-pads images under MIN_SIDE = 4 px for the same reason).
+MIN_LR_CROP = 4
 
 PATH_KEYS = ("init_from", "train_data", "val_data")  # compared as folders on --resume, however spelled
 
@@ -119,6 +123,10 @@ class TrainConfig:
             check(getattr(self, key) >= 0, key, "must be >= 0")
         check(self.crop_size > 0 and self.crop_size % self.scale == 0, "crop_size",
               f"must be a positive multiple of scale ({self.scale})")
+        check(self.crop_size >= MIN_LR_CROP * self.scale, "crop_size", f"LR patches must be at least {MIN_LR_CROP} "
+              f"px: crop_size >= {MIN_LR_CROP * self.scale} at scale {self.scale}")
+        check(self.content_loss != "vgg54" or self.crop_size >= 16, "crop_size",
+              "vgg54 reads VGG19 after 4 poolings: crop_size >= 16")
         check(self.batch_size % self.grad_accum == 0, "batch_size",
               f"must be a multiple of grad_accum ({self.grad_accum})")
         for key in ("train_data", "eval_data"):
@@ -136,7 +144,7 @@ class TrainConfig:
         check(0 <= self.label_smoothing < 1, "label_smoothing", "must be in [0, 1)")
         check(self.content_loss in CONTENT_LOSSES, "content_loss", f"must be one of {CONTENT_LOSSES}")
         check(self.precision in PRECISIONS, "precision", f"must be one of {PRECISIONS}")
-        check(self.device in DEVICES or self.device.startswith("cuda:"), "device", f"must be one of {DEVICES}")
+        check(is_device_name(self.device), "device", f"must be one of {DEVICES} or cuda:N")
         check(self.phase != "gan" or bool(self.init_from), "init_from",
               "the gan phase starts from an mse-phase checkpoint; set init_from")
         return self
@@ -151,7 +159,8 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(known)}")
         hints = typing.get_type_hints(cls)
-        return cls(**{k: _coerce(k, v, hints[k], source) for k, v in values.items()}).validate()
+        values = {k: _expand_home(k, _coerce(k, v, hints[k], source)) for k, v in values.items()}
+        return cls(**values).validate()
 
 
 #: One line per config key, for ``srgan train --help`` (tests/test_cli.py checks that every key has one).
@@ -192,7 +201,8 @@ KEY_HELP = {
     "checkpoint_every": "steps between checkpoints",
     "keep_last": "how many step checkpoints to keep",
     "eval_every": "steps between validation/eval scores (0: never)",
-    "eval_data": "benchmark folders scored for reporting only, never for choosing",
+    "eval_data": "benchmark folders or names (Set5: looked up as srgan eval --data does), scored for reporting "
+                 "only, never for choosing",
     "val_data": "pool (the held-out split of train_data), a folder, or empty: scored every eval_every steps",
     "max_bad_steps": "consecutive NaN/Inf losses before training stops",
     "d_wins_warn_steps": "warn when the discriminator wins outright this many steps in a row (0: off)",
@@ -215,6 +225,15 @@ def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:
     if not ok:
         raise ConfigError(f"{source}: '{key}' must be {hint.__name__}, got {type(value).__name__} {value!r}")
     return value
+
+
+HOME_KEYS = PATH_KEYS + ("eval_data", "vgg_weights", "out_dir")  # "~/..." is the home folder, as in a shell
+
+
+def _expand_home(key: str, value: Any) -> Any:
+    if key not in HOME_KEYS:
+        return value
+    return [os.path.expanduser(v) for v in value] if isinstance(value, list) else os.path.expanduser(value)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

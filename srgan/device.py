@@ -8,6 +8,7 @@ means bf16 on CUDA and on bf16-capable CPUs, fp32 elsewhere, and channels_last e
 from __future__ import annotations
 
 import platform
+import re
 from contextlib import nullcontext
 from functools import lru_cache
 
@@ -59,8 +60,13 @@ def cpu_has_int8_dot() -> bool:
     return bool(cpu_flags() & set(INT8_DOT_FLAGS))
 
 
+def is_device_name(name: str) -> bool:
+    """One of DEVICES or ``cuda:N``."""
+    return name in DEVICES or re.fullmatch(r"cuda:\d+", name) is not None
+
+
 def resolve_device(name: str = "auto") -> torch.device:
-    if name not in DEVICES and not name.startswith("cuda:"):
+    if not is_device_name(name):
         raise ValueError(f"device must be one of {DEVICES} (or cuda:N), got {name!r}")
     if name == "auto":
         if torch.cuda.is_available():
@@ -69,7 +75,10 @@ def resolve_device(name: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but no CUDA GPU is available to torch")
+        raise ValueError(f"device {name!r} requested but no CUDA GPU is available to torch")
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r} requested but torch sees {torch.cuda.device_count()} CUDA GPU(s), "
+                         f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValueError("device 'mps' requested but MPS is not available")
     return torch.device(name)

@@ -94,9 +94,13 @@ def _check_config(config: TrainConfig):
         # TrainConfig.validate: a checkpoint's saved config from before this check must still load)
         raise ConfigError("config 'eval_data': is scored every eval_every steps, and eval_every is 0 (never); set "
                           "eval_every=N")
-    missing = [p for p in config.train_data + config.eval_data if not Path(p).exists()]
+    missing = [p for p in config.train_data if not Path(p).exists()]
     if missing:
-        raise ConfigError(f"config 'train_data'/'eval_data': not found: {', '.join(missing)}")
+        raise ConfigError(f"config 'train_data': not found: {', '.join(missing)}")
+    try:
+        _eval_folders(config)
+    except ValueError as exc:
+        raise ConfigError(f"config 'eval_data': {exc}") from None
     val_set = None
     if config.val_data:
         try:
@@ -115,6 +119,13 @@ def _check_config(config: TrainConfig):
         raise ConfigError("config 'grad_accum': gradient accumulation is for one process; under torchrun use "
                           "more processes instead")
     return val_set
+
+
+def _eval_folders(config: TrainConfig) -> list[Path]:
+    """eval_data as folders: a folder as given, or a benchmark name (Set5) looked up as `srgan eval --data` does."""
+    from .datasets import resolve_benchmark
+
+    return [resolve_benchmark(p) for p in config.eval_data]
 
 
 def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
@@ -167,7 +178,7 @@ def _run(config, out_dir, device, info, state, init_generator, val_set) -> dict:
                            progress=info.is_main and c.progress, hold_out=hold_out_rule(c.val_data))
     evaluating = info.is_main and c.eval_every
     val_set = val_set if evaluating else None
-    eval_sets = [BenchmarkSet(p, c.scale) for p in c.eval_data] if evaluating else []
+    eval_sets = [BenchmarkSet(p, c.scale) for p in _eval_folders(c)] if evaluating else []
     trainer = Trainer(c, device, info, init_generator)
     if state is not None:
         trainer.load_state_dict(state)
@@ -183,6 +194,9 @@ def _run(config, out_dir, device, info, state, init_generator, val_set) -> dict:
         from .batches import step_loader
 
         loader = step_loader(dataset, batches, c.num_workers, pin_memory=device.type == "cuda")
+        if info.is_main and init_generator is not None and c.phase == "gan" and _gan_checkpoint(c.init_from):
+            log.note(f"init_from {c.init_from} is a gan-phase checkpoint: its generator is the start, its "
+                     "discriminator and optimizers are not (a new D learns from scratch); --resume continues a run")
         if info.is_main:
             log.note(f"{c.phase} phase, steps {start}..{c.steps}, {len(dataset)} training images "
                      f"({len(dataset.held_out)} validation images held out), device {device}, "
@@ -249,6 +263,14 @@ def _run(config, out_dir, device, info, state, init_generator, val_set) -> dict:
     finally:
         log.close()
     return {"step": trainer.step, "stopped_by": stopped_by, "bad_total": trainer.bad_total, "out_dir": str(out_dir)}
+
+
+def _gan_checkpoint(path: str) -> bool:
+    """Whether init_from is a training checkpoint of the gan phase (it holds a discriminator that is not used)."""
+    if Path(path).suffix == ".safetensors":
+        return False
+    saved = load_checkpoint(path)
+    return isinstance(saved, dict) and saved.get("phase") == "gan"
 
 
 def _last_good(out_dir: Path) -> str:

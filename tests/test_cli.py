@@ -113,6 +113,23 @@ def test_info_states_the_precision_each_command_picks(capsys):
     assert f"upscale, serve, train: auto -> {auto}" in line and "eval: fp32" in line
 
 
+def test_a_cuda_device_is_named_with_its_index(monkeypatch):
+    import torch
+
+    from srgan.device import resolve_device
+
+    with pytest.raises(ValueError, match=r"device must be one of .* \(or cuda:N\), got 'cuda:x'"):
+        resolve_device("cuda:x")  # torch's "Invalid device string" before
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device 'cuda:1' requested but no CUDA GPU is available"):
+        resolve_device("cuda:1")  # it said 'cuda'
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(ValueError, match=r"device 'cuda:2' requested but torch sees 2 CUDA GPU\(s\), cuda:0 to cuda:1"):
+        resolve_device("cuda:2")
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+
+
 def test_demo_help_promises_what_the_demo_does(capsys):
     """The demo scores and upscales with the shipped weights; it does not train (issue 12 item 7)."""
     with pytest.raises(SystemExit):

@@ -40,6 +40,8 @@ def test_overrides_are_typed():
     ("crop_size=90", "multiple of scale"),
     ("content_loss=vgg33", "'content_loss'"),
     ("batch_size=0", "'batch_size': must be positive"),
+    ("crop_size=12", "'crop_size': LR patches must be at least 4 px: crop_size >= 16 at scale 4"),  # 1x1 was taken
+    ("device=cuda:x", "'device': must be one of"),  # torch's "Invalid device string" at the start of training
 ])
 def test_bad_values_are_rejected_before_work(override, message):
     with pytest.raises(ConfigError, match=message):
@@ -65,3 +67,20 @@ def test_gan_only_keys_in_the_mse_phase_are_refused():
     with pytest.raises(ConfigError, match="config 'lr_decay', 'lr_decay_step': only"):  # from the file, phase from the line
         load_config("srgan-mse", ["phase=mse", "init_from="])
     assert load_config("srgan-mse", ["init_from=g.safetensors", "grid_weight=100"]).grid_weight == 100
+
+
+def test_vgg54_needs_crops_that_survive_four_poolings():
+    assert load_config("smoke", ["scale=2", "crop_size=8"]).crop_size == 8
+    with pytest.raises(ConfigError, match="'crop_size': vgg54 reads VGG19 after 4 poolings: crop_size >= 16"):
+        load_config("smoke", ["scale=2", "crop_size=8", "content_loss=vgg54"])
+
+
+def test_a_home_folder_in_a_path_is_expanded(monkeypatch, tmp_path):
+    """TOML and key=value overrides get no shell: '~/data' was a folder named '~' in the working folder."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = load_config("smoke", ["train_data=['~/a', 'b']", "out_dir=~/runs/x", "val_data=~/val",
+                                   "init_from=~/g.safetensors", "vgg_weights=~/vgg.pth", "eval_data=~/Set5"])
+    assert config.train_data == [f"{tmp_path}/a", "b"] and config.out_dir == f"{tmp_path}/runs/x"
+    assert (config.val_data, config.init_from) == (f"{tmp_path}/val", f"{tmp_path}/g.safetensors")
+    assert (config.vgg_weights, config.eval_data) == (f"{tmp_path}/vgg.pth", [f"{tmp_path}/Set5"])
+    assert load_config("smoke", ["val_data=pool"]).val_data == "pool"

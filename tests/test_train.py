@@ -67,11 +67,17 @@ def test_mse_phase_end_to_end(mse_run):
     assert all(torch.equal(v, state["generator"][k]) for k, v in g.state_dict().items())
 
 
-def test_gan_phase_from_mse_checkpoint(mse_run, images, tmp_path):
+def test_gan_phase_from_mse_checkpoint(mse_run, images, tmp_path, capsys):
     out = tmp_path / "gan"
     assert main(["train", "--config", "smoke", *overrides(
         images, out, "phase=gan", f"init_from={mse_run / 'last.pt'}", "steps=4", "batch_size=2",
         "checkpoint_every=4", "log_every=1", "eval_every=4", f"eval_data={images}")]) == 0
+    assert "gan-phase checkpoint" not in capsys.readouterr().err
+    # a gan checkpoint as a start gives its generator, not its D: said, where it was silent
+    assert main(["train", "--config", "smoke", *overrides(
+        images, tmp_path / "again", "phase=gan", f"init_from={out / 'last.pt'}", "steps=1", "batch_size=2")]) == 0
+    assert (f"init_from {out / 'last.pt'} is a gan-phase checkpoint: its generator is the start, its discriminator "
+            "and optimizers are not") in capsys.readouterr().err
     assert sorted(p.name for p in out.glob("*.pt")) == ["last.pt", "step_000004.pt"]
     log = [r for r in records(out) if "eval" not in r]
     assert [r["lr"] for r in log] == [1e-4, 1e-4, 1e-5, 1e-5]  # lr_decay_at=0.5, lr_decay=0.1
@@ -289,12 +295,24 @@ def test_refuses_to_overwrite_an_existing_run(images, tmp_path, capsys):
     (["batch_size=4", "grad_accum=3"], "multiple of grad_accum"),
     (["phase=gan", "crop_size=64"], "crops of >= 96"),
     (["eval_data=/tmp"], "'eval_data': is scored every eval_every steps, and eval_every is 0 (never)"),  # was silent
+    (["eval_every=2", "eval_data=/no/such"], "'eval_data': /no/such: no such folder, and not a benchmark name"),
 ])
 def test_config_errors_before_any_work(extra, message, images, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--config", "smoke", *overrides(images, out), *extra]) == 1
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_eval_data_takes_a_benchmark_name(images, tmp_path, monkeypatch):
+    """eval_data=Set5 is looked up as `srgan eval --data Set5` does; it was "not found: Set5"."""
+    shutil.copytree(images, tmp_path / "root" / "benchmarks" / "Set5")
+    monkeypatch.setenv("SRGAN_DATA", str(tmp_path / "root"))
+    out = tmp_path / "run"
+    assert main(["train", "--config", "smoke", *overrides(images, out, "steps=2", "batch_size=2", "log_every=1",
+                                                          "eval_every=2", "eval_data=set5")]) == 0
+    evals = [r["eval"] for r in records(out) if "eval" in r]
+    assert len(evals) == 1 and set(evals[0]) == {"Set5_psnr", "Set5_ssim"} and evals[0]["Set5_psnr"] > 10
 
 
 def test_out_dir_that_is_a_file_is_a_config_error(images, tmp_path, capsys):

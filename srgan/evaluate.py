@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import __version__
 from .backproject import BackProjected
 from .checkpoint import CheckpointError, atomic_write, load_checkpoint, load_generator, strip_prefixes
 from .benchmark_sets import BenchmarkSet, degrade_folder, found_as_hr
@@ -344,15 +345,23 @@ def eval_from_cli(args) -> int:
     how = ", ".join(([f"{on_y} on Y, {scale}-px border"] if on_y else []) +
                     (["LPIPS on RGB, whole image"] if "lpips" in measured else []))
     precision = args.precision
-    if precision == "int8" and not cpu_has_int8_dot():  # its numbers depend on the CPU: say which weights ran
+    seven_bit = precision == "int8" and not cpu_has_int8_dot()
+    if seven_bit:  # its numbers depend on the CPU: say which weights ran
         precision = "int8 (7-bit weights: this CPU has no VNNI/AMX)"
     print(format_table(results, f"model {_model_name(args.model)}{' back-projected' if back_project else ''}, "
                                 f"x{scale}, {how}, device {device}, {precision}"))
-    if args.model != GROUND_TRUTH:  # which LR was scored: a set's own folder, or made here
-        print("LR images: " + "; ".join(f"{key} from {bench.lr_dir}" if bench.lr_dir is not None else
-                                        f"{key} made from HR (MATLAB bicubic)" for key, bench in zip(results, sets)))
-    if args.json:
-        write_json(results, Path(args.json).expanduser())
+    lr_used = {} if args.model == GROUND_TRUTH else {  # which LR was scored: a set's own folder, or made here
+        key: f"from {bench.lr_dir}" if bench.lr_dir is not None else "made from HR (MATLAB bicubic)"
+        for key, bench in zip(results, sets)}
+    if lr_used:
+        print("LR images: " + "; ".join(f"{key} {how}" for key, how in lr_used.items()))
+    if args.json:  # each set says what made its numbers, as the table's title does
+        run = {"model": _model_name(args.model), "scale": scale, "back_project": back_project,
+               "device": str(device), "precision": args.precision, "srgan": __version__}
+        if args.precision == "int8":
+            run["int8_weight_bits"] = 7 if seven_bit else 8
+        write_json({key: {**r, "run": {**run, "lr": lr_used.get(key)}} for key, r in results.items()},
+                   Path(args.json).expanduser())
     return 0
 
 

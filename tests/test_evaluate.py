@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+import srgan
 from srgan.checkpoint import CheckpointError, save_generator
 from srgan.cli import main
 from srgan.benchmark_sets import BenchmarkSet
@@ -252,6 +253,9 @@ def test_cli_eval_bicubic_prints_table_and_writes_json(bench, tmp_path, capsys):
     assert "| Set5 | 5 | 28.42 | 0.8102 |" in text
     assert f"LR images: Set5 from {bench / 'Set5' / 'LR_bicubic_x4'}\n" in text  # which LR was scored
     data = json.loads(out.read_text())
+    assert data["Set5"].pop("run") == {  # what made the numbers, as the table's title says
+        "model": "bicubic", "scale": 4, "back_project": False, "device": "cpu", "precision": "fp32",
+        "srgan": srgan.__version__, "lr": f"from {bench / 'Set5' / 'LR_bicubic_x4'}"}
     _check_shape(data, {"Set5": 5})
     assert sorted(data["Set5"]["images"]) == ["baby", "bird", "butterfly", "head", "woman"]
 
@@ -263,7 +267,8 @@ def test_cli_eval_niqe_and_hr(bench, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "model hr, x4, NIQE on Y" in text
     assert "| set | images | NIQE (lower = more natural) |" in text and "| Set5 | 5 | 5.44 |" in text
-    assert json.loads(out.read_text())["Set5"]["niqe"] == pytest.approx(5.4373, abs=1e-3)
+    data = json.loads(out.read_text())["Set5"]
+    assert data["niqe"] == pytest.approx(5.4373, abs=1e-3) and data["run"]["model"] == "hr" and data["run"]["lr"] is None
     assert main(["eval", "--model", "hr", "--data", str(bench / "Set5")]) == 1
     assert "add a no-reference metric: --metrics niqe" in capsys.readouterr().err
 

@@ -118,6 +118,29 @@ def test_eval_of_int8_weights_checks_the_scale(saved_small_generator, tmp_path, 
     with pytest.raises(ValueError, match="the model upscales x4 but --scale is 2"):
         evaluate(str(path), [tmp_path], scale=2, device="cpu", precision="int8")
 
+@pytest.mark.parametrize("has_units, bits", [(True, 8), (False, 7)])
+def test_eval_json_says_which_int8_weights_ran(has_units, bits, saved_small_generator, tmp_path, monkeypatch):
+    """Their numbers differ by CPU (7-bit weights without VNNI/AMX); the table said which, the JSON did not."""
+    import json
+
+    from srgan.quantize import calibrate, from_generator, save_int8
+
+    monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "cache"))
+    for module in ("srgan.upscale", "srgan.evaluate"):
+        monkeypatch.setattr(importlib.import_module(module), "cpu_has_int8_dot", lambda: has_units)
+    q = from_generator(saved_small_generator[0])
+    calibrate(q, [torch.rand(1, 3, 24, 24)])
+    path = save_int8(q.eval().requires_grad_(False), tmp_path / "q.safetensors")
+    (tmp_path / "set" / "HR").mkdir(parents=True)
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 40, 3), dtype=np.uint8)).save(
+        tmp_path / "set" / "HR" / "a.png")
+    out = tmp_path / "r.json"
+    assert main(["eval", "--model", str(path), "--precision", "int8", "--data", str(tmp_path / "set"),
+                 "--json", str(out)]) == 0
+    run = json.loads(out.read_text())["set"]["run"]
+    assert (run["precision"], run["int8_weight_bits"], run["lr"]) == ("int8", bits, "made from HR (MATLAB bicubic)")
+
+
 # `srgan eval --model srresnet --precision int8` (README, docs/PERFORMANCE.md "int8"): PSNR / SSIM on Y, 4-px border.
 # Measured with bf16 for the float ops (a CPU with AVX512-BF16); a CPU without runs them in f32, hence 5e-3 dB.
 INT8_RESULTS = {"Set5": (31.2925, 0.87966), "Set14": (28.0469, 0.76574), "BSD100": (27.2371, 0.72207)}

@@ -51,6 +51,7 @@ Benchmark sets and ``srgan degrade`` are :mod:`srgan.benchmark_sets`.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
@@ -114,6 +115,15 @@ def _few(paths: Sequence, n: int = 10) -> str:
 
 
 # --------------------------------------------------------------------------- training data
+
+
+def _fingerprint(files: list[Path]) -> dict:
+    """The training images by name and size, in order: sample i is cut from image i % n, so a resumed run draws the
+    same patches only from the same list (srgan.train checks it). Names, not folders: a moved copy is the same."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(f"{path.name}\0{path.stat().st_size}\n".encode())
+    return {"images": len(files), "sha256": digest.hexdigest()}
 
 
 class TrainDataset(Dataset):
@@ -203,6 +213,7 @@ class TrainDataset(Dataset):
                 f"{len(small)} smaller than the {crop_size}-px crop, {len(self.skipped_bad)} unreadable")
         self.files = [p for p, _ in usable]
         self._cached = [c for _, c in usable]
+        self.fingerprint = _fingerprint(self.files)
         self._open: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._bad_now: set[int] = set()
 

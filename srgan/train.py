@@ -179,6 +179,11 @@ def _run(config, out_dir, device, info, state, init_generator, val_set) -> dict:
     evaluating = info.is_main and c.eval_every
     val_set = val_set if evaluating else None
     eval_sets = [BenchmarkSet(p, c.scale) for p in _eval_folders(c)] if evaluating else []
+    if state is not None and state.get("data", dataset.fingerprint) != dataset.fingerprint:
+        was = state["data"]["images"]
+        raise ConfigError(f"--resume: the training images are not the run's ({was} image(s) when it was saved, "
+                          f"{dataset.num_images} now, or other names or sizes): it would not draw the same patches; "
+                          f"resume with its data, or start a new run from its weights (init_from=...)")
     trainer = Trainer(c, device, info, init_generator)
     if state is not None:
         trainer.load_state_dict(state)
@@ -239,7 +244,7 @@ def _run(config, out_dir, device, info, state, init_generator, val_set) -> dict:
                 paused = time.perf_counter()  # checkpoint and eval time is not training time
                 diverged = bad and trainer.bad_in_row >= c.max_bad_steps
                 if (step % c.checkpoint_every == 0 or step == c.steps or stop) and not diverged:
-                    state = trainer.state_dict()
+                    state = {**trainer.state_dict(), "data": dataset.fingerprint}
                     poisoned = nonfinite_tensors(state)  # a finite loss does not prove finite weights
                     if poisoned:
                         raise TrainingStopped(

@@ -393,6 +393,28 @@ def test_resume_from_another_working_folder_and_after_a_move(images, tmp_path, m
     assert train(load_config("smoke", overrides(moved / "data", moved / "run", "steps=6")), resume="last")["step"] == 6
 
 
+def test_resume_refuses_other_training_images(images, tmp_path, monkeypatch):
+    """A relative train_data is read from where you stand: another folder of that name passed, as did images changed
+    between stop and resume; the batches then differ from the run's (sample i is cut from image i % n)."""
+    shutil.copytree(images, tmp_path / "a" / "data")
+    monkeypatch.chdir(tmp_path / "a")
+    run = tmp_path / "run"
+    train(load_config("smoke", overrides("data", run, "steps=2")))
+    assert load_checkpoint(run / "last.pt")["data"]["images"] == 4
+    shutil.copytree(images, tmp_path / "b" / "data")
+    (tmp_path / "b" / "data" / "img0.png").unlink()
+    monkeypatch.chdir(tmp_path / "b")
+    with pytest.raises(ConfigError, match=r"--resume: the training images are not the run's \(4 image\(s\) when it "
+                                          r"was saved, 3 now, or other names or sizes\)"):
+        train(load_config("smoke", overrides("data", run, "steps=4")), resume="last")
+    shutil.copy(tmp_path / "a" / "data" / "img0.png", tmp_path / "b" / "data")
+    Image.open(tmp_path / "b" / "data" / "img1.png").save(tmp_path / "b" / "data" / "img1.png", compress_level=0)
+    with pytest.raises(ConfigError, match="4 image\\(s\\) when it was saved, 4 now"):  # one image changed
+        train(load_config("smoke", overrides("data", run, "steps=4")), resume="last")
+    monkeypatch.chdir(tmp_path / "a")
+    assert train(load_config("smoke", overrides("data", run, "steps=4")), resume="last")["step"] == 4
+
+
 def test_missing_vgg_weights_are_refused_before_the_data_is_read(images, tmp_path, capsys, monkeypatch):
     """The error came after the whole training set had been decoded and cached (minutes on a large pool)."""
     monkeypatch.setattr("srgan.data.TrainDataset.__init__", lambda *a, **k: pytest.fail("data read first"))

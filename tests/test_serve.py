@@ -124,6 +124,69 @@ def test_a_full_queue_refuses_uploads_before_reading_them():
         assert c.post("/api/jobs?models=gate", content=png_bytes()).status_code == 202  # room again
 
 
+def test_uploads_arriving_together_cannot_overfill_the_queue():
+    """The queue used to be checked before the body was read but counted only after it was decoded, so uploads
+    sent together all passed the check: 20 were taken with MAX_WAITING = 8."""
+    import anyio
+
+    from srgan.serve.jobs import MAX_WAITING
+
+    gate, body, count = Gate(), png_bytes(), MAX_WAITING + 4
+    app = create_app({"gate": gate}, device="cpu")
+    statuses, reading, bodies_sent = [], [], anyio.Event()
+
+    async def upload(i):
+        sent = False
+
+        async def receive():  # the body only once every request is either reading it or answered
+            nonlocal sent
+            if sent:
+                await anyio.sleep_forever()
+            reading.append(i)
+            await bodies_sent.wait()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/api/jobs", "raw_path": b"/api/jobs", "root_path": "",
+                 "query_string": b"models=gate", "headers": [(b"content-length", str(len(body)).encode())],
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+        await app(scope, receive, send)
+
+    async def all_at_once():
+        async with anyio.create_task_group() as tasks:
+            for i in range(count):
+                tasks.start_soon(upload, i)
+            while len(reading) + len(statuses) < count:
+                await anyio.sleep(0)
+            bodies_sent.set()
+
+    try:
+        anyio.run(all_at_once)
+        assert sorted(statuses) == [202] * MAX_WAITING + [503] * 4 and len(reading) == MAX_WAITING
+        assert app.state.runner.waiting() == MAX_WAITING
+    finally:
+        gate.event.set()
+        app.state.runner.close()
+
+
+def test_a_refused_upload_gives_its_place_in_the_queue_back():
+    from srgan.serve.jobs import MAX_WAITING
+
+    gate = Gate()
+    with TestClient(create_app({"gate": gate}, device="cpu", max_upload_bytes=20_000)) as c:
+        for body in (b"not an image", b"x" * 20_001):  # 422 and 413, each once per place
+            assert all(c.post("/api/jobs?models=gate", content=body).status_code in (413, 422)
+                       for _ in range(MAX_WAITING))
+        jobs = [c.post("/api/jobs?models=gate", content=png_bytes()) for _ in range(MAX_WAITING)]
+        assert [r.status_code for r in jobs] == [202] * MAX_WAITING
+        gate.event.set()
+
+
 @pytest.mark.parametrize("body, status, words", [
     (b"this is not an image", 422, "not an image file"),
     (png_bytes()[:60], 422, "truncated or corrupt"),

@@ -87,19 +87,26 @@ def create_app(models: dict[str, object], *, study_dir: str | os.PathLike | None
         if unknown or not picked:
             what = f"unknown model {unknown[0]!r}" if unknown else "no model chosen"
             raise HTTPException(400, f"{what}; this server has {', '.join(runner.engines)}")
-        if runner.waiting() >= MAX_WAITING:  # before the body is read: a full queue costs nothing more
+        # Before the body is read, so a full queue costs nothing more; the place is held from here on, so uploads
+        # arriving together cannot all pass this check while none of them is queued yet.
+        if not runner.reserve():
             raise HTTPException(503, f"{MAX_WAITING} jobs are already waiting; try again when one has finished")
         name = Path(request.query_params.get("name", "upload")).name[:200] or "upload"
         upload = runner.workdir / f"upload-{secrets.token_hex(8)}"
+        job = None
         try:
-            with open(upload, "wb") as f:
-                await _read_limited(request, max_upload_bytes, f)
-            image = await run_in_threadpool(read_image, upload, max_pixels=max_pixels)
-        except ImageError as exc:
-            raise HTTPException(422, exc.problem) from None  # the page puts the file name first
+            try:
+                with open(upload, "wb") as f:
+                    await _read_limited(request, max_upload_bytes, f)
+                image = await run_in_threadpool(read_image, upload, max_pixels=max_pixels)
+            except ImageError as exc:
+                raise HTTPException(422, exc.problem) from None  # the page puts the file name first
+            finally:
+                upload.unlink(missing_ok=True)
+            job = await run_in_threadpool(runner.submit, name, image, list(dict.fromkeys(picked)))
         finally:
-            upload.unlink(missing_ok=True)
-        job = await run_in_threadpool(runner.submit, name, image, list(dict.fromkeys(picked)))
+            if job is None:  # refused, failed or cut off before it was queued: the place is free again
+                runner.release()
         return JSONResponse(_job_json(runner, job), status_code=202)
 
     async def job_status(request: Request) -> JSONResponse:

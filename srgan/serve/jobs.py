@@ -57,6 +57,7 @@ class JobRunner:
         self.workdir = Path(tempfile.mkdtemp(prefix="srgan-serve-"))
         self.jobs: dict[str, Job] = {}
         self._order: list[str] = []  # waiting job ids, oldest first
+        self._reserved = 0  # places held for uploads still being read (see reserve)
         self._lock = threading.Lock()
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._worker = threading.Thread(target=self._run, name="srgan-serve-jobs", daemon=True)
@@ -67,7 +68,25 @@ class JobRunner:
         return {"name": name, "scale": engine.scale, "device": str(engine.device),
                 "precision": _PRECISION.get(engine.dtype, str(engine.dtype))}
 
+    def reserve(self) -> bool:
+        """Hold a place in the queue for an upload about to be read; False when all :data:`MAX_WAITING` are taken.
+
+        The place is held while the body is read and decoded: counting only submitted jobs let every upload
+        that arrived together pass the check. :meth:`submit` takes the place, :meth:`release` gives it up.
+        """
+        with self._lock:
+            if len(self._order) + self._reserved >= MAX_WAITING:
+                return False
+            self._reserved += 1
+            return True
+
+    def release(self) -> None:
+        """Give up a place held by :meth:`reserve` for an upload that was refused or failed."""
+        with self._lock:
+            self._reserved -= 1
+
     def submit(self, name: str, image: Image, models: list[str]) -> Job:
+        """Queue a job in the place :meth:`reserve` held for it (the caller releases it if this raises)."""
         job_id = secrets.token_hex(8)
         folder = self.workdir / job_id
         folder.mkdir()
@@ -76,6 +95,7 @@ class JobRunner:
                                  grayscale=image.grayscale, icc_profile=image.icc_profile)
         job = Job(job_id, name, image, models, input_path)
         with self._lock:
+            self._reserved -= 1  # the place becomes the job's
             self.jobs[job_id] = job
             self._order.append(job_id)
             self._forget_old()
@@ -83,7 +103,7 @@ class JobRunner:
         return job
 
     def waiting(self) -> int:
-        """Jobs queued or running."""
+        """Jobs queued or running (places held by :meth:`reserve` not counted)."""
         with self._lock:
             return len(self._order)
 

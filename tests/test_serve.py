@@ -373,6 +373,26 @@ def test_a_port_that_cannot_be_used_is_one_line_error_before_serving(capsys):
         assert capsys.readouterr().err == f"srgan: error: {option} must be positive\n"
 
 
+@pytest.mark.parametrize("file, problem", [
+    ("input.pt", "'input' cannot be a model name (it is the page's input image); rename the file, e.g. to "
+                 "input_model.pt"),  # its result was refused: input.png already existed in the job's folder
+    ("mine,v2.safetensors", "the model name 'mine,v2' has ',', which the page's URLs and model list cannot carry; "
+                            "rename the file with letters, digits, '.', '_' and '-' only, e.g. to mine_v2.safetensors"),
+    ("run#3.pt", "the model name 'run#3' has '#', which the page's URLs and model list cannot carry; "
+                 "rename the file with letters, digits, '.', '_' and '-' only, e.g. to run_3.pt"),
+])
+def test_a_model_file_name_the_page_cannot_use_is_refused_at_startup(tmp_path, capsys, file, problem):
+    """A ',' split the name in the models= list; a '#' cut the result's URL short (404)."""
+    assert main(["serve", "--port", "0", "--model", str(tmp_path / file)]) == 1
+    assert capsys.readouterr() == ("", f"srgan: error: {tmp_path / file}: {problem}\n")
+
+
+def test_model_names_of_letters_digits_dots_dashes_are_served():
+    from srgan.serve.commands import served_models
+
+    assert list(served_models(["runs/x/My-run_2.v3.safetensors"]))[-1] == "My-run_2.v3"
+
+
 def test_a_bad_study_folder_fails_before_models_load(tmp_path, monkeypatch):
     """It used to load every model and make the job runner's temporary folder first, then leave it behind."""
     from srgan.serve import app as app_module

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import sys
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 from ..evaluate import SHIPPED_NAMES, SHIPPED_WEIGHTS
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: A served model's name goes into URLs (``/api/jobs/ID/NAME.png``) and the comma-separated ``models=`` list.
+MODEL_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def served_models(weights: list[str]) -> dict[str, str]:
@@ -17,7 +20,15 @@ def served_models(weights: list[str]) -> dict[str, str]:
     models = {"bicubic": "bicubic"}
     models.update({name: name for name in SHIPPED_NAMES if (SHIPPED_WEIGHTS / f"{name}.safetensors").is_file()})
     for path in weights:
-        name = Path(path).stem
+        name, suffix = Path(path).stem, Path(path).suffix
+        if name == "input":  # a job's input image is input.png, beside its results
+            raise ValueError(f"{path}: 'input' cannot be a model name (it is the page's input image); "
+                             f"rename the file, e.g. to input_model{suffix}")
+        if not MODEL_NAME.fullmatch(name):
+            bad = "".join(dict.fromkeys(re.sub(r"[A-Za-z0-9._-]", "", name)))
+            raise ValueError(f"{path}: the model name {name!r} has {bad!r}, which the page's URLs and model list "
+                             "cannot carry; rename the file with letters, digits, '.', '_' and '-' only, e.g. to "
+                             f"{re.sub(r'[^A-Za-z0-9._-]', '_', name)}{suffix}")
         if name in models:
             raise ValueError(f"{path}: a model named {name!r} is already served; rename the file")
         models[name] = path

@@ -1,4 +1,5 @@
-"""Writing image files (:func:`write_image`) and checking an output folder (:func:`check_writable_dir`).
+"""Writing image files (:func:`write_image`), checking an output file (:func:`check_output_file`) or folder
+(:func:`check_writable_dir`).
 
 * The format comes from the extension (:data:`~srgan.images.IMAGE_EXTENSIONS`); anything else is an
   :class:`~srgan.images.ImageError`.
@@ -39,7 +40,7 @@ from PIL import Image as PILImage
 from .images import IMAGE_EXTENSIONS, ImageError, ImageExistsError, to_uint8, to_uint16
 from .pixels import LUMA_BT601, icc_colour_space
 
-__all__ = ["check_writable_dir", "write_image"]
+__all__ = ["check_output_file", "check_writable_dir", "write_image"]
 
 # What each file extension is written as (IMAGE_EXTENSIONS, the ones read, are the same).
 _FORMATS = {
@@ -210,6 +211,28 @@ def _write_problem(exc: BaseException) -> str:
     return f"cannot encode image ({detail})"
 
 
+def check_output_file(path: str | os.PathLike, *, overwrite: bool = False, png_level: int = 6) -> str:
+    """The format ``path`` is written in, or the error :func:`write_image` raises for it before encoding.
+
+    An unknown extension, a folder or, without ``overwrite``, an existing file is an :class:`ImageError`; a
+    ``png_level`` outside 0-9 a ``ValueError``. Callers with long work before the write (:func:`srgan.upscale_file`)
+    call it first, so a bad output fails at once and in write_image's words.
+    """
+    dest = Path(path)
+    suffix = dest.suffix.lower()
+    fmt = _FORMATS.get(suffix)
+    if fmt is None:
+        what = f"unknown extension {dest.suffix!r}" if suffix else "no file extension"
+        raise ImageError(path, f"{what}: cannot choose an output format (use one of {', '.join(IMAGE_EXTENSIONS)})")
+    if dest.is_dir():
+        raise ImageError(path, "is a folder")
+    if not overwrite and os.path.lexists(dest):
+        raise ImageExistsError(path, "already exists (pass overwrite=True / --overwrite to replace it)")
+    if not 0 <= png_level <= 9:
+        raise ValueError(f"png_level must be 0 (stored) to 9 (smallest), got {png_level}")
+    return fmt
+
+
 def write_image(
     path: str | os.PathLike,
     rgb: np.ndarray,
@@ -236,11 +259,7 @@ def write_image(
     ``path`` raises :class:`ImageExistsError` and is left untouched.
     """
     dest = Path(path)
-    suffix = dest.suffix.lower()
-    fmt = _FORMATS.get(suffix)
-    if fmt is None:
-        what = f"unknown extension {dest.suffix!r}" if suffix else "no file extension"
-        raise ImageError(path, f"{what}: cannot choose an output format (use one of {', '.join(IMAGE_EXTENSIONS)})")
+    fmt = check_output_file(path, overwrite=overwrite, png_level=png_level)
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
         raise ValueError(f"rgb must be a non-empty HxWx3 array, got shape {rgb.shape}")
@@ -255,12 +274,6 @@ def write_image(
         if bit_depth != bits or (alpha is not None and alpha.dtype != rgb.dtype):
             raise ValueError(f"{rgb.dtype} rgb is written with bit_depth={bits}, with a {rgb.dtype} alpha")
 
-    if dest.is_dir():
-        raise ImageError(path, "is a folder")
-    if not overwrite and os.path.lexists(dest):
-        raise ImageExistsError(path, "already exists (pass overwrite=True / --overwrite to replace it)")
-    if not 0 <= png_level <= 9:
-        raise ValueError(f"png_level must be 0 (stored) to 9 (smallest), got {png_level}")
     streams = rows_ready is not None and _streams(fmt, rgb, alpha, grayscale, png_level)
     if rows_ready is not None and not streams:
         rows_ready(rgb.shape[0])

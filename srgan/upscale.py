@@ -417,16 +417,19 @@ def upscale_file(engine, src: str | os.PathLike, dest: str | os.PathLike, *, til
     finished.
     """
     from . import images
+    from .imagewrite import check_output_file
     from .outputs import output_size_problem
     from .pipeline import output_dtype, write_output
 
     if outscale is not None and not (math.isfinite(outscale) and outscale > 0):
         raise ValueError(f"outscale must be a positive number, got {outscale}")
+    if Path(dest).is_file() and os.path.samefile(src, dest):  # even with overwrite: the input would be lost
+        raise images.ImageError(dest, "is the input file itself; refused (choose another output)")
+    # write_image's own checks, before the model is loaded or run: they used to fail only after it (minutes)
+    check_output_file(dest, overwrite=overwrite, png_level=png_level)
     if not isinstance(engine, Engine):  # a model name gave "'str' object has no attribute 'scale'"
         engine = prepare(engine)
     max_pixels = images.DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
-    if Path(dest).is_file() and os.path.samefile(src, dest):  # even with overwrite: the input would be lost
-        raise images.ImageError(dest, "is the input file itself; refused (choose another output)")
     img = images.read_image(src, max_pixels=max_pixels)
     height, width = img.rgb.shape[:2]
     if problem := output_size_problem(width, height, Path(dest), outscale or engine.scale, engine.scale, max_pixels):

@@ -307,6 +307,33 @@ def test_upscale_file_refuses_an_impossible_output_before_the_model(tiny_model, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png", "wide.png"]
 
 
+def test_upscale_file_checks_its_output_before_reading_or_running(tiny_model, tmp_path, monkeypatch):
+    """The output was checked only when written, after the image was read and the model had run (minutes on a
+    large image); the errors are write_image's, word for word."""
+    import sys
+
+    Image.fromarray(np.zeros((5, 6, 3), np.uint8)).save(tmp_path / "in.png")
+    (tmp_path / "exists.png").write_bytes(b"keep")
+    (tmp_path / "folder.png").mkdir()
+    engine = prepare(tiny_model, "cpu", "fp32")
+    monkeypatch.setattr(images, "read_image", lambda *a, **k: pytest.fail("input decoded"))
+    monkeypatch.setattr(sys.modules["srgan.upscale"], "upscale_planes", lambda *a, **k: pytest.fail("model ran"))
+    cases = [
+        ("exists.png", {}, images.ImageExistsError, "already exists (pass overwrite=True / --overwrite to replace it)"),
+        ("out.jpgx", {}, images.ImageError, "unknown extension '.jpgx': cannot choose an output format "
+                                            "(use one of .png, .jpg, .jpeg, .bmp, .webp, .tif, .tiff)"),
+        ("folder.png", {"overwrite": True}, images.ImageError, "is a folder"),
+    ]
+    for name, options, error, problem in cases:
+        with pytest.raises(error) as caught:
+            upscale_file(engine, tmp_path / "in.png", tmp_path / name, **options)
+        assert str(caught.value) == f"{tmp_path / name}: {problem}"
+    with pytest.raises(ValueError, match=r"^png_level must be 0 \(stored\) to 9 \(smallest\), got 12$"):
+        upscale_file(engine, tmp_path / "in.png", tmp_path / "out.png", png_level=12)
+    assert (tmp_path / "exists.png").read_bytes() == b"keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exists.png", "folder.png", "in.png"]
+
+
 def test_load_model_from_path_is_eval(weights):
     model = srgan.load_model(weights, device="cpu")
     assert not model.training and model.scale == 4

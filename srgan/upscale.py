@@ -423,6 +423,9 @@ def upscale_file(engine, src: str | os.PathLike, dest: str | os.PathLike, *, til
 
     if outscale is not None and not (math.isfinite(outscale) and outscale > 0):
         raise ValueError(f"outscale must be a positive number, got {outscale}")
+    # The input first (its header only): a missing file is an ImageNotFoundError, whatever the output; with an
+    # existing output, os.path.samefile below raised a bare FileNotFoundError.
+    images.read_size(src)
     if Path(dest).is_file() and os.path.samefile(src, dest):  # even with overwrite: the input would be lost
         raise images.ImageError(dest, "is the input file itself; refused (choose another output)")
     # write_image's own checks, before the model is loaded or run: they used to fail only after it (minutes)

@@ -334,6 +334,17 @@ def test_upscale_file_checks_its_output_before_reading_or_running(tiny_model, tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists.png", "folder.png", "in.png"]
 
 
+def test_upscale_file_with_a_missing_input_says_so_whatever_the_output(tiny_model, tmp_path):
+    """With an existing output it was a bare FileNotFoundError from os.path.samefile, not the ImageError promised."""
+    (tmp_path / "exists.png").write_bytes(b"keep")
+    engine = prepare(tiny_model, "cpu", "fp32")
+    for dest in ("exists.png", "new.png"):
+        with pytest.raises(images.ImageNotFoundError) as caught:
+            upscale_file(engine, tmp_path / "nope.png", tmp_path / dest)
+        assert str(caught.value) == f"{tmp_path / 'nope.png'}: no such file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exists.png"]
+
+
 def test_load_model_from_path_is_eval(weights):
     model = srgan.load_model(weights, device="cpu")
     assert not model.training and model.scale == 4

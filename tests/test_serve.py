@@ -354,6 +354,23 @@ def test_study_report_checks_its_plot_path_before_printing(study_dir, capsys):
     assert main(["study", "report", str(study_dir), "-o", str(study_dir / "plot.png")]) == 0  # an old plot: replaced
 
 
+def test_study_report_keeps_its_plot_out_of_the_method_folders(study_dir, tmp_path_factory, capsys):
+    """-o DIR/HR/plot.png became an image for raters to score, and DIR/srgan/a.jpg (beside a.png) then stopped
+    srgan serve --study; the folders are compared resolved, so a link to one is caught too."""
+    study_mod.append_rating(study_dir, {"rater": "r", "method": "HR", "image": "a", "score": 5})
+    link = tmp_path_factory.mktemp("elsewhere") / "hr"
+    link.symlink_to(study_dir / "HR")
+    stimuli = study_mod.scan(study_dir)
+    for out, method in [(study_dir / "HR" / "plot.png", "HR"), (study_dir / "srgan" / "a.jpg", "srgan"),
+                        (link / "plot.png", "HR"), (study_dir / "plots" / "mos.png", "plots")]:
+        assert main(["study", "report", str(study_dir), "-o", str(out)]) == 1
+        assert capsys.readouterr() == ("", f"srgan: error: {out}: is in the study's {method}/ folder, where srgan "
+                                           "serve --study would take it for an image to rate; write the plot in the "
+                                           "study folder itself or outside it\n")
+    assert study_mod.scan(study_dir) == stimuli and not (study_dir / "plots").exists()
+    assert main(["study", "report", str(study_dir), "-o", str(study_dir / ".plots" / "mos.png")]) == 0  # not scanned
+
+
 def test_study_report_without_ratings_is_one_line_error(study_dir, tmp_path, capsys):
     assert main(["study", "report", str(study_dir)]) == 1
     assert "no ratings yet" in capsys.readouterr().err

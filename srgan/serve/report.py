@@ -53,7 +53,8 @@ def plot(rows: list[MethodScore]) -> Image.Image:
 
 
 def _check_plot_path(out: Path, study_dir: str) -> None:
-    """The plot is rewritten on every report, so it may replace an earlier plot, never one of the stimuli."""
+    """The plot is rewritten on every report, so it may replace an earlier plot, never one of the stimuli, and it
+    never goes where it would become one."""
     if out.suffix.lower() not in IMAGE_EXTENSIONS:
         raise ValueError(f"{out}: the plot is an image; name a {', '.join(IMAGE_EXTENSIONS)} file")
     if out.is_file():
@@ -63,6 +64,12 @@ def _check_plot_path(out: Path, study_dir: str) -> None:
             stimuli = []
         if any(file_identity(s.path) == file_identity(out) for s in stimuli):
             raise ValueError(f"{out}: is one of the study's images; the plot would replace it")
+    # Every folder of the study is a method's (one made for the plot would become one): an image there would be
+    # shown to raters, and one named like a stimulus (a.jpg beside a.png) stops srgan serve --study.
+    root, folder = Path(study_dir).resolve(), out.resolve().parent
+    if folder.parent == root and not folder.name.startswith("."):  # hidden folders are not scanned
+        raise ValueError(f"{out}: is in the study's {folder.name}/ folder, where srgan serve --study would take it "
+                         "for an image to rate; write the plot in the study folder itself or outside it")
 
 
 def report_from_cli(args: argparse.Namespace) -> int:

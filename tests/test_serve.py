@@ -291,6 +291,18 @@ def test_study_folder_errors(tmp_path):
         study_mod.scan(tmp_path)
 
 
+def test_a_study_with_tiff_images_is_refused_at_startup(study_dir):
+    """The rating page served .tif stimuli as image/tiff, which browsers do not display: raters saw none."""
+    for method in ("HR", "srgan"):
+        Image.new("RGB", (8, 8)).save(study_dir / method / "c.tif")
+    with pytest.raises(ValueError) as caught:
+        create_app({"bicubic": "bicubic"}, study_dir=study_dir, device="cpu")
+    assert str(caught.value) == (f"{study_dir / 'HR' / 'c.tif'}: browsers cannot show .tif images, so raters would "
+                                 "see none (2 such file(s) in the study); save them as .png (or .jpg, .jpeg, .webp, "
+                                 ".bmp)")
+    assert len(study_mod.scan(study_dir)) == 8  # srgan study report still reads such a study
+
+
 def test_torn_last_line_is_skipped_and_counted(study_dir):
     study_mod.append_rating(study_dir, {"rater": "r", "method": "HR", "image": "a", "score": 5})
     with open(study_dir / "ratings.jsonl", "a") as f:

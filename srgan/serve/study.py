@@ -3,7 +3,7 @@
 Layout (docs/SERVE.md)::
 
     DIR/<method>/<image>.png     one folder per method (HR, bicubic, srresnet, srgan, ...), the same image
-                                 names in each; any extension srgan reads; hidden names are ignored
+                                 names in each; PNG, JPEG, WebP or BMP; hidden names are ignored
     DIR/ratings.jsonl            one JSON object per rating, appended by ``srgan serve --study DIR``
     DIR/mos.png                  the plot written by ``srgan study report DIR``
 
@@ -33,6 +33,8 @@ RATINGS_FILE = "ratings.jsonl"
 PLOT_FILE = "mos.png"
 SCORES = range(1, 6)
 RATER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: What the rating page can show: srgan also reads TIFF, but browsers other than Safari do not display it.
+BROWSER_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 # Student t 0.975 quantiles for 1..30 degrees of freedom (beyond 30 the Cornish-Fisher series below is
 # within 1e-4); a table keeps scipy out of the runtime dependencies.
@@ -124,6 +126,12 @@ class Study:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         self.stimuli = scan(self.root)
+        # Refused rather than converted on the fly: raters then see exactly the files the study was made of.
+        unshown = [s.path for s in self.stimuli if s.path.suffix.lower() not in BROWSER_EXTENSIONS]
+        if unshown:
+            raise ValueError(f"{unshown[0]}: browsers cannot show {unshown[0].suffix} images, so raters would see "
+                             f"none ({len(unshown)} such file(s) in the study); save them as .png (or "
+                             f"{', '.join(BROWSER_EXTENSIONS[1:])})")
         self._lock = threading.Lock()
         self._rated: dict[str, set[tuple[str, str]]] = {}
         for r in read_ratings(self.root)[0]:  # resuming a study: raters keep what they already did

@@ -266,6 +266,15 @@ def test_bad_ratings_are_refused(study_dir, body, status):
     assert not (study_dir / "ratings.jsonl").exists()
 
 
+def test_deeply_nested_rating_json_is_400_not_500(study_dir):
+    """3000 nested brackets fit the 4096-byte limit and made json.loads raise RecursionError: a 500."""
+    with TestClient(create_app({"bicubic": "bicubic"}, study_dir=study_dir, device="cpu"),
+                    raise_server_exceptions=False) as c:
+        for body in (b"[" * 3000, b'{"a":' * 800):
+            r = c.post("/api/study/ratings", content=body)
+            assert r.status_code == 400 and r.json() == {"error": "the rating must be a JSON object"}
+
+
 def test_only_study_files_are_served(study_dir, tmp_path_factory):
     outside = tmp_path_factory.mktemp("outside") / "secret.png"
     Image.new("RGB", (4, 4)).save(outside)

@@ -145,7 +145,7 @@ def create_app(models: dict[str, object], *, study_dir: str | os.PathLike | None
         s = get_study()
         try:
             body = json.loads(await _read_limited(request, MAX_RATING_BYTES))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[" * 3000, under the size limit
             raise HTTPException(400, "the rating must be a JSON object") from None
         if not isinstance(body, dict):
             raise HTTPException(400, "the rating must be a JSON object")

@@ -406,9 +406,19 @@ def test_a_port_that_cannot_be_used_is_one_line_error_before_serving(capsys):
     assert capsys.readouterr() == ("", f"srgan: error: 127.0.0.1:{port}: cannot listen there (Address already in use)\n")
     assert main(["serve", "--port", "99999"]) == 1  # it used to be an OverflowError from bind()
     assert capsys.readouterr().err == "srgan: error: --port must be 0-65535, got 99999\n"
-    for option in ("--max-pixels", "--max-upload-mb"):  # a limit that would refuse every upload
-        assert main(["serve", "--port", "0", option, "0"]) == 1
-        assert capsys.readouterr().err == f"srgan: error: {option} must be positive\n"
+    assert main(["serve", "--port", "0", "--max-pixels", "0"]) == 1  # a limit that would refuse every upload
+    assert capsys.readouterr().err == "srgan: error: --max-pixels must be positive\n"
+
+
+@pytest.mark.parametrize("value", ["0", "0.0000001", "-1", "inf", "nan"])
+def test_max_upload_mb_must_be_finite_and_hold_an_image(capsys, monkeypatch, value):
+    """inf and nan failed in int() (OverflowError, ValueError); 0.0000001 served with a 0-byte limit."""
+    from srgan.serve import app as app_module
+
+    monkeypatch.setattr(app_module, "create_app", lambda *a, **k: pytest.fail("the server was started"))
+    assert main(["serve", "--port", "0", "--max-upload-mb", value]) == 1
+    assert capsys.readouterr() == ("", "srgan: error: --max-upload-mb must be a number from 0.001 (about 1 KB), "
+                                       f"got {float(value):g}\n")
 
 
 @pytest.mark.parametrize("file, problem", [

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import socket
@@ -11,6 +12,9 @@ from pathlib import Path
 from ..evaluate import SHIPPED_NAMES, SHIPPED_WEIGHTS
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: Smallest --max-upload-mb, about 1 KB: under it only images of less than about 16x16 px fit (a 16x16 photo is
+#: ~0.8 KB as PNG), so every real upload would be refused, as with a limit of 0.
+MIN_UPLOAD_MB = 0.001
 #: A served model's name goes into URLs (``/api/jobs/ID/NAME.png``) and the comma-separated ``models=`` list.
 MODEL_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
@@ -61,8 +65,9 @@ def serve_from_cli(args: argparse.Namespace) -> int:
         raise ValueError(f"--port must be 0-65535, got {args.port}")
     listening = _listen(args.host, args.port)  # before loading models; uvicorn would say it only after the banner
     with listening:
-        if args.max_upload_mb is not None and args.max_upload_mb <= 0:
-            raise ValueError("--max-upload-mb must be positive")
+        mb = args.max_upload_mb  # inf and nan are floats too: int() of them failed with a bare message
+        if mb is not None and not (math.isfinite(mb) and mb >= MIN_UPLOAD_MB):
+            raise ValueError(f"--max-upload-mb must be a number from {MIN_UPLOAD_MB} (about 1 KB), got {mb:g}")
         if args.max_pixels is not None and args.max_pixels < 1:  # as upscale: every upload would be refused
             raise ValueError("--max-pixels must be positive")
         limit = MAX_UPLOAD_BYTES if args.max_upload_mb is None else int(args.max_upload_mb * 1024 * 1024)

@@ -21,7 +21,7 @@ from .outputs import file_identity, missing_folders, remove_if_empty
 __all__ = ["BenchmarkSet", "degrade_folder"]
 
 
-def _in_lr_folder(folders: tuple[str, ...]) -> bool:
+def in_lr_folder(folders: tuple[str, ...]) -> bool:
     """Whether a path below an HR folder (its folder names) lies in an ``LR_*`` subfolder, which HR searches skip."""
     return any(part.startswith("LR_") for part in folders)
 
@@ -29,7 +29,7 @@ def _in_lr_folder(folders: tuple[str, ...]) -> bool:
 def hr_files(hr_dir: Path) -> list[Path]:
     """The images under ``hr_dir``, searched recursively, leaving out subfolders named ``LR_*``: LR images kept
     inside an HR folder are not HR images."""
-    return [p for p in find_images([hr_dir]) if not _in_lr_folder(p.relative_to(hr_dir).parts[:-1])]
+    return [p for p in find_images([hr_dir]) if not in_lr_folder(p.relative_to(hr_dir).parts[:-1])]
 
 
 def found_as_hr(folder, hr_dir) -> bool:
@@ -39,7 +39,7 @@ def found_as_hr(folder, hr_dir) -> bool:
         inside = Path(os.path.realpath(folder)).relative_to(os.path.realpath(hr_dir))
     except ValueError:
         return False
-    return not _in_lr_folder(inside.parts)
+    return not in_lr_folder(inside.parts)
 
 
 class BenchmarkSet:

@@ -63,9 +63,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from .benchmark_sets import in_lr_folder
 from .images import ImageError, find_images, read_size
 from .imagecache import ImageCache, default_cache_dir, load_hr
 from .imresize import degrade_uint8
+from .outputs import file_identity
 
 __all__ = ["TrainDataset", "augment", "lr_crop", "train_loader"]
 
@@ -176,13 +178,21 @@ class TrainDataset(Dataset):
         self.epoch = 0
 
         files: list[Path] = []
+        low_res = 0
         for root in self.roots:
             try:
-                files.extend(find_images([root]))
+                found = find_images([root])
             except ImageError as exc:
                 raise ValueError(f"training data: {exc}") from None
-        seen: set[str] = set()
-        files = [f for f in files if not (os.path.abspath(f) in seen or seen.add(os.path.abspath(f)))]
+            if root.is_dir():  # a benchmark-style folder's LR_* images are inputs, not HR targets (as in srgan eval)
+                hr = [f for f in found if not in_lr_folder(f.relative_to(root).parts[:-1])]
+                low_res += len(found) - len(hr)
+                found = hr
+            files.extend(found)
+        if low_res:
+            log.warning("left out %d image(s) in LR_* folders: low-resolution inputs, not training targets", low_res)
+        seen: set[tuple[int, int]] = set()  # one file once, whatever names and links reach it
+        files = [f for f in files if not ((key := file_identity(f)) in seen or seen.add(key))]
         self.files_found = len(files)
         self.held_out = [f for f in files if hold_out is not None and hold_out(f)]
         files = [f for f in files if not (hold_out is not None and hold_out(f))]

@@ -15,8 +15,12 @@ def _is_image_name(name: str) -> bool:
 
 def _scan_folder(root: Path) -> list[Path]:
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):  # symlinked folders not followed
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+    # Linked folders are followed (a pool of links to datasets was skipped without a word), except a link back to
+    # the folder it is in or one above it, which would never end.
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        here = os.path.realpath(dirpath) + os.sep
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and
+                       not here.startswith(os.path.realpath(os.path.join(dirpath, d)) + os.sep)]
         for name in filenames:
             if not name.startswith(".") and _is_image_name(name):
                 full = Path(dirpath, name)
@@ -31,7 +35,8 @@ def find_images(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     * a file is returned as given, whatever its extension (it was named explicitly);
     * a folder is searched recursively for files with an :data:`IMAGE_EXTENSIONS`
       extension (any case), skipping hidden files and folders (names starting with
-      ``.``), sorted by relative path; an empty folder contributes nothing;
+      ``.``), following linked folders but not loops, sorted by relative path; an
+      empty folder contributes nothing;
     * anything else containing ``*``, ``?`` or ``[`` is a glob pattern (``**`` recurses);
       matched files must have an image extension, matched folders are searched.
 

@@ -84,17 +84,13 @@ def hold_out_rule(val_data: str) -> Callable[[Path], bool]:
     """What training must not see: the split always, and every file of a ``val_data`` folder."""
     if not val_data or val_data == "pool":
         return is_validation_image
-    # A file is in val_data if it is there however the two are spelled: a val_data or train_data reached through
-    # a symbolic link held out nothing when compared as spelled (abspath), and a val_data folder of links to
-    # files elsewhere would hold out nothing compared as the files really are (realpath): the file's folder is
-    # resolved, the file's own link is not.
-    folders = {os.path.abspath(val_data) + os.sep, os.path.realpath(val_data) + os.sep}
+    # By file identity, not by path: a val_data or train_data reached through a link, a val_data folder of links
+    # into the pool, or hard links, all held out nothing when paths were compared.
+    from .images import find_images
+    from .outputs import file_identity
 
-    def in_val_data(path) -> bool:
-        spellings = (os.path.abspath(path), os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path)))
-        return any(s.startswith(f) for s in spellings for f in folders)
-
-    return lambda path: is_validation_image(path) or in_val_data(path)
+    held = {file_identity(path) for path in find_images([val_data])}
+    return lambda path: is_validation_image(path) or file_identity(Path(path)) in held
 
 
 def validate(generator, val_set, scale: int, device) -> dict[str, float]:

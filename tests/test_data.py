@@ -293,3 +293,42 @@ def test_default_cache_dir_is_not_next_to_the_data(tmp_path, monkeypatch):
     monkeypatch.delenv("SRGAN_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
     assert default_cache_dir() == tmp_path / "x" / "srgan"
+
+
+def test_linked_folders_are_followed_and_each_file_taken_once(tmp_path, cache_dir):
+    """A pool of links to datasets: a linked subfolder was skipped without a word (os.walk does not follow), while
+    a folder named twice, or a file reached by two names, was trained on twice."""
+    real = tmp_path / "real"
+    for name in ("x", "y"):
+        _save(real / f"{name}.png", _rgb(40, 40))
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    (pool / "linked").symlink_to(real)
+    (pool / "loop").symlink_to(pool)  # a link back up: followed, it would never end
+    (pool / "z.png").hardlink_to(real / "x.png")
+    data = TrainDataset([pool, real], crop_size=16, cache=False, progress=False)
+    assert [p.relative_to(tmp_path).as_posix() for p in data.files] == ["pool/linked/x.png", "pool/linked/y.png"]
+
+
+def test_lr_folders_are_not_training_targets(tmp_path, cache_dir, caplog):
+    """A benchmark-style folder's LR_bicubic_x4 images were trained on as HR patches."""
+    for name in ("a", "b"):
+        _save(tmp_path / "Set" / "HR" / f"{name}.png", _rgb(64, 64))
+        _save(tmp_path / "Set" / "LR_bicubic_x4" / f"{name}.png", _rgb(16, 16))
+    with caplog.at_level(logging.WARNING, logger="srgan"):
+        data = TrainDataset([tmp_path / "Set"], crop_size=16, cache=False, progress=False)
+    assert [p.relative_to(tmp_path).as_posix() for p in data.files] == ["Set/HR/a.png", "Set/HR/b.png"]
+    assert "left out 2 image(s) in LR_* folders" in caplog.text
+
+
+def test_a_val_data_folder_of_links_into_the_pool_holds_them_out(tmp_path):
+    """hold_out_rule compared paths: a val_data folder of symbolic or hard links to pool images held nothing out,
+    and validation scored images the model trained on."""
+    from srgan.validation import hold_out_rule
+
+    pool = [_save(tmp_path / "pool" / f"p{i}.png", _rgb(24, 24)) for i in range(3)]
+    (tmp_path / "val").mkdir()
+    (tmp_path / "val" / "s.png").symlink_to(pool[0])
+    (tmp_path / "val" / "h.png").hardlink_to(pool[1])
+    rule = hold_out_rule(str(tmp_path / "val"))
+    assert [rule(p) for p in pool] == [True, True, False]

@@ -140,6 +140,12 @@ class BenchmarkSet:
             self._lr_checked.add(name)
         return lr, hr
 
+    def check(self) -> None:
+        """Read every pair once (sizes, LR content): a bad file fails now, not at a training run's first evaluation,
+        after the steps since its last checkpoint. The content check is not repeated later."""
+        for _ in self:
+            pass
+
     def __iter__(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         for name, path in self.items:
             lr, hr = self.load(name, path)

@@ -119,6 +119,26 @@ def _few(paths: Sequence, n: int = 10) -> str:
 # --------------------------------------------------------------------------- training data
 
 
+def training_files(roots: Sequence[str | os.PathLike]) -> tuple[list[Path], int]:
+    """The image files of ``roots`` (folders or files) to train on, each file once whatever names and links reach
+    it, and how many were left out for lying in an ``LR_*`` folder (a benchmark-style folder's low-resolution
+    inputs, not HR targets: as ``srgan eval`` reads a set)."""
+    files: list[Path] = []
+    low_res = 0
+    for root in map(Path, roots):
+        try:
+            found = find_images([root])
+        except ImageError as exc:
+            raise ValueError(f"training data: {exc}") from None
+        if root.is_dir():
+            hr = [f for f in found if not in_lr_folder(f.relative_to(root).parts[:-1])]
+            low_res += len(found) - len(hr)
+            found = hr
+        files.extend(found)
+    seen: set[tuple[int, int]] = set()
+    return [f for f in files if not ((key := file_identity(f)) in seen or seen.add(key))], low_res
+
+
 def _fingerprint(files: list[Path]) -> dict:
     """The training images by name and size, in order: sample i is cut from image i % n, so a resumed run draws the
     same patches only from the same list (srgan.train checks it). Names, not folders: a moved copy is the same."""
@@ -177,22 +197,9 @@ class TrainDataset(Dataset):
         self.length = None if length is None else int(length)
         self.epoch = 0
 
-        files: list[Path] = []
-        low_res = 0
-        for root in self.roots:
-            try:
-                found = find_images([root])
-            except ImageError as exc:
-                raise ValueError(f"training data: {exc}") from None
-            if root.is_dir():  # a benchmark-style folder's LR_* images are inputs, not HR targets (as in srgan eval)
-                hr = [f for f in found if not in_lr_folder(f.relative_to(root).parts[:-1])]
-                low_res += len(found) - len(hr)
-                found = hr
-            files.extend(found)
+        files, low_res = training_files(self.roots)
         if low_res:
             log.warning("left out %d image(s) in LR_* folders: low-resolution inputs, not training targets", low_res)
-        seen: set[tuple[int, int]] = set()  # one file once, whatever names and links reach it
-        files = [f for f in files if not ((key := file_identity(f)) in seen or seen.add(key))]
         self.files_found = len(files)
         self.held_out = [f for f in files if hold_out is not None and hold_out(f)]
         files = [f for f in files if not (hold_out is not None and hold_out(f))]

@@ -63,7 +63,7 @@ def train_from_cli(args) -> int:
 def train(config: TrainConfig, resume: str | None = None) -> dict:
     """Train; returns a summary ``{"step", "stopped_by", "bad_total", "out_dir"}``."""
     out_dir = Path(config.out_dir)
-    val_set = _check_config(config)  # once: none of it depends on the run folder
+    val_set, eval_sets = _check_config(config)  # once: none of it depends on the run folder
     _check_start(config, out_dir, resume)  # fails before the run folder or its lock is created
     device = resolve_device(config.device)
     info = ddp.init(device)
@@ -75,7 +75,7 @@ def train(config: TrainConfig, resume: str | None = None) -> dict:
         with sigterm_interrupts(), rundir.exclusive(out_dir) if info.is_main else nullcontext():
             # Again under the lock: another run may have written checkpoints since the check above.
             state, init_generator = _check_start(config, out_dir, resume)
-            summary = _run(config, out_dir, device, info, state, init_generator, val_set)
+            summary = _run(config, out_dir, device, info, state, init_generator, val_set, eval_sets)
         clean = True
         return summary
     finally:
@@ -86,8 +86,8 @@ def train(config: TrainConfig, resume: str | None = None) -> dict:
 
 
 def _check_config(config: TrainConfig):
-    """The ways a config can be wrong before any work (data folders, validation images, VGG weights, the batch
-    split); returns the validation set (``val_data``), or None."""
+    """The ways a config can be wrong before any work (data folders, validation and eval images, VGG weights, the
+    batch split); returns the validation set (``val_data``) or None, and the eval sets (``eval_data``)."""
     if not config.train_data:
         raise ConfigError("config 'train_data': no training folders; pass train_data=FOLDER (or a list)")
     if config.eval_data and not config.eval_every:  # it was never scored, without a word (checked here, not in
@@ -97,10 +97,6 @@ def _check_config(config: TrainConfig):
     missing = [p for p in config.train_data if not Path(p).exists()]
     if missing:
         raise ConfigError(f"config 'train_data': not found: {', '.join(missing)}")
-    try:
-        _eval_folders(config)
-    except ValueError as exc:
-        raise ConfigError(f"config 'eval_data': {exc}") from None
     val_set = None
     if config.val_data:
         try:
@@ -118,7 +114,35 @@ def _check_config(config: TrainConfig):
     if world > 1 and config.grad_accum > 1:
         raise ConfigError("config 'grad_accum': gradient accumulation is for one process; under torchrun use "
                           "more processes instead")
-    return val_set
+    eval_sets = _eval_sets(config)
+    for bench in ([val_set] if val_set is not None and config.eval_every else []) + eval_sets:
+        try:
+            bench.check()
+        except (OSError, ValueError) as exc:
+            key = "val_data" if bench is val_set else "eval_data"
+            raise ConfigError(f"config '{key}': {exc}") from None
+    return val_set, eval_sets
+
+
+def _eval_sets(config: TrainConfig) -> list:
+    """The eval_data sets, refused when training would see their HR images: the numbers reported on them would be
+    measured on images the model trained on."""
+    from .benchmark_sets import BenchmarkSet
+    from .data import training_files
+    from .outputs import file_identity
+
+    try:
+        sets = [BenchmarkSet(folder, config.scale) for folder in _eval_folders(config)]
+    except ValueError as exc:
+        raise ConfigError(f"config 'eval_data': {exc}") from None
+    reported = {file_identity(path): bench.name for bench in sets for _name, path in bench.items}
+    if reported:
+        trained = [path for path in training_files(config.train_data)[0] if file_identity(path) in reported]
+        if trained:
+            raise ConfigError(f"config 'eval_data': {len(trained)} HR image(s) of {reported[file_identity(trained[0])]} "
+                              f"are in train_data (e.g. {trained[0]}): its numbers would be measured on training "
+                              "images; take them out of train_data, or report on another set")
+    return sets
 
 
 def _eval_folders(config: TrainConfig) -> list[Path]:
@@ -169,8 +193,7 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
     return state, None
 
 
-def _run(config, out_dir, device, info, state, init_generator, val_set) -> dict:
-    from .benchmark_sets import BenchmarkSet
+def _run(config, out_dir, device, info, state, init_generator, val_set, eval_sets) -> dict:
     from .data import TrainDataset
 
     c = config
@@ -178,7 +201,7 @@ def _run(config, out_dir, device, info, state, init_generator, val_set) -> dict:
                            progress=info.is_main and c.progress, hold_out=hold_out_rule(c.val_data))
     evaluating = info.is_main and c.eval_every
     val_set = val_set if evaluating else None
-    eval_sets = [BenchmarkSet(p, c.scale) for p in _eval_folders(c)] if evaluating else []
+    eval_sets = eval_sets if evaluating else []
     if state is not None and state.get("data", dataset.fingerprint) != dataset.fingerprint:
         was = state["data"]["images"]
         raise ConfigError(f"--resume: the training images are not the run's ({was} image(s) when it was saved, "

@@ -69,9 +69,10 @@ def test_mse_phase_end_to_end(mse_run):
 
 def test_gan_phase_from_mse_checkpoint(mse_run, images, tmp_path, capsys):
     out = tmp_path / "gan"
+    reported = shutil.copytree(images, tmp_path / images.name)  # a copy: training on a reported set is refused
     assert main(["train", "--config", "smoke", *overrides(
         images, out, "phase=gan", f"init_from={mse_run / 'last.pt'}", "steps=4", "batch_size=2",
-        "checkpoint_every=4", "log_every=1", "eval_every=4", f"eval_data={images}")]) == 0
+        "checkpoint_every=4", "log_every=1", "eval_every=4", f"eval_data={reported}")]) == 0
     assert "gan-phase checkpoint" not in capsys.readouterr().err
     # a gan checkpoint as a start gives its generator, not its D: said, where it was silent
     assert main(["train", "--config", "smoke", *overrides(
@@ -296,12 +297,33 @@ def test_refuses_to_overwrite_an_existing_run(images, tmp_path, capsys):
     (["phase=gan", "crop_size=64"], "crops of >= 96"),
     (["eval_data=/tmp"], "'eval_data': is scored every eval_every steps, and eval_every is 0 (never)"),  # was silent
     (["eval_every=2", "eval_data=/no/such"], "'eval_data': /no/such: no such folder, and not a benchmark name"),
+    (["eval_every=2", "eval_data=TRAIN"], "'eval_data': 4 HR image(s) of train_images0 are in train_data (e.g. "),
 ])
 def test_config_errors_before_any_work(extra, message, images, tmp_path, capsys):
     out = tmp_path / "run"
+    extra = [e.replace("TRAIN", str(images)) for e in extra]
     assert main(["train", "--config", "smoke", *overrides(images, out), *extra]) == 1
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_bad_eval_or_val_lr_is_found_before_training(images, tmp_path, capsys):
+    """A wrong-size LR in eval_data or val_data failed at the first evaluation: after eval_every steps of training,
+    with nothing saved when it came before the first checkpoint."""
+    for folder in ("HR", "LR_bicubic_x4"):
+        (tmp_path / "Set" / folder).mkdir(parents=True)
+    for i in range(2):  # 200 x 112: large enough for NIQE (val_data)
+        image = Image.open(images / f"img{i}.png")
+        image.resize((200, 112)).save(tmp_path / "Set" / "HR" / f"img{i}.png")
+        image.resize((50 - i, 28)).save(tmp_path / "Set" / "LR_bicubic_x4" / f"img{i}.png")
+    train = shutil.copytree(images, tmp_path / "train")
+    for key in ("eval_data", "val_data"):
+        out = tmp_path / key
+        assert main(["train", "--config", "smoke", *overrides(train, out, "eval_every=2", f"{key}={tmp_path / 'Set'}",
+                                                              "steps=4")]) == 1
+        err = capsys.readouterr().err
+        assert f"config '{key}': {tmp_path / 'Set' / 'LR_bicubic_x4' / 'img1.png'}: LR is 49x28 but the HR" in err
+        assert not out.exists()
 
 
 def test_eval_data_takes_a_benchmark_name(images, tmp_path, monkeypatch):

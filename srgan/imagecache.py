@@ -1,7 +1,7 @@
 """The pre-decoded training-image cache: each image decoded once, and its MATLAB LR made once.
 
 An entry is two uint8 ``.npy`` files in ``<cache dir>/decoded-v<CACHE_VERSION>/``, named by the sha256 of
-(absolute path, mtime, size, scale):
+(absolute path, mtime, size, scale, inode, ctime):
 
 * ``<key>.hr.npy``: the image as RGB (:func:`srgan.images.read_rgb_uint8`), mod-cropped top-left to a
   multiple of ``scale``, exactly as a benchmark HR is;
@@ -58,7 +58,10 @@ class ImageCache:
     def entry(self, path: Path) -> tuple[Path, Path]:
         """``(hr file, lr file)`` of ``path`` as it is now (``OSError`` if it cannot be stat'ed)."""
         st = path.stat()
-        key = f"{os.path.abspath(path)}\0{st.st_mtime_ns}\0{st.st_size}\0{self.scale}"
+        # inode and ctime too: a file replaced by one of the same size with its mtime kept (cp -p, tar, unzip; a
+        # BMP's size follows from its dimensions) was served from the old entry. Copy tools cannot set ctime back.
+        key = (f"{os.path.abspath(path)}\0{st.st_mtime_ns}\0{st.st_size}\0{self.scale}\0{st.st_ino}"
+               f"\0{st.st_ctime_ns}")
         stem = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
         return self.folder / f"{stem}.hr.npy", self.folder / f"{stem}.lr.npy"
 

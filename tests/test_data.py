@@ -1,5 +1,6 @@
 """srgan.data: training patches, cache, bad files."""
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -332,3 +333,17 @@ def test_a_val_data_folder_of_links_into_the_pool_holds_them_out(tmp_path):
     (tmp_path / "val" / "h.png").hardlink_to(pool[1])
     rule = hold_out_rule(str(tmp_path / "val"))
     assert [rule(p) for p in pool] == [True, True, False]
+
+
+def test_a_replaced_image_with_the_same_size_and_mtime_is_decoded_again(tmp_path, cache_dir):
+    """The cache key was path, mtime and size: a BMP (its size follows from its dimensions) replaced by another
+    with its mtime kept (cp -p, tar, unzip) was served from the old entry."""
+    path = _save(tmp_path / "img" / "a.bmp", np.zeros((32, 32, 3), np.uint8))
+    before = path.stat()
+    first = TrainDataset([tmp_path / "img"], crop_size=16, cache_dir=cache_dir, progress=False)
+    assert first.sample(0)[1].max() == 0
+    _save(path, np.full((32, 32, 3), 255, np.uint8))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    again = TrainDataset([tmp_path / "img"], crop_size=16, cache_dir=cache_dir, progress=False)
+    assert again.sample(0)[1].min() == 255

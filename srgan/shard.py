@@ -45,18 +45,22 @@ def sharded(upscale_from_cli: Callable[[argparse.Namespace], int], args: argpars
     plan = plan_outputs(inputs, args.output, getattr(args, "ext", ".png"), getattr(args, "suffix", ""))
     share = plan.pairs[info.rank::info.world_size]
     todo = [(src, dest) for src, dest in share if args.overwrite or not dest.exists()]
+    # The plan's own errors (a missing input, a broken link) are every rank's: rank 0 alone reports and counts them.
+    planned_errors = plan.errors if info.is_main else []
+    for line in planned_errors:
+        print(f"srgan: {line}", file=sys.stderr)
     if not info.is_main:
         args.quiet = True  # one progress bar and one closing line: rank 0's
-    code = 0
+    code = 1 if planned_errors else 0
     if todo:
         args.shard = set(todo)
         try:
-            code = upscale_from_cli(args)
+            code = max(code, upscale_from_cli(args))
         except Exception as exc:  # a rank that fails must still join the summary, or the others wait forever
             print(f"srgan: rank {info.rank}: {exc}", file=sys.stderr)
             code = 1
     written = sum(dest.exists() for _src, dest in todo)
-    counts = torch.tensor([written, len(todo) - written, len(share) - len(todo), int(code != 0)])
+    counts = torch.tensor([written, len(todo) - written + len(planned_errors), len(share) - len(todo), int(code != 0)])
     dist.all_reduce(counts)
     written, failed, skipped, failed_ranks = counts.tolist()
     if info.is_main:

@@ -130,7 +130,7 @@ def _upscale(args: argparse.Namespace) -> int:
     plan.pairs = mine(plan.pairs, args)  # under torchrun: this rank's share (srgan.shard)
     created = missing_folders([plan.folder, *(dest.parent for _src, dest in plan.pairs)])
     check_writable_dir(plan.folder)  # before any work: a bad output fails at once (ImageError: one line)
-    errors = plan.errors
+    errors = [] if getattr(args, "shard", None) is not None else plan.errors  # under torchrun srgan.shard reports them
     todo, existing = [], 0
     for src, dest in plan.pairs:
         if dest.is_file() and skip_existing:

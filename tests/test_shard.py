@@ -65,3 +65,9 @@ def test_two_ranks_do_each_file_once_and_resume(tmp_path):
     result = torchrun_upscale(src, "-o", out, "--model", weights)
     assert result.returncode != 0
     assert "0 image(s) written, 6 already done (skipped), 1 failed" in summary(result)
+
+    # A missing input is reported once and counted (each rank printed it, and the summary left it out).
+    result = torchrun_upscale(src, tmp_path / "missing.png", "-o", out, "--model", weights)
+    assert result.returncode != 0
+    assert result.stderr.count("missing.png: no such file or folder") == 1, result.stderr[-3000:]
+    assert "0 image(s) written, 6 already done (skipped), 2 failed" in summary(result)

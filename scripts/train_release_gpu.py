@@ -228,9 +228,11 @@ def fastest(make_step, batches: Batches, batch: int, device: torch.device, log: 
 
 
 def seconds_per_step(step, batches: Batches, batch: int, device: torch.device) -> float:
-    """Wall time of one training step (its batch drawn included), after a warm-up."""
+    """Wall time of one training step (its batch drawn included), after a warm-up. The batches' random state is
+    put back: how many sizes were timed (auto_batch stops early) must not change the training batches after."""
     cuda = device.type == "cuda"
     warmup, timed = (10, 25) if cuda else (1, 2)  # on CUDA the warm-up is cuDNN's autotuning
+    rng = batches.generator.get_state()
     for _ in range(warmup):
         step(*batches(batch), 1e-6)
     if cuda:
@@ -240,7 +242,9 @@ def seconds_per_step(step, batches: Batches, batch: int, device: torch.device) -
         step(*batches(batch), 1e-6)
     if cuda:
         torch.cuda.synchronize()
-    return (time.time() - start) / timed
+    seconds = (time.time() - start) / timed
+    batches.generator.set_state(rng)
+    return seconds
 
 
 AUTO_BATCHES = (64, 128, 256)

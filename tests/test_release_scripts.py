@@ -119,6 +119,19 @@ def test_auto_batch_takes_a_larger_batch_only_where_it_is_nearly_free():
             script._batch_arg(bad)
 
 
+def test_timing_a_step_leaves_the_batches_that_follow_unchanged():
+    """auto_batch times 1 to 3 batch sizes, as fast as they turn out: the training batches after it depended on
+    how many it timed."""
+    import torch
+
+    script = _script("train_release_gpu")
+    hrs = [torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8)]
+    lrs = [torch.randint(0, 256, (3, 16, 16), dtype=torch.uint8)]
+    timed, untimed = script.Batches(hrs, lrs, 32, seed=3), script.Batches(hrs, lrs, 32, seed=3)
+    assert script.seconds_per_step(lambda lr, hr, lr_now: None, timed, 8, torch.device("cpu")) >= 0
+    assert all(torch.equal(a, b) for a, b in zip(timed(16), untimed(16)))
+
+
 def test_discriminator_warmup_step_leaves_the_generator_as_it_was():
     import argparse
 

@@ -15,12 +15,17 @@ def _is_image_name(name: str) -> bool:
 
 def _scan_folder(root: Path) -> list[Path]:
     found = []
-    # Linked folders are followed (a pool of links to datasets was skipped without a word), except a link back to
-    # the folder it is in or one above it, which would never end.
+    # Linked folders are followed (a pool of links to datasets was skipped without a word), except one leading back
+    # to a folder the walk is already inside (a loop, however many links it takes), which would never end.
+    inside = {os.fspath(root): {os.path.realpath(root)}}  # each folder's real path and those of the folders above
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        here = os.path.realpath(dirpath) + os.sep
-        dirnames[:] = [d for d in dirnames if not d.startswith(".") and
-                       not here.startswith(os.path.realpath(os.path.join(dirpath, d)) + os.sep)]
+        above, kept = inside.pop(dirpath), []
+        for d in dirnames:
+            real = os.path.realpath(os.path.join(dirpath, d))
+            if not d.startswith(".") and real not in above:
+                inside[os.path.join(dirpath, d)] = above | {real}
+                kept.append(d)
+        dirnames[:] = kept
         for name in filenames:
             if not name.startswith(".") and _is_image_name(name):
                 full = Path(dirpath, name)

@@ -15,14 +15,15 @@ def _is_image_name(name: str) -> bool:
 
 def _scan_folder(root: Path) -> list[Path]:
     found = []
-    # Linked folders are followed (a pool of links to datasets was skipped without a word), except one leading back
-    # to a folder the walk is already inside (a loop, however many links it takes), which would never end.
+    # Linked folders are followed (a pool of links to datasets was skipped without a word), except one leading to a
+    # folder the walk is already inside or to one above it (``..``, ``~``, ``/``): a loop, however many links it
+    # takes, would never end, and a link up would scan the folders around the one named, or the whole disk.
     inside = {os.fspath(root): {os.path.realpath(root)}}  # each folder's real path and those of the folders above
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         above, kept = inside.pop(dirpath), []
         for d in dirnames:
             real = os.path.realpath(os.path.join(dirpath, d))
-            if not d.startswith(".") and real not in above:
+            if not d.startswith(".") and not any(os.path.commonpath([real, a]) == real for a in above):
                 inside[os.path.join(dirpath, d)] = above | {real}
                 kept.append(d)
         dirnames[:] = kept

@@ -308,6 +308,8 @@ def test_linked_folders_are_followed_and_each_file_taken_once(tmp_path, cache_di
     (pool / "loop").symlink_to(pool)  # a link back up: followed, it would never end
     (real / "sub").mkdir()
     (real / "sub" / "back").symlink_to(pool)  # a loop of two links: pool/linked/sub/back is pool again
+    (pool / "up").symlink_to(tmp_path)  # a link above the folder named: the folders around it are not its images
+    _save(tmp_path / "elsewhere" / "not_mine.png", _rgb(40, 40))
     (pool / "z.png").hardlink_to(real / "x.png")
     data = TrainDataset([pool, real], crop_size=16, cache=False, progress=False)
     assert [p.relative_to(tmp_path).as_posix() for p in data.files] == ["pool/linked/x.png", "pool/linked/y.png"]

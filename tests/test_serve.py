@@ -167,10 +167,61 @@ def test_uploads_arriving_together_cannot_overfill_the_queue():
 
     try:
         anyio.run(all_at_once)
-        assert sorted(statuses) == [202] * MAX_WAITING + [503] * 4 and len(reading) == MAX_WAITING
+        assert sorted(statuses) == [202] * MAX_WAITING + [503] * 4
         assert app.state.runner.waiting() == MAX_WAITING
     finally:
         gate.event.set()
+        app.state.runner.close()
+
+
+def test_uploads_that_stall_hold_no_place_in_the_queue():
+    """A place was held from before the body was read: eight uploads stalled part-way (a slow link, or on purpose)
+    locked everyone out with "8 jobs are already waiting" while none was."""
+    import anyio
+
+    from srgan.serve.jobs import MAX_WAITING
+
+    app = create_app({"bicubic": "bicubic"}, device="cpu")
+    body, stalled, statuses = png_bytes(), [], []
+
+    async def request(receive):
+        async def send(message):
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/api/jobs", "raw_path": b"/api/jobs", "root_path": "",
+                 "query_string": b"models=bicubic", "headers": [(b"content-length", str(len(body)).encode())],
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+        await app(scope, receive, send)
+
+    def stalling():
+        reads = []
+
+        async def receive():  # 10 bytes, then nothing more
+            reads.append(1)
+            if len(reads) == 1:
+                return {"type": "http.request", "body": body[:10], "more_body": True}
+            stalled.append(1)
+            await anyio.sleep_forever()
+        return receive
+
+    async def whole():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def main():
+        async with anyio.create_task_group() as tasks:
+            for _ in range(MAX_WAITING):
+                tasks.start_soon(request, stalling())
+            while len(stalled) < MAX_WAITING:  # every one of them waiting for the rest of its body
+                await anyio.sleep(0)
+            await request(whole)
+            tasks.cancel_scope.cancel()
+
+    try:
+        anyio.run(main)
+        assert statuses == [202]
+    finally:
         app.state.runner.close()
 
 

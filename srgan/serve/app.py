@@ -87,26 +87,29 @@ def create_app(models: dict[str, object], *, study_dir: str | os.PathLike | None
         if unknown or not picked:
             what = f"unknown model {unknown[0]!r}" if unknown else "no model chosen"
             raise HTTPException(400, f"{what}; this server has {', '.join(runner.engines)}")
-        # Before the body is read, so a full queue costs nothing more; the place is held from here on, so uploads
-        # arriving together cannot all pass this check while none of them is queued yet.
-        if not runner.reserve():
-            raise HTTPException(503, f"{MAX_WAITING} jobs are already waiting; try again when one has finished")
+        full = f"{MAX_WAITING} jobs are already waiting; try again when one has finished"
+        if runner.waiting() >= MAX_WAITING:  # before the body is read: a full queue costs nothing more
+            raise HTTPException(503, full)
         name = Path(request.query_params.get("name", "upload")).name[:200] or "upload"
         upload = runner.workdir / f"upload-{secrets.token_hex(8)}"
-        job = None
         try:
+            with open(upload, "wb") as f:  # to disk: a body trickling in holds no place in the queue
+                await _read_limited(request, max_upload_bytes, f)
+            # A place is held from the decoding (the image's memory) until the job is queued: counting queued jobs
+            # only, uploads arriving together all passed the check above (20 taken with MAX_WAITING = 8).
+            if not runner.reserve():
+                raise HTTPException(503, full)
+            job = None
             try:
-                with open(upload, "wb") as f:
-                    await _read_limited(request, max_upload_bytes, f)
                 image = await run_in_threadpool(read_image, upload, max_pixels=max_pixels)
+                job = await run_in_threadpool(runner.submit, name, image, list(dict.fromkeys(picked)))
             except ImageError as exc:
                 raise HTTPException(422, exc.problem) from None  # the page puts the file name first
             finally:
-                upload.unlink(missing_ok=True)
-            job = await run_in_threadpool(runner.submit, name, image, list(dict.fromkeys(picked)))
+                if job is None:  # refused, failed or cut off before it was queued: the place is free again
+                    runner.release()
         finally:
-            if job is None:  # refused, failed or cut off before it was queued: the place is free again
-                runner.release()
+            upload.unlink(missing_ok=True)
         return JSONResponse(_job_json(runner, job), status_code=202)
 
     async def job_status(request: Request) -> JSONResponse:

@@ -57,7 +57,7 @@ class JobRunner:
         self.workdir = Path(tempfile.mkdtemp(prefix="srgan-serve-"))
         self.jobs: dict[str, Job] = {}
         self._order: list[str] = []  # waiting job ids, oldest first
-        self._reserved = 0  # places held for uploads still being read (see reserve)
+        self._reserved = 0  # places held for uploads being decoded (see reserve)
         self._lock = threading.Lock()
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._worker = threading.Thread(target=self._run, name="srgan-serve-jobs", daemon=True)
@@ -69,10 +69,11 @@ class JobRunner:
                 "precision": _PRECISION.get(engine.dtype, str(engine.dtype))}
 
     def reserve(self) -> bool:
-        """Hold a place in the queue for an upload about to be read; False when all :data:`MAX_WAITING` are taken.
+        """Hold a place in the queue for an upload about to be decoded; False when all :data:`MAX_WAITING` are
+        taken.
 
-        The place is held while the body is read and decoded: counting only submitted jobs let every upload
-        that arrived together pass the check. :meth:`submit` takes the place, :meth:`release` gives it up.
+        The place is held while the image is decoded: counting only submitted jobs let every upload that arrived
+        together pass the check. :meth:`submit` takes the place, :meth:`release` gives it up.
         """
         with self._lock:
             if len(self._order) + self._reserved >= MAX_WAITING:

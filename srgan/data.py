@@ -140,8 +140,10 @@ def training_files(roots: Sequence[str | os.PathLike]) -> tuple[list[Path], int]
 
 
 def _fingerprint(files: list[Path]) -> dict:
-    """The training images by name and size, in order: sample i is cut from image i % n, so a resumed run draws the
-    same patches only from the same list (srgan.train checks it). Names, not folders: a moved copy is the same."""
+    """The training image files by name and size, in order: sample i is cut from image i % n, so a resumed run
+    draws the same patches only from the same files (srgan.train checks it). Names, not folders: a moved copy is
+    the same. An edit that keeps a file's size is not seen (hashing every file's bytes would cost a read of the
+    whole pool at every start)."""
     digest = hashlib.sha256()
     for path in files:
         digest.update(f"{path.name}\0{path.stat().st_size}\n".encode())
@@ -203,6 +205,9 @@ class TrainDataset(Dataset):
         self.files_found = len(files)
         self.held_out = [f for f in files if hold_out is not None and hold_out(f)]
         files = [f for f in files if not (hold_out is not None and hold_out(f))]
+        # Before decoding: with the cache every file is decoded, without it only headers are read, so which broken
+        # files are found differs, and --resume may switch the cache.
+        self.fingerprint = _fingerprint(files)
 
         self.cache: ImageCache | None = None
         if cache:
@@ -230,7 +235,6 @@ class TrainDataset(Dataset):
                 f"{len(small)} smaller than the {crop_size}-px crop, {len(self.skipped_bad)} unreadable")
         self.files = [p for p, _ in usable]
         self._cached = [c for _, c in usable]
-        self.fingerprint = _fingerprint(self.files)
         self._open: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._bad_now: set[int] = set()
 

@@ -12,8 +12,9 @@ An entry is two uint8 ``.npy`` files in ``<cache dir>/decoded-v<CACHE_VERSION>/`
 
 Samples are cut from ``np.load(..., mmap_mode='r')``. Entries are written atomically (LR first, so an HR
 file implies its LR), so several processes may build the same cache; a changed file gets a new key. Bump
-``CACHE_VERSION`` whenever what an entry holds changes: older folders (``decoded/`` held the un-cropped HR
-only) are then never read, and may be deleted.
+``CACHE_VERSION`` whenever what an entry holds, or how it is named, changes: older folders are then never
+read, and may be deleted (``decoded/`` held the un-cropped HR only; ``decoded-v2/`` was named without inode
+and ctime).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from .checkpoint import atomic_write
 from .images import ImageError, read_rgb_uint8
 from .imresize import imresize_np, mod_crop
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 def default_cache_dir() -> Path:

@@ -202,11 +202,12 @@ def _run(config, out_dir, device, info, state, init_generator, val_set, eval_set
     evaluating = info.is_main and c.eval_every
     val_set = val_set if evaluating else None
     eval_sets = eval_sets if evaluating else []
-    if state is not None and state.get("data", dataset.fingerprint) != dataset.fingerprint:
-        was = state["data"]["images"]
-        raise ConfigError(f"--resume: the training images are not the run's ({was} image(s) when it was saved, "
-                          f"{dataset.num_images} now, or other names or sizes): it would not draw the same patches; "
-                          f"resume with its data, or start a new run from its weights (init_from=...)")
+    now = dataset.fingerprint
+    if state is not None and state.get("data", now) != now:
+        raise ConfigError(f"--resume: the training images are not the run's ({state['data']['images']} image "
+                          f"file(s) when it was saved, {now['images']} now, or other names or sizes): it would not "
+                          "draw the same patches; resume with its data, or start a new run from its weights "
+                          "(init_from=...)")
     trainer = Trainer(c, device, info, init_generator)
     if state is not None:
         trainer.load_state_dict(state)
@@ -215,6 +216,9 @@ def _run(config, out_dir, device, info, state, init_generator, val_set, eval_set
     log = RunLog(out_dir if info.is_main else None, total=c.steps, start=start, tensorboard=c.tensorboard,
                  progress=c.progress)
     try:  # from here on the log (a file, a progress bar) is closed whatever happens
+        if state is not None and "data" not in state:  # from before the check: what it trained on is not known
+            log.note(f"resumed from a checkpoint that does not record its training images; {now['images']} image "
+                     "file(s) found now")
         if set_aside is not None:
             log.note(f"resumed from step {start}: the later checkpoints of the run that went on from it are "
                      f"moved to {set_aside}")

@@ -426,15 +426,35 @@ def test_resume_refuses_other_training_images(images, tmp_path, monkeypatch):
     shutil.copytree(images, tmp_path / "b" / "data")
     (tmp_path / "b" / "data" / "img0.png").unlink()
     monkeypatch.chdir(tmp_path / "b")
-    with pytest.raises(ConfigError, match=r"--resume: the training images are not the run's \(4 image\(s\) when it "
-                                          r"was saved, 3 now, or other names or sizes\)"):
+    with pytest.raises(ConfigError, match=r"--resume: the training images are not the run's \(4 image file\(s\) when "
+                                          r"it was saved, 3 now, or other names or sizes\)"):
         train(load_config("smoke", overrides("data", run, "steps=4")), resume="last")
     shutil.copy(tmp_path / "a" / "data" / "img0.png", tmp_path / "b" / "data")
     Image.open(tmp_path / "b" / "data" / "img1.png").save(tmp_path / "b" / "data" / "img1.png", compress_level=0)
-    with pytest.raises(ConfigError, match="4 image\\(s\\) when it was saved, 4 now"):  # one image changed
+    with pytest.raises(ConfigError, match="4 image file\\(s\\) when it was saved, 4 now"):  # one image changed
         train(load_config("smoke", overrides("data", run, "steps=4")), resume="last")
     monkeypatch.chdir(tmp_path / "a")
     assert train(load_config("smoke", overrides("data", run, "steps=4")), resume="last")["step"] == 4
+
+
+def test_resume_compares_the_files_not_what_decoding_found(images, tmp_path, monkeypatch, capsys):
+    """The cache decodes every file, a run without it reads headers only: with a broken file in the pool, a run
+    started with the cache was refused on resuming without it ("4 when it was saved, 5 now"), its data unchanged.
+    A checkpoint from before the check resumes, with a note."""
+    monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "cache"))
+    data = shutil.copytree(images, tmp_path / "data")
+    png = (data / "img0.png").read_bytes()
+    (data / "broken.png").write_bytes(png[:len(png) // 2])  # its header reads, its pixels do not
+    run = tmp_path / "run"
+    train(load_config("smoke", overrides(data, run, "steps=2", "cache=true")))
+    assert train(load_config("smoke", overrides(data, run, "steps=4")), resume="last")["step"] == 4
+    state = load_checkpoint(run / "last.pt")
+    del state["data"]  # as written before the check
+    torch.save(state, run / "last.pt")
+    capsys.readouterr()
+    assert train(load_config("smoke", overrides(data, run, "steps=6")), resume="last")["step"] == 6
+    assert ("resumed from a checkpoint that does not record its training images; 5 image file(s) found now"
+            in capsys.readouterr().err)
 
 
 def test_missing_vgg_weights_are_refused_before_the_data_is_read(images, tmp_path, capsys, monkeypatch):

@@ -23,12 +23,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     import PIL
     import torch
 
-    from .device import INT8_DOT_FLAGS, cpu_flags, cpu_has_fast_bf16, cpu_name, resolve_device, resolve_precision
+    from .device import (INT8_DOT_FLAGS, cpu_flags, cpu_has_fast_bf16, cpu_name, precision_name, resolve_device,
+                         resolve_precision)
     from .models import Discriminator, Generator, count_parameters
 
     flags = cpu_flags()
     device = resolve_device("auto")
-    auto = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[resolve_precision("auto", device)]
+    auto = precision_name(resolve_precision("auto", device))
     isa = ", ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8",
                                 "amx_tile") if f in flags) or "unknown"
     int8_units = [f for f in INT8_DOT_FLAGS if f in flags]

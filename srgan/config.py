@@ -31,7 +31,7 @@ class ConfigError(ValueError):
 
 
 #: The smallest LR training patch: below it the 9x9 convolutions see mostly their own zero padding (srgan.upscale
-#: edge-pads images under MIN_SIDE = 4 px for the same reason).
+#: edge-pads images under MIN_SIDE = 4 px for the same reason). Checked by srgan.train for new runs only.
 MIN_LR_CROP = 4
 
 PATH_KEYS = ("init_from", "train_data", "val_data")  # compared as folders on --resume, however spelled
@@ -123,10 +123,6 @@ class TrainConfig:
             check(getattr(self, key) >= 0, key, "must be >= 0")
         check(self.crop_size > 0 and self.crop_size % self.scale == 0, "crop_size",
               f"must be a positive multiple of scale ({self.scale})")
-        check(self.crop_size >= MIN_LR_CROP * self.scale, "crop_size", f"LR patches must be at least {MIN_LR_CROP} "
-              f"px: crop_size >= {MIN_LR_CROP * self.scale} at scale {self.scale}")
-        check(self.content_loss != "vgg54" or self.crop_size >= 16, "crop_size",
-              "vgg54 reads VGG19 after 4 poolings: crop_size >= 16")
         check(self.batch_size % self.grad_accum == 0, "batch_size",
               f"must be a multiple of grad_accum ({self.grad_accum})")
         for key in ("train_data", "eval_data"):

@@ -99,6 +99,11 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
+def precision_name(dtype: torch.dtype) -> str:
+    """The --precision name of an autocast dtype: fp32, bf16 or fp16."""
+    return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, str(dtype))
+
+
 def autocast(device: torch.device, dtype: torch.dtype):
     """An autocast context for ``dtype``, or a no-op for fp32."""
     if dtype == torch.float32:

@@ -39,7 +39,7 @@ from .backproject import BackProjected
 from .checkpoint import CheckpointError, atomic_write, load_checkpoint, load_generator, strip_prefixes
 from .benchmark_sets import BenchmarkSet, degrade_folder, found_as_hr
 from .datasets import resolve_benchmark
-from .device import autocast, cpu_has_int8_dot, resolve_device, resolve_precision
+from .device import autocast, cpu_has_int8_dot, precision_name, resolve_device, resolve_precision
 from .imresize import imresize
 from .lpips import LPIPS, lpips
 from .metrics import psnr_ssim_y, to_uint8
@@ -344,8 +344,9 @@ def eval_from_cli(args) -> int:
     on_y = "/".join(m.upper() for m in measured if m != "lpips")
     how = ", ".join(([f"{on_y} on Y, {scale}-px border"] if on_y else []) +
                     (["LPIPS on RGB, whole image"] if "lpips" in measured else []))
-    precision = args.precision
-    seven_bit = precision == "int8" and not cpu_has_int8_dot()
+    ran = "int8" if args.precision == "int8" else precision_name(resolve_precision(args.precision, device))
+    precision = ran if ran == args.precision else f"{args.precision} ({ran})"
+    seven_bit = ran == "int8" and not cpu_has_int8_dot()
     if seven_bit:  # its numbers depend on the CPU: say which weights ran
         precision = "int8 (7-bit weights: this CPU has no VNNI/AMX)"
     print(format_table(results, f"model {_model_name(args.model)}{' back-projected' if back_project else ''}, "
@@ -357,8 +358,8 @@ def eval_from_cli(args) -> int:
         print("LR images: " + "; ".join(f"{key} {how}" for key, how in lr_used.items()))
     if args.json:  # each set says what made its numbers, as the table's title does
         run = {"model": _model_name(args.model), "scale": scale, "back_project": back_project,
-               "device": str(device), "precision": args.precision, "srgan": __version__}
-        if args.precision == "int8":
+               "device": str(device), "precision": ran, "srgan": __version__}
+        if ran == "int8":
             run["int8_weight_bits"] = 7 if seven_bit else 8
         write_json({key: {**r, "run": {**run, "lr": lr_used.get(key)}} for key, r in results.items()},
                    Path(args.json).expanduser())

@@ -18,7 +18,7 @@ import torch
 from . import distributed as ddp
 from . import rundir
 from .checkpoint import load_checkpoint, load_generator, nonfinite_tensors
-from .config import PATH_KEYS, ConfigError, TrainConfig, as_list, load_config, real_folders
+from .config import MIN_LR_CROP, PATH_KEYS, ConfigError, TrainConfig, as_list, load_config, real_folders
 from .device import resolve_device
 from .runlog import RunLog
 from .signals import sigterm_interrupts, stop_requests
@@ -94,6 +94,13 @@ def _check_config(config: TrainConfig):
         # TrainConfig.validate: a checkpoint's saved config from before this check must still load)
         raise ConfigError("config 'eval_data': is scored every eval_every steps, and eval_every is 0 (never); set "
                           "eval_every=N")
+    # Here, not in TrainConfig.validate: a run saved before these bounds must still resume.
+    if config.crop_size < MIN_LR_CROP * config.scale:  # 4x4 at x4 trained on 1x1 LR patches
+        raise ConfigError(f"config 'crop_size': LR patches must be at least {MIN_LR_CROP} px: crop_size >= "
+                          f"{MIN_LR_CROP * config.scale} at scale {config.scale} (got {config.crop_size})")
+    if config.content_loss == "vgg54" and config.crop_size < 16:
+        raise ConfigError(f"config 'crop_size': vgg54 reads VGG19 after 4 poolings: crop_size >= 16 "
+                          f"(got {config.crop_size})")
     missing = [p for p in config.train_data if not Path(p).exists()]
     if missing:
         raise ConfigError(f"config 'train_data': not found: {', '.join(missing)}")
@@ -137,7 +144,9 @@ def _eval_sets(config: TrainConfig) -> list:
         raise ConfigError(f"config 'eval_data': {exc}") from None
     reported = {file_identity(path): bench.name for bench in sets for _name, path in bench.items}
     if reported:
-        trained = [path for path in training_files(config.train_data)[0] if file_identity(path) in reported]
+        held_out = hold_out_rule(config.val_data)
+        trained = [path for path in training_files(config.train_data)[0]
+                   if file_identity(path) in reported and not held_out(path)]
         if trained:
             raise ConfigError(f"config 'eval_data': {len(trained)} HR image(s) of {reported[file_identity(trained[0])]} "
                               f"are in train_data (e.g. {trained[0]}): its numbers would be measured on training "

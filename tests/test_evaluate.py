@@ -258,6 +258,14 @@ def test_cli_eval_bicubic_prints_table_and_writes_json(bench, tmp_path, capsys):
         "srgan": srgan.__version__, "lr": f"from {bench / 'Set5' / 'LR_bicubic_x4'}"}
     _check_shape(data, {"Set5": 5})
     assert sorted(data["Set5"]["images"]) == ["baby", "bird", "butterfly", "head", "woman"]
+    # --precision auto: what it resolved to, in the file and the title (it said "auto")
+    from srgan.device import precision_name, resolve_precision
+
+    ran = precision_name(resolve_precision("auto", torch.device("cpu")))
+    assert main(["eval", "--model", "bicubic", "--data", str(bench / "Set5"), "--precision", "auto", "--device", "cpu",
+                 "--json", str(out)]) == 0
+    assert f"device cpu, auto ({ran})" in capsys.readouterr().out
+    assert json.loads(out.read_text())["Set5"]["run"]["precision"] == ran
 
 
 def test_cli_eval_niqe_and_hr(bench, tmp_path, capsys):

@@ -298,6 +298,8 @@ def test_refuses_to_overwrite_an_existing_run(images, tmp_path, capsys):
     (["eval_data=/tmp"], "'eval_data': is scored every eval_every steps, and eval_every is 0 (never)"),  # was silent
     (["eval_every=2", "eval_data=/no/such"], "'eval_data': /no/such: no such folder, and not a benchmark name"),
     (["eval_every=2", "eval_data=TRAIN"], "'eval_data': 4 HR image(s) of train_images0 are in train_data (e.g. "),
+    (["crop_size=12"], "'crop_size': LR patches must be at least 4 px: crop_size >= 16 at scale 4 (got 12)"),
+    (["scale=2", "crop_size=8", "content_loss=vgg54"], "vgg54 reads VGG19 after 4 poolings: crop_size >= 16 (got 8)"),
 ])
 def test_config_errors_before_any_work(extra, message, images, tmp_path, capsys):
     out = tmp_path / "run"
@@ -324,6 +326,22 @@ def test_a_bad_eval_or_val_lr_is_found_before_training(images, tmp_path, capsys)
         err = capsys.readouterr().err
         assert f"config '{key}': {tmp_path / 'Set' / 'LR_bicubic_x4' / 'img1.png'}: LR is 49x28 but the HR" in err
         assert not out.exists()
+
+
+def test_eval_data_held_out_as_val_data_may_be_reported(images, tmp_path):
+    """The overlap check ignored the hold-out: val_data=pool/val eval_data=pool/val was refused as "measured on
+    training images", which they are not."""
+    from srgan.train import _check_config
+
+    pool = tmp_path / "pool"
+    shutil.copytree(images, pool / "train")
+    (pool / "val").mkdir()
+    for i in range(2):
+        Image.open(images / f"img{i}.png").resize((200, 112)).save(pool / "val" / f"v{i}.png")
+    config = load_config("smoke", overrides(pool, tmp_path / "run", "eval_every=2", f"val_data={pool / 'val'}",
+                                            f"eval_data={pool / 'val'}"))
+    val_set, (reported,) = _check_config(config)
+    assert len(val_set) == len(reported) == 2
 
 
 def test_eval_data_takes_a_benchmark_name(images, tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from ..device import precision_name
 from ..images import Image, ImageError, write_image
 from ..upscale import prepare, upscale_planes
 
@@ -25,7 +26,6 @@ KEEP_JOBS = 32
 #: Jobs waiting or running at most: each holds its decoded image (float32, up to 2.4 GB at --max-pixels) until
 #: it runs, so an unbounded queue would let a burst of uploads use up the memory.
 MAX_WAITING = 8
-_PRECISION = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
 @dataclass
@@ -66,7 +66,7 @@ class JobRunner:
     def describe(self, name: str) -> dict:
         engine = self.engines[name]
         return {"name": name, "scale": engine.scale, "device": str(engine.device),
-                "precision": _PRECISION.get(engine.dtype, str(engine.dtype))}
+                "precision": precision_name(engine.dtype)}
 
     def reserve(self) -> bool:
         """Hold a place in the queue for an upload about to be decoded; False when all :data:`MAX_WAITING` are

@@ -65,6 +65,8 @@ class EpochSamples(Dataset):
 
 
 def step_loader(dataset, batches: StepBatches, num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
+    # Its own generator: the loader draws a base seed when iterated, and from the global RNG that draw made a
+    # resumed run's saved torch RNG state differ from the uninterrupted run's.
     return DataLoader(EpochSamples(dataset), batch_sampler=batches, num_workers=num_workers,
                       pin_memory=pin_memory, worker_init_fn=worker_init if num_workers else None,
-                      persistent_workers=False)
+                      persistent_workers=False, generator=torch.Generator())

@@ -210,12 +210,12 @@ class Trainer:
         self.g.load_state_dict(state["generator"])
         self.opt_g.load_state_dict(state["optimizer_g"])
         self.sched_g.load_state_dict(state["scheduler_g"])
-        self.scaler_g.load_state_dict(state["scaler_g"])
+        _load_scaler(self.scaler_g, state["scaler_g"])
         if self.d is not None:
             self.d.load_state_dict(state["discriminator"])
             self.opt_d.load_state_dict(state["optimizer_d"])
             self.sched_d.load_state_dict(state["scheduler_d"])
-            self.scaler_d.load_state_dict(state["scaler_d"])
+            _load_scaler(self.scaler_d, state["scaler_d"])
         self.step = int(state["step"])
         if not self.config.lr_decay_step:  # not set explicitly (a set one must match the checkpoint's config)
             saved = state["config"]  # checkpoints from before lr_decay_step: resolved from the steps they ran to
@@ -224,12 +224,20 @@ class Trainer:
         set_rng_state(state["rng"])
 
 
+def _load_scaler(scaler, saved: dict) -> None:
+    """A GradScaler's state, if it had one: a run saved in fp32 or bf16 keeps an empty one, which an enabled (fp16)
+    scaler refuses to load, and precision may change on --resume (auto is bf16 on an H100, fp16 on a V100)."""
+    if saved:
+        scaler.load_state_dict(saved)
+
+
 def rng_state() -> dict:
     name, keys, pos, has_gauss, gauss = np.random.get_state()
     version, py_state, py_gauss = random.getstate()
     return {
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],  # CUDA-only
+        # the current GPU's only: all of them (8 under torchrun) could not be restored where fewer are visible
+        "cuda": [torch.cuda.get_rng_state()] if torch.cuda.is_available() else [],
         "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
                   "has_gauss": int(has_gauss), "cached_gaussian": float(gauss)},
         "python": {"version": version, "state": list(py_state), "gauss": py_gauss},
@@ -238,8 +246,8 @@ def rng_state() -> dict:
 
 def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():  # CUDA-only
-        torch.cuda.set_rng_state_all(state["cuda"])
+    if state["cuda"] and torch.cuda.is_available():  # the current GPU's (older checkpoints: every GPU's, first)
+        torch.cuda.set_rng_state(state["cuda"][0])
     n = state["numpy"]
     np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
                          n["cached_gaussian"]))

@@ -515,3 +515,53 @@ def test_resume_checks(mse_run, images, tmp_path):
     # the same folder spelled another way is not "a config difference" (it was: paths were compared as strings)
     summary = train(load_config("smoke", overrides(f"{images}{os.sep}.{os.sep}", run, "steps=22")), resume="last")
     assert summary["step"] == 22
+
+
+def test_d_wins_is_judged_against_the_smoothed_real_targets():
+    """D's real targets average 1 - label_smoothing / 2 (0.95 at the default 0.1): a D that had won sat at 0.95 and
+    passed the fixed D(HR) > 0.95 about half the steps, so the warning never came."""
+    from srgan.train import d_wins
+
+    assert d_wins(0.95, 0.01, 0.1) and d_wins(0.99, 0.01, 0.0)
+    assert not d_wins(0.95, 0.01, 0.0) and not d_wins(0.95, 0.06, 0.1) and not d_wins(0.85, 0.01, 0.1)
+
+
+def test_an_fp16_resume_of_an_fp32_run_starts_a_fresh_scaler():
+    """precision may change on --resume: an fp32/bf16 run saves an empty GradScaler state, which an enabled (fp16)
+    scaler refused to load ("The source state dict is empty")."""
+    from srgan.trainer import _load_scaler
+
+    scaler = torch.amp.GradScaler("cpu", enabled=True)
+    _load_scaler(scaler, torch.amp.GradScaler("cpu", enabled=False).state_dict())
+    assert scaler.get_scale() == 65536.0
+    saved = torch.amp.GradScaler("cpu", init_scale=8.0).state_dict()
+    _load_scaler(scaler, saved)
+    assert scaler.get_scale() == 8.0
+
+
+def test_the_cuda_rng_state_is_the_current_gpus(monkeypatch):
+    """Every visible GPU's state was saved (8 under torchrun) and all restored: an IndexError on a machine with fewer."""
+    from srgan import trainer
+
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda: torch.tensor([7], dtype=torch.uint8))
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: pytest.fail("all GPUs' states saved"))
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda s: restored.append(int(s[0])))
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda s: pytest.fail("all GPUs' states restored"))
+    state = trainer.rng_state()
+    assert [int(s[0]) for s in state["cuda"]] == [7]
+    trainer.set_rng_state({**state, "cuda": [torch.tensor([i], dtype=torch.uint8) for i in range(8)]})  # an older one
+    assert restored == [0]
+
+
+def test_the_step_loader_leaves_the_global_rng_alone(images):
+    """Iterating a DataLoader draws a base seed from torch's global RNG: a resumed run's saved torch state was one
+    draw ahead of the uninterrupted run's."""
+    from srgan.batches import StepBatches, step_loader
+    from srgan.data import TrainDataset
+
+    dataset = TrainDataset([images], crop_size=32, cache=False, progress=False)
+    before = torch.get_rng_state()
+    lr, hr = next(iter(step_loader(dataset, StepBatches(len(dataset), 2, seed=0, start=0, stop=2))))
+    assert hr.shape == (2, 3, 32, 32) and torch.equal(torch.get_rng_state(), before)

@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from srgan.data import TrainDataset, augment, lr_crop, train_loader
+from srgan.imagecache import CACHE_VERSION
 from srgan.imresize import degrade_uint8, mod_crop
 
 RNG = np.random.default_rng(1234)
@@ -149,7 +150,7 @@ def test_reproducible_cache_equals_no_cache_and_workers(tree, cache_dir):
     kw = dict(crop_size=48, scale=4, seed=7, length=16, progress=False)
     cached = TrainDataset(tree, cache_dir=cache_dir, **kw)
     plain = TrainDataset(tree, cache=False, **kw)
-    assert plain.cache is None and len(list((cache_dir / "decoded-v2").glob("*.npy"))) == 8  # HR + LR each
+    assert plain.cache is None and len(list((cache_dir / f"decoded-v{CACHE_VERSION}").glob("*.npy"))) == 8  # HR + LR each
     for i in range(16):
         for x, y in zip(cached.sample(i), plain.sample(i)):
             np.testing.assert_array_equal(x, y)

@@ -305,11 +305,26 @@ def _gather_overrides(args: argparse.Namespace, unknown: list[str]) -> list[str]
     return [u for u in unknown if u not in overrides]
 
 
+#: Arguments that name files or folders: an empty one (an unset shell variable) meant the current folder, and
+#: `srgan upscale "$IN" -o out` upscaled everything below it.
+PATH_ARGS = ("inputs", "input", "output", "data", "data_root", "json", "save_images", "hr_dir", "model", "onnx",
+             "study", "study_dir", "config", "resume")
+
+
+def _refuse_empty_paths(args) -> None:
+    for action in args.usage_parser._actions:
+        value = getattr(args, action.dest, None) if action.dest in PATH_ARGS else None
+        if any(isinstance(v, str) and not v.strip() for v in (value if isinstance(value, list) else [value])):
+            name = "/".join(action.option_strings) or action.metavar or action.dest
+            args.usage_parser.error(f"argument {name}: an empty path (an unset shell variable?)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args, unknown = build_parser().parse_known_args(argv)
     unknown = _gather_overrides(args, unknown)
     if unknown:  # argparse would print the top-level usage; the command's own is the useful one
         args.usage_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    _refuse_empty_paths(args)
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # here, not at exit, so that a reader that has gone is handled below

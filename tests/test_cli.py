@@ -158,3 +158,23 @@ def test_scale_must_be_a_whole_factor(command, scale, problem, capsys):
     with pytest.raises(SystemExit) as info:
         main([*command, "--scale", scale])
     assert info.value.code == 2 and f"argument --scale: {problem}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, name", [
+    (["upscale", "", "-o", "out"], "INPUT"),
+    (["upscale", "in.png", "-o", ""], "-o/--output"),
+    (["eval", "--model", "bicubic", "--data", "Set5", " "], "--data"),
+    (["degrade", "", "-o", "lr"], "HR_DIR"),
+    (["demo", "-o", ""], "-o/--output"),
+    (["data", "fetch", "set5", "--data-root", ""], "--data-root"),
+    (["export", "--onnx", ""], "--onnx"),
+])
+def test_an_empty_path_is_refused(argv, name, capsys, tmp_path, monkeypatch):
+    """Path("") is the current folder: `srgan upscale "$UNSET" -o out` upscaled everything below it, eval scored
+    it, degrade took it for an HR folder, data fetch --data-root "" wrote to $SRGAN_DATA."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    assert f"error: argument {name}: an empty path (an unset shell variable?)" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

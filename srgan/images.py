@@ -67,17 +67,23 @@ DEFAULT_MAX_PIXELS = 200_000_000
 # --------------------------------------------------------------------------- errors
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``): a file name holding a newline split an error line in
+    two, or forged a line of its own (``ok\\nsrgan: error: ...``)."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class ImageError(Exception):
     """An image file could not be read, written or found.
 
-    ``str(error)`` is one line, ``"<file>: <problem>"``; ``.path`` and ``.problem`` hold
-    the two parts.
+    ``str(error)`` is one line, ``"<file>: <problem>"`` (control characters in the file name escaped);
+    ``.path`` and ``.problem`` hold the two parts.
     """
 
     def __init__(self, path: str | os.PathLike, problem: str):
         self.path = os.fspath(path)
         self.problem = " ".join(str(problem).split())  # always one line
-        super().__init__(f"{self.path}: {self.problem}")
+        super().__init__(f"{printable(str(self.path))}: {self.problem}")
 
     def __reduce__(self):  # picklable across DataLoader worker processes
         return (type(self), (self.path, self.problem))

@@ -21,6 +21,7 @@ import torch.distributed as dist
 
 from .distributed import init, launched_by_torchrun, local_device
 from .device import resolve_device
+from .images import printable
 
 
 def mine(pairs: list, args: argparse.Namespace) -> list:
@@ -48,7 +49,7 @@ def sharded(upscale_from_cli: Callable[[argparse.Namespace], int], args: argpars
     # The plan's own errors (a missing input, a broken link) are every rank's: rank 0 alone reports and counts them.
     planned_errors = plan.errors if info.is_main else []
     for line in planned_errors:
-        print(f"srgan: {line}", file=sys.stderr)
+        print(f"srgan: {printable(line)}", file=sys.stderr)
     if not info.is_main:
         args.quiet = True  # one progress bar and one closing line: rank 0's
     code = 1 if planned_errors else 0

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .images import IMAGE_EXTENSIONS
+from .images import IMAGE_EXTENSIONS, printable
 from .signals import sigterm_interrupts
 from .upscale import DEFAULT_MODEL, prepare
 
@@ -143,7 +143,7 @@ def _upscale(args: argparse.Namespace) -> int:
         else:
             todo.append((src, dest))
     for line in errors:
-        print(f"srgan: {line}", file=sys.stderr)
+        print(f"srgan: {printable(line)}", file=sys.stderr)
     if plan.skipped and not getattr(args, "quiet", False):
         print(f"srgan: {plan.skipped} file(s) in the output folder taken for earlier outputs, not inputs",
               file=sys.stderr)
@@ -167,7 +167,7 @@ def _upscale(args: argparse.Namespace) -> int:
         for _src, _dest, line in refused:
             if line:
                 errors.append(line)
-                print(f"srgan: {line}", file=sys.stderr)
+                print(f"srgan: {printable(line)}", file=sys.stderr)
         todo = [(src, dest) for src, dest, line in refused if not line]
         for src, _dest in todo:
             if extra := extra_frames(src):
@@ -196,7 +196,7 @@ def _upscale(args: argparse.Namespace) -> int:
                                                  progress=progress):
             if problem:
                 failed += 1
-                print(f"srgan: {problem}", file=sys.stderr)
+                print(f"srgan: {printable(problem)}", file=sys.stderr)
             else:
                 written.append((dest, read_size(dest)))
         if written and not getattr(args, "quiet", False):

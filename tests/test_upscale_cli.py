@@ -336,3 +336,18 @@ def test_tiny_images_keep_their_colour_through_the_cli(tmp_path, capsys):
         assert code == 0, err
         for name in ("one.png", "two.png", "strip.png"):
             assert abs(np.asarray(Image.open(out / name), np.float64).mean() - 128) < 2, (tile, name)
+
+
+def test_a_newline_in_a_file_name_cannot_split_or_forge_an_error_line(tmp_path, capsys):
+    """The name went into messages verbatim: `ok<newline>srgan: error: fake.png` printed a forged error line, and
+    eval's one-line error kept only `nl/bad`."""
+    folder = tmp_path / "nl"
+    folder.mkdir()
+    (folder / "ok\nsrgan: error: fake.png").write_bytes(b"not an image")
+    assert main(["upscale", str(folder), "-o", str(tmp_path / "out"), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert f"srgan: {folder}/ok\\nsrgan: error: fake.png: not an image file" in err
+    assert not any(line.startswith("srgan: error: fake.png") for line in err.splitlines())
+    assert main(["eval", "--model", "bicubic", "--data", str(folder)]) == 1
+    assert capsys.readouterr().err == (f"srgan: error: {folder}/ok\\nsrgan: error: fake.png: not an image file, or a "
+                                       "format Pillow cannot read\n")

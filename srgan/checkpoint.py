@@ -263,10 +263,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"{path}: cannot load checkpoint: {_load_problem(exc)}") from None
+        raise CheckpointError(f"{path}: cannot load checkpoint: {load_problem(exc)}") from None
 
 
-def _load_problem(exc: BaseException) -> str:
+def load_problem(exc: BaseException) -> str:
     """What torch.load's multi-paragraph error says about the file, in a few words.
 
     Every failure of the weights-only unpickler mentions ``weights_only``, so that word alone does not mean the

@@ -66,10 +66,12 @@ def download_file(url: str, dest: Path, *, sha256: str) -> Path:
 
 def load_state_dict_file(path: Path, what: str) -> dict[str, torch.Tensor]:
     """A ``torch.save``d state dict, read safely (``weights_only``); ValueError, one line, for anything else."""
+    from .checkpoint import load_problem
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt or unsafe file: one clear line
-        raise ValueError(f"{path}: cannot read {what} weights ({exc.__class__.__name__}: {exc})") from exc
+    except Exception as exc:  # corrupt or unsafe file: one clear line (torch's own advises weights_only=False)
+        raise ValueError(f"{path}: cannot read {what} weights: {load_problem(exc)}") from None
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a state dict, got {type(state).__name__}")
     return state

@@ -179,3 +179,17 @@ def test_linear_weights_download_is_checked(linear_dir, tmp_path, monkeypatch):
         assert sorted(p.name for p in got.parent.iterdir()) == ["alex.pth"]
     finally:
         server.shutdown()
+
+
+def test_a_file_that_is_not_weights_gets_a_clear_line(tmp_path):
+    """torch's own message was passed through: for an image it advised re-running with weights_only=False
+    ("can result in arbitrary code execution"), for a text file it said "KeyError: 101"."""
+    from srgan.pretrained import load_state_dict_file
+
+    (tmp_path / "in.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    (tmp_path / "ck.txt").write_text("hello")
+    for name in ("in.png", "ck.txt"):
+        with pytest.raises(ValueError) as error:
+            load_state_dict_file(tmp_path / name, "VGG19")
+        assert str(error.value) == (f"{tmp_path / name}: cannot read VGG19 weights: not a torch.save file "
+                                    "(safetensors weights need the .safetensors extension)")

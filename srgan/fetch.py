@@ -25,6 +25,7 @@ from .datasets import download_root
 
 DEFAULT_MIRROR = "https://raw.githubusercontent.com"
 TIMEOUT_S = 30
+MIN_BYTES_PER_S = 10_000  # a file of known size may take TIMEOUT_S plus its size at this rate
 STOP_WAIT_S = 5  # how long a failed or interrupted fetch waits for its downloads to stop
 #: Sources named by ../shared/data/MANIFEST.md: set -> (repository, commit).
 SOURCES = {
@@ -65,26 +66,36 @@ def _sha256(path: Path) -> str:
 
 
 def download(url: str, dest: Path, sha: str, stop: threading.Event | None = None,
-             hint: str = "; --mirror URL takes another server with the same layout") -> None:
+             hint: str = "; --mirror URL takes another server with the same layout", size: int | None = None) -> None:
     """Stream ``url`` into ``dest``, checking its sha256: the whole hex digest, or a prefix of it (torchvision
     names its weight files by the first 8 digits). FetchError, one line naming the URL, when it fails; the
     caller removes ``dest`` then (a set's staging folder, a temporary file). ``stop``, once set, ends the
     download at its next block (``read1``: whatever arrived, so a trickling server cannot hold it). ``hint`` ends
-    the message of a failed connection."""
+    the message of a failed connection. ``size``, the file's known length in bytes, bounds what is taken (an
+    endless reply filled the disk) and how long it may take (a server trickling a byte every few seconds never
+    timed out: the timeout is per read)."""
     digest = hashlib.sha256()
     received = 0
+    deadline = None if size is None else time.monotonic() + TIMEOUT_S + size / MIN_BYTES_PER_S
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
             if stop is not None and stop.is_set():  # stopped while connecting: create no file (the caller may
                 raise FetchError(f"{url}: download stopped")  # already be removing the folder it goes into)
+            expected = response.headers.get("Content-Length")
+            if size is not None and expected is not None and expected.isdigit() and int(expected) != size:
+                raise FetchError(f"{url}: the server sends {expected} bytes where the file has {size}; not the file")
             with open(dest, "wb") as out:
-                expected = response.headers.get("Content-Length")
                 for block in iter(lambda: response.read1(1 << 16), b""):
                     if stop is not None and stop.is_set():
                         raise FetchError(f"{url}: download stopped")
+                    received += len(block)
+                    if size is not None and received > size:
+                        raise FetchError(f"{url}: the server sent more than the file's {size} bytes; not the file")
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise FetchError(f"{url}: too slow ({received} of {size} bytes in "
+                                         f"{TIMEOUT_S + size / MIN_BYTES_PER_S:.0f} s); try again, or --mirror URL")
                     digest.update(block)
                     out.write(block)
-                    received += len(block)
                 out.flush()
                 os.fsync(out.fileno())
     except FetchError:
@@ -97,6 +108,8 @@ def download(url: str, dest: Path, sha: str, stop: threading.Event | None = None
     except (http.client.HTTPException, ConnectionError) as exc:  # a garbled or dropped response
         raise FetchError(f"{url}: bad response from the server ({exc.__class__.__name__}: "
                          f"{str(exc).strip() or 'no details'}); try again") from None
+    except OSError as exc:  # writing it: a full disk said "[Errno 28] No space left on device", naming nothing
+        raise FetchError(f"{dest}: cannot write the download ({exc.strerror or exc})") from None
     if expected is not None and expected.isdigit() and received < int(expected):  # not a checksum mismatch
         raise FetchError(f"{url}: the connection closed after {received} of {expected} bytes; try again")
     if not digest.hexdigest().startswith(sha) or len(sha) < 8:
@@ -124,7 +137,8 @@ def fetch(key: str, data_root: str | os.PathLike | None = None, mirror: str = DE
     root.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_staging(root)
     staging = root / f".fetch-{key}-{os.getpid()}"
-    jobs = [(f"{mirror.rstrip('/')}/{repo}/{commit}/{source}", staging / dest, sha) for dest, source, sha, _ in todo]
+    jobs = [(f"{mirror.rstrip('/')}/{repo}/{commit}/{source}", staging / dest, sha, size)
+            for dest, source, sha, size in todo]
     try:
         _download_all(jobs, workers, f"srgan: fetch {key}" if progress else None)
         for dest, *_ in todo:  # every file matched: move them into place
@@ -137,8 +151,8 @@ def fetch(key: str, data_root: str | os.PathLike | None = None, mirror: str = DE
     return root, len(todo)
 
 
-def _download_all(jobs: list[tuple[str, Path, str]], workers: int, label: str | None) -> None:
-    """``download`` every (url, dest, sha) on ``workers`` daemon threads; the first failure is raised. Daemon
+def _download_all(jobs: list[tuple[str, Path, str, int]], workers: int, label: str | None) -> None:
+    """``download`` every (url, dest, sha, size) on ``workers`` daemon threads; the first failure is raised. Daemon
     threads, told to stop at their next block: an interrupt returns at once, where a thread pool would wait for
     a stalled connection (Ctrl-C used to hang on a trickling server)."""
     pending: queue.SimpleQueue = queue.SimpleQueue()
@@ -150,12 +164,12 @@ def _download_all(jobs: list[tuple[str, Path, str]], workers: int, label: str | 
     def work() -> None:
         while not stop.is_set():
             try:
-                url, dest, sha = pending.get_nowait()
+                url, dest, sha, size = pending.get_nowait()
             except queue.Empty:
                 return
             try:
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                download(url, dest, sha, stop)
+                download(url, dest, sha, stop, size=size)
                 results.put(None)
             except BaseException as exc:  # handed to the main thread, which raises it
                 results.put(exc)

@@ -75,9 +75,8 @@ class _Server:
         class Handler(SimpleHTTPRequestHandler):
             def do_GET(self):
                 server.asked.append(self.path)
-                if trickle:  # a stalled mirror: a promised megabyte, one byte every half second
+                if trickle:  # a stalled mirror: one byte every half second, no length promised
                     self.send_response(200)
-                    self.send_header("Content-Length", str(1 << 20))
                     self.end_headers()
                     while True:
                         try:
@@ -183,6 +182,40 @@ def test_a_broken_download_is_one_line_naming_the_url(reply, message, tmp_path):
     with pytest.raises(fetch_module.FetchError) as info:
         fetch_module.download(url, tmp_path / "f.png", "ab" * 32)
     assert str(info.value).startswith(f"{url}: {message}") and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("reply, message", [
+    (b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * 300, "the server sent more than the file's 100 bytes; not the file"),
+    (b"HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 1000,
+     "the server sends 1000 bytes where the file has 100; not the file"),
+], ids=["endless", "other-length"])
+def test_a_download_takes_no_more_than_the_files_size(reply, message, tmp_path):
+    """An endless reply (no Content-Length) was written until the disk was full."""
+    url = _one_reply_server(reply)
+    with pytest.raises(fetch_module.FetchError) as info:
+        fetch_module.download(url, tmp_path / "f.png", "ab" * 32, size=100)
+    assert str(info.value) == f"{url}: {message}"
+
+
+def test_a_download_of_known_size_has_a_deadline(tmp_path, monkeypatch):
+    """The timeout is per read: a server sending a byte every few seconds held a fetch for ever."""
+    import types
+
+    clock = iter(range(0, 10**6, 40))  # 40 s pass between looks at the clock
+    monkeypatch.setattr(fetch_module, "time", types.SimpleNamespace(monotonic=lambda: next(clock)))
+    url = _one_reply_server(b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 100)
+    with pytest.raises(fetch_module.FetchError) as info:
+        fetch_module.download(url, tmp_path / "f.png", "ab" * 32, size=100)
+    assert str(info.value).startswith(f"{url}: too slow (100 of 100 bytes in 30 s)")
+
+
+def test_a_download_that_cannot_be_written_names_the_file(tmp_path):
+    """A full disk said "[Errno 28] No space left on device", naming nothing (here: a folder that is not there)."""
+    url = _one_reply_server(b"HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\n" + b"x" * 10)
+    dest = tmp_path / "gone" / "f.png"
+    with pytest.raises(fetch_module.FetchError) as info:
+        fetch_module.download(url, dest, "ab" * 32, size=10)
+    assert str(info.value) == f"{dest}: cannot write the download (No such file or directory)"
 
 
 def test_a_stopped_fetch_ends_at_once_and_leaves_nothing(tmp_path):

@@ -53,26 +53,46 @@ def validate(model, val_pairs) -> float:
     return float(np.mean(scores))
 
 
+def _count(minimum: int):
+    """An argparse type: a whole number of at least ``minimum`` (0 batches or crops failed later, or wrote weights
+    that were never calibrated)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}, got {text!r}")
+        return value
+    return parse
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="../shared/data/train", help="training pool (holds BSDS500_test200/)")
     p.add_argument("--model", default="srresnet", help="fp32 weights to quantize")
     p.add_argument("--out", default="srgan/weights/srresnet_int8.safetensors")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (the default is the "
+                   "shipped int8 weights)")
     p.add_argument("--state", default="runs/int8/state.pt", help="resumable training state")
     p.add_argument("--log", default=None, help="JSON lines: one per evaluation")
     p.add_argument("--minutes", type=float, default=0.0, help="quantization-aware training time (0: none)")
     p.add_argument("--start", default=None, help="int8 weights to start the training from (no calibration)")
-    p.add_argument("--refine-batch", type=int, default=16, help="training crops for the output-aware refinement")
-    p.add_argument("--refine-passes", type=int, default=2)
-    p.add_argument("--steps", type=int, default=3000, help="schedule length (cosine decay over these)")
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--lr-crop", type=int, default=32, help="LR crop side")
+    p.add_argument("--refine-batch", type=_count(1), default=16, help="training crops for the output-aware refinement")
+    p.add_argument("--refine-passes", type=_count(0), default=2)
+    p.add_argument("--steps", type=_count(1), default=3000, help="schedule length (cosine decay over these)")
+    p.add_argument("--batch", type=_count(1), default=8)
+    p.add_argument("--lr-crop", type=_count(4), default=32, help="LR crop side")
     p.add_argument("--lr", type=float, default=1e-6, help="Adam lr of the weights and biases")
     p.add_argument("--scale-lr", type=float, default=1e-5, help="Adam lr of the activation scales")
-    p.add_argument("--calib", type=int, default=32, help="training batches for the initial calibration")
-    p.add_argument("--eval-every", type=int, default=100)
+    p.add_argument("--calib", type=_count(1), default=32, help="training batches for the initial calibration")
+    p.add_argument("--eval-every", type=_count(1), default=100)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    if Path(args.out).exists() and not args.overwrite:  # before the minutes of work, not after
+        p.error(f"--out {args.out} exists; pass --overwrite to replace it")
+    if not Path(args.data).is_dir():
+        p.error(f"--data {args.data}: no such folder")
     torch.manual_seed(args.seed)
 
     generator = load_model(args.model, "cpu").float().eval()

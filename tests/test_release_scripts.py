@@ -295,3 +295,16 @@ def test_video_flicker_clip_is_an_exact_pan_and_bicubic_does_not_flicker_on_it()
     # the measure itself: frame k = k everywhere gives the standard deviation of 0..5, sqrt(35 / 12)
     steps = [np.full((200, 200, 3), k, np.uint8) for k in range(6)]
     assert video.flicker(steps) == pytest.approx(np.sqrt(35 / 12))
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--batch", "0"], "argument --batch: must be a whole number >= 1, got '0'"),  # a ValueError traceback
+    (["--calib", "0", "--out", "new.safetensors"], "argument --calib: must be a whole number >= 1"),  # wrote weights
+    (["--eval-every", "0"], "argument --eval-every: must be a whole number >= 1"),  # ZeroDivisionError mid-run
+    ([], "--out srgan/weights/srresnet_int8.safetensors exists; pass --overwrite to replace it"),  # the shipped file
+])
+def test_make_int8_refuses_bad_arguments_before_work(argv, words, capsys, monkeypatch):
+    monkeypatch.chdir(SCRIPTS.parent)
+    with pytest.raises(SystemExit) as stop:
+        _script("make_int8").main(argv)
+    assert stop.value.code == 2 and words in capsys.readouterr().err

@@ -141,6 +141,9 @@ def fetch(key: str, data_root: str | os.PathLike | None = None, mirror: str = DE
             for dest, source, sha, size in todo]
     try:
         _download_all(jobs, workers, f"srgan: fetch {key}" if progress else None)
+        blocked = [root / dest for dest, *_ in todo if (root / dest).is_dir()]
+        if blocked:  # before moving any: a set is put in place whole or not at all
+            raise FetchError(f"{blocked[0]}: is a folder where the set has a file; remove it and fetch again")
         for dest, *_ in todo:  # every file matched: move them into place
             (root / dest).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / dest, root / dest)

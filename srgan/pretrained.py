@@ -51,15 +51,21 @@ def download_file(url: str, dest: Path, *, sha256: str) -> Path:
     """Download ``url`` to ``dest`` atomically (a temporary file beside it, renamed once the sha256, or its prefix,
     matched); FetchError (an OSError) otherwise, and nothing is left behind."""
     from .fetch import download
+    from .outputs import missing_folders, remove_if_empty
 
+    created = missing_folders([dest.parent])
     dest.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
     os.close(handle)
     try:
         download(url, Path(tmp), sha256, hint="")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # a file of the shared torch cache, not mkstemp's owner-only 0600
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        remove_if_empty(created)  # the cache folders this made, left empty
         raise
     return dest
 

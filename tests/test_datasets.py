@@ -250,6 +250,15 @@ def test_a_killed_fetchs_staging_folder_is_removed_by_the_next(tmp_path, capsys,
     assert not abandoned.exists() and mine.exists()
 
 
+def test_a_set_is_put_in_place_whole_or_not_at_all(set5_server, tmp_path, capsys):
+    """A folder where the set has a file stopped the moves part-way: 9 of 10 files in, a raw [Errno 21]."""
+    root = tmp_path / "data"
+    (root / "benchmarks" / "Set5" / "LR_bicubic_x4" / "woman.png" / "sub").mkdir(parents=True)
+    assert main(["data", "fetch", "set5", "--data-root", str(root), "--mirror", set5_server.url]) == 1
+    assert "woman.png: is a folder where the set has a file; remove it and fetch again" in capsys.readouterr().err
+    assert [p for p in root.rglob("*") if p.is_file()] == []
+
+
 def test_a_data_root_that_is_a_file_is_one_line(tmp_path, capsys):
     (tmp_path / "notes").write_text("mine")  # it used to be "[Errno 17] File exists"
     assert main(["data", "fetch", "set5", "--data-root", str(tmp_path / "notes")]) == 1

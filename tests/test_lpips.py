@@ -5,6 +5,7 @@ keys; the linear layers are the authors' real v0.1 files from the shared data.""
 from __future__ import annotations
 
 import hashlib
+import os
 import http.server
 import threading
 from functools import partial
@@ -171,9 +172,15 @@ def test_linear_weights_download_is_checked(linear_dir, tmp_path, monkeypatch):
         monkeypatch.setattr(lpips_module, "LINEAR_URL", f"http://127.0.0.1:{server.server_port}/")
         monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "cache"))
         monkeypatch.delenv("SRGAN_LPIPS_WEIGHTS", raising=False)
+        with pytest.raises(WeightsMissing, match="checksum mismatch"):  # a first, failed download: no folders
+            linear_weights("vgg")
+        assert not (tmp_path / "cache").exists()  # left behind, empty
         got = linear_weights("alex")
         assert got == tmp_path / "cache" / "lpips" / "v0.1" / "alex.pth"
         assert got.read_bytes() == (linear_dir / "alex.pth").read_bytes()
+        umask = os.umask(0)
+        os.umask(umask)
+        assert got.stat().st_mode & 0o777 == 0o666 & ~umask  # a shared cache's file (mkstemp made it 0600)
         with pytest.raises(WeightsMissing, match="checksum mismatch"):
             linear_weights("vgg")
         assert sorted(p.name for p in got.parent.iterdir()) == ["alex.pth"]

@@ -148,8 +148,9 @@ def _eval_sets(config: TrainConfig) -> list:
         trained = [path for path in training_files(config.train_data)[0]
                    if file_identity(path) in reported and not held_out(path)]
         if trained:
-            raise ConfigError(f"config 'eval_data': {len(trained)} HR image(s) of {reported[file_identity(trained[0])]} "
-                              f"are in train_data (e.g. {trained[0]}): its numbers would be measured on training "
+            name = reported[file_identity(trained[0])]
+            raise ConfigError(f"config 'eval_data': {len(trained)} HR image(s) of {name} are in train_data (e.g. "
+                              f"{trained[0]}): its numbers would be measured on training "
                               "images; take them out of train_data, or report on another set")
     return sets
 

@@ -150,7 +150,8 @@ def test_reproducible_cache_equals_no_cache_and_workers(tree, cache_dir):
     kw = dict(crop_size=48, scale=4, seed=7, length=16, progress=False)
     cached = TrainDataset(tree, cache_dir=cache_dir, **kw)
     plain = TrainDataset(tree, cache=False, **kw)
-    assert plain.cache is None and len(list((cache_dir / f"decoded-v{CACHE_VERSION}").glob("*.npy"))) == 8  # HR + LR each
+    entries = list((cache_dir / f"decoded-v{CACHE_VERSION}").glob("*.npy"))
+    assert plain.cache is None and len(entries) == 8  # HR + LR each
     for i in range(16):
         for x, y in zip(cached.sample(i), plain.sample(i)):
             np.testing.assert_array_equal(x, y)

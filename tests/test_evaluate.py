@@ -276,7 +276,8 @@ def test_cli_eval_niqe_and_hr(bench, tmp_path, capsys):
     assert "model hr, x4, NIQE on Y" in text
     assert "| set | images | NIQE (lower = more natural) |" in text and "| Set5 | 5 | 5.44 |" in text
     data = json.loads(out.read_text())["Set5"]
-    assert data["niqe"] == pytest.approx(5.4373, abs=1e-3) and data["run"]["model"] == "hr" and data["run"]["lr"] is None
+    assert data["niqe"] == pytest.approx(5.4373, abs=1e-3)
+    assert data["run"]["model"] == "hr" and data["run"]["lr"] is None
     assert main(["eval", "--model", "hr", "--data", str(bench / "Set5")]) == 1
     assert "add a no-reference metric: --metrics niqe" in capsys.readouterr().err
 

@@ -540,7 +540,7 @@ def test_an_fp16_resume_of_an_fp32_run_starts_a_fresh_scaler():
 
 
 def test_the_cuda_rng_state_is_the_current_gpus(monkeypatch):
-    """Every visible GPU's state was saved (8 under torchrun) and all restored: an IndexError on a machine with fewer."""
+    """Every visible GPU's state was saved (8 under torchrun) and all restored: an IndexError where fewer are."""
     from srgan import trainer
 
     restored = []

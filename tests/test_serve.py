@@ -124,6 +124,20 @@ def test_a_full_queue_refuses_uploads_before_reading_them():
         assert c.post("/api/jobs?models=gate", content=png_bytes()).status_code == 202  # room again
 
 
+async def _upload(app, model: str, length: int, receive, statuses: list) -> None:
+    """POST /api/jobs?models=MODEL straight to the ASGI app, the body from ``receive`` (whose timing the test
+    controls, as the test client cannot); the response status is appended to ``statuses``."""
+    async def send(message):
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/api/jobs", "raw_path": b"/api/jobs", "root_path": "",
+             "query_string": f"models={model}".encode(), "headers": [(b"content-length", str(length).encode())],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    await app(scope, receive, send)
+
+
 def test_uploads_arriving_together_cannot_overfill_the_queue():
     """The queue used to be checked before the body was read but counted only after it was decoded, so uploads
     sent together all passed the check: 20 were taken with MAX_WAITING = 8."""
@@ -147,15 +161,7 @@ def test_uploads_arriving_together_cannot_overfill_the_queue():
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        async def send(message):
-            if message["type"] == "http.response.start":
-                statuses.append(message["status"])
-
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                 "scheme": "http", "path": "/api/jobs", "raw_path": b"/api/jobs", "root_path": "",
-                 "query_string": b"models=gate", "headers": [(b"content-length", str(len(body)).encode())],
-                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
-        await app(scope, receive, send)
+        await _upload(app, "gate", len(body), receive, statuses)
 
     async def all_at_once():
         async with anyio.create_task_group() as tasks:
@@ -185,15 +191,7 @@ def test_uploads_that_stall_hold_no_place_in_the_queue():
     body, stalled, statuses = png_bytes(), [], []
 
     async def request(receive):
-        async def send(message):
-            if message["type"] == "http.response.start":
-                statuses.append(message["status"])
-
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                 "scheme": "http", "path": "/api/jobs", "raw_path": b"/api/jobs", "root_path": "",
-                 "query_string": b"models=bicubic", "headers": [(b"content-length", str(len(body)).encode())],
-                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
-        await app(scope, receive, send)
+        await _upload(app, "bicubic", len(body), receive, statuses)
 
     def stalling():
         reads = []

@@ -65,13 +65,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
     try:
         write(tmp)
-        # mkstemp makes 0600, and safetensors recreates the file 0600 whatever it was: give it, after the
-        # write, the permissions a plain open() would
-        os.chmod(tmp, 0o666 & ~umask)
+        plain_file_mode(tmp)  # after the write: safetensors recreates the file 0600 whatever it was
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -83,6 +79,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
             raise
         raise failure from exc
     return path
+
+
+def plain_file_mode(path: str | os.PathLike) -> None:
+    """Give a temporary file the permissions a plain open() would (mkstemp makes it 0600, owner only)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def write_failure(path: Path, exc: Exception, consequence: str = "no existing file was replaced") -> OSError:

@@ -50,6 +50,7 @@ def find_weights(path: str | os.PathLike | None, *, env: str, cached: Path, url:
 def download_file(url: str, dest: Path, *, sha256: str) -> Path:
     """Download ``url`` to ``dest`` atomically (a temporary file beside it, renamed once the sha256, or its prefix,
     matched); FetchError (an OSError) otherwise, and nothing is left behind."""
+    from .checkpoint import plain_file_mode
     from .fetch import download
     from .outputs import missing_folders, remove_if_empty
 
@@ -59,9 +60,7 @@ def download_file(url: str, dest: Path, *, sha256: str) -> Path:
     os.close(handle)
     try:
         download(url, Path(tmp), sha256, hint="")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # a file of the shared torch cache, not mkstemp's owner-only 0600
+        plain_file_mode(tmp)  # a file of the shared torch cache
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -24,7 +24,9 @@ The MATLAB algorithm, reproduced here, is separable. For each axis:
   (pixel centres aligned, the ``align_corners=False`` convention);
 * the weights of each output sample are normalised to sum to 1 *before* out-of-range
   indices are folded back into the image, so a border pixel can receive the weight
-  of several taps.
+  of several taps;
+* the axis with the smaller scale is resized first (the height on a tie), as MATLAB's
+  ``dimensionOrder`` does.
 
 Two paths, two golden references (see ``shared/data/MANIFEST.md``):
 
@@ -35,20 +37,24 @@ Two paths, two golden references (see ``shared/data/MANIFEST.md``):
     ~1e-12 in float64.
 
 ``imresize_uint8`` (uint8 path)
-    Height pass first, then width; after *each* 1-D pass the result is rounded half up
+    Height pass first, then width (equal scales); after *each* 1-D pass the result is rounded half up
     and clipped to 0..255 (as MATLAB does for uint8 inputs); *replicate*
     (clamp-to-edge) border indices. This is the recipe that regenerates all 119
     ``LR_bicubic_x4`` PNGs of Set5/Set14/BSD100 bit for bit. Mirror borders give 0/119
     (differences in the outer ~2 px) and one pass with a single final rounding differs
     by up to 6 grey levels, so neither variation is used here.
 
-Implementation: per axis a dense ``(out_len, in_len)`` resampling matrix is built once in
-float64 (the border folding is a scatter-add of the normalised tap weights) and cached
-per ``(in_len, out_len, scale, border, device, dtype)``; each 1-D pass is then one
-matmul, which is fast on CPU (BLAS) and GPU and works for any batch shape. Exact zeros
-outside the support add nothing, so the result equals a gather + weighted sum up to the
-float summation order (~1e-13 in float64). The uint8 path computes in float64 on the
-input's device so that the round-half-up decisions are exactly MATLAB's.
+Implementation: per axis, MATLAB's ``contributions`` (the input indices and normalised
+weights of each output sample, in float64) are cut into bands of consecutive outputs that
+read about 64 input pixels each; a band's weights become a small dense block (border folding
+is a scatter-add), cached per ``(in_len, out_len, scale, border, device, dtype)``, and each
+1-D pass is one matmul per band: fast on CPU (BLAS) and GPU, any batch shape, and memory and
+time linear in the image side. (One dense ``(out_len, in_len)`` matrix per axis, as this
+module first used, is quadratic: 1.40 s for a 4000x6000 float32 x1/4 against 0.10 s banded,
+and a 120000-pixel-wide image needed a 29 GB matrix; ``benchmarks/imresize_speed.py``.)
+Exact zeros outside a band add nothing, so the result equals a gather + weighted sum up to
+the float summation order (~1e-13 in float64). The uint8 path computes in float64 on the
+input's device (a band at a time) so that the round-half-up decisions are exactly MATLAB's.
 
 Fast path, measured
 -------------------
@@ -68,9 +74,9 @@ So it matches to ~1e-5 away from the borders and :func:`downscale_fast` is provi
 training-time degradation where speed matters more than the outer 2 LR pixels (it is not
 used for benchmark LR images, which must come from :func:`imresize_uint8`). The
 numbers are re-measured by ``tests/test_imresize.py``. Note that it is *not* faster on
-CPU: for a training batch of 16x3x96x96 float32 -> x1/4 (1 thread, torch 2.13) the exact
-matmul path took 0.63 ms, ``downscale_fast`` 1.9 ms and the uint8 path 2.9 ms; prefer
-the exact paths unless a GPU measurement says otherwise.
+CPU: for a training batch of 16x3x96x96 float32 -> x1/4 (1 thread, torch 2.13, AMD EPYC
+Zen 4, median of 51) the exact path took 0.41 ms, ``downscale_fast`` 0.84 ms and the uint8
+path 1.04 ms; prefer the exact paths unless a GPU measurement says otherwise.
 """
 from __future__ import annotations
 
@@ -85,6 +91,7 @@ import torch.nn.functional as F
 __all__ = [
     "cubic",
     "output_size",
+    "contributions",
     "resize_matrix",
     "imresize",
     "imresize_uint8",
@@ -98,6 +105,10 @@ ScaleArg = Union[float, Sequence[float], None]
 SizeArg = Union[int, Sequence[int], None]
 
 _KERNEL_WIDTH = 4.0  # support of the Keys cubic, in (unstretched) pixels
+# Input pixels a band of outputs reads (plus the kernel): a few dozen keeps each matmul dense enough for BLAS
+# while the zeros it multiplies stay few (16-64 measured alike on a 4000x6000 image, within the noise of a shared
+# machine).
+_BAND_INPUT = 64
 
 
 def cubic(x: np.ndarray) -> np.ndarray:
@@ -146,8 +157,14 @@ def output_size(
 
 
 @functools.lru_cache(maxsize=256)
-def _resize_matrix_np(in_len: int, out_len: int, scale: float, border: str) -> np.ndarray:
-    """Dense float64 (out_len, in_len) resampling matrix for one axis (MATLAB contributions)."""
+def contributions(in_len: int, out_len: int, scale: float, border: str = "symmetric"
+                  ) -> Tuple[np.ndarray, np.ndarray]:
+    """MATLAB's ``contributions``: ``(indices, weights)``, each ``(out_len, taps)``, for one axis.
+
+    Output ``o`` (0-based) is ``sum_k weights[o, k] * x[indices[o, k]]``. Indices are 0-based and already
+    folded into the image (``border``: 'symmetric' mirrors, 'replicate' clamps); taps whose weight is zero for
+    every output are dropped, as MATLAB does. Read-only float64 / int64 arrays, cached.
+    """
     if scale < 1.0:  # antialias: stretch the kernel by 1/scale
         kernel_width = _KERNEL_WIDTH / scale
 
@@ -172,28 +189,48 @@ def _resize_matrix_np(in_len: int, out_len: int, scale: float, border: str) -> n
         idx0 = np.clip(idx0, 0, in_len - 1)
     else:
         raise ValueError(f"border must be 'symmetric' or 'replicate', got {border!r}")
-    mat = np.zeros((out_len, in_len), dtype=np.float64)
-    rows = np.broadcast_to(np.arange(out_len)[:, None], idx0.shape)
-    np.add.at(mat, (rows, idx0), wts)
-    mat.setflags(write=False)
+    used = np.any(wts != 0, axis=0)
+    idx0, wts = np.ascontiguousarray(idx0[:, used]), np.ascontiguousarray(wts[:, used])
+    idx0.setflags(write=False)
+    wts.setflags(write=False)
+    return idx0, wts
+
+
+def _dense(idx: np.ndarray, wts: np.ndarray, in_len: int) -> np.ndarray:
+    """The ``(rows, in_len)`` matrix of these contributions: folded taps that meet on one pixel add up."""
+    mat = np.zeros((idx.shape[0], in_len), dtype=np.float64)
+    rows = np.broadcast_to(np.arange(idx.shape[0])[:, None], idx.shape)
+    np.add.at(mat, (rows, idx), wts)
     return mat
 
 
-@functools.lru_cache(maxsize=256)
-def resize_matrix(
-    in_len: int,
-    out_len: int,
-    scale: float,
-    border: str = "symmetric",
-    device: torch.device = torch.device("cpu"),
-    dtype: torch.dtype = torch.float64,
-) -> torch.Tensor:
-    """Cached ``(out_len, in_len)`` matrix ``M`` such that ``y = M @ x`` resizes one axis.
+def resize_matrix(in_len: int, out_len: int, scale: float, border: str = "symmetric") -> torch.Tensor:
+    """The dense float64 ``(out_len, in_len)`` matrix ``M`` with ``y = M @ x`` for one axis.
 
-    Built in float64 and then cast, so float32 tables are correctly rounded.
+    For inspection and tests: the resize itself never builds it (it is quadratic in the side; see the banded
+    blocks of :func:`_bands`).
     """
-    mat = _resize_matrix_np(int(in_len), int(out_len), float(scale), border)
-    return torch.from_numpy(np.array(mat)).to(device=device, dtype=dtype)
+    idx, wts = contributions(int(in_len), int(out_len), float(scale), border)
+    return torch.from_numpy(_dense(idx, wts, int(in_len)))
+
+
+@functools.lru_cache(maxsize=256)
+def _bands(
+    in_len: int, out_len: int, scale: float, border: str, device: torch.device, dtype: torch.dtype
+) -> Tuple[Tuple[int, int, torch.Tensor], ...]:
+    """``(first_input, end_input, block)`` per band of consecutive outputs; the blocks stacked are the dense matrix.
+
+    Built in float64 and then cast, so float32 blocks are correctly rounded.
+    """
+    idx, wts = contributions(in_len, out_len, scale, border)
+    per_band = -(-out_len // max(1, in_len // _BAND_INPUT))  # a whole number of bands, one for a small image
+    bands = []
+    for r0 in range(0, out_len, per_band):
+        i = idx[r0:r0 + per_band]
+        c0, c1 = int(i.min()), int(i.max()) + 1
+        block = _dense(i - c0, wts[r0:r0 + per_band], c1 - c0)
+        bands.append((c0, c1, torch.from_numpy(block).to(device=device, dtype=dtype)))
+    return tuple(bands)
 
 
 def _check_image(x: torch.Tensor) -> Tuple[torch.Tensor, bool]:
@@ -206,15 +243,28 @@ def _check_image(x: torch.Tensor) -> Tuple[torch.Tensor, bool]:
     raise ValueError(f"expected (C,H,W) or (N,C,H,W), got shape {tuple(x.shape)}")
 
 
-def _apply(x: torch.Tensor, mh: torch.Tensor, mw: torch.Tensor, round_each: bool) -> torch.Tensor:
-    """Height pass (``mh @ x``) then width pass (``x @ mw.T``)."""
-    y = torch.matmul(mh, x)
-    if round_each:
-        y = torch.floor(y + 0.5).clamp_(0, 255)
-    y = torch.matmul(y, mw.transpose(0, 1))
-    if round_each:
-        y = torch.floor(y + 0.5).clamp_(0, 255)
-    return y
+def _resize_axis(x: torch.Tensor, dim: int, bands, dtype: torch.dtype) -> torch.Tensor:
+    """One 1-D pass along ``dim`` (-2 height, -1 width), computed in ``dtype`` a band at a time."""
+    if dim == -2:
+        parts = [torch.matmul(block, x[..., c0:c1, :].to(dtype)) for c0, c1, block in bands]
+    else:
+        parts = [torch.matmul(x[..., c0:c1].to(dtype), block.transpose(0, 1)) for c0, c1, block in bands]
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=dim)
+
+
+def _resize(x: torch.Tensor, out_hw, scales, border: str, dtype: torch.dtype, round_each: bool) -> torch.Tensor:
+    """Both passes, the axis with the smaller scale first (MATLAB's ``dimensionOrder``; height on a tie).
+
+    ``round_each``: round half up and clip to 0..255 after each pass (the uint8 path), keeping uint8 between them.
+    """
+    order = (-2, -1) if scales[0] <= scales[1] else (-1, -2)
+    for dim in order:
+        axis = 0 if dim == -2 else 1
+        bands = _bands(x.shape[dim], out_hw[axis], scales[axis], border, x.device, dtype)
+        x = _resize_axis(x, dim, bands, dtype)
+        if round_each:
+            x = torch.floor(x.add_(0.5)).clamp_(0, 255).to(torch.uint8)
+    return x
 
 
 def imresize(x: torch.Tensor, scale: ScaleArg = None, size: SizeArg = None) -> torch.Tensor:
@@ -237,17 +287,15 @@ def imresize(x: torch.Tensor, scale: ScaleArg = None, size: SizeArg = None) -> t
     if x4.dtype not in (torch.float32, torch.float64):
         x4 = x4.float()
     (oh, ow), (sh, sw) = output_size(x4.shape[-2:], scale, size)
-    mh = resize_matrix(x4.shape[-2], oh, sh, "symmetric", x4.device, x4.dtype)
-    mw = resize_matrix(x4.shape[-1], ow, sw, "symmetric", x4.device, x4.dtype)
-    y = _apply(x4, mh, mw, round_each=False)
+    y = _resize(x4, (oh, ow), (sh, sw), "symmetric", x4.dtype, round_each=False)
     return y.squeeze(0) if squeeze else y
 
 
 def imresize_uint8(x: torch.Tensor, scale: ScaleArg = None, size: SizeArg = None) -> torch.Tensor:
     """MATLAB-style bicubic resize of a uint8 image, bit-exact with the benchmark LR PNGs.
 
-    Height pass, round half up + clip to 0..255, width pass, round + clip again, with
-    replicate (clamp-to-edge) borders: the recipe that reproduces the 119
+    Height pass, round half up + clip to 0..255, width pass, round + clip again (the axis with the smaller
+    scale first, as MATLAB), with replicate (clamp-to-edge) borders: the recipe that reproduces the 119
     ``LR_bicubic_x4`` PNGs of Set5/Set14/BSD100 from their HR bit for bit. Any number of
     channels works (grayscale ``(1,H,W)`` included). Computes in float64 on ``x.device``.
 
@@ -261,9 +309,7 @@ def imresize_uint8(x: torch.Tensor, scale: ScaleArg = None, size: SizeArg = None
     if x4.dtype != torch.uint8:
         raise TypeError(f"imresize_uint8 expects uint8, got {x.dtype}")
     (oh, ow), (sh, sw) = output_size(x4.shape[-2:], scale, size)
-    mh = resize_matrix(x4.shape[-2], oh, sh, "replicate", x4.device, torch.float64)
-    mw = resize_matrix(x4.shape[-1], ow, sw, "replicate", x4.device, torch.float64)
-    y = _apply(x4.to(torch.float64), mh, mw, round_each=True).to(torch.uint8)
+    y = _resize(x4, (oh, ow), (sh, sw), "replicate", torch.float64, round_each=True)
     return y.squeeze(0) if squeeze else y
 
 

@@ -390,8 +390,8 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
 def resize_planes(planes: np.ndarray, width: int, height: int) -> np.ndarray:
     """Pillow's Lanczos resize of HxW or HxWxC uint8/uint16/float32 planes (what ``--outscale`` applies).
 
-    Lanczos, as Real-ESRGAN's ``--outscale`` (OpenCV's INTER_LANCZOS4); Pillow's is separable and sparse,
-    so unlike the dense MATLAB-bicubic matrices it stays fast on 100-megapixel outputs. One plane at a time
+    Lanczos, as Real-ESRGAN's ``--outscale`` (OpenCV's INTER_LANCZOS4); Pillow's is separable and sparse, so
+    it stays fast on 100-megapixel outputs. One plane at a time
     (Pillow has no 3-channel 16-bit or float mode); the result keeps the dtype.
     """
     from PIL import Image as PILImage

@@ -7,6 +7,7 @@ import torch
 
 from extras import need
 from srgan.imresize import (
+    contributions,
     cubic,
     downscale_fast,
     imresize,
@@ -68,10 +69,50 @@ def test_downscale_table_is_antialiased_and_normalised():
     assert differ == [0, 1, 14, 15]
 
 
-def test_tables_are_cached():
-    a = resize_matrix(100, 25, 0.25, "symmetric", torch.device("cpu"), torch.float32)
-    b = resize_matrix(100, 25, 0.25, "symmetric", torch.device("cpu"), torch.float32)
-    assert a is b and a.dtype == torch.float32
+def test_contributions_are_matlabs_and_cached():
+    idx, wts = contributions(100, 25, 0.25, "replicate")
+    assert contributions(100, 25, 0.25, "replicate")[0] is idx
+    # 4/scale + 2 = 18 candidate taps; MATLAB drops the columns whose weight is zero for every output (the two
+    # outermost, 8.5 px from each output's centre): 16 remain.
+    assert idx.shape == wts.shape == (25, 16) and not wts.flags.writeable
+    assert idx.min() == 0 and idx.max() == 99  # clamped into the image, not merged
+    np.testing.assert_allclose(wts.sum(axis=1), 1.0, atol=1e-14)
+    np.testing.assert_array_equal(idx[0, :6], [0] * 6)  # output 1 reads inputs -5..10 (1-based): 6 clamp to 1
+
+
+def _gather_resize(x: np.ndarray, axis: int, in_len: int, out_len: int, scale: float, border: str) -> np.ndarray:
+    """An independent 1-D pass: MATLAB's sum over taps of weight x gathered pixel (no matrix, no bands)."""
+    idx, wts = contributions(in_len, out_len, scale, border)
+    x = np.moveaxis(x, axis, -1)
+    y = (x[..., idx] * wts).sum(axis=-1)
+    return np.moveaxis(y, -1, axis)
+
+
+@pytest.mark.parametrize("hw,scale", [((7, 5), 0.25), ((300, 2000), 0.25), ((41, 1300), 1 / 3), ((130, 9), 4),
+                                      ((3, 700), 2), ((257, 129), 0.5)])
+def test_banded_passes_equal_the_gathered_sum(hw, scale):
+    """The banded matmuls against a plain gather: many bands, one band, images smaller than the kernel."""
+    rng = np.random.default_rng(7)
+    x = rng.random((2, *hw)) * 255
+    (oh, ow), _ = output_size(hw, scale)
+    expected = _gather_resize(_gather_resize(x, 1, hw[0], oh, scale, "symmetric"), 2, hw[1], ow, scale, "symmetric")
+    np.testing.assert_allclose(imresize(torch.from_numpy(x), scale).numpy(), expected, rtol=0, atol=1e-10)
+    u8 = (x.round()).astype(np.uint8)
+    half = np.floor(_gather_resize(u8.astype(np.float64), 1, hw[0], oh, scale, "replicate") + 0.5).clip(0, 255)
+    full = np.floor(_gather_resize(half, 2, hw[1], ow, scale, "replicate") + 0.5).clip(0, 255)
+    assert np.array_equal(imresize_uint8(torch.from_numpy(u8), scale).numpy(), full)
+
+
+def test_wide_axis_tables_stay_linear_in_size():
+    """A 120000-px axis: the dense matrix this module first built was 30000 x 120000 float64 (29 GB)."""
+    from srgan.imresize import _bands
+
+    bands = _bands(120000, 30000, 0.25, "replicate", torch.device("cpu"), torch.float64)
+    assert sum(block.numel() for _, _, block in bands) < 30000 * 100
+    x = torch.arange(120000, dtype=torch.float64)[None, None, None, :].expand(1, 1, 2, -1)
+    y = imresize(x, (1, 0.25))
+    # A linear ramp stays a ramp away from the mirrored borders: output o samples input 4o + 1.5 (0-based).
+    torch.testing.assert_close(y[0, 0, 0, 2:-2], torch.arange(2, 29998, dtype=torch.float64) * 4 + 1.5)
 
 
 # ---------------------------------------------------------------- float path vs MATLAB
@@ -214,6 +255,21 @@ def test_explicit_size_and_anisotropic_scale():
     # (sh, sw): the height gets the x0.5 kernel (antialiased, 20 -> 10), the width the x2 one (30 -> 60)
     expected = resize_matrix(20, 10, 0.5) @ x @ resize_matrix(30, 60, 2).T
     torch.testing.assert_close(imresize(x, scale=(0.5, 2)), expected, rtol=0, atol=1e-12)
+
+
+def test_uint8_resizes_the_smaller_scale_first():
+    """MATLAB's dimensionOrder: with rounding after each pass, the order shows in the bytes."""
+    x = torch.from_numpy(np.random.default_rng(3).integers(0, 256, (1, 40, 36), dtype=np.uint8))
+
+    def one_pass(t, matrix, dim):  # a rounded 1-D pass by the dense matrix
+        t = matrix @ t.double() if dim == -2 else t.double() @ matrix.T
+        return torch.floor(t + 0.5).clamp(0, 255)
+
+    mh, mw = resize_matrix(40, 20, 0.5, "replicate"), resize_matrix(36, 9, 0.25, "replicate")
+    width_first = one_pass(one_pass(x, mw, -1), mh, -2).to(torch.uint8)
+    height_first = one_pass(one_pass(x, mh, -2), mw, -1).to(torch.uint8)
+    assert not torch.equal(width_first, height_first)
+    assert torch.equal(imresize_uint8(x, (0.5, 0.25)), width_first)
 
 
 def test_constant_image_is_preserved():

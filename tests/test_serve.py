@@ -124,12 +124,15 @@ def test_a_full_queue_refuses_uploads_before_reading_them():
         assert c.post("/api/jobs?models=gate", content=png_bytes()).status_code == 202  # room again
 
 
-async def _upload(app, model: str, length: int, receive, statuses: list) -> None:
+async def _upload(app, model: str, length: int | str, receive, statuses: list, replies: list | None = None) -> None:
     """POST /api/jobs?models=MODEL straight to the ASGI app, the body from ``receive`` (whose timing the test
-    controls, as the test client cannot); the response status is appended to ``statuses``."""
+    controls, as the test client cannot); the response status is appended to ``statuses``, its JSON to
+    ``replies``."""
     async def send(message):
         if message["type"] == "http.response.start":
             statuses.append(message["status"])
+        elif message.get("body") and replies is not None:
+            replies.append(json.loads(message["body"]))
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
              "scheme": "http", "path": "/api/jobs", "raw_path": b"/api/jobs", "root_path": "",
@@ -246,6 +249,18 @@ def test_a_refused_upload_gives_its_place_in_the_queue_back():
 def test_bad_uploads_get_a_clear_4xx(client, body, status, words):
     r = client.post("/api/jobs?models=bicubic&name=up.png", content=body)
     assert r.status_code == status and words in r.json()["error"], r.text
+
+
+def test_a_content_length_that_is_not_a_number_is_400_not_413():
+    import anyio
+
+    async def receive():
+        return {"type": "http.request", "body": png_bytes(), "more_body": False}
+
+    statuses, replies = [], []
+    app = create_app({"bicubic": "bicubic"}, device="cpu")
+    anyio.run(_upload, app, "bicubic", "12 34", receive, statuses, replies)
+    assert statuses == [400] and replies == [{"error": "bad Content-Length header '12 34': expected a byte count"}]
 
 
 def test_body_limit_also_holds_without_content_length(client):

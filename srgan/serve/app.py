@@ -40,7 +40,9 @@ MAX_RATING_BYTES = 4096
 async def _read_limited(request: Request, limit: int, sink=None) -> bytes:
     """The request body, refused with 413 once it passes ``limit`` bytes; chunks go to ``sink`` if given."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+    if declared is not None and not declared.isdigit():
+        raise HTTPException(400, f"bad Content-Length header {declared[:40]!r}: expected a byte count")
+    if declared is not None and int(declared) > limit:
         raise HTTPException(413, f"request body too large: the limit is {limit} bytes")
     size, chunks = 0, []
     async for chunk in request.stream():

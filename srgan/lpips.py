@@ -29,19 +29,20 @@ from torch import nn
 from .pretrained import WeightsMissing, find_weights, load_matching, load_state_dict_file, torch_cache_file
 from .vgg import VGG16_LAYOUT, build_vgg_features
 
-#: Backbone -> (torchvision file, its URL, sha256 prefix, environment variable).
+#: Backbone -> (torchvision file, its sha256, its size in bytes, environment variable).
 BACKBONES = {
-    "alex": ("alexnet-owt-7be5be79.pth", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth", "7be5be79",
-             "SRGAN_ALEXNET_WEIGHTS"),
-    "vgg": ("vgg16-397923af.pth", "https://download.pytorch.org/models/vgg16-397923af.pth", "397923af",
-            "SRGAN_VGG16_WEIGHTS"),
+    "alex": ("alexnet-owt-7be5be79.pth", "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02",
+             244_408_911, "SRGAN_ALEXNET_WEIGHTS"),
+    "vgg": ("vgg16-397923af.pth", "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
+            553_433_881, "SRGAN_VGG16_WEIGHTS"),
 }
+BACKBONE_URL = "https://download.pytorch.org/models/"
 LINEAR_COMMIT = "082bb24f84c091ea94de2867d34c4544f68e0963"
 LINEAR_URL = f"https://raw.githubusercontent.com/richzhang/PerceptualSimilarity/{LINEAR_COMMIT}/lpips/weights/v0.1/"
-#: sha256 of the v0.1 linear layers (the same bytes as ../shared/data/weights/richzhang_PerceptualSimilarity).
-LINEAR_SHA256 = {
-    "alex": "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
-    "vgg": "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+#: sha256 and size of the v0.1 linear layers (the same bytes as ../shared/data/weights/richzhang_PerceptualSimilarity).
+LINEAR_FILES = {
+    "alex": ("df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0", 6009),
+    "vgg": ("a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868", 7289),
 }
 LINEAR_ENV = "SRGAN_LPIPS_WEIGHTS"  # a folder holding alex.pth / vgg.pth
 
@@ -125,9 +126,9 @@ def lpips(sr: np.ndarray, hr: np.ndarray, model: LPIPS) -> float:
 def backbone_weights(net: str, path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
     """The ImageNet backbone file: ``path``, ``$SRGAN_ALEXNET_WEIGHTS``/``$SRGAN_VGG16_WEIGHTS``, torchvision's
     cache, or a checked download into it."""
-    filename, url, sha, env = BACKBONES[net]
-    return find_weights(path, env=env, cached=torch_cache_file(filename), url=url, sha256=sha,
-                        what=f"ImageNet {'AlexNet' if net == 'alex' else 'VGG16'} (for LPIPS)",
+    filename, sha, size, env = BACKBONES[net]
+    return find_weights(path, env=env, cached=torch_cache_file(filename), url=BACKBONE_URL + filename, sha256=sha,
+                        size=size, what=f"ImageNet {'AlexNet' if net == 'alex' else 'VGG16'} (for LPIPS)",
                         give="the API's LPIPS(backbone=...)", download=download)
 
 
@@ -142,7 +143,8 @@ def linear_weights(net: str, path: str | os.PathLike | None = None, *, download:
         path = given / f"{net}.pth" if given.is_dir() else given
         if not path.is_file():
             raise WeightsMissing(f"${LINEAR_ENV} is {given}, which is neither {net}.pth nor a folder holding it")
+    sha, size = LINEAR_FILES[net]
     return find_weights(path, env=LINEAR_ENV, cached=default_cache_dir() / "lpips" / "v0.1" / f"{net}.pth",
-                        url=LINEAR_URL + f"{net}.pth", sha256=LINEAR_SHA256[net], what="LPIPS v0.1 linear-layer",
+                        url=LINEAR_URL + f"{net}.pth", sha256=sha, size=size, what="LPIPS v0.1 linear-layer",
                         give="the API's LPIPS(linear=...)", download=download,
                         note=f"${LINEAR_ENV} takes the folder of alex.pth and vgg.pth, or the file.")

@@ -3,8 +3,8 @@
 Each file is looked for in this order, and never replaced by random weights (a perceptual loss or metric on a
 random network silently measures the wrong thing): an explicit path, an environment variable, a cache file
 (torchvision's ``$TORCH_HOME/hub/checkpoints`` for its ImageNet files, so one download serves both), and last a
-download from the official URL, checked against its sha256 (torchvision names its files by the first 8 hex
-digits) and renamed into the cache only once it matched.
+download from the official URL, bounded by the file's known size and checked against its full sha256 (the
+torch hub checks only the 8 hex digits in torchvision's file names), renamed into the cache only once it matched.
 """
 from __future__ import annotations
 
@@ -25,11 +25,12 @@ def torch_cache_file(filename: str) -> Path:
     return torch_home / "hub" / "checkpoints" / filename
 
 
-def find_weights(path: str | os.PathLike | None, *, env: str, cached: Path, url: str, sha256: str, what: str,
-                 give: str, download: bool = True, missing: type[WeightsMissing] = WeightsMissing,
+def find_weights(path: str | os.PathLike | None, *, env: str, cached: Path, url: str, sha256: str, size: int,
+                 what: str, give: str, download: bool = True, missing: type[WeightsMissing] = WeightsMissing,
                  note: str = "") -> Path:
-    """The weights file, from ``path``, ``$env``, ``cached`` or ``url`` (saved to ``cached``); else ``missing``
-    (a :class:`WeightsMissing`) naming each of those ways: ``give`` says how to pass a path, ``note`` ends it."""
+    """The weights file, from ``path``, ``$env``, ``cached`` or ``url`` (``size`` bytes with that ``sha256``,
+    saved to ``cached``); else ``missing`` (a :class:`WeightsMissing`) naming each of those ways: ``give`` says how
+    to pass a path, ``note`` ends it."""
     for candidate, origin in ((path, "the given path"), (os.environ.get(env), f"${env}")):
         if candidate:
             if not Path(candidate).expanduser().is_file():
@@ -40,16 +41,17 @@ def find_weights(path: str | os.PathLike | None, *, env: str, cached: Path, url:
     reason = ""
     if download:
         try:
-            return download_file(url, cached, sha256=sha256)
+            return download_file(url, cached, sha256=sha256, size=size)
         except OSError as exc:
             reason = f" (download failed: {exc})"
     raise missing(f"{what} weights are needed and were not found{reason}. Give a path ({give}), set ${env}, or "
                   f"place {cached.name} at {cached} (from {url}).{' ' + note if note else ''}")
 
 
-def download_file(url: str, dest: Path, *, sha256: str) -> Path:
-    """Download ``url`` to ``dest`` atomically (a temporary file beside it, renamed once the sha256, or its prefix,
-    matched); FetchError (an OSError) otherwise, and nothing is left behind."""
+def download_file(url: str, dest: Path, *, sha256: str, size: int) -> Path:
+    """Download ``url`` to ``dest`` atomically (a temporary file beside it, renamed once the sha256 matched);
+    FetchError (an OSError) otherwise, and nothing is left behind. ``size``, the file's length in bytes, bounds
+    what is taken and how long it may take (:func:`srgan.fetch.download`)."""
     from .checkpoint import plain_file_mode
     from .fetch import download
     from .outputs import missing_folders, remove_if_empty
@@ -59,7 +61,7 @@ def download_file(url: str, dest: Path, *, sha256: str) -> Path:
     handle, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
     os.close(handle)
     try:
-        download(url, Path(tmp), sha256, hint="")
+        download(url, Path(tmp), sha256, hint="", size=size)
         plain_file_mode(tmp)  # a file of the shared torch cache
         os.replace(tmp, dest)
     except BaseException:

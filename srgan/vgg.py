@@ -16,8 +16,9 @@ from .pretrained import WeightsMissing, find_weights, load_matching, load_state_
 
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 VGG19_FILENAME = "vgg19-dcbb9e9d.pth"
-# torchvision names its files <name>-<first 8 hex digits of the sha256>; the download is checked against it.
-VGG19_SHA256_PREFIX = "dcbb9e9d"
+# torchvision names its files <name>-<first 8 hex digits of the sha256>; the download is checked against all 64.
+VGG19_SHA256 = "dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44"
+VGG19_BYTES = 574_673_361
 WEIGHTS_ENV = "SRGAN_VGG19_WEIGHTS"
 
 # "M" is a 2x2 max-pool. Same order as torchvision's cfg "E".
@@ -56,7 +57,7 @@ def resolve_vgg19_weights(path: str | os.PathLike | None = None, *, download: bo
     """Find the ImageNet VGG19 weights: explicit path, ``$SRGAN_VGG19_WEIGHTS``, torchvision's cache, download
     (:func:`srgan.pretrained.find_weights`)."""
     return find_weights(path, env=WEIGHTS_ENV, cached=torch_cache_file(VGG19_FILENAME), url=VGG19_URL,
-                        sha256=VGG19_SHA256_PREFIX, what="ImageNet VGG19", give="config vgg_weights=...",
+                        sha256=VGG19_SHA256, size=VGG19_BYTES, what="ImageNet VGG19", give="config vgg_weights=...",
                         download=download, missing=VGGWeightsMissing,
                         note="The vgg22/vgg54 content loss needs them; the 'mse' content loss needs none.")
 

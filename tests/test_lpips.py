@@ -17,7 +17,7 @@ import torch
 from srgan import lpips as lpips_module
 from srgan.cli import main
 from srgan.evaluate import evaluate
-from srgan.lpips import BACKBONES, LINEAR_SHA256, LPIPS, _alexnet_features, _vgg16_features, linear_weights, lpips
+from srgan.lpips import BACKBONES, LINEAR_FILES, LPIPS, _alexnet_features, _vgg16_features, linear_weights, lpips
 from srgan.pretrained import WeightsMissing
 
 FEATURES = {"alex": _alexnet_features, "vgg": _vgg16_features}
@@ -40,7 +40,7 @@ def stand_in_backbone(net: str, seed: int = 0) -> dict[str, torch.Tensor]:
 def test_the_linear_layers_are_the_authors(linear_dir):
     for net in ("alex", "vgg"):
         data = (linear_dir / f"{net}.pth").read_bytes()
-        assert hashlib.sha256(data).hexdigest() == LINEAR_SHA256[net]
+        assert (hashlib.sha256(data).hexdigest(), len(data)) == LINEAR_FILES[net]
         state = torch.load(linear_dir / f"{net}.pth", map_location="cpu", weights_only=True)
         _, _, channels = FEATURES[net]()
         assert [tuple(state[f"lin{i}.model.1.weight"].shape) for i in range(5)] == [(1, c, 1, 1) for c in channels]
@@ -164,7 +164,7 @@ def test_linear_weights_download_is_checked(linear_dir, tmp_path, monkeypatch):
     served = tmp_path / "srv"
     served.mkdir()
     (served / "alex.pth").write_bytes((linear_dir / "alex.pth").read_bytes())
-    (served / "vgg.pth").write_bytes(b"not the authors' weights")
+    (served / "vgg.pth").write_bytes(b"x" * LINEAR_FILES["vgg"][1])  # the right size, other bytes
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(http.server.SimpleHTTPRequestHandler,
                                                                        directory=str(served)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -182,6 +182,9 @@ def test_linear_weights_download_is_checked(linear_dir, tmp_path, monkeypatch):
         os.umask(umask)
         assert got.stat().st_mode & 0o777 == 0o666 & ~umask  # a shared cache's file (mkstemp made it 0600)
         with pytest.raises(WeightsMissing, match="checksum mismatch"):
+            linear_weights("vgg")
+        (served / "vgg.pth").write_bytes(b"not the authors' weights")
+        with pytest.raises(WeightsMissing, match="the server sends 24 bytes where the file has 7289; not the file"):
             linear_weights("vgg")
         assert sorted(p.name for p in got.parent.iterdir()) == ["alex.pth"]
     finally:

@@ -96,13 +96,19 @@ def test_download_checks_hash(tmp_path, monkeypatch):
         monkeypatch.setattr(vgg_module, "VGG19_URL", f"http://127.0.0.1:{server.server_port}/{VGG19_FILENAME}")
         monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
         monkeypatch.delenv("SRGAN_VGG19_WEIGHTS", raising=False)
+        with pytest.raises(VGGWeightsMissing, match="sends 20 bytes where the file has 574673361; not the file"):
+            resolve_vgg19_weights()
+        monkeypatch.setattr(vgg_module, "VGG19_BYTES", 20)
         with pytest.raises(VGGWeightsMissing, match="checksum mismatch"):
             resolve_vgg19_weights()
         assert not (tmp_path / "home" / "hub" / "checkpoints" / VGG19_FILENAME).exists()
         assert not list((tmp_path / "home" / "hub" / "checkpoints").glob("*.part"))
-        # With the right hash prefix the file lands in the cache.
-        monkeypatch.setattr(vgg_module, "VGG19_SHA256_PREFIX", __import__("hashlib").sha256(
-            b"not the real weights").hexdigest()[:8])
+        # With the right size and sha256 the file lands in the cache; the 8 digits in its name were not enough.
+        served_sha = __import__("hashlib").sha256(b"not the real weights").hexdigest()
+        monkeypatch.setattr(vgg_module, "VGG19_SHA256", served_sha[:8] + "0" * 56)
+        with pytest.raises(VGGWeightsMissing, match="checksum mismatch"):
+            resolve_vgg19_weights()
+        monkeypatch.setattr(vgg_module, "VGG19_SHA256", served_sha)
         assert resolve_vgg19_weights().read_bytes() == b"not the real weights"
     finally:
         server.shutdown()

@@ -44,7 +44,7 @@ from .imresize import imresize
 from .lpips import LPIPS, lpips
 from .metrics import psnr_ssim_y, to_uint8
 from .niqe import niqe
-from .outputs import names_a_folder
+from .outputs import missing_folders, names_a_folder, remove_if_empty
 from .tiling import Engine
 
 __all__ = ["BicubicUpscaler", "resolve_model", "evaluate", "eval_from_cli", "degrade_from_cli",
@@ -243,34 +243,41 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
                 raise ValueError(f"{folder}: --save-images would write into {bench.name}'s HR folder "
                                  f"{bench.hr_dir}, where the next eval would take them for HR images; choose a "
                                  "folder outside the data")
-        check_writable_dir(root)
+    # What saving would create, removed again if the run stops before writing into it (a full disk, missing LPIPS
+    # weights, Ctrl-C): a failed eval leaves no empty folders behind.
+    created = [] if save_images is None else missing_folders([Path(save_images) / key for key in keys.values()])
+    try:
+        if save_images is not None:
+            check_writable_dir(save_images)
+        lpips_model = LPIPS("alex") if "lpips" in metrics else None  # once, before any work: weights may be missing
+        results: dict = {}
+        for i, bench in enumerate(sets):
+            per_image = {}
+            items = ((name, None, hr) for name, hr in bench.hr_images()) if ground_truth else bench
+            if progress:
+                from tqdm import tqdm
 
-    lpips_model = LPIPS("alex") if "lpips" in metrics else None  # once, before any work: its weights may be missing
-    results: dict = {}
-    for i, bench in enumerate(sets):
-        per_image = {}
-        items = ((name, None, hr) for name, hr in bench.hr_images()) if ground_truth else bench
-        if progress:
-            from tqdm import tqdm
-
-            items = tqdm(items, total=len(bench), desc=f"srgan: eval {keys[i]}", unit="img", leave=False,
-                         file=sys.stderr)
-        for name, lr, hr in items:
-            try:
-                sr = hr if ground_truth else super_resolve(model, lr, dev, dtype)
-            except ValueError as exc:
-                raise ValueError(f"{bench.name}/{name}: {exc}") from None
-            if sr.shape != hr.shape:
-                raise ValueError(f"{bench.name}/{name}: SR is {sr.shape[1]}x{sr.shape[0]}, HR is "
-                                 f"{hr.shape[1]}x{hr.shape[0]}")
-            try:
-                per_image[name] = _score(sr, hr, scale, metrics, round_y, lpips_model)
-            except ValueError as exc:  # e.g. smaller than the SSIM window or two NIQE blocks: say which image
-                raise ValueError(f"{bench.name}/{name}: {exc}") from None
-            if save_images is not None:
-                write_image(Path(save_images) / keys[i] / f"{name}.png", sr.astype(np.float32) / np.float32(255))
-        results[keys[i]] = {m: float(np.mean([v[m] for v in per_image.values()])) for m in metrics}
-        results[keys[i]]["images"] = per_image
+                items = tqdm(items, total=len(bench), desc=f"srgan: eval {keys[i]}", unit="img", leave=False,
+                             file=sys.stderr)
+            for name, lr, hr in items:
+                try:
+                    sr = hr if ground_truth else super_resolve(model, lr, dev, dtype)
+                except ValueError as exc:
+                    raise ValueError(f"{bench.name}/{name}: {exc}") from None
+                if sr.shape != hr.shape:
+                    raise ValueError(f"{bench.name}/{name}: SR is {sr.shape[1]}x{sr.shape[0]}, HR is "
+                                     f"{hr.shape[1]}x{hr.shape[0]}")
+                try:
+                    per_image[name] = _score(sr, hr, scale, metrics, round_y, lpips_model)
+                except ValueError as exc:  # e.g. smaller than the SSIM window or two NIQE blocks: say which image
+                    raise ValueError(f"{bench.name}/{name}: {exc}") from None
+                if save_images is not None:
+                    write_image(Path(save_images) / keys[i] / f"{name}.png", sr.astype(np.float32) / np.float32(255))
+            results[keys[i]] = {m: float(np.mean([v[m] for v in per_image.values()])) for m in metrics}
+            results[keys[i]]["images"] = per_image
+    except BaseException:
+        remove_if_empty(created)
+        raise
     return results
 
 

@@ -195,6 +195,35 @@ def test_a_model_that_outputs_nan_is_an_error_not_a_score(bench):
         evaluate(Broken(), [bench / "Set5"], scale=4)
 
 
+def test_an_eval_that_fails_before_saving_leaves_no_empty_folders(bench, tmp_path, monkeypatch):
+    """--save-images made its folders up front: a full disk, missing LPIPS weights or a broken model left an empty
+    <dir>/<set> tree behind; folders that hold a saved image stay."""
+    out = tmp_path / "new" / "sr"
+
+    class NaNAfter(torch.nn.Module):  # bicubic for the first ``good`` images, then NaN
+        scale, good = 4, 0
+
+        def forward(self, x):
+            self.good -= 1
+            up = imresize(x, 4)
+            return up if self.good >= 0 else up * float("nan")
+
+    with pytest.raises(ValueError, match="^Set5/baby: the model's output has NaN"):
+        evaluate(NaNAfter(), [bench / "Set5"], scale=4, save_images=out)
+    assert sorted(os.listdir(tmp_path)) == []
+    monkeypatch.setenv("SRGAN_ALEXNET_WEIGHTS", str(tmp_path / "missing.pth"))
+    with pytest.raises(FileNotFoundError, match="AlexNet"):
+        evaluate("bicubic", [bench / "Set5"], metrics="psnr,lpips", save_images=out)
+    assert sorted(os.listdir(tmp_path)) == []
+    (tmp_path / "new").mkdir()
+    model = NaNAfter()
+    model.good = 1
+    with pytest.raises(ValueError, match="^Set5/bird: the model's output has NaN"):
+        evaluate(model, [bench / "Set5"], scale=4, save_images=out)
+    assert [p.relative_to(tmp_path).as_posix() for p in sorted(tmp_path.rglob("*"))] == [
+        "new", "new/sr", "new/sr/Set5", "new/sr/Set5/baby.png"]
+
+
 # ------------------------------------------------------------------ NIQE and the ground-truth pseudo-model
 
 

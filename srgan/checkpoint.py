@@ -266,21 +266,37 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"{path}: cannot load checkpoint: {load_problem(exc)}") from None
+        raise CheckpointError(f"{path}: cannot load checkpoint: {load_problem(exc, path)}") from None
 
 
-def load_problem(exc: BaseException) -> str:
-    """What torch.load's multi-paragraph error says about the file, in a few words.
+NOT_TORCH_SAVE = "not a torch.save file (safetensors weights need the .safetensors extension)"
+
+
+def _starts_like_torch_save(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(2)
+    except OSError:
+        return True  # unreadable: torch.load's own error says why
+    return head == b"PK" or head.startswith(b"\x80")
+
+
+def load_problem(exc: BaseException, path: Path | None = None) -> str:
+    """What torch.load's multi-paragraph error about ``path`` says, in a few words.
 
     Every failure of the weights-only unpickler mentions ``weights_only``, so that word alone does not mean the
     file holds code: an image or a random file fails there too, on the first byte that is not a pickle opcode.
+    A text file failed deeper in torch's legacy reader ("list index out of range"); torch.save files start as a
+    zip (``PK``) or, before torch 1.6, a protocol-2 pickle (``\x80``), so the first bytes tell.
     """
+    if path is not None and not _starts_like_torch_save(path):
+        return NOT_TORCH_SAVE
     text = " ".join(str(exc).split())
     refused = re.search(r"Unsupported global: GLOBAL (\S+)", text)
     if refused:
         return f"it holds pickled objects other than tensors and plain data ({refused[1]}); refused for safety"
     if "Unsupported operand" in text or "invalid load key" in text or isinstance(exc, (KeyError, EOFError)):
-        return "not a torch.save file (safetensors weights need the .safetensors extension)"
+        return NOT_TORCH_SAVE
     detail = re.search(r"WeightsUnpickler error: (.*?) Check the documentation", text)
     if detail:
         return f"refused by the weights-only loader ({detail[1]})"

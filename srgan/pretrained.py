@@ -78,7 +78,7 @@ def load_state_dict_file(path: Path, what: str) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt or unsafe file: one clear line (torch's own advises weights_only=False)
-        raise ValueError(f"{path}: cannot read {what} weights: {load_problem(exc)}") from None
+        raise ValueError(f"{path}: cannot read {what} weights: {load_problem(exc, path)}") from None
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a state dict, got {type(state).__name__}")
     return state

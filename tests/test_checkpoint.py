@@ -97,7 +97,8 @@ def test_pickle_that_runs_code_is_refused(tmp_path, capsys):
     (b"\x89PNG\r\n\x1a\n" + bytes(64), "not a torch.save file (safetensors weights need the .safetensors extension)"),
     (b"hello world\n", "not a torch.save file"),
     (bytes(range(256)) * 4, "not a torch.save file"),
-], ids=["empty", "png", "text", "binary"])
+    (b"root:x:0:0:root:/root:/bin/bash\n", "not a torch.save file"),  # was "list index out of range"
+], ids=["empty", "png", "text", "binary", "passwd"])
 def test_a_file_that_is_no_checkpoint_says_so(tmp_path, content, problem):
     # every weights-only failure mentions weights_only; this used to call an image "pickled objects ... refused"
     (tmp_path / "x.pth").write_bytes(content)

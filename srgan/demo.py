@@ -58,18 +58,18 @@ def run_demo(out_root: str | Path = "srgan-demo", device: str = "auto") -> Path:
     from .benchmark_sets import BenchmarkSet, degrade_folder
     from .device import resolve_device
     from .evaluate import evaluate, format_table, resolve_model, super_resolve, write_json
-    from .images import write_image
+    from .images import check_writable_dir, write_image
     from .upscale import prepare, upscale_file
 
     dev = resolve_device(device)
-    if Path(out_root).exists() and not Path(out_root).is_dir():
-        raise NotADirectoryError(f"{out_root}: is a file; -o takes the folder the demo's outputs go in")
-    run = Path(out_root) / time.strftime("%Y%m%d-%H%M%S")
-    run.mkdir(parents=True)
     weights = {name: SHIPPED / f"{name}.safetensors" for name in ("srresnet", "srgan")}
     missing = [str(p) for p in weights.values() if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"shipped weights missing from this install: {', '.join(missing)}")
+    if Path(out_root).exists() and not Path(out_root).is_dir():
+        raise NotADirectoryError(f"{out_root}: is a file; -o takes the folder the demo's outputs go in")
+    run = check_writable_dir(out_root) / time.strftime("%Y%m%d-%H%M%S")  # a bad -o is one line, before any work
+    run.mkdir()
 
     # Evaluate: the samples are the HR images; their LR comes from the MATLAB-exact bicubic.
     results = {}

@@ -41,3 +41,6 @@ def test_demo_output_that_is_a_file_is_one_line_error(tmp_path, capsys):
     assert main(["demo", "-o", str(notes)]) == 1  # was "[Errno 20] Not a directory: 'notes.txt/2026...'"
     assert capsys.readouterr().err == f"srgan: error: {notes}: is a file; -o takes the folder the demo's outputs go in\n"
     assert notes.read_text() == "mine"
+    assert main(["demo", "-o", str(notes / "demo")]) == 1  # was "[Errno 20] Not a directory: '.../notes.txt/demo'"
+    assert capsys.readouterr().err == (f"srgan: error: {notes / 'demo'}: cannot create output folder (a parent is "
+                                       "a file, not a folder)\n")

@@ -62,7 +62,14 @@ def strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` then fsync and rename over ``path``: readers see the old file or the new one."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # it was a bare "[Errno 17] File exists: 'notes.txt'" for notes.txt/model.onnx
+        parent_file = isinstance(exc, (FileExistsError, NotADirectoryError))
+        reason = "a parent is a file, not a folder" if parent_file else (exc.strerror or str(exc))
+        error = OSError(f"{path}: cannot create its folder ({reason})")
+        error.errno = exc.errno
+        raise error from None
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:

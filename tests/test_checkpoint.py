@@ -124,6 +124,16 @@ def test_atomic_save_keeps_previous_file_on_failure(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
 
 
+def test_a_folder_that_cannot_be_made_is_one_line(tmp_path):
+    """It was a bare "[Errno 17] File exists: '.../notes.txt'" (srgan export --onnx notes.txt/model.onnx)."""
+    (tmp_path / "notes.txt").write_text("mine")
+    target = tmp_path / "notes.txt" / "sub" / "c.pt"
+    with pytest.raises(OSError) as info:
+        save_checkpoint({"step": 1}, target)
+    assert str(info.value) == f"{target}: cannot create its folder (a parent is a file, not a folder)"
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_strip_prefixes():
     assert list(strip_prefixes({"module._orig_mod.a.b": 1, "c": 2})) == ["a.b", "c"]
 

@@ -282,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="download into DIR/benchmarks and DIR/train (default: $SRGAN_DATA, else "
                         "~/.cache/srgan/data)")
     p.add_argument("--mirror", default=DEFAULT_MIRROR, metavar="URL",
-                   help="a server laid out as OWNER/REPO/COMMIT/PATH, like raw.githubusercontent.com")
+                   help="a server (or a file:// folder) laid out as OWNER/REPO/COMMIT/PATH, like "
+                        "raw.githubusercontent.com")
     p.set_defaults(func=cmd_data_fetch)
     p = command(actions, "list", help="where each known set is found, or how to get it")
     p.add_argument("--data-root", metavar="DIR", help="look only in DIR")

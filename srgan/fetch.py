@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -125,6 +126,8 @@ def fetch(key: str, data_root: str | os.PathLike | None = None, mirror: str = DE
         raise FetchError(f"{key}: {UNAVAILABLE[key]}")
     if key not in SOURCES:
         raise ValueError(f"{key}: unknown data set; choose from {', '.join(NAMES)}")
+    if urllib.parse.urlsplit(mirror).scheme.lower() not in ("http", "https", "file"):  # was "unknown url type: ..."
+        raise ValueError(f"--mirror {mirror}: not an http(s):// or file:// URL; the default is {DEFAULT_MIRROR}")
     root = download_root(data_root)
     if root.exists() and not root.is_dir():
         raise NotADirectoryError(f"{root}: is a file; the data root must be a folder")

@@ -135,6 +135,20 @@ def test_fetch_downloads_and_checks_every_file(set5_server, tmp_path, capsys):
     assert "already complete" in capsys.readouterr().out and set5_server.asked == []
 
 
+def test_a_mirror_may_be_a_local_folder_but_not_a_bare_word(set5_server, tmp_path, capsys):
+    """A file:// mirror serves offline machines; 'notaurl' was "unknown url type: 'notaurl/jbhuang0604/...'"."""
+    mirror = tmp_path / "mirror"
+    for path, body in set5_server.files.items():
+        (mirror / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (mirror / path.lstrip("/")).write_bytes(body)
+    assert main(["data", "fetch", "set5", "--data-root", str(tmp_path / "d"), "--mirror", mirror.as_uri()]) == 0
+    assert "set5: downloaded 10 file(s)" in capsys.readouterr().out
+    assert main(["data", "fetch", "set5", "--data-root", str(tmp_path / "e"), "--mirror", "notaurl"]) == 1
+    assert capsys.readouterr().err == ("srgan: error: --mirror notaurl: not an http(s):// or file:// URL; the default "
+                                       "is https://raw.githubusercontent.com\n")
+    assert _tree(tmp_path / "e") == []
+
+
 def test_fetch_goes_to_the_user_cache_by_default(set5_server, no_roots):
     fetch_module.fetch("set5", mirror=set5_server.url)
     assert resolve_benchmark("Set5") == cache_root() / "benchmarks/Set5"

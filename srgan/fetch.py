@@ -68,13 +68,12 @@ def _sha256(path: Path) -> str:
 
 def download(url: str, dest: Path, sha: str, stop: threading.Event | None = None,
              hint: str = "; --mirror URL takes another server with the same layout", size: int | None = None) -> None:
-    """Stream ``url`` into ``dest``, checking its sha256: the whole hex digest, or a prefix of it (torchvision
-    names its weight files by the first 8 digits). FetchError, one line naming the URL, when it fails; the
-    caller removes ``dest`` then (a set's staging folder, a temporary file). ``stop``, once set, ends the
-    download at its next block (``read1``: whatever arrived, so a trickling server cannot hold it). ``hint`` ends
-    the message of a failed connection. ``size``, the file's known length in bytes, bounds what is taken (an
-    endless reply filled the disk) and how long it may take (a server trickling a byte every few seconds never
-    timed out: the timeout is per read)."""
+    """Stream ``url`` into ``dest``, checking its sha256 (the whole hex digest). FetchError, one line naming the
+    URL, when it fails; the caller removes ``dest`` then (a set's staging folder, a temporary file). ``stop``,
+    once set, ends the download at its next block (``read1``: whatever arrived, so a trickling server cannot
+    hold it). ``hint`` ends the message of a failed connection. ``size``, the file's known length in bytes, bounds
+    what is taken (an endless reply filled the disk) and how long it may take (a server trickling a byte every few
+    seconds never timed out: the timeout is per read)."""
     digest = hashlib.sha256()
     received = 0
     deadline = None if size is None else time.monotonic() + TIMEOUT_S + size / MIN_BYTES_PER_S
@@ -113,7 +112,7 @@ def download(url: str, dest: Path, sha: str, stop: threading.Event | None = None
         raise FetchError(f"{dest}: cannot write the download ({exc.strerror or exc})") from None
     if expected is not None and expected.isdigit() and received < int(expected):  # not a checksum mismatch
         raise FetchError(f"{url}: the connection closed after {received} of {expected} bytes; try again")
-    if not digest.hexdigest().startswith(sha) or len(sha) < 8:
+    if digest.hexdigest() != sha.lower():
         raise FetchError(f"{url}: checksum mismatch (sha256 {digest.hexdigest()[:16]}..., expected "
                          f"{sha[:16]}...); nothing was kept")
 

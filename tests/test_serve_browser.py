@@ -188,8 +188,15 @@ def test_uploads_queue_and_bad_files_show_a_message(page, server, tmp_path):
     for i, size in enumerate([(40, 30), (24, 24)]):
         files.append(tmp_path / f"small{i}.png")
         Image.open(SAMPLES / "coffee.png").convert("RGB").resize(size).save(files[-1])
+    # The model list is held back: files chosen while the page was still loading found no model checked ("Choose
+    # at least one model."), which failed this test on a loaded CI machine.
+    held = []
+    page.route("**/api/models", lambda route: held.append(route))
     page.goto(server)
     page.set_input_files("#file", [str(f) for f in files])  # two uploads at once: the second waits its turn
+    page.wait_for_timeout(300)
+    assert len(held) == 1 and page.inner_text("#message") == ""
+    held[0].continue_()
     page.wait_for_function("document.querySelectorAll('#jobs li[data-status=done]').length === 2")
 
     bad = tmp_path / "notes.png"

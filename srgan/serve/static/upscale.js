@@ -33,6 +33,7 @@ async function loadModels() {
 }
 
 async function upload(file) {
+  await modelsLoaded;  // a file chosen while the page loads would otherwise find no model checked yet
   const models = [...document.querySelectorAll("input[name=model]:checked")].map((c) => c.value);
   if (!models.length) return say("Choose at least one model.");
   say("");
@@ -139,4 +140,4 @@ drop.addEventListener("drop", (e) => {
   for (const file of e.dataTransfer.files) upload(file);
 });
 Viewer.attach($("compare"));
-loadModels().catch((err) => say(`Cannot reach the server: ${err.message}`));
+const modelsLoaded = loadModels().catch((err) => say(`Cannot reach the server: ${err.message}`));

@@ -32,6 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .models import SUPPORTED_SCALES, Generator
+from .outputs import mkdir_problem
 
 FORMAT_TAG = "srgan-generator"
 INT8_FORMAT_TAG = "int8"  # srgan.quantize's weights files: int8 convolutions
@@ -65,9 +66,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # it was a bare "[Errno 17] File exists: 'notes.txt'" for notes.txt/model.onnx
-        parent_file = isinstance(exc, (FileExistsError, NotADirectoryError))
-        reason = "a parent is a file, not a folder" if parent_file else (exc.strerror or str(exc))
-        error = OSError(f"{path}: cannot create its folder ({reason})")
+        error = OSError(f"{path}: cannot create its folder ({mkdir_problem(exc)})")
         error.errno = exc.errno
         raise error from None
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

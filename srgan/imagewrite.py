@@ -38,6 +38,7 @@ import numpy as np
 from PIL import Image as PILImage
 
 from .images import IMAGE_EXTENSIONS, ImageError, ImageExistsError, to_uint8, to_uint16
+from .outputs import mkdir_problem
 from .pixels import LUMA_BT601, icc_colour_space
 
 __all__ = ["check_output_file", "check_writable_dir", "write_image"]
@@ -348,8 +349,7 @@ def check_writable_dir(path: str | os.PathLike) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        reason = "a parent is a file, not a folder" if isinstance(exc, (FileExistsError, NotADirectoryError)) else (exc.strerror or str(exc))
-        raise ImageError(path, f"cannot create output folder ({reason})") from exc
+        raise ImageError(path, f"cannot create output folder ({mkdir_problem(exc)})") from exc
     probe = folder / f".srgan-write-test-{secrets.token_hex(4)}"
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -197,6 +197,14 @@ def missing_folders(folders: Iterable[Path]) -> list[Path]:
     return sorted(missing, key=lambda p: len(p.parts), reverse=True)
 
 
+def mkdir_problem(exc: OSError) -> str:
+    """Why a ``mkdir(parents=True)`` failed, in words: a file in the way reads as that, not "[Errno 17] File
+    exists" or "[Errno 20] Not a directory" naming some parent."""
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return "a parent is a file, not a folder"
+    return exc.strerror or str(exc)
+
+
 def remove_if_empty(folders: list[Path]) -> None:
     for folder in folders:
         try:

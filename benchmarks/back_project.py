@@ -6,7 +6,8 @@
 Both engines run as ``srgan upscale`` runs them (:func:`srgan.upscale.upscale_planes`, tile 'auto', the
 precision 'auto' resolves to here, output assembled in memory); runs alternate so that other load hits both
 alike. The back-projected engine is opaque to the tiling, so it also loses the split of the network into
-large-tile features and small-tile reconstruction (srgan/tiling.py): that is part of what is measured.
+large-tile features and small-tile reconstruction (srgan/tiling.py): that is part of what is measured. The
+correction alone (srgan/backproject.py's two MATLAB-bicubic resizes, on the whole output) is timed too.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from srgan.images import read_image  # noqa: E402
+from srgan.imresize import imresize  # noqa: E402
 from srgan.upscale import prepare, upscale_planes  # noqa: E402
 
 
@@ -44,11 +46,18 @@ def main() -> None:
             upscale_planes(engine, rgb, tile="auto", out="uint8")
             times[name].append(time.perf_counter() - start)
     h, w = rgb.shape[1:]
+    lr, sr = rgb[None].float() / 255, torch.rand(1, 3, 4 * h, 4 * w)
+    correction = []
+    for _ in range(args.runs):  # BackProjected.forward after the model: residual down, back up, added
+        start = time.perf_counter()
+        sr + imresize(lr - imresize(sr, 1 / 4), 4)
+        correction.append(time.perf_counter() - start)
     print(f"{args.model}, {w}x{h} -> {4 * w}x{4 * h}, {engines['plain'].dtype}, {torch.get_num_threads()} threads, "
           f"median of {args.runs} (load average {os.getloadavg()[0]:.2f})")
     for name, samples in times.items():
         print(f"  {name:15s} {statistics.median(samples):.2f} s")
     print(f"  ratio           {statistics.median(times['back-projected']) / statistics.median(times['plain']):.3f}")
+    print(f"  correction only {statistics.median(correction):.3f} s")
 
 
 if __name__ == "__main__":

@@ -357,6 +357,10 @@ def test_study_folder_errors(tmp_path):
         study_mod.scan(tmp_path)
     with pytest.raises(ValueError, match="study folder not found"):
         study_mod.scan(tmp_path / "missing")
+    (tmp_path / "notes.txt").write_text("x")  # it used to say "study folder not found" of a file that is there
+    with pytest.raises(ValueError, match="notes.txt: is a file, not a study folder"):
+        study_mod.scan(tmp_path / "notes.txt")
+    (tmp_path / "notes.txt").unlink()
     (tmp_path / "srgan").mkdir()  # a.png and a.jpg: one stimulus name, and one of them was never shown
     for name in ("a.png", "a.jpg"):
         Image.new("RGB", (4, 4)).save(tmp_path / "srgan" / name)
@@ -461,6 +465,9 @@ def test_study_report_without_ratings_is_one_line_error(study_dir, tmp_path, cap
     assert "no ratings yet" in capsys.readouterr().err
     assert main(["study", "report", str(tmp_path / "nosuch")]) == 1  # it used to say "no ratings yet" too
     assert capsys.readouterr() == ("", f"srgan: error: {tmp_path / 'nosuch'}: study folder not found\n")
+    (tmp_path / "ratings.jsonl").write_text("")
+    assert main(["study", "report", str(tmp_path / "ratings.jsonl")]) == 1
+    assert capsys.readouterr().err.endswith("ratings.jsonl: is a file, not a study folder (one subfolder of images per method)\n")
 
 
 def test_a_port_that_cannot_be_used_is_one_line_error_before_serving(capsys):

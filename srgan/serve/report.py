@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..images import IMAGE_EXTENSIONS, write_image
 from ..outputs import file_identity
-from .study import PLOT_FILE, MethodScore, read_ratings, scan, summarize
+from .study import PLOT_FILE, MethodScore, check_study_folder, read_ratings, scan, summarize
 
 
 def format_report(rows: list[MethodScore]) -> str:
@@ -75,8 +75,7 @@ def _check_plot_path(out: Path, study_dir: str) -> None:
 def report_from_cli(args: argparse.Namespace) -> int:
     import numpy as np
 
-    if not Path(args.study_dir).is_dir():
-        raise ValueError(f"{args.study_dir}: study folder not found")
+    check_study_folder(args.study_dir)
     out = Path(args.output) if args.output else Path(args.study_dir) / PLOT_FILE
     _check_plot_path(out, args.study_dir)  # before the table is printed: a report is all or nothing
     ratings, bad = read_ratings(args.study_dir)

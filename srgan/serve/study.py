@@ -59,12 +59,19 @@ class MethodScore:
     ci95: float  # half-width: the interval is mos +- ci95 (nan for a single rating)
 
 
+def check_study_folder(root: str | os.PathLike) -> Path:
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"{root}: is a file, not a study folder (one subfolder of images per method)")
+    if not root.is_dir():
+        raise ValueError(f"{root}: study folder not found")
+    return root
+
+
 def scan(root: str | os.PathLike) -> list[Stimulus]:
     """Every ``DIR/<method>/<image>`` file. Files whose real path leaves ``root`` (symlinks) are not stimuli,
     so nothing outside the study folder can ever be served."""
-    root = Path(root)
-    if not root.is_dir():
-        raise ValueError(f"{root}: study folder not found")
+    root = check_study_folder(root)
     real_root = root.resolve()
     found = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):

@@ -220,6 +220,7 @@ def run_tiled(engine: Engine, image: torch.Tensor, sink: Sink, tile: int | str =
         x = torch.stack([image[:, r[2]:r[2] + wh, c[2]:c[2] + ww] for r, c in group])
         if not engine.split:
             y = engine.forward(x)
+            _check_output(y, x, s)
             for k, (r, c) in enumerate(group):
                 sink(r[0] * s, c[0] * s, y[k, :, (r[0] - r[2]) * s:(r[1] - r[2]) * s, (c[0] - c[2]) * s:(c[1] - c[2]) * s])
                 finished(i + k, r, c)
@@ -230,6 +231,15 @@ def run_tiled(engine: Engine, image: torch.Tensor, sink: Sink, tile: int | str =
             _reconstruct_window(engine, feats[k], r, c, inner, budget, sink)
             finished(i + k, r, c)
         del feats
+
+
+def _check_output(y: torch.Tensor, x: torch.Tensor, scale: int) -> None:
+    """A model whose output is not 3 x (scale * its input) would leave parts of the preallocated result unset."""
+    n, _, h, w = x.shape
+    if tuple(y.shape) != (n, 3, h * scale, w * scale):
+        c, oh, ow = y.shape[1:]
+        raise ValueError(f"the model's output is {c}x{oh}x{ow} for input 3x{h}x{w}; its scale, {scale}, means "
+                         f"3x{h * scale}x{w * scale} (RGB)")
 
 
 def _reconstruct_window(engine: Engine, feats: torch.Tensor, r: tuple[int, int, int], c: tuple[int, int, int],
@@ -248,6 +258,7 @@ def _reconstruct_window(engine: Engine, feats: torch.Tensor, r: tuple[int, int, 
         group = jobs[i:i + batch]
         f = torch.stack([feats[:, a[2]:a[2] + sh, b[2]:b[2] + sw] for a, b in group])
         y = engine.reconstruct(f)
+        _check_output(y, f, s)
         del f
         for k, (a, b) in enumerate(group):
             sink((r[2] + a[0]) * s, (c[2] + b[0]) * s,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch import nn
 from PIL import Image
 
 import srgan
@@ -124,6 +125,26 @@ def test_generic_module_tiling_is_exact():
     for tile in (4, 9):
         out, _ = upscale_planes(engine, x, tile=tile, out="float32")
         assert np.abs(out - ref).max() <= 1e-5
+
+
+@pytest.mark.parametrize("out_channels, factor", [(3, 1), (3, 8), (1, 4)])
+def test_a_module_that_does_not_give_its_scale_is_an_error(out_channels, factor):
+    """A module claiming x4 that gave x1 returned a 32x32 array three quarters of which was np.empty's leftover
+    memory; one giving x8 was cropped, one grey plane was copied to three."""
+    class Claims4(nn.Module):
+        scale = 4
+
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, out_channels * factor ** 2, 3, padding=1)
+
+        def forward(self, x):
+            return nn.functional.pixel_shuffle(self.conv(x), factor)
+
+    for tile in (0, 5):
+        with pytest.raises(ValueError, match=rf"output is {out_channels}x{8 * factor}x{8 * factor} for input 3x8x8; "
+                                             r"its scale, 4, means 3x32x32"):
+            srgan.upscale(np.full((8, 8, 3), 128, np.uint8), model=Claims4(), tile=tile)
 
 
 def test_tile_memory_respects_a_cgroup_limit(tmp_path):

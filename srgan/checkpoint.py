@@ -32,7 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .models import SUPPORTED_SCALES, Generator
-from .outputs import mkdir_problem
+from .outputs import missing_folders, mkdir_problem, name_problem, remove_if_empty, temp_prefix
 
 FORMAT_TAG = "srgan-generator"
 INT8_FORMAT_TAG = "int8"  # srgan.quantize's weights files: int8 convolutions
@@ -63,15 +63,21 @@ def strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` then fsync and rename over ``path``: readers see the old file or the new one."""
     path = Path(path)
+    made = missing_folders([path.parent])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # it was a bare "[Errno 17] File exists: 'notes.txt'" for notes.txt/model.onnx
+        remove_if_empty(made)
         error = OSError(f"{path}: cannot create its folder ({mkdir_problem(exc)})")
         error.errno = exc.errno
         raise error from None
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = None
     try:
+        problem = name_problem(path)
+        if problem:  # before the work that write() may be
+            raise OSError(errno.ENAMETOOLONG, problem)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=".tmp")
+        os.close(fd)
         write(tmp)
         plain_file_mode(tmp)  # after the write: safetensors recreates the file 0600 whatever it was
         with open(tmp, "rb") as handle:
@@ -79,8 +85,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
         os.replace(tmp, path)
     except BaseException as exc:
         failure = write_failure(path, exc) if isinstance(exc, Exception) else None
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        remove_if_empty(made)  # a failed write leaves no folder it made
         if failure is None:
             raise
         raise failure from exc

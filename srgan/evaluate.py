@@ -44,7 +44,7 @@ from .imresize import imresize
 from .lpips import LPIPS, lpips
 from .metrics import psnr_ssim_y, to_uint8
 from .niqe import niqe
-from .outputs import missing_folders, names_a_folder, remove_if_empty
+from .outputs import file_output_problem, missing_folders, names_a_folder, remove_if_empty
 from .tiling import Engine
 
 __all__ = ["BicubicUpscaler", "resolve_model", "evaluate", "eval_from_cli", "degrade_from_cli",
@@ -337,9 +337,9 @@ def eval_from_cli(args) -> int:
     if args.json:  # fail before the work, not after it
         if names_a_folder(os.path.expanduser(args.json)):
             raise IsADirectoryError(f"{args.json}: is a folder; --json takes a file name")
-        parent = Path(args.json).expanduser().resolve().parent
-        if parent.exists() and not os.access(parent, os.W_OK):
-            raise PermissionError(f"{args.json}: folder is not writable")
+        problem = file_output_problem(Path(args.json).expanduser())
+        if problem:
+            raise PermissionError(f"{args.json}: {problem}")
         if Path(args.json).expanduser().exists() and not _is_json_report(Path(args.json).expanduser()):
             raise FileExistsError(f"{args.json}: exists and is not a JSON report (a model? an image?); --json "
                                   "replaces only an earlier report: choose another name")

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .outputs import names_a_folder
+from .outputs import file_output_problem, names_a_folder
 
 
 def _require_onnx_tools() -> None:
@@ -95,6 +95,9 @@ def export_from_cli(args: argparse.Namespace) -> int:
                                 f"{os.path.join(args.onnx, 'srgan.onnx')}")
     if Path(args.onnx).suffix.lower() != ".onnx":
         raise ValueError(f"{args.onnx}: --onnx takes a .onnx file name")
+    problem = file_output_problem(Path(args.onnx))
+    if problem:
+        raise PermissionError(f"{args.onnx}: {problem}")
     if os.path.lexists(args.onnx) and not args.overwrite:
         raise FileExistsError(f"{args.onnx}: already exists; not overwritten (pass --overwrite to replace it)")
     dest = export_onnx(args.model, args.onnx, opset=args.opset, fast=not args.plain)

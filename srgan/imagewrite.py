@@ -38,7 +38,7 @@ import numpy as np
 from PIL import Image as PILImage
 
 from .images import IMAGE_EXTENSIONS, ImageError, ImageExistsError, to_uint8, to_uint16
-from .outputs import mkdir_problem
+from .outputs import missing_folders, mkdir_problem, name_problem, remove_if_empty, temp_prefix
 from .pixels import LUMA_BT601, icc_colour_space
 
 __all__ = ["check_output_file", "check_writable_dir", "write_image"]
@@ -185,14 +185,10 @@ def _encoder(fmt: str, rgb, alpha, bit_depth: int, grayscale: bool, icc_profile,
     return lambda f: im.save(f, format=fmt, **options)
 
 
-def _tmp_prefix(dest: Path) -> str:
-    return f".{dest.name}."
-
-
 def remove_partial(dest: str | os.PathLike) -> None:
     """Remove the temporary files of writes to ``dest`` still in progress (another thread's, interrupted)."""
     dest = Path(dest)
-    for tmp in dest.parent.glob(f"{glob_escape(_tmp_prefix(dest))}*.tmp"):
+    for tmp in dest.parent.glob(f"{glob_escape(temp_prefix(dest))}*.tmp"):
         try:
             tmp.unlink()
         except OSError:
@@ -229,8 +225,11 @@ def check_output_file(path: str | os.PathLike, *, overwrite: bool = False, png_l
         raise ImageError(path, "is a folder")
     if not overwrite and os.path.lexists(dest):
         raise ImageExistsError(path, "already exists (pass overwrite=True / --overwrite to replace it)")
-    if not 0 <= png_level <= 9:
-        raise ValueError(f"png_level must be 0 (stored) to 9 (smallest), got {png_level}")
+    problem = name_problem(dest)
+    if problem:
+        raise ImageError(path, problem)
+    if isinstance(png_level, bool) or not isinstance(png_level, (int, np.integer)) or not 0 <= png_level <= 9:
+        raise ValueError(f"png_level must be a whole number from 0 (stored) to 9 (smallest), got {png_level!r}")
     return fmt
 
 
@@ -281,11 +280,12 @@ def write_image(
     save = _encoder(fmt, rgb, alpha, bit_depth, grayscale, icc_profile, png_level, rows_ready if streams else None)
 
     folder = dest.parent
+    made = missing_folders([folder])
     tmp = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for _ in range(100):
-            candidate = folder / f"{_tmp_prefix(dest)}{secrets.token_hex(4)}.tmp"
+            candidate = folder / f"{temp_prefix(dest)}{secrets.token_hex(4)}.tmp"
             try:
                 fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:
@@ -310,16 +310,21 @@ def write_image(
                     raise ImageExistsError(path, "already exists (pass overwrite=True / --overwrite to replace it)") from None
                 os.replace(tmp, dest)
         _fsync_dir(folder)
-    except ImageError:
-        raise
-    except Exception as exc:
-        raise ImageError(path, _write_problem(exc)) from exc
-    finally:
+    except BaseException as exc:
         if tmp is not None:
             try:
                 os.unlink(tmp)
-            except OSError:  # already renamed into place, or the disk is gone: nothing more to tidy
+            except OSError:  # the disk is gone: nothing more to tidy
                 pass
+        remove_if_empty(made)  # a failed write leaves no folder it made
+        if isinstance(exc, ImageError) or not isinstance(exc, Exception):
+            raise
+        raise ImageError(path, _write_problem(exc)) from exc
+    if tmp is not None:
+        try:
+            os.unlink(tmp)  # the hard link's other name (os.replace leaves none)
+        except OSError:
+            pass
     return dest
 
 

@@ -8,6 +8,9 @@ extension from ``--ext`` (default ``.png``; ``keep`` keeps the source's).
 
 Inputs are never destroyed: an output that is an input file is refused, an output folder that is an input
 folder needs a ``--suffix``, and earlier outputs found in the input folder are not taken as new inputs.
+
+The end of the module holds what every writer of files shares (images, checkpoints, reports, ONNX): the checks
+made before long work, the names of temporary files, and the folders a failed write leaves behind.
 """
 from __future__ import annotations
 
@@ -110,6 +113,10 @@ def _refuse_inputs_as_outputs(plan: Plan, found: list[tuple[Path, Path | None]])
     inputs = {file_identity(src): src for src, _root in found}
     kept = []
     for src, dest in plan.pairs:
+        problem = name_problem(dest)  # (is_file() raises on such a name)
+        if problem:
+            plan.errors.append(f"{dest}: {problem}; skipped")
+            continue
         other = inputs.get(file_identity(dest)) if dest.is_file() else None
         if other is None:
             kept.append((src, dest))
@@ -182,6 +189,40 @@ def output_size_problem(width: int, height: int, dest: Path, final_scale: float,
     fmt, max_side = MAX_SIDE.get(Path(dest).suffix.lower(), (None, None))
     if fmt and max(out_w, out_h) > max_side:
         return f"a {max(out_w, out_h)}-px side is more than {fmt} can hold ({max_side} px); skipped (write a .png)"
+    return None
+
+
+#: The longest file name (bytes) of the usual file systems: ext4, XFS, btrfs, tmpfs, APFS; NTFS in UTF-16 units.
+NAME_MAX = 255
+
+
+def temp_prefix(dest: Path) -> str:
+    """The hidden prefix of ``dest``'s temporary files, ``.NAME.``, to which writers add 8 random hex digits and
+    ``.tmp``: the name is shortened so that the temporary name fits :data:`NAME_MAX` when ``dest``'s does (a
+    243-255 byte name used to fail as "File name too long", naming the temporary file)."""
+    room = NAME_MAX - len("..") - 8 - len(".tmp")
+    return "." + os.fsencode(dest.name)[:room].decode("utf-8", "ignore") + "."
+
+
+def name_problem(path: Path) -> str | None:
+    """Why no file system would take ``path``'s file name, or None."""
+    size = len(os.fsencode(path.name))
+    return f"file name too long ({size} bytes; at most {NAME_MAX})" if size > NAME_MAX else None
+
+
+def file_output_problem(path: Path) -> str | None:
+    """Why a file cannot be written at ``path``, or None; checked before long work, creating nothing: a name
+    too long, or a nearest existing folder above it that is a file or cannot be written."""
+    problem = name_problem(path)
+    if problem:
+        return problem
+    for part in Path(os.path.abspath(path)).parents:
+        if os.path.lexists(part) or part == part.parent:
+            if not part.is_dir():
+                return "a parent is a file, not a folder"
+            if not os.access(part, os.W_OK | os.X_OK):
+                return f"{part}: folder is not writable"
+            return None
     return None
 
 

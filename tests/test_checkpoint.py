@@ -1,4 +1,5 @@
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -132,6 +133,23 @@ def test_a_folder_that_cannot_be_made_is_one_line(tmp_path):
         save_checkpoint({"step": 1}, target)
     assert str(info.value) == f"{target}: cannot create its folder (a parent is a file, not a folder)"
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_failed_write_leaves_no_folder_it_made_and_takes_the_longest_name(tmp_path):
+    from srgan.checkpoint import atomic_write
+
+    def fail(tmp):
+        raise RuntimeError("encoder broke")
+
+    with pytest.raises(OSError, match=r"x\.json: cannot write \(encoder broke\); no existing file was replaced$"):
+        atomic_write(tmp_path / "a" / "b" / "x.json", fail)
+    assert list(tmp_path.iterdir()) == []  # a/b was left behind
+    longest = tmp_path / "a" / ("r" * 250 + ".json")  # 255 bytes: its temporary name was 269 ("File name too long")
+    atomic_write(longest, lambda tmp: Path(tmp).write_text("{}"))
+    assert [p.name for p in longest.parent.iterdir()] == [longest.name]
+    with pytest.raises(OSError, match=r"cannot write \(file name too long \(256 bytes; at most 255\)\)"):
+        atomic_write(tmp_path / "c" / ("r" * 251 + ".json"), lambda tmp: pytest.fail("written"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
 
 
 def test_strip_prefixes():

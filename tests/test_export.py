@@ -51,11 +51,17 @@ def test_export_refuses_a_folder_or_another_extension_before_loading(tmp_path, c
     (tmp_path / "folder").mkdir()
     cases = [(f"{tmp_path}/out/", "is a folder; --onnx takes a file name such as"),
              (str(tmp_path / "folder"), "is a folder; --onnx takes a file name such as"),
-             (str(tmp_path / "g.txt"), "--onnx takes a .onnx file name")]
+             (str(tmp_path / "g.txt"), "--onnx takes a .onnx file name"),
+             # these two failed after the export (seconds), the first naming the temporary file, and left n1/n2
+             (str(tmp_path / "n1" / "n2" / ("a" * 251 + ".onnx")), "file name too long (256 bytes; at most 255)"),
+             (str(tmp_path / "notes.txt" / "g.onnx"), "a parent is a file, not a folder")]
+    (tmp_path / "notes.txt").write_text("keep")
     for dest, problem in cases:
         assert main(["export", "--model", str(tmp_path / "missing.safetensors"), "--onnx", dest]) == 1
-        assert capsys.readouterr().err.startswith(f"srgan: error: {dest}: {problem}")  # not the missing model
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"] and not any((tmp_path / "folder").iterdir())
+        err = capsys.readouterr().err
+        assert err.startswith(f"srgan: error: {dest}: {problem}") and err.count("\n") == 1  # not the missing model
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "notes.txt"]
+    assert not any((tmp_path / "folder").iterdir())
 
 
 def test_export_refuses_an_opset_it_cannot_write_and_bicubic(tmp_path, capsys):

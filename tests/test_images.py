@@ -644,6 +644,18 @@ class TestWrite:
         path = write_image(tmp_path / "a" / "b" / "c.PNG", np.ones((2, 3, 3), np.float32))
         assert path.is_file() and read_rgb_uint8(path).min() == 255
 
+    def test_a_failed_write_leaves_no_folder_it_made(self, tmp_path):
+        """The folders were made first and kept when the encoder failed (here: the image abandoned mid-write)."""
+        (tmp_path / "a").mkdir()
+
+        def abandon(rows):
+            raise RuntimeError("stopped")
+
+        with pytest.raises(ImageError, match=r"b/c/x\.png: cannot encode image \(stopped\)$"):
+            write_image(tmp_path / "a" / "b" / "c" / "x.png", np.zeros((4, 4, 3), np.uint8), png_level=1,
+                        rows_ready=abandon)
+        assert os.listdir(tmp_path) == ["a"] and os.listdir(tmp_path / "a") == []
+
     def test_new_file_gets_normal_permissions(self, tmp_path):
         path = write_image(tmp_path / "perm.png", np.ones((2, 2, 3), np.float32))
         umask = os.umask(0)

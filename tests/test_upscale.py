@@ -1,6 +1,8 @@
 """srgan.upscale / srgan.tiling / srgan.inference: exact tiling, the API's types, the CLI on every image mode."""
 from __future__ import annotations
 
+import os
+import re
 
 import numpy as np
 import pytest
@@ -349,10 +351,23 @@ def test_upscale_file_checks_its_output_before_reading_or_running(tiny_model, tm
         with pytest.raises(error) as caught:
             upscale_file(engine, tmp_path / "in.png", tmp_path / name, **options)
         assert str(caught.value) == f"{tmp_path / name}: {problem}"
-    with pytest.raises(ValueError, match=r"^png_level must be 0 \(stored\) to 9 \(smallest\), got 12$"):
-        upscale_file(engine, tmp_path / "in.png", tmp_path / "out.png", png_level=12)
+    for level in (12, 6.5, "6", None, True):  # 6.5 failed after the model ran, "6" as a bare TypeError
+        with pytest.raises(ValueError, match=rf"^png_level must be a whole number from 0 \(stored\) to 9 "
+                                             rf"\(smallest\), got {re.escape(repr(level))}$"):
+            upscale_file(engine, tmp_path / "in.png", tmp_path / "new" / "out.png", png_level=level)
+    with pytest.raises(images.ImageError, match=r"file name too long \(256 bytes; at most 255\)$"):
+        upscale_file(engine, tmp_path / "in.png", tmp_path / "new" / ("a" * 252 + ".png"))
     assert (tmp_path / "exists.png").read_bytes() == b"keep"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists.png", "folder.png", "in.png"]
+
+
+def test_the_longest_file_name_can_be_written(tiny_model, tmp_path):
+    """A name of 242-255 bytes failed: the temporary file beside it was 14 bytes longer than the file system takes."""
+    engine = prepare(tiny_model, device="cpu", precision="fp32")
+    Image.fromarray(np.zeros((12, 16, 3), np.uint8)).save(tmp_path / "in.png")
+    dest = tmp_path / "out" / ("é" * 100 + "a" * 51 + ".png")  # 255 bytes; the temporary name cuts whole letters
+    assert upscale_file(engine, tmp_path / "in.png", dest) == dest
+    assert Image.open(dest).size == (64, 48) and os.listdir(dest.parent) == [dest.name]
 
 
 def test_upscale_file_with_a_missing_input_says_so_whatever_the_output(tiny_model, tmp_path):

@@ -48,6 +48,18 @@ def test_format_size_limit_is_checked_before_upscaling(cli, weights, tmp_path, u
     assert upscaled == ["small.png"] and sorted(os.listdir(tmp_path / "out")) == [f"small{ext}"]
 
 
+def test_output_names_too_long_for_the_file_system(cli, weights, tmp_path, upscaled):
+    """A 256-byte output name was a bare "[Errno 36] File name too long" that ended the whole run; a 255-byte
+    one failed when written (its temporary file's name was 14 bytes longer)."""
+    save(tmp_path / "in" / ("a" * 248 + ".png"), rgb(5, 6))  # a_x4.png is 255 bytes, _x44 256
+    result = cli(*upscale_args(tmp_path / "in", tmp_path / "out", weights, "--suffix", "x44"))
+    assert result.code == 1 and upscaled == []
+    result.error_line(os.fspath(tmp_path / "out" / ("a" * 248 + "_x44.png")),
+                      "file name too long (256 bytes; at most 255); skipped")
+    result = cli(*upscale_args(tmp_path / "in", tmp_path / "out", weights, "--suffix", "x4"))
+    assert result.code == 0 and os.listdir(tmp_path / "out") == ["a" * 248 + "_x4.png"]
+
+
 def test_absurd_outscale_is_refused_before_upscaling(cli, weights, tmp_path, upscaled):
     """-s 1e9 used to upscale, then fail in the resize with 'OverflowError: signed integer is greater than maximum'.
     An output may have as many pixels as the largest input allowed (--max-pixels) gives at the model's x4."""
@@ -101,6 +113,13 @@ def test_eval_json_pointing_at_a_folder(cli, weights, tmp_path, monkeypatch):
                  "--json", f"{tmp_path}/new/")  # a folder by its spelling: it used to become a file called new
     only_error(result, f"{tmp_path}/new/", "is a folder; --json takes a file name")
 
+    long_name = tmp_path / "j1" / ("r" * 251 + ".json")  # failed after scoring, naming the temporary file
+    only_error(cli("eval", "--model", weights, "--data", tmp_path / "Set", "--device", "cpu", "--json", long_name),
+               f"{long_name}: file name too long (256 bytes; at most 255)")
+    (tmp_path / "notes.txt").write_text("keep")
+    only_error(cli("eval", "--model", weights, "--data", tmp_path / "Set", "--device", "cpu", "--json",
+                   tmp_path / "notes.txt" / "r.json"), "notes.txt/r.json: a parent is a file, not a folder")
+    assert not (tmp_path / "j1").exists() and (tmp_path / "notes.txt").read_text() == "keep"
 
 
 def test_eval_json_replaces_only_an_earlier_report(cli, weights, tmp_path, monkeypatch):

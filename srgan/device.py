@@ -65,8 +65,11 @@ def is_device_name(name: str) -> bool:
     return name in DEVICES or re.fullmatch(r"cuda:\d+", name) is not None
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    if not is_device_name(name):
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """The device ``name`` names, checked: one torch has here (a ``torch.device`` is checked as its name is)."""
+    if isinstance(name, torch.device):
+        name = str(name)
+    if not isinstance(name, str) or not is_device_name(name):
         raise ValueError(f"device must be one of {DEVICES} (or cuda:N), got {name!r}")
     if name == "auto":
         if torch.cuda.is_available():

@@ -74,12 +74,6 @@ class BicubicUpscaler(nn.Module):
         return y.to(x.dtype) if x.is_floating_point() else y
 
 
-def _device(device) -> torch.device:
-    if isinstance(device, torch.device):
-        return device
-    return resolve_device(str(device))
-
-
 def resolve_model(spec, device="cpu", *, scale: int = 4) -> nn.Module:
     """Turn a ``--model`` value into an eval-mode module mapping [0, 1] LR to [0, 1] SR.
 
@@ -94,7 +88,7 @@ def resolve_model(spec, device="cpu", *, scale: int = 4) -> nn.Module:
     The returned module has an integer ``scale`` attribute. Bad specs raise
     :class:`~srgan.checkpoint.CheckpointError` (a ``ValueError``) with a one-line message.
     """
-    dev = _device(device)
+    dev = resolve_device(device)
     if isinstance(spec, nn.Module):
         inner = spec
         while not isinstance(getattr(inner, "scale", None), int) and isinstance(
@@ -140,7 +134,7 @@ def _model_name(spec) -> str:
 @torch.inference_mode()
 def super_resolve(model: nn.Module, lr_uint8: np.ndarray, device, dtype=torch.float32) -> np.ndarray:
     """SR of one HxWx3 uint8 LR as HxWx3 uint8: model([0, 1] float) -> clamp -> x255 -> round."""
-    dev = _device(device)
+    dev = resolve_device(device)
     exact = isinstance(model, BicubicUpscaler)
     x = torch.from_numpy(np.ascontiguousarray(lr_uint8)).permute(2, 0, 1)[None]
     x = x.to(dev, torch.float64 if exact else torch.float32) / 255.0
@@ -209,7 +203,7 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
         if not metrics:
             raise ValueError("--model hr scores the ground truth itself, where PSNR/SSIM/LPIPS mean nothing; "
                              "add a no-reference metric: --metrics niqe")
-    dev = _device(device)
+    dev = resolve_device(device)
     int8 = precision == "int8"  # int8 weights run by OpenVINO on the CPU (srgan.quantize)
     dtype = torch.float32 if int8 else resolve_precision(precision, dev)
     if back_project and (int8 or ground_truth):

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .backproject import BackProjected
-from .device import cpu_has_int8_dot, resolve_device, resolve_precision
+from .device import cpu_has_int8_dot, precision_name, resolve_device, resolve_precision
 from .images import to_uint8
 from .inference import fast_generator
 from .pixels import LUMA_BT601, check_float_range, exif_upright, float_planes, icc_colour_space, pixels_by_mode
@@ -57,8 +57,7 @@ def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str
     """An eval-mode generator from 'srgan' | 'srresnet' (shipped weights) | a weights/checkpoint path | a module."""
     from .evaluate import resolve_model
 
-    dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
-    return resolve_model(model, dev)
+    return resolve_model(model, resolve_device(device))
 
 
 #: Engines prepared for ``nn.Module`` models, so that ``upscale(img, model=module)`` in a loop does not fold
@@ -82,19 +81,24 @@ def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | 
     (:mod:`srgan.backproject`; torch backend only).
     """
     if isinstance(model, Engine):
+        _check_engine_options(model, device, precision, backend, back_project)
         return model
     if back_project and (precision == "int8" or backend != "torch"):
         raise ValueError("back-projection runs with the torch backend, not int8 or OpenVINO")
     if precision == "int8":
         return _int8_engine(model, device)
-    dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    dev = resolve_device(device)
     dtype = resolve_precision(precision, dev)
     if backend == "openvino":
         if dev.type != "cpu":
             raise ValueError(f"--backend openvino runs on the CPU, not {dev}; pass --device cpu")
         from .openvino_engine import OpenVINOEngine
 
-        return OpenVINOEngine(load_model(model, "cpu"), dtype)
+        net = load_model(model, "cpu")
+        if not any(True for _ in net.parameters()):  # bicubic: traced at one size, its weights fit no other
+            raise ValueError(f"{model}: not a network (it has no weights); --backend openvino runs networks, "
+                             "use --backend torch")
+        return OpenVINOEngine(net, dtype)
     if backend != "torch":
         raise ValueError(f"backend must be 'torch' or 'openvino', got {backend!r}")
     if isinstance(model, nn.Module):
@@ -120,12 +124,30 @@ def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | 
     return engine
 
 
+def _check_engine_options(engine: Engine, device, precision: str, backend: str, back_project: bool) -> None:
+    """An engine is made for one device and precision: options that ask for others are an error, not ignored."""
+    asked = []
+    if device != "auto":
+        dev = resolve_device(device)
+        if (dev.type, dev.index or 0) != (engine.device.type, engine.device.index or 0):
+            asked.append(f"device {device}")
+    if precision != "auto" and (precision == "int8" or resolve_precision(precision, engine.device) != engine.dtype):
+        asked.append(f"precision {precision}")
+    if backend != "torch":
+        asked.append(f"backend {backend}")
+    if back_project and not isinstance(engine.model, BackProjected):
+        asked.append("back-projection")
+    if asked:
+        raise ValueError(f"this engine was prepared for {engine.device}, {precision_name(engine.dtype)}; for "
+                         f"{' and '.join(asked)} prepare another: srgan.prepare(model, ...)")
+
+
 def _int8_engine(model, device) -> Engine:
     """``precision='int8'``: int8 weights (:mod:`srgan.quantize`) run by OpenVINO on the CPU."""
     from .openvino_engine import OpenVINOEngine
     from .quantize import int8_model
 
-    dev = torch.device("cpu" if device == "auto" else device)
+    dev = torch.device("cpu") if device == "auto" else resolve_device(device)
     if dev.type != "cpu":
         raise ValueError(f"int8 runs on the CPU (OpenVINO), not {dev}; pass --device cpu")
     # Without VNNI/AMX, 8-bit weights overflow OpenVINO's int16 sums (an AVX2 EPYC: Set5 28.89 dB instead of
@@ -311,7 +333,8 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
     """
     from PIL import Image as PILImage
 
-    if isinstance(image, torch.Tensor) and device == "auto" and image.device.type != "cpu":
+    if isinstance(image, torch.Tensor) and device == "auto" and image.device.type != "cpu" \
+            and not isinstance(model, Engine):
         device = image.device
     if back_project and isinstance(model, Engine):
         raise ValueError("back_project is chosen when the engine is made: srgan.prepare(model, back_project=True)")

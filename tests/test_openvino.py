@@ -57,6 +57,18 @@ def test_cli_backend_openvino_writes_the_torch_image(weights, tmp_path):
     assert np.abs(outs["torch"] - outs["openvino"]).max() <= 1  # float rounding can flip a uint8 step
 
 
+def test_backend_openvino_refuses_bicubic(tmp_path, monkeypatch, capsys):
+    """It was traced at one size, whose interpolation weights fit no other: every image failed in OpenVINO's words
+    ("MatMul node ... Check 'k_lhs == k_rhs' failed"), and the broken conversion stayed in the cache."""
+    monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "cache"))
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "in.png")
+    assert main(["upscale", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--model", "bicubic",
+                 "--backend", "openvino", "--device", "cpu"]) == 1
+    assert capsys.readouterr().err == ("srgan: error: bicubic: not a network (it has no weights); --backend openvino "
+                                       "runs networks, use --backend torch\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
 @needs_int8_units
 def test_int8_engine_runs_the_fake_quantized_function(saved_small_generator, tmp_path, monkeypatch):
     """OpenVINO runs QuantGenerator's convolutions in int8: the output is the torch fake-quant function's up to

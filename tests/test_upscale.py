@@ -149,6 +149,37 @@ def test_a_module_that_does_not_give_its_scale_is_an_error(out_channels, factor)
             srgan.upscale(np.full((8, 8, 3), 128, np.uint8), model=Claims4(), tile=tile)
 
 
+def test_an_engine_refuses_options_it_would_ignore(tiny_model):
+    """An engine is made for one device and precision: device='bogus', precision='fp8' or back-projection passed
+    with one were silently ignored (the image ran on the engine's CPU, in its precision)."""
+    engine = prepare(tiny_model, "cpu", "fp32")
+    x = np.zeros((6, 7, 3), np.uint8)
+    assert srgan.upscale(x, model=engine, device="cpu", precision="fp32").shape == (24, 28, 3)  # what it is: fine
+    assert srgan.upscale(x, model=engine, device=torch.device("cpu")).shape == (24, 28, 3)
+    assert prepare(engine) is engine
+    for options, asked in [({"precision": "bf16"}, "precision bf16"), ({"backend": "openvino"}, "backend openvino"),
+                           ({"back_project": True}, "back-projection")]:
+        with pytest.raises(ValueError, match=rf"^this engine was prepared for cpu, fp32; for {asked} prepare "
+                                             r"another: srgan\.prepare\(model, \.\.\.\)$"):
+            prepare(engine, **options)
+    with pytest.raises(ValueError, match=r"device must be one of .* got 'bogus'"):
+        srgan.upscale(x, model=engine, device="bogus")
+    with pytest.raises(ValueError, match=r"precision must be one of .* got 'fp8'"):
+        srgan.upscale(x, model=engine, precision="fp8")
+
+
+@pytest.mark.parametrize("device", [torch.device("meta"), 0, None])
+def test_a_device_object_is_checked_as_its_name_is(device):
+    """torch.device('cuda') on a machine without CUDA was an AssertionError from deep in torch (the string 'cuda'
+    a ValueError); 0, None and torch.device('meta') failed in torch's words."""
+    x = np.zeros((6, 7, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"^device must be one of \('auto', 'cpu', 'cuda', 'mps'\) \(or cuda:N\)"):
+        srgan.upscale(x, model="bicubic", device=device)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="^device 'cuda' requested but no CUDA GPU is available to torch$"):
+            srgan.load_model("bicubic", device=torch.device("cuda"))
+
+
 def test_tile_memory_respects_a_cgroup_limit(tmp_path):
     """--tile auto sized tiles by /proc/meminfo, the host's memory: in a container limited to 2 GiB it could pick
     tiles that got the process killed."""

@@ -31,16 +31,13 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .models import SUPPORTED_SCALES, Generator
+from .models import MAX_BLOCKS, MAX_CHANNELS, SUPPORTED_SCALES, Generator
 from .outputs import missing_folders, mkdir_problem, name_problem, remove_if_empty, temp_prefix
 
 FORMAT_TAG = "srgan-generator"
 INT8_FORMAT_TAG = "int8"  # srgan.quantize's weights files: int8 convolutions
 _PREFIXES = ("module.", "_orig_mod.")
 ARCHITECTURE_KEYS = ("scale", "num_blocks", "channels")
-#: Largest generator a weights file may describe (the paper's has 16 blocks of 64 channels): a 44 KB file must
-#: not make us build a network of gigabytes before its tensors are found not to fit.
-MAX_BLOCKS, MAX_CHANNELS = 256, 1024
 #: torch.save stores zip records uncompressed, so a checkpoint inflates to about its own size. One whose records
 #: claim more than this many times the file's size (plus 1 MiB) is a zip bomb; refused before torch reads it.
 MAX_INFLATION = 2

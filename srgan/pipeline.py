@@ -27,6 +27,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from .device import out_of_memory
 from .images import Image, ImageError, read_image
 from .imagewrite import remove_partial
 from .tiling import Engine
@@ -51,14 +52,6 @@ def one_thread():
         yield
     finally:
         torch.set_num_threads(threads)
-
-
-def out_of_memory(exc: BaseException) -> bool:
-    """Python's MemoryError, or torch's: a CUDA OutOfMemoryError, or the CPU allocator's RuntimeError ("can't
-    allocate memory"), which the per-file handling used to miss, so one huge image stopped the whole folder."""
-    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
-        return True
-    return isinstance(exc, RuntimeError) and ("can't allocate memory" in str(exc) or "out of memory" in str(exc))
 
 
 def _batchable(img: Image) -> bool:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import fcntl
+import filecmp
 import os
 import re
 import shutil
@@ -54,8 +55,9 @@ def resume_path(out_dir: Path, resume: str) -> Path:
     """``--resume`` (no value) means ``out_dir/last.pt``; otherwise the given file."""
     path = out_dir / "last.pt" if resume == "last" else Path(resume).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"--resume: no checkpoint at {path}" +
-                                (" (nothing to resume in this out_dir)" if resume == "last" else ""))
+        found = step_checkpoints(out_dir) if resume == "last" else []
+        hint = f"; its newest is {found[-1]}: --resume {found[-1]}" if found else " (nothing to resume in this out_dir)"
+        raise FileNotFoundError(f"--resume: no checkpoint at {path}" + (hint if resume == "last" else ""))
     return path
 
 
@@ -116,19 +118,29 @@ def save(out_dir: Path, state: dict, generator, keep_last: int) -> Path:
 
 
 def set_aside_later(out_dir: Path, step: int) -> Path | None:
-    """Resuming from an older checkpoint abandons what came after it: move the later ``step_*.pt`` (and
-    ``last.pt`` when it is one of them) into ``out_dir/abandoned-after-step-N/``, kept but out of the way.
-    Left in place they outlived the new run's own checkpoints, which pruning (by step number) removed first."""
+    """Resuming from an older checkpoint abandons what came after it: move the later ``step_*.pt``, and
+    ``last.pt`` and ``generator.safetensors`` when they are that branch's, into ``out_dir/abandoned-after-step-N/``
+    with a copy of the log, kept but out of the way. Left in place they outlived the new run's own checkpoints,
+    which pruning (by step number) removed first. ``last.pt`` then points at the checkpoint resumed from, when it
+    is in ``out_dir``, so that a run killed before its first save still resumes with a plain ``--resume``."""
     later = [p for p in step_checkpoints(out_dir) if int(_STEP_FILE.match(p.name).group(1)) > step]
     if not later:
         return None
     folder = out_dir / f"abandoned-after-step-{step:06d}"
     folder.mkdir(exist_ok=True)
     last = out_dir / "last.pt"
-    if last.is_file() and any(os.path.samefile(last, p) for p in later):
+    # last.pt is a hard link to the newest step file, or a copy of it (file systems without links, a copied folder)
+    if last.is_file() and any(os.path.samefile(last, p) or filecmp.cmp(last, p, shallow=False) for p in later):
         os.replace(last, folder / last.name)
+        if (out_dir / "generator.safetensors").is_file():  # written with that last.pt
+            os.replace(out_dir / "generator.safetensors", folder / "generator.safetensors")
     for path in later:
         os.replace(path, folder / path.name)
+    if (out_dir / "log.jsonl").is_file():  # the new run drops the abandoned steps from its log
+        shutil.copyfile(out_dir / "log.jsonl", folder / "log.jsonl")
+    resumed = out_dir / f"step_{step:06d}.pt"
+    if resumed.is_file() and not last.exists():
+        _link_or_copy(resumed, last)
     return folder
 
 

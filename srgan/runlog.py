@@ -4,7 +4,10 @@ Only rank 0 makes a ``RunLog``; the other ranks get ``RunLog(None)``, which does
 """
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -25,8 +28,13 @@ class RunLog:
         if not self.active:
             return
         out_dir.mkdir(parents=True, exist_ok=True)
-        _keep_until(out_dir / "log.jsonl", start)
-        self.jsonl = open(out_dir / "log.jsonl", "a", buffering=1)
+        path = out_dir / "log.jsonl"
+        # A new run (start 0) keeps an earlier log under another name (it used to be cut to nothing: the log of a
+        # run whose checkpoints were deleted, or someone else's file); a resumed one drops the steps it redoes.
+        earlier = _set_aside(path) if start == 0 else _keep_until(path, start)
+        self.fresh, self.written = start == 0, False
+        self.made_tb = tensorboard and not (out_dir / "tb").exists()
+        self.jsonl = open(path, "a", buffering=1)
         if progress:
             from tqdm import tqdm
 
@@ -39,6 +47,8 @@ class RunLog:
                 self.note("TensorBoard is not installed (pip install 'srgan[tb]'); logging to log.jsonl only")
             else:
                 self.tb = SummaryWriter(str(out_dir / "tb"), purge_step=start + 1)
+        if earlier is not None:
+            self.note(f"{path} held an earlier run's log; kept as {earlier.name}")
 
     def note(self, message: str) -> None:
         """A one-line message that does not break the progress bar."""
@@ -68,6 +78,7 @@ class RunLog:
         """One line of log.jsonl; a failed write names the file (a full disk says so)."""
         try:
             self.jsonl.write(json.dumps(record) + "\n")
+            self.written = True
         except OSError as exc:
             raise write_failure(Path(self.jsonl.name), exc, consequence="") from None
 
@@ -87,6 +98,7 @@ class RunLog:
         if not self.active:
             return None
         grid = sample_grid(lr, sr, hr)
+        self.written = True
         path = write_image(self.out_dir / "samples" / f"step_{step:06d}.png", grid, overwrite=True)
         if self.tb is not None:
             self.tb.add_image("samples/bicubic|SR|HR", grid, step, dataformats="HWC")
@@ -100,6 +112,29 @@ class RunLog:
         if self.tb is not None:
             self.tb.close()
         self.jsonl.close()
+        if self.fresh and not self.written:  # a new run that failed before its first record leaves no trace
+            Path(self.jsonl.name).unlink(missing_ok=True)
+            if self.made_tb:
+                shutil.rmtree(self.out_dir / "tb", ignore_errors=True)
+
+
+def _set_aside(path: Path) -> Path | None:
+    """Rename a non-empty ``path`` to a free ``log-earlier-N.jsonl`` beside it; return the new path."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    for n in itertools.count(1):
+        target = path.with_name(f"log-earlier-{n}.jsonl")
+        try:
+            os.link(path, target)  # fails if taken: never replaces an earlier one
+        except FileExistsError:
+            continue
+        except OSError:  # a file system without hard links
+            if target.exists():
+                continue
+            os.replace(path, target)
+            return target
+        os.unlink(path)
+        return target
 
 
 def _keep_until(path: Path, start: int) -> None:

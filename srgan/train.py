@@ -19,7 +19,7 @@ from . import distributed as ddp
 from . import rundir
 from .checkpoint import load_checkpoint, load_generator, nonfinite_tensors
 from .config import MIN_LR_CROP, PATH_KEYS, ConfigError, TrainConfig, as_list, load_config, real_folders
-from .device import resolve_device
+from .device import out_of_memory, resolve_device
 from .runlog import RunLog
 from .signals import sigterm_interrupts, stop_requests
 from .trainer import CHECKPOINT_FORMAT, Trainer
@@ -251,7 +251,14 @@ def _run(config, out_dir, device, info, state, init_generator, val_set, eval_set
         t_window, n_window = time.perf_counter(), 0
         with stop_requests() as flag:  # the loop finishes its step, saves and returns
             for lr, hr in loader:
-                metrics, bad = trainer.train_step(lr, hr)
+                try:
+                    metrics, bad = trainer.train_step(lr, hr)
+                except Exception as exc:
+                    if not out_of_memory(exc):
+                        raise
+                    raise ConfigError(f"config 'batch_size': out of memory in step {trainer.step + 1} on {device} "
+                                      f"at batch_size {c.batch_size}, crop_size {c.crop_size}; lower batch_size, or "
+                                      "raise grad_accum (the same batch in smaller pieces)") from None
                 step = trainer.step
                 n_window += 1
                 if bad:

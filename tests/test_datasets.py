@@ -273,6 +273,20 @@ def test_a_set_is_put_in_place_whole_or_not_at_all(set5_server, tmp_path, capsys
     assert [p for p in root.rglob("*") if p.is_file()] == []
 
 
+def test_a_file_that_differs_is_replaced_and_kept(set5_server, tmp_path, capsys):
+    """It was replaced without a word: someone's own baby.png, or a damaged copy, was gone."""
+    root = tmp_path / "data"
+    mine = root / "benchmarks" / "Set5" / "HR" / "baby.png"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"precious")
+    assert main(["data", "fetch", "set5", "--data-root", str(root), "--mirror", set5_server.url]) == 0
+    assert capsys.readouterr().err == (f"srgan: set5: 1 file(s) already there did not match the published checksums "
+                                       f"and were replaced; each is kept as NAME.before-fetch (the first: {mine})\n")
+    assert (mine.parent / "baby.png.before-fetch").read_bytes() == b"precious"
+    assert fetch_module._sha256(mine) == dict((d, s) for d, _src, s, _n in fetch_module.manifest("set5"))[
+        "benchmarks/Set5/HR/baby.png"]
+
+
 def test_a_data_root_that_is_a_file_is_one_line(tmp_path, capsys):
     (tmp_path / "notes").write_text("mine")  # it used to be "[Errno 17] File exists"
     assert main(["data", "fetch", "set5", "--data-root", str(tmp_path / "notes")]) == 1

@@ -20,6 +20,12 @@ BAD_OVERRIDES = [
     ("crop_size=30", ["config 'crop_size': must be a positive multiple of scale (4)"]),
     ("beta1=1.5", ["config 'beta1': must be in [0, 1)"]),
     ("precision=fp8", ["config 'precision'"]),
+    # These ran: a billion took the machine's 24 GB before its first step, 257 blocks trained weights that every
+    # other command refuses, and a 20-digit seed failed after the data was decoded ("Overflow when unpacking").
+    ("batch_size=1000000000", ["config 'batch_size': at most 65,536 (global, over every process)"]),
+    ("num_blocks=257", ["config 'num_blocks': at most 256: larger weights would load nowhere"]),
+    ("channels=1025", ["config 'channels': at most 1024: larger weights would load nowhere"]),
+    ("seed=99999999999999999999", ["config 'seed': must be below 2**63 (torch's seeds are 64-bit)"]),
 ]
 
 

@@ -108,8 +108,28 @@ def test_resume_from_an_older_checkpoint_drops_the_later_records(cli, train_data
     # number) removed the step-3 checkpoint just written.
     assert sorted(p.name for p in run.glob("*.pt")) == ["last.pt", "step_000003.pt"]
     assert load_checkpoint(run / "last.pt")["step"] == 3
-    assert sorted(p.name for p in (run / "abandoned-after-step-000002").iterdir()) == ["step_000004.pt"]
+    abandoned = run / "abandoned-after-step-000002"  # with that branch's last.pt, weights and whole log
+    assert sorted(p.name for p in abandoned.iterdir()) == ["generator.safetensors", "last.pt", "log.jsonl",
+                                                           "step_000004.pt"]
+    assert _steps(abandoned) == [1, 2, 3, 4] and load_checkpoint(abandoned / "last.pt")["step"] == 4
     result.error_line("resumed from step 2: the later checkpoints", "abandoned-after-step-000002")
+
+
+def test_a_resume_from_an_older_checkpoint_killed_before_its_first_save_resumes(cli, train_data, trained_run,
+                                                                                tmp_path):
+    """last.pt went with the abandoned branch before the new run had saved: killed then, the folder held
+    step_000002.pt but `--resume` said "no checkpoint at last.pt (nothing to resume in this out_dir)"."""
+    run = copy_run(trained_run, tmp_path / "run")
+    proc = _start(tmp_path, train_args(train_data, run, resume=str(run / "step_000002.pt")), at=4, how="die")
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+    assert load_checkpoint(run / "last.pt")["step"] == 2 and not (run / "generator.safetensors").exists()
+    result = cli(*train_args(train_data, run, resume="last"))
+    assert result.code == 0, result.err
+    assert _steps(run) == [1, 2, 3, 4] and load_checkpoint(run / "last.pt")["step"] == 4
+    (run / "last.pt").unlink()  # and where last.pt is gone, the message names the newest step file
+    only_error(cli(*train_args(train_data, run, "steps=6", resume="last")),
+               f"--resume: no checkpoint at {run / 'last.pt'}; its newest is {run / 'step_000004.pt'}: --resume "
+               f"{run / 'step_000004.pt'}")
 
 
 def test_run_killed_before_its_first_checkpoint_is_not_appended_to(cli, train_data, tmp_path):
@@ -122,3 +142,33 @@ def test_run_killed_before_its_first_checkpoint_is_not_appended_to(cli, train_da
     result = cli(*train_args(train_data, run))
     assert result.code == 0, result.err
     assert _steps(run) == [1, 2, 3, 4]
+    assert [json.loads(line)["step"] for line in (run / "log-earlier-1.jsonl").read_text().splitlines()] == [1, 2]
+    result.error_line(f"{run / 'log.jsonl'} held an earlier run's log; kept as log-earlier-1.jsonl")
+
+
+def test_a_new_run_keeps_a_log_it_did_not_write(cli, train_data, tmp_path):
+    """It was cut to the new run's records without a word (any line not an srgan record of step 0 went)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.jsonl").write_text('{"event": "upload"}\nplain text\n')
+    (run / "log-earlier-1.jsonl").write_text("older\n")
+    assert cli(*train_args(train_data, run)).code == 0
+    assert (run / "log-earlier-2.jsonl").read_text() == '{"event": "upload"}\nplain text\n'
+    assert (run / "log-earlier-1.jsonl").read_text() == "older\n" and _steps(run) == [1, 2, 3, 4]
+
+
+def test_a_new_run_that_fails_at_its_first_step_leaves_no_folder(cli, tmp_path):
+    """Images whose headers read but whose pixels do not (cache=false decodes them only when drawn) left an
+    out_dir holding an empty log.jsonl, and the error was an unanticipated "RuntimeError: ... (rerun with --debug)"."""
+    from support import rgb, save
+
+    data = tmp_path / "data"
+    for i in range(2):
+        save(data / f"img{i}.png", rgb(40, 40, seed=i))
+        (data / f"img{i}.png").write_bytes((data / f"img{i}.png").read_bytes()[:200])  # header intact
+    result = cli(*train_args(data, tmp_path / "runs" / "a"))
+    assert result.code == 1
+    assert result.err.strip().splitlines()[-1] == ("srgan: error: every training image turned out unreadable when "
+                                                   "decoded (2 file(s); see the warnings above)")
+    assert not (tmp_path / "runs").exists()
+

@@ -255,3 +255,20 @@ def test_dataset_with_corrupt_small_and_oddly_named_files(train_data, tmp_path):
     assert not any("album.png" in line for line in lines)
     assert any("3 training images" in line for line in lines)
     assert load_checkpoint(run / "last.pt")["step"] == 4
+
+
+def test_out_of_memory_in_a_step_names_batch_size(cli, train_data, tmp_path, monkeypatch):
+    """batch_size=4096 on a 24 GB machine was "RuntimeError: [enforce fail at alloc_cpu.cpp:127] ... can't allocate
+    memory: you tried to allocate 2415919104 bytes ... (rerun with --debug)", naming no setting, and it left the
+    run folder with an empty log.jsonl."""
+    def out_of_memory(self, lr, hr):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] data. DefaultCPUAllocator: not enough memory: you "
+                           "tried to allocate 2415919104 bytes. (can't allocate memory)")
+
+    monkeypatch.setattr(Trainer, "train_step", out_of_memory)
+    result = cli(*train_args(train_data, tmp_path / "run"))
+    assert result.code == 1
+    assert result.err.strip().splitlines()[-1] == (
+        "srgan: error: config 'batch_size': out of memory in step 1 on cpu at batch_size 2, crop_size 32; lower "
+        "batch_size, or raise grad_accum (the same batch in smaller pieces)")
+    assert not (tmp_path / "run").exists()

@@ -68,6 +68,11 @@ def _vgg16_features() -> tuple[nn.Sequential, list[int], list[int]]:
     return build_vgg_features(VGG16_LAYOUT, 30), [3, 8, 15, 22, 29], [64, 128, 256, 512, 512]
 
 
+#: The smallest side each backbone reaches its last tap with (AlexNet's stride-4 11x11 convolution and two
+#: poolings; VGG16's four poolings).
+MIN_SIDE = {"alex": 31, "vgg": 16}
+
+
 class LPIPS(nn.Module):
     """LPIPS v0.1 with backbone ``net`` ('alex' or 'vgg'). ``backbone`` / ``linear``: a path or a state dict each
     (None: found by :func:`backbone_weights` / :func:`linear_weights`). ``forward(x, y)`` takes (N,3,H,W) RGB in
@@ -98,7 +103,14 @@ class LPIPS(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if x.shape != y.shape:
             raise ValueError(f"LPIPS needs two images of one size, got {tuple(x.shape)} and {tuple(y.shape)}")
-        both = (torch.cat([x, y]) * 2 - 1 - self.shift) / self.scale
+        if x.ndim != 4 or x.shape[1] != 3 or not x.is_floating_point() or not y.is_floating_point():
+            raise ValueError(f"LPIPS takes (N, 3, H, W) float RGB in [0, 1], got {tuple(x.shape)} {x.dtype}")
+        if min(x.shape[2:]) < MIN_SIDE[self.net]:  # else a pooling fails deep inside, in torch's words
+            raise ValueError(f"LPIPS ({self.net}) needs images of at least {MIN_SIDE[self.net]} px a side, got "
+                             f"{x.shape[3]}x{x.shape[2]}")
+        if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
+            raise ValueError("LPIPS got NaN or infinite pixels")
+        both = (torch.cat([x, y]).to(self.shift.dtype) * 2 - 1 - self.shift) / self.scale
         total = torch.zeros(x.shape[0], device=x.device)
         taps = iter(zip(self.taps, self.linear))
         tap, linear = next(taps)
@@ -115,10 +127,12 @@ class LPIPS(nn.Module):
 
 
 def lpips(sr: np.ndarray, hr: np.ndarray, model: LPIPS) -> float:
-    """LPIPS of two HxWx3 uint8 RGB images (the whole images)."""
-    if sr.dtype != np.uint8 or hr.dtype != np.uint8 or sr.ndim != 3 or sr.shape[2] != 3:
-        raise ValueError("lpips takes two HxWx3 uint8 RGB images")
-    to = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float() / 255  # noqa: E731
+    """LPIPS of two HxWx3 uint8 RGB images (the whole images; RGB PIL images work too)."""
+    sr, hr = np.asarray(sr), np.asarray(hr)
+    for a in (sr, hr):
+        if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
+            raise ValueError(f"lpips takes two HxWx3 uint8 RGB images, got {a.dtype} {a.shape}")
+    to = lambda a: torch.from_numpy(np.require(a, requirements="CW")).permute(2, 0, 1)[None].float() / 255  # noqa: E731
     with torch.inference_mode():
         return float(model(to(sr), to(hr))[0])
 

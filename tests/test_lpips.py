@@ -13,6 +13,7 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from srgan import lpips as lpips_module
 from srgan.cli import main
@@ -120,6 +121,29 @@ def test_uint8_images_and_the_wrong_weights(linear_dir):
     wrong_linear = r"not an LPIPS v0.1 linear-layer state dict: lin1.model.1.weight \(1, 192, 1, 1\) != \(1, 128"
     with pytest.raises(ValueError, match=wrong_linear):
         LPIPS("vgg", backbone=stand_in_backbone("vgg"), linear=linear_dir / "alex.pth")
+
+
+@pytest.mark.parametrize("net, smallest", [("alex", 31), ("vgg", 16)])
+def test_inputs_it_cannot_score_are_one_clear_error(net, smallest, linear_dir):
+    """Each of these failed in torch's words (a pooling's "Output size is too small", a permute's "number of
+    dimensions", "Input type (double) and bias type (float)") or gave a silent NaN; one grey plane was broadcast."""
+    model = LPIPS(net, backbone=stand_in_backbone(net), linear=linear_dir / f"{net}.pth")
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (smallest, smallest + 3, 3), dtype=np.uint8)
+    assert lpips(a, a, model) == 0 and lpips(Image.fromarray(a), a, model) == 0  # the smallest; PIL too
+    small = a[1:]
+    with pytest.raises(ValueError, match=rf"^LPIPS \({net}\) needs images of at least {smallest} px a side, got "
+                                         rf"{smallest + 3}x{smallest - 1}$"):
+        lpips(small, small, model)
+    with pytest.raises(ValueError, match=r"^lpips takes two HxWx3 uint8 RGB images, got uint8 \(\d+, \d+\)$"):
+        lpips(a, a[..., 0], model)  # a grayscale reference
+    x = torch.rand(1, 3, 40, 40)
+    for bad in (x[:, :1], x.permute(0, 2, 3, 1), x[0]):
+        with pytest.raises(ValueError, match=r"^LPIPS takes \(N, 3, H, W\) float RGB in \[0, 1\]"):
+            model(bad, bad)
+    assert float(model(x.double(), x.double())[0]) == 0
+    with pytest.raises(ValueError, match="^LPIPS got NaN or infinite pixels$"):
+        model(x, torch.full_like(x, float("nan")))
 
 
 def test_eval_scores_lpips_with_one_model(shared_data, linear_dir, tmp_path, monkeypatch, capsys):

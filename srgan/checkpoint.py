@@ -234,7 +234,8 @@ def _read_safetensors(path: Path) -> Generator:
     except (SafetensorError, OSError, ValueError) as exc:
         raise unreadable_safetensors(path, exc) from None
     if meta.get("format") == INT8_FORMAT_TAG:
-        raise CheckpointError(f"{path}: int8 weights; they run with --precision int8 (precision='int8')")
+        raise CheckpointError(f"{path}: int8 weights, which only --precision int8 runs (srgan upscale / eval); "
+                              "anything else needs the float weights they were made from")
     architecture = {k: meta[k] for k in ARCHITECTURE_KEYS if k in meta}
     check_generator_shapes(strip_prefixes(shapes), architecture if len(architecture) == 3 else None, str(path))
     try:

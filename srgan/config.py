@@ -274,7 +274,7 @@ def load_config(name: str | Path | None = None, overrides: list[str] | tuple[str
         path = resolve_config_path(name)
         source = str(path)
         try:
-            values = tomllib.loads(path.read_text())
+            values = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: the BOM Windows editors write
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     parsed = [parse_override(item) for item in overrides]

@@ -60,6 +60,8 @@ def resolve_benchmark(spec: str | os.PathLike, data_root: str | os.PathLike | No
     path = Path(spec).expanduser()
     if path.is_dir():
         return path
+    if path.exists():
+        raise ValueError(f"{spec}: is a file; --data takes a benchmark folder (holding HR/) or a benchmark name")
     key = str(spec).lower()
     if key not in BENCHMARKS:
         raise ValueError(f"{spec}: no such folder, and not a benchmark name "

@@ -248,6 +248,8 @@ def fetch_from_cli(args) -> int:
 def list_from_cli(args) -> int:
     from .datasets import BENCHMARKS, TRAINING, locate
 
+    if args.data_root and not Path(args.data_root).expanduser().is_dir():  # it listed every set "not found"
+        raise NotADirectoryError(f"--data-root {args.data_root}: no such folder")
     for key in (*BENCHMARKS, *TRAINING):
         where = locate(key, args.data_root)
         hint = "not available for download" if key in UNAVAILABLE else f"srgan data fetch {key}"

@@ -216,6 +216,8 @@ def check_output_file(path: str | os.PathLike, *, overwrite: bool = False, png_l
     call it first, so a bad output fails at once and in write_image's words.
     """
     dest = Path(path)
+    if str(path).endswith(("/", os.sep)):  # Path() drops the slash: 'out.png/' became a file called out.png
+        raise ImageError(path, "ends with a slash, which names a folder; name the output file")
     suffix = dest.suffix.lower()
     fmt = _FORMATS.get(suffix)
     if fmt is None:
@@ -281,9 +283,13 @@ def write_image(
 
     folder = dest.parent
     made = missing_folders([folder])
-    tmp = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # "cannot write file (File exists)" for a parent that is a file
+        remove_if_empty(made)
+        raise ImageError(path, f"cannot create its folder ({mkdir_problem(exc)})") from exc
+    tmp = None
+    try:
         for _ in range(100):
             candidate = folder / f"{temp_prefix(dest)}{secrets.token_hex(4)}.tmp"
             try:

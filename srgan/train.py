@@ -31,6 +31,8 @@ RESUME_MAY_CHANGE = {"steps", "log_every", "checkpoint_every", "keep_last", "eva
                      "max_bad_steps", "num_workers", "cache", "device", "precision", "channels_last", "compile",
                      "tensorboard", "progress", "d_wins_warn_steps", "vgg_weights", "out_dir"}
 # val_data is not among them: a val_data folder inside train_data changes which images are trained on.
+#: What every training checkpoint holds (a gan-phase one holds the discriminator's too, checked as it loads).
+RESUME_NEEDS = ("step", "config", "generator", "optimizer_g", "scheduler_g", "scaler_g", "rng")
 
 
 def _same_setting(key: str, saved, new, resolved_at_start: list[str] | None = None) -> bool:
@@ -190,6 +192,9 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
     state = load_checkpoint(path)
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ConfigError(f"--resume: {path} is not an srgan training checkpoint")
+    missing = [k for k in RESUME_NEEDS if not isinstance(state.get(k), dict if k != "step" else int)]
+    if missing or isinstance(state["step"], bool) or state["step"] < 0:  # a KeyError: 'rng' from deep in the start
+        raise ConfigError(f"--resume: {path} is damaged: {', '.join(missing) or 'step'} missing or of the wrong kind")
     saved = TrainConfig.from_dict(state["config"], source=str(path)).to_dict()
     differ = sorted(k for k, v in config.to_dict().items()
                     if k not in RESUME_MAY_CHANGE and not _same_setting(k, saved.get(k), v, state.get("paths", {}).get(k)))

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .backproject import BackProjected
-from .device import cpu_has_int8_dot, precision_name, resolve_device, resolve_precision
+from .device import cpu_has_int8_dot, is_device_name, precision_name, resolve_device, resolve_precision
 from .images import to_uint8
 from .inference import fast_generator
 from .pixels import LUMA_BT601, check_float_range, exif_upright, float_planes, icc_colour_space, pixels_by_mode
@@ -147,9 +147,9 @@ def _int8_engine(model, device) -> Engine:
     from .openvino_engine import OpenVINOEngine
     from .quantize import int8_model
 
+    if device != "auto" and str(device) != "cpu" and is_device_name(str(device)):  # before "no CUDA GPU here"
+        raise ValueError(f"int8 runs on the CPU (OpenVINO), not {device}; pass --device cpu")
     dev = torch.device("cpu") if device == "auto" else resolve_device(device)
-    if dev.type != "cpu":
-        raise ValueError(f"int8 runs on the CPU (OpenVINO), not {dev}; pass --device cpu")
     # Without VNNI/AMX, 8-bit weights overflow OpenVINO's int16 sums (an AVX2 EPYC: Set5 28.89 dB instead of
     # 31.29); 7-bit ones fit, for 0.047 dB there (docs/PERFORMANCE.md, "int8").
     # The convolutions run in int8; what is left (sums, PReLU, sigmoid) in bf16 where the CPU has it.

@@ -3,6 +3,13 @@ import pytest
 from srgan.config import ConfigError, TrainConfig, load_config, CONFIG_DIR
 
 
+def test_a_config_saved_with_a_byte_order_mark_loads(tmp_path):
+    """Windows editors start UTF-8 files with a BOM: it was "not valid TOML (Invalid statement (at line 1, column 1))"."""
+    path = tmp_path / "mine.toml"
+    path.write_bytes("\ufeffphase = 'mse'\nsteps = 7\n".encode("utf-8"))
+    assert load_config(path).steps == 7
+
+
 @pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.toml")), ids=lambda p: p.stem)
 def test_bundled_configs_are_valid(path):
     config = load_config(path.stem)

@@ -51,6 +51,10 @@ def test_missing_benchmark_says_how_to_get_it(no_roots):
         resolve_benchmark("Set14")
     with pytest.raises(ValueError, match="Set7: no such folder, and not a benchmark name"):
         resolve_benchmark("Set7")
+    (no_roots / "a.png").write_bytes(b"")  # it said "no such folder" of a file that is there
+    with pytest.raises(ValueError, match=r"a\.png: is a file; --data takes a benchmark folder \(holding HR/\) or a "
+                                         r"benchmark name$"):
+        resolve_benchmark(str(no_roots / "a.png"))
     with pytest.raises(ValueError, match="no checksummed download"):
         resolve_benchmark("Urban100")
 
@@ -311,3 +315,9 @@ def test_manifest_matches_the_shared_copies(shared_data):
             assert (hashlib.sha256(blob).hexdigest(), len(blob)) == (sha, size), dest
     counts = {key: len(fetch_module.manifest(key)) for key in fetch_module.SOURCES}
     assert counts == {"set5": 10, "set14": 28, "bsd100": 200, "t91": 91, "bsd200": 199}
+
+
+def test_data_list_with_a_data_root_that_is_not_a_folder(tmp_path, capsys):
+    """It exited 0, listing every set as "not found" under a mistyped root."""
+    assert main(["data", "list", "--data-root", str(tmp_path / "nosuch")]) == 1
+    assert capsys.readouterr() == ("", f"srgan: error: --data-root {tmp_path / 'nosuch'}: no such folder\n")

@@ -656,6 +656,13 @@ class TestWrite:
                         rows_ready=abandon)
         assert os.listdir(tmp_path) == ["a"] and os.listdir(tmp_path / "a") == []
 
+    def test_a_trailing_slash_names_a_folder(self, tmp_path):
+        """'out.png/' was written as a file called out.png (the CLI takes a trailing slash for a folder)."""
+        with pytest.raises(ImageError, match=r"out\.png/: ends with a slash, which names a folder; name the output "
+                                             r"file$"):
+            write_image(f"{tmp_path}/out.png/", np.zeros((2, 2, 3), np.uint8))
+        assert os.listdir(tmp_path) == []
+
     def test_new_file_gets_normal_permissions(self, tmp_path):
         path = write_image(tmp_path / "perm.png", np.ones((2, 2, 3), np.float32))
         umask = os.umask(0)

@@ -131,7 +131,8 @@ def test_int8_weights_without_int8_precision_say_so(calibrated, tmp_path):
     from srgan.checkpoint import load_generator
 
     path = save_int8(calibrated[1], tmp_path / "q.safetensors")
-    with pytest.raises(CheckpointError, match=r"q\.safetensors: int8 weights; they run with --precision int8"):
+    with pytest.raises(CheckpointError, match=r"q\.safetensors: int8 weights, which only --precision int8 runs "
+                                             r"\(srgan upscale / eval\); anything else needs the float weights"):
         load_generator(path)
 
 

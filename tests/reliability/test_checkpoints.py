@@ -78,6 +78,23 @@ def test_truncated_last_checkpoint_for_resume(cli, trained_run, train_data, tmp_
     assert load_checkpoint(run / "last.pt")["step"] == 6
 
 
+@pytest.mark.parametrize("edit, what", [(lambda s: s.pop("rng"), "rng"), (lambda s: s.update(optimizer_g=5), "optimizer_g"),
+                                        (lambda s: s.update(step="4"), "step"), (lambda s: s.update(step=-1), "step")],
+                         ids=["no rng", "optimizer_g=5", "step='4'", "step=-1"])
+def test_a_checkpoint_missing_part_of_its_state_is_named(cli, trained_run, train_data, tmp_path, edit, what):
+    """A hand-edited or foreign checkpoint failed with "KeyError: 'rng' (rerun with --debug ...)" or "'>=' not
+    supported between 'str' and 'int'", after the data was decoded."""
+    run = copy_run(trained_run, tmp_path / "run")
+    state = load_checkpoint(run / "step_000004.pt")
+    edit(state)
+    (run / "last.pt").unlink()
+    torch.save(state, run / "last.pt")
+    before = snapshot(run)
+    only_error(cli(*train_args(train_data, run, "steps=6", resume="last")),
+               f"--resume: {run / 'last.pt'} is damaged: {what} missing or of the wrong kind")
+    assert snapshot(run) == before
+
+
 class RunsCode:
     """Unpickling this runs ``exec``: it writes a marker file (what a malicious checkpoint would do)."""
 

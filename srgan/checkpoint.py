@@ -334,6 +334,8 @@ def unreadable_safetensors(path, exc: BaseException) -> CheckpointError:
     """The one-line error for a safetensors file that cannot be read (an empty one says so: safetensors calls it
     "header too small")."""
     empty = Path(path).is_file() and Path(path).stat().st_size == 0
+    if not empty and Path(path).is_file() and _starts_like_torch_save(path):  # safetensors: "header too large"
+        return CheckpointError(f"{path}: a torch.save file named .safetensors; rename it to .pt")
     return CheckpointError(f"{path}: not a readable safetensors file ({'empty file, 0 bytes' if empty else one_line(exc)})")
 
 

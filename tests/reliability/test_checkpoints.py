@@ -58,6 +58,15 @@ def test_empty_safetensors_says_it_is_empty(cli, photo, tmp_path):
         only_error(result, "empty.safetensors: not a readable safetensors file (empty file, 0 bytes)")
 
 
+def test_a_checkpoint_renamed_to_safetensors_says_so(cli, photo, trained_run, train_data, tmp_path):
+    """It was safetensors' "Error while deserializing header: header too large"."""
+    renamed = tmp_path / "model.safetensors"
+    renamed.write_bytes((trained_run / "last.pt").read_bytes())
+    needle = f"{renamed}: a torch.save file named .safetensors; rename it to .pt"
+    only_error(cli(*upscale_args(photo, tmp_path / "out", renamed)), needle)
+    only_error(cli(*train_args(train_data, tmp_path / "run", f"init_from={renamed}")), needle)
+
+
 def test_truncated_checkpoint_for_eval(cli, bench, trained_run, tmp_path):
     ckpt = _truncate(trained_run / "step_000002.pt", tmp_path / "half.pt")
     result = cli("eval", "--model", ckpt, "--data", bench, "--device", "cpu", "--json", tmp_path / "r.json")

@@ -217,7 +217,7 @@ def file_output_problem(path: Path) -> str | None:
     if problem:
         return problem
     for part in Path(os.path.abspath(path)).parents:
-        if os.path.lexists(part) or part == part.parent:
+        if os.path.lexists(part):
             if not part.is_dir():
                 return "a parent is a file, not a folder"
             if not os.access(part, os.W_OK | os.X_OK):

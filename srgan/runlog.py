@@ -31,7 +31,11 @@ class RunLog:
         path = out_dir / "log.jsonl"
         # A new run (start 0) keeps an earlier log under another name (it used to be cut to nothing: the log of a
         # run whose checkpoints were deleted, or someone else's file); a resumed one drops the steps it redoes.
-        earlier = _set_aside(path) if start == 0 else _keep_until(path, start)
+        earlier = None
+        if start == 0:
+            earlier = _set_aside(path)
+        else:
+            _keep_until(path, start)
         self.fresh, self.written = start == 0, False
         self.made_tb = tensorboard and not (out_dir / "tb").exists()
         self.jsonl = open(path, "a", buffering=1)
@@ -138,8 +142,8 @@ def _set_aside(path: Path) -> Path | None:
 
 
 def _keep_until(path: Path, start: int) -> None:
-    """Drop the records of steps after ``start``: a run killed after its last checkpoint (or before its first,
-    ``start`` 0) logged steps that the next run redoes, and each step must appear once."""
+    """Drop the records of steps after ``start``: a run killed after its last checkpoint logged steps that the
+    resumed run redoes, and each step must appear once."""
     if not path.is_file():
         return
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()

@@ -32,7 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .models import MAX_BLOCKS, MAX_CHANNELS, SUPPORTED_SCALES, Generator
-from .outputs import missing_folders, mkdir_problem, name_problem, remove_if_empty, temp_prefix
+from .outputs import make_folder, mkdir_problem, name_problem, remove_if_empty, temp_prefix
 
 FORMAT_TAG = "srgan-generator"
 INT8_FORMAT_TAG = "int8"  # srgan.quantize's weights files: int8 convolutions
@@ -60,11 +60,9 @@ def strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` then fsync and rename over ``path``: readers see the old file or the new one."""
     path = Path(path)
-    made = missing_folders([path.parent])
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        made = make_folder(path.parent)
     except OSError as exc:  # it was a bare "[Errno 17] File exists: 'notes.txt'" for notes.txt/model.onnx
-        remove_if_empty(made)
         error = OSError(f"{path}: cannot create its folder ({mkdir_problem(exc)})")
         error.errno = exc.errno
         raise error from None

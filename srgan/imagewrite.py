@@ -38,7 +38,7 @@ import numpy as np
 from PIL import Image as PILImage
 
 from .images import IMAGE_EXTENSIONS, ImageError, ImageExistsError, to_uint8, to_uint16
-from .outputs import missing_folders, mkdir_problem, name_problem, remove_if_empty, temp_prefix
+from .outputs import make_folder, mkdir_problem, name_problem, remove_if_empty, temp_prefix
 from .pixels import LUMA_BT601, icc_colour_space
 
 __all__ = ["check_output_file", "check_writable_dir", "write_image"]
@@ -282,11 +282,9 @@ def write_image(
     save = _encoder(fmt, rgb, alpha, bit_depth, grayscale, icc_profile, png_level, rows_ready if streams else None)
 
     folder = dest.parent
-    made = missing_folders([folder])
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        made = make_folder(folder)
     except OSError as exc:  # "cannot write file (File exists)" for a parent that is a file
-        remove_if_empty(made)
         raise ImageError(path, f"cannot create its folder ({mkdir_problem(exc)})") from exc
     tmp = None
     try:

@@ -199,7 +199,7 @@ NAME_MAX = 255
 def temp_prefix(dest: Path) -> str:
     """The hidden prefix of ``dest``'s temporary files, ``.NAME.``, to which writers add 8 random hex digits and
     ``.tmp``: the name is shortened so that the temporary name fits :data:`NAME_MAX` when ``dest``'s does (a
-    243-255 byte name used to fail as "File name too long", naming the temporary file)."""
+    242-255 byte name used to fail as "File name too long", naming the temporary file)."""
     room = NAME_MAX - len("..") - 8 - len(".tmp")
     return "." + os.fsencode(dest.name)[:room].decode("utf-8", "ignore") + "."
 
@@ -219,7 +219,7 @@ def file_output_problem(path: Path) -> str | None:
     for part in Path(os.path.abspath(path)).parents:
         if os.path.lexists(part):
             if not part.is_dir():
-                return "a parent is a file, not a folder"
+                return PARENT_IS_FILE
             if not os.access(part, os.W_OK | os.X_OK):
                 return f"{part}: folder is not writable"
             return None
@@ -238,11 +238,28 @@ def missing_folders(folders: Iterable[Path]) -> list[Path]:
     return sorted(missing, key=lambda p: len(p.parts), reverse=True)
 
 
+def make_folder(folder: Path) -> list[Path]:
+    """Create ``folder`` with its missing parents; return those it made, deepest first, for :func:`remove_if_empty`
+    once a write into them fails. A failure removes what it made and raises the OSError (:func:`mkdir_problem`
+    words its reason)."""
+    made = missing_folders([folder])
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        remove_if_empty(made)
+        raise
+    return made
+
+
+#: What a file where a folder should be reads as (mkdir's "[Errno 17] File exists" or "[Errno 20] Not a directory").
+PARENT_IS_FILE = "a parent is a file, not a folder"
+
+
 def mkdir_problem(exc: OSError) -> str:
     """Why a ``mkdir(parents=True)`` failed, in words: a file in the way reads as that, not "[Errno 17] File
     exists" or "[Errno 20] Not a directory" naming some parent."""
     if isinstance(exc, (FileExistsError, NotADirectoryError)):
-        return "a parent is a file, not a folder"
+        return PARENT_IS_FILE
     return exc.strerror or str(exc)
 
 

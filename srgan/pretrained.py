@@ -54,10 +54,9 @@ def download_file(url: str, dest: Path, *, sha256: str, size: int) -> Path:
     what is taken and how long it may take (:func:`srgan.fetch.download`)."""
     from .checkpoint import plain_file_mode
     from .fetch import download
-    from .outputs import missing_folders, remove_if_empty
+    from .outputs import make_folder, remove_if_empty
 
-    created = missing_folders([dest.parent])
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    created = make_folder(dest.parent)
     handle, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
     os.close(handle)
     try:

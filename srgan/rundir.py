@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .checkpoint import atomic_write, save_checkpoint, save_generator, write_failure
-from .outputs import missing_folders, remove_if_empty
+from .outputs import make_folder, remove_if_empty
 
 _STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
 
@@ -69,8 +69,7 @@ def exclusive(out_dir: Path) -> Iterator[None]:
     locked. The file names its holder ("pid host") and is removed on a clean exit; a file still naming a pid
     when the lock is free is the mark of a run that was killed, reported when the next run takes over.
     """
-    created = missing_folders([out_dir])
-    out_dir.mkdir(parents=True, exist_ok=True)
+    created = make_folder(out_dir)
     path = out_dir / ".lock"
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -50,6 +50,24 @@ def _quiet_exporter():
         registration.setLevel(level)
 
 
+def exportable(model: str | os.PathLike | nn.Module, fast: bool = True) -> nn.Module:
+    """The float32 eval-mode module that :func:`export_onnx` traces for ``model`` (name, path or module).
+
+    ``fast``: an srgan Generator as its FastGenerator; other networks (a peer's, :mod:`srgan.peers`) as they are.
+    """
+    from .inference import fast_generator
+    from .upscale import load_model
+
+    net = load_model(model, "cpu").float().eval()
+    if not any(True for _ in net.parameters()):  # bicubic: an interpolation, no weights
+        raise ValueError(f"{model}: not a network (it has no weights); there is nothing to export")
+    if fast:
+        net = fast_generator(net).float().eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
 def export_onnx(model: str | os.PathLike | nn.Module, path: str | os.PathLike, *, opset: int = 18,
                 sample_size: tuple[int, int] = (32, 40), fast: bool = True) -> Path:
     """Export ``model`` (name, path or module) to ``path`` with dynamic N, H and W; returns the path.
@@ -57,8 +75,6 @@ def export_onnx(model: str | os.PathLike | nn.Module, path: str | os.PathLike, *
     ``fast``: export an srgan Generator as its FastGenerator (other models are exported as they are).
     """
     from .checkpoint import atomic_write
-    from .inference import fast_generator
-    from .upscale import load_model
 
     _require_onnx_tools()
     import onnx
@@ -67,13 +83,7 @@ def export_onnx(model: str | os.PathLike | nn.Module, path: str | os.PathLike, *
     if not 17 <= opset <= newest:
         raise ValueError(f"--opset must be 17 (the dynamo exporter's lowest) to {newest} (the installed onnx's "
                          f"newest), got {opset}")
-    net = load_model(model, "cpu").float().eval()
-    if not any(True for _ in net.parameters()):  # bicubic: an interpolation, no weights
-        raise ValueError(f"{model}: not a network (it has no weights); there is nothing to export")
-    if fast:
-        net = fast_generator(net).float().eval()
-    for p in net.parameters():
-        p.requires_grad_(False)
+    net = exportable(model, fast)
     sample = torch.rand(1, 3, *sample_size)
     batch, height, width = torch.export.Dim("batch", min=1), torch.export.Dim("height", min=1), torch.export.Dim("width", min=1)
     with _quiet_exporter():
@@ -100,7 +110,16 @@ def export_from_cli(args: argparse.Namespace) -> int:
         raise PermissionError(f"{args.onnx}: {problem}")
     if os.path.lexists(args.onnx) and not args.overwrite:
         raise FileExistsError(f"{args.onnx}: already exists; not overwritten (pass --overwrite to replace it)")
-    dest = export_onnx(args.model, args.onnx, opset=args.opset, fast=not args.plain)
-    form = "plain Generator" if args.plain else "fast form"
+    from .inference import FastGenerator
+    from .models import Generator
+
+    net = exportable(args.model, fast=not args.plain)
+    dest = export_onnx(net, args.onnx, opset=args.opset, fast=not args.plain)
+    if isinstance(net, FastGenerator):
+        form = "fast form"
+    elif isinstance(net, Generator):
+        form = "plain Generator"
+    else:  # only an srgan Generator has a fast form
+        form = f"{type(net).__name__}, exported as it is"
     print(f"wrote {dest} ({form}; input 'lr' N x 3 x H x W float32 in [0, 1], dynamic N/H/W; output 'sr')")
     return 0

@@ -75,3 +75,23 @@ def test_export_refuses_an_opset_it_cannot_write_and_bicubic(tmp_path, capsys):
     assert main(["export", "--model", "bicubic", "--onnx", str(tmp_path / "b.onnx")]) == 1
     assert capsys.readouterr().err == "srgan: error: bicubic: not a network (it has no weights); there is nothing to export\n"
     assert not any(tmp_path.iterdir())
+
+
+def test_export_names_a_peer_network_as_exported_as_it_is(tmp_path, capsys):
+    """A leftthomas/SRGAN generator has no fast form; export used to say "fast form" (and, with --plain,
+    "plain Generator") for it all the same."""
+    from srgan.peers import LeftthomasGenerator
+
+    torch.manual_seed(0)
+    peer = LeftthomasGenerator(scale=4, channels=8).eval()
+    weights = tmp_path / "netG.pth"
+    torch.save(peer.state_dict(), weights)
+    for flags in ([], ["--plain"]):
+        out = tmp_path / "peer.onnx"
+        assert main(["export", "--model", str(weights), "--onnx", str(out), "--overwrite", *flags]) == 0
+        assert f"wrote {out} (LeftthomasGenerator, exported as it is; input 'lr'" in capsys.readouterr().out
+        x = torch.rand(1, 3, 13, 11)
+        with torch.inference_mode():
+            ref = peer(x).numpy()
+        got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"lr": x.numpy()})[0]
+        assert got.shape == (1, 3, 52, 44) and np.abs(got - ref).max() <= 1e-4

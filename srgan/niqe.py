@@ -136,7 +136,8 @@ def niqe(image: np.ndarray, *, border: int = 0) -> float:
         ``baboon``; this gives 5.72957359 (tests/test_niqe.py).
     Raises:
         TypeError for a non-uint8 array; ValueError for a bad shape, an image too small for two blocks,
-        or one so flat that fewer than two blocks have texture on both sides of their local mean.
+        or one where fewer than two blocks give each AGGD fit values of both signs (flat blocks, or patterns as
+        strict as alternating 0/255 columns, whose neighbour products all have one sign).
     """
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
         kind = f"a {image.dtype} array" if isinstance(image, np.ndarray) else type(image).__name__
@@ -154,8 +155,11 @@ def niqe(image: np.ndarray, *, border: int = 0) -> float:
 
     complete = feats[~np.isnan(feats).any(axis=1)]
     if len(complete) < 2:
-        raise ValueError(f"NIQE is undefined for this image: only {len(complete)} of {len(feats)} blocks have "
-                         "texture (the rest are flat)")
+        # A feature is NaN where a fit's values all share one sign: a flat block (all zero), or one so regular
+        # that every neighbour product has one sign (alternating columns), which is not "flat".
+        raise ValueError(f"NIQE is undefined for this image: only {len(complete)} of {len(feats)} blocks give each fit "
+                         "values of both signs (flat blocks give none; patterns as strict as alternating columns give "
+                         "neighbour products of one sign)")
     mu_pris, cov_pris, _ = _pristine()
     d = mu_pris - np.nanmean(feats, axis=0)
     cov = (cov_pris + np.cov(complete, rowvar=False)) / 2

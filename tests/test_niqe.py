@@ -88,7 +88,11 @@ def test_flat_blocks_follow_matlabs_nanmean_and_nancov(baboon):
     ([[0, 1], [2, 3]], TypeError, "uint8"),
     (np.zeros((200, 200, 4), np.uint8), ValueError, "HxWx3"),
     (np.zeros((100, 180, 3), np.uint8), ValueError, "at least two 96x96 blocks"),
-    (np.full((200, 200, 3), 7, np.uint8), ValueError, "flat"),
+    (np.full((200, 200, 3), 7, np.uint8), ValueError, "only 0 of 4 blocks give each fit values of both signs .flat blocks give none"),
+    # not flat at all: every horizontal neighbour product is negative, so those fits have no right side (the
+    # message used to say "the rest are flat")
+    (np.tile(np.array([0, 255], np.uint8).repeat(3).reshape(1, 2, 3), (200, 100, 1)), ValueError,
+     "only 0 of 4 blocks give each fit .* alternating columns give neighbour products of one sign"),
 ])
 def test_bad_input_is_one_clear_error(image, error, message):
     with pytest.raises(error, match=message) as info:

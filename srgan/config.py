@@ -254,12 +254,14 @@ def parse_override(text: str) -> tuple[str, Any]:
 def resolve_config_path(name: str | Path) -> Path:
     """A config file path, or the name of a bundled config (``paper-srresnet`` -> srgan/configs/...)."""
     path = Path(name)
-    if path.is_file():
+    if path.exists() and not path.is_dir():  # a file, or a pipe such as bash's --config <(...)
         return path
     bundled = CONFIG_DIR / f"{name}.toml"
     if bundled.is_file():
         return bundled
     names = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.toml")))
+    if path.is_dir():
+        raise ConfigError(f"config {str(name)!r} is a folder, not a config file (bundled configs: {names})")
     raise ConfigError(f"config {str(name)!r} not found (not a file; bundled configs: {names})")
 
 

@@ -50,6 +50,24 @@ def test_bad_config_file_is_named(cli, train_data, tmp_path, text, needles):
     assert not (tmp_path / "run").exists()
 
 
+
+def test_config_from_a_pipe_is_read_and_a_folder_is_named(cli, train_data, tmp_path):
+    """``--config <(...)`` (bash gives a pipe, /dev/fd/N) and a folder both used to say "not found"."""
+    import threading
+
+    pipe = tmp_path / "pipe.toml"
+    os.mkfifo(pipe)
+    writer = threading.Thread(target=lambda: pipe.write_text('phase = "mse"\nseed = "zero"\n'), daemon=True)
+    writer.start()
+    args = train_args(train_data, tmp_path / "run")
+    args[args.index("smoke")] = pipe
+    only_error(cli(*args), os.fspath(pipe), "'seed' must be int, got str 'zero'")  # read: its error, not "not found"
+    writer.join(5)
+    args[args.index(pipe)] = tmp_path
+    only_error(cli(*args), f"config '{tmp_path}' is a folder, not a config file (bundled configs: ")
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("override, needles", [
     ("scale=2", ["the config differs from last.pt's in scale (4 -> 2)"]),
     ("scale=3", ["config 'scale': must be one of (2, 4, 8) (got 3)"]),

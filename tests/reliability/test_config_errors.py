@@ -36,6 +36,15 @@ def test_bad_override_is_refused_before_work(cli, train_data, tmp_path, override
     assert not run.exists()
 
 
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_an_out_dir_that_cannot_be_made_is_named(cli, train_data, tmp_path):
+    """It was "[Errno 2] No such file or directory: '/proc/srgan-no-such-run'", not saying which setting it was."""
+    only_error(cli(*train_args(train_data, tmp_path / "run", "out_dir=/proc/srgan-no-such-run")),
+               "config 'out_dir': cannot create /proc/srgan-no-such-run (No such file or directory)")
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("text, needles", [
     ('phase = "mse"\nlearning_rate = 1e-4\n', ["unknown key(s) learning_rate"]),
     ('phase = "mse"\nseed = "zero"\n', ["'seed' must be int, got str 'zero'"]),

@@ -328,16 +328,14 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
 
     ``model`` is a name, a path, an ``nn.Module`` or an :class:`~srgan.tiling.Engine` from :func:`prepare`
     (reuse one for many images). ``tile``: LR tile size, 'auto' or 0 (no tiling); tiling is exact.
-    ``back_project``: pull the output's low frequencies back to the input's (:mod:`srgan.backproject`); for an
-    engine, pass it to :func:`prepare` instead.
+    ``back_project``: pull the output's low frequencies back to the input's (:mod:`srgan.backproject`); an
+    engine has it or not from :func:`prepare`, and one without it refuses ``back_project=True``.
     """
     from PIL import Image as PILImage
 
     if isinstance(image, torch.Tensor) and device == "auto" and image.device.type != "cpu" \
             and not isinstance(model, Engine):
         device = image.device
-    if back_project and isinstance(model, Engine):
-        raise ValueError("back_project is chosen when the engine is made: srgan.prepare(model, back_project=True)")
     engine = prepare(model, device, precision, back_project=back_project)
 
     if isinstance(image, PILImage.Image):

@@ -55,8 +55,12 @@ def test_api_and_cli_give_the_same_image_and_refuse_what_cannot_be_back_projecte
     assert main(["upscale", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "-n", str(weights),
                  "--device", "cpu", "--precision", "fp32", "--back-project"]) == 0
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), api)
-    with pytest.raises(ValueError, match="chosen when the engine is made"):
+    # An engine is back-projected or not from prepare(); upscale() asks it as prepare(engine, ...) does. It
+    # used to refuse back_project=True even for an engine prepared with it.
+    with pytest.raises(ValueError, match="prepared for cpu, fp32; for back-projection prepare another"):
         srgan.upscale(photo, model=prepare(tiny_model, "cpu", "fp32"), back_project=True)
+    engine = prepare(tiny_model, "cpu", "fp32", back_project=True)
+    assert np.array_equal(srgan.upscale(photo, model=engine, back_project=True), api)
     with pytest.raises(ValueError, match="torch backend, not int8 or OpenVINO"):
         prepare("srresnet", "cpu", "int8", back_project=True)
 

@@ -303,13 +303,16 @@ def _json_safe(value):
 
 
 def _is_json_report(path: Path, limit: int = 1 << 24) -> bool:
-    """Whether an existing file is one that ``--json`` may replace: a JSON object (an earlier report)."""
+    """Whether an existing file is one that ``--json`` may replace: an earlier report, ``{set: {..., "images":
+    {...}}}``. Any other JSON object (a package.json, a config) is someone's file."""
     try:
         if not path.is_file() or path.stat().st_size > limit:
             return False
-        return isinstance(json.loads(path.read_text(encoding="utf-8")), dict)
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return False
+    return isinstance(data, dict) and bool(data) and all(
+        isinstance(entry, dict) and isinstance(entry.get("images"), dict) for entry in data.values())
 
 
 def write_json(results: dict, path) -> Path:
@@ -331,12 +334,14 @@ def eval_from_cli(args) -> int:
     if args.json:  # fail before the work, not after it
         if names_a_folder(os.path.expanduser(args.json)):
             raise IsADirectoryError(f"{args.json}: is a folder; --json takes a file name")
+        if Path(args.json).suffix.lower() != ".json":  # `--json a.png` could replace an image --save-images writes
+            raise ValueError(f"{args.json}: --json takes a .json file name")
         problem = file_output_problem(Path(args.json).expanduser())
         if problem:
             raise PermissionError(f"{args.json}: {problem}")
         if Path(args.json).expanduser().exists() and not _is_json_report(Path(args.json).expanduser()):
-            raise FileExistsError(f"{args.json}: exists and is not a JSON report (a model? an image?); --json "
-                                  "replaces only an earlier report: choose another name")
+            raise FileExistsError(f"{args.json}: exists and is not an srgan eval report; --json replaces only an "
+                                  "earlier report: choose another name")
     back_project = getattr(args, "back_project", False)
     results = evaluate(model, sets, scale=scale, device=device, precision=args.precision,
                        save_images=getattr(args, "save_images", None), progress=sys.stderr.isatty(),

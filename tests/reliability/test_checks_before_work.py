@@ -129,14 +129,25 @@ def test_eval_json_replaces_only_an_earlier_report(cli, weights, tmp_path, monke
     model = tmp_path / "model.safetensors"
     model.write_bytes(Path(weights).read_bytes())
     monkeypatch.setattr(evaluate_module, "evaluate", lambda *a, **k: pytest.fail("scored before the check"))
-    for target in (model, tmp_path / "Set" / "HR" / "a.png"):
+    # Any JSON object used to count as a report: a package.json was replaced by the scores.
+    package = tmp_path / "package.json"
+    package.write_text('{"name": "my-app", "dependencies": {"left-pad": "1.0"}}')
+    renamed_model = tmp_path / "model.json"
+    renamed_model.write_bytes(model.read_bytes())
+    for target in (renamed_model, package):
         before = target.read_bytes()
         result = cli("eval", "--model", model, "--data", tmp_path / "Set", "--device", "cpu", "--json", target)
-        only_error(result, os.fspath(target), "exists and is not a JSON report")
+        only_error(result, os.fspath(target), "exists and is not an srgan eval report")
         assert target.read_bytes() == before
+    # A name that is not .json is refused whether it exists or not: `--json out/Set/a.png` with --save-images out
+    # used to replace the image the same run had just saved.
+    for target in (model, tmp_path / "Set" / "HR" / "a.png", tmp_path / "new.png", "-"):
+        result = cli("eval", "--model", model, "--data", tmp_path / "Set", "--device", "cpu", "--json", target)
+        only_error(result, os.fspath(target), "--json takes a .json file name")
+    assert not (tmp_path / "new.png").exists()
     monkeypatch.undo()
     report = tmp_path / "report.json"
-    report.write_text('{"Set": {"psnr": 1.0}}')
+    report.write_text('{"Set": {"psnr": 1.0, "images": {"old": {"psnr": 1.0}}}}')  # a report before "run" existed
     assert cli("eval", "--model", model, "--data", tmp_path / "Set", "--device", "cpu", "--json", report).code == 0
     assert set(json.loads(report.read_text())["Set"]["images"]) == {"a"}  # the new report
 

@@ -94,15 +94,22 @@ class BenchmarkSet:
         self._lr_files: dict[str, Path] = {}
         self._lr_checked: set[str] = set()  # an LR file's content is checked once, not at every evaluation
         if self.lr_dir is not None:
-            found = {}
+            found: dict[str, Path] = {}
+            twice: dict[str, Path] = {}  # a.png beside a.jpg: which one is the LR is not ours to guess
             for path in find_images([self.lr_dir]):
-                found.setdefault(path.relative_to(self.lr_dir).with_suffix("").as_posix(), path)
+                lr_name = path.relative_to(self.lr_dir).with_suffix("").as_posix()
+                if lr_name in found:
+                    twice[lr_name] = path
+                found.setdefault(lr_name, path)
             # the LR of HR/a.png is LR/a.png, or DIV2K's LR/ax4.png (also a_x4.png)
             spellings = ("", f"x{self.scale}", f"_x{self.scale}")
             for name, _path in self.items:
-                lr = next((found[name + s] for s in spellings if name + s in found), None)
-                if lr is not None:
-                    self._lr_files[name] = lr
+                lr_name = next((name + s for s in spellings if name + s in found), None)
+                if lr_name in twice:
+                    raise ValueError(f"{self.lr_dir}: two images named {lr_name!r} ({found[lr_name].name}, "
+                                     f"{twice[lr_name].name}); keep the LR of {name} only")
+                if lr_name is not None:
+                    self._lr_files[name] = found[lr_name]
             missing = [name for name, _path in self.items if name not in self._lr_files]
             if missing:  # a silent fallback to generated LR would score other inputs than the folder's
                 raise ValueError(f"{self.lr_dir}: no LR image for {len(missing)} of the {len(self.items)} HR images "

@@ -176,6 +176,20 @@ def test_lr_folder_must_hold_every_hr_images_lr(tmp_path):
     np.testing.assert_array_equal(items["b"], degrade_uint8(hr_b, 4))
 
 
+def test_two_lr_images_of_one_name_are_refused(tmp_path):
+    """LR/a.png beside LR/a.jpg (a JPEG of it): the first in name order was scored without a word (28.38 dB
+    instead of the PNG's 31.45 in the report that found it); the HR side already refused two of one name."""
+    hr = _rgb(48, 44)
+    _save(tmp_path / "S" / "HR" / "a.png", hr)
+    _save(tmp_path / "S" / "LR_bicubic_x4" / "a.png", degrade_uint8(hr, 4))
+    Image.fromarray(degrade_uint8(hr, 4)).save(tmp_path / "S" / "LR_bicubic_x4" / "a.jpg", quality=40)
+    with pytest.raises(ValueError, match=r"LR_bicubic_x4: two images named 'a' \(a\.jpg, a\.png\); keep the LR "
+                                         r"of a only"):
+        BenchmarkSet(tmp_path / "S")
+    (tmp_path / "S" / "LR_bicubic_x4" / "a.jpg").rename(tmp_path / "S" / "LR_bicubic_x4" / "b.jpg")  # not a's
+    assert [name for name, _lr, _hr in BenchmarkSet(tmp_path / "S")] == ["a"]
+
+
 def test_lr_images_are_found_beside_or_inside_an_hr_folder_never_scored_as_hr(tmp_path):
     """A plain folder holding LR_bicubic_x4/ scored the LR images as more HR images (10 in Set5, 25.56 dB), and
     --data Set5/HR made LR from HR although Set5/LR_bicubic_x4 was beside it."""

@@ -273,7 +273,12 @@ def test_bicubic_baseline_conventions_explained(shared_data):
     (lambda a: a / 255.0, r"sr looks like a \[0, 1\] float image \(max 1\); PSNR and SSIM here take 0-255"),
     (lambda a: a.astype(np.uint16) * 257, r"sr values 0\.\.65535 are not 8-bit \(0-255\)"),
     (lambda a: np.dstack([a, np.full(a.shape[:2], 255, np.uint8)]), "sr has 4 channels; expected RGB or grayscale"),
-], ids=["float01", "uint16", "rgba"])
+    # These three passed: an unclamped [0, 1] SR (bicubic overshoot), 16-bit values held as floats, one NaN.
+    (lambda a: a / 255.0 * 1.015, r"sr looks like a \[0, 1\] float image \(max 1\.015\)"),
+    (lambda a: a.astype(np.float64) * 257, r"sr values 0\.\.65535 are not 8-bit \(0-255\)"),
+    (lambda a: np.where(np.arange(a.size).reshape(a.shape) == 7, np.nan, a.astype(np.float64)),
+     "sr has NaN or infinite values"),
+], ids=["float01", "uint16", "rgba", "float01-overshoot", "float-uint16", "nan"])
 def test_inputs_on_another_scale_are_refused(convert, message):
     """They gave plausible wrong numbers: 67.57 dB for [0, 1] floats, -16.41 dB for 16-bit, alpha ignored."""
     rng = np.random.default_rng(0)
@@ -286,3 +291,30 @@ def test_inputs_on_another_scale_are_refused(convert, message):
         with pytest.raises(ValueError, match=message):
             metric(convert(sr), convert(hr))
     assert psnr(sr.astype(np.float64), hr) == psnr(sr, hr)  # 0-255 floats stay welcome
+
+
+def test_bool_images_and_borders_that_are_not_whole_pixels_are_refused():
+    """A bool mask scored 67.9 dB; border=2.7 shaved 2 px and border=nan failed in int()'s words."""
+    hr = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    with pytest.raises(TypeError, match="sr is a bool array; PSNR and SSIM take uint8"):
+        psnr(hr > 128, hr > 100)
+    for border in (2.7, float("nan"), True, -1):
+        with pytest.raises(ValueError, match="border must be a whole number of pixels >= 0"):
+            psnr_ssim_y(hr, hr, border)
+    assert psnr(hr, hr ^ 1, 4.0) == psnr(hr, hr ^ 1, 4)
+
+
+def test_to_uint8_keeps_uint8_and_refuses_what_it_would_garble():
+    """uint8 input was clipped to [0, 1] and x255: [0, 1, 2, 128, 255] became [0, 255, 255, 255, 255], so
+    psnr_ssim_y_tensor of uint8 tensors of Set5-like images read 26.62 dB instead of 31.77; NaN cast to 0."""
+    values = np.array([0, 1, 2, 128, 255], np.uint8)
+    np.testing.assert_array_equal(to_uint8(values), values)
+    rng = np.random.default_rng(1)
+    hr = rng.integers(0, 256, (3, 40, 44), dtype=np.uint8)
+    sr = np.clip(hr.astype(int) + rng.integers(-9, 10, hr.shape), 0, 255).astype(np.uint8)
+    got = psnr_ssim_y_tensor(torch.from_numpy(sr), torch.from_numpy(hr), 4)
+    assert got == psnr_ssim_y(sr.transpose(1, 2, 0), hr.transpose(1, 2, 0), 4)
+    with pytest.raises(TypeError, match="to_uint8 takes a float image in \\[0, 1\\] .* got uint16"):
+        to_uint8(values.astype(np.uint16))
+    with pytest.raises(ValueError, match="the image has NaN or infinite values"):
+        psnr_ssim_y_tensor(torch.full((3, 40, 44), float("nan")), torch.rand(3, 40, 44), 4)

@@ -12,8 +12,10 @@ import os
 import shutil
 import sys
 import textwrap
+from contextlib import nullcontext
 
 from . import __version__
+from .signals import sigterm_interrupts
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -326,8 +328,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:  # argparse would print the top-level usage; the command's own is the useful one
         args.usage_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     _refuse_empty_paths(args)
+    # SIGTERM (`timeout`, a supervisor, a job's time limit) interrupts like Ctrl-C, so that each command's clean-up
+    # of partial outputs runs (a killed degrade left part of an LR set, eval --save-images a temporary file);
+    # training turns both into "finish the step and save" itself, and serve leaves signals to uvicorn.
+    signals = nullcontext() if args.func is cmd_serve else sigterm_interrupts()
     try:
-        code = int(args.func(args) or 0)
+        with signals:
+            code = int(args.func(args) or 0)
         sys.stdout.flush()  # here, not at exit, so that a reader that has gone is handled below
         return code
     except KeyboardInterrupt:

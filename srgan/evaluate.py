@@ -189,7 +189,7 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
     downloaded once), ``niqe`` (a list or ``"psnr,ssim,niqe"``); for ``"hr"`` the full-reference ones are left
     out and at least ``niqe`` must remain. ``save_images`` (a folder) also writes each SR
     as ``<save_images>/<set>/<name>.png`` and never overwrites: an existing target raises
-    ``FileExistsError`` before any work. A perfect reconstruction has PSNR ``inf``.
+    ``FileExistsError`` before any work; a run that fails or is interrupted removes what it saved. A perfect reconstruction has PSNR ``inf``.
     ``round_y=False`` measures on unrounded float Y (BasicSR's convention) instead of
     MATLAB's ``rgb2ycbcr``-of-uint8 rounded Y; see docs/EVALUATION.md for the difference.
     ``back_project`` scores the model's outputs after :mod:`srgan.backproject`'s correction.
@@ -237,9 +237,11 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
                 raise ValueError(f"{folder}: --save-images would write into {bench.name}'s HR folder "
                                  f"{bench.hr_dir}, where the next eval would take them for HR images; choose a "
                                  "folder outside the data")
-    # What saving would create, removed again if the run stops before writing into it (a full disk, missing LPIPS
-    # weights, Ctrl-C): a failed eval leaves no empty folders behind.
+    # What saving would create and write, removed again if the run fails or is stopped (a full disk, missing LPIPS
+    # weights, a bad image, Ctrl-C, SIGTERM): the same command can then be run again into the same folder, which
+    # refuses existing images.
     created = [] if save_images is None else missing_folders([Path(save_images) / key for key in keys.values()])
+    written: list[Path] = []
     try:
         if save_images is not None:
             check_writable_dir(save_images)
@@ -266,10 +268,13 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
                 except ValueError as exc:  # e.g. smaller than the SSIM window or two NIQE blocks: say which image
                     raise ValueError(f"{bench.name}/{name}: {exc}") from None
                 if save_images is not None:
-                    write_image(Path(save_images) / keys[i] / f"{name}.png", sr.astype(np.float32) / np.float32(255))
+                    written.append(write_image(Path(save_images) / keys[i] / f"{name}.png",
+                                               sr.astype(np.float32) / np.float32(255)))
             results[keys[i]] = {m: float(np.mean([v[m] for v in per_image.values()])) for m in metrics}
             results[keys[i]]["images"] = per_image
     except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
         remove_if_empty(created)
         raise
     return results

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from .images import IMAGE_EXTENSIONS, printable
-from .signals import sigterm_interrupts
 from .upscale import DEFAULT_MODEL, prepare
 
 
@@ -95,13 +94,6 @@ def _precision(args: argparse.Namespace) -> str:
 
 
 def upscale_from_cli(args: argparse.Namespace) -> int:
-    # SIGTERM interrupts like Ctrl-C for the whole command: while the model loads (int8 conversion takes seconds),
-    # a kill left the output folder just made, empty, and no "interrupted" line
-    with sigterm_interrupts():
-        return _upscale(args)
-
-
-def _upscale(args: argparse.Namespace) -> int:
     from .images import DEFAULT_MAX_PIXELS, check_writable_dir, extra_frames, read_size
     from .outputs import missing_folders, plan_outputs, refused_before_work, remove_if_empty
     from .progress import closing_line, show_progress, tile_advice, tile_bar

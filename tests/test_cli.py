@@ -178,3 +178,28 @@ def test_an_empty_path_is_refused(argv, name, capsys, tmp_path, monkeypatch):
     assert stop.value.code == 2
     assert f"error: argument {name}: an empty path (an unset shell variable?)" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command, target", [
+    (["degrade", "HR", "-o", "LR"], "srgan.evaluate.degrade_from_cli"),
+    (["eval", "--model", "bicubic", "--data", "Set5"], "srgan.evaluate.eval_from_cli"),
+    (["export", "--onnx", "g.onnx"], "srgan.export.export_from_cli"),
+])
+def test_sigterm_interrupts_a_command_like_ctrl_c(monkeypatch, capsys, command, target):
+    """SIGTERM killed degrade and eval outright, so their clean-up never ran: part of an LR set stayed (which the
+    next degrade refused as existing files), and eval --save-images left a temporary file. Now it is Ctrl-C's
+    KeyboardInterrupt: clean-up, 'srgan: interrupted', exit 130; and the default handler is back afterwards."""
+    import os
+    import signal
+    import time
+
+    def killed(*_args, **_kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        pytest.fail("SIGTERM did not interrupt")
+
+    monkeypatch.setattr(target, killed)
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(command) == 130
+    assert capsys.readouterr().err == "srgan: interrupted\n"
+    assert signal.getsignal(signal.SIGTERM) == before

@@ -195,9 +195,10 @@ def test_a_model_that_outputs_nan_is_an_error_not_a_score(bench):
         evaluate(Broken(), [bench / "Set5"], scale=4)
 
 
-def test_an_eval_that_fails_before_saving_leaves_no_empty_folders(bench, tmp_path, monkeypatch):
+def test_an_eval_that_fails_leaves_nothing_it_saved(bench, tmp_path, monkeypatch):
     """--save-images made its folders up front: a full disk, missing LPIPS weights or a broken model left an empty
-    <dir>/<set> tree behind; folders that hold a saved image stay."""
+    <dir>/<set> tree behind. A run that fails (or is stopped) after saving some images removes them too: they
+    used to stay, and the same command, run again, refused them as existing images."""
     out = tmp_path / "new" / "sr"
 
     class NaNAfter(torch.nn.Module):  # bicubic for the first ``good`` images, then NaN
@@ -220,8 +221,10 @@ def test_an_eval_that_fails_before_saving_leaves_no_empty_folders(bench, tmp_pat
     model.good = 1
     with pytest.raises(ValueError, match="^Set5/bird: the model's output has NaN"):
         evaluate(model, [bench / "Set5"], scale=4, save_images=out)
-    assert [p.relative_to(tmp_path).as_posix() for p in sorted(tmp_path.rglob("*"))] == [
-        "new", "new/sr", "new/sr/Set5", "new/sr/Set5/baby.png"]
+    assert [p.relative_to(tmp_path).as_posix() for p in sorted(tmp_path.rglob("*"))] == ["new"]  # was there before
+    evaluate("bicubic", [bench / "Set5"], scale=4, save_images=out)  # the same folder, again
+    assert sorted(p.name for p in (out / "Set5").iterdir()) == ["baby.png", "bird.png", "butterfly.png", "head.png",
+                                                               "woman.png"]
 
 
 # ------------------------------------------------------------------ NIQE and the ground-truth pseudo-model

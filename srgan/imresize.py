@@ -145,14 +145,17 @@ def output_size(
     if (scale is None) == (size is None):
         raise ValueError("give exactly one of scale= and size=")
     h, w = int(in_hw[0]), int(in_hw[1])
+    if h < 1 or w < 1:
+        raise ValueError(f"empty image ({h}x{w} pixels)")
     if scale is not None:
         sh, sw = (float(s) for s in _pair(scale, "scale"))
-        if sh <= 0 or sw <= 0:
-            raise ValueError(f"scale must be positive, got {scale!r}")
+        if not (0 < sh < math.inf and 0 < sw < math.inf):  # NaN fails too
+            raise ValueError(f"scale must be a positive finite number, got {scale!r}")
         return (int(math.ceil(h * sh)), int(math.ceil(w * sw))), (sh, sw)
-    oh, ow = (int(s) for s in _pair(size, "size"))
-    if oh <= 0 or ow <= 0:
-        raise ValueError(f"size must be positive, got {size!r}")
+    pair = _pair(size, "size")
+    if any(isinstance(s, bool) or not float(s).is_integer() or s <= 0 for s in pair):  # 2.7 was cut to 2
+        raise ValueError(f"size must be whole numbers of pixels > 0, got {size!r}")
+    oh, ow = (int(s) for s in pair)
     return (oh, ow), (oh / h, ow / w)
 
 
@@ -280,6 +283,9 @@ def imresize(x: torch.Tensor, scale: ScaleArg = None, size: SizeArg = None) -> t
         tensor of the same dtype (float32 for half-precision input), device and rank. Symmetric (mirror)
         border indices and no intermediate rounding, as MATLAB's double path; matches the MATLAB arrays to
         ~1e-12 in float64.
+    Raises:
+        ValueError for NaN or infinite values: the banded matrix product multiplies each by the zero weights of
+        its whole band (0 x NaN = NaN), so one NaN pixel became a 16x16 block of NaN at x1/4.
     """
     x4, squeeze = _check_image(x)
     if not x4.is_floating_point():
@@ -287,6 +293,9 @@ def imresize(x: torch.Tensor, scale: ScaleArg = None, size: SizeArg = None) -> t
     if x4.dtype not in (torch.float32, torch.float64):
         x4 = x4.float()
     (oh, ow), (sh, sw) = output_size(x4.shape[-2:], scale, size)
+    # The sum is a fast first test (a NaN or Inf makes it non-finite); only a failed one pays for isfinite()
+    if not math.isfinite(float(x4.sum())) and not bool(torch.isfinite(x4).all()):
+        raise ValueError("imresize: the image has NaN or infinite values")
     y = _resize(x4, (oh, ow), (sh, sw), "symmetric", x4.dtype, round_each=False)
     return y.squeeze(0) if squeeze else y
 
@@ -320,6 +329,8 @@ def imresize_np(img: np.ndarray, scale: ScaleArg = None, size: SizeArg = None) -
     :func:`imresize` in float64 (float64 out).
     """
     arr = np.asarray(img)
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"imresize_np expects an HxW or HxWxC array, got shape {arr.shape}")
     chw = torch.from_numpy(np.ascontiguousarray(arr[..., None] if arr.ndim == 2 else arr))
     chw = chw.permute(2, 0, 1)
     if arr.dtype == np.uint8:
@@ -330,13 +341,19 @@ def imresize_np(img: np.ndarray, scale: ScaleArg = None, size: SizeArg = None) -
     return out[..., 0] if arr.ndim == 2 else out
 
 
+def _whole_scale(scale) -> int:
+    if isinstance(scale, bool) or not float(scale).is_integer() or scale < 1:
+        raise ValueError(f"scale must be a whole number >= 1, got {scale!r}")
+    return int(scale)
+
+
 def mod_crop(x, scale: int):
     """Top-left crop of the last two (tensor ``...,H,W``) axes to a multiple of ``scale``.
 
     For a NumPy ``HxW`` / ``HxWxC`` array the first two axes are cropped instead. This is
     how the benchmark HR images were prepared (top-left crop, as MATLAB ``modcrop``).
     """
-    scale = int(scale)
+    scale = _whole_scale(scale)
     if isinstance(x, torch.Tensor):
         h, w = x.shape[-2:]
         return x[..., : h - h % scale, : w - w % scale]
@@ -345,14 +362,15 @@ def mod_crop(x, scale: int):
 
 
 def degrade_uint8(hr: np.ndarray, scale: int) -> np.ndarray:
-    """LR of an HxWx3 (or HxW) uint8 image whose sides are multiples of ``scale``.
+    """LR of an HxWx3 (or HxW) uint8 image whose sides are multiples of ``scale`` (:func:`mod_crop`; other
+    sides round up, as MATLAB's ``ceil``).
 
     MATLAB ``imresize(hr, 1/scale, 'bicubic')`` on uint8: :func:`imresize_np`'s uint8 path, which never
     silently takes the float one here.
     """
-    if hr.dtype != np.uint8:
-        raise TypeError(f"degrade_uint8 expects uint8, got {hr.dtype}")
-    return imresize_np(hr, 1.0 / scale)
+    if not isinstance(hr, np.ndarray) or hr.dtype != np.uint8:
+        raise TypeError(f"degrade_uint8 expects uint8, got {getattr(hr, 'dtype', type(hr).__name__)}")
+    return imresize_np(hr, 1.0 / _whole_scale(scale))
 
 
 def downscale_fast(x: torch.Tensor, scale: int) -> torch.Tensor:
@@ -368,7 +386,7 @@ def downscale_fast(x: torch.Tensor, scale: int) -> torch.Tensor:
     x4, squeeze = _check_image(x)
     if not x4.is_floating_point():
         raise TypeError("downscale_fast expects a float tensor")
-    scale = int(scale)
+    scale = _whole_scale(scale)
     h, w = x4.shape[-2:]
     if h % scale or w % scale:
         raise ValueError(f"H, W ({h}, {w}) must be divisible by scale {scale}; use mod_crop")

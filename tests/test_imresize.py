@@ -9,6 +9,7 @@ from extras import need
 from srgan.imresize import (
     contributions,
     cubic,
+    degrade_uint8,
     downscale_fast,
     imresize,
     imresize_np,
@@ -196,6 +197,36 @@ def test_dtype_errors():
         imresize(torch.zeros(8, 8), 0.5)
     with pytest.raises(ValueError):
         imresize(torch.zeros(1, 8, 8), scale=0.5, size=(4, 4))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: imresize(torch.rand(3, 0, 16), 0.25), r"empty image \(0x16 pixels\)"),  # range() arg 3 must not be zero
+    (lambda: imresize(torch.rand(3, 0, 16), size=(4, 4)), r"empty image"),  # ZeroDivisionError
+    (lambda: imresize(torch.rand(3, 8, 8), float("nan")), "scale must be a positive finite number"),
+    (lambda: imresize(torch.rand(3, 8, 8), float("inf")), "scale must be a positive finite number"),
+    (lambda: imresize(torch.rand(3, 8, 8), size=2.7), r"size must be whole numbers of pixels > 0, got 2\.7"),
+    (lambda: imresize(torch.rand(3, 8, 8), size=(4, 4.9)), "size must be whole numbers"),  # was cut to (4, 4)
+    (lambda: degrade_uint8(np.zeros((8, 8, 3), np.uint8), 0), "scale must be a whole number >= 1, got 0"),
+    (lambda: mod_crop(np.zeros((8, 8)), 0), "scale must be a whole number >= 1"),  # ZeroDivisionError
+    (lambda: imresize_np(np.zeros(8), 0.5), r"imresize_np expects an HxW or HxWxC array, got shape \(8,\)"),
+])
+def test_arguments_it_cannot_use_are_one_clear_error(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_nan_or_inf_is_refused_rather_than_spread_over_a_band():
+    """0 x NaN = NaN in the banded product: one NaN pixel of a 512x512 image became a 16x16 NaN block at x1/4
+    (about 2x2 where its kernel reaches), and 16,384 NaN outputs at x2."""
+    x = torch.rand(1, 64, 64, dtype=torch.float64)
+    for bad in (float("nan"), float("inf")):
+        y = x.clone()
+        y[0, 0, 0] = bad
+        for scale in (0.25, 2):
+            with pytest.raises(ValueError, match="imresize: the image has NaN or infinite values"):
+                imresize(y, scale)
+    huge = torch.full((1, 8, 8), 1e38)  # finite values whose float32 sum overflows: the slow check clears them
+    assert torch.isfinite(imresize(huge, 0.5)).all()
 
 
 # ---------------------------------------------------------------- invariants

@@ -16,7 +16,7 @@ import numpy as np
 from .images import find_images, read_image, read_rgb_uint8, to_uint8, write_image
 from .imresize import degrade_uint8, mod_crop
 from .metrics import psnr
-from .outputs import file_identity, missing_folders, remove_if_empty
+from .outputs import file_identity, file_output_problem, missing_folders, remove_if_empty
 
 __all__ = ["BenchmarkSet", "degrade_folder"]
 
@@ -213,6 +213,9 @@ def degrade_folder(hr_dir, lr_dir, scale: int = 4, overwrite: bool = False, *, p
         out = lr_dir / path.relative_to(hr_dir).with_suffix(".png")
         if out in targets:
             raise ValueError(f"{path} and {targets[out]} would both be written to {out}")
+        problem = file_output_problem(out)  # before out.is_file(), which raises on a name too long
+        if problem:
+            raise ValueError(f"{out}: {problem}")
         if out.is_file() and file_identity(out) in inputs:
             raise ValueError(f"{out}: output would replace the input {inputs[file_identity(out)]}; "
                              "choose another output folder")

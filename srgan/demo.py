@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .outputs import folder_name_problem
+
 SAMPLES = Path(__file__).parent / "samples"
 SHIPPED = Path(__file__).parent / "weights"
 COLUMNS = ("bicubic", "srresnet", "srgan", "HR")
@@ -54,6 +56,19 @@ def comparison_image(rows: list[list[np.ndarray]], labels: list[str] | tuple[str
     return np.asarray(page)
 
 
+def _new_run_folder(root: Path) -> Path:
+    """``root/<date-time>``, or ``-2``, ``-3``... after it when a demo started in the same second has it."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 1000):
+        run = root / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            run.mkdir()
+            return run
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{root}: 999 demo folders named {stamp}*; remove some")
+
+
 def run_demo(out_root: str | Path = "srgan-demo", device: str = "auto") -> Path:
     from .benchmark_sets import BenchmarkSet, degrade_folder
     from .device import resolve_device
@@ -66,10 +81,12 @@ def run_demo(out_root: str | Path = "srgan-demo", device: str = "auto") -> Path:
     missing = [str(p) for p in weights.values() if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"shipped weights missing from this install: {', '.join(missing)}")
+    problem = folder_name_problem(Path(out_root))  # before exists(), which raises on a name too long
+    if problem:
+        raise ValueError(f"{out_root}: {problem}")
     if Path(out_root).exists() and not Path(out_root).is_dir():
         raise NotADirectoryError(f"{out_root}: is a file; -o takes the folder the demo's outputs go in")
-    run = check_writable_dir(out_root) / time.strftime("%Y%m%d-%H%M%S")  # a bad -o is one line, before any work
-    run.mkdir()
+    run = _new_run_folder(check_writable_dir(out_root))  # a bad -o is one line, before any work
 
     # Evaluate: the samples are the HR images; their LR comes from the MATLAB-exact bicubic.
     results = {}

@@ -210,10 +210,17 @@ def name_problem(path: Path) -> str | None:
     return f"file name too long ({size} bytes; at most {NAME_MAX})" if size > NAME_MAX else None
 
 
+def folder_name_problem(path: Path) -> str | None:
+    """Why no file system would take one of ``path``'s folder names, or None (``Path.is_file()`` of such a path
+    raises "[Errno 36] File name too long" rather than answering)."""
+    size = max((len(os.fsencode(part)) for part in Path(path).parts), default=0)
+    return f"folder name too long ({size} bytes; at most {NAME_MAX})" if size > NAME_MAX else None
+
+
 def file_output_problem(path: Path) -> str | None:
     """Why a file cannot be written at ``path``, or None; checked before long work, creating nothing: a name
     too long, or a nearest existing folder above it that is a file or cannot be written."""
-    problem = name_problem(path)
+    problem = name_problem(path) or folder_name_problem(Path(path).parent)
     if problem:
         return problem
     for part in Path(os.path.abspath(path)).parents:

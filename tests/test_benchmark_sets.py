@@ -227,3 +227,14 @@ def test_an_lr_image_that_is_not_its_hrs_downscale_is_refused(tmp_path):
     _save(tmp_path / "T" / "LR_bicubic_x4" / "a.png", degrade_uint8(_rgb(44, 48), 4))
     with pytest.raises(ValueError, match=r"not x4 of it \(turned: an EXIF orientation tag on one of them\?\)"):
         list(BenchmarkSet(tmp_path / "T"))
+
+
+def test_degrade_names_an_output_name_too_long_before_any_work(tmp_path, capsys):
+    """An LR folder name over 255 bytes was "[Errno 36] File name too long: '<whole path>/a.png'" from Path.is_file."""
+    from srgan.cli import main
+
+    _save(tmp_path / "HR" / "a.png", _rgb(16, 16))
+    long = tmp_path / ("x" * 300) / "LR"
+    assert main(["degrade", str(tmp_path / "HR"), "-o", str(long)]) == 1
+    assert capsys.readouterr().err == f"srgan: error: {long / 'a.png'}: folder name too long (300 bytes; at most 255)\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["HR"]

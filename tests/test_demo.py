@@ -44,3 +44,16 @@ def test_demo_output_that_is_a_file_is_one_line_error(tmp_path, capsys):
     assert main(["demo", "-o", str(notes / "demo")]) == 1  # was "[Errno 20] Not a directory: '.../notes.txt/demo'"
     assert capsys.readouterr().err == (f"srgan: error: {notes / 'demo'}: cannot create output folder (a parent is "
                                        "a file, not a folder)\n")
+
+
+def test_demo_folder_names_too_long_and_two_demos_in_one_second(tmp_path, capsys, monkeypatch):
+    """`-o` with a 300-byte name was "[Errno 36] File name too long: 'xxx...'" (Path.exists() raises on it); two
+    demos started in the same second wanted one folder, and the second failed with "[Errno 17] File exists"."""
+    import srgan.demo as demo
+
+    long = "x" * 300
+    assert main(["demo", "-o", str(tmp_path / long)]) == 1
+    assert capsys.readouterr().err == f"srgan: error: {tmp_path / long}: folder name too long (300 bytes; at most 255)\n"
+    monkeypatch.setattr(demo.time, "strftime", lambda _format: "20261207-141105")
+    assert [demo._new_run_folder(tmp_path).name for _ in range(3)] == [
+        "20261207-141105", "20261207-141105-2", "20261207-141105-3"]

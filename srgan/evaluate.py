@@ -189,7 +189,8 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
     downloaded once), ``niqe`` (a list or ``"psnr,ssim,niqe"``); for ``"hr"`` the full-reference ones are left
     out and at least ``niqe`` must remain. ``save_images`` (a folder) also writes each SR
     as ``<save_images>/<set>/<name>.png`` and never overwrites: an existing target raises
-    ``FileExistsError`` before any work; a run that fails or is interrupted removes what it saved. A perfect reconstruction has PSNR ``inf``.
+    ``FileExistsError`` before any work; a run that fails or is interrupted removes what it saved.
+    A perfect reconstruction has PSNR ``inf``.
     ``round_y=False`` measures on unrounded float Y (BasicSR's convention) instead of
     MATLAB's ``rgb2ycbcr``-of-uint8 rounded Y; see docs/EVALUATION.md for the difference.
     ``back_project`` scores the model's outputs after :mod:`srgan.backproject`'s correction.

@@ -125,6 +125,15 @@ def resolve_model(spec, device="cpu", *, scale: int = 4) -> nn.Module:
     return model.to(dev).eval()
 
 
+def _fixed_precision(model) -> str | None:
+    """Why ``--precision`` has no say for ``model`` (bicubic, hr), or None for a network."""
+    if isinstance(model, str) and model == GROUND_TRUTH:
+        return "--model hr runs no model: it scores the HR images themselves"
+    if isinstance(model, BicubicUpscaler) or (isinstance(model, str) and model == "bicubic"):
+        return "bicubic always runs in float64, as MATLAB's imresize does"
+    return None
+
+
 def _model_name(spec) -> str:
     if isinstance(spec, nn.Module):
         return type(spec).__name__
@@ -204,6 +213,9 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
         if not metrics:
             raise ValueError("--model hr scores the ground truth itself, where PSNR/SSIM/LPIPS mean nothing; "
                              "add a no-reference metric: --metrics niqe")
+    fixed = _fixed_precision(model)
+    if fixed and precision not in ("fp32", "auto"):  # a table titled "bf16" must have run in bf16
+        raise ValueError(f"--precision {precision}: {fixed}; leave --precision out")
     dev = resolve_device(device)
     int8 = precision == "int8"  # int8 weights run by OpenVINO on the CPU (srgan.quantize)
     dtype = torch.float32 if int8 else resolve_precision(precision, dev)
@@ -356,13 +368,18 @@ def eval_from_cli(args) -> int:
     on_y = "/".join(m.upper() for m in measured if m != "lpips")
     how = ", ".join(([f"{on_y} on Y, {scale}-px border"] if on_y else []) +
                     (["LPIPS on RGB, whole image"] if "lpips" in measured else []))
-    ran = "int8" if args.precision == "int8" else precision_name(resolve_precision(args.precision, device))
-    precision = ran if ran == args.precision else f"{args.precision} ({ran})"
+    if model == GROUND_TRUTH:  # no model ran: no precision to name
+        ran = None
+    elif isinstance(model, BicubicUpscaler):
+        ran = "fp64"
+    else:
+        ran = "int8" if args.precision == "int8" else precision_name(resolve_precision(args.precision, device))
+    precision = ran if ran in (None, "fp64", args.precision) else f"{args.precision} ({ran})"
     seven_bit = ran == "int8" and not cpu_has_int8_dot()
     if seven_bit:  # its numbers depend on the CPU: say which weights ran
         precision = "int8 (7-bit weights: this CPU has no VNNI/AMX)"
     print(format_table(results, f"model {_model_name(args.model)}{' back-projected' if back_project else ''}, "
-                                f"x{scale}, {how}, device {device}, {precision}"))
+                                f"x{scale}, {how}, device {device}{f', {precision}' if ran else ''}"))
     lr_used = {} if args.model == GROUND_TRUTH else {  # which LR was scored: a set's own folder, or made here
         key: f"from {bench.lr_dir}" if bench.lr_dir is not None else "made from HR (MATLAB bicubic)"
         for key, bench in zip(results, sets)}

@@ -286,18 +286,27 @@ def test_cli_eval_bicubic_prints_table_and_writes_json(bench, tmp_path, capsys):
     assert f"LR images: Set5 from {bench / 'Set5' / 'LR_bicubic_x4'}\n" in text  # which LR was scored
     data = json.loads(out.read_text())
     assert data["Set5"].pop("run") == {  # what made the numbers, as the table's title says
-        "model": "bicubic", "scale": 4, "back_project": False, "device": "cpu", "precision": "fp32",
+        "model": "bicubic", "scale": 4, "back_project": False, "device": "cpu", "precision": "fp64",
         "srgan": srgan.__version__, "lr": f"from {bench / 'Set5' / 'LR_bicubic_x4'}"}
     _check_shape(data, {"Set5": 5})
     assert sorted(data["Set5"]["images"]) == ["baby", "bird", "butterfly", "head", "woman"]
-    # --precision auto: what it resolved to, in the file and the title (it said "auto")
-    from srgan.device import precision_name, resolve_precision
-
-    ran = precision_name(resolve_precision("auto", torch.device("cpu")))
+    # Bicubic runs in float64 whatever --precision says: the title and file said "fp32", or "bf16" for auto
     assert main(["eval", "--model", "bicubic", "--data", str(bench / "Set5"), "--precision", "auto", "--device", "cpu",
                  "--json", str(out)]) == 0
-    assert f"device cpu, auto ({ran})" in capsys.readouterr().out
-    assert json.loads(out.read_text())["Set5"]["run"]["precision"] == ran
+    assert "device cpu, fp64\n" in capsys.readouterr().out
+    assert json.loads(out.read_text())["Set5"]["run"]["precision"] == "fp64"
+
+
+@pytest.mark.parametrize("model", ["bicubic", "hr"])
+@pytest.mark.parametrize("precision", ["bf16", "fp16", "int8"])
+def test_cli_eval_precision_that_would_not_run_is_refused(bench, model, precision, tmp_path, capsys):
+    # A table titled "bf16" ran in float64 (bicubic) or ran nothing (hr); int8 was ignored for hr.
+    out = tmp_path / "r.json"
+    assert main(["eval", "--model", model, "--metrics", "niqe", "--data", str(bench / "Set5"), "--precision",
+                 precision, "--json", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"srgan: error: --precision {precision}: ") and "leave --precision out" in err
+    assert err.count("\n") == 1 and not out.exists()
 
 
 def test_cli_eval_niqe_and_hr(bench, tmp_path, capsys):
@@ -309,7 +318,8 @@ def test_cli_eval_niqe_and_hr(bench, tmp_path, capsys):
     assert "| set | images | NIQE (lower = more natural) |" in text and "| Set5 | 5 | 5.44 |" in text
     data = json.loads(out.read_text())["Set5"]
     assert data["niqe"] == pytest.approx(5.4373, abs=1e-3)
-    assert data["run"]["model"] == "hr" and data["run"]["lr"] is None
+    assert data["run"]["model"] == "hr" and data["run"]["lr"] is None and data["run"]["precision"] is None
+    assert "device cpu\n" in text  # no precision: no model ran
     assert main(["eval", "--model", "hr", "--data", str(bench / "Set5")]) == 1
     assert "add a no-reference metric: --metrics niqe" in capsys.readouterr().err
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .images import find_images, read_image, read_rgb_uint8, to_uint8, write_image
+from .images import extra_frames, find_images, read_image, read_rgb_uint8, to_uint8, write_image
 from .imresize import degrade_uint8, mod_crop
 from .metrics import psnr
 from .outputs import file_identity, file_output_problem, missing_folders, remove_if_empty
@@ -185,7 +185,8 @@ def _check_lr_content(lr: np.ndarray, hr: np.ndarray, scale: int, lr_path: Path,
                          f"its bicubic downscale, < {LR_CHECK_PSNR:g}): a swapped or misnamed pair?")
 
 
-def degrade_folder(hr_dir, lr_dir, scale: int = 4, overwrite: bool = False, *, progress: bool = False) -> list[Path]:
+def degrade_folder(hr_dir, lr_dir, scale: int = 4, overwrite: bool = False, *, progress: bool = False,
+                   warn: Callable[[str], None] | None = None) -> list[Path]:
     """Write LR images of every image under ``hr_dir`` into ``lr_dir``; return the written paths.
 
     Each HR is mod-cropped (top-left) to a multiple of ``scale`` and downscaled with the
@@ -193,7 +194,8 @@ def degrade_folder(hr_dir, lr_dir, scale: int = 4, overwrite: bool = False, *, p
     ``.png``. Grayscale stays grayscale; alpha is dropped; 16-bit input is rounded to 8
     bits first. Nothing is written when any target exists and ``overwrite`` is False, or
     when two inputs would map to the same output (``a.jpg`` and ``a.png``); an image that
-    fails (corrupt, smaller than ``scale``) removes what the run had written.
+    fails (corrupt, smaller than ``scale``) removes what the run had written. ``warn`` is given a line, before
+    any work, for each animated or multi-page input, of which only the first frame is degraded.
     """
     hr_dir, lr_dir, scale = Path(hr_dir), Path(lr_dir), int(scale)
     if scale < 1:
@@ -224,6 +226,10 @@ def degrade_folder(hr_dir, lr_dir, scale: int = 4, overwrite: bool = False, *, p
     if existing and not overwrite:
         raise FileExistsError(f"{len(existing)} output file(s) already exist, e.g. {existing[0]} "
                               "(pass --overwrite to replace them)")
+    if warn:
+        for path in targets.values():
+            if extra := extra_frames(path):
+                warn(f"{path}: {extra + 1} frames (animated or multi-page); only the first is degraded")
     written = []
     items = list(targets.items())
     if progress:

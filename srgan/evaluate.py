@@ -402,6 +402,7 @@ def degrade_from_cli(args) -> int:
     if not hr_dir.is_dir():  # a benchmark name: its HR folder
         hr_dir = resolve_benchmark(args.hr_dir, getattr(args, "data_root", None)) / "HR"
     written = degrade_folder(hr_dir, args.output, int(args.scale), overwrite=bool(args.overwrite),
-                             progress=sys.stderr.isatty())
+                             progress=sys.stderr.isatty(),
+                             warn=lambda line: print(f"srgan: warning: {line}", file=sys.stderr))
     print(f"wrote {len(written)} LR image(s) (x{args.scale}, MATLAB bicubic, uint8 path) to {args.output}")
     return 0

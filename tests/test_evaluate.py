@@ -332,6 +332,25 @@ def test_cli_eval_errors_are_one_line(tmp_path, capsys):
     assert not (tmp_path / "o.json").exists()
 
 
+def test_cli_degrade_warns_of_frames_after_the_first(tmp_path, capsys):
+    # As upscale does: an animated WebP or a multi-page TIFF gave the LR of its first frame without a word.
+    from PIL import Image
+
+    hr = tmp_path / "hr"
+    hr.mkdir()
+    frames = [Image.fromarray(np.full((16, 12, 3), v, np.uint8)) for v in (0, 128, 255)]
+    frames[0].save(hr / "anim.webp", save_all=True, append_images=frames[1:], lossless=True)
+    frames[1].save(hr / "pages.tiff", save_all=True, append_images=frames[2:])
+    frames[2].save(hr / "still.png")
+    assert main(["degrade", str(hr), "-o", str(tmp_path / "lr")]) == 0
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"srgan: warning: {hr / 'anim.webp'}: 3 frames (animated or multi-page); only the first is degraded",
+        f"srgan: warning: {hr / 'pages.tiff'}: 2 frames (animated or multi-page); only the first is degraded"]
+    assert read_rgb_uint8(tmp_path / "lr" / "anim.png").max() == 0  # the first frame, black
+    assert read_rgb_uint8(tmp_path / "lr" / "pages.png").min() == 128
+
+
 def test_cli_degrade_refuses_to_overwrite(bench, tmp_path, capsys):
     hr = bench / "Set5" / "HR"
     assert main(["degrade", str(hr), "-o", str(tmp_path / "lr"), "--scale", "4"]) == 0

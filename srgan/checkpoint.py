@@ -32,7 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .models import MAX_BLOCKS, MAX_CHANNELS, SUPPORTED_SCALES, Generator
-from .outputs import make_folder, mkdir_problem, name_problem, remove_if_empty, temp_prefix
+from .outputs import make_folder, name_problem, remove_if_empty, temp_prefix
 
 FORMAT_TAG = "srgan-generator"
 INT8_FORMAT_TAG = "int8"  # srgan.quantize's weights files: int8 convolutions
@@ -60,12 +60,8 @@ def strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` then fsync and rename over ``path``: readers see the old file or the new one."""
     path = Path(path)
-    try:
-        made = make_folder(path.parent)
-    except OSError as exc:  # it was a bare "[Errno 17] File exists: 'notes.txt'" for notes.txt/model.onnx
-        error = OSError(f"{path}: cannot create its folder ({mkdir_problem(exc)})")
-        error.errno = exc.errno
-        raise error from None
+    # (it was a bare "[Errno 17] File exists: 'notes.txt'" for notes.txt/model.onnx)
+    made = make_folder(path.parent, failure=f"{path}: cannot create its folder")
     tmp = None
     try:
         problem = name_problem(path)

@@ -245,16 +245,21 @@ def missing_folders(folders: Iterable[Path]) -> list[Path]:
     return sorted(missing, key=lambda p: len(p.parts), reverse=True)
 
 
-def make_folder(folder: Path) -> list[Path]:
+def make_folder(folder: Path, failure: str | None = None) -> list[Path]:
     """Create ``folder`` with its missing parents; return those it made, deepest first, for :func:`remove_if_empty`
-    once a write into them fails. A failure removes what it made and raises the OSError (:func:`mkdir_problem`
-    words its reason)."""
+    once a write into them fails. A failure removes what it made and raises the OSError, or, given ``failure``
+    (e.g. "config 'out_dir': cannot create runs/x"), an OSError reading ``<failure> (<reason>)`` with the same
+    errno: mkdir's own words name some parent (:func:`mkdir_problem`)."""
     made = missing_folders([folder])
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
+    except OSError as exc:
         remove_if_empty(made)
-        raise
+        if failure is None:
+            raise
+        error = OSError(f"{failure} ({mkdir_problem(exc)})")
+        error.errno = exc.errno
+        raise error from None
     return made
 
 

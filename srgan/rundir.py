@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .checkpoint import atomic_write, save_checkpoint, save_generator, write_failure
-from .outputs import make_folder, mkdir_problem, remove_if_empty
+from .outputs import make_folder, remove_if_empty
 
 _STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
 
@@ -69,12 +69,8 @@ def exclusive(out_dir: Path) -> Iterator[None]:
     locked. The file names its holder ("pid host") and is removed on a clean exit; a file still naming a pid
     when the lock is free is the mark of a run that was killed, reported when the next run takes over.
     """
-    try:
-        created = make_folder(out_dir)
-    except OSError as exc:  # /proc/..., a read-only mount: the errno's own words name some path, not out_dir
-        error = OSError(f"config 'out_dir': cannot create {out_dir} ({mkdir_problem(exc)})")
-        error.errno = exc.errno
-        raise error from None
+    # /proc/..., a read-only mount: the errno's own words name some path, not out_dir
+    created = make_folder(out_dir, failure=f"config 'out_dir': cannot create {out_dir}")
     path = out_dir / ".lock"
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

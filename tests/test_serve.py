@@ -386,6 +386,90 @@ def test_torn_last_line_is_skipped_and_counted(study_dir):
         f.write('{"rater": "r", "method": "srg')  # a crash in the middle of a write
     ratings, bad = study_mod.read_ratings(study_dir)
     assert [r["score"] for r in ratings] == [5] and bad == 1
+    # The server restarted on it: the next rating is a line of its own (it was glued to the torn one, and lost)
+    with TestClient(create_app({"bicubic": "bicubic"}, study_dir=study_dir, device="cpu")) as c:
+        token = c.get("/api/study/next?rater=r2").json()["token"]
+        assert c.post("/api/study/ratings", json={"rater": "r2", "token": token, "score": 3}).json() == {"saved": True}
+    ratings, bad = study_mod.read_ratings(study_dir)
+    assert [r["score"] for r in ratings] == [5, 3] and bad == 1
+
+
+def test_a_last_line_without_its_newline_keeps_its_rating(study_dir):
+    (study_dir / "ratings.jsonl").write_text('{"image": "a", "method": "HR", "rater": "old", "score": 5}')  # hand-edited
+    study = study_mod.Study(study_dir)
+    token = study.next_for("r")["token"]
+    study.rate("r", token, 2)
+    assert [r["score"] for r in study_mod.read_ratings(study_dir)[0]] == [5, 2]  # it read 0 valid, 1 unreadable
+
+
+def test_a_line_nested_too_deep_is_skipped_not_a_crash(study_dir, capsys):
+    (study_dir / "ratings.jsonl").write_text("[" * 100_000 + "\n" + '{"method": "HR", "score": 4}\n')
+    assert study_mod.read_ratings(study_dir)[1] == 1  # RecursionError stopped the report and the server
+    assert main(["study", "report", str(study_dir)]) == 0
+    assert "skipped 1 unreadable line(s)" in capsys.readouterr().err
+
+
+def test_study_images_a_browser_cannot_show_are_refused_and_uneven_methods_named(study_dir):
+    (study_dir / "srgan" / "b.png").unlink()  # srgan lacks b
+    assert study_mod.Study(study_dir).warnings() == [
+        f"{study_dir / 'srgan'}: lacks 1 image(s) the other methods have (b); its MOS is over fewer images"]
+    for content in (b"", b"not a png"):  # served as image/png, never shown: raters could not finish
+        (study_dir / "HR" / "c.png").write_bytes(content)
+        with pytest.raises(ValueError, match=r"HR/c.png: .*; raters could not see it: replace or remove it"):
+            study_mod.Study(study_dir)
+
+
+def test_a_ratings_file_that_cannot_be_written_is_found_at_startup(study_dir, monkeypatch):
+    (study_dir / "ratings.jsonl").mkdir()  # as a read-only folder does, even for root
+    with pytest.raises(ValueError, match=r"ratings.jsonl: cannot be written \(Is a directory\); raters' scores"):
+        study_mod.Study(study_dir)
+    (study_dir / "ratings.jsonl").rmdir()
+    study_mod.Study(study_dir)
+    assert not (study_dir / "ratings.jsonl").exists()  # the check leaves no empty file behind
+
+    def full(root, record):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(study_mod, "append_rating", full)  # a disk that fills while raters work: 500, in one line
+    with TestClient(create_app({"bicubic": "bicubic"}, study_dir=study_dir, device="cpu")) as c:
+        token = c.get("/api/study/next?rater=r").json()["token"]
+        r = c.post("/api/study/ratings", json={"rater": "r", "token": token, "score": 3})
+    assert (r.status_code, r.json()) == (500, {"error": "the rating could not be saved (No space left on device); "
+                                                        "tell the person running the study"})
+
+
+def test_an_upload_cut_off_is_a_400_not_a_traceback():
+    import asyncio
+
+    from starlette.exceptions import HTTPException
+    from starlette.requests import Request
+
+    from srgan.serve.app import _read_limited
+
+    async def disconnect():
+        return {"type": "http.disconnect"}
+
+    request = Request({"type": "http", "method": "POST", "headers": [(b"content-length", b"100000")]}, disconnect)
+    with pytest.raises(HTTPException) as caught:  # it was starlette's ClientDisconnect: 40 lines in the log
+        asyncio.run(_read_limited(request, 1 << 20))
+    assert caught.value.status_code == 400 and "cut off" in caught.value.detail
+
+
+def test_a_forgotten_jobs_files_linger_for_downloads_already_under_way(monkeypatch):
+    """A download that found the oldest job just before it was forgotten met a missing file: 500 or a cut body."""
+    from srgan.serve import jobs
+
+    monkeypatch.setattr(jobs, "KEEP_JOBS", 1)
+    monkeypatch.setattr(jobs, "LINGER_JOBS", 2)
+    with TestClient(create_app({"bicubic": "bicubic"}, device="cpu")) as c:
+        runner = c.app.state.runner
+        ids = []
+        for _ in range(4):
+            ids.append(c.post("/api/jobs?models=bicubic", content=png_bytes(4, 4)).json()["id"])
+            wait_done(c, ids[-1])
+        assert c.get(f"/api/jobs/{ids[0]}").status_code == 404  # forgotten at once ...
+        kept = [i for i in ids if (runner.workdir / i / "input.png").is_file()]
+        assert kept == ids[-3:] or kept == ids[-4:], kept  # ... its files go LINGER_JOBS forgotten jobs later
 
 
 # --------------------------------------------------------------------------- report
@@ -443,6 +527,19 @@ def test_study_report_checks_its_plot_path_before_printing(study_dir, capsys):
     assert main(["study", "report", str(study_dir), "-o", str(study_dir / "plot.png")]) == 0  # an old plot: replaced
 
 
+def test_study_report_that_cannot_write_its_plot_prints_no_table(study_dir, capsys):
+    study_mod.append_rating(study_dir, {"rater": "r", "method": "HR", "image": "a", "score": 5})
+    (study_dir / "mos.png").mkdir()  # the table was printed, then the plot failed
+    assert main(["study", "report", str(study_dir)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"srgan: error: {study_dir / 'mos.png'}") and err.count("\n") == 1
+    (study_dir / "mos.png").rmdir()
+    (study_dir / "bad\nname").mkdir()  # a newline in a method's name broke the report's rows
+    Image.new("RGB", (8, 8)).save(study_dir / "bad\nname" / "a.png")
+    with pytest.raises(ValueError, match="a method folder's name must be printable"):
+        study_mod.Study(study_dir)
+
+
 def test_study_report_keeps_its_plot_out_of_the_method_folders(study_dir, tmp_path_factory, capsys):
     """-o DIR/HR/plot.png became an image for raters to score, and DIR/srgan/a.jpg (beside a.png) then stopped
     srgan serve --study; the folders are compared resolved, so a link to one is caught too."""
@@ -479,6 +576,22 @@ def test_a_port_that_cannot_be_used_is_one_line_error_before_serving(capsys):
     assert capsys.readouterr().err == "srgan: error: --port must be 0-65535, got 99999\n"
     assert main(["serve", "--port", "0", "--max-pixels", "0"]) == 1  # a limit that would refuse every upload
     assert capsys.readouterr().err == "srgan: error: --max-pixels must be positive\n"
+
+
+def test_a_huge_max_upload_mb_is_no_limit_not_an_overflow(monkeypatch):
+    from srgan.serve import app as app_module
+    from srgan.serve import commands
+
+    seen = {}
+
+    def create(*args, **kwargs):
+        seen.update(kwargs)
+        raise SystemExit(0)  # the limit was computed: stop before serving
+
+    monkeypatch.setattr(app_module, "create_app", create)
+    with pytest.raises(SystemExit):  # int(1e303 * 2**20) was an OverflowError
+        main(["serve", "--port", "0", "--max-upload-mb", "1e303"])
+    assert seen["max_upload_bytes"] == 2 ** 62 and commands.MIN_UPLOAD_MB == 0.001
 
 
 @pytest.mark.parametrize("value", ["0", "0.0000001", "-1", "inf", "nan"])

@@ -21,7 +21,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -45,11 +45,14 @@ async def _read_limited(request: Request, limit: int, sink=None) -> bytes:
     if declared is not None and int(declared) > limit:
         raise HTTPException(413, f"request body too large: the limit is {limit} bytes")
     size, chunks = 0, []
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"request body too large: the limit is {limit} bytes")
-        sink.write(chunk) if sink else chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(413, f"request body too large: the limit is {limit} bytes")
+            sink.write(chunk) if sink else chunks.append(chunk)
+    except ClientDisconnect:  # a tab closed mid-upload: no one to answer, and no traceback in the server's log
+        raise HTTPException(400, "the request was cut off before its body arrived") from None
     return b"".join(chunks)
 
 
@@ -161,6 +164,9 @@ def create_app(models: dict[str, object], *, study_dir: str | os.PathLike | None
             await run_in_threadpool(s.rate, rater_of(body.get("rater")), str(body.get("token")), score)
         except KeyError:
             raise HTTPException(404, "this image is not waiting for your rating (reload the page)") from None
+        except OSError as exc:  # the server's fault (a full disk), not the rater's: said so, in one line
+            raise HTTPException(500, f"the rating could not be saved ({exc.strerror or exc}); tell the person "
+                                     "running the study") from None
         return JSONResponse({"saved": True})
 
     async def error_json(request: Request, exc: HTTPException) -> JSONResponse:
@@ -188,4 +194,5 @@ def create_app(models: dict[str, object], *, study_dir: str | os.PathLike | None
         lifespan=lifespan,
     )
     app.state.runner = runner
+    app.state.study = study
     return app

@@ -70,10 +70,13 @@ def serve_from_cli(args: argparse.Namespace) -> int:
             raise ValueError(f"--max-upload-mb must be a number from {MIN_UPLOAD_MB} (about 1 KB), got {mb:g}")
         if args.max_pixels is not None and args.max_pixels < 1:  # as upscale: every upload would be refused
             raise ValueError("--max-pixels must be positive")
-        limit = MAX_UPLOAD_BYTES if args.max_upload_mb is None else int(args.max_upload_mb * 1024 * 1024)
+        # min(): 1e303 MB is finite, but not once in bytes (an OverflowError); any limit past 2**62 is none
+        limit = MAX_UPLOAD_BYTES if mb is None else int(min(mb * 1024 * 1024, 2 ** 62))
         kwargs = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
         app = create_app(served_models(args.model or []), study_dir=args.study, device=args.device,
                          precision=args.precision, max_upload_bytes=limit, **kwargs)
+        for line in app.state.study.warnings() if app.state.study else []:
+            print(f"srgan: warning: {line}", file=sys.stderr)
         if args.host not in LOOPBACK:
             print(f"srgan: warning: listening on {args.host}: anyone who can reach this port can upload images",
                   file=sys.stderr)

@@ -23,6 +23,10 @@ from ..images import Image, ImageError, write_image
 from ..upscale import prepare, upscale_planes
 
 KEEP_JOBS = 32
+#: A forgotten job's files are removed this many forgotten jobs later, not at once: a download that found the job
+#: just before it was forgotten opens its file a moment later (it met a missing file: a 500, or a cut-off body).
+#: Once opened, the file outlives its removal.
+LINGER_JOBS = 8
 #: Jobs waiting or running at most: each holds its decoded image (float32, up to 2.4 GB at --max-pixels) until
 #: it runs, so an unbounded queue would let a burst of uploads use up the memory.
 MAX_WAITING = 8
@@ -57,6 +61,7 @@ class JobRunner:
         self.workdir = Path(tempfile.mkdtemp(prefix="srgan-serve-"))
         self.jobs: dict[str, Job] = {}
         self._order: list[str] = []  # waiting job ids, oldest first
+        self._forgotten: list[Path] = []  # folders of forgotten jobs, removed LINGER_JOBS later
         self._reserved = 0  # places held for uploads being decoded (see reserve)
         self._lock = threading.Lock()
         self._queue: queue.Queue[Job | None] = queue.Queue()
@@ -122,7 +127,9 @@ class JobRunner:
         finished = [j for j in self.jobs.values() if j.status == "done"]
         for job in finished[: max(0, len(self.jobs) - KEEP_JOBS)]:
             del self.jobs[job.id]
-            shutil.rmtree(self.workdir / job.id, ignore_errors=True)
+            self._forgotten.append(self.workdir / job.id)
+        while len(self._forgotten) > LINGER_JOBS:
+            shutil.rmtree(self._forgotten.pop(0), ignore_errors=True)
 
     def _run(self) -> None:
         while (job := self._queue.get()) is not None:

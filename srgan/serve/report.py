@@ -85,8 +85,8 @@ def report_from_cli(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.study_dir}: no ratings yet (ratings.jsonl is missing or empty)")
     rows = summarize(ratings)
     raters = len({str(r.get("rater")) for r in ratings})
+    write_image(out, np.asarray(plot(rows)), overwrite=True)  # first: a plot that cannot be written prints nothing
     print(format_report(rows))
     print(f"{len(ratings)} ratings from {raters} rater(s); CI: mean +- t(0.975, n-1) * sd / sqrt(n)")
-    write_image(out, np.asarray(plot(rows)), overwrite=True)
     print(f"plot: {out}")
     return 0

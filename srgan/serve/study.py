@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..images import IMAGE_EXTENSIONS
+from ..images import IMAGE_EXTENSIONS, ImageError, read_size
 
 RATINGS_FILE = "ratings.jsonl"
 PLOT_FILE = "mos.png"
@@ -75,6 +75,8 @@ def scan(root: str | os.PathLike) -> list[Stimulus]:
     real_root = root.resolve()
     found = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if not folder.name.isprintable():  # a newline in a method's name broke the report's table
+            raise ValueError(f"{folder!r}: a method folder's name must be printable; rename it")
         for file in sorted(folder.iterdir()):
             if file.name.startswith(".") or file.suffix.lower() not in IMAGE_EXTENSIONS or not file.is_file():
                 continue
@@ -103,13 +105,35 @@ def read_ratings(root: str | os.PathLike) -> tuple[list[dict], int]:
             r = json.loads(line)
             ok = (isinstance(r, dict) and type(r.get("score")) is int and r["score"] in SCORES  # true == 1, 4.0 == 4
                   and isinstance(r.get("method"), str))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a line of "[" * 100000
             ok = False
         if ok:
             ratings.append(r)
         else:
             bad += 1
     return ratings, bad
+
+
+def open_ratings_file(root: str | os.PathLike) -> None:
+    """Check, before any rater comes, that ratings can be appended to ``DIR/ratings.jsonl`` (a read-only
+    folder failed at the first rating, which was lost), and end the file with a newline if its last line has
+    none (a torn write, a hand edit): the next rating would have been glued to it, and both lines lost."""
+    path = Path(root) / RATINGS_FILE
+    existed = os.path.lexists(path)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be written ({exc.strerror or exc}); raters' scores could not be "
+                         "saved") from None
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            os.write(fd, b"\n")
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    if not existed:  # the probe leaves the folder as it was
+        path.unlink()
 
 
 def append_rating(root: str | os.PathLike, record: dict) -> None:
@@ -139,12 +163,34 @@ class Study:
             raise ValueError(f"{unshown[0]}: browsers cannot show {unshown[0].suffix} images, so raters would see "
                              f"none ({len(unshown)} such file(s) in the study); save them as .png (or "
                              f"{', '.join(BROWSER_EXTENSIONS[1:])})")
+        for s in self.stimuli:  # a file a browser cannot show stays unrated, and its raters never finish
+            try:
+                read_size(s.path)
+            except ImageError as exc:
+                raise ValueError(f"{exc}; raters could not see it: replace or remove it") from None
+        open_ratings_file(self.root)
         self._lock = threading.Lock()
         self._rated: dict[str, set[tuple[str, str]]] = {}
         for r in read_ratings(self.root)[0]:  # resuming a study: raters keep what they already did
             self._rated.setdefault(str(r.get("rater")), set()).add((r["method"], str(r.get("image"))))
         self._shown: dict[str, tuple[str, Stimulus]] = {}  # token -> (rater, stimulus)
         self._token_of: dict[str, str] = {}  # rater -> token
+
+    def warnings(self) -> list[str]:
+        """What makes the study uneven, worth a word at startup: methods lacking images the others have, and
+        unreadable lines in the ratings file (skipped)."""
+        images = {s.image for s in self.stimuli}
+        lines = []
+        for method in dict.fromkeys(s.method for s in self.stimuli):
+            lacking = sorted(images - {s.image for s in self.stimuli if s.method == method})
+            if lacking:
+                lines.append(f"{self.root / method}: lacks {len(lacking)} image(s) the other methods have "
+                             f"({', '.join(lacking[:3])}{', ...' if len(lacking) > 3 else ''}); its MOS is over "
+                             "fewer images")
+        bad = read_ratings(self.root)[1]
+        if bad:
+            lines.append(f"{self.root / RATINGS_FILE}: {bad} unreadable line(s), skipped")
+        return lines
 
     def next_for(self, rater: str) -> dict:
         """``{"done": False, "token", "rated", "total"}``, or ``{"done": True, ...}`` when all are rated."""

@@ -15,7 +15,9 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
+import sys
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -63,12 +65,17 @@ def converted_model(net: nn.Module, cache_dir: Path):
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # and that torch.jit.trace, which OpenVINO uses,
         warnings.simplefilter("ignore", DeprecationWarning)  # is deprecated: nothing a user can act on
         model = ov.convert_model(net, example_input=torch.rand(1, 3, 32, 40), input=[(-1, 3, -1, -1)])
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    # Written under temporary names, .bin renamed before .xml: an .xml in the cache always has its weights.
-    with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
-        ov.save_model(model, os.path.join(tmp, "m.xml"), compress_to_fp16=False)
-        os.replace(os.path.join(tmp, "m.bin"), path.with_suffix(".bin"))
-        os.replace(os.path.join(tmp, "m.xml"), path)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        # Written under temporary names, .bin renamed before .xml: an .xml in the cache always has its weights.
+        with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
+            ov.save_model(model, os.path.join(tmp, "m.xml"), compress_to_fp16=False)
+            os.replace(os.path.join(tmp, "m.bin"), path.with_suffix(".bin"))
+            os.replace(os.path.join(tmp, "m.xml"), path)
+    except OSError as exc:  # a read-only cache: the converted model still runs (it stopped the run)
+        print(f"srgan: warning: {cache_dir}: cannot keep the converted OpenVINO model there "
+              f"({exc.strerror or exc}); it is converted again next time (set $SRGAN_CACHE_DIR to a writable "
+              "folder)", file=sys.stderr)
     return model
 
 
@@ -79,6 +86,8 @@ class OpenVINOEngine(Engine):
     :class:`~srgan.quantize.QuantGenerator` (int8 convolutions; ``dtype`` is then the precision of the rest).
     """
 
+    backend = "openvino"
+
     def __init__(self, generator: nn.Module, dtype: torch.dtype, cache_dir: Path | None = None):
         from .imagecache import default_cache_dir
         from .quantize import QuantGenerator
@@ -86,10 +95,15 @@ class OpenVINOEngine(Engine):
         ov = _require_openvino()
         generator = generator.float().eval()
         super().__init__(generator, torch.device("cpu"), dtype, channels_last=False)
-        net = generator if isinstance(generator, QuantGenerator) else fast_generator(generator).eval()
+        self.int8 = isinstance(generator, QuantGenerator)
+        net = generator if self.int8 else fast_generator(generator).eval()
         model = converted_model(net, cache_dir or default_cache_dir() / "openvino")
         # OpenVINO picks its own thread count (all cores), as torch does.
         self.compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": _HINTS[dtype]})
+        # Calling the compiled model runs its one infer request: two threads at once got "Infer Request is busy"
+        # or each other's outputs. One at a time; each call already uses every core.
+        self._lock = threading.Lock()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.compiled(x.float().contiguous().numpy())[0])
+        with self._lock:
+            return torch.from_numpy(self.compiled(x.float().contiguous().numpy())[0])

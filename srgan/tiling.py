@@ -21,6 +21,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
+from .device import precision_name
 from .inference import FastGenerator, receptive_radius
 
 # Working memory per LR pixel of a window, fp32, measured with the x4 16-block generator (bytes):
@@ -116,6 +117,8 @@ class Engine:
     #: Whether a tiny image is edge-padded before it runs (srgan.upscale.MIN_SIDE): networks that zero-pad need
     #: it; MATLAB bicubic handles its borders itself.
     pad_tiny = True
+    #: What runs the network, and whether its convolutions are int8 (then ``dtype`` is the rest's precision).
+    backend, int8 = "torch", False
 
     def __init__(self, model: nn.Module, device: torch.device, dtype: torch.dtype, channels_last: bool = True):
         self.model, self.device, self.dtype = model, device, dtype
@@ -132,6 +135,11 @@ class Engine:
             self.scale = int(getattr(model, "scale", 0) or round(scale))
             # +1: rounding of positions through the up-sampling layers (exact for the srgan Generator).
             self.radius = math.ceil(radius) + 1
+
+    @property
+    def precision(self) -> str:
+        """"int8", or the name of ``dtype``: what the engine runs in, for titles and errors."""
+        return "int8" if self.int8 else precision_name(self.dtype)
 
     def _prep(self, x: torch.Tensor) -> torch.Tensor:
         return x.to(self.device, self.dtype, non_blocking=True).contiguous(memory_format=self.memory_format)

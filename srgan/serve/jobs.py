@@ -18,7 +18,6 @@ from pathlib import Path
 
 import torch
 
-from ..device import precision_name
 from ..images import Image, ImageError, write_image
 from ..upscale import prepare, upscale_planes
 
@@ -71,7 +70,7 @@ class JobRunner:
     def describe(self, name: str) -> dict:
         engine = self.engines[name]
         return {"name": name, "scale": engine.scale, "device": str(engine.device),
-                "precision": precision_name(engine.dtype)}
+                "precision": engine.precision}
 
     def reserve(self) -> bool:
         """Hold a place in the queue for an upload about to be decoded; False when all :data:`MAX_WAITING` are

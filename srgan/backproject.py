@@ -24,7 +24,7 @@ EXTRA_RADIUS = 5
 
 
 class BackProjected(nn.Module):
-    """``model``'s output, back-projected onto its [0, 1] input; float32 out, clamped SR in."""
+    """``model``'s output, back-projected onto its [0, 1] input; float32 out, clamped SR in, clamped out."""
 
     def __init__(self, model: nn.Module, scale: int, radius: int):
         super().__init__()
@@ -34,4 +34,6 @@ class BackProjected(nn.Module):
         sr = self.model(lr).float().clamp(0, 1)
         with torch.autocast(lr.device.type, enabled=False):  # the resizes in float32 even under autocast
             residual = lr.float() - imresize(sr, 1 / self.scale)
-            return sr + imresize(residual, self.scale)
+            # Clamped as every model's output is: a sharp edge overshoots (-0.27..1.08 on a black square, -0.89..1.75
+            # on binary noise), which float outputs returned as they were and upscale() then refused as input.
+            return (sr + imresize(residual, self.scale)).clamp_(0, 1)

@@ -68,7 +68,13 @@ _ENGINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _weights_stamp(module: nn.Module) -> tuple:
-    return tuple((id(t), t._version) for t in itertools.chain(module.parameters(), module.buffers()))
+    """What an engine cached for ``module`` was made from: its tensors, their in-place versions, where their data
+    lives and what it sums to. ``p.data.add_(...)`` (EMA code does it) moves no version, ``p.data = w`` no id:
+    the stale engine ran the old weights (0.24 off). The sums cost about 1.4 ms for the shipped generator."""
+    tensors = list(itertools.chain(module.parameters(), module.buffers()))
+    with torch.no_grad():
+        sums = torch.stack([t.detach().sum(dtype=torch.float64) for t in tensors]).tolist() if tensors else []
+    return tuple((id(t), t._version, t.data_ptr()) for t in tensors), tuple(sums)
 
 
 def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | torch.device = "auto",
@@ -248,7 +254,7 @@ def _upscale_alpha(alpha: torch.Tensor, scale: int, tile, out: str):
         result = torch.empty(h * scale, w * scale, dtype=torch.float32)
     else:
         result = np.empty((h * scale, w * scale), {"uint8": np.uint8, "uint16": np.uint16}.get(out, np.float32))
-    step = 512 if tile == "auto" else int(tile)
+    step = 512 if tile == "auto" else int(tile or 0)  # None: untiled, as for the colour planes
     if step <= 0:
         pieces = [(0, 0, imresize(a[None, None], scale=scale)[0, 0])]
     else:

@@ -44,6 +44,19 @@ def test_output_agrees_with_the_input_far_better(tiny_model):
     assert after < 0.25 * before
 
 
+def test_float_output_stays_in_range_at_sharp_edges(tiny_model):
+    """A black square on white overshot to -0.27..1.08 as float output; upscale() then refused it as input."""
+    a = np.ones((16, 16, 3), np.float32)
+    a[4:12, 4:12] = 0
+    y = srgan.upscale(a, tiny_model, device="cpu", precision="fp32", back_project=True)
+    assert y.dtype == np.float32 and y.min() >= 0 and y.max() <= 1
+    assert srgan.upscale(y, tiny_model, device="cpu", precision="fp32").shape == (256, 256, 3)
+    with torch.inference_mode():  # the whole range is still used: clamped, not squeezed
+        noise = (torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(2)) > 0.5).float()
+        out = BackProjected(tiny_model, 4, radius=0)(noise)
+    assert out.min().item() == 0 and out.max().item() == 1
+
+
 def test_api_and_cli_give_the_same_image_and_refuse_what_cannot_be_back_projected(tiny_model, tmp_path):
     from srgan.checkpoint import save_generator
 

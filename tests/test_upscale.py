@@ -149,6 +149,32 @@ def test_a_module_that_does_not_give_its_scale_is_an_error(out_channels, factor)
             srgan.upscale(np.full((8, 8, 3), 128, np.uint8), model=Claims4(), tile=tile)
 
 
+def test_the_engine_cached_for_a_module_follows_its_weights():
+    """``upscale(x, module)`` caches an engine per module; after ``p.data.add_(...)`` (as EMA code does) or
+    ``p.data = w`` it ran the old weights (0.24 off), as neither moves a version or an id."""
+    g = _tiny(seed=3)
+    x = torch.rand(3, 9, 11)
+
+    def off() -> float:
+        with torch.no_grad():
+            return (srgan.upscale(x, g, device="cpu", precision="fp32") - g(x[None])[0]).abs().max().item()
+
+    assert off() < 1e-5
+    g.tail.bias.data.add_(0.25)
+    assert off() < 1e-5
+    g.head[0].weight.data = g.head[0].weight.data * 0.5
+    assert off() < 1e-5
+    engine = prepare(g, "cpu", "fp32")
+    assert prepare(g, "cpu", "fp32") is engine  # unchanged weights: still the cached one
+
+
+def test_tile_none_means_untiled_with_alpha_too(tiny_model):
+    """It worked for RGB and raised int(None)'s TypeError for an image with alpha."""
+    rgba = np.random.default_rng(0).integers(0, 256, (7, 9, 4), dtype=np.uint8)
+    untiled = srgan.upscale(rgba, tiny_model, device="cpu", precision="fp32", tile=0)
+    assert np.array_equal(srgan.upscale(rgba, tiny_model, device="cpu", precision="fp32", tile=None), untiled)
+
+
 def test_an_engine_refuses_options_it_would_ignore(tiny_model):
     """An engine is made for one device and precision: device='bogus', precision='fp8' or back-projection passed
     with one were silently ignored (the image ran on the engine's CPU, in its precision)."""

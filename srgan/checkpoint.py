@@ -31,6 +31,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .device import resolve_device
 from .models import MAX_BLOCKS, MAX_CHANNELS, SUPPORTED_SCALES, Generator
 from .outputs import make_folder, name_problem, remove_if_empty, temp_prefix
 
@@ -112,10 +113,24 @@ def write_failure(path: Path, exc: Exception, consequence: str = "no existing fi
 
 
 def save_generator(model: nn.Module, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
-    """Write generator weights as safetensors; scale/num_blocks/channels go into the metadata."""
+    """Write generator weights as safetensors; scale/num_blocks/channels go into the metadata.
+
+    Refused (ValueError/TypeError) rather than written, as no loader would read them back: a name not ending in
+    ``.safetensors`` (loaders go by it), a module other than a :class:`Generator` (its fast form, a
+    discriminator), NaN or Inf weights, and ``metadata`` keys that would replace the format or architecture.
+    """
     model = getattr(model, "module", model)
     model = getattr(model, "_orig_mod", model)
+    if not isinstance(model, Generator):
+        raise TypeError(f"save_generator saves an srgan Generator, got {type(model).__name__}")
+    if Path(path).suffix.lower() != ".safetensors":
+        raise ValueError(f"{path}: generator weights are safetensors; name the file .safetensors")
+    clash = sorted({"format", *ARCHITECTURE_KEYS} & set(metadata or {}))
+    if clash:
+        raise ValueError(f"metadata {clash[0]!r} is written by save_generator itself (format and architecture); "
+                         "use another key")
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    refuse_nonfinite(tensors, str(path))
     return save_weights_file(path, tensors, FORMAT_TAG, model.architecture, metadata)
 
 
@@ -244,7 +259,8 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such weights file")
-    if path.suffix == ".safetensors":
+    device = resolve_device(device)  # before the work: "gpu" failed in torch's words, after the file was read
+    if path.suffix.lower() == ".safetensors":
         return _read_safetensors(path).to(device)
     checkpoint = load_checkpoint(path)
     state = checkpoint.get("generator", checkpoint) if isinstance(checkpoint, dict) else checkpoint

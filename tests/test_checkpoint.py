@@ -33,6 +33,35 @@ def test_safetensors_round_trip_keeps_architecture(tmp_path):
     assert same_output(g, loaded) and not loaded.training
 
 
+def test_save_generator_refuses_what_no_loader_would_read_back(tmp_path):
+    """Each of these was written without a word, and then refused or misread by every loader."""
+    from srgan import Discriminator
+    from srgan.inference import fast_generator
+
+    g = small_generator()
+    with pytest.raises(ValueError, match=r"m.pt: generator weights are safetensors; name the file .safetensors"):
+        save_generator(g, tmp_path / "m.pt")  # safetensors bytes under .pt: "not a torch.save file"
+    with pytest.raises(ValueError, match="metadata 'scale' is written by save_generator itself"):
+        save_generator(g, tmp_path / "m.safetensors", metadata={"scale": 2})  # it replaced the architecture
+    with pytest.raises(TypeError, match="saves an srgan Generator, got FastGenerator"):
+        save_generator(fast_generator(g), tmp_path / "m.safetensors")
+    with pytest.raises(TypeError, match="saves an srgan Generator, got Discriminator"):  # an AttributeError
+        save_generator(Discriminator(), tmp_path / "m.safetensors")
+    with torch.no_grad():
+        g.tail.bias[0] = float("nan")
+    with pytest.raises(CheckpointError, match=r"m.safetensors: weights hold NaN or Inf values \(in tail.bias\)"):
+        save_generator(g, tmp_path / "m.safetensors")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_generator_reads_an_upper_case_name_and_checks_the_device_first(tmp_path):
+    g = small_generator()
+    path = save_generator(g, tmp_path / "G.safetensors").rename(tmp_path / "G.SAFETENSORS")
+    assert same_output(g, load_generator(path))  # it went to torch.load: "not a torch.save file"
+    with pytest.raises(ValueError, match="device must be one of .* got 'gpu'"):  # torch's list of every device type
+        load_generator(path, device="gpu")
+
+
 @pytest.mark.parametrize("prefix", ["module.", "_orig_mod.", "module._orig_mod."])
 def test_prefixed_state_dicts_load(tmp_path, prefix):
     g = small_generator()

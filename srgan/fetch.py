@@ -24,6 +24,7 @@ import urllib.request
 from pathlib import Path
 
 from .datasets import download_root
+from .outputs import make_folder, remove_if_empty
 
 DEFAULT_MIRROR = "https://raw.githubusercontent.com"
 TIMEOUT_S = 30
@@ -148,11 +149,7 @@ def fetch(key: str, data_root: str | os.PathLike | None = None, mirror: str = DE
         if blocked:  # before moving any: a set is put in place whole or not at all
             raise FetchError(f"{blocked[0]}: is a folder where the set has a file; remove it and fetch again")
         differing = [root / dest for dest, *_ in todo if (root / dest).is_file()]
-        for path in differing:  # a damaged copy, or someone's own file: set aside, never lost
-            os.replace(path, path.with_name(path.name + ".before-fetch"))
-        for dest, *_ in todo:  # every file matched: move them into place
-            (root / dest).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / dest, root / dest)
+        _put_in_place(staging, root, [dest for dest, *_ in todo], differing)
         if differing:
             print(f"srgan: {key}: {len(differing)} file(s) already there did not match the published checksums "
                   f"and were replaced; each is kept as NAME.before-fetch (the first: {differing[0]})",
@@ -162,6 +159,33 @@ def fetch(key: str, data_root: str | os.PathLike | None = None, mirror: str = DE
         if fresh and not any(root.iterdir()):
             root.rmdir()
     return root, len(todo)
+
+
+def _put_in_place(staging: Path, root: Path, files: list[str], differing: list[Path]) -> None:
+    """Move the checked ``files`` from ``staging`` into ``root``, setting ``differing`` aside as NAME.before-fetch
+    first (a damaged copy, or someone's own file: never lost). A move that fails (a read-only folder) undoes the
+    others: a set is put in place whole or not at all, and the files set aside get their names back."""
+    set_aside, placed, made, path = [], [], [], root
+    try:
+        for path in differing:
+            os.replace(path, path.with_name(path.name + ".before-fetch"))
+            set_aside.append(path)
+        for dest in files:
+            path = root / dest
+            made += make_folder(path.parent)
+            os.replace(staging / dest, path)
+            placed.append(path)
+    except OSError as exc:
+        for done in reversed(placed):
+            done.unlink(missing_ok=True)
+        for original in reversed(set_aside):
+            try:
+                os.replace(original.with_name(original.name + ".before-fetch"), original)
+            except OSError:  # cannot happen where the first rename worked; the copy stays under its other name
+                pass
+        remove_if_empty(sorted(set(made), key=lambda folder: -len(folder.parts)))
+        raise FetchError(f"{path}: cannot put the downloaded file there ({exc.strerror or exc}); nothing was "
+                         "changed") from None
 
 
 def _download_all(jobs: list[tuple[str, Path, str, int]], workers: int, label: str | None) -> None:

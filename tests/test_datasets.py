@@ -291,6 +291,28 @@ def test_a_file_that_differs_is_replaced_and_kept(set5_server, tmp_path, capsys)
         "benchmarks/Set5/HR/baby.png"]
 
 
+def test_a_move_that_fails_undoes_the_others(set5_server, tmp_path, capsys, monkeypatch):
+    """A read-only LR folder stopped the moves part-way: HR files in, LR not, someone's own baby.png renamed
+    .before-fetch without a word, and a raw [Errno 13] naming the staging folder."""
+    root = tmp_path / "data"
+    mine = root / "benchmarks" / "Set5" / "HR" / "baby.png"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"precious")
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith("LR_bicubic_x4/head.png"):
+            raise PermissionError(13, "Permission denied", str(src), None, str(dst))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(fetch_module.os, "replace", replace)
+    assert main(["data", "fetch", "set5", "--data-root", str(root), "--mirror", set5_server.url]) == 1
+    assert capsys.readouterr().err == (f"srgan: error: {root / 'benchmarks/Set5/LR_bicubic_x4/head.png'}: cannot put "
+                                       "the downloaded file there (Permission denied); nothing was changed\n")
+    assert _tree(root) == ["benchmarks", "benchmarks/Set5", "benchmarks/Set5/HR", "benchmarks/Set5/HR/baby.png"]
+    assert mine.read_bytes() == b"precious"
+
+
 def test_a_data_root_that_is_a_file_is_one_line(tmp_path, capsys):
     (tmp_path / "notes").write_text("mine")  # it used to be "[Errno 17] File exists"
     assert main(["data", "fetch", "set5", "--data-root", str(tmp_path / "notes")]) == 1

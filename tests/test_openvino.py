@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -43,52 +47,77 @@ def test_openvino_fp32_matches_torch_and_is_converted_once(weights, tmp_path):
     assert cached[1].stat().st_mtime_ns == stamp and len(list(cached[1].parent.iterdir())) == 2
 
 
-def test_one_openvino_engine_serves_several_threads(weights):
+def _in_own_process(code: str, weights_path, env_cache) -> subprocess.CompletedProcess:
+    """Run ``code`` (with ``path``, the weights, defined) in a fresh interpreter: engines used from worker threads
+    are destroyed with it, not at a random later garbage collection of the test session (in the whole suite one
+    such collection, during Playwright's teardown, crashed the test process)."""
+    env = {**os.environ, "SRGAN_CACHE_DIR": str(env_cache)}
+    return subprocess.run([sys.executable, "-c", f"path = {str(weights_path)!r}\n" + textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_one_openvino_engine_serves_several_threads(weights, tmp_path):
     """Its compiled model has one infer request: 4 threads gave each other's images (36 of 160 calls) or
     "Infer Request is busy"; the torch engine never did."""
-    from concurrent.futures import ThreadPoolExecutor
+    result = _in_own_process("""
+        from concurrent.futures import ThreadPoolExecutor
 
-    import srgan
+        import torch
 
-    g, path = weights
-    engine = prepare(str(path), "cpu", "fp32", backend="openvino")
-    xs = [torch.rand(3, 16 + i % 5, 18) for i in range(24)]
-    with torch.inference_mode():
-        refs = [g(x[None])[0] for x in xs]
-    with ThreadPoolExecutor(4) as pool:
-        outs = list(pool.map(lambda x: srgan.upscale(x, engine), xs))
-    assert all(o.shape == r.shape and (o - r).abs().max().item() <= 1e-4 for o, r in zip(outs, refs))
+        import srgan
+        from srgan.upscale import prepare
+
+        g = srgan.load_generator(path)
+        engine = prepare(path, "cpu", "fp32", backend="openvino")
+        xs = [torch.rand(3, 16 + i % 5, 18) for i in range(24)]
+        with torch.inference_mode():
+            refs = [g(x[None])[0] for x in xs]
+        with ThreadPoolExecutor(4) as pool:
+            outs = list(pool.map(lambda x: srgan.upscale(x, engine), xs))
+        assert all(o.shape == r.shape and (o - r).abs().max().item() <= 1e-4 for o, r in zip(outs, refs))
+    """, weights[1], tmp_path / "cache")
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
-def test_a_cache_that_cannot_be_written_costs_the_cache_only(weights, tmp_path, monkeypatch, capsys):
+def test_a_cache_that_cannot_be_written_costs_the_cache_only(weights, tmp_path):
     """A read-only $SRGAN_CACHE_DIR stopped the run with "[Errno 13] Permission denied: '/ro/openvino'" after
     the conversion had succeeded."""
-    _g, path = weights
-    (tmp_path / "file").write_text("x")
-    monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "file"))  # a file where the folder should be, even for root
-    engine = prepare(str(path), "cpu", "fp32", backend="openvino")
-    assert engine.forward(torch.rand(1, 3, 8, 8)).shape == (1, 3, 32, 32)
-    err = capsys.readouterr().err
-    assert err.startswith(f"srgan: warning: {tmp_path / 'file' / 'openvino'}: cannot keep the converted OpenVINO "
-                          "model there (") and err.count("\n") == 1
+    (tmp_path / "file").write_text("x")  # a file where the folder should be, even for root
+    result = _in_own_process("""
+        import torch
+
+        from srgan.upscale import prepare
+
+        engine = prepare(path, "cpu", "fp32", backend="openvino")
+        assert engine.forward(torch.rand(1, 3, 8, 8)).shape == (1, 3, 32, 32)
+    """, weights[1], tmp_path / "file")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.startswith(f"srgan: warning: {tmp_path / 'file' / 'openvino'}: cannot keep the converted "
+                                    "OpenVINO model there (") and result.stderr.count("\n") == 1
 
 
-def test_an_engine_takes_the_options_it_was_made_with(weights):
+def test_an_engine_takes_the_options_it_was_made_with(weights, tmp_path):
     """An int8 engine refused precision='int8' (it called itself bf16), an OpenVINO one backend='openvino'."""
-    import srgan
+    result = _in_own_process("""
+        import numpy as np
+        import pytest
 
-    _g, path = weights
-    x = np.zeros((6, 7, 3), np.uint8)
-    engine = prepare(str(path), "cpu", "fp32", backend="openvino")
-    assert prepare(engine, "cpu", "fp32", backend="openvino") is engine
-    assert srgan.upscale(x, engine, device="cpu", precision="fp32").shape == (24, 28, 3)
-    with pytest.raises(ValueError, match="prepared for cpu, fp32; for precision int8 prepare another"):
-        prepare(engine, precision="int8")
-    int8 = prepare("srresnet", "cpu", "int8")
-    assert int8.precision == "int8" and prepare(int8, "cpu", "int8", backend="openvino") is int8
-    assert srgan.upscale(x, int8, precision="int8").shape == (24, 28, 3)
-    with pytest.raises(ValueError, match="prepared for cpu, int8; for precision fp32 prepare another"):
-        prepare(int8, precision="fp32")
+        import srgan
+        from srgan.upscale import prepare
+
+        x = np.zeros((6, 7, 3), np.uint8)
+        engine = prepare(path, "cpu", "fp32", backend="openvino")
+        assert prepare(engine, "cpu", "fp32", backend="openvino") is engine
+        assert srgan.upscale(x, engine, device="cpu", precision="fp32").shape == (24, 28, 3)
+        with pytest.raises(ValueError, match="prepared for cpu, fp32; for precision int8 prepare another"):
+            prepare(engine, precision="int8")
+        int8 = prepare("srresnet", "cpu", "int8")
+        assert int8.precision == "int8" and prepare(int8, "cpu", "int8", backend="openvino") is int8
+        assert srgan.upscale(x, int8, precision="int8").shape == (24, 28, 3)
+        with pytest.raises(ValueError, match="prepared for cpu, int8; for precision fp32 prepare another"):
+            prepare(int8, precision="fp32")
+    """, weights[1], tmp_path / "cache")
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_cli_backend_openvino_writes_the_torch_image(weights, tmp_path):

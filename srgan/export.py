@@ -25,6 +25,10 @@ from torch import nn
 from .outputs import file_output_problem, names_a_folder
 
 
+#: The LR size traced (any size runs: N, H and W are dynamic).
+SAMPLE_SIZE = (32, 40)
+
+
 def _require_onnx_tools() -> None:
     missing = []
     for name in ("onnx", "onnxscript"):
@@ -69,13 +73,17 @@ def exportable(model: str | os.PathLike | nn.Module, fast: bool = True) -> nn.Mo
 
 
 def export_onnx(model: str | os.PathLike | nn.Module, path: str | os.PathLike, *, opset: int = 18,
-                sample_size: tuple[int, int] = (32, 40), fast: bool = True) -> Path:
+                sample_size: tuple[int, int] = SAMPLE_SIZE, fast: bool = True) -> Path:
     """Export ``model`` (name, path or module) to ``path`` with dynamic N, H and W; returns the path.
 
     ``fast``: export an srgan Generator as its FastGenerator (other models are exported as they are).
     """
-    from .checkpoint import atomic_write
+    _check_opset(opset)
+    return _write_onnx(exportable(model, fast), path, opset, sample_size)
 
+
+def _check_opset(opset: int) -> None:
+    """The ONNX tools are installed and take ``opset``: checked before the model is loaded."""
     _require_onnx_tools()
     import onnx
 
@@ -83,7 +91,12 @@ def export_onnx(model: str | os.PathLike | nn.Module, path: str | os.PathLike, *
     if not 17 <= opset <= newest:
         raise ValueError(f"--opset must be 17 (the dynamo exporter's lowest) to {newest} (the installed onnx's "
                          f"newest), got {opset}")
-    net = exportable(model, fast)
+
+
+def _write_onnx(net: nn.Module, path: str | os.PathLike, opset: int, sample_size: tuple[int, int]) -> Path:
+    """Trace ``net`` (from :func:`exportable`) with dynamic N, H and W and write it atomically to ``path``."""
+    from .checkpoint import atomic_write
+
     sample = torch.rand(1, 3, *sample_size)
     batch, height, width = torch.export.Dim("batch", min=1), torch.export.Dim("height", min=1), torch.export.Dim("width", min=1)
     with _quiet_exporter():
@@ -113,8 +126,9 @@ def export_from_cli(args: argparse.Namespace) -> int:
     from .inference import FastGenerator
     from .models import Generator
 
-    net = exportable(args.model, fast=not args.plain)
-    dest = export_onnx(net, args.onnx, opset=args.opset, fast=not args.plain)
+    _check_opset(args.opset)
+    net = exportable(args.model, fast=not args.plain)  # once: the form printed below is the one written
+    dest = _write_onnx(net, args.onnx, args.opset, SAMPLE_SIZE)
     if isinstance(net, FastGenerator):
         form = "fast form"
     elif isinstance(net, Generator):

@@ -62,8 +62,8 @@ def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str
 
 #: Engines prepared for ``nn.Module`` models, so that ``upscale(img, model=module)`` in a loop does not fold
 #: BatchNorm and rebuild the fast model on every call (6-8% of a small call). Keyed weakly on the module; an
-#: entry is reused only while every parameter and buffer is the same tensor at the same version, so weights
-#: changed in place between calls (an optimizer step, ``load_state_dict``) prepare a fresh engine.
+#: entry is reused only while :func:`_weights_stamp` is unchanged, so weights changed between calls (an optimizer
+#: step, ``load_state_dict``, ``p.data`` updates) prepare a fresh engine.
 _ENGINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 

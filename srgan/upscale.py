@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .backproject import BackProjected
-from .device import cpu_has_int8_dot, is_device_name, resolve_device, resolve_precision
+from .device import cpu_has_int8_dot, is_device_name, precision_name, resolve_device, resolve_precision
 from .images import to_uint8
 from .inference import fast_generator
 from .pixels import LUMA_BT601, check_float_range, exif_upright, float_planes, icc_colour_space, pixels_by_mode
@@ -137,8 +137,9 @@ def _check_engine_options(engine: Engine, device, precision: str, backend: str, 
         dev = resolve_device(device)
         if (dev.type, dev.index or 0) != (engine.device.type, engine.device.index or 0):
             asked.append(f"device {device}")
-    if precision != "auto" and (engine.int8 != (precision == "int8") or
-                                (precision != "int8" and resolve_precision(precision, engine.device) != engine.dtype)):
+    if precision not in ("auto", "int8"):
+        precision = precision_name(resolve_precision(precision, engine.device))  # as engine.precision names it
+    if precision != "auto" and precision != engine.precision:
         asked.append(f"precision {precision}")
     if backend != "torch" and backend != engine.backend:  # "torch" is the default: it asks for nothing
         asked.append(f"backend {backend}")

@@ -405,6 +405,7 @@ def test_a_last_line_without_its_newline_keeps_its_rating(study_dir):
 def test_a_line_nested_too_deep_is_skipped_not_a_crash(study_dir, capsys):
     (study_dir / "ratings.jsonl").write_text("[" * 100_000 + "\n" + '{"method": "HR", "score": 4}\n')
     assert study_mod.read_ratings(study_dir)[1] == 1  # RecursionError stopped the report and the server
+    assert study_mod.Study(study_dir).warnings() == [f"{study_dir / 'ratings.jsonl'}: 1 unreadable line(s), skipped"]
     assert main(["study", "report", str(study_dir)]) == 0
     assert "skipped 1 unreadable line(s)" in capsys.readouterr().err
 

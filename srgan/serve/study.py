@@ -171,14 +171,15 @@ class Study:
         open_ratings_file(self.root)
         self._lock = threading.Lock()
         self._rated: dict[str, set[tuple[str, str]]] = {}
-        for r in read_ratings(self.root)[0]:  # resuming a study: raters keep what they already did
+        ratings, self._unreadable = read_ratings(self.root)
+        for r in ratings:  # resuming a study: raters keep what they already did
             self._rated.setdefault(str(r.get("rater")), set()).add((r["method"], str(r.get("image"))))
         self._shown: dict[str, tuple[str, Stimulus]] = {}  # token -> (rater, stimulus)
         self._token_of: dict[str, str] = {}  # rater -> token
 
     def warnings(self) -> list[str]:
         """What makes the study uneven, worth a word at startup: methods lacking images the others have, and
-        unreadable lines in the ratings file (skipped)."""
+        unreadable lines in the ratings file (skipped), as read when the study was opened."""
         images = {s.image for s in self.stimuli}
         lines = []
         for method in dict.fromkeys(s.method for s in self.stimuli):
@@ -187,9 +188,8 @@ class Study:
                 lines.append(f"{self.root / method}: lacks {len(lacking)} image(s) the other methods have "
                              f"({', '.join(lacking[:3])}{', ...' if len(lacking) > 3 else ''}); its MOS is over "
                              "fewer images")
-        bad = read_ratings(self.root)[1]
-        if bad:
-            lines.append(f"{self.root / RATINGS_FILE}: {bad} unreadable line(s), skipped")
+        if self._unreadable:
+            lines.append(f"{self.root / RATINGS_FILE}: {self._unreadable} unreadable line(s), skipped")
         return lines
 
     def next_for(self, rater: str) -> dict:

@@ -70,11 +70,12 @@ _ENGINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def _weights_stamp(module: nn.Module) -> tuple:
     """What an engine cached for ``module`` was made from: its tensors, their in-place versions, where their data
     lives and what it sums to. ``p.data.add_(...)`` (EMA code does it) moves no version, ``p.data = w`` no id:
-    the stale engine ran the old weights (0.24 off). The sums cost about 1.4 ms for the shipped generator."""
+    the stale engine ran the old weights (0.24 off). The stamp costs about 2.5 ms for the shipped generator
+    (``benchmarks/engine_cache.py``, docs/PERFORMANCE.md)."""
     tensors = list(itertools.chain(module.parameters(), module.buffers()))
-    with torch.no_grad():
-        sums = torch.stack([t.detach().sum(dtype=torch.float64) for t in tensors]).tolist() if tensors else []
-    return tuple((id(t), t._version, t.data_ptr()) for t in tensors), tuple(sums)
+    with torch.no_grad():  # .item() each: quicker than torch.stack of the sums, then .tolist()
+        sums = tuple(t.detach().sum(dtype=torch.float64).item() for t in tensors)
+    return tuple((id(t), t._version, t.data_ptr()) for t in tensors), sums
 
 
 def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | torch.device = "auto",

@@ -3,7 +3,7 @@
     python benchmarks/back_project.py                          # srgan/samples/coffee.png (600x400 -> 2400x1600)
     python benchmarks/back_project.py --image photo.png --model srresnet --runs 7
 
-Both engines run as ``srgan upscale`` runs them (:func:`srgan.upscale.upscale_planes`, tile 'auto', the
+Both engines run as ``srgan upscale`` runs them (:func:`srgan.upscaling.upscale_planes`, tile 'auto', the
 precision 'auto' resolves to here, output assembled in memory); runs alternate so that other load hits both
 alike. The back-projected engine is opaque to the tiling, so it also loses the split of the network into
 large-tile features and small-tile reconstruction (srgan/tiling.py): that is part of what is measured. The
@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from srgan.images import read_image  # noqa: E402
 from srgan.imresize import imresize  # noqa: E402
-from srgan.upscale import prepare, upscale_planes  # noqa: E402
+from srgan.upscaling import prepare, upscale_planes  # noqa: E402
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ Three workloads, each measured ``--runs`` times, interleaved with its model-only
 * **a folder of photos**: the first ``--photos`` images of ``--data``;
 * **many small files**: ``--small`` random 8x8 PNGs.
 
-"model" is the prepared engine alone on the decoded images (:func:`srgan.upscale.upscale_planes`, tiled as the
+"model" is the prepared engine alone on the decoded images (:func:`srgan.upscaling.upscale_planes`, tiled as the
 CLI tiles, output assembled in memory): no decoding, encoding or files. "cli" is ``srgan upscale`` called in this
 process (``srgan.cli.main``: planning, loading the weights, decoding, the model, encoding, atomic writes);
 "cli+startup" also counts a fresh interpreter (``python -m srgan upscale`` in a subprocess: imports, torch
@@ -36,8 +36,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from srgan.cli import main as srgan_main  # noqa: E402
 from srgan.device import cpu_name  # noqa: E402
-from srgan.images import find_images, read_image  # noqa: E402
-from srgan.upscale import prepare, upscale_planes  # noqa: E402
+from srgan.imagefind import find_images  # noqa: E402
+from srgan.images import read_image  # noqa: E402
+from srgan.upscaling import prepare, upscale_planes  # noqa: E402
 
 
 def make_large(photos: list[Path], width: int, height: int, dest: Path) -> Path:

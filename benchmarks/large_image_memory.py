@@ -24,7 +24,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from srgan.images import write_image  # noqa: E402
+from srgan.imagewrite import write_image  # noqa: E402
 
 
 def synthetic_image(path: Path, width: int, height: int, bits: int) -> None:

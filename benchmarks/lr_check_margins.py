@@ -19,7 +19,8 @@ from PIL import Image
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from srgan.benchmark_sets import LR_CHECK_PSNR  # noqa: E402
-from srgan.images import find_images, read_rgb_uint8  # noqa: E402
+from srgan.imagefind import find_images  # noqa: E402
+from srgan.images import read_rgb_uint8  # noqa: E402
 from srgan.imresize import degrade_uint8, mod_crop  # noqa: E402
 from srgan.metrics import psnr  # noqa: E402
 

@@ -18,7 +18,8 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from srgan.images import find_images, read_rgb_uint8  # noqa: E402
+from srgan.imagefind import find_images  # noqa: E402
+from srgan.images import read_rgb_uint8  # noqa: E402
 from srgan.device import cpu_name  # noqa: E402
 from srgan.niqe import niqe  # noqa: E402
 

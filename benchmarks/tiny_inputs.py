@@ -1,4 +1,4 @@
-"""How tiny images fare with and without edge padding: the measurement behind srgan.upscale.MIN_SIDE.
+"""How tiny images fare with and without edge padding: the measurement behind srgan.upscaling.MIN_SIDE.
 
     python benchmarks/tiny_inputs.py --data ../shared/data/benchmarks/Set14
 
@@ -17,9 +17,10 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from srgan.images import find_images, read_rgb_uint8  # noqa: E402
+from srgan.imagefind import find_images  # noqa: E402
+from srgan.images import read_rgb_uint8  # noqa: E402
 from srgan.imresize import imresize  # noqa: E402
-from srgan.upscale import load_model, prepare  # noqa: E402
+from srgan.upscaling import load_model, prepare  # noqa: E402
 
 PADS = (4, 8, 12, 16)
 

@@ -19,7 +19,8 @@ from PIL import Image
 
 from srgan.checkerboard import checkerboard_score
 from srgan.evaluate import BicubicUpscaler, resolve_model, super_resolve
-from srgan.images import find_images, read_rgb_uint8
+from srgan.imagefind import find_images
+from srgan.images import read_rgb_uint8
 from srgan.niqe import niqe
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from srgan.benchmark_sets import BenchmarkSet
 from srgan.demo import LABELS, comparison_image
 from srgan.evaluate import resolve_model, super_resolve
-from srgan.images import write_image
+from srgan.imagewrite import write_image
 
 # (set, image, crop centre (y, x) in HR pixels): fur, line art, stripes, a natural BSD100 scene.
 PICKS = [("Set14", "baboon", (330, 250)), ("Set14", "comic", (120, 110)), ("Set14", "zebra", (150, 330)),

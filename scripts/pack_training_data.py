@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from srgan.images import find_images, read_rgb_uint8
+from srgan.imagefind import find_images
+from srgan.images import read_rgb_uint8
 from srgan.validation import is_validation_image
 
 

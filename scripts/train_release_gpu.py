@@ -34,7 +34,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # a bare GPU machine has the checkout, no install
 
 from srgan.checkpoint import load_generator, save_generator  # noqa: E402
-from srgan.images import find_images, read_rgb_uint8  # noqa: E402
+from srgan.imagefind import find_images  # noqa: E402
+from srgan.images import read_rgb_uint8  # noqa: E402
 from srgan.imresize import imresize_uint8, mod_crop  # noqa: E402
 from srgan.losses import ContentLoss, discriminator_loss, generator_loss, pixel_mse  # noqa: E402
 from srgan.metrics import psnr, to_uint8  # noqa: E402

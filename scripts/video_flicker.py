@@ -25,7 +25,8 @@ import numpy as np
 
 from compare_on_photos import jpeg_round_trip
 from srgan.evaluate import BicubicUpscaler, resolve_model, super_resolve
-from srgan.images import find_images, read_rgb_uint8
+from srgan.imagefind import find_images
+from srgan.images import read_rgb_uint8
 from srgan.imresize import degrade_uint8
 
 SCALE = 4

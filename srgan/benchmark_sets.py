@@ -13,7 +13,9 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .images import extra_frames, find_images, read_image, read_rgb_uint8, to_uint8, write_image
+from .imagefind import find_images
+from .images import extra_frames, read_image, read_rgb_uint8, to_uint8
+from .imagewrite import write_image
 from .imresize import degrade_uint8, mod_crop
 from .metrics import psnr
 from .outputs import file_identity, file_output_problem, missing_folders, remove_if_empty

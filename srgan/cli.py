@@ -140,6 +140,16 @@ class TrainHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Keeps the config-key table's lines as written."""
 
 
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose epilog may be a function, called only when the help is shown: train's lists the
+    config keys and their defaults, which needs torch, and ``srgan --help`` should not wait a second for it."""
+
+    def format_help(self) -> str:
+        if callable(self.epilog):
+            self.epilog = self.epilog()
+        return super().format_help()
+
+
 def scale_factor(text: str) -> int:
     """argparse type of --scale: a whole factor of 2 or more (0 divided by zero, -4 was read as 1/4)."""
     try:
@@ -165,7 +175,7 @@ def _config_keys_help() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="srgan", description="SRGAN (Ledig et al., CVPR 2017): photo-realistic 4x super-resolution.",
         formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"srgan {__version__}")
@@ -192,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = command(sub, "train", help="train SRResNet (phase mse) or SRGAN (phase gan)",
-                epilog=_config_keys_help(), formatter_class=TrainHelpFormatter)
+                epilog=_config_keys_help, formatter_class=TrainHelpFormatter)
     p.add_argument("--config", required=True,
                    help="a TOML file or a bundled config: paper-srresnet, paper-srgan-vgg54, srgan-mse, smoke")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
@@ -323,7 +333,11 @@ def _refuse_empty_paths(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args, unknown = build_parser().parse_known_args(argv)
+    try:  # `srgan train --help` loads torch for its table of config keys: a Ctrl-C meanwhile is no traceback either
+        args, unknown = build_parser().parse_known_args(argv)
+    except KeyboardInterrupt:
+        print("srgan: interrupted", file=sys.stderr)
+        return 130
     unknown = _gather_overrides(args, unknown)
     if unknown:  # argparse would print the top-level usage; the command's own is the useful one
         args.usage_parser.error(f"unrecognized arguments: {' '.join(unknown)}")

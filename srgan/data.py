@@ -64,7 +64,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .benchmark_sets import in_lr_folder
-from .images import ImageError, find_images, read_size
+from .imagefind import find_images
+from .images import ImageError, read_size
 from .imagecache import ImageCache, default_cache_dir, load_hr
 from .imresize import degrade_uint8
 from .outputs import file_identity

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from .outputs import folder_name_problem
+from .shipped import NAMES, weights_file
 
 SAMPLES = Path(__file__).parent / "samples"
-SHIPPED = Path(__file__).parent / "weights"
 COLUMNS = ("bicubic", "srresnet", "srgan", "HR")
 LABELS = ("bicubic", "SRResNet", "SRGAN", "HR (original)")
 
@@ -73,11 +73,11 @@ def run_demo(out_root: str | Path = "srgan-demo", device: str = "auto") -> Path:
     from .benchmark_sets import BenchmarkSet, degrade_folder
     from .device import resolve_device
     from .evaluate import evaluate, format_table, resolve_model, super_resolve, write_json
-    from .images import check_writable_dir, write_image
-    from .upscale import prepare, upscale_file
+    from .imagewrite import check_writable_dir, write_image
+    from .upscaling import prepare, upscale_file
 
     dev = resolve_device(device)
-    weights = {name: SHIPPED / f"{name}.safetensors" for name in ("srresnet", "srgan")}
+    weights = {name: weights_file(name) for name in NAMES}
     missing = [str(p) for p in weights.values() if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"shipped weights missing from this install: {', '.join(missing)}")

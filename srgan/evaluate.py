@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import __version__
+from . import __version__, shipped
 from .backproject import BackProjected
 from .checkpoint import CheckpointError, atomic_write, load_checkpoint, load_generator, strip_prefixes
 from .benchmark_sets import BenchmarkSet, degrade_folder, found_as_hr
@@ -48,10 +48,8 @@ from .outputs import file_output_problem, missing_folders, names_a_folder, remov
 from .tiling import Engine
 
 __all__ = ["BicubicUpscaler", "resolve_model", "evaluate", "eval_from_cli", "degrade_from_cli",
-           "format_table", "parse_metrics", "SHIPPED_WEIGHTS", "METRICS", "GROUND_TRUTH"]
+           "format_table", "parse_metrics", "METRICS", "GROUND_TRUTH"]
 
-SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights"
-SHIPPED_NAMES = ("srresnet", "srgan")
 FULL_REFERENCE = ("psnr", "ssim", "lpips")
 METRICS = FULL_REFERENCE + ("niqe",)
 GROUND_TRUTH = "hr"  # the --model name that scores the HR images themselves
@@ -100,8 +98,8 @@ def resolve_model(spec, device="cpu", *, scale: int = 4) -> nn.Module:
             model = inner
     elif str(spec) == "bicubic":
         model = BicubicUpscaler(scale)
-    elif str(spec) in SHIPPED_NAMES:
-        path = SHIPPED_WEIGHTS / f"{spec}.safetensors"
+    elif str(spec) in shipped.NAMES:
+        path = shipped.weights_file(str(spec))
         if not path.is_file():
             raise CheckpointError(f"no shipped {spec} weights yet; pass a weights file path")
         model = load_generator(path, dev)
@@ -110,7 +108,7 @@ def resolve_model(spec, device="cpu", *, scale: int = 4) -> nn.Module:
         if not path.is_file():
             hint = " (a folder)" if path.is_dir() else ""
             raise CheckpointError(f"{spec}: no such weights file{hint}; --model takes bicubic, "
-                                  f"{', '.join(SHIPPED_NAMES)} or a weights file path")
+                                  f"{', '.join(shipped.NAMES)} or a weights file path")
         model = None
         if path.suffix != ".safetensors":
             from .peers import is_leftthomas_state_dict, leftthomas_from_state_dict
@@ -204,7 +202,7 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
     MATLAB's ``rgb2ycbcr``-of-uint8 rounded Y; see docs/EVALUATION.md for the difference.
     ``back_project`` scores the model's outputs after :mod:`srgan.backproject`'s correction.
     """
-    from .images import check_writable_dir, write_image
+    from .imagewrite import check_writable_dir, write_image
 
     metrics = parse_metrics(metrics)
     ground_truth = isinstance(model, str) and model == GROUND_TRUTH
@@ -222,7 +220,7 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
     if back_project and (int8 or ground_truth):
         raise ValueError("back-projection applies to a model's output in fp32/bf16/fp16, not to int8 or hr")
     if int8 and not ground_truth:
-        from .upscale import prepare
+        from .upscaling import prepare
 
         model = prepare(model, dev, "int8")
     elif not ground_truth:

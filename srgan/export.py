@@ -60,7 +60,7 @@ def exportable(model: str | os.PathLike | nn.Module, fast: bool = True) -> nn.Mo
     ``fast``: an srgan Generator as its FastGenerator; other networks (a peer's, :mod:`srgan.peers`) as they are.
     """
     from .inference import fast_generator
-    from .upscale import load_model
+    from .upscaling import load_model
 
     net = load_model(model, "cpu").float().eval()
     if not any(True for _ in net.parameters()):  # bicubic: an interpolation, no weights

@@ -18,7 +18,7 @@ Reading (:func:`read_image`, :func:`read_rgb_uint8`)
       when reading (unless the caller set ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES``).
 
 Finding: :mod:`srgan.imagefind` (:func:`find_images`); writing: :mod:`srgan.imagewrite` (:func:`write_image`
-and :func:`check_writable_dir`). All three are importable from here too.
+and :func:`check_writable_dir`), which import from here; nothing here imports them back.
 
 Quantisation (:func:`to_uint8`, :func:`to_uint16`): clip to [0, 1], NaN -> 0, scale by
 255 or 65535 and round half to even (``np.rint``).
@@ -46,15 +46,12 @@ __all__ = [
     "ImageError",
     "ImageExistsError",
     "ImageNotFoundError",
-    "check_writable_dir",
     "extra_frames",
-    "find_images",
     "read_image",
     "read_rgb_uint8",
     "read_size",
     "to_uint16",
     "to_uint8",
-    "write_image",
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -333,7 +330,3 @@ def to_uint16(x: np.ndarray) -> np.ndarray:
     """Float [0, 1] -> uint16: clip, NaN -> 0, ``x * 65535`` rounded half to even."""
     return _quantise(x, 65535, np.uint16)
 
-
-# Finding and writing live in imagefind.py and imagewrite.py; these names stay importable from here.
-from .imagefind import find_images  # noqa: E402
-from .imagewrite import check_writable_dir, write_image  # noqa: E402

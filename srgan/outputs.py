@@ -39,7 +39,8 @@ def _is_image_name(path: Path) -> bool:
 
 def plan_outputs(inputs: list[str], output: str, ext: str = ".png", suffix: str = "") -> Plan:
     """Map inputs to destinations; refusals that concern the whole run raise ``ValueError``."""
-    from .images import IMAGE_EXTENSIONS, ImageError, find_images
+    from .imagefind import find_images
+    from .images import IMAGE_EXTENSIONS, ImageError
 
     plan = Plan()
     out = Path(output)

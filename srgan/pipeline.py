@@ -57,7 +57,7 @@ def one_thread():
 def _batchable(img: Image) -> bool:
     """Small 8-bit images without alpha run in batches, straight through the engine; a side under MIN_SIDE needs
     upscale_planes' edge padding (batched, a 1x1 mid-grey image came out 85)."""
-    from .upscale import MIN_SIDE
+    from .upscaling import MIN_SIDE
 
     h, w = img.rgb.shape[:2]
     return img.bit_depth == 8 and img.alpha is None and h * w <= SMALL_PIXELS and min(h, w) >= MIN_SIDE
@@ -119,7 +119,7 @@ def upscale_files(engine: Engine, pairs: list[Pair], write: Callable, *, tile, m
     ``progress(index, src, width, height)`` gives the context manager (a per-tile progress callback or None)
     for an image run through tiling; batched small images report nothing per tile.
     """
-    from .upscale import LARGE_OUTPUT_PIXELS, _to_uint8_torch, upscale_planes
+    from .upscaling import LARGE_OUTPUT_PIXELS, _to_uint8_torch, upscale_planes
 
     index = 0
     pending = _Pending()
@@ -280,7 +280,7 @@ def write_output(img: Image, y: np.ndarray, a: np.ndarray | None, dest: str | os
 
     ``rows_ready``: ``y`` is still being filled; see :func:`srgan.imagewrite.write_image`."""
     from .imagewrite import write_image
-    from .upscale import resize_planes
+    from .upscaling import resize_planes
 
     if outscale is not None and outscale != scale:
         if rows_ready is not None:

@@ -297,12 +297,12 @@ def int8_model(model, seven_bit: bool = False) -> QuantGenerator:
     """The int8 model for a ``--model`` value: ``srresnet`` (the shipped int8 weights, also the default), an int8
     weights file, or a QuantGenerator; anything else is refused with how to make int8 weights for it.
     ``seven_bit``: :func:`seven_bit_weights` of it (a copy), for CPUs without int8 dot-product units."""
-    from .evaluate import SHIPPED_WEIGHTS
+    from .shipped import weights_file
 
     if isinstance(model, QuantGenerator):
         quant = model
     elif isinstance(model, (str, os.PathLike)) and str(model) == "srresnet":
-        quant = load_int8(SHIPPED_WEIGHTS / "srresnet_int8.safetensors")
+        quant = load_int8(weights_file("srresnet_int8"))
     elif isinstance(model, (str, os.PathLike)) and is_int8_file(Path(model).expanduser()):
         quant = load_int8(Path(model).expanduser())
     else:

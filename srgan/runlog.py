@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .checkpoint import atomic_write, write_failure
-from .images import write_image
+from .imagewrite import write_image
 from .imresize import imresize
 
 

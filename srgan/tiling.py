@@ -114,7 +114,7 @@ def memory_budget(device: torch.device) -> int:
 class Engine:
     """A model prepared for inference on a device/dtype, with what tiling needs to know about it."""
 
-    #: Whether a tiny image is edge-padded before it runs (srgan.upscale.MIN_SIDE): networks that zero-pad need
+    #: Whether a tiny image is edge-padded before it runs (srgan.upscaling.MIN_SIDE): networks that zero-pad need
     #: it; MATLAB bicubic handles its borders itself.
     pad_tiny = True
     #: What runs the network, and whether its convolutions are int8 (then ``dtype`` is the rest's precision).

@@ -4,7 +4,7 @@ The options include the spellings Real-ESRGAN's ``inference_realesrgan.py`` taug
 ``-n``, ``-s``, ``-t``, ``--suffix``, ``--fp32``, ``--tile-pad``). The command maps inputs to outputs with
 :mod:`srgan.outputs`, runs the files through :mod:`srgan.pipeline` (decoding, model and encoding overlapped;
 small images batched), shares them out across ``torchrun`` ranks with :mod:`srgan.shard` and reports progress
-with :mod:`srgan.progress`; the upscaling itself is :mod:`srgan.upscale`.
+with :mod:`srgan.progress`; the upscaling itself is :mod:`srgan.upscaling`.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from .images import IMAGE_EXTENSIONS, printable
-from .upscale import DEFAULT_MODEL, prepare
+from .shipped import DEFAULT_MODEL
 
 
 def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
@@ -94,12 +94,13 @@ def _precision(args: argparse.Namespace) -> str:
 
 
 def upscale_from_cli(args: argparse.Namespace) -> int:
-    from .images import DEFAULT_MAX_PIXELS, check_writable_dir, extra_frames, read_size
+    from .images import DEFAULT_MAX_PIXELS, extra_frames, read_size
+    from .imagewrite import check_writable_dir, drops_alpha
     from .outputs import missing_folders, plan_outputs, refused_before_work, remove_if_empty
     from .progress import closing_line, show_progress, tile_advice, tile_bar
-    from .imagewrite import drops_alpha
     from .pipeline import one_thread, upscale_files, write_output
     from .shard import mine
+    from .upscaling import prepare
 
     tile = _parse_tile(args.tile)
     max_pixels = getattr(args, "max_pixels", None)

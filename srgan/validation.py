@@ -86,7 +86,7 @@ def hold_out_rule(val_data: str) -> Callable[[Path], bool]:
         return is_validation_image
     # By file identity, not by path: a val_data or train_data reached through a link, a val_data folder of links
     # into the pool, or hard links, all held out nothing when paths were compared.
-    from .images import find_images
+    from .imagefind import find_images
     from .outputs import file_identity
 
     held = {file_identity(path) for path in find_images([val_data])}

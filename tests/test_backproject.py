@@ -14,7 +14,7 @@ from srgan.cli import main
 from srgan.evaluate import evaluate
 from srgan.imresize import imresize
 from srgan.models import Generator
-from srgan.upscale import prepare, upscale_planes
+from srgan.upscaling import prepare, upscale_planes
 
 
 @pytest.fixture(scope="module")

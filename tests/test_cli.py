@@ -23,6 +23,31 @@ def test_info_reports_device_and_parameters(capsys):
     assert "torch" in out and "cpu bf16" in out and "1,547,350 parameters" in out
 
 
+def test_the_parser_and_its_help_do_not_load_torch():
+    """`import srgan` loaded torch (1.1 s of 1.6 s for `srgan --help` on a Zen 4), and before main's handler was
+    in place, so that a Ctrl-C then printed Python's traceback. Only train's help, with its config table, needs it."""
+    script = ("import sys\n"
+              "from srgan.cli import build_parser\n"
+              "parser = build_parser()\n"
+              "commands = parser._subparsers._group_actions[0].choices\n"
+              "help = parser.format_help()\n"
+              "help += ''.join(p.format_help() for name, p in commands.items() if name != 'train')\n"
+              "parser.parse_known_args(['upscale', 'photo.jpg', '-o', 'out'])\n"
+              "assert 'srgan upscale' in help\n"
+              "print(sorted(m for m in ('torch', 'srgan.upscaling', 'srgan.models') if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "[]\n", "")
+
+
+def test_ctrl_c_while_the_parser_is_built_is_one_line(monkeypatch, capsys):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("srgan.cli.build_parser", interrupted)
+    assert main(["train", "--help"]) == 130
+    assert capsys.readouterr().err == "srgan: interrupted\n"
+
+
 def test_module_entry_point():
     result = subprocess.run([sys.executable, "-m", "srgan", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("srgan ")

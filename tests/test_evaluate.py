@@ -11,7 +11,6 @@ import srgan
 from srgan.checkpoint import CheckpointError, save_generator
 from srgan.cli import main
 from srgan.benchmark_sets import BenchmarkSet
-from srgan import evaluate as evaluate_module
 from srgan.evaluate import BicubicUpscaler, evaluate, parse_metrics, resolve_model, super_resolve
 from srgan.images import ImageError, read_rgb_uint8
 from srgan.imresize import imresize
@@ -130,7 +129,7 @@ def test_leftthomas_scores(bench, leftthomas_path, name, rounded_y, float_y, ssi
 def test_resolve_model_names_paths_and_modules(tmp_path, monkeypatch):
     for name in ("srresnet", "srgan"):
         assert isinstance(resolve_model(name), Generator)  # shipped in srgan/weights
-    monkeypatch.setattr(evaluate_module, "SHIPPED_WEIGHTS", tmp_path / "no-weights")
+    monkeypatch.setattr("srgan.shipped.WEIGHTS_DIR", tmp_path / "no-weights")
     for name in ("srresnet", "srgan"):
         with pytest.raises(CheckpointError, match=f"^no shipped {name} weights yet; pass a weights file path$"):
             resolve_model(name)

@@ -17,19 +17,10 @@ import pytest
 from PIL import Image as PILImage
 
 from srgan import images
-from srgan.images import (
-    IMAGE_EXTENSIONS,
-    ImageError,
-    ImageExistsError,
-    ImageNotFoundError,
-    check_writable_dir,
-    find_images,
-    read_image,
-    read_rgb_uint8,
-    to_uint8,
-    to_uint16,
-    write_image,
-)
+from srgan.imagefind import find_images
+from srgan.images import (IMAGE_EXTENSIONS, ImageError, ImageExistsError, ImageNotFoundError, read_image, read_rgb_uint8,
+                          to_uint8, to_uint16)
+from srgan.imagewrite import check_writable_dir, write_image
 
 RNG = np.random.default_rng(12345)
 

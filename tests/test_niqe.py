@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from srgan.images import find_images, read_rgb_uint8
+from srgan.imagefind import find_images
+from srgan.images import read_rgb_uint8
 from srgan.imresize import imresize, imresize_np
 from srgan.metrics import rgb_to_y
 from srgan.niqe import PRISTINE_MODEL, _block_features, _pristine, niqe

@@ -2,15 +2,12 @@
 per module and weights (issue 12 item 6: it used to be rebuilt on every call)."""
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import torch
 
 import srgan
+import srgan.upscaling as upscale_module
 from srgan.models import Generator
-
-upscale_module = sys.modules["srgan.upscale"]  # srgan.upscale is the function
 
 
 def test_prepare_is_exported():

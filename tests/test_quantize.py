@@ -99,7 +99,7 @@ def test_nonpositive_scales_are_refused(calibrated, tmp_path):
 
 
 def test_int8_on_a_gpu_is_refused():
-    from srgan.upscale import prepare
+    from srgan.upscaling import prepare
 
     with pytest.raises(ValueError, match="int8 runs on the CPU"):
         prepare("srresnet", "cuda", "int8")
@@ -110,7 +110,8 @@ def test_shipped_int8_weights_cost_at_most_0_05_db_on_set5(shared_data):
     numbers, which README quotes, are pinned in tests/test_openvino.py)."""
     from safetensors import safe_open
 
-    from srgan.evaluate import SHIPPED_WEIGHTS, evaluate
+    from srgan.evaluate import evaluate
+    from srgan.shipped import weights_file
 
     q = int8_model("srresnet")
     assert isinstance(q, QuantGenerator) and q.quantized.sum().item() == 36
@@ -119,7 +120,7 @@ def test_shipped_int8_weights_cost_at_most_0_05_db_on_set5(shared_data):
     # activations across the rounding points of their int8 grid
     assert int8 == pytest.approx(31.29, abs=1e-2)
     assert 31.3228 - 0.05 <= int8 < 31.3228  # fp32 SRResNet: tests/test_shipped_weights.py
-    path = SHIPPED_WEIGHTS / "srresnet_int8.safetensors"
+    path = weights_file("srresnet_int8")
     assert path.stat().st_size < 2 * 1024 * 1024
     with safe_open(str(path), "pt") as handle:
         meta = handle.metadata()

@@ -2,7 +2,8 @@
 import pytest
 from safetensors import safe_open
 
-from srgan.evaluate import SHIPPED_WEIGHTS, evaluate
+from srgan.evaluate import evaluate
+from srgan.shipped import weights_file
 
 # docs/perception_distortion.json (RESULTS.md and the README round these): PSNR (dB) / SSIM on Y and NIQE of
 # the SR outputs, x4, 4-px border, fp32 on the CPU.
@@ -31,7 +32,7 @@ def test_shipped_weights_reproduce_results(shared_data, model, bench):
 
 @pytest.mark.parametrize("name", ["srresnet", "srgan"])
 def test_shipped_files_are_small_and_described(name):
-    path = SHIPPED_WEIGHTS / f"{name}.safetensors"
+    path = weights_file(name)
     assert path.stat().st_size <= 7 * 1024 * 1024
     with safe_open(path, framework="pt") as handle:
         meta = handle.metadata()

@@ -1,4 +1,4 @@
-"""srgan.upscale / srgan.tiling / srgan.inference: exact tiling, the API's types, the CLI on every image mode."""
+"""srgan.upscaling / srgan.tiling / srgan.inference: exact tiling, the API's types, the CLI on every image mode."""
 from __future__ import annotations
 
 import os
@@ -17,7 +17,7 @@ from srgan.cli import main
 from srgan.inference import FastGenerator, receptive_radius
 from srgan.models import Generator
 from srgan.tiling import Engine, windows
-from srgan.upscale import prepare, upscale_file, upscale_planes
+from srgan.upscaling import prepare, upscale_file, upscale_planes
 
 
 def _tiny(scale=4, blocks=2, channels=8, seed=0):
@@ -229,7 +229,7 @@ def test_tile_memory_respects_a_cgroup_limit(tmp_path):
 
 def test_alpha_tiling_matches_whole_plane_bicubic():
     from srgan.imresize import imresize
-    from srgan.upscale import _upscale_alpha
+    from srgan.upscaling import _upscale_alpha
 
     a = torch.rand(27, 35)
     whole = imresize(a[None, None], scale=4)[0, 0].clamp(0, 1).numpy()
@@ -367,11 +367,9 @@ def test_upscale_file_takes_a_model_as_prepare_does(tiny_model, tmp_path):
 
 def test_upscale_file_refuses_an_impossible_output_before_the_model(tiny_model, tmp_path, monkeypatch):
     # the API used to run the model, then fail with OverflowError (outscale=1e9) or "broken data stream" (JPEG)
-    import sys
-
     Image.fromarray(np.zeros((5, 6, 3), np.uint8)).save(tmp_path / "in.png")
     engine = prepare(tiny_model, "cpu", "fp32")
-    monkeypatch.setattr(sys.modules["srgan.upscale"], "upscale_planes", lambda *a, **k: pytest.fail("model ran"))
+    monkeypatch.setattr("srgan.upscaling.upscale_planes", lambda *a, **k: pytest.fail("model ran"))
     with pytest.raises(images.ImageError, match=r"out\.png: a 6000000000x5000000000 output is more than "
                                                 r"3,200,000,000 pixels"):
         upscale_file(engine, tmp_path / "in.png", tmp_path / "out.png", outscale=1e9)
@@ -390,14 +388,12 @@ def test_upscale_file_refuses_an_impossible_output_before_the_model(tiny_model, 
 def test_upscale_file_checks_its_output_before_reading_or_running(tiny_model, tmp_path, monkeypatch):
     """The output was checked only when written, after the image was read and the model had run (minutes on a
     large image); the errors are write_image's, word for word."""
-    import sys
-
     Image.fromarray(np.zeros((5, 6, 3), np.uint8)).save(tmp_path / "in.png")
     (tmp_path / "exists.png").write_bytes(b"keep")
     (tmp_path / "folder.png").mkdir()
     engine = prepare(tiny_model, "cpu", "fp32")
     monkeypatch.setattr(images, "read_image", lambda *a, **k: pytest.fail("input decoded"))
-    monkeypatch.setattr(sys.modules["srgan.upscale"], "upscale_planes", lambda *a, **k: pytest.fail("model ran"))
+    monkeypatch.setattr("srgan.upscaling.upscale_planes", lambda *a, **k: pytest.fail("model ran"))
     cases = [
         ("exists.png", {}, images.ImageExistsError, "already exists (pass overwrite=True / --overwrite to replace it)"),
         ("out.jpgx", {}, images.ImageError, "unknown extension '.jpgx': cannot choose an output format "
@@ -528,8 +524,6 @@ def test_cli_never_overwrites_without_flag(tmp_path, weights, capsys):
 
 
 def test_cli_unwritable_output_fails_before_work(tmp_path, weights, monkeypatch, capsys):
-    from srgan import upscale_cli
-
     src = _make_inputs(tmp_path / "in")
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
@@ -537,7 +531,7 @@ def test_cli_unwritable_output_fails_before_work(tmp_path, weights, monkeypatch,
     def no_work(*a, **k):
         raise AssertionError("model loaded before the output was checked")
 
-    monkeypatch.setattr(upscale_cli, "prepare", no_work)
+    monkeypatch.setattr("srgan.upscaling.prepare", no_work)
     code = main(["upscale", str(src), "-o", str(blocker / "out"), "--model", str(weights), "--device", "cpu"])
     err = capsys.readouterr().err
     assert code == 1 and "a_file" in err and len(err.strip().splitlines()) == 1
@@ -566,7 +560,7 @@ def test_large_uint8_output_matches_float_output(tmp_path, weights):
 def test_outscale_resize_is_pillows_lanczos_for_every_plane_type():
     """resize_planes runs Pillow's Lanczos one plane at a time, so that 16-bit and float planes work: on 8-bit RGB
     it must equal Pillow's own 3-channel Lanczos, and the uint16 and float32 paths must agree with it."""
-    from srgan.upscale import resize_planes
+    from srgan.upscaling import resize_planes
 
     yy, xx = np.mgrid[0:37, 0:45]  # smooth, inside 38..218: no pass overshoots the 8-bit range
     rgb = np.stack([128 + 90 * np.sin(xx / 5 + c) * np.cos(yy / 7 - c) for c in range(3)], -1).round().astype(np.uint8)

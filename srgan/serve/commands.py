@@ -9,7 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
-from ..evaluate import SHIPPED_NAMES, SHIPPED_WEIGHTS
+from .. import shipped
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: Smallest --max-upload-mb, about 1 KB: under it only images of less than about 16x16 px fit (a 16x16 photo is
@@ -22,7 +22,7 @@ MODEL_NAME = re.compile(r"[A-Za-z0-9._-]+")
 def served_models(weights: list[str]) -> dict[str, str]:
     """bicubic, the shipped generators that are present, then each weights file under its file name."""
     models = {"bicubic": "bicubic"}
-    models.update({name: name for name in SHIPPED_NAMES if (SHIPPED_WEIGHTS / f"{name}.safetensors").is_file()})
+    models.update({name: name for name in shipped.NAMES if shipped.weights_file(name).is_file()})
     for path in weights:
         name, suffix = Path(path).stem, Path(path).suffix
         if name == "input":  # a job's input image is input.png, beside its results

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import torch
 
-from ..images import Image, ImageError, write_image
-from ..upscale import prepare, upscale_planes
+from ..images import Image, ImageError
+from ..imagewrite import write_image
+from ..upscaling import prepare, upscale_planes
 
 KEEP_JOBS = 32
 #: A forgotten job's files are removed this many forgotten jobs later, not at once: a download that found the job

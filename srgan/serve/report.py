@@ -12,7 +12,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from ..images import IMAGE_EXTENSIONS, write_image
+from ..images import IMAGE_EXTENSIONS
+from ..imagewrite import write_image
 from ..outputs import file_identity
 from .study import PLOT_FILE, MethodScore, check_study_folder, read_ratings, scan, summarize
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srgan import images
+from srgan import images, imagewrite
 from support import rgb, save, snapshot, upscale_args
 
 
@@ -126,7 +126,7 @@ def test_16bit_grayscale_png_gives_16bit_output(cli, weights, tmp_path):
 def test_16bit_rgb_png_gives_16bit_output(cli, weights, tmp_path):
     src = tmp_path / "rgb16.png"
     values = np.random.default_rng(4).integers(0, 65536, (6, 5, 3)).astype(np.float32) / 65535
-    images.write_image(src, values, bit_depth=16)
+    imagewrite.write_image(src, values, bit_depth=16)
     assert images.read_image(src).bit_depth == 16
     result = cli(*upscale_args(src, tmp_path / "out", weights))
     assert result.code == 0, result.err

@@ -8,7 +8,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from srgan import images
+from srgan import images, imagewrite
 from support import upscale_args
 
 
@@ -18,7 +18,7 @@ def test_16bit_upscale_allocates_about_one_output(cli, weights, tmp_path, alpha)
     the uint16 output (RGB 2.4x, RGBA 3.6x: alpha joins the colour planes); it was 8.7x and 9.1x (float32
     output, a stacked copy, a clipped copy, then uint16)."""
     rng = np.random.default_rng(5)
-    src = images.write_image(tmp_path / "in16.png", rng.random((400, 500, 3), np.float32), bit_depth=16,
+    src = imagewrite.write_image(tmp_path / "in16.png", rng.random((400, 500, 3), np.float32), bit_depth=16,
                              alpha=rng.random((400, 500), np.float32) if alpha else None)
     out = tmp_path / "out" / "in16.png"
     tracemalloc.start()

@@ -27,6 +27,7 @@ from .device import cpu_has_int8_dot, is_device_name, precision_name, resolve_de
 from .images import to_uint8
 from .inference import fast_generator
 from .pixels import LUMA_BT601, check_float_range, exif_upright, float_planes, icc_colour_space, pixels_by_mode
+from .shipped import DEFAULT_MODEL
 from .tiling import Engine, iter_alpha_tiles, run_tiled
 
 __all__ = ["load_model", "upscale", "upscale_file", "prepare", "upscale_planes"]
@@ -45,12 +46,6 @@ MIN_SIDE = 4
 
 
 # --------------------------------------------------------------------------- models
-
-
-#: What ``srgan upscale`` runs unless told otherwise. SRResNet, by measurement (docs/RESULTS.md, "Which model
-#: upscale uses"): the shipped SRGAN-MSE is more natural by NIQE but sharpens the blocks of JPEG inputs, which
-#: are most real photos; SRResNet leaves them smooth.
-DEFAULT_MODEL = "srresnet"
 
 
 def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | torch.device = "cpu") -> nn.Module:

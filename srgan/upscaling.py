@@ -276,6 +276,13 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- the API
 
 
+def _gray_assembly(height: int, width: int, scale: int) -> str:
+    """How an 8-bit grayscale output is assembled: float32 up to LARGE_OUTPUT_PIXELS, so that its luma is taken
+    before the one rounding to 8 bits, as the CLI does (rounding RGB first, then the luma, was up to 0.94 of a
+    level off); uint8 beyond, where float copies would not fit."""
+    return "float32" if height * width * scale * scale <= LARGE_OUTPUT_PIXELS else "uint8"
+
+
 def _from_pil(image):
     """PIL image -> (float HWC rgb, alpha | None, the PIL mode of the result), by images' own mode dispatch."""
     color, alpha, white, grayscale = pixels_by_mode(image)
@@ -303,12 +310,12 @@ def _to_pil(rgb_u8_or_f, alpha, mode: str, info: dict):
     else:
         rgb = rgb_u8_or_f
         if mode in ("L", "LA"):
-            g = _luma(rgb.astype(np.float32) / 255)
+            g = _luma(rgb.astype(np.float32) / 255 if rgb.dtype == np.uint8 else rgb)
             planes = [np.rint(np.clip(g, 0, 1) * 255).astype(np.uint8)]
         else:
             planes = [rgb[..., i] for i in range(3)]
         if alpha is not None:
-            planes.append(alpha)
+            planes.append(alpha if alpha.dtype == np.uint8 else to_uint8(alpha))
         im = PILImage.fromarray(np.ascontiguousarray(np.stack(planes, axis=-1) if len(planes) > 1 else planes[0]))
         assert im.mode == mode, (im.mode, mode)
     icc = info.get("icc_profile")
@@ -345,7 +352,8 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
     if isinstance(image, PILImage.Image):
         image = exif_upright(image)  # EXIF orientation, as files are read: Image.open of a phone photo came back turned
         rgb, alpha, mode = _from_pil(image)
-        out = "float32" if mode in ("I;16", "I", "F") else "uint8"
+        out = ("float32" if mode in ("I;16", "I", "F") else
+               _gray_assembly(*rgb.shape[:2], engine.scale) if mode in ("L", "LA") else "uint8")
         y, a = upscale_planes(engine, torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1),
                               None if alpha is None else torch.from_numpy(alpha), tile=tile, out=out)
         return _to_pil(y, a, mode, image.info)
@@ -355,7 +363,9 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
         if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
             raise ValueError(f"expected an HxW or HxWxC (C = 1, 2, 3, 4) array, got shape {arr.shape}")
         if arr.dtype == np.uint8:
-            white, out = 255.0, "uint8"
+            white = 255.0
+            gray = arr.ndim == 2 or arr.shape[2] < 3
+            out = _gray_assembly(*arr.shape[:2], engine.scale) if gray else "uint8"
         elif arr.dtype == np.uint16:
             white, out = 65535.0, "float32"
         elif np.issubdtype(arr.dtype, np.floating):
@@ -371,15 +381,17 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
         alpha = x[..., 3] if channels == 4 else (x[..., 1] if channels == 2 else None)
         y, a = upscale_planes(engine, color.permute(2, 0, 1).contiguous(), alpha, tile=tile, out=out)
         if channels < 3:
-            y = _luma(y.astype(np.float32) / 255 if out == "uint8" else y)[..., None]
-            y = to_uint8(y) if out == "uint8" else y
+            y = _luma(y.astype(np.float32) / 255 if y.dtype == np.uint8 else y)[..., None]
+        if arr.dtype == np.uint8 and y.dtype != np.uint8:
+            y = to_uint8(y)
+            a = None if a is None else to_uint8(a)
         planes = [y] + ([a[..., None]] if a is not None else [])
         res = np.concatenate(planes, axis=2) if len(planes) > 1 else y
         if arr.ndim == 2:
             res = res[..., 0]
         if arr.dtype == np.uint16:
             return np.rint(np.clip(res, 0, 1) * 65535).astype(np.uint16)
-        return res if out == "uint8" else res.astype(arr.dtype, copy=False)
+        return res.astype(arr.dtype, copy=False)
 
     if isinstance(image, torch.Tensor):
         if not image.is_floating_point():

@@ -270,6 +270,26 @@ def test_api_returns_same_kind(tiny_model):
         assert isinstance(res, Image.Image) and res.mode == expect and res.size == (44, 36), mode
 
 
+def test_api_grayscale_is_rounded_once_as_the_cli_rounds_it(tiny_model, weights, tmp_path):
+    """uint8 grayscale arrays and L/LA images were rounded twice (RGB to 8 bits, then the luma): 572 of 3,536
+    pixels one level off the CLI's file, which takes the luma of the float output and rounds once."""
+    gray = np.random.default_rng(0).integers(0, 256, (13, 17), dtype=np.uint8)
+    alpha = np.linspace(0, 255, 13 * 17).reshape(13, 17).astype(np.uint8)
+    Image.fromarray(gray).save(tmp_path / "g.png")
+    assert main(["upscale", str(tmp_path / "g.png"), "-o", str(tmp_path / "cli.png"), "--model", str(weights),
+                 "--device", "cpu", "--precision", "fp32", "-t", "0"]) == 0
+    with Image.open(tmp_path / "cli.png") as im:
+        cli = np.asarray(im)
+    run = dict(model=tiny_model, device="cpu", precision="fp32", tile=0)
+    once = np.rint(np.clip(srgan.upscale(gray.astype(np.float32) / 255, **run), 0, 1) * 255)
+    assert (cli == once).all()
+    assert (srgan.upscale(gray, **run) == cli).all()
+    assert (np.asarray(srgan.upscale(Image.fromarray(gray), **run)) == cli).all()
+    la = srgan.upscale(np.dstack([gray, alpha]), **run)
+    pil_la = np.asarray(srgan.upscale(Image.fromarray(np.dstack([gray, alpha]), "LA"), **run))
+    assert la.dtype == np.uint8 and (la[..., 0] == cli).all() and (pil_la == la).all()
+    assert (la[..., 1] == srgan.upscale(np.dstack([gray, gray, gray, alpha]), **run)[..., 3]).all()
+
 def test_api_reads_pil_images_as_files_are_read(tiny_model, tmp_path):
     """One mode dispatch (pixels.pixels_by_mode) for files and PIL inputs. The API's own copy ignored a PNG's
     tRNS colour: the file became RGBA, the same picture opened with Pillow came back opaque RGB."""

@@ -1,0 +1,58 @@
+"""How long the ``srgan`` command takes to answer before any work: ``--help``, a usage error, ``import srgan``.
+
+    python benchmarks/startup.py [--repeats 7] [--repo PATH ...]
+
+Each command runs in a fresh interpreter (``python -m srgan ...``, as the ``srgan`` script runs it), the
+commands and checkouts interleaved, and the median wall time of ``--repeats`` runs is printed. ``--repo`` times
+another checkout of srgan beside this one (e.g. a ``git worktree`` of an older commit), with the same Python.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from srgan.device import cpu_name  # noqa: E402
+
+COMMANDS = {
+    "import srgan": ["-c", "import srgan"],
+    "srgan --help": ["-m", "srgan", "--help"],
+    "srgan upscale --help": ["-m", "srgan", "upscale", "--help"],
+    "srgan upscale (usage error)": ["-m", "srgan", "upscale", "photo.jpg"],
+    "srgan train --help": ["-m", "srgan", "train", "--help"],
+}
+
+
+def run_once(repo: str, argv: list[str]) -> float:
+    env = {**os.environ, "PYTHONPATH": os.path.abspath(repo)}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, *argv], cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repo", action="append", metavar="PATH",
+                        help="a checkout of srgan to time (repeatable; default: this one)")
+    args = parser.parse_args()
+    repos = args.repo or [os.path.join(os.path.dirname(__file__), "..")]
+    times = {(repo, name): [] for repo in repos for name in COMMANDS}
+    for _ in range(args.repeats):
+        for name, argv in COMMANDS.items():
+            for repo in repos:
+                times[repo, name].append(run_once(repo, argv))
+    print(f"{cpu_name()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}; medians of {args.repeats} runs, s")
+    width = max(map(len, COMMANDS))
+    print(f"{'':<{width}}  " + "  ".join(f"{os.path.basename(os.path.abspath(r)):>10}" for r in repos))
+    for name in COMMANDS:
+        print(f"{name:<{width}}  " + "  ".join(f"{statistics.median(times[r, name]):>10.3f}" for r in repos))
+
+
+if __name__ == "__main__":
+    main()

@@ -62,6 +62,7 @@ written with 11 shifted slices, so scipy is not needed.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Tuple
 
 import numpy as np
@@ -110,10 +111,7 @@ def to_uint8(x) -> np.ndarray:
     integer types, and NaN or infinite values, raise rather than being scaled or cast
     into plausible numbers (a uint8 image x255 is all white, NaN casts to 0).
     """
-    try:  # torch is a runtime dependency of the package, but keep this module importable without it
-        import torch
-    except ImportError:  # pragma: no cover
-        torch = None
+    torch = sys.modules.get("torch")  # x can be a tensor only once torch is loaded; numpy callers need not load it
     if torch is not None and isinstance(x, torch.Tensor):
         t = x.detach().cpu()
         a = (t.to(torch.float64) if t.is_floating_point() else t).numpy()  # bf16 has no numpy dtype

@@ -44,6 +44,19 @@ def found_as_hr(folder, hr_dir) -> bool:
     return not in_lr_folder(inside.parts)
 
 
+def _refuse_folder_of_sets(folder: Path) -> None:
+    """A folder that holds benchmark sets, or a data root, is not one set of HR images: searched recursively, it
+    was every set merged into one row (their own LR folders ignored), or with a data root every training image
+    too (10 minutes without a word, then a meaningless number)."""
+    sets = sorted(d.name for d in folder.iterdir() if d.is_dir() and (d / "HR").is_dir())
+    if sets:
+        raise ValueError(f"{folder}: holds {len(sets)} benchmark sets ({', '.join(sets)}), not one; pass each set's "
+                         f"folder (--data {folder / sets[0]} ...)")
+    if (folder / "benchmarks").is_dir():
+        raise ValueError(f"{folder}: a data root, not a benchmark set; pass --data-root {folder} with set names "
+                         f"(--data Set5 Set14 BSD100)")
+
+
 class BenchmarkSet:
     """A benchmark folder: ``<Set>/HR/*.png`` and optionally ``<Set>/LR_bicubic_x<scale>/*.png``.
 
@@ -77,6 +90,7 @@ class BenchmarkSet:
         elif folder.resolve().name == "HR":
             hr_dir, self.name, lr_dir = folder, folder.resolve().parent.name, folder.resolve().parent / lr_name
         else:
+            _refuse_folder_of_sets(folder)
             hr_dir, self.name, lr_dir = folder, folder.resolve().name, folder / lr_name
         self.hr_dir, self.lr_dir = hr_dir, (lr_dir if lr and lr_dir.is_dir() else None)
         found_hr = hr_files(hr_dir)  # LR images inside the HR folder were once scored as more HR images

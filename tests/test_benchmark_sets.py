@@ -238,3 +238,23 @@ def test_degrade_names_an_output_name_too_long_before_any_work(tmp_path, capsys)
     assert main(["degrade", str(tmp_path / "HR"), "-o", str(long)]) == 1
     assert capsys.readouterr().err == f"srgan: error: {long / 'a.png'}: folder name too long (300 bytes; at most 255)\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["HR"]
+
+
+def test_a_folder_of_sets_or_a_data_root_is_not_one_set(tmp_path, capsys):
+    """`srgan eval --data <benchmarks folder>` merged Set5, Set14 and BSD100 into one row, made their LR anew
+    (ignoring their LR folders); `--data <data root>` also took every training image: 10 minutes without a word."""
+    from srgan.cli import main
+
+    rng = np.random.default_rng(0)
+    for name in ("Set5", "Set14"):
+        _save(tmp_path / "root" / "benchmarks" / name / "HR" / "a.png", rng.integers(0, 256, (48, 48, 3), np.uint8))
+    _save(tmp_path / "root" / "train" / "T91" / "t.png", rng.integers(0, 256, (48, 48, 3), np.uint8))
+    sets, root = tmp_path / "root" / "benchmarks", tmp_path / "root"
+    with pytest.raises(ValueError, match=rf"^{sets}: holds 2 benchmark sets \(Set14, Set5\), not one; pass each "
+                                         rf"set's folder \(--data {sets / 'Set14'} \.\.\.\)$"):
+        BenchmarkSet(sets)
+    assert main(["eval", "--model", "bicubic", "--data", str(root)]) == 1
+    assert capsys.readouterr().err == (f"srgan: error: {root}: a data root, not a benchmark set; pass --data-root "
+                                       f"{root} with set names (--data Set5 Set14 BSD100)\n")
+    assert [name for name, _lr, _hr in BenchmarkSet(sets / "Set5")] == ["a"]  # one set, as before
+    assert main(["eval", "--model", "bicubic", "--data", "Set5", "Set14", "--data-root", str(root)]) == 0

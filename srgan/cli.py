@@ -234,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="fp32", choices=["fp32", "auto", "bf16", "fp16", "int8"], metavar="PRECISION",
                    help="fp32 | auto | bf16 | fp16 | int8. fp32 by default, unlike upscale's auto: reported numbers "
                         "must be exact and the same on every machine. int8: the srresnet int8 weights on the CPU "
-                        "with OpenVINO (pip install 'srgan[openvino]'), 7-bit on CPUs without VNNI/AMX")
+                        "with OpenVINO (pip install -e \".[openvino]\"), 7-bit on CPUs without VNNI/AMX")
     p.set_defaults(func=cmd_eval)
 
     p = command(sub, "degrade", help="make LR images with MATLAB-exact bicubic downscaling")
@@ -364,10 +364,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         from .checkpoint import one_line
+        from .extras import MissingExtra
         from .images import ImageError  # "<file>: <problem>", a user error like ValueError/OSError
 
         message = one_line(exc)
-        if not isinstance(exc, (ValueError, OSError, ImageError)):  # not anticipated: say how to see more
+        if not isinstance(exc, (ValueError, OSError, ImageError, MissingExtra)):  # not anticipated: say how to see more
             message = f"{exc.__class__.__name__}: {message} (rerun with --debug for the traceback)"
         print(f"srgan: error: {message}", file=sys.stderr)
         return 1

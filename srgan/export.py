@@ -22,22 +22,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .extras import require
 from .outputs import file_output_problem, names_a_folder
 
 
 #: The LR size traced (any size runs: N, H and W are dynamic).
 SAMPLE_SIZE = (32, 40)
-
-
-def _require_onnx_tools() -> None:
-    missing = []
-    for name in ("onnx", "onnxscript"):
-        try:
-            __import__(name)
-        except ImportError:
-            missing.append(name)
-    if missing:
-        raise RuntimeError(f"ONNX export needs {' and '.join(missing)}: pip install 'srgan[export]'")
 
 
 @contextlib.contextmanager
@@ -84,7 +74,7 @@ def export_onnx(model: str | os.PathLike | nn.Module, path: str | os.PathLike, *
 
 def _check_opset(opset: int) -> None:
     """The ONNX tools are installed and take ``opset``: checked before the model is loaded."""
-    _require_onnx_tools()
+    require(("onnx", "onnxscript"), "export", "ONNX export")
     import onnx
 
     newest = onnx.defs.onnx_opset_version()  # above it the exporter warns, then quietly writes opset 18

@@ -24,18 +24,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .extras import require
 from .inference import fast_generator
 from .tiling import Engine
 
 _HINTS = {torch.float32: "f32", torch.bfloat16: "bf16", torch.float16: "f16"}
 
 
-def _require_openvino():
-    try:
-        import openvino
-    except ImportError:
-        raise RuntimeError("--backend openvino needs OpenVINO: pip install 'srgan[openvino]'") from None
-    return openvino
+def _require_openvino(needed_for: str = "backend openvino"):
+    return require(("openvino",), "openvino", needed_for)[0]
 
 
 def _weights_key(module: nn.Module, version: str) -> str:
@@ -92,10 +89,11 @@ class OpenVINOEngine(Engine):
         from .imagecache import default_cache_dir
         from .quantize import QuantGenerator
 
-        ov = _require_openvino()
+        int8 = isinstance(generator, QuantGenerator)
+        ov = _require_openvino("precision int8" if int8 else "backend openvino")
         generator = generator.float().eval()
         super().__init__(generator, torch.device("cpu"), dtype, channels_last=False)
-        self.int8 = isinstance(generator, QuantGenerator)
+        self.int8 = int8
         net = generator if self.int8 else fast_generator(generator).eval()
         model = converted_model(net, cache_dir or default_cache_dir() / "openvino")
         # OpenVINO picks its own thread count (all cores), as torch does.

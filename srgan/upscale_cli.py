@@ -44,12 +44,12 @@ def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16", "int8"], metavar="PRECISION",
                    help="auto | fp32 | bf16 | fp16 | int8; auto = bf16 on CPUs with native bf16 (AMX/AVX512-BF16) "
                         "and on CUDA (fp16 where bf16 is missing), fp32 elsewhere (`srgan info` says which). "
-                        "int8 (opt-in, CPU): the srresnet's int8 weights run by OpenVINO (pip install "
-                        "'srgan[openvino]'): 1.8-2.0x the bf16 path on a 2-core Zen 4 with VNNI, 0.03 dB less PSNR "
+                        "int8 (opt-in, CPU): the srresnet's int8 weights run by OpenVINO (the openvino extra: "
+                        "pip install -e \".[openvino]\"): 1.8-2.0x the bf16 path on a 2-core Zen 4 with VNNI, 0.03 dB less PSNR "
                         "on Set5; on CPUs without VNNI/AMX 7-bit weights, about 2x fp32 for 0.05 dB "
                         "(docs/PERFORMANCE.md)")
     p.add_argument("--backend", default="torch", choices=["torch", "openvino"],
-                   help="openvino: OpenVINO on the CPU (pip install 'srgan[openvino]'; faster on AMX CPUs, see "
+                   help="openvino: OpenVINO on the CPU (pip install -e \".[openvino]\"; faster on AMX CPUs, see "
                         "docs/PERFORMANCE.md; the model is converted once, then cached)")
     p.add_argument("--fp32", action="store_true", help="same as --precision fp32 (Real-ESRGAN's spelling)")
     p.add_argument("--back-project", action="store_true",

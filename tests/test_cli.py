@@ -48,6 +48,26 @@ def test_ctrl_c_while_the_parser_is_built_is_one_line(monkeypatch, capsys):
     assert capsys.readouterr().err == "srgan: interrupted\n"
 
 
+@pytest.mark.parametrize("argv, hidden, needed_for, extra", [
+    (["upscale", "{photo}", "-o", "{out}", "--precision", "int8"], "openvino", "precision int8", "openvino"),
+    (["upscale", "{photo}", "-o", "{out}", "--backend", "openvino"], "openvino", "backend openvino", "openvino"),
+    (["export", "--onnx", "{out}/g.onnx"], "onnxscript", "ONNX export", "export"),
+    (["serve", "--port", "0"], "uvicorn", "srgan serve", "serve"),
+])
+def test_a_missing_extra_is_one_line_that_names_it(argv, hidden, needed_for, extra, tmp_path, monkeypatch, capsys):
+    """`--precision int8` without OpenVINO said "RuntimeError: --backend openvino needs OpenVINO: pip install
+    'srgan[openvino]' (rerun with --debug ...)": a flag the user had not passed, an exception class that reads
+    like a bug, and a package name PyPI does not have."""
+    from PIL import Image
+
+    Image.new("RGB", (8, 8), (90, 120, 200)).save(tmp_path / "photo.png")
+    monkeypatch.setitem(sys.modules, hidden, None)  # import fails with ImportError, as when not installed
+    argv = [a.format(photo=tmp_path / "photo.png", out=tmp_path / "out") for a in argv]
+    assert main(argv) == 1
+    assert capsys.readouterr().err == (f"srgan: error: {needed_for} needs the {extra} extra ({hidden} is not "
+                                       f'installed): pip install -e ".[{extra}]" from the srgan checkout\n')
+
+
 def test_module_entry_point():
     result = subprocess.run([sys.executable, "-m", "srgan", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("srgan ")

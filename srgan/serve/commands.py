@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .. import shipped
+from ..extras import require
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: Smallest --max-upload-mb, about 1 KB: under it only images of less than about 16x16 px fit (a 16x16 photo is
@@ -53,14 +54,8 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def serve_from_cli(args: argparse.Namespace) -> int:
-    try:
-        import uvicorn
-
-        from .app import MAX_UPLOAD_BYTES, create_app
-    except ImportError as exc:
-        print(f"srgan: error: srgan serve needs the serve extra ({exc.name} is missing): "
-              "pip install -e \".[serve]\"", file=sys.stderr)
-        return 1
+    uvicorn, _ = require(("uvicorn", "starlette"), "serve", "srgan serve")
+    from .app import MAX_UPLOAD_BYTES, create_app
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be 0-65535, got {args.port}")
     listening = _listen(args.host, args.port)  # before loading models; uvicorn would say it only after the banner

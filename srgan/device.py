@@ -103,8 +103,9 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
 
 
 def precision_name(dtype: torch.dtype) -> str:
-    """The --precision name of an autocast dtype: fp32, bf16 or fp16."""
-    return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, str(dtype))
+    """The --precision name of an autocast dtype: fp32, bf16 or fp16 (and fp64, which bicubic runs in)."""
+    return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16",
+            torch.float64: "fp64"}.get(dtype, str(dtype))
 
 
 def autocast(device: torch.device, dtype: torch.dtype):

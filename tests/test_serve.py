@@ -77,10 +77,22 @@ def study_dir(tmp_path):
 def test_models_and_pages(client):
     info = client.get("/api/models").json()
     assert [m["name"] for m in info["models"]] == ["bicubic"]
-    assert info["models"][0] == {"name": "bicubic", "scale": 4, "device": "cpu", "precision": "fp32"}
+    assert info["models"][0] == {"name": "bicubic", "scale": 4, "device": "cpu", "precision": "fp64"}
     assert info["max_upload_bytes"] == 20_000 and info["study"] is False
     assert "upscale.js" in client.get("/").text and "study.js" in client.get("/study").text
     assert "Viewer" in client.get("/static/viewer.js").text
+
+
+def test_bicubic_is_served_in_float64_whatever_the_precision():
+    """`srgan serve --precision bf16` (or 'auto' on a bf16 CPU) ran bicubic in bf16 too; bicubic now refuses bf16,
+    so serve gives it float64, as eval does, and the networks what was asked for."""
+    from srgan.serve.jobs import JobRunner
+
+    runner = JobRunner({"bicubic": "bicubic"}, "cpu", "bf16")
+    try:
+        assert runner.engines["bicubic"].precision == "fp64"
+    finally:
+        runner.close()
 
 
 def test_upload_upscales_and_serves_png(client):
@@ -89,7 +101,7 @@ def test_upload_upscales_and_serves_png(client):
     job = wait_done(client, r.json()["id"])
     assert job["name"] == "photo.jpg" and job["progress"] == 1.0
     (result,) = job["results"]
-    assert result["error"] is None and result["seconds"] > 0 and result["precision"] == "fp32"
+    assert result["error"] is None and result["seconds"] > 0 and result["precision"] == "fp64"
     png = client.get(result["url"])
     assert png.headers["content-type"] == "image/png"
     assert 'filename="photo_bicubic.png"' in png.headers["content-disposition"]

@@ -356,6 +356,23 @@ def test_tiny_images_stream_their_rows_and_bicubic_is_not_padded(tiny_model):
     np.testing.assert_allclose(bicubic, expected, atol=1e-5)
 
 
+def test_bicubic_runs_in_float64_whatever_the_precision():
+    """`srgan upscale -n bicubic` (and serve's bicubic) ran in bf16 where 'auto' picks it: 5% of a photo's pixels
+    one level off MATLAB's bicubic, under a "bf16" label. It is float64 now, as in eval, which refuses bf16 too."""
+    from srgan.imresize import imresize
+
+    x = np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    matlab = imresize(torch.from_numpy(x / 255.0).permute(2, 0, 1), scale=4).permute(1, 2, 0).clamp(0, 1).numpy()
+    for precision in ("auto", "fp32"):
+        engine = prepare("bicubic", "cpu", precision)
+        assert engine.precision == "fp64" and engine.dtype == torch.float64
+        out = srgan.upscale(x, model=engine)
+        assert np.abs(out - np.rint(matlab * 255)).max() <= 1 and (out == np.rint(matlab * 255)).mean() > 0.9999
+    with pytest.raises(ValueError, match="^bicubic always runs in float64, as MATLAB's imresize does; "
+                                         "precision bf16 does not apply$"):
+        prepare("bicubic", "cpu", "bf16")
+
+
 def test_api_float_values_outside_0_1_are_refused(tiny_model):
     # a 0-255 float image used to come back white (clipped) without a word; NaN used to come back as NaN
     photo = np.random.default_rng(0).random((5, 6, 3), dtype=np.float32)

@@ -57,7 +57,9 @@ class JobRunner:
 
     def __init__(self, models: dict[str, object], device: str = "auto", precision: str = "auto"):
         # Load every model now: a bad weights file fails at startup, not on someone's first upload.
-        self.engines = {name: prepare(spec, device, precision) for name, spec in models.items()}
+        # bicubic, always offered, runs in float64 whatever --precision says for the networks
+        self.engines = {name: prepare(spec, device, "auto" if spec == "bicubic" else precision)
+                        for name, spec in models.items()}
         self.workdir = Path(tempfile.mkdtemp(prefix="srgan-serve-"))
         self.jobs: dict[str, Job] = {}
         self._order: list[str] = []  # waiting job ids, oldest first

@@ -72,7 +72,8 @@ class BicubicUpscaler(nn.Module):
         return y.to(x.dtype) if x.is_floating_point() else y
 
 
-def resolve_model(spec, device="cpu", *, scale: int = 4) -> nn.Module:
+def resolve_model(spec, device="cpu", *, scale: int = 4,
+                  names: tuple[str, ...] = ("bicubic", *shipped.NAMES)) -> nn.Module:
     """Turn a ``--model`` value into an eval-mode module mapping [0, 1] LR to [0, 1] SR.
 
     ``spec`` is:
@@ -84,7 +85,8 @@ def resolve_model(spec, device="cpu", *, scale: int = 4) -> nn.Module:
       * a path: a leftthomas/SRGAN state dict (:mod:`srgan.peers`), else anything
         :func:`srgan.checkpoint.load_generator` reads (safetensors, checkpoint, state dict).
     The returned module has an integer ``scale`` attribute. Bad specs raise
-    :class:`~srgan.checkpoint.CheckpointError` (a ``ValueError``) with a one-line message.
+    :class:`~srgan.checkpoint.CheckpointError` (a ``ValueError``) with a one-line message, which offers ``names``
+    (what the caller takes besides a path: eval also takes ``hr``, export no ``bicubic``).
     """
     dev = resolve_device(device)
     if isinstance(spec, nn.Module):
@@ -107,8 +109,8 @@ def resolve_model(spec, device="cpu", *, scale: int = 4) -> nn.Module:
         path = Path(spec).expanduser()
         if not path.is_file():
             hint = " (a folder)" if path.is_dir() else ""
-            raise CheckpointError(f"{spec}: no such weights file{hint}; --model takes bicubic, "
-                                  f"{', '.join(shipped.NAMES)} or a weights file path")
+            raise CheckpointError(f"{spec}: no such weights file{hint}; the model is {', '.join(names)} "
+                                  "or a weights file path")
         model = None
         if path.suffix != ".safetensors":
             from .peers import is_leftthomas_state_dict, leftthomas_from_state_dict
@@ -342,7 +344,7 @@ def eval_from_cli(args) -> int:
     metrics = parse_metrics(getattr(args, "metrics", "psnr,ssim"))
     model = args.model
     if model != GROUND_TRUTH and args.precision != "int8":
-        model = resolve_model(args.model, device, scale=scale)
+        model = resolve_model(args.model, device, scale=scale, names=("bicubic", GROUND_TRUTH, *shipped.NAMES))
         if model.scale != scale:  # the same check as evaluate(), here with the file's name
             raise ValueError(f"{args.model}: the model upscales x{model.scale} but --scale is {scale}")
     root = getattr(args, "data_root", None)  # names such as Set5 are looked up (srgan.datasets)

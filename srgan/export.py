@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import shipped
 from .extras import require
 from .outputs import file_output_problem, names_a_folder
 
@@ -49,10 +50,10 @@ def exportable(model: str | os.PathLike | nn.Module, fast: bool = True) -> nn.Mo
 
     ``fast``: an srgan Generator as its FastGenerator; other networks (a peer's, :mod:`srgan.peers`) as they are.
     """
+    from .evaluate import resolve_model
     from .inference import fast_generator
-    from .upscaling import load_model
 
-    net = load_model(model, "cpu").float().eval()
+    net = resolve_model(model, "cpu", names=shipped.NAMES).float().eval()
     if not any(True for _ in net.parameters()):  # bicubic: an interpolation, no weights
         raise ValueError(f"{model}: not a network (it has no weights); there is nothing to export")
     if fast:

@@ -68,6 +68,25 @@ def test_a_missing_extra_is_one_line_that_names_it(argv, hidden, needed_for, ext
                                        f'installed): pip install -e ".[{extra}]" from the srgan checkout\n')
 
 
+@pytest.mark.parametrize("argv, names", [
+    (["upscale", "{tmp}/photo.png", "-o", "{tmp}/out.png", "-n", "esrgan"], "bicubic, srresnet, srgan"),
+    (["eval", "--data", "Set5", "--model", "esrgan"], "bicubic, hr, srresnet, srgan"),
+    (["export", "--onnx", "{tmp}/g.onnx", "--model", "esrgan"], "srresnet, srgan"),
+])
+def test_an_unknown_model_name_is_answered_with_what_that_command_takes(argv, names, tmp_path, capsys):
+    """One list served all: eval's left out hr, and export's offered bicubic, which it then refused as no network;
+    upscale's --help did not list bicubic, which it takes."""
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "photo.png")
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 1
+    assert capsys.readouterr().err == (f"srgan: error: esrgan: no such weights file; the model is {names} or a "
+                                       "weights file path\n")
+    for name in names.split(", "):
+        if name != "hr":  # eval's own, beside the networks
+            assert name in " ".join(build_parser()._subparsers._group_actions[0].choices[argv[0]].format_help().split())
+
+
 def test_module_entry_point():
     result = subprocess.run([sys.executable, "-m", "srgan", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("srgan ")

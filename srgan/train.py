@@ -319,6 +319,9 @@ def _run(config, out_dir, device, info, state, init_generator, val_set, eval_set
                     break
     finally:
         log.close()
+    if stopped_by is None and info.is_main:  # the run's last word, after the bar: where its weights are
+        print(f"srgan: done: step {trainer.step}; weights in {out_dir / 'generator.safetensors'}, checkpoint "
+              f"{out_dir / 'last.pt'}", file=sys.stderr)
     return {"step": trainer.step, "stopped_by": stopped_by, "bad_total": trainer.bad_total, "out_dir": str(out_dir)}
 
 

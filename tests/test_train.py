@@ -77,8 +77,13 @@ def test_gan_phase_from_mse_checkpoint(mse_run, images, tmp_path, capsys):
     # a gan checkpoint as a start gives its generator, not its D: said, where it was silent
     assert main(["train", "--config", "smoke", *overrides(
         images, tmp_path / "again", "phase=gan", f"init_from={out / 'last.pt'}", "steps=1", "batch_size=2")]) == 0
+    err = capsys.readouterr().err
     assert (f"init_from {out / 'last.pt'} is a gan-phase checkpoint: its generator is the start, its discriminator "
-            "and optimizers are not") in capsys.readouterr().err
+            "and optimizers are not") in err
+    # the run's last line says where its weights are (it ended on the progress bar, without a word)
+    again = tmp_path / "again"
+    assert err.splitlines()[-1] == (f"srgan: done: step 1; weights in {again / 'generator.safetensors'}, checkpoint "
+                                    f"{again / 'last.pt'}")
     assert sorted(p.name for p in out.glob("*.pt")) == ["last.pt", "step_000004.pt"]
     log = [r for r in records(out) if "eval" not in r]
     assert [r["lr"] for r in log] == [1e-4, 1e-4, 1e-5, 1e-5]  # lr_decay_at=0.5, lr_decay=0.1

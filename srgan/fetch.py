@@ -270,12 +270,18 @@ def fetch_from_cli(args) -> int:
 
 
 def list_from_cli(args) -> int:
-    from .datasets import BENCHMARKS, TRAINING, locate
+    from .datasets import BENCHMARKS, TRAINING, data_roots, locate
 
     if args.data_root and not Path(args.data_root).expanduser().is_dir():  # it listed every set "not found"
         raise NotADirectoryError(f"--data-root {args.data_root}: no such folder")
+    missing = False
     for key in (*BENCHMARKS, *TRAINING):
         where = locate(key, args.data_root)
+        missing |= where is None
         hint = "not available for download" if key in UNAVAILABLE else f"srgan data fetch {key}"
         print(f"{key:<9} {where if where else f'not found ({hint})'}")
+    if missing:  # "not found" alone did not say where it had looked
+        sys.stdout.flush()
+        print(f"srgan: looked in {', '.join(map(str, data_roots(args.data_root)))} (each holding benchmarks/<Set> "
+              "and train/<Set>; --data-root DIR or $SRGAN_DATA looks elsewhere)", file=sys.stderr)
     return 0

@@ -343,3 +343,12 @@ def test_data_list_with_a_data_root_that_is_not_a_folder(tmp_path, capsys):
     """It exited 0, listing every set as "not found" under a mistyped root."""
     assert main(["data", "list", "--data-root", str(tmp_path / "nosuch")]) == 1
     assert capsys.readouterr() == ("", f"srgan: error: --data-root {tmp_path / 'nosuch'}: no such folder\n")
+
+
+def test_data_list_says_where_it_looked(tmp_path, capsys):
+    """"not found (srgan data fetch set5)" did not say where it had looked."""
+    assert main(["data", "list", "--data-root", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == "set5      not found (srgan data fetch set5)"
+    assert err == (f"srgan: looked in {tmp_path} (each holding benchmarks/<Set> and train/<Set>; --data-root DIR or "
+                   "$SRGAN_DATA looks elsewhere)\n")

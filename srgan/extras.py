@@ -12,14 +12,14 @@ class MissingExtra(ImportError):
 def require(modules: tuple[str, ...], extra: str, needed_for: str) -> list[ModuleType]:
     """Import each of ``modules``, or raise :class:`MissingExtra`: ``<needed_for> needs the <extra> extra (<module>
     is not installed): pip install -e ".[<extra>]" from the srgan checkout``."""
-    missing = []
+    found, missing = [], []
     for name in modules:
         try:
-            importlib.import_module(name)
+            found.append(importlib.import_module(name))
         except ImportError:
             missing.append(name)
     if missing:
         raise MissingExtra(f"{needed_for} needs the {extra} extra ({' and '.join(missing)} "
                            f"{'is' if len(missing) == 1 else 'are'} not installed): pip install -e \".[{extra}]\" "
                            "from the srgan checkout")
-    return [importlib.import_module(name) for name in modules]
+    return found

@@ -48,7 +48,8 @@ class RunLog:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
-                self.note("TensorBoard is not installed (the tb extra: pip install -e \".[tb]\"); logging to log.jsonl only")
+                self.note("TensorBoard is not installed (the tb extra: pip install -e \".[tb]\"); "
+                          "logging to log.jsonl only")
             else:
                 self.tb = SummaryWriter(str(out_dir / "tb"), purge_step=start + 1)
         if earlier is not None:

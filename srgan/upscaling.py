@@ -284,7 +284,7 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 
 def _gray_assembly(height: int, width: int, scale: int) -> str:
     """How an 8-bit grayscale output is assembled: float32 up to LARGE_OUTPUT_PIXELS, so that its luma is taken
-    before the one rounding to 8 bits, as the CLI does (rounding RGB first, then the luma, was up to 0.94 of a
+    before the one rounding to 8 bits, as the CLI does (rounding RGB first, then the luma, put 16% of pixels one
     level off); uint8 beyond, where float copies would not fit."""
     return "float32" if height * width * scale * scale <= LARGE_OUTPUT_PIXELS else "uint8"
 

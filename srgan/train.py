@@ -250,6 +250,10 @@ def _run(config, out_dir, device, info, state, init_generator, val_set, eval_set
                      f"precision {str(trainer.dtype).replace('torch.', '')}, "
                      f"{'channels_last' if c.channels_last else 'NCHW'}{', compiled' if c.compile else ''}, "
                      f"{info.world_size} process(es), out_dir {out_dir}")
+        if info.is_main and c.phase == "gan" and c.lr_decay != 1 and trainer.lr_decay_step >= c.steps:
+            # the bundled gan configs decay at the paper's step 100,000: a shorter run never decays, without a word
+            log.note(f"lr_decay_step {trainer.lr_decay_step} is not before steps {c.steps}: the learning rate does "
+                     "not decay in this run (lr_decay_step=0 decays at lr_decay_at x steps)")
         stopped_by = None
         window: dict[str, list[float]] = defaultdict(list)
         d_wins_streak = 0

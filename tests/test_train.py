@@ -67,6 +67,21 @@ def test_mse_phase_end_to_end(mse_run):
     assert all(torch.equal(v, state["generator"][k]) for k, v in g.state_dict().items())
 
 
+def test_a_gan_run_too_short_to_decay_its_lr_says_so(mse_run, images, tmp_path, capsys):
+    """The bundled gan configs decay at the paper's step 100,000: `--config srgan-mse steps=50000` never decayed,
+    without a word."""
+    assert main(["train", "--config", "smoke", *overrides(
+        images, tmp_path / "gan", "phase=gan", f"init_from={mse_run / 'last.pt'}", "steps=2", "batch_size=2",
+        "lr_decay_step=100000")]) == 0
+    assert ("srgan: lr_decay_step 100000 is not before steps 2: the learning rate does not decay in this run "
+            "(lr_decay_step=0 decays at lr_decay_at x steps)\n") in capsys.readouterr().err
+    assert {r["lr"] for r in records(tmp_path / "gan")} == {1e-4}
+    assert main(["train", "--config", "smoke", *overrides(
+        images, tmp_path / "gan2", "phase=gan", f"init_from={mse_run / 'last.pt'}", "steps=2", "batch_size=2",
+        "lr_decay_step=1")]) == 0
+    assert "does not decay" not in capsys.readouterr().err
+
+
 def test_gan_phase_from_mse_checkpoint(mse_run, images, tmp_path, capsys):
     out = tmp_path / "gan"
     reported = shutil.copytree(images, tmp_path / images.name)  # a copy: training on a reported set is refused

@@ -107,7 +107,7 @@ class TrainConfig:
     max_bad_steps: int = 10                 # consecutive NaN/Inf losses before stopping
     d_wins_warn_steps: int = 1000           # warn each time D has won outright this many steps in a row; 0 = off
     tensorboard: bool = True                # TensorBoard scalars/images when tensorboard is installed
-    progress: bool = True                   # tqdm progress bar
+    progress: bool = True                   # tqdm bar on a terminal; into a pipe or file, a line per log record
 
     def validate(self) -> "TrainConfig":
         def check(ok: bool, key: str, message: str) -> None:
@@ -210,7 +210,7 @@ KEY_HELP = {
     "max_bad_steps": "consecutive NaN/Inf losses before training stops",
     "d_wins_warn_steps": "warn when the discriminator wins outright this many steps in a row (0: off)",
     "tensorboard": "write TensorBoard scalars and images when tensorboard is installed",
-    "progress": "tqdm progress bar",
+    "progress": "tqdm progress bar on a terminal; into a pipe or a file, a plain line per log record",
 }
 
 def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:

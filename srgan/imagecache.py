@@ -112,7 +112,7 @@ class ImageCache:
                 todo.append(len(entries) - 1)
         if todo:
             bar = tqdm(todo, desc="srgan: decoding training images into cache", unit="img",
-                       disable=not progress, dynamic_ncols=True)
+                       disable=None if progress else True, dynamic_ncols=True)  # None: off in a pipe or file
             for k in bar:
                 path, entry, _ = entries[k]
                 try:

@@ -25,6 +25,9 @@ class RunLog:
         self.active = out_dir is not None
         self.out_dir = out_dir
         self.bar = self.tb = None
+        self.total = total
+        # Into a pipe or a log file, tqdm's bar is carriage returns: a plain line per log record instead
+        self.lines = progress and not sys.stderr.isatty()
         if not self.active:
             return
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -39,7 +42,7 @@ class RunLog:
         self.fresh, self.written = start == 0, False
         self.made_tb = tensorboard and not (out_dir / "tb").exists()
         self.jsonl = open(path, "a", buffering=1)
-        if progress:
+        if progress and not self.lines:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, initial=start, desc="srgan train", unit="step", dynamic_ncols=True,
@@ -74,6 +77,10 @@ class RunLog:
         if not self.active:
             return
         self._append(record)
+        if self.lines:
+            print(f"srgan: step {record['step']}/{self.total}: " + ", ".join(
+                f"{k} {v:.4g}" for k, v in record.items() if k != "step" and isinstance(v, (int, float))),
+                file=sys.stderr)
         if self.tb is not None:
             for key, value in record.items():
                 if key != "step" and isinstance(value, (int, float)):

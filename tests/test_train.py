@@ -67,6 +67,17 @@ def test_mse_phase_end_to_end(mse_run):
     assert all(torch.equal(v, state["generator"][k]) for k, v in g.state_dict().items())
 
 
+def test_progress_into_a_pipe_is_a_line_per_record(images, tmp_path, capsys):
+    """progress=true (the default) wrote tqdm's carriage-return bars into pipes and log files."""
+    run = [a for a in overrides(images, tmp_path / "run", "steps=4", "log_every=2", "batch_size=2")
+           if a != "progress=false"]
+    assert main(["train", "--config", "smoke", *run]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "srgan train:" not in err
+    steps = [line.split(":")[1] for line in err.splitlines() if line.startswith("srgan: step ")]
+    assert steps == [" step 2/4", " step 4/4"] and "loss_g " in err
+
+
 def test_a_gan_run_too_short_to_decay_its_lr_says_so(mse_run, images, tmp_path, capsys):
     """The bundled gan configs decay at the paper's step 100,000: `--config srgan-mse steps=50000` never decayed,
     without a word."""

@@ -73,7 +73,13 @@ def exclusive(out_dir: Path) -> Iterator[None]:
     created = make_folder(out_dir, failure=f"config 'out_dir': cannot create {out_dir}")
     path = out_dir / ".lock"
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # an existing folder on a read-only mount, or not ours: not "[Errno 30] ... .lock"
+            remove_if_empty(created)
+            error = OSError(f"config 'out_dir': cannot write in {out_dir} ({exc.strerror or exc})")
+            error.errno = exc.errno
+            raise error from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

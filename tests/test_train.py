@@ -78,6 +78,26 @@ def test_progress_into_a_pipe_is_a_line_per_record(images, tmp_path, capsys):
     assert steps == [" step 2/4", " step 4/4"] and "loss_g " in err
 
 
+def test_an_existing_out_dir_that_cannot_be_written_is_one_line(images, tmp_path, monkeypatch, capsys):
+    """An existing out_dir on a read-only mount gave "[Errno 30] Read-only file system: '<out>/.lock'" (a new one
+    on the same mount said it in the config's words)."""
+    import errno
+
+    out = tmp_path / "run"
+    out.mkdir()
+    real_open = os.open
+
+    def read_only(path, flags, *args, **kwargs):
+        if str(path).endswith(".lock"):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
+    assert main(["train", "--config", "smoke", *overrides(images, out, "steps=1")]) == 1
+    assert capsys.readouterr().err == (f"srgan: error: config 'out_dir': cannot write in {out} (Read-only file "
+                                       "system)\n")
+
+
 def test_a_gan_run_too_short_to_decay_its_lr_says_so(mse_run, images, tmp_path, capsys):
     """The bundled gan configs decay at the paper's step 100,000: `--config srgan-mse steps=50000` never decayed,
     without a word."""

@@ -266,11 +266,12 @@ def _problem(src: Path, job: Future) -> str | None:
 def output_dtype(img: Image, scale: int, large_output_pixels: int) -> str:
     """How :func:`upscale_planes` assembles the output of a decoded file: uint16 for 16-bit sources, uint8
     for 8-bit colour (the bytes the float path would give, without a float32 copy), float32 for grayscale up to
-    ``large_output_pixels`` (its luma is then taken before rounding)."""
-    h, w = img.rgb.shape[:2]
+    ``large_output_pixels`` (its luma is then taken before rounding: :func:`~srgan.upscaling.gray_output_dtype`)."""
+    from .upscaling import gray_output_dtype
+
     if img.bit_depth == 16:
         return "uint16"
-    return "float32" if img.grayscale and h * w * scale * scale <= large_output_pixels else "uint8"
+    return gray_output_dtype(*img.rgb.shape[:2], scale, large_output_pixels) if img.grayscale else "uint8"
 
 
 def write_output(img: Image, y: np.ndarray, a: np.ndarray | None, dest: str | os.PathLike, *, scale: int,

@@ -108,12 +108,14 @@ def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | 
         cached = _ENGINES.get(model, {}).get((dev, dtype, back_project))
         if cached is not None and cached[0] == stamp:
             return cached[1]
+    from .evaluate import _fixed_precision
+
     net = load_model(model, dev)
-    bicubic = type(getattr(net, "_orig_mod", net)).__name__ == "BicubicUpscaler"
+    fixed = _fixed_precision(getattr(net, "_orig_mod", net))  # bicubic: float64, as in srgan eval
+    bicubic = fixed is not None
     if bicubic:
         if precision in ("bf16", "fp16"):  # as srgan eval refuses them
-            raise ValueError(f"bicubic always runs in float64, as MATLAB's imresize does; precision {precision} "
-                             "does not apply")
+            raise ValueError(f"{fixed}; precision {precision} does not apply")
         dtype = torch.float64  # its input too: in bf16 ('auto' on bf16 CPUs) 5% of pixels came out 1 level off
     net = fast_generator(net).to(dev)
     if dtype != torch.float32:
@@ -282,11 +284,11 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- the API
 
 
-def _gray_assembly(height: int, width: int, scale: int) -> str:
-    """How an 8-bit grayscale output is assembled: float32 up to LARGE_OUTPUT_PIXELS, so that its luma is taken
-    before the one rounding to 8 bits, as the CLI does (rounding RGB first, then the luma, put 16% of pixels one
-    level off); uint8 beyond, where float copies would not fit."""
-    return "float32" if height * width * scale * scale <= LARGE_OUTPUT_PIXELS else "uint8"
+def gray_output_dtype(height: int, width: int, scale: int, large_output_pixels: int = LARGE_OUTPUT_PIXELS) -> str:
+    """How an 8-bit grayscale output is assembled, for files and the API alike: float32 up to
+    ``large_output_pixels`` HR pixels, so that its luma is taken before the one rounding to 8 bits (rounding RGB
+    first, then the luma, put 16% of pixels one level off); uint8 beyond, where float copies would not fit."""
+    return "float32" if height * width * scale * scale <= large_output_pixels else "uint8"
 
 
 def _from_pil(image):
@@ -359,7 +361,7 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
         image = exif_upright(image)  # EXIF orientation, as files are read: Image.open of a phone photo came back turned
         rgb, alpha, mode = _from_pil(image)
         out = ("float32" if mode in ("I;16", "I", "F") else
-               _gray_assembly(*rgb.shape[:2], engine.scale) if mode in ("L", "LA") else "uint8")
+               gray_output_dtype(*rgb.shape[:2], engine.scale) if mode in ("L", "LA") else "uint8")
         y, a = upscale_planes(engine, torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1),
                               None if alpha is None else torch.from_numpy(alpha), tile=tile, out=out)
         return _to_pil(y, a, mode, image.info)
@@ -371,7 +373,7 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
         if arr.dtype == np.uint8:
             white = 255.0
             gray = arr.ndim == 2 or arr.shape[2] < 3
-            out = _gray_assembly(*arr.shape[:2], engine.scale) if gray else "uint8"
+            out = gray_output_dtype(*arr.shape[:2], engine.scale) if gray else "uint8"
         elif arr.dtype == np.uint16:
             white, out = 65535.0, "float32"
         elif np.issubdtype(arr.dtype, np.floating):

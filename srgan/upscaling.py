@@ -116,7 +116,7 @@ def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | 
     if bicubic:
         if precision in ("bf16", "fp16"):  # as srgan eval refuses them
             raise ValueError(f"{fixed}; precision {precision} does not apply")
-        dtype = torch.float64  # its input too: in bf16 ('auto' on bf16 CPUs) 5% of pixels came out 1 level off
+        dtype = torch.float64  # its input too: in bf16 ('auto' on bf16 CPUs) 5-14% of pixels came out 1 level off
     net = fast_generator(net).to(dev)
     if dtype != torch.float32:
         net = net.to(dtype)
@@ -287,7 +287,8 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 def gray_output_dtype(height: int, width: int, scale: int, large_output_pixels: int = LARGE_OUTPUT_PIXELS) -> str:
     """How an 8-bit grayscale output is assembled, for files and the API alike: float32 up to
     ``large_output_pixels`` HR pixels, so that its luma is taken before the one rounding to 8 bits (rounding RGB
-    first, then the luma, put 16% of pixels one level off); uint8 beyond, where float copies would not fit."""
+    first, then the luma, put about 12% of pixels one level off: benchmarks/rounding_paths.py); uint8 beyond,
+    where float copies would not fit."""
     return "float32" if height * width * scale * scale <= large_output_pixels else "uint8"
 
 

@@ -271,8 +271,9 @@ def test_api_returns_same_kind(tiny_model):
 
 
 def test_api_grayscale_is_rounded_once_as_the_cli_rounds_it(tiny_model, weights, tmp_path):
-    """uint8 grayscale arrays and L/LA images were rounded twice (RGB to 8 bits, then the luma): 572 of 3,536
-    pixels one level off the CLI's file, which takes the luma of the float output and rounds once."""
+    """uint8 grayscale arrays and L/LA images were rounded twice (RGB to 8 bits, then the luma): about 12% of
+    pixels one level off the CLI's file (benchmarks/rounding_paths.py), which takes the luma of the float output
+    and rounds once."""
     gray = np.random.default_rng(0).integers(0, 256, (13, 17), dtype=np.uint8)
     alpha = np.linspace(0, 255, 13 * 17).reshape(13, 17).astype(np.uint8)
     Image.fromarray(gray).save(tmp_path / "g.png")
@@ -357,8 +358,9 @@ def test_tiny_images_stream_their_rows_and_bicubic_is_not_padded(tiny_model):
 
 
 def test_bicubic_runs_in_float64_whatever_the_precision():
-    """`srgan upscale -n bicubic` (and serve's bicubic) ran in bf16 where 'auto' picks it: 5% of a photo's pixels
-    one level off MATLAB's bicubic, under a "bf16" label. It is float64 now, as in eval, which refuses bf16 too."""
+    """`srgan upscale -n bicubic` (and serve's bicubic) ran in bf16 where 'auto' picks it: 5-14% of the samples'
+    pixels one level off MATLAB's bicubic (benchmarks/rounding_paths.py), under a "bf16" label. It is float64
+    now, as in eval, which refuses bf16 too."""
     from srgan.imresize import imresize
 
     x = np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)

@@ -64,6 +64,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.config is None and args.resume in (None, "last"):  # a stored config needs its checkpoint named
+        args.usage_parser.error("the following arguments are required: --config (or --resume CKPT|RUN_DIR, which "
+                                "continues with the config stored in the checkpoint)")
     from .train import train_from_cli
 
     return train_from_cli(args)
@@ -203,12 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(sub, "train", help="train SRResNet (phase mse) or SRGAN (phase gan)",
                 epilog=_config_keys_help, formatter_class=TrainHelpFormatter)
-    p.add_argument("--config", required=True,
-                   help="a TOML file or a bundled config: paper-srresnet, paper-srgan-vgg54, srgan-mse, smoke")
+    p.add_argument("--config",
+                   help="a TOML file or a bundled config: paper-srresnet, paper-srgan-vgg54, srgan-mse, smoke "
+                        "(with --resume CKPT it may be left out: the checkpoint's own config)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="override config keys (listed below), e.g. steps=1000 lr=2e-4")
     p.add_argument("--resume", nargs="?", const="last", metavar="CKPT",
-                   help="continue from a checkpoint (without CKPT: the run folder's last one)")
+                   help="continue from a checkpoint, or a run folder's last.pt (without CKPT: out_dir's last.pt)")
     p.set_defaults(func=cmd_train)
 
     p = command(sub, "eval", help="PSNR/SSIM (Y channel) and NIQE on benchmark sets such as Set5/Set14/BSD100")

@@ -269,14 +269,16 @@ def resolve_config_path(name: str | Path) -> Path:
 GAN_ONLY = ("adversarial_weight", "grid_weight", "label_smoothing", "lr_decay", "lr_decay_at", "lr_decay_step")
 
 
-def load_config(name: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
-    values: dict[str, Any] = {}
-    source = "config"
+def load_config(name: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (), *,
+                stored: dict[str, Any] | None = None, source: str = "config") -> TrainConfig:
+    """A config file (or bundled name) with ``key=value`` overrides on top. ``stored``: start from these values
+    instead of a file: a checkpoint's own config (``srgan train --resume CKPT`` without ``--config``)."""
+    from_file: dict[str, Any] = {}
     if name:
         path = resolve_config_path(name)
         source = str(path)
         try:
-            values = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: the BOM Windows editors write
+            from_file = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: the BOM Windows editors write
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     parsed = [parse_override(item) for item in overrides]
@@ -286,9 +288,9 @@ def load_config(name: str | Path | None = None, overrides: list[str] | tuple[str
         if key not in known:
             raise ConfigError(f"override {item!r}: unknown key {key!r}; known keys: {', '.join(known)}")
         _coerce(key, value, hints[key], f"override {item!r}")
-    values.update(parsed)
-    config = TrainConfig.from_dict(values, source=source)
-    ignored = [key for key in GAN_ONLY if key in values]
+    config = TrainConfig.from_dict({**(stored or {}), **from_file, **dict(parsed)}, source=source)
+    chosen = set(from_file) | {key for key, _value in parsed}  # set on purpose, unlike every key a checkpoint keeps
+    ignored = [key for key in GAN_ONLY if key in chosen]
     if config.phase == "mse" and ignored:  # set on purpose and silently without effect is worse than an error
         raise ConfigError(f"config {', '.join(repr(k) for k in ignored)}: only the gan phase uses "
                           f"{'it' if len(ignored) == 1 else 'them'}, and phase is 'mse'; remove "

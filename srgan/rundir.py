@@ -52,8 +52,10 @@ def refuse_fresh_run(out_dir: Path) -> None:
 
 
 def resume_path(out_dir: Path, resume: str) -> Path:
-    """``--resume`` (no value) means ``out_dir/last.pt``; otherwise the given file."""
+    """``--resume`` (no value) means ``out_dir/last.pt``; a folder, its ``last.pt``; otherwise the given file."""
     path = out_dir / "last.pt" if resume == "last" else Path(resume).expanduser()
+    if path.is_dir():
+        path = path / "last.pt"
     if not path.is_file():
         found = step_checkpoints(out_dir) if resume == "last" else []
         hint = f"; its newest is {found[-1]}: --resume {found[-1]}" if found else " (nothing to resume in this out_dir)"

@@ -53,13 +53,40 @@ class TrainingStopped(RuntimeError):
 
 
 def train_from_cli(args) -> int:
-    config = load_config(args.config, args.overrides)
+    config = load_config(args.config, args.overrides) if args.config else stored_config(args.resume, args.overrides)
     try:
         train(config, resume=args.resume)
     except TrainingStopped as exc:
         print(f"srgan: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def stored_config(resume: str, overrides: list[str] = ()) -> TrainConfig:
+    """``srgan train --resume CKPT`` without ``--config``: the config stored in the checkpoint, overrides on top.
+    Its folders are its own spelling where that still names something from here, else the folders the run
+    started with (``"paths"``: a relative train_data from another working folder); out_dir is the checkpoint's."""
+    path = rundir.resume_path(Path("."), resume)
+    state = _read_checkpoint(path)
+    values = dict(state["config"])
+    for key, started in state.get("paths", {}).items():
+        spelled = as_list(values.get(key, ""))
+        if len(started) == len(spelled) and not all(p in ("", "pool") or Path(p).expanduser().exists()
+                                                    for p in spelled):
+            values[key] = started if isinstance(values[key], list) else started[0]
+    values["out_dir"] = str(path.parent)
+    return load_config(overrides=overrides, stored=values, source=f"{path}'s config")
+
+
+def _read_checkpoint(path: Path) -> dict:
+    """A training checkpoint, checked to hold what a resume needs."""
+    state = load_checkpoint(path)
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ConfigError(f"--resume: {path} is not an srgan training checkpoint")
+    missing = [k for k in RESUME_NEEDS if not isinstance(state.get(k), dict if k != "step" else int)]
+    if missing or isinstance(state["step"], bool) or state["step"] < 0:  # a KeyError: 'rng' from deep in the start
+        raise ConfigError(f"--resume: {path} is damaged: {', '.join(missing) or 'step'} missing or of the wrong kind")
+    return state
 
 
 def train(config: TrainConfig, resume: str | None = None) -> dict:
@@ -192,12 +219,7 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
         # its log would be cut and its checkpoints pruned in favour of the other run's
         raise ConfigError(f"--resume {resume}: out_dir {out_dir} holds another run; continue in the checkpoint's "
                           f"own folder (out_dir={path.parent}) or in a new one")
-    state = load_checkpoint(path)
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ConfigError(f"--resume: {path} is not an srgan training checkpoint")
-    missing = [k for k in RESUME_NEEDS if not isinstance(state.get(k), dict if k != "step" else int)]
-    if missing or isinstance(state["step"], bool) or state["step"] < 0:  # a KeyError: 'rng' from deep in the start
-        raise ConfigError(f"--resume: {path} is damaged: {', '.join(missing) or 'step'} missing or of the wrong kind")
+    state = _read_checkpoint(path)
     saved = TrainConfig.from_dict(state["config"], source=str(path)).to_dict()
     differ = sorted(k for k, v in config.to_dict().items()
                     if k not in RESUME_MAY_CHANGE and not _same_setting(k, saved.get(k), v, state.get("paths", {}).get(k)))

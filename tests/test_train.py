@@ -486,6 +486,32 @@ def test_resume_from_another_working_folder_and_after_a_move(images, tmp_path, m
     assert train(load_config("smoke", overrides(moved / "data", moved / "run", "steps=6")), resume="last")["step"] == 6
 
 
+def test_resume_with_the_checkpoints_own_config(images, tmp_path, monkeypatch, capsys):
+    """`srgan train --resume CKPT` needed --config and the run's overrides again, though the checkpoint stores its
+    config. Without --config the stored one is used (overrides on top), out_dir is the checkpoint's folder, a run
+    folder means its last.pt, and a relative train_data is the folder the run started with."""
+    home = tmp_path / "proj"
+    shutil.copytree(images, home / "data")
+    monkeypatch.chdir(home)
+    run = ["steps=20", "checkpoint_every=10", "keep_last=5", "batch_size=4", "lr=3e-4"]
+    assert main(["train", "--config", "smoke", *overrides("data", "straight", *run)]) == 0
+    assert main(["train", "--config", "smoke", *overrides("data", "resumed", *run[1:], "steps=10")]) == 0
+    monkeypatch.chdir(tmp_path)  # "data" names nothing here: the folder the run started with is used
+    assert main(["train", "--resume", "proj/resumed/step_000010.pt", "steps=15"]) == 0
+    assert main(["train", "--resume", "proj/resumed", "steps=20"]) == 0
+    assert "out_dir proj/resumed" in capsys.readouterr().err
+    _assert_same_state(load_checkpoint(home / "straight" / "last.pt"), load_checkpoint(home / "resumed" / "last.pt"))
+    assert load_checkpoint(home / "resumed" / "last.pt")["config"]["lr"] == 3e-4
+    assert main(["train", "--resume", "proj/resumed", "steps=22", "batch_size=2"]) == 1  # still checked
+    assert "differs from last.pt's in batch_size (4 -> 2)" in capsys.readouterr().err
+    for argv in (["train"], ["train", "--resume"], ["train", "--resume", "steps=30"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        assert "required: --config (or --resume CKPT|RUN_DIR, which continues with the config stored in the " \
+               "checkpoint)" in capsys.readouterr().err
+
+
 def test_resume_refuses_other_training_images(images, tmp_path, monkeypatch):
     """A relative train_data is read from where you stand: another folder of that name passed, as did images changed
     between stop and resume; the batches then differ from the run's (sample i is cut from image i % n)."""

@@ -104,6 +104,8 @@ def train(config: TrainConfig, resume: str | None = None) -> dict:
         with sigterm_interrupts(), rundir.exclusive(out_dir) if info.is_main else nullcontext():
             # Again under the lock: another run may have written checkpoints since the check above.
             state, init_generator = _check_start(config, out_dir, resume)
+            if state is not None:
+                _check_vgg(config, state)
             summary = _run(config, out_dir, device, info, state, init_generator, val_set, eval_sets)
         clean = True
         return summary
@@ -231,6 +233,23 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
         raise ConfigError(f"--resume: {path.name} is at step {state['step']}, already >= steps={config.steps}; "
                           "raise steps=... to train further")
     return state, None
+
+
+def _check_vgg(config: TrainConfig, state: dict) -> None:
+    """The resumed run's VGG19 is the one it trained with. vgg_weights may change on resume (the file moved, or is
+    found another way), but other weights would change the content loss mid-run (a walkthrough saw it jump from
+    9e-11 to 50)."""
+    saved = state.get("vgg_sha256")  # None: an mse content loss, or a checkpoint from before this check
+    if saved is None or config.content_loss == "mse":
+        return
+    from .vgg import VGGFeatures
+
+    if VGGFeatures(config.content_loss, config.vgg_weights or None).weights_sha256() != saved:
+        started = state["config"].get("vgg_weights") or "the default VGG19 file"
+        raise ConfigError(f"config 'vgg_weights': {config.vgg_weights or 'the default VGG19 file'} holds other "
+                          f"weights than the VGG19 this run trained with ({started} when it started): its content "
+                          "loss would change mid-run; resume with those weights, or start a new run from its "
+                          "generator (init_from=...)")
 
 
 def _run(config, out_dir, device, info, state, init_generator, val_set, eval_sets) -> dict:

@@ -40,6 +40,7 @@ class Trainer:
         self.d = Discriminator() if c.phase == "gan" else None
         self.content = ContentLoss(c.content_loss, vgg_weights=c.vgg_weights or None, vgg_weight=c.vgg_weight,
                                    vgg_feature_scale=c.vgg_feature_scale)
+        self.vgg_sha256 = self.content.vgg.weights_sha256() if self.content.vgg is not None else None
         for module in (self.g, self.d, self.content):
             if module is not None:
                 module.to(device, memory_format=self.memory_format)
@@ -199,6 +200,7 @@ class Trainer:
             "scaler_g": self.scaler_g.state_dict(),
             "bad_steps": {"in_row": self.bad_in_row, "total": self.bad_total},
             "lr_decay_step": self.lr_decay_step,
+            "vgg_sha256": self.vgg_sha256,  # vgg_weights may be spelled anew on resume, not be other weights
             "rng": rng_state(),  # the batches need nothing more: they follow from step, seed and batch_size
         }
         if self.d is not None:

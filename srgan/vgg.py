@@ -6,6 +6,7 @@ conv2_2 (``vgg22``, the paper's phi_2,2) or conv5_4 (``vgg54``, phi_5,4).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -84,6 +85,15 @@ class VGGFeatures(nn.Module):
     def load_torchvision_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         """Load the ``features.*`` entries we keep; ``classifier.*`` and deeper layers are ignored."""
         load_matching(self, state, "a torchvision VGG19")
+
+    def weights_sha256(self) -> str:
+        """A hash of the weights in use (not of the file: a copy, or the same weights saved again, is the same).
+        Training checkpoints keep it: a resumed run's content loss is the run's only with the run's VGG19."""
+        digest = hashlib.sha256()
+        for name, tensor in self.features.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy())
+        return digest.hexdigest()
 
     def train(self, mode: bool = True) -> "VGGFeatures":
         # Always eval: the loss network must not change with the trainer's mode switches.

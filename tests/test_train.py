@@ -564,6 +564,32 @@ def test_missing_vgg_weights_are_refused_before_the_data_is_read(images, tmp_pat
                                        "/no/such/vgg19.pth\n")
     assert not out.exists()
 
+def test_resume_refuses_other_vgg19_weights(images, tmp_path):
+    """vgg_weights may change on --resume (the file moves), and nothing checked that it held the run's weights: the
+    content loss changed mid-run. The checkpoint keeps a hash of the weights in use; a copy of them resumes."""
+    from srgan.vgg import CUTS, build_vgg19_features
+
+    def stand_in(seed, name):
+        torch.manual_seed(seed)
+        layers = build_vgg19_features(CUTS["vgg22"]).state_dict()
+        torch.save({f"features.{k}": v for k, v in layers.items()}, tmp_path / name)
+        return tmp_path / name
+
+    first, other = stand_in(0, "vgg_a.pth"), stand_in(1, "vgg_b.pth")
+    run = tmp_path / "run"
+    vgg = ["content_loss=vgg22", "batch_size=2"]
+    train(load_config("smoke", overrides(images, run, *vgg, "steps=2", f"vgg_weights={first}")))
+    assert len(load_checkpoint(run / "last.pt")["vgg_sha256"]) == 64
+    with pytest.raises(ConfigError, match=f"config 'vgg_weights': {other} holds other weights than the VGG19 this "
+                                          f"run trained with \\({first} when it started\\)"):
+        train(load_config("smoke", overrides(images, run, *vgg, "steps=4", f"vgg_weights={other}")), resume="last")
+    assert load_checkpoint(run / "last.pt")["step"] == 2
+    moved = shutil.copy(first, tmp_path / "moved.pth")
+    summary = train(load_config("smoke", overrides(images, run, *vgg, "steps=4", f"vgg_weights={moved}")),
+                    resume="last")
+    assert summary["step"] == 4
+
+
 def test_gan_init_from_must_match_the_architecture(mse_run, images, tmp_path):
     out = tmp_path / "run"
     with pytest.raises(ConfigError, match="num_blocks"):

@@ -153,6 +153,7 @@ def _check_config(config: TrainConfig):
         raise ConfigError("config 'grad_accum': gradient accumulation is for one process; under torchrun use "
                           "more processes instead")
     eval_sets = _eval_sets(config)
+    _refuse_trained_copies(config, val_set, eval_sets)
     for bench in ([val_set] if val_set is not None and config.eval_every else []) + eval_sets:
         try:
             bench.check()
@@ -163,27 +164,39 @@ def _check_config(config: TrainConfig):
 
 
 def _eval_sets(config: TrainConfig) -> list:
-    """The eval_data sets, refused when training would see their HR images: the numbers reported on them would be
-    measured on images the model trained on."""
+    """The eval_data sets (checked against train_data by :func:`_refuse_trained_copies`)."""
     from .benchmark_sets import BenchmarkSet
-    from .data import training_files
-    from .outputs import file_identity
 
     try:
-        sets = [BenchmarkSet(folder, config.scale) for folder in _eval_folders(config)]
+        return [BenchmarkSet(folder, config.scale) for folder in _eval_folders(config)]
     except ValueError as exc:
         raise ConfigError(f"config 'eval_data': {exc}") from None
-    reported = {file_identity(path): bench.name for bench in sets for _name, path in bench.items}
-    if reported:
-        held_out = hold_out_rule(config.val_data)
-        trained = [path for path in training_files(config.train_data)[0]
-                   if file_identity(path) in reported and not held_out(path)]
-        if trained:
-            name = reported[file_identity(trained[0])]
-            raise ConfigError(f"config 'eval_data': {len(trained)} HR image(s) of {name} are in train_data (e.g. "
-                              f"{trained[0]}): its numbers would be measured on training "
-                              "images; take them out of train_data, or report on another set")
-    return sets
+
+
+def _refuse_trained_copies(config: TrainConfig, val_set, eval_sets: list) -> None:
+    """Refuse validation or eval_data images that training would see, as the same file or a byte-for-byte copy:
+    the numbers measured on them would be measured on training images. (The files of val_data itself are held
+    out of training by :func:`srgan.validation.hold_out_rule`; a copy of them elsewhere in train_data is not.)"""
+    from .data import training_files
+    from .outputs import file_identity
+    from .validation import copies_among
+
+    scored = [("val_data", val_set)] if val_set is not None else []
+    scored += [("eval_data", bench) for bench in eval_sets]
+    owner = {path: (key, bench.name) for key, bench in scored for _name, path in bench.items}
+    if not owner:
+        return
+    held_out = hold_out_rule(config.val_data)
+    trained = [path for path in training_files(config.train_data)[0] if not held_out(path)]
+    copies = copies_among(trained, list(owner))
+    if copies:
+        path, original = copies[0]
+        key, name = owner[original]
+        how = "" if file_identity(path) == file_identity(original) else f", a copy of {original}"
+        count = sum(owner[o] == (key, name) for _p, o in copies)
+        raise ConfigError(f"config '{key}': {count} HR image(s) of {name} are in train_data (e.g. {path}{how}): its "
+                          "numbers would be measured on training images; take them out of train_data, or "
+                          f"{'validate' if key == 'val_data' else 'report'} on other images")
 
 
 def _eval_folders(config: TrainConfig) -> list[Path]:

@@ -13,7 +13,9 @@ another folder, with :func:`validate`: PSNR on Y with ``scale`` px shaved, exact
 """
 from __future__ import annotations
 
+import hashlib
 import os
+from collections import defaultdict
 from pathlib import Path
 from typing import Callable
 
@@ -91,6 +93,28 @@ def hold_out_rule(val_data: str) -> Callable[[Path], bool]:
 
     held = {file_identity(path) for path in find_images([val_data])}
     return lambda path: is_validation_image(path) or file_identity(Path(path)) in held
+
+
+def copies_among(files: list[Path], originals: list[Path]) -> list[tuple[Path, Path]]:
+    """Each of ``files`` whose bytes are those of one of ``originals``, with that original: the same file by another
+    name, and a copy (which file identity misses: a copied validation folder was trained on). Only files of an
+    original's size are read, so a training pool costs a ``stat`` per file. A re-encoded copy is not found."""
+    by_size: dict[int, list[Path]] = defaultdict(list)
+    for original in originals:
+        by_size[original.stat().st_size].append(original)
+    digests: dict[Path, bytes] = {}
+
+    def digest(path: Path) -> bytes:
+        if path not in digests:
+            digests[path] = hashlib.sha256(path.read_bytes()).digest()
+        return digests[path]
+
+    found = []
+    for path in files:
+        original = next((o for o in by_size.get(path.stat().st_size, ()) if digest(o) == digest(path)), None)
+        if original is not None:
+            found.append((path, original))
+    return found
 
 
 def validate(generator, val_set, scale: int, device) -> dict[str, float]:

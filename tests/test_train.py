@@ -397,6 +397,29 @@ def test_eval_data_held_out_as_val_data_may_be_reported(images, tmp_path):
     assert len(val_set) == len(reported) == 2
 
 
+def test_copies_of_validation_or_eval_images_in_train_data_are_refused(images, tmp_path, capsys):
+    """The overlap check compared files by identity: a copied validation folder inside train_data was trained on,
+    and train_data = a copy of a set's HR images with eval_data = that set reported numbers on training images."""
+    val = tmp_path / "val"
+    val.mkdir()
+    for i in range(2):  # large enough for NIQE
+        Image.open(images / f"img{i}.png").resize((200, 112)).save(val / f"v{i}.png")
+    pool = shutil.copytree(images, tmp_path / "pool")
+    shutil.copytree(val, pool / "val_copy")
+    out = tmp_path / "run"
+    for key in ("val_data", "eval_data"):
+        argv = overrides(pool, out, "eval_every=2", f"{key}={val}")
+        assert main(["train", "--config", "smoke", *argv]) == 1
+        assert capsys.readouterr().err == (
+            f"srgan: error: config '{key}': 2 HR image(s) of val are in train_data (e.g. {pool / 'val_copy' / 'v0.png'}"
+            f", a copy of {val / 'v0.png'}): its numbers would be measured on training images; take them out of "
+            f"train_data, or {'validate' if key == 'val_data' else 'report'} on other images\n")
+        assert not out.exists()
+    (pool / "val_copy" / "v1.png").unlink()
+    Image.open(val / "v0.png").save(pool / "val_copy" / "v0.png", compress_level=0)  # re-encoded: not a copy
+    assert main(["train", "--config", "smoke", *overrides(pool, out, "steps=1", f"val_data={val}")]) == 0
+
+
 def test_eval_data_takes_a_benchmark_name(images, tmp_path, monkeypatch):
     """eval_data=Set5 is looked up as `srgan eval --data Set5` does; it was "not found: Set5"."""
     shutil.copytree(images, tmp_path / "root" / "benchmarks" / "Set5")

@@ -291,6 +291,11 @@ def _run(config, out_dir, device, info, state, init_generator, val_set, eval_set
         if state is not None and "data" not in state:  # from before the check: what it trained on is not known
             log.note(f"resumed from a checkpoint that does not record its training images; {now['images']} image "
                      "file(s) found now")
+        saved_world = state.get("world_size", info.world_size) if state is not None else info.world_size
+        if info.is_main and saved_world != info.world_size:
+            log.note(f"resumed in {info.world_size} process(es), the run saved from {saved_world}: not an exact "
+                     "continuation" + (" (on the CPU, BatchNorm normalises each process's share of the batch with its "
+                                       "own statistics)" if device.type == "cpu" else ""))
         if set_aside is not None:
             log.note(f"resumed from step {start}: the later checkpoints of the run that went on from it are "
                      f"moved to {set_aside}")
@@ -307,6 +312,9 @@ def _run(config, out_dir, device, info, state, init_generator, val_set, eval_set
                      f"precision {str(trainer.dtype).replace('torch.', '')}, "
                      f"{'channels_last' if c.channels_last else 'NCHW'}{', compiled' if c.compile else ''}, "
                      f"{info.world_size} process(es), out_dir {out_dir}")
+        if info.is_main and c.eval_every and val_set is None and not eval_sets:
+            log.note(f"eval_every {c.eval_every} with neither val_data nor eval_data: nothing is scored, only the "
+                     "sample grids are written (samples/)")
         if info.is_main and c.phase == "gan" and c.lr_decay != 1 and trainer.lr_decay_step >= c.steps:
             # the bundled gan configs decay at the paper's step 100,000: a shorter run never decays, without a word
             log.note(f"lr_decay_step {trainer.lr_decay_step} is not before steps {c.steps}: the learning rate does "

@@ -200,6 +200,7 @@ class Trainer:
             "scaler_g": self.scaler_g.state_dict(),
             "bad_steps": {"in_row": self.bad_in_row, "total": self.bad_total},
             "lr_decay_step": self.lr_decay_step,
+            "world_size": self.info.world_size,  # on the CPU, BatchNorm's batch statistics are per process
             "vgg_sha256": self.vgg_sha256,  # vgg_weights may be spelled anew on resume, not be other weights
             "rng": rng_state(),  # the batches need nothing more: they follow from step, seed and batch_size
         }

@@ -41,6 +41,15 @@ def overrides(images, out_dir, *extra):
             "device=cpu", *extra]
 
 
+def mirrored(images, folder):
+    """The images flipped left-right into ``folder``: an eval set like the training images that is none of them
+    (a copy is refused as training images)."""
+    folder.mkdir(parents=True)
+    for path in images.iterdir():
+        Image.open(path).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / path.name)
+    return folder
+
+
 def records(out_dir):
     return [json.loads(line) for line in (Path(out_dir) / "log.jsonl").read_text().splitlines()]
 
@@ -115,7 +124,7 @@ def test_a_gan_run_too_short_to_decay_its_lr_says_so(mse_run, images, tmp_path, 
 
 def test_gan_phase_from_mse_checkpoint(mse_run, images, tmp_path, capsys):
     out = tmp_path / "gan"
-    reported = shutil.copytree(images, tmp_path / images.name)  # a copy: training on a reported set is refused
+    reported = mirrored(images, tmp_path / images.name)
     assert main(["train", "--config", "smoke", *overrides(
         images, out, "phase=gan", f"init_from={mse_run / 'last.pt'}", "steps=4", "batch_size=2",
         "checkpoint_every=4", "log_every=1", "eval_every=4", f"eval_data={reported}")]) == 0
@@ -422,7 +431,7 @@ def test_copies_of_validation_or_eval_images_in_train_data_are_refused(images, t
 
 def test_eval_data_takes_a_benchmark_name(images, tmp_path, monkeypatch):
     """eval_data=Set5 is looked up as `srgan eval --data Set5` does; it was "not found: Set5"."""
-    shutil.copytree(images, tmp_path / "root" / "benchmarks" / "Set5")
+    mirrored(images, tmp_path / "root" / "benchmarks" / "Set5")
     monkeypatch.setenv("SRGAN_DATA", str(tmp_path / "root"))
     out = tmp_path / "run"
     assert main(["train", "--config", "smoke", *overrides(images, out, "steps=2", "batch_size=2", "log_every=1",
@@ -611,6 +620,22 @@ def test_resume_refuses_other_vgg19_weights(images, tmp_path):
     summary = train(load_config("smoke", overrides(images, run, *vgg, "steps=4", f"vgg_weights={moved}")),
                     resume="last")
     assert summary["step"] == 4
+
+
+def test_start_notes_for_nothing_to_score_and_another_process_count(images, tmp_path, capsys):
+    """Two starts that said nothing: eval_every with neither val_data nor eval_data (no numbers ever came), and a
+    run saved from W torchrun processes resumed in one (on the CPU its BatchNorm statistics change)."""
+    run = tmp_path / "run"
+    assert main(["train", "--config", "smoke", *overrides(images, run, "steps=2", "batch_size=2", "eval_every=2")]) == 0
+    assert ("srgan: eval_every 2 with neither val_data nor eval_data: nothing is scored, only the sample grids are "
+            "written (samples/)") in capsys.readouterr().err
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_000002.png"]
+    state = load_checkpoint(run / "last.pt")
+    assert state["world_size"] == 1
+    torch.save({**state, "world_size": 2}, run / "last.pt")  # as a 2-process run saves it
+    assert main(["train", "--resume", str(run), "steps=3"]) == 0
+    assert ("srgan: resumed in 1 process(es), the run saved from 2: not an exact continuation (on the CPU, "
+            "BatchNorm normalises each process's share of the batch with its own statistics)") in capsys.readouterr().err
 
 
 def test_gan_init_from_must_match_the_architecture(mse_run, images, tmp_path):

@@ -202,7 +202,9 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
     A perfect reconstruction has PSNR ``inf``.
     ``round_y=False`` measures on unrounded float Y (BasicSR's convention) instead of
     MATLAB's ``rgb2ycbcr``-of-uint8 rounded Y; see docs/EVALUATION.md for the difference.
-    ``back_project`` scores the model's outputs after :mod:`srgan.backproject`'s correction.
+    ``back_project`` scores the model's outputs after :mod:`srgan.backproject`'s correction. ``progress``: a
+    bar per set on a terminal; into a pipe or a log file, a line as each set starts (a bar there is carriage
+    returns, and nothing showed for the 50 s of BSD100).
     """
     from .imagewrite import check_writable_dir, write_image
 
@@ -263,7 +265,9 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
         for i, bench in enumerate(sets):
             per_image = {}
             items = ((name, None, hr) for name, hr in bench.hr_images()) if ground_truth else bench
-            if progress:
+            if progress and not sys.stderr.isatty():
+                print(f"srgan: eval {keys[i]}: {len(bench)} image(s)", file=sys.stderr, flush=True)
+            elif progress:
                 from tqdm import tqdm
 
                 items = tqdm(items, total=len(bench), desc=f"srgan: eval {keys[i]}", unit="img", leave=False,
@@ -362,7 +366,7 @@ def eval_from_cli(args) -> int:
                                   "earlier report: choose another name")
     back_project = getattr(args, "back_project", False)
     results = evaluate(model, sets, scale=scale, device=device, precision=args.precision,
-                       save_images=getattr(args, "save_images", None), progress=sys.stderr.isatty(),
+                       save_images=getattr(args, "save_images", None), progress=True,
                        metrics=metrics, back_project=back_project)
     measured = [m for m in METRICS if any(m in r for r in results.values())]
     on_y = "/".join(m.upper() for m in measured if m != "lpips")

@@ -279,7 +279,8 @@ def test_metric_names_and_the_hr_model_fail_clearly(bench):
 def test_cli_eval_bicubic_prints_table_and_writes_json(bench, tmp_path, capsys):
     out = tmp_path / "res" / "set5.json"
     assert main(["eval", "--model", "bicubic", "--data", str(bench / "Set5"), "--json", str(out)]) == 0
-    text = capsys.readouterr().out
+    text, err = capsys.readouterr()
+    assert err == "srgan: eval Set5: 5 image(s)\n"  # into a pipe: a line per set (nothing showed until the table)
     assert "| set | images | PSNR (dB) | SSIM |" in text
     assert "| Set5 | 5 | 28.42 | 0.8102 |" in text
     assert f"LR images: Set5 from {bench / 'Set5' / 'LR_bicubic_x4'}\n" in text  # which LR was scored

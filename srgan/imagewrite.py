@@ -356,7 +356,7 @@ def check_writable_dir(path: str | os.PathLike) -> Path:
     if folder.exists() and not folder.is_dir():
         raise ImageError(path, "exists and is not a folder")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        made = make_folder(folder)
     except OSError as exc:
         raise ImageError(path, f"cannot create output folder ({mkdir_problem(exc)})") from exc
     probe = folder / f".srgan-write-test-{secrets.token_hex(4)}"
@@ -365,5 +365,6 @@ def check_writable_dir(path: str | os.PathLike) -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
+        remove_if_empty(made)
         raise ImageError(path, f"output folder is not writable ({exc.strerror or exc})") from exc
     return folder

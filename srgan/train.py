@@ -252,8 +252,8 @@ def _check_vgg(config: TrainConfig, state: dict) -> None:
     """The resumed run's VGG19 is the one it trained with. vgg_weights may change on resume (the file moved, or is
     found another way), but other weights would change the content loss mid-run (a walkthrough saw it jump from
     9e-11 to 50)."""
-    saved = state.get("vgg_sha256")  # None: an mse content loss, or a checkpoint from before this check
-    if saved is None or config.content_loss == "mse":
+    saved = state.get("vgg_sha256")  # None: an mse content loss (content_loss cannot change on resume), or a
+    if saved is None:  # checkpoint from before this check
         return
     from .vgg import VGGFeatures
 

@@ -355,6 +355,11 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
     """
     from PIL import Image as PILImage
 
+    if isinstance(image, torch.Tensor) and (image.is_meta or image.layout != torch.strided):
+        # they failed in torch's words ("device must be one of ... got 'meta'", "Could not run 'aten::aminmax'")
+        kind = "meta-device" if image.is_meta else str(image.layout).replace("torch.", "")
+        raise ValueError(f"expected a tensor with its pixels in memory, got a {kind} tensor (.to_dense(), or "
+                         "materialise it first)")
     if isinstance(image, torch.Tensor) and device == "auto" and image.device.type != "cpu" \
             and not isinstance(model, Engine):
         device = image.device

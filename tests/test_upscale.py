@@ -382,6 +382,15 @@ def test_bicubic_runs_in_float64_whatever_the_precision():
         prepare("bicubic", "cpu", "bf16")
 
 
+def test_api_tensors_without_pixels_in_memory_are_refused(tiny_model):
+    """A meta-device tensor failed as "device must be one of ... got 'meta'" (a device the caller never passed),
+    a sparse one as "Could not run 'aten::aminmax' with arguments from the 'SparseCPU' backend"."""
+    for image, kind in ((torch.empty(3, 8, 8, device="meta"), "meta-device"), (torch.rand(3, 8, 8).to_sparse(),
+                                                                               "sparse_coo")):
+        with pytest.raises(ValueError, match=rf"^expected a tensor with its pixels in memory, got a {kind} tensor"):
+            srgan.upscale(image, model=tiny_model)
+
+
 def test_api_float_values_outside_0_1_are_refused(tiny_model):
     # a 0-255 float image used to come back white (clipped) without a word; NaN used to come back as NaN
     photo = np.random.default_rng(0).random((5, 6, 3), dtype=np.float32)

@@ -87,9 +87,15 @@ def test_an_unknown_model_name_is_answered_with_what_that_command_takes(argv, na
             assert name in " ".join(build_parser()._subparsers._group_actions[0].choices[argv[0]].format_help().split())
 
 
-def test_module_entry_point():
+def test_module_entry_point(tmp_path):
     result = subprocess.run([sys.executable, "-m", "srgan", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("srgan ")
+    # In the folder that holds a clone named srgan, Python took the clone for a namespace package ahead of the
+    # editable install: "ImportError: cannot import name '__version__' from 'srgan' (unknown location)".
+    (tmp_path / "srgan" / "docs").mkdir(parents=True)
+    result = subprocess.run([sys.executable, "-m", "srgan", "upscale", "--help"], capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("usage: srgan upscale"), result.stderr
 
 
 def test_a_reader_that_goes_away_is_not_an_error(tmp_path):

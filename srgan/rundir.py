@@ -128,14 +128,19 @@ def save(out_dir: Path, state: dict, generator, keep_last: int) -> Path:
 def set_aside_later(out_dir: Path, step: int) -> Path | None:
     """Resuming from an older checkpoint abandons what came after it: move the later ``step_*.pt``, and
     ``last.pt`` and ``generator.safetensors`` when they are that branch's, into ``out_dir/abandoned-after-step-N/``
-    with a copy of the log, kept but out of the way. Left in place they outlived the new run's own checkpoints,
+    with a copy of the log, kept but out of the way (``-2``, ``-3``, ... for a second and third branch from one step:
+    the first branch's files were overwritten). Left in place they outlived the new run's own checkpoints,
     which pruning (by step number) removed first. ``last.pt`` then points at the checkpoint resumed from, when it
     is in ``out_dir``, so that a run killed before its first save still resumes with a plain ``--resume``."""
     later = [p for p in step_checkpoints(out_dir) if int(_STEP_FILE.match(p.name).group(1)) > step]
     if not later:
         return None
     folder = out_dir / f"abandoned-after-step-{step:06d}"
-    folder.mkdir(exist_ok=True)
+    branch = 1
+    while folder.exists():
+        branch += 1
+        folder = out_dir / f"abandoned-after-step-{step:06d}-{branch}"
+    folder.mkdir()
     last = out_dir / "last.pt"
     # last.pt is a hard link to the newest step file, or a copy of it (file systems without links, a copied folder)
     if last.is_file() and any(os.path.samefile(last, p) or filecmp.cmp(last, p, shallow=False) for p in later):

@@ -544,6 +544,22 @@ def test_resume_with_the_checkpoints_own_config(images, tmp_path, monkeypatch, c
                "checkpoint)" in capsys.readouterr().err
 
 
+def test_two_branches_from_one_step_keep_their_own_abandoned_files(images, tmp_path):
+    """A second resume from the same older checkpoint moved its branch into the first branch's
+    abandoned-after-step-N folder: that branch's last.pt, weights, log and same-numbered checkpoints were replaced."""
+    run = tmp_path / "run"
+    every = ["checkpoint_every=2", "log_every=1", "keep_last=5", "batch_size=2"]
+    train(load_config("smoke", overrides(images, run, *every, "steps=6")))
+    train(load_config("smoke", overrides(images, run, *every, "steps=5")), resume=str(run / "step_000002.pt"))
+    train(load_config("smoke", overrides(images, run, *every, "steps=3")), resume=str(run / "step_000002.pt"))
+    first, second = run / "abandoned-after-step-000002", run / "abandoned-after-step-000002-2"
+    assert sorted(p.name for p in first.glob("*.pt")) == ["last.pt", "step_000004.pt", "step_000006.pt"]
+    assert load_checkpoint(first / "last.pt")["step"] == 6 and records(first)[-1]["step"] == 6
+    assert sorted(p.name for p in second.glob("*.pt")) == ["last.pt", "step_000004.pt", "step_000005.pt"]
+    assert load_checkpoint(second / "last.pt")["step"] == 5 and records(second)[-1]["step"] == 5
+    assert [r["step"] for r in records(run)] == [1, 2, 3]
+
+
 def test_resume_refuses_other_training_images(images, tmp_path, monkeypatch):
     """A relative train_data is read from where you stand: another folder of that name passed, as did images changed
     between stop and resume; the batches then differ from the run's (sample i is cut from image i % n)."""

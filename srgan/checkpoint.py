@@ -274,8 +274,9 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a checkpoint without unpickling code (``weights_only=True``); bad files raise CheckpointError."""
+def load_checkpoint(path: str | os.PathLike, *, mmap: bool = False) -> dict[str, Any]:
+    """Load a checkpoint without unpickling code (``weights_only=True``); bad files raise CheckpointError.
+    ``mmap``: map the tensors' bytes instead of reading them (to look at a large checkpoint's small entries)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -285,7 +286,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():  # torch's deprecation notes about old files are not the user's business
             warnings.simplefilter("ignore")
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:
         raise CheckpointError(f"{path}: cannot load checkpoint: {load_problem(exc, path)}") from None
 

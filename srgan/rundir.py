@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .checkpoint import atomic_write, save_checkpoint, save_generator, write_failure
+from .checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint, save_generator, write_failure
 from .outputs import make_folder, remove_if_empty
 
 _STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
@@ -36,6 +36,21 @@ def step_checkpoints(out_dir: Path) -> list[Path]:
 def existing_checkpoints(out_dir: Path) -> list[Path]:
     last = out_dir / "last.pt"
     return step_checkpoints(out_dir) + ([last] if last.is_file() else [])
+
+
+def folder_run_id(out_dir: Path, besides: Path) -> str | None:
+    """The ``run_id`` of the run whose checkpoints ``out_dir`` holds, read from one of them other than ``besides``
+    (the checkpoint to resume): last.pt, else the newest step file. None where there is none, or none records
+    one (checkpoints from before run ids)."""
+    for path in [out_dir / "last.pt", *reversed(step_checkpoints(out_dir))]:
+        if not path.is_file() or os.path.samefile(path, besides):
+            continue
+        try:
+            state = load_checkpoint(path, mmap=True)
+        except CheckpointError:
+            continue
+        return state.get("run_id") if isinstance(state, dict) else None
+    return None
 
 
 def refuse_fresh_run(out_dir: Path) -> None:

@@ -235,6 +235,12 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
         raise ConfigError(f"--resume {resume}: out_dir {out_dir} holds another run; continue in the checkpoint's "
                           f"own folder (out_dir={path.parent}) or in a new one")
     state = _read_checkpoint(path)
+    if path.parent.resolve() == out_dir.resolve() and state.get("run_id") is not None:
+        here = rundir.folder_run_id(out_dir, besides=path)
+        if here is not None and here != state["run_id"]:  # a checkpoint copied in: that run's would be pruned
+            raise ConfigError(f"--resume: {path} is a checkpoint of another run than the one in {out_dir}: resuming "
+                              "it there would prune that run's checkpoints and cut its log; resume it into a folder "
+                              "of its own (out_dir=NEW)")
     saved = TrainConfig.from_dict(state["config"], source=str(path)).to_dict()
     differ = sorted(k for k, v in config.to_dict().items()
                     if k not in RESUME_MAY_CHANGE and not _same_setting(k, saved.get(k), v, state.get("paths", {}).get(k)))

@@ -12,6 +12,7 @@ update; BatchNorm running statistics touched by a skipped step are restored, so 
 from __future__ import annotations
 
 import random
+import uuid
 
 import numpy as np
 import torch
@@ -61,6 +62,7 @@ class Trainer:
                 self.d_train, self.d_frozen = torch.compile(self.d_train), torch.compile(self.d)
             if self.content.vgg is not None:
                 self.content.vgg = torch.compile(self.content.vgg)
+        self.run_id = uuid.uuid4().hex  # a fresh run's; a resumed one keeps its checkpoint's (srgan.rundir)
         self.step = 0
         self.bad_in_row = 0
         self.bad_total = 0
@@ -191,6 +193,7 @@ class Trainer:
         state = {
             "format": CHECKPOINT_FORMAT,
             "step": self.step,
+            "run_id": self.run_id,  # which run a checkpoint belongs to: one copied into another run's folder is refused
             "phase": self.config.phase,
             "config": self.config.to_dict(),
             "paths": resolved_paths(self.config),  # --resume from another working folder (srgan.train)
@@ -220,6 +223,7 @@ class Trainer:
             self.sched_d.load_state_dict(state["scheduler_d"])
             _load_scaler(self.scaler_d, state["scaler_d"])
         self.step = int(state["step"])
+        self.run_id = state.get("run_id") or self.run_id  # checkpoints from before run ids: from here on, a new one
         if not self.config.lr_decay_step:  # not set explicitly (a set one must match the checkpoint's config)
             saved = state["config"]  # checkpoints from before lr_decay_step: resolved from the steps they ran to
             self.lr_decay_step = int(state.get("lr_decay_step", round(saved["lr_decay_at"] * saved["steps"])))

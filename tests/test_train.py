@@ -560,6 +560,28 @@ def test_two_branches_from_one_step_keep_their_own_abandoned_files(images, tmp_p
     assert [r["step"] for r in records(run)] == [1, 2, 3]
 
 
+def test_another_runs_checkpoint_copied_into_a_run_folder_is_refused(images, tmp_path):
+    """The "out_dir holds another run" check looked only at checkpoints outside out_dir: one copied into a run's
+    folder resumed there, pruned that run's checkpoints, replaced its last.pt and mixed the two logs."""
+    every = ["checkpoint_every=2", "log_every=2", "batch_size=2", "steps=4"]
+    here, other = tmp_path / "here", tmp_path / "other"
+    train(load_config("smoke", overrides(images, here, *every)))
+    train(load_config("smoke", overrides(images, other, *every, "seed=1")))
+    shutil.copy(other / "step_000004.pt", here / "from_other.pt")
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in here.iterdir())
+    with pytest.raises(ConfigError, match=f"--resume: {here / 'from_other.pt'} is a checkpoint of another run than "
+                                          f"the one in {here}: resuming it there would prune"):
+        train(load_config("smoke", overrides(images, here, *every, "seed=1", "steps=8")),
+              resume=str(here / "from_other.pt"))
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in here.iterdir()) == before
+    # its own older checkpoint resumes there, and the copy resumes into a folder of its own
+    assert train(load_config("smoke", overrides(images, here, *every, "steps=6")),
+                 resume=str(here / "step_000002.pt"))["step"] == 6
+    branch = train(load_config("smoke", overrides(images, tmp_path / "new", *every, "seed=1", "steps=6")),
+                   resume=str(here / "from_other.pt"))
+    assert branch["step"] == 6
+
+
 def test_resume_refuses_other_training_images(images, tmp_path, monkeypatch):
     """A relative train_data is read from where you stand: another folder of that name passed, as did images changed
     between stop and resume; the batches then differ from the run's (sample i is cut from image i % n)."""

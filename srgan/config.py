@@ -51,9 +51,12 @@ def real_folders(value: str | list[str]) -> list[str]:
 
 
 def resolved_paths(config: "TrainConfig") -> dict[str, list[str]]:
-    """PATH_KEYS as the folders they name, from where the run started: kept in its checkpoints (``"paths"``) so
-    that --resume from another working folder recognises them (srgan.train)."""
-    return {key: real_folders(getattr(config, key)) for key in PATH_KEYS}
+    """The path settings as the files and folders they name from where this start of the run stands: kept in its
+    checkpoints (``"paths"``) so that --resume from another working folder recognises PATH_KEYS, and a resume
+    without --config finds these and vgg_weights / eval_data folders (srgan.train; a set name stays a name)."""
+    paths = {key: real_folders(getattr(config, key)) for key in PATH_KEYS + ("vgg_weights",)}
+    paths["eval_data"] = [os.path.realpath(p) if os.path.exists(p) else p for p in config.eval_data]
+    return paths
 
 
 @dataclass

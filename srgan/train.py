@@ -64,8 +64,9 @@ def train_from_cli(args) -> int:
 
 def stored_config(resume: str, overrides: list[str] = ()) -> TrainConfig:
     """``srgan train --resume CKPT`` without ``--config``: the config stored in the checkpoint, overrides on top.
-    Its folders are its own spelling where that still names something from here, else the folders the run
-    started with (``"paths"``: a relative train_data from another working folder); out_dir is the checkpoint's."""
+    Its paths are its own spelling where that still names something from here, else what they named for the start
+    that saved it (``"paths"``: a relative train_data or vgg_weights, from another working folder); out_dir is
+    the checkpoint's."""
     path = rundir.resume_path(Path("."), resume)
     state = _read_checkpoint(path)
     values = dict(state["config"])
@@ -282,8 +283,9 @@ def _run(config, out_dir, device, info, state, init_generator, val_set, eval_set
     eval_sets = eval_sets if evaluating else []
     now = dataset.fingerprint
     if state is not None and state.get("data", now) != now:
-        raise ConfigError(f"--resume: the training images are not the run's ({state['data']['images']} image "
-                          f"file(s) when it was saved, {now['images']} now, or other names or sizes): it would not "
+        raise ConfigError(f"--resume: the training images in {', '.join(c.train_data)} are not the run's "
+                          f"({state['data']['images']} image file(s) when it was saved, {now['images']} now, or "
+                          "other names or sizes): it would not "
                           "draw the same patches; resume with its data, or start a new run from its weights "
                           "(init_from=...)")
     trainer = Trainer(c, device, info, init_generator)

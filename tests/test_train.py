@@ -593,8 +593,8 @@ def test_resume_refuses_other_training_images(images, tmp_path, monkeypatch):
     shutil.copytree(images, tmp_path / "b" / "data")
     (tmp_path / "b" / "data" / "img0.png").unlink()
     monkeypatch.chdir(tmp_path / "b")
-    with pytest.raises(ConfigError, match=r"--resume: the training images are not the run's \(4 image file\(s\) when "
-                                          r"it was saved, 3 now, or other names or sizes\)"):
+    with pytest.raises(ConfigError, match=r"--resume: the training images in data are not the run's \(4 image "
+                                          r"file\(s\) when it was saved, 3 now, or other names or sizes\)"):
         train(load_config("smoke", overrides("data", run, "steps=4")), resume="last")
     shutil.copy(tmp_path / "a" / "data" / "img0.png", tmp_path / "b" / "data")
     Image.open(tmp_path / "b" / "data" / "img1.png").save(tmp_path / "b" / "data" / "img1.png", compress_level=0)
@@ -634,9 +634,10 @@ def test_missing_vgg_weights_are_refused_before_the_data_is_read(images, tmp_pat
                                        "/no/such/vgg19.pth\n")
     assert not out.exists()
 
-def test_resume_refuses_other_vgg19_weights(images, tmp_path):
+def test_resume_refuses_other_vgg19_weights(images, tmp_path, monkeypatch):
     """vgg_weights may change on --resume (the file moves), and nothing checked that it held the run's weights: the
-    content loss changed mid-run. The checkpoint keeps a hash of the weights in use; a copy of them resumes."""
+    content loss changed mid-run. The checkpoint keeps a hash of the weights in use; a copy of them resumes. A
+    relative vgg_weights is found again by a resume without --config from another folder (it was "not found")."""
     from srgan.vgg import CUTS, build_vgg19_features
 
     def stand_in(seed, name):
@@ -658,6 +659,10 @@ def test_resume_refuses_other_vgg19_weights(images, tmp_path):
     summary = train(load_config("smoke", overrides(images, run, *vgg, "steps=4", f"vgg_weights={moved}")),
                     resume="last")
     assert summary["step"] == 4
+    monkeypatch.chdir(tmp_path)
+    train(load_config("smoke", overrides(images, "relative", *vgg, "steps=2", "vgg_weights=vgg_a.pth")))
+    monkeypatch.chdir(run)
+    assert main(["train", "--resume", str(tmp_path / "relative"), "steps=3"]) == 0
 
 
 def test_start_notes_for_nothing_to_score_and_another_process_count(images, tmp_path, capsys):

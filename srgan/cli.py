@@ -8,6 +8,7 @@ it concerns. Every ``--help`` shows the defaults.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -336,6 +337,21 @@ def _refuse_empty_paths(args) -> None:
             args.usage_parser.error(f"argument {name}: an empty path (an unset shell variable?)")
 
 
+class _WarningLines(logging.Handler):
+    """srgan's library warnings (srgan.data's skipped images) as the command's own lines. Without a handler Python
+    printed the bare message ("skipped 1 image(s) smaller than the 96-px crop: ..."), unlike every other line.
+    Written to the sys.stderr of the moment, as print does."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"srgan: warning: {record.getMessage()}", file=sys.stderr, flush=True)
+
+
+def _warnings_as_lines() -> None:
+    logger = logging.getLogger("srgan")
+    if not any(isinstance(h, _WarningLines) for h in logger.handlers):
+        logger.addHandler(_WarningLines(logging.WARNING))
+
+
 def main(argv: list[str] | None = None) -> int:
     try:  # `srgan train --help` loads torch for its table of config keys: a Ctrl-C meanwhile is no traceback either
         args, unknown = build_parser().parse_known_args(argv)
@@ -346,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:  # argparse would print the top-level usage; the command's own is the useful one
         args.usage_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     _refuse_empty_paths(args)
+    _warnings_as_lines()
     # SIGTERM (`timeout`, a supervisor, a job's time limit) interrupts like Ctrl-C, so that each command's clean-up
     # of partial outputs runs (a killed degrade left part of an LR set, eval --save-images a temporary file);
     # training turns both into "finish the step and save" itself, and serve leaves signals to uvicorn.

@@ -69,12 +69,14 @@ def refuse_fresh_run(out_dir: Path) -> None:
 def resume_path(out_dir: Path, resume: str) -> Path:
     """``--resume`` (no value) means ``out_dir/last.pt``; a folder, its ``last.pt``; otherwise the given file."""
     path = out_dir / "last.pt" if resume == "last" else Path(resume).expanduser()
+    folder = out_dir if resume == "last" else path if path.is_dir() else None
     if path.is_dir():
         path = path / "last.pt"
     if not path.is_file():
-        found = step_checkpoints(out_dir) if resume == "last" else []
-        hint = f"; its newest is {found[-1]}: --resume {found[-1]}" if found else " (nothing to resume in this out_dir)"
-        raise FileNotFoundError(f"--resume: no checkpoint at {path}" + (hint if resume == "last" else ""))
+        found = step_checkpoints(folder) if folder is not None else []
+        hint = f"; its newest is {found[-1]}: --resume {found[-1]}" if found else \
+            " (nothing to resume in this out_dir)" if resume == "last" else ""
+        raise FileNotFoundError(f"--resume: no checkpoint at {path}" + hint)
     return path
 
 

@@ -17,7 +17,7 @@ import torch
 
 from . import distributed as ddp
 from . import rundir
-from .checkpoint import load_checkpoint, load_generator, nonfinite_tensors
+from .checkpoint import NOT_TORCH_SAVE, CheckpointError, load_checkpoint, load_generator, nonfinite_tensors
 from .config import MIN_LR_CROP, PATH_KEYS, ConfigError, TrainConfig, as_list, load_config, real_folders
 from .device import out_of_memory, resolve_device
 from .runlog import RunLog
@@ -81,7 +81,16 @@ def stored_config(resume: str, overrides: list[str] = ()) -> TrainConfig:
 
 def _read_checkpoint(path: Path) -> dict:
     """A training checkpoint, checked to hold what a resume needs."""
-    state = load_checkpoint(path)
+    if path.suffix.lower() == ".safetensors":  # it said "not a torch.save file (safetensors weights need ...)"
+        raise ConfigError(f"--resume: {path} holds generator weights, not a training run; start a new run from them "
+                          "(init_from=PATH)")
+    try:
+        state = load_checkpoint(path)
+    except CheckpointError as exc:
+        raise ConfigError(f"--resume: {str(exc).replace(NOT_TORCH_SAVE, 'not a torch.save file')}") from None
+    if isinstance(state, dict) and "head.0.weight" in state:  # a bare generator state dict
+        raise ConfigError(f"--resume: {path} holds generator weights, not a training run; start a new run from them "
+                          "(init_from=PATH)")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ConfigError(f"--resume: {path} is not an srgan training checkpoint")
     missing = [k for k in RESUME_NEEDS if not isinstance(state.get(k), dict if k != "step" else int)]
@@ -125,7 +134,7 @@ def _check_config(config: TrainConfig):
     if config.eval_data and not config.eval_every:  # it was never scored, without a word (checked here, not in
         # TrainConfig.validate: a checkpoint's saved config from before this check must still load)
         raise ConfigError("config 'eval_data': is scored every eval_every steps, and eval_every is 0 (never); set "
-                          "eval_every=N")
+                          "eval_every=N, or eval_data=[] to report on none")
     # Here, not in TrainConfig.validate: a run saved before these bounds must still resume.
     if config.crop_size < MIN_LR_CROP * config.scale:  # 4x4 at x4 trained on 1x1 LR patches
         raise ConfigError(f"config 'crop_size': LR patches must be at least {MIN_LR_CROP} px: crop_size >= "
@@ -248,7 +257,8 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
     if differ:
         raise ConfigError(f"--resume: the config differs from {path.name}'s in " +
                           ", ".join(f"{k} ({saved.get(k)!r} -> {getattr(config, k)!r})" for k in differ) +
-                          "; resume with the run's own config (it is stored in the checkpoint)")
+                          "; a resume keeps them: leave those settings out (--resume without --config uses the "
+                          "checkpoint's own config), or start a new run from its weights (init_from=...)")
     if state["step"] >= config.steps:
         raise ConfigError(f"--resume: {path.name} is at step {state['step']}, already >= steps={config.steps}; "
                           "raise steps=... to train further")
@@ -262,14 +272,15 @@ def _check_vgg(config: TrainConfig, state: dict) -> None:
     saved = state.get("vgg_sha256")  # None: an mse content loss (content_loss cannot change on resume), or a
     if saved is None:  # checkpoint from before this check
         return
-    from .vgg import VGGFeatures
+    from .vgg import VGGFeatures, resolve_vgg19_weights
 
-    if VGGFeatures(config.content_loss, config.vgg_weights or None).weights_sha256() != saved:
-        started = state["config"].get("vgg_weights") or "the default VGG19 file"
-        raise ConfigError(f"config 'vgg_weights': {config.vgg_weights or 'the default VGG19 file'} holds other "
-                          f"weights than the VGG19 this run trained with ({started} when it started): its content "
-                          "loss would change mid-run; resume with those weights, or start a new run from its "
-                          "generator (init_from=...)")
+    found = resolve_vgg19_weights(config.vgg_weights or None)  # named, $SRGAN_VGG19_WEIGHTS or torch's cache
+    if VGGFeatures(config.content_loss, found).weights_sha256() != saved:
+        spelled = state["config"].get("vgg_weights") or "unset, found as the default"
+        raise ConfigError(f"config 'vgg_weights': {found} holds other weights than the VGG19 this run has trained "
+                          f"with (the checkpoint's vgg_weights: {spelled}): its content loss would change mid-run; "
+                          "resume with those weights (vgg_weights=FILE), or start a new run from its generator "
+                          "(init_from=...)")
 
 
 def _run(config, out_dir, device, info, state, init_generator, val_set, eval_sets) -> dict:
@@ -316,10 +327,14 @@ def _run(config, out_dir, device, info, state, init_generator, val_set, eval_set
                      "discriminator and optimizers are not (a new D learns from scratch); --resume continues a run")
         if info.is_main:
             log.note(f"{c.phase} phase, steps {start}..{c.steps}, {len(dataset)} training images "
-                     f"({len(dataset.held_out)} validation images held out), device {device}, "
+                     f"({len(dataset.held_out)} validation image{'' if len(dataset.held_out) == 1 else 's'} held "
+                     f"out), device {device}, "
                      f"precision {str(trainer.dtype).replace('torch.', '')}, "
                      f"{'channels_last' if c.channels_last else 'NCHW'}{', compiled' if c.compile else ''}, "
                      f"{info.world_size} process(es), out_dir {out_dir}")
+        if info.is_main and c.val_data and not c.eval_every:  # eval_data without eval_every is refused; this is legal
+            log.note("val_data is held out of training but never scored: eval_every is 0 (set eval_every=N to "
+                     "validate)")
         if info.is_main and c.eval_every and val_set is None and not eval_sets:
             log.note(f"eval_every {c.eval_every} with neither val_data nor eval_data: nothing is scored, only the "
                      "sample grids are written (samples/)")

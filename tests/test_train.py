@@ -476,6 +476,8 @@ def test_validation_images_too_small_for_niqe_are_refused_before_work(images, tm
     assert not out.exists()
     assert main(["train", "--config", "smoke", *overrides(images, out, f"val_data={small}", "eval_every=0",
                                                           "steps=1")]) == 0  # only held out: nothing to score
+    assert ("srgan: val_data is held out of training but never scored: eval_every is 0 (set eval_every=N to "
+            "validate)") in capsys.readouterr().err  # it said nothing
 
 
 def test_a_val_data_folder_reached_through_a_link_is_held_out_too(images, tmp_path, capsys):
@@ -582,6 +584,33 @@ def test_another_runs_checkpoint_copied_into_a_run_folder_is_refused(images, tmp
     assert branch["step"] == 6
 
 
+def test_resume_errors_say_what_to_do(mse_run, images, tmp_path, capsys):
+    """What a walkthrough met: generator weights and non-checkpoints got a hint about safetensors extensions (or
+    none), a run folder without last.pt did not point at its step files, and a refused override said "resume with
+    the run's own config" to someone already using it."""
+    from safetensors.torch import save_file
+
+    weights = tmp_path / "g.safetensors"
+    save_file(load_generator(mse_run / "last.pt").state_dict(), weights)
+    torch.save(load_generator(mse_run / "last.pt").state_dict(), tmp_path / "g.pt")
+    (tmp_path / "notes.pt").write_text("not a checkpoint")
+    no_last = shutil.copytree(mse_run, tmp_path / "no_last")
+    (no_last / "last.pt").unlink()
+    cases = [(weights, f"--resume: {weights} holds generator weights, not a training run; start a new run from them "
+                       "(init_from=PATH)"),
+             (tmp_path / "g.pt", "holds generator weights, not a training run"),
+             (tmp_path / "notes.pt", f"--resume: {tmp_path / 'notes.pt'}: cannot load checkpoint: not a torch.save "
+                                     "file\n"),
+             (no_last, f"--resume: no checkpoint at {no_last / 'last.pt'}; its newest is "
+                       f"{no_last / 'step_000020.pt'}: --resume {no_last / 'step_000020.pt'}")]
+    for resume, message in cases:
+        assert main(["train", "--resume", str(resume), "steps=30"]) == 1
+        assert message in capsys.readouterr().err, resume
+    assert main(["train", "--resume", str(no_last / "step_000020.pt"), "steps=30", "batch_size=2"]) == 1
+    assert ("in batch_size (4 -> 2); a resume keeps them: leave those settings out (--resume without --config uses "
+            "the checkpoint's own config), or start a new run from its weights (init_from=...)") in capsys.readouterr().err
+
+
 def test_resume_refuses_other_training_images(images, tmp_path, monkeypatch):
     """A relative train_data is read from where you stand: another folder of that name passed, as did images changed
     between stop and resume; the batches then differ from the run's (sample i is cut from image i % n)."""
@@ -652,7 +681,7 @@ def test_resume_refuses_other_vgg19_weights(images, tmp_path, monkeypatch):
     train(load_config("smoke", overrides(images, run, *vgg, "steps=2", f"vgg_weights={first}")))
     assert len(load_checkpoint(run / "last.pt")["vgg_sha256"]) == 64
     with pytest.raises(ConfigError, match=f"config 'vgg_weights': {other} holds other weights than the VGG19 this "
-                                          f"run trained with \\({first} when it started\\)"):
+                                          f"run has trained with \\(the checkpoint's vgg_weights: {first}\\)"):
         train(load_config("smoke", overrides(images, run, *vgg, "steps=4", f"vgg_weights={other}")), resume="last")
     assert load_checkpoint(run / "last.pt")["step"] == 2
     moved = shutil.copy(first, tmp_path / "moved.pth")

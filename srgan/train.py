@@ -81,16 +81,16 @@ def stored_config(resume: str, overrides: list[str] = ()) -> TrainConfig:
 
 def _read_checkpoint(path: Path) -> dict:
     """A training checkpoint, checked to hold what a resume needs."""
+    weights = ConfigError(f"--resume: {path} holds generator weights, not a training run; start a new run from "
+                          "them (init_from=PATH)")
     if path.suffix.lower() == ".safetensors":  # it said "not a torch.save file (safetensors weights need ...)"
-        raise ConfigError(f"--resume: {path} holds generator weights, not a training run; start a new run from them "
-                          "(init_from=PATH)")
+        raise weights
     try:
         state = load_checkpoint(path)
     except CheckpointError as exc:
         raise ConfigError(f"--resume: {str(exc).replace(NOT_TORCH_SAVE, 'not a torch.save file')}") from None
     if isinstance(state, dict) and "head.0.weight" in state:  # a bare generator state dict
-        raise ConfigError(f"--resume: {path} holds generator weights, not a training run; start a new run from them "
-                          "(init_from=PATH)")
+        raise weights
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ConfigError(f"--resume: {path} is not an srgan training checkpoint")
     missing = [k for k in RESUME_NEEDS if not isinstance(state.get(k), dict if k != "step" else int)]

@@ -37,6 +37,7 @@ from torch import nn
 from . import __version__, shipped
 from .backproject import BackProjected
 from .checkpoint import CheckpointError, atomic_write, load_checkpoint, load_generator, strip_prefixes
+from .images import printable
 from .benchmark_sets import BenchmarkSet, degrade_folder, found_as_hr
 from .datasets import resolve_benchmark
 from .device import autocast, cpu_has_int8_dot, precision_name, resolve_device, resolve_precision
@@ -266,7 +267,7 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
             per_image = {}
             items = ((name, None, hr) for name, hr in bench.hr_images()) if ground_truth else bench
             if progress and not sys.stderr.isatty():
-                print(f"srgan: eval {keys[i]}: {len(bench)} image(s)", file=sys.stderr, flush=True)
+                print(f"srgan: eval {printable(keys[i])}: {len(bench)} image(s)", file=sys.stderr, flush=True)
             elif progress:
                 from tqdm import tqdm
 

@@ -349,5 +349,9 @@ def test_a_newline_in_a_file_name_cannot_split_or_forge_an_error_line(tmp_path, 
     assert f"srgan: {folder}/ok\\nsrgan: error: fake.png: not an image file" in err
     assert not any(line.startswith("srgan: error: fake.png") for line in err.splitlines())
     assert main(["eval", "--model", "bicubic", "--data", str(folder)]) == 1
-    assert capsys.readouterr().err == (f"srgan: error: {folder}/ok\\nsrgan: error: fake.png: not an image file, or a "
-                                       "format Pillow cannot read\n")
+    assert capsys.readouterr().err == (f"srgan: eval nl: 1 image(s)\nsrgan: error: {folder}/ok\\nsrgan: error: "
+                                       "fake.png: not an image file, or a format Pillow cannot read\n")
+    named = tmp_path / "set\nsrgan: error: forged"  # the set's own name, in eval's progress line
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save((named.mkdir() or named) / "a.png")
+    assert main(["eval", "--model", "bicubic", "--data", str(named)]) == 0
+    assert capsys.readouterr().err == "srgan: eval set\\nsrgan: error: forged: 1 image(s)\n"

@@ -116,7 +116,8 @@ def train(config: TrainConfig, resume: str | None = None) -> dict:
             state, init_generator = _check_start(config, out_dir, resume)
             if state is not None:
                 _check_vgg(config, state)
-            summary = _run(config, out_dir, device, info, state, init_generator, val_set, eval_sets)
+            source = rundir.resume_path(out_dir, resume) if resume is not None else None
+            summary = _run(config, out_dir, device, info, state, init_generator, val_set, eval_sets, source)
         clean = True
         return summary
     finally:
@@ -283,7 +284,7 @@ def _check_vgg(config: TrainConfig, state: dict) -> None:
                           "(init_from=...)")
 
 
-def _run(config, out_dir, device, info, state, init_generator, val_set, eval_sets) -> dict:
+def _run(config, out_dir, device, info, state, init_generator, val_set, eval_sets, source: Path | None) -> dict:
     from .data import TrainDataset
 
     c = config
@@ -315,6 +316,9 @@ def _run(config, out_dir, device, info, state, init_generator, val_set, eval_set
             log.note(f"resumed in {info.world_size} process(es), the run saved from {saved_world}: not an exact "
                      "continuation" + (" (on the CPU, BatchNorm normalises each process's share of the batch with its "
                                        "own statistics)" if device.type == "cpu" else ""))
+        if info.is_main and source is not None and source.parent.resolve() != out_dir.resolve():
+            log.note(f"resumed from {source} into out_dir {out_dir}: a branch of that run (its folder is left as it "
+                     f"is); the log here starts at step {start}")
         if set_aside is not None:
             log.note(f"resumed from step {start}: the later checkpoints of the run that went on from it are "
                      f"moved to {set_aside}")

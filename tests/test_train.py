@@ -694,9 +694,10 @@ def test_resume_refuses_other_vgg19_weights(images, tmp_path, monkeypatch):
     assert main(["train", "--resume", str(tmp_path / "relative"), "steps=3"]) == 0
 
 
-def test_start_notes_for_nothing_to_score_and_another_process_count(images, tmp_path, capsys):
-    """Two starts that said nothing: eval_every with neither val_data nor eval_data (no numbers ever came), and a
-    run saved from W torchrun processes resumed in one (on the CPU its BatchNorm statistics change)."""
+def test_start_notes_for_nothing_to_score_another_process_count_and_a_branch(images, tmp_path, capsys):
+    """Starts that said nothing: eval_every with neither val_data nor eval_data (no numbers ever came), a run saved
+    from W torchrun processes resumed in one (on the CPU its BatchNorm statistics change), and a resume into
+    another out_dir (a branch, whose log starts at the resumed step)."""
     run = tmp_path / "run"
     assert main(["train", "--config", "smoke", *overrides(images, run, "steps=2", "batch_size=2", "eval_every=2")]) == 0
     assert ("srgan: eval_every 2 with neither val_data nor eval_data: nothing is scored, only the sample grids are "
@@ -708,6 +709,11 @@ def test_start_notes_for_nothing_to_score_and_another_process_count(images, tmp_
     assert main(["train", "--resume", str(run), "steps=3"]) == 0
     assert ("srgan: resumed in 1 process(es), the run saved from 2: not an exact continuation (on the CPU, "
             "BatchNorm normalises each process's share of the batch with its own statistics)") in capsys.readouterr().err
+    branch = tmp_path / "branch"
+    assert main(["train", "--config", "smoke", *overrides(images, branch, "steps=4", "batch_size=2"), "--resume",
+                 str(run / "step_000002.pt")]) == 0
+    assert (f"srgan: resumed from {run / 'step_000002.pt'} into out_dir {branch}: a branch of that run (its folder is "
+            "left as it is); the log here starts at step 2") in capsys.readouterr().err
 
 
 def test_gan_init_from_must_match_the_architecture(mse_run, images, tmp_path):

@@ -37,7 +37,7 @@ from torch import nn
 from . import __version__, shipped
 from .backproject import BackProjected
 from .checkpoint import CheckpointError, atomic_write, load_checkpoint, load_generator, strip_prefixes
-from .images import printable
+from .images import is_single_channel, printable
 from .benchmark_sets import BenchmarkSet, degrade_folder, found_as_hr
 from .datasets import resolve_benchmark
 from .device import autocast, cpu_has_int8_dot, precision_name, resolve_device, resolve_precision
@@ -126,6 +126,15 @@ def resolve_model(spec, device="cpu", *, scale: int = 4,
     return model.to(dev).eval()
 
 
+def _weights_file(spec, int8: bool = False) -> Path | None:
+    """The file whose weights a ``--model`` value ran (None for bicubic and hr), for the report."""
+    name = str(spec)
+    if name in shipped.NAMES:
+        return shipped.weights_file(f"{name}_int8" if int8 else name)
+    path = Path(name).expanduser()
+    return path if name not in ("bicubic", GROUND_TRUTH) and path.is_file() else None
+
+
 def _fixed_precision(model) -> str | None:
     """Why ``--precision`` has no say for ``model`` (bicubic, hr), or None for a network."""
     if isinstance(model, str) and model == GROUND_TRUTH:
@@ -191,7 +200,9 @@ def _score(sr: np.ndarray, hr: np.ndarray, scale: int, metrics: tuple[str, ...],
 def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32", save_images=None,
              progress: bool = False, round_y: bool = True, metrics=("psnr", "ssim"),
              back_project: bool = False) -> dict:
-    """Score ``model`` on benchmark sets; return ``{set: {<metric>: mean, "images": {name: {<metric>: value}}}}``.
+    """Score ``model`` on benchmark sets; return ``{set: {<metric>: mean, "images": {name: {<metric>: value}}}}``,
+    with ``"grayscale": [names]`` in a set whose HR files include single-channel ones (Set14's bridge), which are
+    scored on the BT.601 Y of that grey, as RCAN does, not on the raw grey plane (docs/EVALUATION.md).
 
     ``model`` is anything :func:`resolve_model` takes, or ``"hr"`` (:data:`GROUND_TRUTH`) to score the HR
     images themselves; ``sets`` folders or :class:`~srgan.benchmark_sets.BenchmarkSet`s. ``metrics`` names any of
@@ -290,6 +301,9 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
                                                sr.astype(np.float32) / np.float32(255)))
             results[keys[i]] = {m: float(np.mean([v[m] for v in per_image.values()])) for m in metrics}
             results[keys[i]]["images"] = per_image
+            gray = [name for name, path in bench.items if is_single_channel(path)]
+            if gray:
+                results[keys[i]]["grayscale"] = gray
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
@@ -390,9 +404,28 @@ def eval_from_cli(args) -> int:
         for key, bench in zip(results, sets)}
     if lr_used:
         print("LR images: " + "; ".join(f"{key} {how}" for key, how in lr_used.items()))
+    gray = {key: r["grayscale"] for key, r in results.items() if r.get("grayscale") and {"psnr", "ssim"} & {*measured}}
+    if gray:  # Set14's bridge: tables of the SRCNN era score it on raw grey, 1.32 dB lower (docs/EVALUATION.md)
+        print("Grayscale HR images, scored on the BT.601 Y of their grey as RCAN does (PSNR about 1.32 dB above "
+              "the raw grey plane that SRCNN-era tables use; docs/EVALUATION.md): " +
+              "; ".join(f"{key} {', '.join(names)}" for key, names in gray.items()))
     if args.json:  # each set says what made its numbers, as the table's title does
+        from .fetch import file_sha256
+
         run = {"model": _model_name(args.model), "scale": scale, "back_project": back_project,
-               "device": str(device), "precision": ran, "srgan": __version__}
+               "device": str(device), "precision": ran, "srgan": __version__, "torch": torch.__version__,
+               "y": "BT.601 Y of the uint8 RGB, rounded (MATLAB rgb2ycbcr)", "border_px": scale}
+        weights = _weights_file(args.model, int8=ran == "int8")
+        if weights is not None:  # the shipped weights change between releases of one version
+            run["weights"] = {"file": str(weights), "sha256": file_sha256(weights)}
+        if isinstance(model, nn.Module) and not isinstance(model, BicubicUpscaler):
+            run["network"] = type(model).__name__  # a peer's architecture is recognised from its keys
+        if "lpips" in measured:
+            from .lpips import backbone_weights, linear_weights
+
+            run["lpips_weights"] = {kind: {"file": str(p), "sha256": file_sha256(p)} for kind, p in
+                                    (("alexnet", backbone_weights("alex", download=False)),
+                                     ("linear", linear_weights("alex", download=False)))}
         if ran == "int8":
             run["int8_weight_bits"] = 7 if seven_bit else 8
         write_json({key: {**r, "run": {**run, "lr": lr_used.get(key)}} for key, r in results.items()},

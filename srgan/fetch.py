@@ -60,7 +60,7 @@ def manifest(key: str) -> list[tuple[str, str, str, int]]:
     return rows
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -134,7 +134,7 @@ def fetch(key: str, data_root: str | os.PathLike | None = None, mirror: str = DE
         raise NotADirectoryError(f"{root}: is a file; the data root must be a folder")
     repo, commit = SOURCES[key]
     todo = [row for row in manifest(key)
-            if not ((root / row[0]).is_file() and _sha256(root / row[0]) == row[2])]
+            if not ((root / row[0]).is_file() and file_sha256(root / row[0]) == row[2])]
     if not todo:
         return root, 0
     fresh = not root.exists()

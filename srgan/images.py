@@ -272,6 +272,13 @@ def read_size(path: str | os.PathLike) -> tuple[int, int]:
         return im.size
 
 
+def is_single_channel(path: str | os.PathLike) -> bool:
+    """Whether the file holds one grey channel (with or without alpha), from its header: Set14's bridge. (An RGB
+    file whose channels are equal is RGB: evaluation scripts tell the two apart by the channel count.)"""
+    with _header(path) as im:
+        return im.mode in ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F")
+
+
 def extra_frames(path: str | os.PathLike) -> int:
     """Frames after the first in an animated GIF/PNG/WebP or multi-page TIFF (only the first is read); else 0.
 

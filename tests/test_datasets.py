@@ -287,7 +287,7 @@ def test_a_file_that_differs_is_replaced_and_kept(set5_server, tmp_path, capsys)
     assert capsys.readouterr().err == (f"srgan: set5: 1 file(s) already there did not match the published checksums "
                                        f"and were replaced; each is kept as NAME.before-fetch (the first: {mine})\n")
     assert (mine.parent / "baby.png.before-fetch").read_bytes() == b"precious"
-    assert fetch_module._sha256(mine) == dict((d, s) for d, _src, s, _n in fetch_module.manifest("set5"))[
+    assert fetch_module.file_sha256(mine) == dict((d, s) for d, _src, s, _n in fetch_module.manifest("set5"))[
         "benchmarks/Set5/HR/baby.png"]
 
 

@@ -36,7 +36,7 @@ def _check_shape(results, sets, metrics=("psnr", "ssim")):
     assert list(results) == list(sets)
     for name, count in sets.items():
         r = results[name]
-        assert set(r) == {*metrics, "images"}
+        assert set(r) - {"grayscale"} == {*metrics, "images"}
         assert len(r["images"]) == count
         for values in r["images"].values():
             assert set(values) == set(metrics)
@@ -62,6 +62,9 @@ def test_bicubic_set5_and_set14(bench):
     # (measured directly: bridge 24.46 -> 23.15 dB, Set14 25.994 dB).
     corrected = res["Set14"]["psnr"] - 20 * math.log10(255 / 219) / 14
     assert corrected == pytest.approx(26.00, abs=0.01)
+    # The results say which images that concerns: single-channel files only (man is RGB with equal channels,
+    # which the SRCNN-era scripts convert to Y as well)
+    assert res["Set14"]["grayscale"] == ["bridge"] and "grayscale" not in res["Set5"]
 
 
 def test_bicubic_bsd100(bench):
@@ -287,7 +290,8 @@ def test_cli_eval_bicubic_prints_table_and_writes_json(bench, tmp_path, capsys):
     data = json.loads(out.read_text())
     assert data["Set5"].pop("run") == {  # what made the numbers, as the table's title says
         "model": "bicubic", "scale": 4, "back_project": False, "device": "cpu", "precision": "fp64",
-        "srgan": srgan.__version__, "lr": f"from {bench / 'Set5' / 'LR_bicubic_x4'}"}
+        "srgan": srgan.__version__, "torch": torch.__version__, "y": "BT.601 Y of the uint8 RGB, rounded (MATLAB "
+        "rgb2ycbcr)", "border_px": 4, "lr": f"from {bench / 'Set5' / 'LR_bicubic_x4'}"}
     _check_shape(data, {"Set5": 5})
     assert sorted(data["Set5"]["images"]) == ["baby", "bird", "butterfly", "head", "woman"]
     # Bicubic runs in float64 whatever --precision says: the title and file said "fp32", or "bf16" for auto
@@ -295,6 +299,32 @@ def test_cli_eval_bicubic_prints_table_and_writes_json(bench, tmp_path, capsys):
                  "--json", str(out)]) == 0
     assert "device cpu, fp64\n" in capsys.readouterr().out
     assert json.loads(out.read_text())["Set5"]["run"]["precision"] == "fp64"
+
+
+def test_cli_eval_report_names_its_weights_and_single_channel_images(tmp_path, capsys):
+    """The JSON could not tell which weights made its numbers (the shipped ones change within a version), and
+    nothing but docs/EVALUATION.md said that a single-channel HR image (Set14's bridge) is scored on the Y of its
+    grey, 1.32 dB above the raw grey plane of SRCNN-era tables."""
+    import hashlib
+
+    from PIL import Image
+
+    from srgan.shipped import weights_file
+
+    rng = np.random.default_rng(3)
+    (tmp_path / "Set" / "HR").mkdir(parents=True)
+    Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(tmp_path / "Set" / "HR" / "gray.png")
+    rgb = np.repeat(rng.integers(0, 256, (48, 48, 1), dtype=np.uint8), 3, axis=2)  # equal channels, but RGB
+    Image.fromarray(rgb).save(tmp_path / "Set" / "HR" / "rgb.png")
+    out = tmp_path / "r.json"
+    assert main(["eval", "--model", "srresnet", "--data", str(tmp_path / "Set"), "--json", str(out)]) == 0
+    assert ("Grayscale HR images, scored on the BT.601 Y of their grey as RCAN does (PSNR about 1.32 dB above the "
+            "raw grey plane that SRCNN-era tables use; docs/EVALUATION.md): Set gray\n") in capsys.readouterr().out
+    data = json.loads(out.read_text())["Set"]
+    assert data["grayscale"] == ["gray"]
+    sha = hashlib.sha256(weights_file("srresnet").read_bytes()).hexdigest()
+    assert data["run"]["weights"] == {"file": str(weights_file("srresnet")), "sha256": sha}
+    assert data["run"]["network"] == "Generator" and data["run"]["border_px"] == 4
 
 
 @pytest.mark.parametrize("model", ["bicubic", "hr"])

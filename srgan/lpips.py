@@ -88,11 +88,22 @@ class LPIPS(nn.Module):
         self.register_buffer("shift", torch.tensor(_SHIFT).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("scale", torch.tensor(_SCALE).view(1, 3, 1, 1), persistent=False)
         what = f"torchvision {'AlexNet' if net == 'alex' else 'VGG16'}"
+        # Both files are looked for before either is read: with neither there, the error named the backbone only,
+        # and the linear layers only once it was supplied.
+        found, missing = {}, []
+        for kind, given, find in (("backbone", backbone, backbone_weights), ("linear", linear, linear_weights)):
+            if not isinstance(given, dict):
+                try:
+                    found[kind] = find(net, given)
+                except WeightsMissing as exc:
+                    missing.append(exc)
+        if missing:
+            raise type(missing[0])(" Also: ".join(str(exc) for exc in missing))
         if not isinstance(backbone, dict):
-            backbone = load_state_dict_file(backbone_weights(net, backbone), what)
+            backbone = load_state_dict_file(found["backbone"], what)
         load_matching(self.features, backbone, f"a {what}", prefix="features.")
         if not isinstance(linear, dict):
-            linear = load_state_dict_file(linear_weights(net, linear), "LPIPS linear")
+            linear = load_state_dict_file(found["linear"], "LPIPS linear")
         for i, conv in enumerate(self.linear):
             load_matching(conv, linear, "an LPIPS v0.1 linear-layer", prefix=f"lin{i}.model.1.")
         self.requires_grad_(False).eval()

@@ -181,6 +181,13 @@ def test_missing_weights_say_every_way_to_give_them(tmp_path, monkeypatch):
     assert "alexnet-owt-7be5be79.pth" in message and "\n" not in message
     with pytest.raises(WeightsMissing, match=r"\$SRGAN_LPIPS_WEIGHTS"):
         linear_weights("vgg", download=False)
+    # With neither file there, one error names both (it named the backbone, then the linear layers once that came)
+    monkeypatch.setattr("srgan.pretrained.download_file", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    with pytest.raises(WeightsMissing) as info:
+        lpips_module.LPIPS("alex")
+    message = str(info.value)
+    assert "alexnet-owt-7be5be79.pth" in message and "Also: LPIPS v0.1 linear-layer weights are needed" in message
+    assert "\n" not in message
 
 
 def test_linear_weights_download_is_checked(linear_dir, tmp_path, monkeypatch):

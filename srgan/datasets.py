@@ -70,7 +70,9 @@ def resolve_benchmark(spec: str | os.PathLike, data_root: str | os.PathLike | No
     if found is not None:
         return found
     searched = ", ".join(str(root) for root in data_roots(data_root))
+    # with the --data-root given, so that the download lands where this command looks (it went to the default)
+    root = f" --data-root {data_root}" if data_root is not None else ""
     get = ("there is no checksummed download for it: put it in DIR/benchmarks/Urban100/HR yourself"
-           if key == "urban100" else f"download it with `srgan data fetch {key}`")
-    raise ValueError(f"{spec}: benchmark not found under {searched}; {get} "
-                     "(or pass --data-root DIR, or set SRGAN_DATA)")
+           if key == "urban100" else f"download it with `srgan data fetch {key}{root}`")
+    raise ValueError(f"{spec}: benchmark not found under {searched}; {get}" +
+                     ("" if root else " (or pass --data-root DIR, or set SRGAN_DATA)"))

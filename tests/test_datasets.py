@@ -47,8 +47,11 @@ def test_a_folder_is_taken_as_given(no_roots):
 
 
 def test_missing_benchmark_says_how_to_get_it(no_roots):
-    with pytest.raises(ValueError, match=r"Set14: benchmark not found under .*srgan data fetch set14"):
+    with pytest.raises(ValueError, match=r"Set14: benchmark not found under .*srgan data fetch set14`"):
         resolve_benchmark("Set14")
+    with pytest.raises(ValueError, match=rf"Set14: benchmark not found under {no_roots}; download it with `srgan data "
+                                         rf"fetch set14 --data-root {no_roots}`$"):  # it would have gone elsewhere
+        resolve_benchmark("Set14", no_roots)
     with pytest.raises(ValueError, match="Set7: no such folder, and not a benchmark name"):
         resolve_benchmark("Set7")
     (no_roots / "a.png").write_bytes(b"")  # it said "no such folder" of a file that is there

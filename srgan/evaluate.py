@@ -205,7 +205,8 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
     scored on the BT.601 Y of that grey, as RCAN does, not on the raw grey plane (docs/EVALUATION.md).
 
     ``model`` is anything :func:`resolve_model` takes, or ``"hr"`` (:data:`GROUND_TRUTH`) to score the HR
-    images themselves; ``sets`` folders or :class:`~srgan.benchmark_sets.BenchmarkSet`s. ``metrics`` names any of
+    images themselves; ``sets`` folders, benchmark names (``"Set5"``, found as ``srgan eval --data`` finds them) or
+    :class:`~srgan.benchmark_sets.BenchmarkSet`s. ``metrics`` names any of
     ``psnr``, ``ssim``, ``lpips`` (:mod:`srgan.lpips`, AlexNet; its ImageNet and linear weights are found or
     downloaded once), ``niqe`` (a list or ``"psnr,ssim,niqe"``); for ``"hr"`` the full-reference ones are left
     out and at least ``niqe`` must remain. ``save_images`` (a folder) also writes each SR
@@ -247,7 +248,8 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
         model = BackProjected(model, model.scale, radius=0)  # the radius is for tiling, which eval does not do
     if isinstance(sets, (str, os.PathLike, BenchmarkSet)):
         sets = [sets]
-    sets = [s if isinstance(s, BenchmarkSet) else BenchmarkSet(s, scale, lr=not ground_truth) for s in sets]
+    sets = [s if isinstance(s, BenchmarkSet) else BenchmarkSet(resolve_benchmark(s), scale, lr=not ground_truth)
+            for s in sets]  # a folder, or a name (Set5) found as `srgan eval --data` finds it
     keys: dict[int, str] = {}
     for i, s in enumerate(sets):
         keys[i] = _set_key(s.name, {keys[j]: None for j in keys})

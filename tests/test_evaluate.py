@@ -153,6 +153,13 @@ def test_resolve_model_names_paths_and_modules(tmp_path, monkeypatch):
     assert resolve_model("bicubic", scale=2).scale == 2
 
 
+def test_evaluate_takes_benchmark_names(shared_data, monkeypatch):
+    """`srgan eval --data Set5` took names, evaluate() only folders: "Set5: benchmark set folder not found"."""
+    monkeypatch.setenv("SRGAN_DATA", str(shared_data))
+    res = evaluate("bicubic", ["set5"])
+    assert list(res) == ["Set5"] and res["Set5"]["psnr"] == pytest.approx(28.419, abs=0.002)
+
+
 def test_evaluate_generated_lr_and_save_images(tmp_path, bench):
     # a set with HR only (LR generated) and a tiny untrained generator
     folder = tmp_path / "Mini" / "HR"

@@ -298,6 +298,22 @@ def test_api_grayscale_is_rounded_once_as_the_cli_rounds_it(tiny_model, weights,
     assert la.dtype == np.uint8 and (la[..., 0] == cli).all() and (pil_la == la).all()
     assert (la[..., 1] == srgan.upscale(np.dstack([gray, gray, gray, alpha]), **run)[..., 3]).all()
 
+
+def test_16bit_grayscale_files_are_rounded_once_as_the_api_rounds_them(tiny_model, weights, tmp_path):
+    """The CLI (and upscale_file) rounded a 16-bit grayscale output twice (RGB to uint16, then the luma): about 16%
+    of pixels one level of 65535 off the API's, which takes the luma of the float output and rounds once."""
+    yy, xx = np.mgrid[0:13, 0:17]
+    gray = (np.sin(xx / 3) * np.cos(yy / 4) * 25000 + 32768).astype(np.uint16)
+    Image.fromarray(gray).save(tmp_path / "g16.png")
+    assert main(["upscale", str(tmp_path / "g16.png"), "-o", str(tmp_path / "cli.png"), "--model", str(weights),
+                 "--device", "cpu", "--precision", "fp32", "-t", "0"]) == 0
+    with Image.open(tmp_path / "cli.png") as im:
+        assert im.mode == "I;16"
+        cli = np.asarray(im)
+    run = dict(model=tiny_model, device="cpu", precision="fp32", tile=0)
+    once = np.rint(np.clip(srgan.upscale(gray.astype(np.float32) / 65535, **run), 0, 1) * 65535)
+    assert (cli == once).all() and (srgan.upscale(gray, **run) == cli).all()
+
 def test_api_reads_pil_images_as_files_are_read(tiny_model, tmp_path):
     """One mode dispatch (pixels.pixels_by_mode) for files and PIL inputs. The API's own copy ignored a PNG's
     tRNS colour: the file became RGBA, the same picture opened with Pillow came back opaque RGB."""

@@ -41,7 +41,7 @@ from .images import IMAGE_EXTENSIONS, ImageError, ImageExistsError, to_uint8, to
 from .outputs import make_folder, mkdir_problem, name_problem, remove_if_empty, temp_prefix
 from .pixels import LUMA_BT601, icc_colour_space
 
-__all__ = ["check_output_file", "check_writable_dir", "write_image"]
+__all__ = ["alpha_dropped", "check_output_file", "check_writable_dir", "write_image"]
 
 # What each file extension is written as (IMAGE_EXTENSIONS, the ones read, are the same).
 _FORMATS = {
@@ -61,10 +61,12 @@ PNG_BLOCK_BYTES = 1 << 22
 NO_ALPHA = ("JPEG", "BMP")
 
 
-def drops_alpha(dest: str | os.PathLike) -> str | None:
-    """The format ``dest`` is written in when that format has no alpha (JPEG, BMP), else None."""
+def alpha_dropped(dest: str | os.PathLike) -> str | None:
+    """The warning for an image with alpha written to ``dest`` in a format without it (JPEG, BMP), else None."""
     fmt = _FORMATS.get(Path(dest).suffix.lower())
-    return fmt if fmt in NO_ALPHA else None
+    if fmt not in NO_ALPHA:
+        return None
+    return f"{dest}: {fmt} has no transparency; the input's alpha is dropped (write .png, .webp or .tif to keep it)"
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

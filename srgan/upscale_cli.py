@@ -95,7 +95,7 @@ def _precision(args: argparse.Namespace) -> str:
 
 def upscale_from_cli(args: argparse.Namespace) -> int:
     from .images import DEFAULT_MAX_PIXELS, extra_frames, read_size
-    from .imagewrite import check_writable_dir, drops_alpha
+    from .imagewrite import alpha_dropped, check_writable_dir
     from .outputs import missing_folders, plan_outputs, refused_before_work, remove_if_empty
     from .progress import closing_line, show_progress, tile_advice, tile_bar
     from .pipeline import one_thread, upscale_files, write_output
@@ -179,9 +179,8 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
             return tile_bar(label, width * height, show)
 
         def write(img, y, a, dest, **kw):
-            if a is not None and (fmt := drops_alpha(dest)):  # a warning: --quiet keeps it
-                print(f"srgan: warning: {dest}: {fmt} has no transparency; the input's alpha is dropped (write "
-                      ".png, .webp or .tif to keep it)", file=sys.stderr)
+            if a is not None and (warning := alpha_dropped(dest)):  # a warning: --quiet keeps it
+                print(f"srgan: warning: {warning}", file=sys.stderr)
             return write_output(img, y, a, dest, scale=engine.scale, outscale=outscale, overwrite=args.overwrite,
                                 png_level=getattr(args, "png_level", 1), **kw)
         # Decoding, the model and encoding overlap; small images go in batches (srgan.pipeline).

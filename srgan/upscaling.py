@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import warnings
 import weakref
 from pathlib import Path
 
@@ -470,7 +471,7 @@ def upscale_file(engine, src: str | os.PathLike, dest: str | os.PathLike, *, til
     finished.
     """
     from . import images
-    from .imagewrite import check_output_file
+    from .imagewrite import alpha_dropped, check_output_file
     from .outputs import output_size_problem
     from .pipeline import output_dtype, write_output
 
@@ -487,6 +488,8 @@ def upscale_file(engine, src: str | os.PathLike, dest: str | os.PathLike, *, til
         engine = prepare(engine)
     max_pixels = images.DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
     img = images.read_image(src, max_pixels=max_pixels)
+    if img.alpha is not None and (warning := alpha_dropped(dest)):  # the CLI says so; this was silent
+        warnings.warn(warning, stacklevel=2)
     height, width = img.rgb.shape[:2]
     if problem := output_size_problem(width, height, Path(dest), outscale or engine.scale, engine.scale, max_pixels):
         raise images.ImageError(dest, problem)  # before the model runs, as srgan upscale checks it

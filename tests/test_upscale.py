@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -424,6 +425,18 @@ def test_api_float_values_outside_0_1_are_refused(tiny_model):
     difference = srgan.upscale(noisy, model=tiny_model, device="cpu") - srgan.upscale(np.clip(noisy, 0, 1),
                                                                                      model=tiny_model, device="cpu")
     assert 0 < np.abs(difference).max() < 1 / 255
+
+
+def test_upscale_file_warns_when_the_output_format_drops_alpha(tiny_model, tmp_path):
+    """srgan upscale warned that a .jpg or .bmp output drops the input's alpha; upscale_file said nothing."""
+    rgba = np.random.default_rng(2).integers(0, 256, (6, 7, 4), dtype=np.uint8)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    with pytest.warns(UserWarning, match=r"out\.bmp: BMP has no transparency; the input's alpha is dropped \(write "
+                                         r"\.png, \.webp or \.tif to keep it\)$"):
+        srgan.upscale_file(tiny_model, tmp_path / "a.png", tmp_path / "out.bmp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        srgan.upscale_file(tiny_model, tmp_path / "a.png", tmp_path / "out.png")  # keeps it: no warning
 
 
 def test_upscale_file_takes_a_model_as_prepare_does(tiny_model, tmp_path):

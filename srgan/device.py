@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import platform
 import re
-from contextlib import nullcontext
 from functools import lru_cache
 
 import torch
@@ -109,9 +108,9 @@ def precision_name(dtype: torch.dtype) -> str:
 
 
 def autocast(device: torch.device, dtype: torch.dtype):
-    """An autocast context for ``dtype``, or a no-op for fp32."""
+    """An autocast context for ``dtype``; for fp32, autocast off (a caller's own autocast would run it in bf16)."""
     if dtype == torch.float32:
-        return nullcontext()
+        return torch.autocast(device_type=device.type, enabled=False)
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 

@@ -195,7 +195,6 @@ def _batch_size(window_px: int, bytes_per_px: float, budget: int, count: int) ->
 Sink = Callable[[int, int, torch.Tensor], None]  # (hr_y, hr_x, float CHW tensor) -> None
 
 
-@torch.inference_mode()
 def run_tiled(engine: Engine, image: torch.Tensor, sink: Sink, tile: int | str = "auto",
               budget: int | None = None, progress: Callable[[int], None] | None = None,
               rows_done: Callable[[int], None] | None = None) -> None:
@@ -204,8 +203,14 @@ def run_tiled(engine: Engine, image: torch.Tensor, sink: Sink, tile: int | str =
     ``tile`` = 0 runs the whole image at once; an int is the LR core size of the (outer) tiles; 'auto' picks it
     from :func:`memory_budget`. ``progress(n)`` is called with the number of LR pixels finished;
     ``rows_done(y)`` whenever HR rows ``[0, y)`` are all in the sink (tiles run row by row), so that they can be
-    encoded while the rest is computed.
+    encoded while the rest is computed. The engine runs in its own precision: a caller's ``torch.autocast`` (a
+    validation inside a mixed-precision training loop) ran an fp32 engine in bf16.
     """
+    with torch.inference_mode(), torch.autocast(engine.device.type, enabled=False):
+        _run_tiled(engine, image, sink, tile, budget, progress, rows_done)
+
+
+def _run_tiled(engine, image, sink, tile, budget, progress, rows_done) -> None:
     _, height, width = image.shape
     budget = budget or memory_budget(engine.device)
     outer, inner = choose_tiles(engine, tile, budget)

@@ -427,6 +427,20 @@ def test_api_float_values_outside_0_1_are_refused(tiny_model):
     assert 0 < np.abs(difference).max() < 1 / 255
 
 
+def test_a_callers_autocast_does_not_change_the_engines_precision(tiny_model):
+    """An fp32 engine (or eval's fp32) inside a caller's bf16 autocast, as in a validation step of a mixed-precision
+    training loop, ran its convolutions in bf16: many output values off the fp32 ones."""
+    from srgan.evaluate import super_resolve
+
+    x = torch.rand(3, 24, 20, generator=torch.Generator().manual_seed(0))
+    lr = (x.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    engine = prepare(tiny_model, "cpu", "fp32")
+    plain, scored = srgan.upscale(x, engine), super_resolve(tiny_model, lr, "cpu")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(srgan.upscale(x, engine), plain)
+        assert np.array_equal(super_resolve(tiny_model, lr, "cpu"), scored)
+
+
 def test_upscale_file_warns_when_the_output_format_drops_alpha(tiny_model, tmp_path):
     """srgan upscale warned that a .jpg or .bmp output drops the input's alpha; upscale_file said nothing."""
     rgba = np.random.default_rng(2).integers(0, 256, (6, 7, 4), dtype=np.uint8)

@@ -60,8 +60,8 @@ def cpu_has_int8_dot() -> bool:
 
 
 def is_device_name(name: str) -> bool:
-    """One of DEVICES or ``cuda:N``."""
-    return name in DEVICES or re.fullmatch(r"cuda:\d+", name) is not None
+    """One of DEVICES, ``cuda:N``, or ``cpu:0`` / ``mps:0`` (what ``str(torch.device("cpu", 0))`` gives)."""
+    return name in DEVICES or re.fullmatch(r"cuda:\d+|cpu:0|mps:0", name) is not None
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
@@ -70,6 +70,7 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
         name = str(name)
     if not isinstance(name, str) or not is_device_name(name):
         raise ValueError(f"device must be one of {DEVICES} (or cuda:N), got {name!r}")
+    name = name.removesuffix(":0") if name in ("cpu:0", "mps:0") else name  # one CPU, one MPS device: the same
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

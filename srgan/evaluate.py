@@ -89,6 +89,10 @@ def resolve_model(spec, device="cpu", *, scale: int = 4,
     :class:`~srgan.checkpoint.CheckpointError` (a ``ValueError``) with a one-line message, which offers ``names``
     (what the caller takes besides a path: eval also takes ``hr``, export no ``bicubic``).
     """
+    if not isinstance(spec, (str, os.PathLike, nn.Module)):  # None, an Engine: "expected str, bytes or os.PathLike"
+        got = ("a prepared Engine (give it to upscale(..., model=engine) as it is)" if isinstance(spec, Engine)
+               else type(spec).__name__)
+        raise TypeError(f"model must be a name ({', '.join(names)}), a weights file path or an nn.Module, got {got}")
     dev = resolve_device(device)
     if isinstance(spec, nn.Module):
         inner = spec

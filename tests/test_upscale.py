@@ -214,6 +214,28 @@ def test_a_device_object_is_checked_as_its_name_is(device):
             srgan.load_model("bicubic", device=torch.device("cuda"))
 
 
+def test_a_model_of_the_wrong_kind_is_named(tiny_model, tmp_path):
+    """model=None, or an Engine given to load_model, failed as "expected str, bytes or os.PathLike object"."""
+    engine = prepare(tiny_model, "cpu", "fp32")
+    cases = [(lambda: srgan.load_model(engine), "got a prepared Engine (give it to upscale(..., model=engine) as it is)"),
+             (lambda: srgan.upscale(np.zeros((4, 4, 3), np.uint8), model=None), "got NoneType")]
+    for call, got in cases:
+        with pytest.raises(TypeError, match=r"^model must be a name \(bicubic, srresnet, srgan\), a weights file "
+                                            rf"path or an nn.Module, {re.escape(got)}$"):
+            call()
+
+
+def test_the_cpu_by_its_index_is_the_cpu(tiny_model):
+    """torch.device("cpu", 0) and "cpu:0" (what str() of it gives) were refused as "device must be one of ..."."""
+    engine = prepare(tiny_model, "cpu", "fp32")
+    x = torch.rand(3, 6, 7)
+    for device in ("cpu:0", torch.device("cpu", 0)):
+        assert prepare(tiny_model, device, "fp32").device == torch.device("cpu")
+        assert torch.equal(srgan.upscale(x, model=engine, device=device), srgan.upscale(x, model=engine))
+    with pytest.raises(ValueError, match=r"^device must be one of .* got 'cpu:1'"):  # there is one CPU device
+        prepare(tiny_model, "cpu:1")
+
+
 def test_tile_memory_respects_a_cgroup_limit(tmp_path):
     """--tile auto sized tiles by /proc/meminfo, the host's memory: in a container limited to 2 GiB it could pick
     tiles that got the process killed."""

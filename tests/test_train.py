@@ -607,8 +607,9 @@ def test_resume_errors_say_what_to_do(mse_run, images, tmp_path, capsys):
         assert main(["train", "--resume", str(resume), "steps=30"]) == 1
         assert message in capsys.readouterr().err, resume
     assert main(["train", "--resume", str(no_last / "step_000020.pt"), "steps=30", "batch_size=2"]) == 1
+    err = capsys.readouterr().err
     assert ("in batch_size (4 -> 2); a resume keeps them: leave those settings out (--resume without --config uses "
-            "the checkpoint's own config), or start a new run from its weights (init_from=...)") in capsys.readouterr().err
+            "the checkpoint's own config), or start a new run from its weights (init_from=...)") in err
 
 
 def test_resume_refuses_other_training_images(images, tmp_path, monkeypatch):
@@ -707,8 +708,9 @@ def test_start_notes_for_nothing_to_score_another_process_count_and_a_branch(ima
     assert state["world_size"] == 1
     torch.save({**state, "world_size": 2}, run / "last.pt")  # as a 2-process run saves it
     assert main(["train", "--resume", str(run), "steps=3"]) == 0
+    err = capsys.readouterr().err
     assert ("srgan: resumed in 1 process(es), the run saved from 2: not an exact continuation (on the CPU, "
-            "BatchNorm normalises each process's share of the batch with its own statistics)") in capsys.readouterr().err
+            "BatchNorm normalises each process's share of the batch with its own statistics)") in err
     branch = tmp_path / "branch"
     assert main(["train", "--config", "smoke", *overrides(images, branch, "steps=4", "batch_size=2"), "--resume",
                  str(run / "step_000002.pt")]) == 0

@@ -217,7 +217,8 @@ def test_a_device_object_is_checked_as_its_name_is(device):
 def test_a_model_of_the_wrong_kind_is_named(tiny_model, tmp_path):
     """model=None, or an Engine given to load_model, failed as "expected str, bytes or os.PathLike object"."""
     engine = prepare(tiny_model, "cpu", "fp32")
-    cases = [(lambda: srgan.load_model(engine), "got a prepared Engine (give it to upscale(..., model=engine) as it is)"),
+    cases = [(lambda: srgan.load_model(engine),
+              "got a prepared Engine (give it to upscale(..., model=engine) as it is)"),
              (lambda: srgan.upscale(np.zeros((4, 4, 3), np.uint8), model=None), "got NoneType")]
     for call, got in cases:
         with pytest.raises(TypeError, match=r"^model must be a name \(bicubic, srresnet, srgan\), a weights file "

@@ -113,10 +113,9 @@ def train(config: TrainConfig, resume: str | None = None) -> dict:
         # data ends with "interrupted" and releases its lock (it used to die with 143 and leave the lock file).
         with sigterm_interrupts(), rundir.exclusive(out_dir) if info.is_main else nullcontext():
             # Again under the lock: another run may have written checkpoints since the check above.
-            state, init_generator = _check_start(config, out_dir, resume)
+            state, init_generator, source = _check_start(config, out_dir, resume)
             if state is not None:
                 _check_vgg(config, state)
-            source = rundir.resume_path(out_dir, resume) if resume is not None else None
             summary = _run(config, out_dir, device, info, state, init_generator, val_set, eval_sets, source)
         clean = True
         return summary
@@ -219,7 +218,8 @@ def _eval_folders(config: TrainConfig) -> list[Path]:
 
 def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
     """The ways the start itself can be wrong (run folder, init_from, resume), checked before the folder's lock
-    is taken and again under it."""
+    is taken and again under it. Returns (the checkpoint's state, init_from's generator, the checkpoint's path):
+    None where there is none."""
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"config 'out_dir': {out_dir} is a file, not a run folder")
     above = next((p for p in out_dir.parents if p.exists() and not p.is_dir()), None)
@@ -238,7 +238,7 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
                 raise ConfigError(f"config 'init_from': {config.init_from} holds a generator with "
                                   f"{generator.architecture}, but the config asks for {arch}")
             init = generator.state_dict()
-        return None, init
+        return None, init, None
     path = rundir.resume_path(out_dir, resume)
     if path.parent.resolve() != out_dir.resolve() and (rundir.existing_checkpoints(out_dir) or
                                                        (out_dir / "log.jsonl").exists()):
@@ -263,7 +263,7 @@ def _check_start(config: TrainConfig, out_dir: Path, resume: str | None):
     if state["step"] >= config.steps:
         raise ConfigError(f"--resume: {path.name} is at step {state['step']}, already >= steps={config.steps}; "
                           "raise steps=... to train further")
-    return state, None
+    return state, None, path
 
 
 def _check_vgg(config: TrainConfig, state: dict) -> None:

@@ -271,9 +271,8 @@ def output_dtype(img: Image, scale: int, large_output_pixels: int) -> str:
     float32 copy)."""
     from .upscaling import gray_output_dtype
 
-    if img.grayscale and gray_output_dtype(*img.rgb.shape[:2], scale, large_output_pixels) == "float32":
-        return "float32"
-    return "uint16" if img.bit_depth == 16 else "uint8"
+    integer = "uint16" if img.bit_depth == 16 else "uint8"
+    return gray_output_dtype(*img.rgb.shape[:2], scale, large_output_pixels, integer) if img.grayscale else integer
 
 
 def write_output(img: Image, y: np.ndarray, a: np.ndarray | None, dest: str | os.PathLike, *, scale: int,

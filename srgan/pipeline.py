@@ -266,9 +266,9 @@ def _problem(src: Path, job: Future) -> str | None:
 def output_dtype(img: Image, scale: int, large_output_pixels: int) -> str:
     """How :func:`upscale_planes` assembles the output of a decoded file: float32 for grayscale (8- or 16-bit) up
     to ``large_output_pixels``, so that its luma is taken before the one rounding
-    (:func:`~srgan.upscaling.gray_output_dtype`; 16-bit grayscale was rounded twice, ~16% of pixels 1 level off
-    the API's); else uint16 for 16-bit sources, uint8 for 8-bit (the bytes the float path would give, without a
-    float32 copy)."""
+    (:func:`~srgan.upscaling.gray_output_dtype`; 16-bit grayscale was rounded twice, 16% of pixels 1 level off
+    the API's: benchmarks/rounding_paths.py); else uint16 for 16-bit sources, uint8 for 8-bit (the bytes the
+    float path would give, without a float32 copy)."""
     from .upscaling import gray_output_dtype
 
     integer = "uint16" if img.bit_depth == 16 else "uint8"

@@ -291,8 +291,8 @@ def gray_output_dtype(height: int, width: int, scale: int, large_output_pixels: 
                       integer: str = "uint8") -> str:
     """How a grayscale output is assembled, for files and the API alike: float32 up to ``large_output_pixels`` HR
     pixels, so that its luma is taken before the one rounding to the source's bits (rounding RGB first, then the
-    luma, put about 12% of 8-bit pixels one level off: benchmarks/rounding_paths.py); beyond, where float copies
-    would not fit, ``integer`` (the source's: uint8, or uint16 for a 16-bit file)."""
+    luma, put about 12% of 8-bit pixels and 16% of 16-bit ones one level off: benchmarks/rounding_paths.py);
+    beyond, where float copies would not fit, ``integer`` (the source's: uint8, or uint16 for a 16-bit file)."""
     return "float32" if height * width * scale * scale <= large_output_pixels else integer
 
 

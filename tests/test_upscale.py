@@ -324,8 +324,9 @@ def test_api_grayscale_is_rounded_once_as_the_cli_rounds_it(tiny_model, weights,
 
 
 def test_16bit_grayscale_files_are_rounded_once_as_the_api_rounds_them(tiny_model, weights, tmp_path):
-    """The CLI (and upscale_file) rounded a 16-bit grayscale output twice (RGB to uint16, then the luma): about 16%
-    of pixels one level of 65535 off the API's, which takes the luma of the float output and rounds once."""
+    """The CLI (and upscale_file) rounded a 16-bit grayscale output twice (RGB to uint16, then the luma): 16% of
+    pixels one level of 65535 off the API's (benchmarks/rounding_paths.py), which takes the luma of the float
+    output and rounds once."""
     yy, xx = np.mgrid[0:13, 0:17]
     gray = (np.sin(xx / 3) * np.cos(yy / 4) * 25000 + 32768).astype(np.uint16)
     Image.fromarray(gray).save(tmp_path / "g16.png")

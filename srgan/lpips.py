@@ -19,6 +19,7 @@ SR image against the whole (mod-cropped) HR, as the authors' ``lpips_2imgs.py`` 
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -45,6 +46,8 @@ LINEAR_FILES = {
     "vgg": ("a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868", 7289),
 }
 LINEAR_ENV = "SRGAN_LPIPS_WEIGHTS"  # a folder holding alex.pth / vgg.pth
+
+log = logging.getLogger(__name__)
 
 # The authors' ScalingLayer: (x - shift) / scale, for x in [-1, 1].
 _SHIFT = (-0.030, -0.088, -0.188)
@@ -99,6 +102,9 @@ class LPIPS(nn.Module):
                     missing.append(exc)
         if missing:
             raise type(missing[0])(" Also: ".join(str(exc) for exc in missing))
+        for kind, path in found.items():
+            _say_if_unpublished(path, BACKBONES[net][1] if kind == "backbone" else LINEAR_FILES[net][0],
+                                what if kind == "backbone" else "LPIPS v0.1 linear-layer")
         if not isinstance(backbone, dict):
             backbone = load_state_dict_file(found["backbone"], what)
         load_matching(self.features, backbone, f"a {what}", prefix="features.")
@@ -135,6 +141,17 @@ class LPIPS(nn.Module):
                 if tap is None:
                     break
         return total
+
+
+def _say_if_unpublished(path: Path, sha256: str, what: str) -> None:
+    """A warning when a weights file given by path or environment is not the published one: any AlexNet-shaped
+    file loads (a random-init one gave 0.0096 on Set5 without a word), but only the published weights give LPIPS
+    comparable with papers'. Hashing the 244 MB AlexNet file takes about 0.2 s."""
+    from .fetch import file_sha256
+
+    if file_sha256(path) != sha256:
+        log.warning("%s: not the published %s weights (another sha256): its LPIPS is not comparable with "
+                    "published numbers", path, what)
 
 
 def lpips(sr: np.ndarray, hr: np.ndarray, model: LPIPS) -> float:

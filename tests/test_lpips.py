@@ -146,7 +146,7 @@ def test_inputs_it_cannot_score_are_one_clear_error(net, smallest, linear_dir):
         model(x, torch.full_like(x, float("nan")))
 
 
-def test_eval_scores_lpips_with_one_model(shared_data, linear_dir, tmp_path, monkeypatch, capsys):
+def test_eval_scores_lpips_with_one_model(shared_data, linear_dir, tmp_path, monkeypatch, capsys, caplog):
     backbone = tmp_path / BACKBONES["alex"][0]
     torch.save(stand_in_backbone("alex"), backbone)
     monkeypatch.setenv("SRGAN_ALEXNET_WEIGHTS", str(backbone))
@@ -155,6 +155,10 @@ def test_eval_scores_lpips_with_one_model(shared_data, linear_dir, tmp_path, mon
     monkeypatch.setattr("srgan.evaluate.LPIPS", lambda net: built.append(net) or LPIPS(net))
     res = evaluate("bicubic", [shared_data / "benchmarks" / "Set5"], metrics="psnr,lpips")["Set5"]
     assert built == ["alex"]  # one model for the whole run (the seed code reloaded its VGG at every call)
+    # The stand-in is not the published AlexNet, and says so; the authors' linear layers are theirs (silent).
+    said = [r.getMessage() for r in caplog.records if r.name == "srgan.lpips"]
+    assert said == [f"{backbone}: not the published torchvision AlexNet weights (another sha256): its LPIPS is not "
+                    "comparable with published numbers"]
     assert res["psnr"] == pytest.approx(28.419, abs=0.002) and 0 < res["lpips"] < 1
     assert res["lpips"] == pytest.approx(np.mean([v["lpips"] for v in res["images"].values()]))
     assert "lpips" not in evaluate("hr", [shared_data / "benchmarks" / "Set5"], metrics="lpips,niqe")["Set5"]
@@ -162,7 +166,9 @@ def test_eval_scores_lpips_with_one_model(shared_data, linear_dir, tmp_path, mon
     capsys.readouterr()
     assert main(["eval", "--model", "bicubic", "--metrics", "psnr,lpips", "--data",
                  str(shared_data / "benchmarks" / "Set5")]) == 0
-    assert "x4, PSNR on Y, 4-px border, LPIPS on RGB, whole image, device" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "x4, PSNR on Y, 4-px border, LPIPS on RGB, whole image, device" in out
+    assert f"srgan: warning: {backbone}: not the published torchvision AlexNet weights" in err
     monkeypatch.setenv("SRGAN_LPIPS_WEIGHTS", str(linear_dir / "nothing.pth"))
     with pytest.raises(WeightsMissing, match=r"^\$SRGAN_LPIPS_WEIGHTS is .*nothing.pth, which is neither alex.pth "
                                              r"nor a folder holding it$"):

@@ -258,7 +258,10 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
     """Build an eval-mode Generator from a .safetensors file, a training checkpoint or a saved state dict."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such weights file")
+        from .shipped import NAMES
+
+        hint = f"; the shipped {path} loads by name with srgan.load_model({str(path)!r})" if str(path) in NAMES else ""
+        raise CheckpointError(f"{path}: no such weights file{hint}")
     device = resolve_device(device)  # before the work: "gpu" failed in torch's words, after the file was read
     if path.suffix.lower() == ".safetensors":
         return _read_safetensors(path).to(device)

@@ -113,7 +113,8 @@ def resolve_model(spec, device="cpu", *, scale: int = 4,
     else:
         path = Path(spec).expanduser()
         if not path.is_file():
-            hint = " (a folder)" if path.is_dir() else ""
+            hint = (" (a folder)" if path.is_dir() else
+                    f" (names are lower case: {str(spec).lower()})" if str(spec).lower() in names else "")
             raise CheckpointError(f"{spec}: no such weights file{hint}; the model is {', '.join(names)} "
                                   "or a weights file path")
         model = None

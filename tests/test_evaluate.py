@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import srgan
-from srgan.checkpoint import CheckpointError, save_generator
+from srgan.checkpoint import CheckpointError, load_generator, save_generator
 from srgan.cli import main
 from srgan.benchmark_sets import BenchmarkSet
 from srgan.evaluate import BicubicUpscaler, evaluate, parse_metrics, resolve_model, super_resolve
@@ -139,6 +139,12 @@ def test_resolve_model_names_paths_and_modules(tmp_path, monkeypatch):
     monkeypatch.undo()
     with pytest.raises(CheckpointError, match="no such weights file"):
         resolve_model(tmp_path / "missing.pt")
+    # A name in capitals, or a name given to load_generator (which reads files), was only "no such weights file"
+    with pytest.raises(CheckpointError, match=r"^SRGAN: no such weights file \(names are lower case: srgan\); the "):
+        resolve_model("SRGAN")
+    with pytest.raises(CheckpointError, match=r"^srresnet: no such weights file; the shipped srresnet loads by name "
+                                              r"with srgan.load_model\('srresnet'\)$"):
+        load_generator("srresnet")
     g = Generator(scale=4, num_blocks=1, channels=8)
     path = save_generator(g, tmp_path / "tiny.safetensors")
     loaded = resolve_model(path)

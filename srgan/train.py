@@ -204,9 +204,11 @@ def _refuse_trained_copies(config: TrainConfig, val_set, eval_sets: list) -> Non
         key, name = owner[original]
         how = "" if file_identity(path) == file_identity(original) else f", a copy of {original}"
         count = sum(owner[o] == (key, name) for _p, o in copies)
+        # Other images come first: on a resume that adds eval_data, changed training images are refused.
         raise ConfigError(f"config '{key}': {count} HR image(s) of {name} are in train_data (e.g. {path}{how}): its "
-                          "numbers would be measured on training images; take them out of train_data, or "
-                          f"{'validate' if key == 'val_data' else 'report'} on other images")
+                          f"numbers would be measured on training images; {'validate' if key == 'val_data' else 'report'}"
+                          " on other images, or take them out of train_data before a run starts (a resumed run keeps"
+                          " its training images)")
 
 
 def _eval_folders(config: TrainConfig) -> list[Path]:

@@ -421,8 +421,9 @@ def test_copies_of_validation_or_eval_images_in_train_data_are_refused(images, t
         assert main(["train", "--config", "smoke", *argv]) == 1
         assert capsys.readouterr().err == (
             f"srgan: error: config '{key}': 2 HR image(s) of val are in train_data (e.g. {pool / 'val_copy' / 'v0.png'}"
-            f", a copy of {val / 'v0.png'}): its numbers would be measured on training images; take them out of "
-            f"train_data, or {'validate' if key == 'val_data' else 'report'} on other images\n")
+            f", a copy of {val / 'v0.png'}): its numbers would be measured on training images; "
+            f"{'validate' if key == 'val_data' else 'report'} on other images, or take them out of train_data before "
+            "a run starts (a resumed run keeps its training images)\n")
         assert not out.exists()
     (pool / "val_copy" / "v1.png").unlink()
     Image.open(val / "v0.png").save(pool / "val_copy" / "v0.png", compress_level=0)  # re-encoded: not a copy

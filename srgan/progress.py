@@ -22,8 +22,9 @@ def _work(core: int, side: int, radius: int) -> float:
     return (min(core + 2 * radius, side)) / core
 
 
-def tile_advice(engine: Engine, height: int, width: int, tile) -> str | None:
-    """A warning when ``tile`` makes the run much slower than 'auto', saying what 'auto' picks; else None."""
+def tile_advice(engine: Engine, height: int, width: int, tile, *, api: bool = False) -> str | None:
+    """A warning when ``tile`` makes the run much slower than 'auto', saying what 'auto' picks; else None.
+    ``api``: in the Python API's words (``tile=4``) rather than the command line's (``--tile 4``)."""
     if tile in ("auto", 0):
         return None
     auto, _inner = choose_tiles(engine, "auto")
@@ -35,8 +36,9 @@ def tile_advice(engine: Engine, height: int, width: int, tile) -> str | None:
     factor = work(int(tile)) / work(auto)
     if factor < SLOW_TILE_FACTOR:
         return None
-    return (f"--tile {tile} recomputes {r} px of context around every tile: about {factor:.0f}x the work of "
-            f"--tile auto, which picks {auto} px tiles here (tiling is exact at any size)")
+    given, best = (f"tile={int(tile)}", "tile='auto'") if api else (f"--tile {tile}", "--tile auto")
+    return (f"{given} recomputes {r} px of context around every tile: about {factor:.0f}x the work of "
+            f"{best}, which picks {auto} px tiles here (tiling is exact at any size)")
 
 
 @contextmanager

@@ -20,6 +20,9 @@ from srgan.models import Generator
 from srgan.tiling import Engine, windows
 from srgan.upscaling import prepare, upscale_file, upscale_planes
 
+# Tiny tiles are how tiling's exactness is tested; the API's warning that they are slow is its own test's business.
+pytestmark = pytest.mark.filterwarnings("ignore:tile=\\d+ recomputes")
+
 
 def _tiny(scale=4, blocks=2, channels=8, seed=0):
     torch.manual_seed(seed)
@@ -174,6 +177,27 @@ def test_the_engine_cached_for_a_module_follows_its_weights():
     assert off() < 1e-5
     engine = prepare(g, "cpu", "fp32")
     assert prepare(g, "cpu", "fp32") is engine  # unchanged weights: still the cached one
+
+
+def test_tiny_tiles_warn_in_the_api_as_on_the_command_line(tiny_model, tmp_path):
+    """srgan upscale --tile 4 warns that it is many times the work of auto; upscale(..., tile=4) was silent."""
+    engine = prepare(tiny_model, "cpu", "fp32")
+    rgb = np.random.default_rng(0).integers(0, 256, (24, 20, 3), dtype=np.uint8)
+    src = tmp_path / "photo.png"
+    Image.fromarray(rgb).save(src)
+    for call in (lambda: srgan.upscale(rgb, engine, tile=4), lambda: srgan.upscale(Image.fromarray(rgb), engine, tile=4),
+                 lambda: srgan.upscale(torch.from_numpy(rgb).permute(2, 0, 1) / 255.0, engine, tile=4),
+                 lambda: upscale_file(engine, src, tmp_path / "out.png", tile=4, overwrite=True)):
+        with pytest.warns(UserWarning, match=r"^tile=4 recomputes \d+ px of context around every tile: about \d+x the "
+                                             r"work of tile='auto', which picks \d+ px tiles here") as said:
+            call()
+        assert said[0].filename == __file__  # the caller's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        srgan.upscale(rgb, engine, tile=24)  # a tile as large as the image costs nothing more: no warning
+        srgan.upscale(rgb, engine, tile=0)
+    with pytest.raises(ValueError, match="^tile must be a positive number of LR pixels, 0 or 'auto', got 'big'$"):
+        srgan.upscale(rgb, engine, tile="big")
 
 
 def test_tile_none_means_untiled_with_alpha_too(tiny_model):

@@ -109,6 +109,29 @@ def test_upload_upscales_and_serves_png(client):
     assert Image.open(io.BytesIO(client.get(job["input"]).content)).size == (12, 10)
 
 
+@pytest.mark.parametrize("mode", ["L", "I;16", "RGB", "LA"])
+def test_served_images_are_srgan_upscales_bytes(mode, tmp_path):
+    """The page promises srgan upscale's inference; 8-bit grayscale (with or without alpha) came back rounded
+    twice, to RGB and then its luma (11.6-12.5% of the bundled samples' pixels, made grey, 1 level off)."""
+    from srgan.models import Generator
+    from srgan.upscaling import prepare, upscale_file
+
+    torch.manual_seed(0)
+    model = Generator(scale=4, num_blocks=1, channels=8).eval()
+    rng = np.random.default_rng(2)
+    pixels = {"L": rng.integers(0, 256, (10, 12), dtype=np.uint8),
+              "I;16": rng.integers(0, 65536, (10, 12), dtype=np.uint16),
+              "RGB": rng.integers(0, 256, (10, 12, 3), dtype=np.uint8),
+              "LA": rng.integers(0, 256, (10, 12, 2), dtype=np.uint8)}[mode]
+    src = tmp_path / "in.png"
+    Image.fromarray(pixels, mode if mode != "I;16" else None).save(src)
+    with TestClient(create_app({"tiny": model}, device="cpu", precision="fp32")) as c:
+        job = wait_done(c, c.post("/api/jobs?models=tiny&name=in.png", content=src.read_bytes()).json()["id"])
+        served = Image.open(io.BytesIO(c.get(job["results"][0]["url"]).content))
+    expected = Image.open(upscale_file(prepare(model, "cpu", "fp32"), src, tmp_path / "out.png"))
+    assert served.mode == expected.mode and np.array_equal(np.asarray(served), np.asarray(expected))
+
+
 def test_second_upload_is_queued_not_lost():
     gate = Gate()
     with TestClient(create_app({"gate": gate}, device="cpu")) as c:

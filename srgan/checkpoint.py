@@ -112,6 +112,12 @@ def write_failure(path: Path, exc: Exception, consequence: str = "no existing fi
     return error
 
 
+def is_safetensors(path: str | os.PathLike) -> bool:
+    """Whether a file name says safetensors, in any case (``G.SAFETENSORS`` loaded by one loader and was read as a
+    torch.save file by another)."""
+    return Path(path).suffix.lower() == ".safetensors"
+
+
 def save_generator(model: nn.Module, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
     """Write generator weights as safetensors; scale/num_blocks/channels go into the metadata.
 
@@ -123,7 +129,7 @@ def save_generator(model: nn.Module, path: str | os.PathLike, metadata: dict[str
     model = getattr(model, "_orig_mod", model)
     if not isinstance(model, Generator):
         raise TypeError(f"save_generator saves an srgan Generator, got {type(model).__name__}")
-    if Path(path).suffix.lower() != ".safetensors":
+    if not is_safetensors(path):
         raise ValueError(f"{path}: generator weights are safetensors; name the file .safetensors")
     clash = sorted({"format", *ARCHITECTURE_KEYS} & set(metadata or {}))
     if clash:
@@ -263,7 +269,7 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
         hint = f"; the shipped {path} loads by name with srgan.load_model({str(path)!r})" if str(path) in NAMES else ""
         raise CheckpointError(f"{path}: no such weights file{hint}")
     device = resolve_device(device)  # before the work: "gpu" failed in torch's words, after the file was read
-    if path.suffix.lower() == ".safetensors":
+    if is_safetensors(path):
         return _read_safetensors(path).to(device)
     checkpoint = load_checkpoint(path)
     state = checkpoint.get("generator", checkpoint) if isinstance(checkpoint, dict) else checkpoint

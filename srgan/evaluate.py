@@ -36,7 +36,7 @@ from torch import nn
 
 from . import __version__, shipped
 from .backproject import BackProjected
-from .checkpoint import CheckpointError, atomic_write, load_checkpoint, load_generator, strip_prefixes
+from .checkpoint import CheckpointError, atomic_write, is_safetensors, load_checkpoint, load_generator, strip_prefixes
 from .images import is_single_channel, printable
 from .benchmark_sets import BenchmarkSet, degrade_folder, found_as_hr
 from .datasets import resolve_benchmark
@@ -118,7 +118,7 @@ def resolve_model(spec, device="cpu", *, scale: int = 4,
             raise CheckpointError(f"{spec}: no such weights file{hint}; the model is {', '.join(names)} "
                                   "or a weights file path")
         model = None
-        if path.suffix != ".safetensors":
+        if not is_safetensors(path):
             from .peers import is_leftthomas_state_dict, leftthomas_from_state_dict
 
             state = load_checkpoint(path)

@@ -36,8 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import (ARCHITECTURE_KEYS, INT8_FORMAT_TAG, CheckpointError, check_architecture, one_line,
-                         save_weights_file, unreadable_safetensors)
+from .checkpoint import (ARCHITECTURE_KEYS, INT8_FORMAT_TAG, CheckpointError, check_architecture, is_safetensors,
+                         one_line, save_weights_file, unreadable_safetensors)
 from .inference import FastGenerator
 from .models import Generator
 
@@ -259,7 +259,7 @@ def is_int8_file(path: str | os.PathLike) -> bool:
     """Whether ``path`` is an srgan int8 weights file; CheckpointError when it is a damaged safetensors file."""
     from safetensors import safe_open
 
-    if Path(path).suffix != ".safetensors" or not Path(path).is_file():
+    if not is_safetensors(path) or not Path(path).is_file():
         return False
     try:
         with safe_open(str(path), "pt") as handle:

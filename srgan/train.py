@@ -17,7 +17,8 @@ import torch
 
 from . import distributed as ddp
 from . import rundir
-from .checkpoint import NOT_TORCH_SAVE, CheckpointError, load_checkpoint, load_generator, nonfinite_tensors
+from .checkpoint import (NOT_TORCH_SAVE, CheckpointError, is_safetensors, load_checkpoint, load_generator,
+                         nonfinite_tensors)
 from .config import MIN_LR_CROP, PATH_KEYS, ConfigError, TrainConfig, as_list, load_config, real_folders
 from .device import out_of_memory, resolve_device
 from .runlog import RunLog
@@ -83,7 +84,7 @@ def _read_checkpoint(path: Path) -> dict:
     """A training checkpoint, checked to hold what a resume needs."""
     weights = ConfigError(f"--resume: {path} holds generator weights, not a training run; start a new run from "
                           "them (init_from=PATH)")
-    if path.suffix.lower() == ".safetensors":  # it said "not a torch.save file (safetensors weights need ...)"
+    if is_safetensors(path):  # it said "not a torch.save file (safetensors weights need ...)"
         raise weights
     try:
         state = load_checkpoint(path)
@@ -206,9 +207,9 @@ def _refuse_trained_copies(config: TrainConfig, val_set, eval_sets: list) -> Non
         count = sum(owner[o] == (key, name) for _p, o in copies)
         # Other images come first: on a resume that adds eval_data, changed training images are refused.
         raise ConfigError(f"config '{key}': {count} HR image(s) of {name} are in train_data (e.g. {path}{how}): its "
-                          f"numbers would be measured on training images; {'validate' if key == 'val_data' else 'report'}"
-                          " on other images, or take them out of train_data before a run starts (a resumed run keeps"
-                          " its training images)")
+                          "numbers would be measured on training images; "
+                          f"{'validate' if key == 'val_data' else 'report'} on other images, or take them out of "
+                          "train_data before a run starts (a resumed run keeps its training images)")
 
 
 def _eval_folders(config: TrainConfig) -> list[Path]:
@@ -425,7 +426,7 @@ def _run(config, out_dir, device, info, state, init_generator, val_set, eval_set
 
 def _gan_checkpoint(path: str) -> bool:
     """Whether init_from is a training checkpoint of the gan phase (it holds a discriminator that is not used)."""
-    if Path(path).suffix == ".safetensors":
+    if is_safetensors(path):
         return False
     saved = load_checkpoint(path)
     return isinstance(saved, dict) and saved.get("phase") == "gan"

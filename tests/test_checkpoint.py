@@ -196,3 +196,20 @@ def test_weights_files_get_the_permissions_of_a_plain_open(tmp_path):
     finally:
         os.umask(umask)
     assert weights.stat().st_mode & 0o777 == checkpoint.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_safetensors_name_in_capitals_is_safetensors_everywhere(tmp_path):
+    """load_generator read G.SAFETENSORS, but resolve_model (upscale, eval, export, serve) took it for a torch.save
+    file ("not a torch.save file"), the int8 check for no int8 file, and a gan run's init_from check failed on it."""
+    import shutil
+
+    from srgan.evaluate import resolve_model
+    from srgan.quantize import is_int8_file
+    from srgan.shipped import WEIGHTS_DIR
+    from srgan.train import _gan_checkpoint
+
+    g = Generator(scale=4, num_blocks=1, channels=8)
+    path = save_generator(g, tmp_path / "G.SAFETENSORS")
+    assert isinstance(resolve_model(path), Generator) and isinstance(load_generator(path), Generator)
+    assert _gan_checkpoint(str(path)) is False
+    assert is_int8_file(shutil.copy(WEIGHTS_DIR / "srresnet_int8.safetensors", tmp_path / "Q.SafeTensors"))

@@ -185,7 +185,8 @@ def test_tiny_tiles_warn_in_the_api_as_on_the_command_line(tiny_model, tmp_path)
     rgb = np.random.default_rng(0).integers(0, 256, (24, 20, 3), dtype=np.uint8)
     src = tmp_path / "photo.png"
     Image.fromarray(rgb).save(src)
-    for call in (lambda: srgan.upscale(rgb, engine, tile=4), lambda: srgan.upscale(Image.fromarray(rgb), engine, tile=4),
+    for call in (lambda: srgan.upscale(rgb, engine, tile=4),
+                 lambda: srgan.upscale(Image.fromarray(rgb), engine, tile=4),
                  lambda: srgan.upscale(torch.from_numpy(rgb).permute(2, 0, 1) / 255.0, engine, tile=4),
                  lambda: upscale_file(engine, src, tmp_path / "out.png", tile=4, overwrite=True)):
         with pytest.warns(UserWarning, match=r"^tile=4 recomputes \d+ px of context around every tile: about \d+x the "

@@ -260,8 +260,7 @@ def degrade_folder(hr_dir, lr_dir, scale: int = 4, overwrite: bool = False, *, p
             if hr.shape[0] < scale or hr.shape[1] < scale:
                 raise ValueError(f"{path}: image smaller than the scale factor {scale}")
             lr = degrade_uint8(hr, scale)
-            written.append(write_image(out, lr.astype(np.float32) / np.float32(255.0),
-                                       grayscale=image.grayscale, overwrite=overwrite))
+            written.append(write_image(out, lr, grayscale=image.grayscale, overwrite=overwrite))
     except BaseException:
         # All or nothing: an LR set missing the images after a bad one would be scored as if it were whole.
         for out in written:

@@ -106,7 +106,7 @@ def run_demo(out_root: str | Path = "srgan-demo", device: str = "auto") -> Path:
               (("bicubic", "bicubic"), ("srresnet", weights["srresnet"]), ("srgan", weights["srgan"]))}
     rows = [[super_resolve(models[m], lr, dev) for m in COLUMNS[:3]] + [hr] for _, lr, hr in BenchmarkSet(SAMPLES, 4)]
     comparison = run / "comparison.png"
-    write_image(comparison, comparison_image(rows, LABELS).astype(np.float32) / 255)
+    write_image(comparison, comparison_image(rows, LABELS))
 
     print(f"\nDemo outputs in {run}:")
     print(f"  metrics      {run / 'metrics.json'}")

@@ -304,8 +304,7 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
                 except ValueError as exc:  # e.g. smaller than the SSIM window or two NIQE blocks: say which image
                     raise ValueError(f"{bench.name}/{name}: {exc}") from None
                 if save_images is not None:
-                    written.append(write_image(Path(save_images) / keys[i] / f"{name}.png",
-                                               sr.astype(np.float32) / np.float32(255)))
+                    written.append(write_image(Path(save_images) / keys[i] / f"{name}.png", sr))
             results[keys[i]] = {m: float(np.mean([v[m] for v in per_image.values()])) for m in metrics}
             results[keys[i]]["images"] = per_image
             gray = [name for name, path in bench.items if is_single_channel(path)]

@@ -242,7 +242,7 @@ def write_image(
     rgb: np.ndarray,
     *,
     alpha: np.ndarray | None = None,
-    bit_depth: int = 8,
+    bit_depth: int | None = None,
     grayscale: bool = False,
     icc_profile: bytes | None = None,
     overwrite: bool = False,
@@ -252,7 +252,8 @@ def write_image(
     """Write RGB (HxWx3, float in [0, 1], uint8 or uint16) to ``path``, atomically; return the path.
 
     Integer input (with an alpha of the same dtype) gives its own bit depth (uint16: 16 bits where the format
-    can) and is never copied as a whole to float, for very large images.
+    can) and is never copied as a whole to float, for very large images. ``bit_depth`` (8 or 16) is what float
+    input is written with (None: 8); for integer input it may only repeat the dtype's.
 
     ``rows_ready(y)`` lets the write start before ``rgb`` is complete: it is called with a row count and returns
     once rows ``[0, y)`` are final (or raises to abandon the write). 8-bit RGB PNG at levels 0-1 is encoded band
@@ -271,13 +272,15 @@ def write_image(
         alpha = np.asarray(alpha)
         if alpha.shape != rgb.shape[:2]:
             raise ValueError(f"alpha must have shape {rgb.shape[:2]}, got {alpha.shape}")
-    if bit_depth not in (8, 16):
+    if bit_depth not in (None, 8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, not {bit_depth!r}")
     if rgb.dtype in (np.uint8, np.uint16):
         bits = 8 if rgb.dtype == np.uint8 else 16
+        bit_depth = bits if bit_depth is None else bit_depth  # uint16 with the default was refused as 8-bit
         if bit_depth != bits or (alpha is not None and alpha.dtype != rgb.dtype):
             raise ValueError(f"{rgb.dtype} rgb is written with bit_depth={bits}, with a {rgb.dtype} alpha")
 
+    bit_depth = bit_depth or 8
     streams = rows_ready is not None and _streams(fmt, rgb, alpha, grayscale, png_level)
     if rows_ready is not None and not streams:
         rows_ready(rgb.shape[0])

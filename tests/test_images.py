@@ -531,6 +531,13 @@ class TestWrite:
         np.testing.assert_array_equal(to_uint16(im.alpha), alpha)
         with PILImage.open(path) as pil:  # Pillow decodes our encoder's file (high bytes)
             np.testing.assert_array_equal(np.asarray(pil)[..., :3], (a >> 8).astype(np.uint8))
+        # uint16 pixels give their own 16 bits without bit_depth (the default 8 refused them)
+        path = write_image(tmp_path / "u16.png", a, alpha=alpha)
+        im = read_image(path)
+        assert im.bit_depth == 16 and np.array_equal(to_uint16(im.rgb), a)
+        assert np.array_equal(to_uint16(im.alpha), alpha)
+        with pytest.raises(ValueError, match=r"^uint16 rgb is written with bit_depth=16"):
+            write_image(tmp_path / "u8.png", a, bit_depth=8)
 
     @pytest.mark.parametrize("ext", [".png", ".tif"])
     def test_16bit_gray_round_trip_exact(self, tmp_path, ext):

@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import srgan  # noqa: E402
-from srgan.evaluate import BicubicUpscaler  # noqa: E402
+from srgan.loading import BicubicUpscaler  # noqa: E402
 from srgan.images import read_rgb_uint8, to_uint8  # noqa: E402
 from srgan.imagefind import find_images  # noqa: E402
 from srgan.pixels import LUMA_BT601  # noqa: E402

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from srgan.checkerboard import checkerboard_score
-from srgan.evaluate import BicubicUpscaler, resolve_model, super_resolve
+from srgan.evaluate import super_resolve
+from srgan.loading import BicubicUpscaler, resolve_model
 from srgan.metrics import psnr
 from srgan.niqe import niqe
 from srgan.validation import validation_set

@@ -24,7 +24,8 @@ import numpy as np
 
 from srgan.backproject import BackProjected
 from srgan.benchmark_sets import BenchmarkSet
-from srgan.evaluate import BicubicUpscaler, resolve_model, super_resolve
+from srgan.evaluate import super_resolve
+from srgan.loading import BicubicUpscaler, resolve_model
 
 SCALE = 4
 BORDER = 4

@@ -18,7 +18,8 @@ import numpy as np
 from PIL import Image
 
 from srgan.checkerboard import checkerboard_score
-from srgan.evaluate import BicubicUpscaler, resolve_model, super_resolve
+from srgan.evaluate import super_resolve
+from srgan.loading import BicubicUpscaler, resolve_model
 from srgan.imagefind import find_images
 from srgan.images import read_rgb_uint8
 from srgan.niqe import niqe

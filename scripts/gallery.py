@@ -11,7 +11,8 @@ import numpy as np
 
 from srgan.benchmark_sets import BenchmarkSet
 from srgan.demo import LABELS, comparison_image
-from srgan.evaluate import resolve_model, super_resolve
+from srgan.evaluate import super_resolve
+from srgan.loading import resolve_model
 from srgan.imagewrite import write_image
 
 # (set, image, crop centre (y, x) in HR pixels): fur, line art, stripes, a natural BSD100 scene.

@@ -20,7 +20,8 @@ import torch
 
 from srgan.checkerboard import checkerboard_score
 from srgan.benchmark_sets import BenchmarkSet
-from srgan.evaluate import BicubicUpscaler, resolve_model, super_resolve
+from srgan.evaluate import super_resolve
+from srgan.loading import BicubicUpscaler, resolve_model
 from srgan.validation import validation_set
 
 SCALE = 4

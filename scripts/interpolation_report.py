@@ -16,7 +16,8 @@ import json
 
 from choose_release import SCALE, score
 from grid_report import load
-from srgan.evaluate import BicubicUpscaler, super_resolve
+from srgan.evaluate import super_resolve
+from srgan.loading import BicubicUpscaler
 from srgan.validation import validation_set
 
 

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from compare_on_photos import jpeg_round_trip
-from srgan.evaluate import BicubicUpscaler, resolve_model, super_resolve
+from srgan.evaluate import super_resolve
+from srgan.loading import BicubicUpscaler, resolve_model
 from srgan.imagefind import find_images
 from srgan.images import read_rgb_uint8
 from srgan.imresize import degrade_uint8

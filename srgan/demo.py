@@ -72,8 +72,9 @@ def _new_run_folder(root: Path) -> Path:
 def run_demo(out_root: str | Path = "srgan-demo", device: str = "auto") -> Path:
     from .benchmark_sets import BenchmarkSet, degrade_folder
     from .device import resolve_device
-    from .evaluate import evaluate, format_table, resolve_model, super_resolve, write_json
+    from .evaluate import evaluate, format_table, super_resolve, write_json
     from .imagewrite import check_writable_dir, write_image
+    from .loading import resolve_model
     from .upscaling import prepare, upscale_file
 
     dev = resolve_device(device)

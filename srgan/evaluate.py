@@ -23,7 +23,6 @@ The convention (docs/EVALUATION.md has the measured numbers):
 """
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -36,117 +35,23 @@ from torch import nn
 
 from . import __version__, shipped
 from .backproject import BackProjected
-from .checkpoint import CheckpointError, atomic_write, is_safetensors, load_checkpoint, load_generator, strip_prefixes
+from .checkpoint import atomic_write
 from .images import is_single_channel, printable
 from .benchmark_sets import BenchmarkSet, degrade_folder, found_as_hr
 from .datasets import resolve_benchmark
 from .device import autocast, cpu_has_int8_dot, precision_name, resolve_device, resolve_precision
-from .imresize import imresize
+from .loading import GROUND_TRUTH, BicubicUpscaler, fixed_precision, model_file, resolve_model
 from .lpips import LPIPS, lpips
 from .metrics import psnr_ssim_y, to_uint8
 from .niqe import niqe
 from .outputs import file_output_problem, missing_folders, names_a_folder, remove_if_empty
 from .tiling import Engine
 
-__all__ = ["BicubicUpscaler", "resolve_model", "evaluate", "eval_from_cli", "degrade_from_cli",
-           "format_table", "parse_metrics", "METRICS", "GROUND_TRUTH"]
+__all__ = ["evaluate", "super_resolve", "eval_from_cli", "degrade_from_cli", "format_table", "parse_metrics",
+           "METRICS"]
 
 FULL_REFERENCE = ("psnr", "ssim", "lpips")
 METRICS = FULL_REFERENCE + ("niqe",)
-GROUND_TRUTH = "hr"  # the --model name that scores the HR images themselves
-
-
-class BicubicUpscaler(nn.Module):
-    """MATLAB ``imresize(x, scale, 'bicubic')`` as a model: [0, 1] in, clamped [0, 1] out.
-
-    Computes in float64 (the MATLAB double path, symmetric borders) and returns the
-    input's dtype, or float64 for float64 input (what :func:`evaluate` passes, so the
-    rounding to uint8 is exactly MATLAB's).
-    """
-
-    def __init__(self, scale: int = 4):
-        super().__init__()
-        self.scale = int(scale)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = imresize(x.to(torch.float64), scale=self.scale).clamp_(0.0, 1.0)
-        return y.to(x.dtype) if x.is_floating_point() else y
-
-
-def resolve_model(spec, device="cpu", *, scale: int = 4,
-                  names: tuple[str, ...] = ("bicubic", *shipped.NAMES)) -> nn.Module:
-    """Turn a ``--model`` value into an eval-mode module mapping [0, 1] LR to [0, 1] SR.
-
-    ``spec`` is:
-      * an ``nn.Module`` (a copy, moved to ``device`` and put in eval mode: the caller's module keeps its
-        mode, device and dtype, unless it cannot be deep-copied; it, or the module a DDP / torch.compile
-        wrapper holds, must have ``.scale``);
-      * ``"bicubic"``: :class:`BicubicUpscaler` (``scale`` applies only here);
-      * ``"srresnet"`` / ``"srgan"``: the weights shipped in ``srgan/weights/<name>.safetensors``;
-      * a path: a leftthomas/SRGAN state dict (:mod:`srgan.peers`), else anything
-        :func:`srgan.checkpoint.load_generator` reads (safetensors, checkpoint, state dict).
-    The returned module has an integer ``scale`` attribute. Bad specs raise
-    :class:`~srgan.checkpoint.CheckpointError` (a ``ValueError``) with a one-line message, which offers ``names``
-    (what the caller takes besides a path: eval also takes ``hr``, export no ``bicubic``).
-    """
-    if not isinstance(spec, (str, os.PathLike, nn.Module)):  # None, an Engine: "expected str, bytes or os.PathLike"
-        got = ("a prepared Engine (give it to upscale(..., model=engine) as it is)" if isinstance(spec, Engine)
-               else type(spec).__name__)
-        raise TypeError(f"model must be a name ({', '.join(names)}), a weights file path or an nn.Module, got {got}")
-    dev = resolve_device(device)
-    if isinstance(spec, nn.Module):
-        inner = spec
-        while not isinstance(getattr(inner, "scale", None), int) and isinstance(
-                getattr(inner, "module", getattr(inner, "_orig_mod", None)), nn.Module):
-            inner = getattr(inner, "module", getattr(inner, "_orig_mod", None))  # DDP / torch.compile wrappers
-        try:
-            model = copy.deepcopy(inner)  # a model being trained must come back as it was: train mode, its device
-        except (TypeError, RuntimeError):  # holds something that cannot be copied (a lock, an open file)
-            model = inner
-    elif str(spec) == "bicubic":
-        model = BicubicUpscaler(scale)
-    elif str(spec) in shipped.NAMES:
-        path = shipped.weights_file(str(spec))
-        if not path.is_file():
-            raise CheckpointError(f"no shipped {spec} weights yet; pass a weights file path")
-        model = load_generator(path, dev)
-    else:
-        path = Path(spec).expanduser()
-        if not path.is_file():
-            hint = (" (a folder)" if path.is_dir() else
-                    f" (names are lower case: {str(spec).lower()})" if str(spec).lower() in names else "")
-            raise CheckpointError(f"{spec}: no such weights file{hint}; the model is {', '.join(names)} "
-                                  "or a weights file path")
-        model = None
-        if not is_safetensors(path):
-            from .peers import is_leftthomas_state_dict, leftthomas_from_state_dict
-
-            state = load_checkpoint(path)
-            if isinstance(state, dict) and is_leftthomas_state_dict(strip_prefixes(state)):
-                model = leftthomas_from_state_dict(state, source=str(path))
-        if model is None:
-            model = load_generator(path, dev)
-    if not isinstance(getattr(model, "scale", None), int):
-        raise CheckpointError(f"{type(model).__name__}: model has no integer 'scale' attribute")
-    return model.to(dev).eval()
-
-
-def _weights_file(spec, int8: bool = False) -> Path | None:
-    """The file whose weights a ``--model`` value ran (None for bicubic and hr), for the report."""
-    name = str(spec)
-    if name in shipped.NAMES:
-        return shipped.weights_file(f"{name}_int8" if int8 else name)
-    path = Path(name).expanduser()
-    return path if name not in ("bicubic", GROUND_TRUTH) and path.is_file() else None
-
-
-def _fixed_precision(model) -> str | None:
-    """Why ``--precision`` has no say for ``model`` (bicubic, hr), or None for a network."""
-    if isinstance(model, str) and model == GROUND_TRUTH:
-        return "--model hr runs no model: it scores the HR images themselves"
-    if isinstance(model, BicubicUpscaler) or (isinstance(model, str) and model == "bicubic"):
-        return "bicubic always runs in float64, as MATLAB's imresize does"
-    return None
 
 
 def _model_name(spec) -> str:
@@ -233,7 +138,7 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
         if not metrics:
             raise ValueError("--model hr scores the ground truth itself, where PSNR/SSIM/LPIPS mean nothing; "
                              "add a no-reference metric: --metrics niqe")
-    fixed = _fixed_precision(model)
+    fixed = fixed_precision(model)
     if fixed and precision not in ("fp32", "auto"):  # a table titled "bf16" must have run in bf16
         raise ValueError(f"--precision {precision}: {fixed}; leave --precision out")
     dev = resolve_device(device)
@@ -421,7 +326,7 @@ def eval_from_cli(args) -> int:
         run = {"model": _model_name(args.model), "scale": scale, "back_project": back_project,
                "device": str(device), "precision": ran, "srgan": __version__, "torch": torch.__version__,
                "y": "BT.601 Y of the uint8 RGB, rounded (MATLAB rgb2ycbcr)", "border_px": scale}
-        weights = _weights_file(args.model, int8=ran == "int8")
+        weights = model_file(args.model, int8=ran == "int8")
         if weights is not None:  # the shipped weights change between releases of one version
             run["weights"] = {"file": str(weights), "sha256": file_sha256(weights)}
         if isinstance(model, nn.Module) and not isinstance(model, BicubicUpscaler):

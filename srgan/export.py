@@ -50,7 +50,7 @@ def exportable(model: str | os.PathLike | nn.Module, fast: bool = True) -> nn.Mo
 
     ``fast``: an srgan Generator as its FastGenerator; other networks (a peer's, :mod:`srgan.peers`) as they are.
     """
-    from .evaluate import resolve_model
+    from .loading import resolve_model
     from .inference import fast_generator
 
     net = resolve_model(model, "cpu", names=shipped.NAMES).float().eval()

@@ -51,7 +51,7 @@ MIN_SIDE = 4
 
 def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | torch.device = "cpu") -> nn.Module:
     """An eval-mode generator from 'srgan' | 'srresnet' (shipped weights) | a weights/checkpoint path | a module."""
-    from .evaluate import resolve_model
+    from .loading import resolve_model
 
     return resolve_model(model, resolve_device(device))
 
@@ -111,10 +111,10 @@ def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | 
         cached = _ENGINES.get(model, {}).get((dev, dtype, back_project))
         if cached is not None and cached[0] == stamp:
             return cached[1]
-    from .evaluate import _fixed_precision
+    from .loading import fixed_precision
 
     net = load_model(model, dev)
-    fixed = _fixed_precision(getattr(net, "_orig_mod", net))  # bicubic: float64, as in srgan eval
+    fixed = fixed_precision(getattr(net, "_orig_mod", net))  # bicubic: float64, as in srgan eval
     bicubic = fixed is not None
     if bicubic:
         if precision in ("bf16", "fp16"):  # as srgan eval refuses them

@@ -203,7 +203,7 @@ def test_a_safetensors_name_in_capitals_is_safetensors_everywhere(tmp_path):
     file ("not a torch.save file"), the int8 check for no int8 file, and a gan run's init_from check failed on it."""
     import shutil
 
-    from srgan.evaluate import resolve_model
+    from srgan.loading import resolve_model
     from srgan.quantize import is_int8_file
     from srgan.shipped import WEIGHTS_DIR
     from srgan.train import _gan_checkpoint

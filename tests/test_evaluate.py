@@ -11,7 +11,8 @@ import srgan
 from srgan.checkpoint import CheckpointError, load_generator, save_generator
 from srgan.cli import main
 from srgan.benchmark_sets import BenchmarkSet
-from srgan.evaluate import BicubicUpscaler, evaluate, parse_metrics, resolve_model, super_resolve
+from srgan.evaluate import evaluate, parse_metrics, super_resolve
+from srgan.loading import BicubicUpscaler, resolve_model
 from srgan.images import ImageError, read_rgb_uint8
 from srgan.imresize import imresize
 from srgan.metrics import psnr_ssim_y

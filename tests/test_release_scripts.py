@@ -183,7 +183,7 @@ def test_colour_report_measures_a_tint_and_the_shipped_models_offsets(shared_dat
     """MODEL_CARD.md's colour line: the SRGAN's Set5 outputs are a little bluer and less red and green than the
     HR images; bicubic (the same images, no network) has no offset to speak of."""
     from srgan.benchmark_sets import BenchmarkSet
-    from srgan.evaluate import BicubicUpscaler, resolve_model
+    from srgan.loading import BicubicUpscaler, resolve_model
 
     colour = _script("colour_report")
     hr = np.random.default_rng(0).integers(10, 240, (20, 24, 3)).astype(np.uint8)
@@ -205,7 +205,7 @@ def test_colour_report_flat_patches_of_saturated_colour(shared_data):
     """MODEL_CARD.md's flat-colour limit: a flat saturated blue square comes out ~39 levels bluer from the SRResNet
     (a natural sky tone within a level); bicubic reproduces every flat colour exactly."""
     from srgan.benchmark_sets import BenchmarkSet
-    from srgan.evaluate import BicubicUpscaler, resolve_model
+    from srgan.loading import BicubicUpscaler, resolve_model
 
     colour = _script("colour_report")
     lr = next(iter(BenchmarkSet(shared_data / "benchmarks" / "Set14", 4)))[1]
@@ -262,7 +262,7 @@ def test_grid_report_load_interpolates_the_named_weights():
     the midpoint of both, and names outside the prefixes keep the model's own."""
     import torch
 
-    from srgan.evaluate import resolve_model
+    from srgan.loading import resolve_model
 
     load = _script("grid_report").load
     own, donor = resolve_model("srgan").state_dict(), resolve_model("srresnet").state_dict()
@@ -278,7 +278,8 @@ def test_grid_report_load_interpolates_the_named_weights():
 
 
 def test_video_flicker_clip_is_an_exact_pan_and_bicubic_does_not_flicker_on_it():
-    from srgan.evaluate import BicubicUpscaler, super_resolve
+    from srgan.evaluate import super_resolve
+    from srgan.loading import BicubicUpscaler
     from srgan.images import read_rgb_uint8
 
     video = _script("video_flicker")

@@ -23,7 +23,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from srgan.images import read_image  # noqa: E402
 from srgan.imresize import imresize  # noqa: E402
-from srgan.upscaling import prepare, upscale_planes  # noqa: E402
+from srgan.engines import prepare  # noqa: E402
+from srgan.upscaling import upscale_planes  # noqa: E402
 
 
 def main() -> None:

@@ -38,7 +38,8 @@ from srgan.cli import main as srgan_main  # noqa: E402
 from srgan.device import cpu_name  # noqa: E402
 from srgan.imagefind import find_images  # noqa: E402
 from srgan.images import read_image  # noqa: E402
-from srgan.upscaling import prepare, upscale_planes  # noqa: E402
+from srgan.engines import prepare  # noqa: E402
+from srgan.upscaling import upscale_planes  # noqa: E402
 
 
 def make_large(photos: list[Path], width: int, height: int, dest: Path) -> Path:

@@ -2,7 +2,7 @@
 
     python benchmarks/engine_cache.py [--repeats 20]
 
-The engine cached per module is reused only while :func:`srgan.upscaling._weights_stamp` is unchanged: each
+The engine cached per module is reused only while :func:`srgan.engines._weights_stamp` is unchanged: each
 tensor's id, version and data pointer, and its float64 sum (``p.data.add_(...)`` moves none of the others).
 Prints, for the shipped generator on the CPU in fp32, the stamp alone and whole ``upscale`` calls on 32x32 and
 64x64 LR images, interleaved, as medians of ``--repeats`` runs.
@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import srgan  # noqa: E402
 from srgan.device import cpu_name  # noqa: E402
-from srgan.upscaling import _weights_stamp  # noqa: E402
+from srgan.engines import _weights_stamp  # noqa: E402
 
 
 def main() -> None:

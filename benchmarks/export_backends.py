@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from srgan.device import cpu_name, resolve_precision  # noqa: E402
 from srgan.export import export_onnx  # noqa: E402
-from srgan.upscaling import load_model, prepare  # noqa: E402
+from srgan.engines import load_model, prepare  # noqa: E402
 
 
 def main(argv=None):

@@ -2,7 +2,7 @@
 
     python benchmarks/int8.py --data ../shared/data/benchmarks --sets Set5 Set14 --runs 7
 
-Contenders, all prepared with :func:`srgan.upscaling.prepare` as ``srgan upscale`` prepares them:
+Contenders, all prepared with :func:`srgan.engines.prepare` as ``srgan upscale`` prepares them:
 
 * ``torch bf16`` / ``torch fp32``: srgan's default path (precision auto is bf16 on CPUs with native bf16);
 * ``openvino bf16`` / ``openvino fp32``: ``--backend openvino``;
@@ -37,7 +37,7 @@ from srgan.device import cpu_flags, cpu_has_int8_dot, cpu_name, resolve_precisio
 from srgan.checkerboard import checkerboard_score  # noqa: E402
 from srgan.benchmark_sets import BenchmarkSet  # noqa: E402
 from srgan.metrics import psnr_ssim_y, to_uint8  # noqa: E402
-from srgan.upscaling import prepare  # noqa: E402
+from srgan.engines import prepare  # noqa: E402
 
 
 def cpu_model_and_int8_units() -> str:

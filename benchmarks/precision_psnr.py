@@ -21,7 +21,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from srgan.images import read_rgb_uint8  # noqa: E402
 from srgan.metrics import psnr  # noqa: E402
-from srgan.upscaling import prepare, upscale  # noqa: E402
+from srgan.engines import prepare  # noqa: E402
+from srgan.upscaling import upscale  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from srgan.imagefind import find_images  # noqa: E402
 from srgan.images import read_rgb_uint8  # noqa: E402
 from srgan.imresize import imresize  # noqa: E402
-from srgan.upscaling import load_model, prepare  # noqa: E402
+from srgan.engines import load_model, prepare  # noqa: E402
 
 PADS = (4, 8, 12, 16)
 

@@ -42,7 +42,7 @@ from srgan.data import TrainDataset, train_loader  # noqa: E402
 from srgan.inference import FastGenerator  # noqa: E402
 from srgan.metrics import psnr_ssim_y, to_uint8  # noqa: E402
 from srgan.quantize import calibrate, from_generator, load_int8, refine, save_int8  # noqa: E402
-from srgan.upscaling import load_model  # noqa: E402
+from srgan.engines import load_model  # noqa: E402
 from srgan.validation import hold_out_rule, validation_set  # noqa: E402
 
 

@@ -5,7 +5,7 @@ before it can do anything, and torch alone takes over a second to import. Loadin
 ``srgan --help`` quick and lets the command's own Ctrl-C handler be in place before torch starts loading.
 
 ``srgan.upscale`` is the function; the module that holds it is :mod:`srgan.upscaling`. ``srgan.prepare`` builds
-the fast model once, for ``srgan.upscale(img, model=engine)`` over many images; ``srgan.upscale_file(model_or_engine,
+the fast model once (:mod:`srgan.engines`), for ``srgan.upscale(img, model=engine)`` over many images; ``srgan.upscale_file(model_or_engine,
 src, dest)`` reads, upscales and writes one file as the CLI does.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "Generator": "models", "Discriminator": "models",
     "load_generator": "checkpoint", "save_generator": "checkpoint",
-    "load_model": "upscaling", "prepare": "upscaling", "upscale": "upscaling", "upscale_file": "upscaling",
+    "load_model": "engines", "prepare": "engines", "upscale": "upscaling", "upscale_file": "upscaling",
 }
 
 __all__ = ["Generator", "Discriminator", "load_generator", "save_generator", "load_model", "prepare", "upscale",
@@ -28,7 +28,8 @@ __all__ = ["Generator", "Discriminator", "load_generator", "save_generator", "lo
 if TYPE_CHECKING:  # for type checkers and IDEs, which do not run __getattr__
     from .checkpoint import load_generator, save_generator
     from .models import Discriminator, Generator
-    from .upscaling import load_model, prepare, upscale, upscale_file
+    from .engines import load_model, prepare
+    from .upscaling import upscale, upscale_file
 
 
 def __getattr__(name: str):

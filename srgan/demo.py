@@ -75,7 +75,8 @@ def run_demo(out_root: str | Path = "srgan-demo", device: str = "auto") -> Path:
     from .evaluate import evaluate, format_table, super_resolve, write_json
     from .imagewrite import check_writable_dir, write_image
     from .loading import resolve_model
-    from .upscaling import prepare, upscale_file
+    from .engines import prepare
+    from .upscaling import upscale_file
 
     dev = resolve_device(device)
     weights = {name: weights_file(name) for name in NAMES}

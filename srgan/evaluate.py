@@ -147,7 +147,7 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
     if back_project and (int8 or ground_truth):
         raise ValueError("back-projection applies to a model's output in fp32/bf16/fp16, not to int8 or hr")
     if int8 and not ground_truth:
-        from .upscaling import prepare
+        from .engines import prepare
 
         model = prepare(model, dev, "int8")
     elif not ground_truth:

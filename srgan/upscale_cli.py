@@ -100,7 +100,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     from .progress import closing_line, show_progress, tile_advice, tile_bar
     from .pipeline import one_thread, upscale_files, write_output
     from .shard import mine
-    from .upscaling import prepare
+    from .engines import prepare
 
     tile = _parse_tile(args.tile)
     max_pixels = getattr(args, "max_pixels", None)

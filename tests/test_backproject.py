@@ -14,7 +14,8 @@ from srgan.cli import main
 from srgan.evaluate import evaluate
 from srgan.imresize import imresize
 from srgan.models import Generator
-from srgan.upscaling import prepare, upscale_planes
+from srgan.engines import prepare
+from srgan.upscaling import upscale_planes
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ need("openvino", "the OpenVINO backend tests need the [openvino] extra")
 from srgan.cli import main  # noqa: E402
 from srgan.device import cpu_has_int8_dot  # noqa: E402
 from srgan.quantize import SEVEN_BIT_WEIGHT_MAX, WEIGHT_MAX, int8_model, quantize_weight  # noqa: E402
-from srgan.upscaling import prepare  # noqa: E402
+from srgan.engines import prepare  # noqa: E402
 
 # 8-bit weights run only on CPUs with VNNI/AMX (elsewhere srgan uses 7-bit ones, which run everywhere)
 needs_int8_units = pytest.mark.skipif(not cpu_has_int8_dot(), reason="this CPU has no VNNI/AMX int8 units: "
@@ -65,7 +65,7 @@ def test_one_openvino_engine_serves_several_threads(weights, tmp_path):
         import torch
 
         import srgan
-        from srgan.upscaling import prepare
+        from srgan.engines import prepare
 
         g = srgan.load_generator(path)
         engine = prepare(path, "cpu", "fp32", backend="openvino")
@@ -86,7 +86,7 @@ def test_a_cache_that_cannot_be_written_costs_the_cache_only(weights, tmp_path):
     result = _in_own_process("""
         import torch
 
-        from srgan.upscaling import prepare
+        from srgan.engines import prepare
 
         engine = prepare(path, "cpu", "fp32", backend="openvino")
         assert engine.forward(torch.rand(1, 3, 8, 8)).shape == (1, 3, 32, 32)
@@ -103,7 +103,7 @@ def test_an_engine_takes_the_options_it_was_made_with(weights, tmp_path):
         import pytest
 
         import srgan
-        from srgan.upscaling import prepare
+        from srgan.engines import prepare
 
         x = np.zeros((6, 7, 3), np.uint8)
         engine = prepare(path, "cpu", "fp32", backend="openvino")
@@ -215,7 +215,7 @@ def test_eval_json_says_which_int8_weights_ran(has_units, bits, saved_small_gene
     from srgan.quantize import calibrate, from_generator, save_int8
 
     monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "cache"))
-    for module in ("srgan.upscaling", "srgan.evaluate"):
+    for module in ("srgan.engines", "srgan.evaluate"):
         monkeypatch.setattr(importlib.import_module(module), "cpu_has_int8_dot", lambda: has_units)
     q = from_generator(saved_small_generator[0])
     calibrate(q, [torch.rand(1, 3, 24, 24)])
@@ -259,7 +259,7 @@ def test_shipped_int8_with_seven_bit_weights_reproduces_its_numbers(shared_data,
     from srgan.evaluate import evaluate
 
     monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(importlib.import_module("srgan.upscaling"), "cpu_has_int8_dot", lambda: False)
+    monkeypatch.setattr(importlib.import_module("srgan.engines"), "cpu_has_int8_dot", lambda: False)
     result = evaluate("srresnet", [shared_data / "benchmarks" / bench], device="cpu", precision="int8")[bench]
     psnr, ssim = SEVEN_BIT_RESULTS[bench]
     assert result["psnr"] == pytest.approx(psnr, abs=5e-3)
@@ -272,7 +272,7 @@ def test_int8_takes_seven_bit_weights_where_eight_bit_ones_saturate(tmp_path, mo
     """Without VNNI/AMX, OpenVINO's int8 sums saturate with 8-bit weights (an AVX2 EPYC: Set5 28.89 dB instead of
     31.29): int8 used to be refused there. The caller's QuantGenerator is not changed."""
     monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "cache"))
-    module = importlib.import_module("srgan.upscaling")
+    module = importlib.import_module("srgan.engines")
     mine = int8_model("srresnet")
     before = [w.detach().clone() for w in mine.weights]
     for has_units, weight_max in ((False, SEVEN_BIT_WEIGHT_MAX), (True, WEIGHT_MAX)):

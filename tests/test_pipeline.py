@@ -10,7 +10,8 @@ from PIL import Image
 from srgan.checkpoint import save_generator
 from srgan.cli import main
 from srgan.models import Generator
-from srgan.upscaling import prepare, upscale_file
+from srgan.engines import prepare
+from srgan.upscaling import upscale_file
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def test_folder_is_batched_in_order_and_matches_one_file_at_a_time(weights, tmp_
     batches = []
     features = engine.features
     monkeypatch.setattr(engine, "features", lambda x: batches.append(x.shape[0]) or features(x))
-    monkeypatch.setattr("srgan.upscaling.prepare", lambda *a, **k: engine)
+    monkeypatch.setattr("srgan.engines.prepare", lambda *a, **k: engine)
     code = main(["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(weights)])
     err = capsys.readouterr().err
     assert code == 1 and "e.png" in err and "24 image(s) written, 1 failed" in err

@@ -6,20 +6,20 @@ import numpy as np
 import torch
 
 import srgan
-import srgan.upscaling as upscale_module
+import srgan.engines as engines
 from srgan.models import Generator
 
 
 def test_prepare_is_exported():
-    assert srgan.prepare is upscale_module.prepare and "prepare" in srgan.__all__
+    assert srgan.prepare is engines.prepare and "prepare" in srgan.__all__
 
 
 def test_module_is_prepared_once_until_its_weights_change(monkeypatch):
     torch.manual_seed(0)
     g = Generator(num_blocks=1, channels=8).eval()
     built = []
-    real = upscale_module.fast_generator
-    monkeypatch.setattr(upscale_module, "fast_generator", lambda m: built.append(m) or real(m))
+    real = engines.fast_generator
+    monkeypatch.setattr(engines, "fast_generator", lambda m: built.append(m) or real(m))
     img = np.random.default_rng(0).integers(0, 256, (6, 5, 3), dtype=np.uint8)
 
     first = srgan.upscale(img, model=g, device="cpu", precision="fp32")

@@ -99,7 +99,7 @@ def test_nonpositive_scales_are_refused(calibrated, tmp_path):
 
 
 def test_int8_on_a_gpu_is_refused():
-    from srgan.upscaling import prepare
+    from srgan.engines import prepare
 
     with pytest.raises(ValueError, match="int8 runs on the CPU"):
         prepare("srresnet", "cuda", "int8")

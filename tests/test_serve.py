@@ -114,7 +114,8 @@ def test_served_images_are_srgan_upscales_bytes(mode, tmp_path):
     """The page promises srgan upscale's inference; 8-bit grayscale (with or without alpha) came back rounded
     twice, to RGB and then its luma (11.6-12.5% of the bundled samples' pixels, made grey, 1 level off)."""
     from srgan.models import Generator
-    from srgan.upscaling import prepare, upscale_file
+    from srgan.engines import prepare
+    from srgan.upscaling import upscale_file
 
     torch.manual_seed(0)
     model = Generator(scale=4, num_blocks=1, channels=8).eval()

@@ -18,7 +18,8 @@ from srgan.cli import main
 from srgan.inference import FastGenerator, receptive_radius
 from srgan.models import Generator
 from srgan.tiling import Engine, windows
-from srgan.upscaling import prepare, upscale_file, upscale_planes
+from srgan.engines import prepare
+from srgan.upscaling import upscale_file, upscale_planes
 
 # Tiny tiles are how tiling's exactness is tested; the API's warning that they are slow is its own test's business.
 pytestmark = pytest.mark.filterwarnings("ignore:tile=\\d+ recomputes")
@@ -678,7 +679,7 @@ def test_cli_unwritable_output_fails_before_work(tmp_path, weights, monkeypatch,
     def no_work(*a, **k):
         raise AssertionError("model loaded before the output was checked")
 
-    monkeypatch.setattr("srgan.upscaling.prepare", no_work)
+    monkeypatch.setattr("srgan.engines.prepare", no_work)
     code = main(["upscale", str(src), "-o", str(blocker / "out"), "--model", str(weights), "--device", "cpu"])
     err = capsys.readouterr().err
     assert code == 1 and "a_file" in err and len(err.strip().splitlines()) == 1

@@ -295,9 +295,9 @@ def test_a_run_where_every_input_fails_before_work_still_ends_with_the_count(wei
 def test_sigterm_while_the_model_loads_interrupts_and_leaves_no_folder(weights, tmp_path, capsys, monkeypatch):
     """The handler used to be installed only around the file loop: a kill during the model's loading (int8
     conversion takes seconds) ended with 143, no message, and the empty output folder it had made."""
-    import srgan.upscaling
+    import srgan.engines
 
-    with sigterm_when_called(monkeypatch, srgan.upscaling, "prepare"):
+    with sigterm_when_called(monkeypatch, srgan.engines, "prepare"):
         code, _out, err = _run(capsys, *_up(weights, _photo(tmp_path / "in" / "a.png"), "-o", tmp_path / "out/"))
     assert (code, err) == (130, "srgan: interrupted\n")
     assert not (tmp_path / "out").exists()

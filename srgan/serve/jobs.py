@@ -21,7 +21,8 @@ import torch
 from ..images import Image, ImageError
 from ..imagewrite import write_image
 from ..pipeline import output_dtype, write_output
-from ..upscaling import LARGE_OUTPUT_PIXELS, prepare, upscale_planes
+from ..engines import prepare
+from ..upscaling import LARGE_OUTPUT_PIXELS, upscale_planes
 
 KEEP_JOBS = 32
 #: A forgotten job's files are removed this many forgotten jobs later, not at once: a download that found the job

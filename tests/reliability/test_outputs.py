@@ -83,7 +83,7 @@ def test_output_folder_under_a_regular_file(cli, weights, tmp_path, monkeypatch)
     def no_work(*args, **kwargs):
         raise AssertionError("the model was loaded before the output folder was checked")
 
-    monkeypatch.setattr("srgan.upscaling.prepare", no_work)
+    monkeypatch.setattr("srgan.engines.prepare", no_work)
     result = cli(*upscale_args(tmp_path / "in", blocker / "out", weights))
     only_error(result, os.fspath(blocker / "out"), "cannot create output folder", "a parent is a file")
     assert "ImageError" not in result.err and blocker.read_text() == "a file, not a folder"
@@ -105,7 +105,7 @@ def test_output_folder_without_write_permission(cli, weights, tmp_path, monkeypa
             return real_open(path, flags, *args, **kwargs)
 
         monkeypatch.setattr(os, "open", guarded)
-    monkeypatch.setattr("srgan.upscaling.prepare", lambda *a, **k: pytest.fail("model loaded before the check"))
+    monkeypatch.setattr("srgan.engines.prepare", lambda *a, **k: pytest.fail("model loaded before the check"))
     try:
         result = cli(*upscale_args(tmp_path / "in", out, weights))
     finally:

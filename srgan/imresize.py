@@ -70,13 +70,11 @@ image; output 1 already reaches input -2):
 * interior from 1 px (only the outermost ring dropped): up to 1.1e-2;
 * whole image: max |diff| = 5.9e-2.
 
-So it matches to ~1e-5 away from the borders and :func:`downscale_fast` is provided for
-training-time degradation where speed matters more than the outer 2 LR pixels (it is not
-used for benchmark LR images, which must come from :func:`imresize_uint8`). The
-numbers are re-measured by ``tests/test_imresize.py``. Note that it is *not* faster on
-CPU: for a training batch of 16x3x96x96 float32 -> x1/4 (1 thread, torch 2.13, AMD EPYC
-Zen 4, median of 51) the exact path took 0.41 ms, ``downscale_fast`` 0.84 ms and the uint8
-path 1.04 ms; prefer the exact paths unless a GPU measurement says otherwise.
+So it matches to ~1e-5 away from the borders (re-measured by ``tests/test_imresize.py``), but
+srgan does not use it: benchmark LR images must come from :func:`imresize_uint8`, and for
+training it is not even faster on the CPU (a batch of 16x3x96x96 float32 -> x1/4, 1 thread,
+torch 2.13, AMD EPYC Zen 4, median of 51: the exact path 0.41 ms, ``F.interpolate`` 0.84 ms,
+the uint8 path 1.04 ms).
 """
 from __future__ import annotations
 
@@ -86,7 +84,6 @@ from typing import Sequence, Tuple, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 __all__ = [
     "cubic",
@@ -98,7 +95,6 @@ __all__ = [
     "imresize_np",
     "mod_crop",
     "degrade_uint8",
-    "downscale_fast",
 ]
 
 ScaleArg = Union[float, Sequence[float], None]
@@ -371,26 +367,3 @@ def degrade_uint8(hr: np.ndarray, scale: int) -> np.ndarray:
     if not isinstance(hr, np.ndarray) or hr.dtype != np.uint8:
         raise TypeError(f"degrade_uint8 expects uint8, got {getattr(hr, 'dtype', type(hr).__name__)}")
     return imresize_np(hr, 1.0 / _whole_scale(scale))
-
-
-def downscale_fast(x: torch.Tensor, scale: int) -> torch.Tensor:
-    """Fast approximate ``imresize(x, 1/scale)`` via ``F.interpolate(antialias=True)``.
-
-    Same a = -0.5 stretched kernel and pixel-centre coordinates as MATLAB, so interior
-    outputs agree with :func:`imresize` to float rounding (measured 3.6e-7 in float32,
-    x4, Set5), but the outer 2 output rows/columns differ (up to ~6e-2 on a [0,1]
-    image) because the window is clipped instead of mirrored. Input must
-    be a float ``(C,H,W)``/``(N,C,H,W)`` tensor with H, W divisible by ``scale``. Use the
-    exact paths for evaluation data.
-    """
-    x4, squeeze = _check_image(x)
-    if not x4.is_floating_point():
-        raise TypeError("downscale_fast expects a float tensor")
-    scale = _whole_scale(scale)
-    h, w = x4.shape[-2:]
-    if h % scale or w % scale:
-        raise ValueError(f"H, W ({h}, {w}) must be divisible by scale {scale}; use mod_crop")
-    y = F.interpolate(
-        x4, size=(h // scale, w // scale), mode="bicubic", antialias=True, align_corners=False
-    )
-    return y.squeeze(0) if squeeze else y

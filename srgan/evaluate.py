@@ -44,7 +44,7 @@ from .loading import GROUND_TRUTH, BicubicUpscaler, fixed_precision, model_file,
 from .lpips import LPIPS, lpips
 from .metrics import psnr_ssim_y, to_uint8
 from .niqe import niqe
-from .outputs import file_output_problem, missing_folders, names_a_folder, remove_if_empty
+from .outputs import check_output_file_name, missing_folders, remove_if_empty
 from .tiling import Engine
 
 __all__ = ["evaluate", "super_resolve", "eval_from_cli", "degrade_from_cli", "format_table", "parse_metrics",
@@ -280,14 +280,8 @@ def eval_from_cli(args) -> int:
     root = getattr(args, "data_root", None)  # names such as Set5 are looked up (srgan.datasets)
     sets = [BenchmarkSet(resolve_benchmark(d, root), scale, lr=args.model != GROUND_TRUTH) for d in args.data]
     if args.json:  # fail before the work, not after it
-        if names_a_folder(os.path.expanduser(args.json)):
-            raise IsADirectoryError(f"{args.json}: is a folder; --json takes a file name")
-        if Path(args.json).suffix.lower() != ".json":  # `--json a.png` could replace an image --save-images writes
-            raise ValueError(f"{args.json}: --json takes a .json file name")
-        problem = file_output_problem(Path(args.json).expanduser())
-        if problem:
-            raise PermissionError(f"{args.json}: {problem}")
-        if Path(args.json).expanduser().exists() and not _is_json_report(Path(args.json).expanduser()):
+        report = check_output_file_name(args.json, ".json", "--json")
+        if report.exists() and not _is_json_report(report):
             raise FileExistsError(f"{args.json}: exists and is not an srgan eval report; --json replaces only an "
                                   "earlier report: choose another name")
     back_project = getattr(args, "back_project", False)

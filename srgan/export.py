@@ -24,7 +24,7 @@ from torch import nn
 
 from . import shipped
 from .extras import require
-from .outputs import file_output_problem, names_a_folder
+from .outputs import check_output_file_name
 
 
 #: The LR size traced (any size runs: N, H and W are dynamic).
@@ -104,22 +104,15 @@ def _write_onnx(net: nn.Module, path: str | os.PathLike, opset: int, sample_size
 
 def export_from_cli(args: argparse.Namespace) -> int:
     # Checked before the model is loaded and traced (seconds): a folder or a mistyped name is a one-line error.
-    if names_a_folder(args.onnx):
-        raise IsADirectoryError(f"{args.onnx}: is a folder; --onnx takes a file name such as "
-                                f"{os.path.join(args.onnx, 'srgan.onnx')}")
-    if Path(args.onnx).suffix.lower() != ".onnx":
-        raise ValueError(f"{args.onnx}: --onnx takes a .onnx file name")
-    problem = file_output_problem(Path(args.onnx))
-    if problem:
-        raise PermissionError(f"{args.onnx}: {problem}")
-    if os.path.lexists(args.onnx) and not args.overwrite:
+    dest = check_output_file_name(args.onnx, ".onnx", "--onnx")
+    if os.path.lexists(dest) and not args.overwrite:
         raise FileExistsError(f"{args.onnx}: already exists; not overwritten (pass --overwrite to replace it)")
     from .inference import FastGenerator
     from .models import Generator
 
     _check_opset(args.opset)
     net = exportable(args.model, fast=not args.plain)  # once: the form printed below is the one written
-    dest = _write_onnx(net, args.onnx, args.opset, SAMPLE_SIZE)
+    dest = _write_onnx(net, dest, args.opset, SAMPLE_SIZE)
     if isinstance(net, FastGenerator):
         form = "fast form"
     elif isinstance(net, Generator):

@@ -163,6 +163,21 @@ def names_a_folder(path: str) -> bool:
     return path.endswith(("/", os.sep)) or os.path.isdir(path)
 
 
+def check_output_file_name(given: str, suffix: str, option: str) -> Path:
+    """The file an option such as ``--json`` or ``--onnx`` names (``~`` expanded), checked before long work: not
+    a folder, named ``suffix``, and writable (:func:`file_output_problem`); else a one-line OSError/ValueError."""
+    path = Path(os.path.expanduser(given))
+    if names_a_folder(str(path)) or names_a_folder(given):
+        raise IsADirectoryError(f"{given}: is a folder; {option} takes a file name such as "
+                                f"{os.path.join(given, 'srgan' + suffix)}")
+    if path.suffix.lower() != suffix:  # `--json a.png` could replace an image --save-images writes
+        raise ValueError(f"{given}: {option} takes a {suffix} file name")
+    problem = file_output_problem(path)
+    if problem:  # a name too long, a parent that is a file, a folder that cannot be written
+        raise OSError(f"{given}: {problem}")
+    return path
+
+
 def refused_before_work(src: Path, dest: Path, final_scale: float, model_scale: int, max_pixels: int) -> str | None:
     """An output problem known before upscaling, from the input's header: one of :func:`output_size_problem`'s
     (it used to fail after the model had run)."""

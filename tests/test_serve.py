@@ -145,6 +145,29 @@ def test_second_upload_is_queued_not_lost():
     assert sizes == [(48, 40), (24, 24)]
 
 
+def test_stopping_a_busy_server_ends_its_job_and_waits_for_the_worker():
+    """Ctrl-C on a server in the middle of a job aborted the process ("terminate called without an active
+    exception", exit 134): its worker thread was still running torch when the process exited. Stopping now ends
+    the running job at its next tile, runs none of those waiting, and waits for the worker."""
+    calls = []
+
+    class Counted(Gate):
+        def forward(self, x):
+            calls.append(x.shape)
+            return super().forward(x)
+
+    gate = Counted()
+    with TestClient(create_app({"gate": gate}, device="cpu")) as c:
+        running = c.post("/api/jobs?models=gate", content=png_bytes()).json()["id"]
+        c.post("/api/jobs?models=gate", content=png_bytes(6, 6))
+        runner = c.app.state.runner
+        while not calls:
+            time.sleep(0.01)
+        threading.Timer(0.3, gate.event.set).start()  # the tile ends after the server has begun to stop
+    assert not runner._worker.is_alive() and len(calls) == 1  # the waiting job never ran
+    assert runner.jobs[running].results == [] and not runner.workdir.exists()
+
+
 def test_a_full_queue_refuses_uploads_before_reading_them():
     """Each waiting job holds its decoded image: the queue used to grow without bound."""
     from srgan.serve.jobs import MAX_WAITING

@@ -34,6 +34,10 @@ LINGER_JOBS = 8
 MAX_WAITING = 8
 
 
+class _Closing(Exception):
+    """Raised in a job's progress callback once the server is stopping: the job ends at its next tile."""
+
+
 @dataclass
 class Result:
     model: str
@@ -68,6 +72,7 @@ class JobRunner:
         self._forgotten: list[Path] = []  # folders of forgotten jobs, removed LINGER_JOBS later
         self._reserved = 0  # places held for uploads being decoded (see reserve)
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._worker = threading.Thread(target=self._run, name="srgan-serve-jobs", daemon=True)
         self._worker.start()
@@ -123,8 +128,12 @@ class JobRunner:
             return self._order.index(job.id) if job.id in self._order else 0
 
     def close(self) -> None:
+        """Stop the worker, the running job at its next tile, and remove the job files. The worker must be gone
+        before the process exits: torch still running in it then aborted the process ("terminate called without
+        an active exception", exit 134) when Ctrl-C stopped a busy server."""
+        self._closing.set()
         self._queue.put(None)
-        self._worker.join(timeout=5)
+        self._worker.join()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _forget_old(self) -> None:
@@ -139,7 +148,10 @@ class JobRunner:
         while (job := self._queue.get()) is not None:
             job.status = "running"
             try:
-                self._upscale(job)
+                if not self._closing.is_set():
+                    self._upscale(job)
+            except _Closing:
+                pass
             finally:
                 job.image = None  # the decoded float image is the big part; the PNGs are on disk
                 job.status = "done"
@@ -153,6 +165,8 @@ class JobRunner:
 
         def advance(pixels: int) -> None:
             nonlocal finished
+            if self._closing.is_set():
+                raise _Closing
             finished += pixels
             job.progress = min(1.0, finished / total)
 
@@ -170,6 +184,8 @@ class JobRunner:
                     torch.cuda.synchronize(engine.device)
                 result.seconds = time.perf_counter() - start
                 result.path = write_output(img, y, a, self.workdir / job.id / f"{name}.png", scale=engine.scale)
+            except _Closing:
+                raise
             except ImageError as exc:
                 result.error = exc.problem
             except MemoryError:

@@ -323,7 +323,9 @@ def load_problem(exc: BaseException, path: Path | None = None) -> str:
     if path is not None and not _starts_like_torch_save(path):
         return NOT_TORCH_SAVE
     text = " ".join(str(exc).split())
-    refused = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    # "Unsupported global: GLOBAL builtins.exec", or, for a blocked module (os.system), "Trying to load
+    # unsupported GLOBAL posix.system whose module posix is blocked"
+    refused = re.search(r"[Uu]nsupported (?:global: )?GLOBAL (\S+)", text)
     if refused:
         return f"it holds pickled objects other than tensors and plain data ({refused[1]}); refused for safety"
     if "Unsupported operand" in text or "invalid load key" in text or isinstance(exc, (KeyError, EOFError)):

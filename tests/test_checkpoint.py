@@ -1,3 +1,4 @@
+import os
 import pickle
 from pathlib import Path
 
@@ -111,10 +112,18 @@ class Exploit:
         return (print, ("pwned",))
 
 
+class ShellExploit:  # the usual payload; torch words a blocked module (posix) otherwise than other globals
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
 def test_pickle_that_runs_code_is_refused(tmp_path, capsys):
     torch.save({"generator": Exploit()}, tmp_path / "evil.pt")
     with pytest.raises(CheckpointError, match=r"plain data \(print\); refused for safety$"):
         load_checkpoint(tmp_path / "evil.pt")
+    torch.save({"generator": ShellExploit()}, tmp_path / "shell.pt")  # it said only "Weights only load failed"
+    with pytest.raises(CheckpointError, match=r"plain data \((posix|nt)\.system\); refused for safety$"):
+        load_checkpoint(tmp_path / "shell.pt")
     with open(tmp_path / "evil.pkl", "wb") as handle:  # the same in a plain pickle: refused too, at its first byte
         pickle.dump({"generator": Exploit()}, handle, protocol=4)
     with pytest.raises(CheckpointError, match="evil.pkl: cannot load checkpoint: not a torch.save file"):

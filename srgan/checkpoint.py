@@ -103,7 +103,10 @@ def write_failure(path: Path, exc: Exception, consequence: str = "no existing fi
         nearly_full = shutil.disk_usage(path.parent).free < 1 << 20  # measured before the temp file goes
     except OSError:
         nearly_full = False
-    if code in (errno.ENOSPC, errno.EDQUOT) or "No space left" in detail or "os error 28" in detail or nearly_full:
+    # A nearly full disk explains a failure without an errno (torch's RuntimeError), not one that has its own:
+    # /proc reports no free space, and export to /proc/x.onnx (ENOENT) said "disk full".
+    if code in (errno.ENOSPC, errno.EDQUOT) or "No space left" in detail or "os error 28" in detail or (
+            code is None and nearly_full):
         code, reason = errno.ENOSPC, "disk full, no space left on device"
     else:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else detail

@@ -222,3 +222,27 @@ def test_a_safetensors_name_in_capitals_is_safetensors_everywhere(tmp_path):
     assert isinstance(resolve_model(path), Generator) and isinstance(load_generator(path), Generator)
     assert _gan_checkpoint(str(path)) is False
     assert is_int8_file(shutil.copy(WEIGHTS_DIR / "srresnet_int8.safetensors", tmp_path / "Q.SafeTensors"))
+
+
+def test_a_write_failure_is_called_disk_full_only_when_it_may_be(tmp_path, monkeypatch):
+    """Any failure on a file system with under 1 MiB free was "disk full": export to /proc/x.onnx (ENOENT there,
+    and /proc reports no free space) said so. Only a failure without an errno (torch's RuntimeError) is now."""
+    import errno
+
+    from srgan.checkpoint import atomic_write
+
+    usage = type("usage", (), {"total": 1 << 30, "used": 1 << 30, "free": 0})
+    monkeypatch.setattr("srgan.checkpoint.shutil.disk_usage", lambda path: usage)
+
+    def fails(exc):
+        def write(tmp):
+            raise exc
+        with pytest.raises(OSError) as info:
+            atomic_write(tmp_path / "g.onnx", write)
+        return str(info.value)
+
+    assert fails(OSError(errno.ENOENT, "No such file or directory")) == (
+        f"{tmp_path / 'g.onnx'}: cannot write (No such file or directory); no existing file was replaced")
+    assert "(disk full, no space left on device)" in fails(RuntimeError("unexpected pos 704 vs 598"))
+    assert "(disk full, no space left on device)" in fails(OSError(errno.ENOSPC, "No space left on device"))
+    assert not any(tmp_path.iterdir())

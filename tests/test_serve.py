@@ -178,6 +178,9 @@ def test_a_full_queue_refuses_uploads_before_reading_them():
         assert [r.status_code for r in jobs] == [202] * MAX_WAITING
         r = c.post("/api/jobs?models=gate", content=png_bytes())
         assert r.status_code == 503 and f"{MAX_WAITING} jobs are already waiting" in r.json()["error"]
+        assert r.headers["retry-after"] == "10"  # when to try again, for clients that read it
+        wrong = c.put("/api/jobs?models=gate", content=png_bytes())  # the error's JSON kept the 405's Allow
+        assert wrong.status_code == 405 and wrong.headers["allow"] == "POST" and "error" in wrong.json()
         gate.event.set()
         assert all(wait_done(c, j.json()["id"])["status"] == "done" for j in jobs)
         assert c.post("/api/jobs?models=gate", content=png_bytes()).status_code == 202  # room again

@@ -93,8 +93,9 @@ def create_app(models: dict[str, object], *, study_dir: str | os.PathLike | None
             what = f"unknown model {unknown[0]!r}" if unknown else "no model chosen"
             raise HTTPException(400, f"{what}; this server has {', '.join(runner.engines)}")
         full = f"{MAX_WAITING} jobs are already waiting; try again when one has finished"
+        busy = {"Retry-After": "10"}  # seconds: a job on a photo takes about that on a CPU
         if runner.waiting() >= MAX_WAITING:  # before the body is read: a full queue costs nothing more
-            raise HTTPException(503, full)
+            raise HTTPException(503, full, headers=busy)
         name = Path(request.query_params.get("name", "upload")).name[:200] or "upload"
         upload = runner.workdir / f"upload-{secrets.token_hex(8)}"
         try:
@@ -103,7 +104,7 @@ def create_app(models: dict[str, object], *, study_dir: str | os.PathLike | None
             # A place is held from the decoding (the image's memory) until the job is queued: counting queued jobs
             # only, uploads arriving together all passed the check above (20 taken with MAX_WAITING = 8).
             if not runner.reserve():
-                raise HTTPException(503, full)
+                raise HTTPException(503, full, headers=busy)
             job = None
             try:
                 image = await run_in_threadpool(read_image, upload, max_pixels=max_pixels)
@@ -170,7 +171,8 @@ def create_app(models: dict[str, object], *, study_dir: str | os.PathLike | None
         return JSONResponse({"saved": True})
 
     async def error_json(request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        # with its headers: a 405's Allow, a 503's Retry-After
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @asynccontextmanager
     async def lifespan(app):

@@ -3,7 +3,9 @@
 Uses ``torch.onnx.export(..., dynamo=True)`` (torch >= 2.9's default exporter: ``torch.export`` plus onnxscript,
 both in the ``[export]`` extra). The graph takes ``lr`` float32 (N, 3, H, W) in [0, 1] and returns ``sr``
 float32 (N, 3, scale*H, scale*W) in [0, 1]; the weights are stored inside the .onnx file. Tile large images in
-the caller as :mod:`srgan.tiling` does.
+the caller as :mod:`srgan.tiling` does, and edge-pad a side under 4 px to 4 first, then crop the output back, as
+``srgan upscale`` does (:data:`srgan.upscaling.MIN_SIDE`): the graph runs any size, but on a 1x1 input its zero
+padding outweighs the picture (up to 64 levels off ``srgan upscale``'s output; 3x7: 16).
 
 By default an srgan Generator is exported in the form ``srgan upscale`` runs,
 :class:`~srgan.inference.FastGenerator` (BatchNorm folded, the HR 9x9 conv as a polyphase 5x5 conv at half

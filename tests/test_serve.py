@@ -133,6 +133,17 @@ def test_served_images_are_srgan_upscales_bytes(mode, tmp_path):
     assert served.mode == expected.mode and np.array_equal(np.asarray(served), np.asarray(expected))
 
 
+def test_an_animated_upload_says_only_its_first_frame_is_upscaled(client):
+    """srgan upscale warns of it; the page upscaled the first frame without a word."""
+    frames = [Image.fromarray(np.full((10, 12, 3), v, np.uint8)) for v in (0, 128, 255)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
+    job = wait_done(client, client.post("/api/jobs?models=bicubic&name=a.gif", content=buf.getvalue()).json()["id"])
+    assert job["warning"] == "3 frames (animated or multi-page); only the first is upscaled"
+    job = wait_done(client, client.post("/api/jobs?models=bicubic", content=png_bytes()).json()["id"])
+    assert job["warning"] is None
+
+
 def test_second_upload_is_queued_not_lost():
     gate = Gate()
     with TestClient(create_app({"gate": gate}, device="cpu")) as c:

@@ -26,7 +26,7 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..images import DEFAULT_MAX_PIXELS, ImageError, read_image
+from ..images import DEFAULT_MAX_PIXELS, ImageError, extra_frames, read_image
 from .jobs import MAX_WAITING, Job, JobRunner
 from .study import RATER_ID, SCORES, Study
 
@@ -60,7 +60,7 @@ def _job_json(runner: JobRunner, job: Job) -> dict:
     return {
         "id": job.id, "name": job.name, "status": job.status, "progress": round(job.progress, 4),
         "ahead": runner.position(job) if job.status == "queued" else 0, "models": job.models,
-        "input": f"/api/jobs/{job.id}/input.png",
+        "input": f"/api/jobs/{job.id}/input.png", "warning": job.warning,
         "results": [{"model": r.model, "seconds": round(r.seconds, 3), "error": r.error,
                      "url": f"/api/jobs/{job.id}/{r.model}.png" if r.path else None,
                      **{k: v for k, v in runner.describe(r.model).items() if k != "name"}}
@@ -108,7 +108,9 @@ def create_app(models: dict[str, object], *, study_dir: str | os.PathLike | None
             job = None
             try:
                 image = await run_in_threadpool(read_image, upload, max_pixels=max_pixels)
-                job = await run_in_threadpool(runner.submit, name, image, list(dict.fromkeys(picked)))
+                extra = extra_frames(upload)  # as srgan upscale warns: it was the first frame without a word
+                warning = f"{extra + 1} frames (animated or multi-page); only the first is upscaled" if extra else None
+                job = await run_in_threadpool(runner.submit, name, image, list(dict.fromkeys(picked)), warning)
             except ImageError as exc:
                 raise HTTPException(422, exc.problem) from None  # the page puts the file name first
             finally:

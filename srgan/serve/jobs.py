@@ -53,6 +53,7 @@ class Job:
     image: Image | None
     models: list[str]
     input_path: Path
+    warning: str | None = None  # about the input, shown beside the job (only an animation's first frame is used)
     status: str = "queued"  # queued | running | done
     progress: float = 0.0
     results: list[Result] = field(default_factory=list)
@@ -100,7 +101,7 @@ class JobRunner:
         with self._lock:
             self._reserved -= 1
 
-    def submit(self, name: str, image: Image, models: list[str]) -> Job:
+    def submit(self, name: str, image: Image, models: list[str], warning: str | None = None) -> Job:
         """Queue a job in the place :meth:`reserve` held for it (the caller releases it if this raises)."""
         job_id = secrets.token_hex(8)
         folder = self.workdir / job_id
@@ -108,7 +109,7 @@ class JobRunner:
         # The page shows the input from this PNG: browsers cannot display every format srgan reads.
         input_path = write_image(folder / "input.png", image.rgb, alpha=image.alpha, bit_depth=image.bit_depth,
                                  grayscale=image.grayscale, icc_profile=image.icc_profile)
-        job = Job(job_id, name, image, models, input_path)
+        job = Job(job_id, name, image, models, input_path, warning)
         with self._lock:
             self._reserved -= 1  # the place becomes the job's
             self.jobs[job_id] = job

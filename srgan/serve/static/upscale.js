@@ -47,10 +47,11 @@ async function upload(file) {
 }
 
 function describe(job) {
-  if (job.status === "queued") return job.ahead ? `queued (${job.ahead} ahead)` : "queued (next)";
-  if (job.status === "running") return `running ${Math.round(job.progress * 100)}%`;
+  const note = job.warning ? ` (${job.warning})` : "";  // an animation: only its first frame is upscaled
+  if (job.status === "queued") return (job.ahead ? `queued (${job.ahead} ahead)` : "queued (next)") + note;
+  if (job.status === "running") return `running ${Math.round(job.progress * 100)}%${note}`;
   const failed = job.results.filter((r) => r.error).length;
-  return failed ? `done, ${failed} failed` : "done";
+  return (failed ? `done, ${failed} failed` : "done") + note;
 }
 
 function track(job) {

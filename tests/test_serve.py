@@ -576,6 +576,19 @@ def test_study_report_cli_prints_and_plots(study_dir, capsys):
     assert plot.size[0] > 200 and len(plot.getcolors(1 << 16)) > 2
 
 
+def test_a_confidence_interval_past_the_axis_ends_in_an_arrow():
+    """Whiskers were cut at 1 and 5 with a flat cap, as if the interval ended there (HR 2.73-5.77 drew 2.73-5)."""
+    from srgan.serve.report import plot
+
+    def cap_width(mos: float, ci95: float) -> int:  # black pixels on the row of the top end of the whisker
+        page = np.asarray(plot([study_mod.MethodScore("m", 3, mos, 1.0, ci95)]).convert("L"))
+        top = 20 + 300 * (5 - min(5.0, mos + ci95)) / 4
+        return int((page[round(top) + (0 if mos + ci95 <= 5 else 1)] < 128).sum())
+
+    assert cap_width(3.0, 1.0) >= 20  # inside the axis: the flat cap, 20 px wide
+    assert cap_width(4.25, 1.52) <= 4  # past it: the tip of an arrowhead
+
+
 def test_study_report_counts_only_integer_scores(study_dir, capsys):
     lines = [{"rater": "r", "method": "HR", "image": "a", "score": 5},
              {"rater": "r", "method": "HR", "image": "b", "score": True},  # == 1 in Python: it was counted

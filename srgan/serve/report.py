@@ -46,8 +46,12 @@ def plot(rows: list[MethodScore]) -> Image.Image:
         if not math.isnan(r.ci95):
             cx = x0 + bar / 2
             draw.line([(cx, y(r.mos - r.ci95)), (cx, y(r.mos + r.ci95))], fill="black", width=2)
-            for end in (r.mos - r.ci95, r.mos + r.ci95):
-                draw.line([(cx - 10, y(end)), (cx + 10, y(end))], fill="black", width=2)
+            for end, outward in ((r.mos - r.ci95, 1), (r.mos + r.ci95, -1)):
+                if 1 <= end <= 5:
+                    draw.line([(cx - 10, y(end)), (cx + 10, y(end))], fill="black", width=2)
+                else:  # past the 1-5 axis (few ratings): an arrowhead, not a cap that would say it ends there
+                    tip = y(end)
+                    draw.polygon([(cx - 7, tip - 9 * outward), (cx + 7, tip - 9 * outward), (cx, tip)], fill="black")
         draw.text((x0 + bar / 2, y(1) + 8), r.method, fill="black", font=font, anchor="ma")
         draw.text((x0 + bar / 2, y(1) + 28), f"{r.mos:.2f} (n={r.n})", fill=(90, 90, 90), font=font, anchor="ma")
     return img

@@ -529,6 +529,32 @@ def test_an_upload_cut_off_is_a_400_not_a_traceback():
     assert caught.value.status_code == 400 and "cut off" in caught.value.detail
 
 
+def test_an_upload_that_stalls_is_a_408(monkeypatch):
+    """A body that stopped arriving held its connection and temporary file until the client went away."""
+    import asyncio
+
+    from starlette.exceptions import HTTPException
+    from starlette.requests import Request
+
+    from srgan.serve import app as app_module
+
+    monkeypatch.setattr(app_module, "UPLOAD_STALL_S", 0.2)
+    sent = iter([{"type": "http.request", "body": b"1234", "more_body": True}])
+
+    async def receive():
+        message = next(sent, None)
+        if message is None:
+            await asyncio.sleep(30)  # the client sends nothing more
+        return message
+
+    request = Request({"type": "http", "method": "POST", "headers": [(b"content-length", b"100000")]}, receive)
+    start = time.monotonic()
+    with pytest.raises(HTTPException) as caught:
+        asyncio.run(app_module._read_limited(request, 1 << 20))
+    assert caught.value.status_code == 408 and caught.value.detail == "the upload stalled: nothing arrived for 0.2 s"
+    assert time.monotonic() - start < 5
+
+
 def test_a_forgotten_jobs_files_linger_for_downloads_already_under_way(monkeypatch):
     """A download that found the oldest job just before it was forgotten met a missing file: 500 or a cut body."""
     from srgan.serve import jobs

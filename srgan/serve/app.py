@@ -12,6 +12,7 @@ API: ``GET /api/models``; ``POST /api/jobs?models=a,b&name=photo.png`` (body: th
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -35,6 +36,9 @@ STATIC = Path(__file__).resolve().parent / "static"
 #: can compare at 4x. ``srgan serve --max-upload-mb`` changes it.
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_RATING_BYTES = 4096
+#: An upload that sends nothing for this long is answered 408 and its connection, file and temporary file freed:
+#: stalled uploads held them until the client went away (400 of them stayed open for minutes in a test).
+UPLOAD_STALL_S = 60.0
 
 
 async def _read_limited(request: Request, limit: int, sink=None) -> bytes:
@@ -45,8 +49,15 @@ async def _read_limited(request: Request, limit: int, sink=None) -> bytes:
     if declared is not None and int(declared) > limit:
         raise HTTPException(413, f"request body too large: the limit is {limit} bytes")
     size, chunks = 0, []
+    stream = request.stream()
     try:
-        async for chunk in request.stream():
+        while True:
+            try:
+                chunk = await asyncio.wait_for(anext(stream), UPLOAD_STALL_S)
+            except StopAsyncIteration:
+                break
+            except asyncio.TimeoutError:
+                raise HTTPException(408, f"the upload stalled: nothing arrived for {UPLOAD_STALL_S:g} s") from None
             size += len(chunk)
             if size > limit:
                 raise HTTPException(413, f"request body too large: the limit is {limit} bytes")

@@ -62,6 +62,21 @@ def client():
 
 
 @pytest.fixture()
+def make_app():
+    """create_app for tests that drive the app without its lifespan, closed afterwards (its runner's worker and
+    temporary folder were left behind: one srgan-serve-* folder per test in /tmp)."""
+    made = []
+
+    def make(models):
+        made.append(create_app(models, device="cpu"))
+        return made[-1]
+
+    yield make
+    for app in made:
+        app.state.runner.close()
+
+
+@pytest.fixture()
 def study_dir(tmp_path):
     rng = np.random.default_rng(1)
     for method in ("HR", "bicubic", "srgan"):
@@ -214,7 +229,7 @@ async def _upload(app, model: str, length: int | str, receive, statuses: list, r
     await app(scope, receive, send)
 
 
-def test_uploads_arriving_together_cannot_overfill_the_queue():
+def test_uploads_arriving_together_cannot_overfill_the_queue(make_app):
     """The queue used to be checked before the body was read but counted only after it was decoded, so uploads
     sent together all passed the check: 20 were taken with MAX_WAITING = 8."""
     import anyio
@@ -222,7 +237,7 @@ def test_uploads_arriving_together_cannot_overfill_the_queue():
     from srgan.serve.jobs import MAX_WAITING
 
     gate, body, count = Gate(), png_bytes(), MAX_WAITING + 4
-    app = create_app({"gate": gate}, device="cpu")
+    app = make_app({"gate": gate})
     statuses, reading, bodies_sent = [], [], anyio.Event()
 
     async def upload(i):
@@ -256,14 +271,14 @@ def test_uploads_arriving_together_cannot_overfill_the_queue():
         app.state.runner.close()
 
 
-def test_uploads_that_stall_hold_no_place_in_the_queue():
+def test_uploads_that_stall_hold_no_place_in_the_queue(make_app):
     """A place was held from before the body was read: eight uploads stalled part-way (a slow link, or on purpose)
     locked everyone out with "8 jobs are already waiting" while none was."""
     import anyio
 
     from srgan.serve.jobs import MAX_WAITING
 
-    app = create_app({"bicubic": "bicubic"}, device="cpu")
+    app = make_app({"bicubic": "bicubic"})
     body, stalled, statuses = png_bytes(), [], []
 
     async def request(receive):
@@ -324,14 +339,14 @@ def test_bad_uploads_get_a_clear_4xx(client, body, status, words):
     assert r.status_code == status and words in r.json()["error"], r.text
 
 
-def test_a_content_length_that_is_not_a_number_is_400_not_413():
+def test_a_content_length_that_is_not_a_number_is_400_not_413(make_app):
     import anyio
 
     async def receive():
         return {"type": "http.request", "body": png_bytes(), "more_body": False}
 
     statuses, replies = [], []
-    app = create_app({"bicubic": "bicubic"}, device="cpu")
+    app = make_app({"bicubic": "bicubic"})
     anyio.run(_upload, app, "bicubic", "12 34", receive, statuses, replies)
     assert statuses == [400] and replies == [{"error": "bad Content-Length header '12 34': expected a byte count"}]
 

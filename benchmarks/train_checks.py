@@ -4,9 +4,9 @@
 
 The config is the shared pool (``<data>/train``, ~1,570 images) with ``val_data=pool`` and
 ``eval_data=[Set5, Set14, BSD100]``. Prints medians of ``--repeats`` interleaved runs, with warm file caches, of:
-the byte-for-byte copy check (:func:`srgan.train._refuse_trained_copies`: a scan of train_data, then a hash of the
+the byte-for-byte copy check (:func:`srgan.runstart.refuse_trained_copies`: a scan of train_data, then a hash of the
 files whose size equals a held image's), the scan of train_data alone, and all of the checks before training
-(:func:`srgan.train._check_config`, which includes the copy check).
+(:func:`srgan.runstart.check_config`, which includes the copy check).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from srgan.config import load_config  # noqa: E402
 from srgan.data import training_files  # noqa: E402
 from srgan.device import cpu_name  # noqa: E402
-from srgan.train import _check_config, _refuse_trained_copies  # noqa: E402
+from srgan.runstart import check_config, refuse_trained_copies  # noqa: E402
 
 
 def main() -> None:
@@ -36,12 +36,12 @@ def main() -> None:
     os.environ["SRGAN_DATA"] = str(args.data)  # eval_data names are found there
     config = load_config("paper-srresnet", [f"train_data={pool}", "val_data=pool", "eval_every=1000",
                                             'eval_data=["Set5", "Set14", "BSD100"]', "out_dir=/nonexistent/run"])
-    val_set, eval_sets = _check_config(config)  # warm-up: file caches, imports
+    val_set, eval_sets = check_config(config)  # warm-up: file caches, imports
     held = len(val_set) + sum(len(s) for s in eval_sets)
     runs = {
-        "copy check": lambda: _refuse_trained_copies(config, val_set, eval_sets),
+        "copy check": lambda: refuse_trained_copies(config, val_set, eval_sets),
         "scan of train_data": lambda: training_files(config.train_data),
-        "all checks before training": lambda: _check_config(config),
+        "all checks before training": lambda: check_config(config),
     }
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(args.repeats):

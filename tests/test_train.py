@@ -393,7 +393,7 @@ def test_a_bad_eval_or_val_lr_is_found_before_training(images, tmp_path, capsys)
 def test_eval_data_held_out_as_val_data_may_be_reported(images, tmp_path):
     """The overlap check ignored the hold-out: val_data=pool/val eval_data=pool/val was refused as "measured on
     training images", which they are not."""
-    from srgan.train import _check_config
+    from srgan.runstart import check_config
 
     pool = tmp_path / "pool"
     shutil.copytree(images, pool / "train")
@@ -402,7 +402,7 @@ def test_eval_data_held_out_as_val_data_may_be_reported(images, tmp_path):
         Image.open(images / f"img{i}.png").resize((200, 112)).save(pool / "val" / f"v{i}.png")
     config = load_config("smoke", overrides(pool, tmp_path / "run", "eval_every=2", f"val_data={pool / 'val'}",
                                             f"eval_data={pool / 'val'}"))
-    val_set, (reported,) = _check_config(config)
+    val_set, (reported,) = check_config(config)
     assert len(val_set) == len(reported) == 2
 
 

@@ -66,7 +66,8 @@ from torch.utils.data import DataLoader, Dataset
 from .benchmark_sets import in_lr_folder
 from .imagefind import find_images
 from .images import ImageError, read_size
-from .imagecache import ImageCache, default_cache_dir, load_hr
+from .datasets import default_cache_dir
+from .imagecache import ImageCache, load_hr
 from .imresize import degrade_uint8
 from .outputs import file_identity
 

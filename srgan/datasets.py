@@ -6,8 +6,8 @@ A *data root* has the layout of the project's shared data: ``benchmarks/<Set>/{H
 1. ``--data-root DIR`` (when given, the only one searched, so a typo cannot fall through to other data);
 2. ``$SRGAN_DATA``;
 3. ``../shared/data`` beside a source checkout (the development layout the tests use);
-4. the user cache, ``$XDG_CACHE_HOME/srgan/data`` (default ``~/.cache/srgan/data``), where
-   ``srgan data fetch`` downloads.
+4. the user cache, ``data/`` in srgan's cache folder (:func:`default_cache_dir`: ``$SRGAN_CACHE_DIR``, else
+   ``$XDG_CACHE_HOME/srgan``, else ``~/.cache/srgan``), where ``srgan data fetch`` downloads.
 """
 from __future__ import annotations
 
@@ -20,9 +20,20 @@ BENCHMARKS = {"set5": "Set5", "set14": "Set14", "bsd100": "BSD100", "urban100": 
 TRAINING = {"t91": "T91", "bsd200": "BSD200"}
 
 
+def default_cache_dir() -> Path:
+    """srgan's cache folder (decoded training images, OpenVINO models, LPIPS weights, downloaded data):
+    ``$SRGAN_CACHE_DIR``, else ``$XDG_CACHE_HOME/srgan``, else ``~/.cache/srgan``."""
+    if os.environ.get("SRGAN_CACHE_DIR"):
+        return Path(os.environ["SRGAN_CACHE_DIR"]).expanduser()
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "srgan"
+    return Path.home() / ".cache" / "srgan"
+
+
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "srgan" / "data"
+    """Where ``srgan data fetch`` downloads: ``data/`` in :func:`default_cache_dir` (it ignored
+    ``$SRGAN_CACHE_DIR``, and a ``~`` in ``$XDG_CACHE_HOME``)."""
+    return default_cache_dir() / "data"
 
 
 def _checkout_data() -> Path | None:

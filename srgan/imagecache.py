@@ -33,15 +33,6 @@ from .imresize import imresize_np, mod_crop
 CACHE_VERSION = 3
 
 
-def default_cache_dir() -> Path:
-    """``$SRGAN_CACHE_DIR``, else ``$XDG_CACHE_HOME/srgan``, else ``~/.cache/srgan``."""
-    if os.environ.get("SRGAN_CACHE_DIR"):
-        return Path(os.environ["SRGAN_CACHE_DIR"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "srgan"
-    return Path.home() / ".cache" / "srgan"
-
-
 def load_hr(path: Path, scale: int) -> np.ndarray:
     """The training HR of an image file: RGB uint8, mod-cropped to a multiple of ``scale``."""
     return np.ascontiguousarray(mod_crop(read_rgb_uint8(path), scale))

@@ -177,7 +177,7 @@ def backbone_weights(net: str, path: str | os.PathLike | None = None, *, downloa
 def linear_weights(net: str, path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
     """The authors' v0.1 linear layers for ``net``: ``path``, ``$SRGAN_LPIPS_WEIGHTS`` (the folder holding
     ``<net>.pth``, or that file), srgan's cache, or a checked download into it."""
-    from .imagecache import default_cache_dir
+    from .datasets import default_cache_dir
 
     given = os.environ.get(LINEAR_ENV)
     if path is None and given:

@@ -6,7 +6,7 @@ stays the default because it needs no conversion and runs on every device.
 
 The network converted is :class:`~srgan.inference.FastGenerator` (the form ``srgan export`` writes), with
 dynamic batch, height and width. Conversion takes 10-20 s, so the converted model is kept in the user cache
-(``$SRGAN_CACHE_DIR/openvino``, see :func:`srgan.imagecache.default_cache_dir`) under a hash of its weights
+(``$SRGAN_CACHE_DIR/openvino``, see :func:`srgan.datasets.default_cache_dir`) under a hash of its weights
 and the OpenVINO version. Tiling treats it as an opaque network (one stage, the whole receptive field as
 margin), which :class:`~srgan.tiling.Engine` does when given the plain Generator.
 """
@@ -86,7 +86,7 @@ class OpenVINOEngine(Engine):
     backend = "openvino"
 
     def __init__(self, generator: nn.Module, dtype: torch.dtype, cache_dir: Path | None = None):
-        from .imagecache import default_cache_dir
+        from .datasets import default_cache_dir
         from .quantize import QuantGenerator
 
         int8 = isinstance(generator, QuantGenerator)

@@ -1,6 +1,7 @@
 """srgan.data: training patches, cache, bad files."""
 import logging
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -289,13 +290,16 @@ def test_unwritable_cache_dir_falls_back(tmp_path, caplog):
 
 
 def test_default_cache_dir_is_not_next_to_the_data(tmp_path, monkeypatch):
-    from srgan.imagecache import default_cache_dir
+    from srgan.datasets import cache_root, default_cache_dir
 
     monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "c"))
     assert default_cache_dir() == tmp_path / "c"
+    assert cache_root() == tmp_path / "c" / "data"  # downloaded data went to ~/.cache whatever this said
     monkeypatch.delenv("SRGAN_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
-    assert default_cache_dir() == tmp_path / "x" / "srgan"
+    assert default_cache_dir() == tmp_path / "x" / "srgan" and cache_root() == tmp_path / "x" / "srgan" / "data"
+    monkeypatch.setenv("XDG_CACHE_HOME", "~/xdg")  # expanded (the data cache took it as a folder named ~)
+    assert cache_root() == Path.home() / "xdg" / "srgan" / "data"
 
 
 def test_linked_folders_are_followed_and_each_file_taken_once(tmp_path, cache_dir):

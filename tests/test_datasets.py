@@ -24,6 +24,7 @@ from srgan.datasets import cache_root, data_roots, resolve_benchmark
 def no_roots(monkeypatch, tmp_path):
     """No $SRGAN_DATA, an empty user cache, and no ../shared/data beside the checkout."""
     monkeypatch.delenv("SRGAN_DATA", raising=False)
+    monkeypatch.delenv("SRGAN_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr("srgan.datasets._checkout_data", lambda: None)
     return tmp_path

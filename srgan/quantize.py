@@ -229,7 +229,12 @@ def _weight_scale(w: torch.Tensor, weight_max: int = WEIGHT_MAX) -> torch.Tensor
 
 def save_int8(model: QuantGenerator, path: str | os.PathLike, metadata: dict | None = None) -> Path:
     """Write ``model`` as int8 weights: each quantized conv's weights as an int8 tensor ``weights.N.int8`` with
-    its per-channel scale ``weights.N.scale`` (a quarter of the float file's size), everything else in float."""
+    its per-channel scale ``weights.N.scale`` (a quarter of the float file's size), everything else in float.
+    Only 8-bit models: the file has no field for 7-bit weights, which :func:`int8_model` makes at load time."""
+    if model.weight_max != WEIGHT_MAX:  # they were saved on the 8-bit grid, and loaded back as 8-bit
+        raise ValueError(f"save_int8 writes 8-bit weights (weight_max {WEIGHT_MAX}), got a model with weight_max "
+                         f"{model.weight_max}: save the 8-bit model; 7-bit weights are made from it at load time "
+                         "on CPUs without VNNI/AMX")
     tensors = {}
     for k, v in model.state_dict().items():
         v = v.detach().contiguous().cpu()

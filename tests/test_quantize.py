@@ -72,6 +72,11 @@ def test_saved_int8_weights_load_back(calibrated, tmp_path):
     with torch.no_grad():
         assert (back(x) - q(x)).abs().max().item() <= 1e-6
     assert int8_model(str(path)).architecture == q.architecture
+    # 7-bit weights (made at load time for CPUs without VNNI) were saved on the 8-bit grid and loaded as 8-bit
+    with pytest.raises(ValueError, match=r"^save_int8 writes 8-bit weights \(weight_max 127\), got a model with "
+                                         r"weight_max 63: save the 8-bit model"):
+        save_int8(int8_model(str(path), seven_bit=True), tmp_path / "q7.safetensors")
+    assert not (tmp_path / "q7.safetensors").exists()
 
 
 def test_a_float_weights_file_is_not_int8(saved_small_generator, tmp_path):

@@ -198,7 +198,8 @@ KEY_HELP = {
     "grid_weight": "gan phase: weight of the loss against the sub-pixel grid (0: the paper's loss; docs/TRAINING.md)",
     "label_smoothing": "one-sided label smoothing of the discriminator's real labels",
     "device": "auto | cpu | cuda | cuda:N | mps",
-    "precision": "auto (bf16 on AMX/AVX512-BF16 CPUs and CUDA, else fp32) | fp32 | bf16 | fp16",
+    "precision": "auto (bf16 on AMX/AVX512-BF16 CPUs and CUDA, fp16 on CUDA without bf16, else fp32) | fp32 | "
+                 "bf16 | fp16",
     "channels_last": "channels_last memory format (faster with oneDNN and cuDNN)",
     "compile": "torch.compile the models",
     "out_dir": "run folder: checkpoints, log.jsonl, generator.safetensors",

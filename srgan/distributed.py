@@ -1,4 +1,5 @@
-"""Multi-process training with ``torchrun``: process group, DDP wrapping, per-rank batch shards.
+"""Multi-process training with ``torchrun``: process group, DDP wrapping, collectives (each rank's share of a
+batch is :mod:`srgan.batches`).
 
 One process per device. ``torchrun`` sets ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``; without them training is a
 single process and everything here is a no-op. The global batch is ``batch_size`` samples per step whatever

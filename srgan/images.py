@@ -1,4 +1,5 @@
-"""Reading, writing and finding image files: the one place the project touches them.
+"""Reading image files: the one place the project decodes them (finding is :mod:`srgan.imagefind`, writing
+:mod:`srgan.imagewrite`).
 
 Everything that can go wrong with a user's file becomes an :class:`ImageError` whose
 message is one line, ``<file>: <problem>``, so callers can report it and carry on.

@@ -351,7 +351,8 @@ def upscale_file(engine, src: str | os.PathLike, dest: str | os.PathLike, *, til
                  overwrite: bool = False, max_pixels: int | None = None,
                  large_output_pixels: int = LARGE_OUTPUT_PIXELS, outscale: float | None = None,
                  progress=None, png_level: int = 6) -> Path:
-    """Read ``src`` (any mode), upscale, write ``dest`` (format from its extension). Errors: ImageError.
+    """Read ``src`` (any mode), upscale, write ``dest`` (format from its extension). A bad file or output is an
+    ImageError naming it; a bad model a CheckpointError, a bad argument a ValueError.
 
     ``engine``: from :func:`prepare`, or anything it takes (``"srresnet"``, a weights path, a module), prepared
     here for the default device and precision. ``outscale``: the final scale; the model's own output is then

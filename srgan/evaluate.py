@@ -270,23 +270,23 @@ def write_json(results: dict, path) -> Path:
 
 def eval_from_cli(args) -> int:
     device = resolve_device(args.device)
-    scale = int(getattr(args, "scale", 4))
-    metrics = parse_metrics(getattr(args, "metrics", "psnr,ssim"))
+    scale = int(args.scale)
+    metrics = parse_metrics(args.metrics)
     model = args.model
     if model != GROUND_TRUTH and args.precision != "int8":
         model = resolve_model(args.model, device, scale=scale, names=("bicubic", GROUND_TRUTH, *shipped.NAMES))
         if model.scale != scale:  # the same check as evaluate(), here with the file's name
             raise ValueError(f"{args.model}: the model upscales x{model.scale} but --scale is {scale}")
-    root = getattr(args, "data_root", None)  # names such as Set5 are looked up (srgan.datasets)
+    root = args.data_root  # names such as Set5 are looked up (srgan.datasets)
     sets = [BenchmarkSet(resolve_benchmark(d, root), scale, lr=args.model != GROUND_TRUTH) for d in args.data]
     if args.json:  # fail before the work, not after it
         report = check_output_file_name(args.json, ".json", "--json")
         if report.exists() and not _is_json_report(report):
             raise FileExistsError(f"{args.json}: exists and is not an srgan eval report; --json replaces only an "
                                   "earlier report: choose another name")
-    back_project = getattr(args, "back_project", False)
+    back_project = args.back_project
     results = evaluate(model, sets, scale=scale, device=device, precision=args.precision,
-                       save_images=getattr(args, "save_images", None), progress=True,
+                       save_images=args.save_images, progress=True,
                        metrics=metrics, back_project=back_project)
     measured = [m for m in METRICS if any(m in r for r in results.values())]
     on_y = "/".join(m.upper() for m in measured if m != "lpips")
@@ -343,7 +343,7 @@ def degrade_from_cli(args) -> int:
     if hr_dir.is_file():
         raise ValueError(f"{hr_dir}: is a file; degrade takes a folder of HR images (or a benchmark name)")
     if not hr_dir.is_dir():  # a benchmark name: its HR folder
-        hr_dir = resolve_benchmark(args.hr_dir, getattr(args, "data_root", None)) / "HR"
+        hr_dir = resolve_benchmark(args.hr_dir, args.data_root) / "HR"
     written = degrade_folder(hr_dir, args.output, int(args.scale), overwrite=bool(args.overwrite),
                              progress=sys.stderr.isatty(),
                              warn=lambda line: print(f"srgan: warning: {line}", file=sys.stderr))

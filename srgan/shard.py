@@ -42,8 +42,8 @@ def sharded(upscale_from_cli: Callable[[argparse.Namespace], int], args: argpars
     info = init(torch.device("cpu"))  # this rank and the world size, from torchrun's environment
     device = local_device(resolve_device(args.device), info)
     args.device = str(device)
-    inputs = [*args.inputs, *(getattr(args, "input", None) or [])]
-    plan = plan_outputs(inputs, args.output, getattr(args, "ext", ".png"), getattr(args, "suffix", ""))
+    inputs = [*args.inputs, *(args.input or [])]
+    plan = plan_outputs(inputs, args.output, args.ext, args.suffix)
     share = plan.pairs[info.rank::info.world_size]
     todo = [(src, dest) for src, dest in share if args.overwrite or not dest.exists()]
     # The plan's own errors (a missing input, a broken link) are every rank's: rank 0 alone reports and counts them.

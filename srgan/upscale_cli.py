@@ -86,7 +86,7 @@ def _parse_tile(value: str) -> int | str:
 
 
 def _precision(args: argparse.Namespace) -> str:
-    if getattr(args, "fp32", False):
+    if args.fp32:
         if args.precision not in ("auto", "fp32"):
             raise ValueError(f"--fp32 and --precision {args.precision} contradict each other; give one")
         return "fp32"
@@ -103,23 +103,23 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     from .engines import prepare
 
     tile = _parse_tile(args.tile)
-    max_pixels = getattr(args, "max_pixels", None)
+    max_pixels = args.max_pixels
     if max_pixels is not None and max_pixels < 1:
         raise ValueError("--max-pixels must be positive")
-    outscale = getattr(args, "outscale", None)
+    outscale = args.outscale
     if outscale is not None and not (math.isfinite(outscale) and outscale > 0):
         raise ValueError(f"--outscale must be a positive number, got {outscale}")
-    suffix = getattr(args, "suffix", "")
+    suffix = args.suffix
     if "/" in suffix or "\\" in suffix:
         raise ValueError(f"--suffix is added to file names, so it cannot hold a path separator, got {suffix!r}")
     precision = _precision(args)
-    skip_existing = getattr(args, "skip_existing", False)
+    skip_existing = args.skip_existing
     if skip_existing and args.overwrite:
         raise ValueError("--skip-existing and --overwrite contradict each other; give one")
-    inputs = [*args.inputs, *(getattr(args, "input", None) or [])]
+    inputs = [*args.inputs, *(args.input or [])]
     if not inputs:
         raise ValueError("no input: name image files, folders or globs (or -i INPUT)")
-    plan = plan_outputs(inputs, args.output, getattr(args, "ext", ".png"), suffix)
+    plan = plan_outputs(inputs, args.output, args.ext, suffix)
     plan.pairs = mine(plan.pairs, args)  # under torchrun: this rank's share (srgan.shard)
     created = missing_folders([plan.folder, *(dest.parent for _src, dest in plan.pairs)])
     check_writable_dir(plan.folder)  # before any work: a bad output fails at once (ImageError: one line)
@@ -137,10 +137,10 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
             todo.append((src, dest))
     for line in errors:
         print(f"srgan: {printable(line)}", file=sys.stderr)
-    if plan.skipped and not getattr(args, "quiet", False):
+    if plan.skipped and not args.quiet:
         print(f"srgan: {plan.skipped} file(s) in the output folder taken for earlier outputs, not inputs",
               file=sys.stderr)
-    if existing and not getattr(args, "quiet", False):
+    if existing and not args.quiet:
         print(f"srgan: {existing} output(s) already exist; skipped (--skip-existing)", file=sys.stderr)
     written: list[tuple[Path, tuple[int, int]]] = []
     try:
@@ -153,8 +153,8 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
                 print(f"srgan: no input images found in {', '.join(map(str, inputs))}", file=sys.stderr)
             return 1
         with one_thread():  # loading, checking and folding the weights: tiny ops, where threads only add waits
-            engine = prepare(args.model, args.device, precision, getattr(args, "backend", "torch"),
-                             back_project=getattr(args, "back_project", False))
+            engine = prepare(args.model, args.device, precision, args.backend,
+                             back_project=args.back_project)
         refused = [(src, dest, refused_before_work(src, dest, outscale or engine.scale, engine.scale,
                                                    max_pixels or DEFAULT_MAX_PIXELS)) for src, dest in todo]
         for _src, _dest, line in refused:
@@ -167,7 +167,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
                 print(f"srgan: warning: {src}: {extra + 1} frames (animated or multi-page); only the first is "
                       "upscaled", file=sys.stderr)
         failed = len(errors)
-        show, warned, start = show_progress(getattr(args, "quiet", False)), False, time.perf_counter()
+        show, warned, start = show_progress(args.quiet), False, time.perf_counter()
 
         def progress(i: int, src: Path, width: int, height: int):
             nonlocal warned
@@ -182,7 +182,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
             if a is not None and (warning := alpha_dropped(dest)):  # a warning: --quiet keeps it
                 print(f"srgan: warning: {warning}", file=sys.stderr)
             return write_output(img, y, a, dest, scale=engine.scale, outscale=outscale, overwrite=args.overwrite,
-                                png_level=getattr(args, "png_level", 1), **kw)
+                                png_level=args.png_level, **kw)
         # Decoding, the model and encoding overlap; small images go in batches (srgan.pipeline).
         for _src, dest, problem in upscale_files(engine, todo, write, tile=tile, max_pixels=max_pixels,
                                                  progress=progress):
@@ -191,7 +191,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
                 print(f"srgan: {printable(problem)}", file=sys.stderr)
             else:
                 written.append((dest, read_size(dest)))
-        if written and not getattr(args, "quiet", False):
+        if written and not args.quiet:
             print(f"srgan: {closing_line(written, plan.folder, time.perf_counter() - start)}", file=sys.stderr)
         if failed:
             print(f"srgan: {len(written)} image(s) written, {failed} failed", file=sys.stderr)

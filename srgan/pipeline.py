@@ -141,13 +141,14 @@ def upscale_files(engine: Engine, pairs: list[Pair], write: Callable, *, tile, m
             elif not (batch and _batchable(img)):
                 height, width = img.rgb.shape[:2]
                 out = output_dtype(img, engine.scale, LARGE_OUTPUT_PIXELS)
-                # 8-bit colour without alpha: the write starts now and encodes rows as the tiles finish them.
-                if out == "uint8" and img.alpha is None:
-                    s = engine.scale
-                    y = np.empty((height * s, width * s, 3), np.uint8)
-                    streaming = RowsReady()
-                    job = writers.submit(functools.partial(write, rows_ready=streaming.wait), img, y, None, dest)
                 try:
+                    # 8-bit colour without alpha: the write starts now and encodes rows as the tiles finish them.
+                    # (In the try: an output too large for memory costs that file only; it stopped the folder.)
+                    if out == "uint8" and img.alpha is None:
+                        s = engine.scale
+                        y = np.empty((height * s, width * s, 3), np.uint8)
+                        streaming = RowsReady()
+                        job = writers.submit(functools.partial(write, rows_ready=streaming.wait), img, y, None, dest)
                     with progress(index, src, width, height) as bar:
                         y, a = upscale_planes(engine, torch.from_numpy(img.rgb).permute(2, 0, 1),
                                               None if img.alpha is None else torch.from_numpy(img.alpha),
@@ -158,7 +159,9 @@ def upscale_files(engine: Engine, pairs: list[Pair], write: Callable, *, tile, m
                         raise
                     if streaming:
                         streaming.fail()
-                    pending.add(src, dest, f"{src}: out of memory (try a smaller --tile)")
+                    size = f"{width * engine.scale}x{height * engine.scale}"
+                    pending.add(src, dest, f"{src}: out of memory (a {size} output; a smaller --tile lowers only "
+                                           "the model's share of it)")
                 else:
                     img.rgb = None  # the float input is not needed while the output is encoded
                     if streaming:

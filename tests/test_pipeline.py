@@ -2,6 +2,8 @@
 pixels as one file at a time; the PNG level changes bytes, never pixels."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -172,5 +174,27 @@ def test_a_model_failure_mid_image_leaves_no_partial_file(weights, tmp_path, err
                                   lambda img, y, a, dest, **kw: write_output(img, y, a, dest, scale=4, **kw),
                                   tile=20, max_pixels=None, progress=lambda *a: _no_bar()))
     assert outcomes == [(tmp_path / "big.png", tmp_path / "out" / "big.png",
-                         f"{tmp_path / 'big.png'}: out of memory (try a smaller --tile)")]
+                         f"{tmp_path / 'big.png'}: out of memory (a 240x240 output; a smaller --tile lowers only the "
+                         "model's share of it)")]
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_an_output_too_large_for_memory_costs_that_file_only(weights, tmp_path, capsys, monkeypatch):
+    """The 8-bit output array is allocated before the model runs; a MemoryError there (a 10000x10000 JPEG under a
+    memory limit) ended the whole folder with an error naming no file, the other images never upscaled."""
+    rng = np.random.default_rng(3)
+    Image.fromarray(rng.integers(0, 256, (60, 70, 3), dtype=np.uint8)).save(tmp_path / "a_huge.png")
+    Image.fromarray(rng.integers(0, 256, (8, 9, 3), dtype=np.uint8)).save(tmp_path / "b_small.png")
+    real_empty = np.empty
+
+    def empty(shape, *args, **kwargs):
+        if shape[:2] == (240, 280):  # a_huge's x4 output
+            raise MemoryError("Unable to allocate 4.47 GiB for an array with shape (40000, 40000, 3)")
+        return real_empty(shape, *args, **kwargs)
+
+    monkeypatch.setattr(np, "empty", empty)
+    code = main(["upscale", str(tmp_path / "a_huge.png"), str(tmp_path / "b_small.png"), "-o", str(tmp_path / "o"),
+                 "--model", str(weights), "--device", "cpu", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and f"srgan: {tmp_path / 'a_huge.png'}: out of memory (a 280x240 output;" in err
+    assert "1 image(s) written, 1 failed" in err and sorted(os.listdir(tmp_path / "o")) == ["b_small.png"]

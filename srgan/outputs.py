@@ -29,6 +29,8 @@ class Plan:
     errors: list[str] = field(default_factory=list)  # one line per input or output refused
     folder: Path = Path(".")  # the output folder, checked for writability before any work
     skipped: int = 0  # files in the input folder taken for earlier outputs of this run's naming
+    scanned: set[Path] = field(default_factory=set)  # inputs found in a folder, not named one by one
+    lookalikes: list[str] = field(default_factory=list)  # inputs left out as earlier outputs of another input
 
 
 def _is_image_name(path: Path) -> bool:
@@ -53,10 +55,14 @@ def plan_outputs(inputs: list[str], output: str, ext: str = ".png", suffix: str 
         except ImageError as exc:
             plan.errors.append(str(exc))
             continue
+        if root is not None and len(inputs) > 1 and out.is_dir() and os.path.samefile(root, out):
+            plan.skipped += len(files)  # `srgan upscale photos/* -o photos/up`: the glob names the output folder
+            continue
         if root is not None:  # earlier outputs of this naming are not new inputs
             kept = [f for f in files if not _earlier_output(f, root, out, tag)]
             plan.skipped += len(files) - len(kept)
             files = kept
+            plan.scanned.update(files)
         found.extend((f, root) for f in files)
 
     # A file named twice (photo.png photo.png, or a folder and a file in it) is one input; a link to it under
@@ -138,6 +144,46 @@ def _earlier_output(file: Path, root: Path, out: Path, tag: str) -> bool:
     if out.resolve() != root.resolve():
         return True  # an output folder inside the input folder: everything in it is output
     return bool(tag) and Path(rel).stem.endswith(tag)  # without a suffix the run is refused anyway
+
+
+def drop_earlier_outputs(plan: Plan) -> None:
+    """Leave out inputs found in a folder that look like an earlier run's output of another input: a name that begins
+    with that input's (``a.png`` -> ``x4/a.png`` or ``a_x4.png``) and exactly k times its size, k >= 2. A new
+    output folder inside the input folder (``-o photos/x4_srgan`` after ``-o photos/x4``) took them for photos: a
+    12-megapixel photo's x4 output is under the 200-megapixel limit, and its x16 would have needed ~9 GB and
+    hours. A file named on the command line is never refused."""
+    from .images import ImageError, read_size
+
+    sizes: dict[Path, tuple[int, int]] = {}
+    for src, _dest in plan.pairs:
+        try:
+            sizes[src] = read_size(src)
+        except ImageError:
+            pass  # reported when it is read
+    by_stem: dict[str, list[Path]] = {}
+    for src in sizes:
+        by_stem.setdefault(src.stem, []).append(src)
+    kept = []
+    for src, dest in plan.pairs:
+        original = _upscaled_from(src, sizes, by_stem) if src in plan.scanned else None
+        if original is None:
+            kept.append((src, dest))
+            continue
+        plan.lookalikes.append(f"{src} ({original}'s name, x{sizes[src][0] // sizes[original][0]} its size)")
+    plan.pairs = kept
+
+
+def _upscaled_from(src: Path, sizes: dict, by_stem: dict) -> Path | None:
+    """The input ``src`` looks upscaled from, by name and an exact integer ratio of sizes (see above)."""
+    if src not in sizes:
+        return None
+    w, h = sizes[src]
+    for cut in range(len(src.stem), 0, -1):
+        for other in by_stem.get(src.stem[:cut], ()):
+            ow, oh = sizes[other]
+            if other != src and w % ow == 0 and w // ow >= 2 and h == w // ow * oh:
+                return other
+    return None
 
 
 def _outside(folder: Path, root: Path) -> str | None:

@@ -96,7 +96,7 @@ def _precision(args: argparse.Namespace) -> str:
 def upscale_from_cli(args: argparse.Namespace) -> int:
     from .images import DEFAULT_MAX_PIXELS, extra_frames, read_size
     from .imagewrite import alpha_dropped, check_writable_dir
-    from .outputs import missing_folders, plan_outputs, refused_before_work, remove_if_empty
+    from .outputs import drop_earlier_outputs, missing_folders, plan_outputs, refused_before_work, remove_if_empty
     from .progress import closing_line, show_progress, tile_advice, tile_bar
     from .pipeline import one_thread, upscale_files, write_output
     from .shard import mine
@@ -120,6 +120,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     if not inputs:
         raise ValueError("no input: name image files, folders or globs (or -i INPUT)")
     plan = plan_outputs(inputs, args.output, args.ext, suffix)
+    drop_earlier_outputs(plan)
     plan.pairs = mine(plan.pairs, args)  # under torchrun: this rank's share (srgan.shard)
     created = missing_folders([plan.folder, *(dest.parent for _src, dest in plan.pairs)])
     check_writable_dir(plan.folder)  # before any work: a bad output fails at once (ImageError: one line)
@@ -137,6 +138,10 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
             todo.append((src, dest))
     for line in errors:
         print(f"srgan: {printable(line)}", file=sys.stderr)
+    if plan.lookalikes:  # not silenced by --quiet: images were left out on a guess
+        more = f" and {len(plan.lookalikes) - 1} more" if len(plan.lookalikes) > 1 else ""
+        print(f"srgan: warning: left out {len(plan.lookalikes)} file(s) that look like earlier outputs of other "
+              f"inputs: {printable(plan.lookalikes[0])}{more}; name a file to upscale it", file=sys.stderr)
     if plan.skipped and not args.quiet:
         print(f"srgan: {plan.skipped} file(s) in the output folder taken for earlier outputs, not inputs",
               file=sys.stderr)

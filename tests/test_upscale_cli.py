@@ -355,3 +355,37 @@ def test_a_newline_in_a_file_name_cannot_split_or_forge_an_error_line(tmp_path, 
     Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save((named.mkdir() or named) / "a.png")
     assert main(["eval", "--model", "bicubic", "--data", str(named)]) == 0
     assert capsys.readouterr().err == "srgan: eval set\\nsrgan: error: forged: 1 image(s)\n"
+
+
+def test_earlier_outputs_in_the_input_folder_are_not_upscaled_again(weights, tmp_path, capsys):
+    """A second run into a new folder inside the input folder (-o p/x4_srgan after -o p/x4), or with another
+    --suffix beside the originals, took the first run's outputs for photos and upscaled them x16, without a word."""
+    p = tmp_path / "p"
+    _photo(p / "a.png")
+    _photo(p / "b.png", seed=1)
+    assert _run(capsys, *_up(weights, p, "-o", p / "x4", "--quiet"))[0] == 0
+    code, _out, err = _run(capsys, *_up(weights, p, "-o", p / "x4_srgan", "--quiet"))
+    assert code == 0 and _tree(p / "x4_srgan") == ["a.png", "b.png"]
+    assert err == (f"srgan: warning: left out 2 file(s) that look like earlier outputs of other inputs: "
+                   f"{p / 'x4' / 'a.png'} ({p / 'a.png'}'s name, x4 its size) and 1 more; name a file to upscale it\n")
+    code, _out, err = _run(capsys, *_up(weights, p, "-o", p, "--suffix", "x2", "--quiet"))
+    assert code == 0 and sorted(f.name for f in p.glob("*.png")) == ["a.png", "a_x2.png", "b.png", "b_x2.png"]
+    assert "left out 4 file(s)" in err
+    # Named on the command line, an earlier output is upscaled as asked; one of another size is not taken for one.
+    code, _out, err = _run(capsys, *_up(weights, p / "x4" / "a.png", "-o", tmp_path / "named", "--quiet"))
+    assert code == 0 and Image.open(tmp_path / "named" / "a.png").size == (160, 192)
+    _photo(p / "a_crop.png", h=20, w=20)
+    assert "a_crop" not in _run(capsys, *_up(weights, p, "-o", tmp_path / "q", "--quiet"))[2]
+
+
+def test_a_glob_that_names_the_output_folder_resumes(weights, tmp_path, capsys):
+    """`srgan upscale photos/* -o photos/up --skip-existing` (the shell's glob names photos/up too) was refused
+    with "pass --suffix", and with it wrote the outputs a second time beside the first."""
+    photos = tmp_path / "photos"
+    _photo(photos / "a.png")
+    _photo(photos / "b.png", seed=1)
+    glob = lambda: sorted(photos.iterdir())  # noqa: E731
+    assert _run(capsys, *_up(weights, *glob(), "-o", photos / "up", "--quiet"))[0] == 0
+    code, _out, err = _run(capsys, *_up(weights, *glob(), "-o", photos / "up", "--skip-existing"))
+    assert code == 0 and _tree(photos / "up") == ["a.png", "b.png"]
+    assert "2 output(s) already exist; skipped (--skip-existing)" in err

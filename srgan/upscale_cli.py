@@ -95,7 +95,7 @@ def _precision(args: argparse.Namespace) -> str:
 
 def upscale_from_cli(args: argparse.Namespace) -> int:
     from .images import DEFAULT_MAX_PIXELS, extra_frames, read_size
-    from .imagewrite import alpha_dropped, check_writable_dir
+    from .imagewrite import check_writable_dir, format_losses
     from .outputs import drop_earlier_outputs, missing_folders, plan_outputs, refused_before_work, remove_if_empty
     from .progress import closing_line, show_progress, tile_advice, tile_bar
     from .pipeline import one_thread, upscale_files, write_output
@@ -184,8 +184,9 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
             return tile_bar(label, width * height, show)
 
         def write(img, y, a, dest, **kw):
-            if a is not None and (warning := alpha_dropped(dest)):  # a warning: --quiet keeps it
-                print(f"srgan: warning: {warning}", file=sys.stderr)
+            for warning in format_losses(dest, alpha=a is not None, bit_depth=img.bit_depth,
+                                         grayscale=img.grayscale):  # warnings: --quiet keeps them
+                print(f"srgan: warning: {printable(warning)}", file=sys.stderr)
             return write_output(img, y, a, dest, scale=engine.scale, outscale=outscale, overwrite=args.overwrite,
                                 png_level=args.png_level, **kw)
         # Decoding, the model and encoding overlap; small images go in batches (srgan.pipeline).

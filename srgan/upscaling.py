@@ -360,7 +360,7 @@ def upscale_file(engine, src: str | os.PathLike, dest: str | os.PathLike, *, til
     finished.
     """
     from . import images
-    from .imagewrite import alpha_dropped, check_output_file
+    from .imagewrite import check_output_file, format_losses
     from .outputs import output_size_problem
     from .pipeline import output_dtype, write_output
 
@@ -377,8 +377,8 @@ def upscale_file(engine, src: str | os.PathLike, dest: str | os.PathLike, *, til
         engine = prepare(engine)
     max_pixels = images.DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
     img = images.read_image(src, max_pixels=max_pixels)
-    if img.alpha is not None and (warning := alpha_dropped(dest)):  # the CLI says so; this was silent
-        warnings.warn(warning, stacklevel=2)
+    for warning in format_losses(dest, alpha=img.alpha is not None, bit_depth=img.bit_depth, grayscale=img.grayscale):
+        warnings.warn(warning, stacklevel=2)  # the CLI says so; this was silent
     height, width = img.rgb.shape[:2]
     _warn_slow_tile(engine, height, width, tile)
     if problem := output_size_problem(width, height, Path(dest), outscale or engine.scale, engine.scale, max_pixels):

@@ -13,7 +13,9 @@ from PIL import Image
 from sigterm import sigterm_when_called
 from srgan.checkpoint import save_generator
 from srgan.cli import main
+from srgan.imagewrite import write_image
 from srgan.models import Generator
+from srgan.upscaling import upscale_file
 
 
 @pytest.fixture(scope="module")
@@ -258,6 +260,23 @@ def test_alpha_dropped_by_a_jpeg_output_is_said(weights, tmp_path, capsys):
                           "is dropped") in err
     code, _out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "logo_x4.png"))
     assert code == 0 and "warning" not in err
+
+
+def test_sixteen_bits_rounded_by_a_tiff_output_are_said(weights, tmp_path, capsys):
+    """A 16-bit colour input written as .tif came out 8-bit without a word (grayscale TIFF keeps 16 bits)."""
+    rgb16 = tmp_path / "rgb16.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 65536, (12, 10), dtype=np.uint16)).save(tmp_path / "g.png")
+    write_image(rgb16, np.random.default_rng(1).integers(0, 65536, (12, 10, 3), dtype=np.uint16))
+    code, _out, err = _run(capsys, *_up(weights, rgb16, "-o", tmp_path / "rgb16.tif"))
+    assert code == 0 and err.startswith(f"srgan: warning: {tmp_path / 'rgb16.tif'}: srgan writes colour or alpha "
+                                        "TIFF with 8 bits per channel; the input's 16 bits are rounded")
+    assert Image.open(tmp_path / "rgb16.tif").mode == "RGB"
+    for kept in (_up(weights, tmp_path / "g.png", "-o", tmp_path / "g.tif"),
+                 _up(weights, rgb16, "-o", tmp_path / "c.png"), _up(weights, tmp_path / "g.png", "-o", tmp_path / "g.jpg")):  # 16 bits kept; JPEG is 8-bit anyway
+        code, _out, err = _run(capsys, *kept, "--quiet")
+        assert code == 0 and err == ""
+    with pytest.warns(UserWarning, match="srgan writes colour or alpha TIFF with 8 bits per channel"):
+        upscale_file(str(weights), rgb16, tmp_path / "api.tif")
 
 
 def test_a_file_named_twice_is_upscaled_once(weights, tmp_path, capsys):

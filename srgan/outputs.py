@@ -33,10 +33,16 @@ class Plan:
     lookalikes: list[str] = field(default_factory=list)  # inputs left out as earlier outputs of another input
 
 
+#: Image extensions Pillow may not know (no plugin installed): ``-o out.heic`` is a file srgan cannot write, not a
+#: folder called out.heic (it was made one, exit 0).
+OTHER_IMAGE_EXTENSIONS = {".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".jfif", ".psd", ".svg", ".exr",
+                          ".hdr", ".dng", ".raw", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf"}
+
+
 def _is_image_name(path: Path) -> bool:
     from PIL import Image
 
-    return path.suffix.lower() in Image.registered_extensions()
+    return path.suffix.lower() in Image.registered_extensions() or path.suffix.lower() in OTHER_IMAGE_EXTENSIONS
 
 
 def plan_outputs(inputs: list[str], output: str, ext: str = ".png", suffix: str = "") -> Plan:

@@ -219,6 +219,10 @@ def test_output_in_a_format_srgan_cannot_write_is_an_error_not_a_folder(weights,
     code, _out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "out.gif"))
     assert code == 1 and err.startswith(f"srgan: error: {tmp_path / 'out.gif'}: srgan cannot write .gif files")
     assert not (tmp_path / "out.gif").exists()
+    for unknown_to_pillow in ("out.heic", "out.jxl"):  # a folder of that name was made, exit 0
+        code, _out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / unknown_to_pillow))
+        assert code == 1 and f"srgan cannot write {unknown_to_pillow[3:]} files" in err
+        assert not (tmp_path / unknown_to_pillow).exists()
     assert _run(capsys, *_up(weights, src, "-o", tmp_path / "out.webp"))[0] == 0
     assert (tmp_path / "out.webp").is_file()
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -56,6 +57,11 @@ __all__ = [
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+# A broken EXIF block is ignored (srgan.pixels.exif_upright); Pillow's warning about it came out as two raw lines
+# naming no file, on every read. A filter, not catch_warnings, which is not thread-safe (decoding runs on a reader
+# thread beside the model).
+warnings.filterwarnings("ignore", message=r"(Possibly )?[Cc]orrupt EXIF", category=UserWarning)
 
 #: Largest image (in pixels) read by default: 200 megapixels, e.g. 16000 x 12500.
 #: As float32 RGB that is 2.4 GB, about the most a desktop should be asked to hold.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -127,13 +128,14 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     errors = [] if getattr(args, "shard", None) is not None else plan.errors  # under torchrun srgan.shard reports them
     todo, existing = [], 0
     for src, dest in plan.pairs:
-        if dest.is_file() and skip_existing:
+        # lexists: a broken symbolic link at the output was found only by the write, after the model had run
+        if dest.is_dir():  # before the options: "pass --skip-existing" was said to runs that had passed it
+            errors.append(f"{dest}: is a folder")
+        elif os.path.lexists(dest) and skip_existing:
             existing += 1
-        elif dest.exists() and not args.overwrite:
+        elif os.path.lexists(dest) and not args.overwrite:
             errors.append(f"{dest}: already exists; not overwritten (pass --overwrite to replace it, "
                           "--skip-existing to pass over it)")
-        elif dest.exists() and dest.is_dir():
-            errors.append(f"{dest}: is a folder")
         else:
             todo.append((src, dest))
     for line in errors:

@@ -412,3 +412,21 @@ def test_a_glob_that_names_the_output_folder_resumes(weights, tmp_path, capsys):
     code, _out, err = _run(capsys, *_up(weights, *glob(), "-o", photos / "up", "--skip-existing"))
     assert code == 0 and _tree(photos / "up") == ["a.png", "b.png"]
     assert "2 output(s) already exist; skipped (--skip-existing)" in err
+
+
+def test_an_output_that_is_a_broken_link_or_a_folder_is_found_before_work(weights, tmp_path, capsys):
+    """A broken symbolic link at the output was found by the write, after the model had run, and --skip-existing
+    did not pass over it; a folder there was answered "pass --skip-existing" when that had been passed."""
+    src = _photo(tmp_path / "in" / "a.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").symlink_to(tmp_path / "nowhere.png")
+    code, _out, err = _run(capsys, *_up(weights, src, "-o", out))
+    assert code == 1 and err.startswith(f"srgan: {out / 'a.png'}: already exists; not overwritten")
+    assert "wrote" not in err and (out / "a.png").is_symlink()
+    code, _out, err = _run(capsys, *_up(weights, src, "-o", out, "--skip-existing"))
+    assert code == 0 and "1 output(s) already exist; skipped (--skip-existing)" in err
+    (out / "a.png").unlink()
+    (out / "a.png").mkdir()
+    code, _out, err = _run(capsys, *_up(weights, src, "-o", out, "--skip-existing"))
+    assert code == 1 and err.startswith(f"srgan: {out / 'a.png'}: is a folder\n")

@@ -117,6 +117,8 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     skip_existing = args.skip_existing
     if skip_existing and args.overwrite:
         raise ValueError("--skip-existing and --overwrite contradict each other; give one")
+    if args.output == "-":  # it made a folder called "-"
+        raise ValueError("-o -: srgan upscale writes files, not standard output; name an output file or folder")
     inputs = [*args.inputs, *(args.input or [])]
     if not inputs:
         raise ValueError("no input: name image files, folders or globs (or -i INPUT)")

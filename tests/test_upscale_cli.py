@@ -430,3 +430,12 @@ def test_an_output_that_is_a_broken_link_or_a_folder_is_found_before_work(weight
     (out / "a.png").mkdir()
     code, _out, err = _run(capsys, *_up(weights, src, "-o", out, "--skip-existing"))
     assert code == 1 and err.startswith(f"srgan: {out / 'a.png'}: is a folder\n")
+
+
+def test_output_to_standard_output_is_refused(weights, tmp_path, capsys, monkeypatch):
+    """-o - made a folder called "-"."""
+    monkeypatch.chdir(tmp_path)
+    code, _out, err = _run(capsys, *_up(weights, _photo(tmp_path / "a.png"), "-o", "-"))
+    assert code == 1 and err == ("srgan: error: -o -: srgan upscale writes files, not standard output; name an output "
+                                 "file or folder\n")
+    assert not (tmp_path / "-").exists()

@@ -3,7 +3,8 @@
 
 * Any size: exact tiling (:mod:`srgan.tiling`), output assembled in a preallocated uint8 (8-bit), uint16
   (16-bit files) or float32 array, never a list of float tiles. ``tile='auto'`` sizes tiles from free memory.
-* Any image: RGB, L, RGBA/LA (alpha upscaled by MATLAB bicubic and re-attached), P, CMYK, 16-bit; reading,
+* Any image: RGB, L, RGBA/LA (alpha upscaled by MATLAB bicubic and re-attached; the hidden colour of fully
+  transparent pixels filled from the visible ones first, :func:`fill_transparent`), P, CMYK, 16-bit; reading,
   EXIF orientation, ICC profiles and writing go through :mod:`srgan.images`.
 * Fast: the model runs as :func:`~srgan.engines.prepare` made it (BN folded, channels_last, polyphase tail);
   precision 'auto' is fp32 on CPUs without native bf16 (AVX2: bf16 is emulated and slower), bf16 on
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .engines import prepare
@@ -70,6 +72,8 @@ def upscale_planes(engine: Engine, rgb: torch.Tensor, alpha: torch.Tensor | None
     if h == 0 or w == 0:  # the first 9x9 convolution would fail with a padding message that names no image
         raise ValueError(f"empty image ({h}x{w} pixels)")
     s = engine.scale
+    if alpha is not None:
+        rgb = fill_transparent(rgb, alpha.to(rgb.device))
     if out == "tensor":
         result = torch.empty(3, h * s, w * s, dtype=torch.float32, device=rgb.device)
 
@@ -103,13 +107,35 @@ def upscale_planes(engine: Engine, rgb: torch.Tensor, alpha: torch.Tensor | None
     return result, alpha_out
 
 
+def fill_transparent(rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """``rgb`` (3,H,W) with the colour of its fully transparent pixels (``alpha`` 0), which no one sees, filled
+    from the visible pixels around them; visible pixels are unchanged. Upscaled as they were, hidden colours
+    (most often black) bled into the visible edge: a white disc on a transparent background came out with a grey
+    fringe, edge pixels averaging (160, 156, 135). Pull-push fill: the visible colour averaged over ever coarser
+    2x2 cells, then each hidden pixel takes the finest cell around it that holds a visible pixel."""
+    hidden = alpha <= 0
+    if not bool(hidden.any()) or bool(hidden.all()):
+        return rgb
+    weight = (~hidden).to(rgb.dtype)[None]
+    levels = [(rgb * weight, weight)]
+    while max(levels[-1][1].shape[-2:]) > 1:  # sums and visible counts, 2x2-pooled (partial cells at the edges)
+        colour, seen = levels[-1]
+        levels.append((F.avg_pool2d(colour[None], 2, ceil_mode=True)[0],
+                       F.avg_pool2d(seen[None], 2, ceil_mode=True)[0]))
+    filled = levels[-1][0] / levels[-1][1]  # the mean visible colour (some pixel is visible)
+    for colour, seen in reversed(levels[:-1]):
+        coarser = F.interpolate(filled[None], size=colour.shape[-2:], mode="nearest")[0]
+        filled = torch.where(seen > 0, colour / seen.clamp_min(1e-12), coarser)
+    return torch.where(hidden[None], filled, rgb)
+
+
 def _run_tiny(engine: Engine, rgb: torch.Tensor, sink, tile, progress, rows_done) -> None:
     """:func:`run_tiled` for an image with a side under :data:`MIN_SIDE`: edge-padded (centred) to that size, and
     only the HR pixels of the image itself handed on."""
     _, h, w = rgb.shape
     top, left = (max(MIN_SIDE - h, 0) // 2, max(MIN_SIDE - w, 0) // 2)
     bottom, right = max(MIN_SIDE - h, 0) - top, max(MIN_SIDE - w, 0) - left
-    padded = torch.nn.functional.pad(rgb[None], (left, right, top, bottom), mode="replicate")[0]
+    padded = F.pad(rgb[None], (left, right, top, bottom), mode="replicate")[0]
     s = engine.scale
     y_lo, y_hi, x_lo, x_hi = top * s, (top + h) * s, left * s, (left + w) * s
 
@@ -215,6 +241,7 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
 
     * PIL image -> PIL image (RGB, RGBA, L, LA, I;16, I and F modes kept; P becomes RGB/RGBA, CMYK and other
       colour modes become RGB). Alpha is upscaled by MATLAB bicubic. The ICC profile is carried over.
+      Fully transparent pixels take their colour from the visible ones around them (:func:`fill_transparent`).
     * numpy HxW, HxWx1, HxWx2 (gray+alpha), HxWx3 or HxWx4 (RGBA); uint8, uint16 or float in [0, 1] ->
       same shape layout and dtype.
     * torch tensor CHW or NCHW (C = 1, 3 or 4), float in [0, 1] -> same rank, dtype and device.

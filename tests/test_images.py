@@ -745,4 +745,4 @@ def test_module_has_no_extra_dependencies():
              for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) and not getattr(n, "level", 0)
              for a in (n.names if isinstance(n, ast.Import) else [n])}
     assert roots - {"__future__", "errno", "glob", "math", "os", "secrets", "stat", "struct", "threading",
-                    "zlib", "contextlib", "dataclasses", "pathlib", "typing", "numpy", "PIL"} == set()
+                    "warnings", "zlib", "contextlib", "dataclasses", "pathlib", "typing", "numpy", "PIL"} == set()

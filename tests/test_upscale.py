@@ -332,7 +332,7 @@ def test_api_grayscale_is_rounded_once_as_the_cli_rounds_it(tiny_model, weights,
     pixels one level off the CLI's file (benchmarks/rounding_paths.py), which takes the luma of the float output
     and rounds once."""
     gray = np.random.default_rng(0).integers(0, 256, (13, 17), dtype=np.uint8)
-    alpha = np.linspace(0, 255, 13 * 17).reshape(13, 17).astype(np.uint8)
+    alpha = np.linspace(1, 255, 13 * 17).reshape(13, 17).astype(np.uint8)  # none fully transparent (filled)
     Image.fromarray(gray).save(tmp_path / "g.png")
     assert main(["upscale", str(tmp_path / "g.png"), "-o", str(tmp_path / "cli.png"), "--model", str(weights),
                  "--device", "cpu", "--precision", "fp32", "-t", "0"]) == 0
@@ -772,3 +772,35 @@ def test_api_takes_big_endian_arrays():
     native = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000)
     out = srgan.upscale(native.astype(">u2"), "bicubic")
     assert out.dtype == np.uint16 and np.array_equal(out, srgan.upscale(native, "bicubic"))
+
+
+def test_transparent_pixels_do_not_darken_the_visible_edge():
+    """The colour of fully transparent pixels (black here, as most programs save it) was upscaled with the rest
+    and bled into the anti-aliased edge: a white disc came out with a grey fringe (edge pixels averaged
+    (221, 220, 210); composited on white, 929 pixels under 230, the darkest 93). It is now filled from the visible
+    pixels first (upscaling.fill_transparent)."""
+    n = 64
+    yy, xx = np.mgrid[:n, :n]
+    coverage = np.clip(20.5 - np.hypot(yy - 31.5, xx - 31.5), 0, 1)
+    disc = np.zeros((n, n, 4), np.uint8)
+    disc[..., :3] = np.where(coverage[..., None] > 0, 255, 0)
+    disc[..., 3] = np.round(coverage * 255)
+    out = srgan.upscale(disc, srgan.prepare("srresnet", "cpu", "fp32")).astype(float)
+    alpha = out[..., 3:] / 255
+    on_white = out[..., :3] * alpha + 255 * (1 - alpha)
+    assert on_white.min() >= 250  # measured 254
+    edge = (out[..., 3] > 20) & (out[..., 3] < 235)
+    assert out[edge][:, :3].mean() >= 250
+
+
+def test_fill_transparent_keeps_what_is_visible():
+    from srgan.upscaling import fill_transparent
+
+    rgb = torch.rand(3, 7, 9)
+    alpha = torch.zeros(7, 9)
+    alpha[2:4, 5:8] = 0.5
+    filled = fill_transparent(rgb, alpha)
+    assert torch.equal(filled[:, 2:4, 5:8], rgb[:, 2:4, 5:8])  # visible (even half) pixels are untouched
+    lo, hi = rgb[:, 2:4, 5:8].amin(dim=(1, 2)), rgb[:, 2:4, 5:8].amax(dim=(1, 2))
+    assert ((filled >= lo[:, None, None] - 1e-6) & (filled <= hi[:, None, None] + 1e-6)).all()  # from their colours
+    assert fill_transparent(rgb, torch.ones(7, 9)) is rgb and fill_transparent(rgb, torch.zeros(7, 9)) is rgb

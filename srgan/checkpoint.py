@@ -33,7 +33,7 @@ from torch import nn
 
 from .device import resolve_device
 from .models import MAX_BLOCKS, MAX_CHANNELS, SUPPORTED_SCALES, Generator
-from .outputs import make_folder, name_problem, remove_if_empty, temp_prefix
+from .outputs import fsync_folder, make_folder, name_problem, remove_if_empty, temp_prefix
 
 FORMAT_TAG = "srgan-generator"
 INT8_FORMAT_TAG = "int8"  # srgan.quantize's weights files: int8 convolutions
@@ -75,6 +75,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        fsync_folder(path.parent)  # the rename too: after a crash the folder could still hold the old file
     except BaseException as exc:
         failure = write_failure(path, exc) if isinstance(exc, Exception) else None
         if tmp is not None and os.path.exists(tmp):

@@ -38,7 +38,7 @@ import numpy as np
 from PIL import Image as PILImage
 
 from .images import IMAGE_EXTENSIONS, ImageError, ImageExistsError, to_uint8, to_uint16
-from .outputs import make_folder, mkdir_problem, name_problem, remove_if_empty, temp_prefix
+from .outputs import fsync_folder, make_folder, mkdir_problem, name_problem, remove_if_empty, temp_prefix
 from .pixels import LUMA_BT601, icc_colour_space
 
 __all__ = ["format_losses", "check_output_file", "check_writable_dir", "write_image"]
@@ -324,7 +324,7 @@ def write_image(
                 if os.path.lexists(dest):
                     raise ImageExistsError(path, "already exists (pass overwrite=True / --overwrite to replace it)") from None
                 os.replace(tmp, dest)
-        _fsync_dir(folder)
+        fsync_folder(folder)
     except BaseException as exc:
         if tmp is not None:
             try:
@@ -341,20 +341,6 @@ def write_image(
         except OSError:
             pass
     return dest
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Persist the rename itself (best effort: not every platform can open a folder)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def check_writable_dir(path: str | os.PathLike) -> Path:

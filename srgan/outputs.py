@@ -349,3 +349,17 @@ def remove_if_empty(folders: list[Path]) -> None:
             folder.rmdir()  # only succeeds when empty: never removes anything written
         except OSError:
             pass
+
+
+def fsync_folder(folder: Path) -> None:
+    """Persist a rename into ``folder`` itself (best effort: not every platform can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

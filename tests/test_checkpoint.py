@@ -246,3 +246,14 @@ def test_a_write_failure_is_called_disk_full_only_when_it_may_be(tmp_path, monke
     assert "(disk full, no space left on device)" in fails(RuntimeError("unexpected pos 704 vs 598"))
     assert "(disk full, no space left on device)" in fails(OSError(errno.ENOSPC, "No space left on device"))
     assert not any(tmp_path.iterdir())
+
+
+def test_an_atomic_write_persists_its_rename(tmp_path, monkeypatch):
+    """The file was fsync'ed but not its folder, so after a crash the folder could still name the old file
+    (image writes did both); checkpoints, reports and ONNX files now do both."""
+    from srgan import checkpoint as checkpoint_module
+
+    synced = []
+    monkeypatch.setattr(checkpoint_module, "fsync_folder", synced.append)
+    path = checkpoint_module.atomic_write(tmp_path / "sub" / "r.json", lambda tmp: Path(tmp).write_text("{}"))
+    assert synced == [tmp_path / "sub"] and path.read_text() == "{}"

@@ -4,9 +4,9 @@ The names below load on first use (PEP 562), not at ``import srgan``: the ``srga
 before it can do anything, and torch alone takes over a second to import. Loading it lazily keeps
 ``srgan --help`` quick and lets the command's own Ctrl-C handler be in place before torch starts loading.
 
-``srgan.upscale`` is the function; the module that holds it is :mod:`srgan.upscaling`. ``srgan.prepare`` builds
-the fast model once (:mod:`srgan.engines`), for ``srgan.upscale(img, model=engine)`` over many images; ``srgan.upscale_file(model_or_engine,
-src, dest)`` reads, upscales and writes one file as the CLI does.
+``srgan.upscale`` is the function; the module that holds it is :mod:`srgan.upscaling`. ``srgan.prepare``
+(:mod:`srgan.engines`) builds the fast model once, for ``srgan.upscale(img, model=engine)`` over many images;
+``srgan.upscale_file(model_or_engine, src, dest)`` reads, upscales and writes one file as the CLI does.
 """
 from __future__ import annotations
 

@@ -205,7 +205,8 @@ def check_start(config: TrainConfig, out_dir: Path, resume: str | None):
                               "of its own (out_dir=NEW)")
     saved = TrainConfig.from_dict(state["config"], source=str(path)).to_dict()
     differ = sorted(k for k, v in config.to_dict().items()
-                    if k not in RESUME_MAY_CHANGE and not _same_setting(k, saved.get(k), v, state.get("paths", {}).get(k)))
+                    if k not in RESUME_MAY_CHANGE
+                    and not _same_setting(k, saved.get(k), v, state.get("paths", {}).get(k)))
     if differ:
         raise ConfigError(f"--resume: the config differs from {path.name}'s in " +
                           ", ".join(f"{k} ({saved.get(k)!r} -> {getattr(config, k)!r})" for k in differ) +

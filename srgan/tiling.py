@@ -8,7 +8,8 @@ kept. At the real border the tile sees the same zero padding the whole image wou
 Windows have one fixed size per image (a window near the border is shifted inwards rather than cut), so
 tiles stack into batches. For :class:`~srgan.inference.FastGenerator` tiling is two-stage: the LR features
 (radius 37 for 16 blocks) on large tiles, then the memory-hungry upsampling/HR tail (radius 3) on small
-sub-tiles of those features. Output goes straight into a preallocated array (uint8, uint16, float32 or a tensor) through a sink.
+sub-tiles of those features. Output goes straight into a preallocated array (uint8, uint16, float32 or a
+tensor) through a sink.
 """
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """``srgan train``: run a config from start to ``steps``, or resume one, on 1 process or under torchrun.
 
-Order of work: config and paths are checked first (:mod:`srgan.runstart`; nothing is created before they pass),
-then data, models and the loop. The loop stops cleanly on SIGINT/SIGTERM (finishes the step, saves, exits 0), and with an error
-after ``max_bad_steps`` non-finite steps in a row (nothing saved over the last good checkpoint).
+Order of work: config and paths are checked first (:mod:`srgan.runstart`; nothing is created before they
+pass), then data, models and the loop. The loop stops cleanly on SIGINT/SIGTERM (finishes the step, saves,
+exits 0), and with an error after ``max_bad_steps`` non-finite steps in a row (nothing saved over the last good
+checkpoint).
 """
 from __future__ import annotations
 

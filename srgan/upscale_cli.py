@@ -95,13 +95,13 @@ def _precision(args: argparse.Namespace) -> str:
 
 
 def upscale_from_cli(args: argparse.Namespace) -> int:
+    from .engines import prepare
     from .images import DEFAULT_MAX_PIXELS, extra_frames, read_size
     from .imagewrite import check_writable_dir, format_losses
     from .outputs import drop_earlier_outputs, missing_folders, plan_outputs, refused_before_work, remove_if_empty
     from .progress import closing_line, show_progress, tile_advice, tile_bar
     from .pipeline import one_thread, upscale_files, write_output
     from .shard import mine
-    from .engines import prepare
 
     tile = _parse_tile(args.tile)
     max_pixels = args.max_pixels

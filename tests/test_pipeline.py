@@ -112,6 +112,7 @@ def test_png_levels_write_the_same_pixels(tmp_path, channels, level):
         assert got.info.get("icc_profile") == (None if gray else icc)
 
 
+@pytest.mark.filterwarnings("ignore:tile=\\d+ recomputes")  # small tiles on purpose: several per image
 def test_a_large_image_is_encoded_while_its_later_tiles_run(weights, tmp_path, monkeypatch):
     """One 8-bit RGB image in rows of tiles: the PNG writer reads its first rows before the model has finished the
     last row of tiles, and the file is the one written after the model (same bytes)."""

@@ -44,7 +44,8 @@ def find_images(inputs: Iterable[str | os.PathLike]) -> list[Path]:
       ``.``), following linked folders but not loops, sorted by relative path; an
       empty folder contributes nothing;
     * anything else containing ``*``, ``?`` or ``[`` is a glob pattern (``**`` recurses);
-      matched files must have an image extension, matched folders are searched.
+      matched files must have an image extension, or the one the pattern spells out (``'*.gif'`` names GIFs,
+      as a shell's expansion would), matched folders are searched.
 
     The result keeps input order and drops repeats (same absolute path).  A path that
     does not exist, or a pattern that matches nothing, raises :class:`ImageNotFoundError`.
@@ -71,11 +72,12 @@ def find_images(inputs: Iterable[str | os.PathLike]) -> list[Path]:
             matches = sorted(glob.glob(os.fspath(item), recursive=True))
             if not matches:
                 raise ImageNotFoundError(item, "no files match this pattern")
+            spelled = path.suffix.lower() if path.suffix and not glob.has_magic(path.suffix) else None
             for match in map(Path, matches):
                 if match.is_dir():
                     for found in _scan_folder(match):
                         add(found)
-                elif match.is_file() and _is_image_name(match.name):
+                elif match.is_file() and (_is_image_name(match.name) or match.suffix.lower() == spelled):
                     add(match)
         elif path.is_symlink():
             raise ImageNotFoundError(item, "broken symbolic link")

@@ -484,6 +484,13 @@ class TestFindImages:
         rec = find_images([str(root / "**" / "*.webp")])
         assert rec == [root / "sub/c.webp"]
 
+    def test_a_glob_that_spells_an_extension_takes_those_files(self, tmp_path):
+        """'img/*.gif' found nothing ("no input images found"), though the shell's expansion of it worked."""
+        for name in ("a.gif", "b.GIF", "c.png", "d.txt"):
+            (tmp_path / name).write_bytes(b"x")
+        assert find_images([str(tmp_path / "*.gif")]) == [tmp_path / "a.gif"]
+        assert find_images([str(tmp_path / "*")]) == [tmp_path / "c.png"]  # a bare * keeps to image extensions
+
     def test_glob_matching_a_folder_is_searched(self, tmp_path):
         root = self.make_tree(tmp_path / "imgs")
         assert find_images([str(root / "su?")]) == [root / "sub/c.webp", root / "sub/deep/d.TIFF"]

@@ -29,7 +29,7 @@ class Plan:
     errors: list[str] = field(default_factory=list)  # one line per input or output refused
     folder: Path = Path(".")  # the output folder, checked for writability before any work
     skipped: int = 0  # files in the input folder taken for earlier outputs of this run's naming
-    scanned: set[Path] = field(default_factory=set)  # inputs found in a folder, not named one by one
+    scanned: set[str] = field(default_factory=set)  # real paths of inputs found in a folder, not named one by one
     lookalikes: list[str] = field(default_factory=list)  # inputs left out as earlier outputs of another input
 
 
@@ -54,6 +54,7 @@ def plan_outputs(inputs: list[str], output: str, ext: str = ".png", suffix: str 
     out = Path(output)
     tag = f"_{suffix}" if suffix else ""
     found: list[tuple[Path, Path | None]] = []  # (file, root folder it was found under)
+    named: set[str] = set()  # real paths of the files named one by one
     for item in inputs:
         root = Path(item) if Path(item).is_dir() else None
         try:
@@ -61,15 +62,20 @@ def plan_outputs(inputs: list[str], output: str, ext: str = ".png", suffix: str 
         except ImageError as exc:
             plan.errors.append(str(exc))
             continue
-        if root is not None and len(inputs) > 1 and out.is_dir() and os.path.samefile(root, out):
-            plan.skipped += len(files)  # `srgan upscale photos/* -o photos/up`: the glob names the output folder
+        if root is not None and not tag and len(inputs) > 1 and out.is_dir() and os.path.samefile(root, out):
+            # `srgan upscale photos/* -o photos/up`: the glob names the output folder, whose files are outputs
+            # (without a --suffix they would be written over themselves); with a suffix, the check below applies
+            plan.skipped += len(files)
             continue
         if root is not None:  # earlier outputs of this naming are not new inputs
             kept = [f for f in files if not _earlier_output(f, root, out, tag)]
             plan.skipped += len(files) - len(kept)
             files = kept
-            plan.scanned.update(files)
+            plan.scanned.update(os.path.realpath(f) for f in files)
+        else:
+            named.update(os.path.realpath(f) for f in files)
         found.extend((f, root) for f in files)
+    plan.scanned -= named  # a file also named on the command line is upscaled as asked
 
     # A file named twice (photo.png photo.png, or a folder and a file in it) is one input; a link to it under
     # another name (b.png -> a.png) is an input of its own, with its own output.
@@ -153,11 +159,12 @@ def _earlier_output(file: Path, root: Path, out: Path, tag: str) -> bool:
 
 
 def drop_earlier_outputs(plan: Plan) -> None:
-    """Leave out inputs found in a folder that look like an earlier run's output of another input: a name that begins
-    with that input's (``a.png`` -> ``x4/a.png`` or ``a_x4.png``) and exactly k times its size, k >= 2. A new
-    output folder inside the input folder (``-o photos/x4_srgan`` after ``-o photos/x4``) took them for photos: a
-    12-megapixel photo's x4 output is under the 200-megapixel limit, and its x16 would have needed ~9 GB and
-    hours. A file named on the command line is never refused."""
+    """Leave out inputs found in a folder that look like an earlier run's output of another input: named as srgan
+    upscale names outputs (``a.png`` -> ``x4/a.png`` in another folder, or ``a_x4.png`` beside it) and exactly k
+    times its size, k >= 2, upright or turned (EXIF-rotated photos are written upright). A new output folder
+    inside the input folder (``-o photos/x4_srgan`` after ``-o photos/x4``) took them for photos: a 12-megapixel
+    photo's x4 output is under the 200-megapixel limit, and its x16 would have needed ~9 GB and hours. A file
+    named on the command line is never left out; ``icon@2x.png`` beside ``icon.png`` is no output of srgan's."""
     from .images import ImageError, read_size
 
     sizes: dict[Path, tuple[int, int]] = {}
@@ -171,23 +178,37 @@ def drop_earlier_outputs(plan: Plan) -> None:
         by_stem.setdefault(src.stem, []).append(src)
     kept = []
     for src, dest in plan.pairs:
-        original = _upscaled_from(src, sizes, by_stem) if src in plan.scanned else None
+        original = _upscaled_from(src, sizes, by_stem) if os.path.realpath(src) in plan.scanned else None
         if original is None:
             kept.append((src, dest))
             continue
-        plan.lookalikes.append(f"{src} ({original}'s name, x{sizes[src][0] // sizes[original][0]} its size)")
+        k = max(sizes[src]) // max(sizes[original])
+        plan.lookalikes.append(f"{src} ({original}'s name, x{k} its size)")
     plan.pairs = kept
+
+
+def lookalike_warning(plan: Plan) -> str | None:
+    """The one warning line for :attr:`Plan.lookalikes`, or None."""
+    if not plan.lookalikes:
+        return None
+    more = f" and {len(plan.lookalikes) - 1} more" if len(plan.lookalikes) > 1 else ""
+    return (f"left out {len(plan.lookalikes)} file(s) that look like earlier outputs of other inputs: "
+            f"{plan.lookalikes[0]}{more}; name a file to upscale it")
 
 
 def _upscaled_from(src: Path, sizes: dict, by_stem: dict) -> Path | None:
     """The input ``src`` looks upscaled from, by name and an exact integer ratio of sizes (see above)."""
     if src not in sizes:
         return None
-    w, h = sizes[src]
-    for cut in range(len(src.stem), 0, -1):
-        for other in by_stem.get(src.stem[:cut], ()):
+    candidates = [o for o in by_stem.get(src.stem, ()) if o.parent != src.parent]  # x4/a.png
+    cut = src.stem.rfind("_")
+    while cut > 0:  # a_x4.png, a_b_x4.png beside a.png or a_b.png
+        candidates += [o for o in by_stem.get(src.stem[:cut], ()) if o.parent == src.parent]
+        cut = src.stem.rfind("_", 0, cut)
+    for other in candidates:
+        for w, h in (sizes[src], sizes[src][::-1]):
             ow, oh = sizes[other]
-            if other != src and w % ow == 0 and w // ow >= 2 and h == w // ow * oh:
+            if other != src and ow and oh and w % ow == 0 and w // ow >= 2 and h == w // ow * oh:
                 return other
     return None
 

@@ -34,7 +34,7 @@ def sharded(upscale_from_cli: Callable[[argparse.Namespace], int], args: argpars
     """Run ``srgan upscale`` on this rank's share of the files; a plain call outside torchrun."""
     if not launched_by_torchrun():
         return upscale_from_cli(args)
-    from .outputs import plan_outputs
+    from .outputs import drop_earlier_outputs, lookalike_warning, plan_outputs
 
     if not dist.is_initialized():
         # The summary waits for the slowest rank, which can be hours behind on an uneven folder.
@@ -44,6 +44,9 @@ def sharded(upscale_from_cli: Callable[[argparse.Namespace], int], args: argpars
     args.device = str(device)
     inputs = [*args.inputs, *(args.input or [])]
     plan = plan_outputs(inputs, args.output, args.ext, args.suffix)
+    drop_earlier_outputs(plan)  # as each rank's upscale_from_cli does: left out, not failed
+    if info.is_main and (warning := lookalike_warning(plan)):
+        print(f"srgan: warning: {printable(warning)}", file=sys.stderr)
     share = plan.pairs[info.rank::info.world_size]
     todo = [(src, dest) for src, dest in share if args.overwrite or not dest.exists()]
     # The plan's own errors (a missing input, a broken link) are every rank's: rank 0 alone reports and counts them.

@@ -98,7 +98,8 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     from .engines import prepare
     from .images import DEFAULT_MAX_PIXELS, extra_frames, read_size
     from .imagewrite import check_writable_dir, format_losses
-    from .outputs import drop_earlier_outputs, missing_folders, plan_outputs, refused_before_work, remove_if_empty
+    from .outputs import (drop_earlier_outputs, lookalike_warning, missing_folders, plan_outputs, refused_before_work,
+                          remove_if_empty)
     from .progress import closing_line, show_progress, tile_advice, tile_bar
     from .pipeline import one_thread, upscale_files, write_output
     from .shard import mine
@@ -142,10 +143,9 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
             todo.append((src, dest))
     for line in errors:
         print(f"srgan: {printable(line)}", file=sys.stderr)
-    if plan.lookalikes:  # not silenced by --quiet: images were left out on a guess
-        more = f" and {len(plan.lookalikes) - 1} more" if len(plan.lookalikes) > 1 else ""
-        print(f"srgan: warning: left out {len(plan.lookalikes)} file(s) that look like earlier outputs of other "
-              f"inputs: {printable(plan.lookalikes[0])}{more}; name a file to upscale it", file=sys.stderr)
+    warning = lookalike_warning(plan)
+    if warning and getattr(args, "shard", None) is None:  # not silenced by --quiet: images were left out on a guess
+        print(f"srgan: warning: {printable(warning)}", file=sys.stderr)  # (under torchrun srgan.shard says it)
     if plan.skipped and not args.quiet:
         print(f"srgan: {plan.skipped} file(s) in the output folder taken for earlier outputs, not inputs",
               file=sys.stderr)

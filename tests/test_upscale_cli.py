@@ -400,6 +400,40 @@ def test_earlier_outputs_in_the_input_folder_are_not_upscaled_again(weights, tmp
     assert code == 0 and Image.open(tmp_path / "named" / "a.png").size == (160, 192)
     _photo(p / "a_crop.png", h=20, w=20)
     assert "a_crop" not in _run(capsys, *_up(weights, p, "-o", tmp_path / "q", "--quiet"))[2]
+    # Named as well as found in its folder, it is upscaled: "name a file to upscale it" did not work.
+    code, _out, err = _run(capsys, *_up(weights, p, p / "x4" / "a.png", "-o", tmp_path / "both", "--quiet"))
+    assert code == 0 and (tmp_path / "both" / "x4" / "a.png").is_file() and "left out 5 file(s)" in err
+
+
+def test_only_names_srgan_gives_its_outputs_are_taken_for_them(weights, tmp_path, capsys):
+    """Any name that began with another input's and was k times its size was left out: iOS icon@2x/@3x assets,
+    ab.png beside a.png; and an earlier output of an EXIF-rotated photo (written upright) was not found."""
+    assets = tmp_path / "assets"
+    _photo(assets / "icon.png", h=5, w=5)
+    _photo(assets / "icon@2x.png", h=10, w=10, seed=1)
+    _photo(assets / "a.png", h=4, w=4, seed=2)
+    _photo(assets / "ab.png", h=12, w=12, seed=3)
+    code, _out, err = _run(capsys, *_up(weights, assets, "-o", tmp_path / "out", "--quiet"))
+    assert code == 0 and err == "" and len(_tree(tmp_path / "out")) == 4
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 12x8, shown (and upscaled) 8x12
+    Image.fromarray(np.zeros((8, 12, 3), np.uint8)).save(photos / "portrait.jpg", exif=exif)
+    assert _run(capsys, *_up(weights, photos, "-o", photos / "x4", "--quiet"))[0] == 0
+    assert Image.open(photos / "x4" / "portrait.png").size == (32, 48)
+    code, _out, err = _run(capsys, *_up(weights, photos, "-o", photos / "x4_again", "--quiet"))
+    assert code == 0 and "left out 1 file(s)" in err and not (photos / "x4_again" / "x4").exists()
+
+
+def test_a_folder_input_that_is_the_output_folder_with_a_suffix_is_upscaled(weights, tmp_path, capsys):
+    """`srgan upscale photos c.png -o photos --suffix x4` wrote c_x4.png only: the folder was taken for a glob
+    naming the output folder."""
+    photos = tmp_path / "photos"
+    _photo(photos / "a.png")
+    other = _photo(tmp_path / "c.png", seed=1)
+    code, _out, err = _run(capsys, *_up(weights, photos, other, "-o", photos, "--suffix", "x4", "--quiet"))
+    assert code == 0 and sorted(f.name for f in photos.iterdir()) == ["a.png", "a_x4.png", "c_x4.png"]
 
 
 def test_a_glob_that_names_the_output_folder_resumes(weights, tmp_path, capsys):

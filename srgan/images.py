@@ -214,7 +214,7 @@ def _decode(path: str | os.PathLike, max_pixels: int | None):
             raise ImageError(
                 path,
                 f"{w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} "
-                "(decompression bomb protection; raise --max-pixels, or max_pixels in the API, to allow it)",
+                "(decompression bomb protection; upscale and serve take a larger --max-pixels, the API max_pixels)",
             )
         raw, trns = rawmode(im), im.info.get("transparency")
         low = None

@@ -124,7 +124,9 @@ def fill_transparent(rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
                        F.avg_pool2d(seen[None], 2, ceil_mode=True)[0]))
     filled = levels[-1][0] / levels[-1][1]  # the mean visible colour (some pixel is visible)
     for colour, seen in reversed(levels[:-1]):
-        coarser = F.interpolate(filled[None], size=colour.shape[-2:], mode="nearest")[0]
+        # each cell to its 2x2 pixels (F.interpolate's nearest is off by one at some indices of odd sides >= ~10000)
+        h, w = colour.shape[-2:]
+        coarser = filled.repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1)[:, :h, :w]
         filled = torch.where(seen > 0, colour / seen.clamp_min(1e-12), coarser)
     return torch.where(hidden[None], filled, rgb)
 

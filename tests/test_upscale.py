@@ -804,3 +804,10 @@ def test_fill_transparent_keeps_what_is_visible():
     lo, hi = rgb[:, 2:4, 5:8].amin(dim=(1, 2)), rgb[:, 2:4, 5:8].amax(dim=(1, 2))
     assert ((filled >= lo[:, None, None] - 1e-6) & (filled <= hi[:, None, None] + 1e-6)).all()  # from their colours
     assert fill_transparent(rgb, torch.ones(7, 9)) is rgb and fill_transparent(rgb, torch.zeros(7, 9)) is rgb
+    # Each hidden pixel takes the finest cell around it: F.interpolate's nearest put pixel 9997 of a 9999-px row
+    # in the wrong cell (blue from 9998, not red from 9996)
+    row = torch.zeros(3, 1, 9999)
+    row[0, 0, 9996], row[2, 0, 9998] = 1.0, 1.0
+    seen = torch.zeros(1, 9999)
+    seen[0, [9996, 9998]] = 1.0
+    assert fill_transparent(row, seen)[:, 0, 9997].tolist() == [1.0, 0.0, 0.0]

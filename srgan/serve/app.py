@@ -119,7 +119,7 @@ def create_app(models: dict[str, object], *, study_dir: str | os.PathLike | None
             job = None
             try:
                 image = await run_in_threadpool(read_image, upload, max_pixels=max_pixels)
-                extra = extra_frames(upload)  # as srgan upscale warns: it was the first frame without a word
+                extra = await run_in_threadpool(extra_frames, upload)  # as srgan upscale warns (it was silent)
                 warning = f"{extra + 1} frames (animated or multi-page); only the first is upscaled" if extra else None
                 job = await run_in_threadpool(runner.submit, name, image, list(dict.fromkeys(picked)), warning)
             except ImageError as exc:

@@ -92,8 +92,15 @@ def check_config(config: TrainConfig):
         raise ConfigError(f"config 'crop_size': vgg54 reads VGG19 after 4 poolings: crop_size >= 16 "
                           f"(got {config.crop_size})")
     missing = [p for p in config.train_data if not Path(p).exists()]
-    if missing:
-        raise ConfigError(f"config 'train_data': not found: {', '.join(missing)}")
+    if missing:  # a relative one is read from the working folder (TRAINING.md): say where that led
+        raise ConfigError("config 'train_data': not found: " + ", ".join(
+            p if Path(p).expanduser().is_absolute() else f"{p} (looked for {Path(p).expanduser().resolve()})"
+            for p in missing))
+    out = Path(config.out_dir).expanduser().resolve()
+    inside = next((p for p in config.train_data if Path(p).is_dir() and out.is_relative_to(Path(p).resolve())), None)
+    if inside is not None:  # its sample grids were trained on, and a resume then found "other training images"
+        raise ConfigError(f"config 'out_dir': {config.out_dir} is inside train_data {inside}: the run's sample "
+                          "images would become training images; put the run outside its training data")
     val_set = None
     if config.val_data:
         try:

@@ -7,6 +7,7 @@ conv2_2 (``vgg22``, the paper's phi_2,2) or conv5_4 (``vgg54``, phi_5,4).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from pathlib import Path
 
@@ -63,6 +64,18 @@ def resolve_vgg19_weights(path: str | os.PathLike | None = None, *, download: bo
                         note="The vgg22/vgg54 content loss needs them; the 'mse' content loss needs none.")
 
 
+def _say_if_unpublished(path: Path) -> None:
+    """A warning when the VGG19 file is not torchvision's ImageNet one: any VGG19-shaped file loads, and with a
+    random one the content loss sat at 1e-10, so that SRGAN-VGG54 trained on the adversarial term alone without
+    a word. Hashing the 575 MB file takes about half a second."""
+    from .fetch import file_sha256
+
+    if file_sha256(path) != VGG19_SHA256:
+        logging.getLogger(__name__).warning(
+            "%s: not torchvision's ImageNet VGG19 weights (another sha256): the vgg22/vgg54 content loss is the "
+            "paper's only with those", path)
+
+
 class VGGFeatures(nn.Module):
     """Frozen VGG19 features up to ``layer`` ('vgg22' or 'vgg54'); takes RGB in [0, 1].
 
@@ -77,7 +90,12 @@ class VGGFeatures(nn.Module):
         self.features = build_vgg19_features(CUTS[layer])
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        state = weights if isinstance(weights, dict) else load_state_dict_file(resolve_vgg19_weights(weights), "VGG19")
+        if isinstance(weights, dict):
+            state = weights
+        else:
+            path = resolve_vgg19_weights(weights)
+            _say_if_unpublished(path)
+            state = load_state_dict_file(path, "VGG19")
         self.load_torchvision_state_dict(state)
         self.requires_grad_(False)
         self.eval()

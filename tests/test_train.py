@@ -349,6 +349,10 @@ def test_refuses_to_overwrite_an_existing_run(images, tmp_path, capsys):
 @pytest.mark.parametrize("extra, message", [
     (["steps=ten"], "'steps' must be int"),
     (["train_data=/no/such/folder"], "not found: /no/such/folder"),
+    (["train_data=no/such"], "not found: no/such (looked for /"),  # relative: where it led from here
+    # its sample grids became training images, and a resume then said the training images had changed
+    (["out_dir=TRAIN/run"], "'out_dir': TRAIN/run is inside train_data TRAIN: the run's sample images would become "
+                            "training images"),
     (["train_data="], "non-empty paths"),
     (["out_dir="], "'out_dir': must be a non-empty path"),  # it used to train into the current folder
     (["phase=gan"], "init_from"),
@@ -367,8 +371,8 @@ def test_config_errors_before_any_work(extra, message, images, tmp_path, capsys)
     out = tmp_path / "run"
     extra = [e.replace("TRAIN", str(images)) for e in extra]
     assert main(["train", "--config", "smoke", *overrides(images, out), *extra]) == 1
-    assert message in capsys.readouterr().err
-    assert not out.exists()
+    assert message.replace("TRAIN", str(images)) in capsys.readouterr().err
+    assert not out.exists() and not (images / "run").exists()
 
 
 def test_a_bad_eval_or_val_lr_is_found_before_training(images, tmp_path, capsys):

@@ -32,8 +32,13 @@ def test_torchvision_keys_and_cut_points():
     assert isinstance(full[CUTS["vgg54"]], torch.nn.MaxPool2d)  # relu5_4 is right before the 5th pool
 
 
-def test_loads_torchvision_file_and_is_frozen(vgg_file):
+def test_loads_torchvision_file_and_is_frozen(vgg_file, caplog):
     vgg = VGGFeatures("vgg54", vgg_file)
+    # A stand-in is not torchvision's file, and says so: with random weights the content loss sat at 1e-10 and a
+    # vgg54 run trained on the adversarial term alone, without a word
+    assert [r.getMessage() for r in caplog.records if r.name == "srgan.vgg"] == [
+        f"{vgg_file}: not torchvision's ImageNet VGG19 weights (another sha256): the vgg22/vgg54 content loss is "
+        "the paper's only with those"]
     state = torch.load(vgg_file, weights_only=True)
     assert torch.equal(vgg.features[34].weight, state["features.34.weight"])
     assert not any(p.requires_grad for p in vgg.parameters())

@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .pretrained import WeightsMissing, find_weights, load_matching, load_state_dict_file, torch_cache_file
+from .pretrained import (WeightsMissing, find_weights, load_matching, load_state_dict_file, say_if_unpublished,
+                         torch_cache_file)
 from .vgg import VGG16_LAYOUT, build_vgg_features
 
 #: Backbone -> (torchvision file, its sha256, its size in bytes, environment variable).
@@ -103,8 +104,9 @@ class LPIPS(nn.Module):
         if missing:
             raise type(missing[0])(" Also: ".join(str(exc) for exc in missing))
         for kind, path in found.items():
-            _say_if_unpublished(path, BACKBONES[net][1] if kind == "backbone" else LINEAR_FILES[net][0],
-                                what if kind == "backbone" else "LPIPS v0.1 linear-layer")
+            say_if_unpublished(path, BACKBONES[net][1] if kind == "backbone" else LINEAR_FILES[net][0], log,
+                               f"the published {what if kind == 'backbone' else 'LPIPS v0.1 linear-layer'}",
+                               "its LPIPS is not comparable with published numbers")
         if not isinstance(backbone, dict):
             backbone = load_state_dict_file(found["backbone"], what)
         load_matching(self.features, backbone, f"a {what}", prefix="features.")
@@ -141,17 +143,6 @@ class LPIPS(nn.Module):
                 if tap is None:
                     break
         return total
-
-
-def _say_if_unpublished(path: Path, sha256: str, what: str) -> None:
-    """A warning when a weights file given by path or environment is not the published one: any AlexNet-shaped
-    file loads (a random-init one gave 0.0096 on Set5 without a word), but only the published weights give LPIPS
-    comparable with papers'. Hashing the 244 MB AlexNet file takes about 0.2 s."""
-    from .fetch import file_sha256
-
-    if file_sha256(path) != sha256:
-        log.warning("%s: not the published %s weights (another sha256): its LPIPS is not comparable with "
-                    "published numbers", path, what)
 
 
 def lpips(sr: np.ndarray, hr: np.ndarray, model: LPIPS) -> float:

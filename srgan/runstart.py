@@ -232,10 +232,12 @@ def check_vgg(config: TrainConfig, state: dict) -> None:
     saved = state.get("vgg_sha256")  # None: an mse content loss (content_loss cannot change on resume), or a
     if saved is None:  # checkpoint from before this check
         return
+    from .pretrained import load_state_dict_file
     from .vgg import VGGFeatures, resolve_vgg19_weights
 
     found = resolve_vgg19_weights(config.vgg_weights or None)  # named, $SRGAN_VGG19_WEIGHTS or torch's cache
-    if VGGFeatures(config.content_loss, found).weights_sha256() != saved:
+    # From the state dict: the file is hashed, and a stand-in said so, once, when the Trainer builds its VGG19
+    if VGGFeatures(config.content_loss, load_state_dict_file(found, "VGG19")).weights_sha256() != saved:
         spelled = state["config"].get("vgg_weights") or "unset, found as the default"
         raise ConfigError(f"config 'vgg_weights': {found} holds other weights than the VGG19 this run has trained "
                           f"with (the checkpoint's vgg_weights: {spelled}): its content loss would change mid-run; "

@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .pretrained import WeightsMissing, find_weights, load_matching, load_state_dict_file, torch_cache_file
+from .pretrained import (WeightsMissing, find_weights, load_matching, load_state_dict_file, say_if_unpublished,
+                         torch_cache_file)
 
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 VGG19_FILENAME = "vgg19-dcbb9e9d.pth"
@@ -64,18 +65,6 @@ def resolve_vgg19_weights(path: str | os.PathLike | None = None, *, download: bo
                         note="The vgg22/vgg54 content loss needs them; the 'mse' content loss needs none.")
 
 
-def _say_if_unpublished(path: Path) -> None:
-    """A warning when the VGG19 file is not torchvision's ImageNet one: any VGG19-shaped file loads, and with a
-    random one the content loss sat at 1e-10, so that SRGAN-VGG54 trained on the adversarial term alone without
-    a word. Hashing the 575 MB file takes about half a second."""
-    from .fetch import file_sha256
-
-    if file_sha256(path) != VGG19_SHA256:
-        logging.getLogger(__name__).warning(
-            "%s: not torchvision's ImageNet VGG19 weights (another sha256): the vgg22/vgg54 content loss is the "
-            "paper's only with those", path)
-
-
 class VGGFeatures(nn.Module):
     """Frozen VGG19 features up to ``layer`` ('vgg22' or 'vgg54'); takes RGB in [0, 1].
 
@@ -94,7 +83,8 @@ class VGGFeatures(nn.Module):
             state = weights
         else:
             path = resolve_vgg19_weights(weights)
-            _say_if_unpublished(path)
+            say_if_unpublished(path, VGG19_SHA256, logging.getLogger(__name__), "torchvision's ImageNet VGG19",
+                               "the vgg22/vgg54 content loss is the paper's only with those")
             state = load_state_dict_file(path, "VGG19")
         self.load_torchvision_state_dict(state)
         self.requires_grad_(False)

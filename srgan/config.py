@@ -6,6 +6,7 @@ inside every checkpoint, so a run can always be reproduced or resumed from its c
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
 import sys
@@ -163,7 +164,7 @@ class TrainConfig:
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:
-            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(known)}")
+            raise ConfigError(f"{source}: {unknown_keys(unknown, list(known))}")
         hints = typing.get_type_hints(cls)
         values = {k: _expand_home(k, _coerce(k, v, hints[k], source)) for k, v in values.items()}
         return cls(**values).validate()
@@ -216,6 +217,20 @@ KEY_HELP = {
     "tensorboard": "write TensorBoard scalars and images when tensorboard is installed",
     "progress": "tqdm progress bar on a terminal; into a pipe or a file, a plain line per log record",
 }
+
+# Names other SR code uses for our keys, which no spelling distance finds.
+OTHER_NAMES = {"learning_rate": "lr", "batch": "batch_size", "patch_size": "crop_size", "epochs": "steps",
+               "iterations": "steps", "iters": "steps", "upscale_factor": "scale", "num_res_blocks": "num_blocks"}
+
+
+def unknown_keys(unknown: list[str], known: list[str]) -> str:
+    """"unknown key 'stepz' (did you mean 'steps'?)": the closest key first, since the list is 40 long."""
+    named = []
+    for key in unknown:
+        close = [OTHER_NAMES[key]] if key in OTHER_NAMES else difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        named.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+    return f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(named)}; known keys: {', '.join(known)}"
+
 
 def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:
     """Check ``value`` against the field type; ints are accepted for floats, a string for a one-item list."""
@@ -290,7 +305,7 @@ def load_config(name: str | Path | None = None, overrides: list[str] | tuple[str
     hints = typing.get_type_hints(TrainConfig)
     for (key, value), item in zip(parsed, overrides):  # blame the command line, not the file, for its own keys
         if key not in known:
-            raise ConfigError(f"override {item!r}: unknown key {key!r}; known keys: {', '.join(known)}")
+            raise ConfigError(f"override {item!r}: {unknown_keys([key], known)}")
         _coerce(key, value, hints[key], f"override {item!r}")
     config = TrainConfig.from_dict({**(stored or {}), **from_file, **dict(parsed)}, source=source)
     chosen = set(from_file) | {key for key, _value in parsed}  # set on purpose, unlike every key a checkpoint keeps

@@ -56,6 +56,18 @@ def test_bad_values_are_rejected_before_work(override, message):
         load_config("smoke", [override])
 
 
+def test_unknown_keys_name_the_closest():
+    """An unknown key listed all 40 keys and no more."""
+    with pytest.raises(ConfigError, match=r"unknown key 'stepz' \(did you mean 'steps'\?\); known keys: phase"):
+        load_config("smoke", ["stepz=3"])
+    with pytest.raises(ConfigError, match=r"unknown key 'learning_rate' \(did you mean 'lr'\?\)"):
+        load_config("smoke", ["learning_rate=1e-4"])
+    with pytest.raises(ConfigError, match=r"unknown keys 'bach_size' \(did you mean 'batch_size'\?\), 'xyzzy';"):
+        TrainConfig.from_dict({**load_config("smoke").to_dict(), "bach_size": 4, "xyzzy": 1})
+    # a key given twice: the last wins, as with any repeated option (wrappers append "$@" to their own overrides)
+    assert load_config("smoke", ["lr=1e-4", "lr=2e-4"]).lr == 2e-4
+
+
 def test_gan_phase_needs_a_start():
     with pytest.raises(ConfigError, match="init_from"):
         load_config("srgan-mse", ["init_from="])

@@ -46,7 +46,7 @@ def test_an_out_dir_that_cannot_be_made_is_named(cli, train_data, tmp_path):
 
 
 @pytest.mark.parametrize("text, needles", [
-    ('phase = "mse"\nlearning_rate = 1e-4\n', ["unknown key(s) learning_rate"]),
+    ('phase = "mse"\nlearning_rate = 1e-4\n', ["unknown key 'learning_rate' (did you mean 'lr'?)"]),
     ('phase = "mse"\nseed = "zero"\n', ["'seed' must be int, got str 'zero'"]),
     ('phase = "mse"\nbatch_size = \n', ["not valid TOML"]),
 ], ids=["unknown key", "wrong type", "not TOML"])

@@ -45,8 +45,9 @@ def _is_image_name(path: Path) -> bool:
     return path.suffix.lower() in Image.registered_extensions() or path.suffix.lower() in OTHER_IMAGE_EXTENSIONS
 
 
-def plan_outputs(inputs: list[str], output: str, ext: str = ".png", suffix: str = "") -> Plan:
-    """Map inputs to destinations; refusals that concern the whole run raise ``ValueError``."""
+def plan_outputs(inputs: list[str], output: str, ext: str | None = None, suffix: str = "") -> Plan:
+    """Map inputs to destinations; refusals that concern the whole run raise ``ValueError``. ``ext`` (default
+    .png) and ``suffix`` name the files of an output folder."""
     from .imagefind import find_images
     from .images import IMAGE_EXTENSIONS, ImageError
 
@@ -86,6 +87,13 @@ def plan_outputs(inputs: list[str], output: str, ext: str = ".png", suffix: str 
     if file_target and (len(found) > 1 or any(Path(i).is_dir() for i in inputs)):
         raise ValueError(f"{output}: a folder input or several inputs need an output folder, not a file name")
     if file_target:
+        same_ext = ext and "." + ext.lower().lstrip(".") == out.suffix.lower()  # `-o up.png --ext png` agrees
+        given = [option for option, value in (("--ext", ext and not same_ext), ("--suffix", suffix)) if value]
+        if given:  # they were ignored: `-o up.png --ext jpg` wrote a PNG
+            one = len(given) == 1
+            raise ValueError(f"{output} names the output file itself; {' and '.join(given)} "
+                             f"{'names' if one else 'name'} the files of an output folder, so drop "
+                             f"{'it' if one else 'them'} or name a folder")
         if out.suffix.lower() not in IMAGE_EXTENSIONS:
             raise ValueError(f"{output}: srgan cannot write {out.suffix} files; name a "
                              f"{', '.join(IMAGE_EXTENSIONS)} file or an output folder")
@@ -94,6 +102,7 @@ def plan_outputs(inputs: list[str], output: str, ext: str = ".png", suffix: str 
         plan.folder = out.parent
         return _refuse_inputs_as_outputs(plan, found)
 
+    ext = ext or ".png"
     ext = ext if ext.startswith(".") or ext == "keep" else "." + ext
     if ext != "keep" and ext.lower() not in IMAGE_EXTENSIONS:
         raise ValueError(f"--ext must be one of {', '.join(IMAGE_EXTENSIONS)} or 'keep', got {ext!r}")

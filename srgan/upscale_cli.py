@@ -64,9 +64,9 @@ def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--png-level", type=int, default=1, choices=range(10), metavar="0-9",
                    help="PNG zlib level: 1 encodes ~1.4x faster than 6 for ~2%% more bytes on SR photos, 0 "
                         "stores uncompressed (~30%% more), 9 is smallest and slowest")
-    p.add_argument("--ext", default=".png",
+    p.add_argument("--ext", default=None,
                    help=f"output format when OUT is a folder: {', '.join(IMAGE_EXTENSIONS)} or 'keep' "
-                        "(the input's)")
+                        "(the input's); default .png")
     p.add_argument("--max-pixels", type=int, default=None, metavar="N",
                    help="refuse inputs with more pixels (decompression-bomb limit; default 200000000), and "
                         "outputs with more than N times the model's scale squared (an absurd -s)")

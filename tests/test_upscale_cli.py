@@ -244,6 +244,18 @@ def test_an_image_name_for_a_folder_input_is_an_error_not_a_folder(weights, tmp_
     assert not (tmp_path / "big.png").exists()
 
 
+def test_ext_or_suffix_beside_an_output_file_name_is_an_error(weights, tmp_path, capsys):
+    """They name an output folder's files: `-o up.png --ext jpg` wrote a PNG, `--suffix x4` was dropped."""
+    src = _photo(tmp_path / "a.png")
+    for options, said in [(["--ext", "jpg"], "--ext names"), (["--suffix", "x4"], "--suffix names"),
+                          (["--ext", "jpg", "--suffix", "x4"], "--ext and --suffix name")]:
+        code, _out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "up.png", *options))
+        assert code == 1 and f"up.png names the output file itself; {said} the files of an output folder" in err
+        assert not (tmp_path / "up.png").exists()
+    code, _out, _err = _run(capsys, *_up(weights, src, "-o", tmp_path / "up.png", "--ext", ".PNG"))  # agrees
+    assert code == 0 and (tmp_path / "up.png").is_file()
+
+
 def test_an_image_name_with_a_trailing_slash_is_a_folder(weights, tmp_path, capsys):
     src = _photo(tmp_path / "a.png")
     code, _out, _err = _run(capsys, *_up(weights, src, "-o", f"{tmp_path / 'shots.png'}/"))

@@ -56,7 +56,7 @@ __all__ = [
     "to_uint8",
 ]
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jfif", ".bmp", ".webp", ".tif", ".tiff")  # .jfif: browsers' JPEG saves
 
 # A broken EXIF block is ignored (srgan.pixels.exif_upright); Pillow's warning about it came out as two raw lines
 # naming no file, on every read. A filter, not catch_warnings, which is not thread-safe (decoding runs on a reader

@@ -48,6 +48,7 @@ _FORMATS = {
     ".png": "PNG",
     ".jpg": "JPEG",
     ".jpeg": "JPEG",
+    ".jfif": "JPEG",
     ".bmp": "BMP",
     ".webp": "WEBP",
     ".tif": "TIFF",

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable
 
 #: Largest side each format can hold: libwebp and libjpeg refuse bigger images when encoding.
-MAX_SIDE = {".webp": ("WebP", 16383), ".jpg": ("JPEG", 65500), ".jpeg": ("JPEG", 65500)}
+MAX_SIDE = {".webp": ("WebP", 16383), **{ext: ("JPEG", 65500) for ext in (".jpg", ".jpeg", ".jfif")}}
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Plan:
 
 #: Image extensions Pillow may not know (no plugin installed): ``-o out.heic`` is a file srgan cannot write, not a
 #: folder called out.heic (it was made one, exit 0).
-OTHER_IMAGE_EXTENSIONS = {".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".jfif", ".psd", ".svg", ".exr",
+OTHER_IMAGE_EXTENSIONS = {".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".psd", ".svg", ".exr",
                           ".hdr", ".dng", ".raw", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf"}
 
 

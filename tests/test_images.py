@@ -506,7 +506,7 @@ class TestFindImages:
         assert find_images([tmp_path]) == []
 
     def test_extensions_constant(self):
-        assert IMAGE_EXTENSIONS == (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+        assert IMAGE_EXTENSIONS == (".png", ".jpg", ".jpeg", ".jfif", ".bmp", ".webp", ".tif", ".tiff")
 
 
 # ============================================================ writing
@@ -574,11 +574,13 @@ class TestWrite:
         assert read_image(path).bit_depth == 8
 
     @pytest.mark.parametrize("ext, keeps_alpha", [(".jpg", False), (".bmp", False), (".webp", True),
-                                                  (".tiff", True), (".jpeg", False)])
+                                                  (".tiff", True), (".jpeg", False), (".jfif", False)])
     def test_alpha_per_format(self, tmp_path, ext, keeps_alpha):
         alpha = np.zeros((8, 8), np.float32)
         alpha[:4] = 1
         im = read_image(write_image(tmp_path / f"a{ext}", np.full((8, 8, 3), 0.5, np.float32), alpha=alpha))
+        if ext == ".jfif":  # a browser's name for a JPEG: found in folders and written as JPEG
+            assert PILImage.open(tmp_path / "a.jfif").format == "JPEG"
         if keeps_alpha:
             np.testing.assert_allclose(im.alpha, alpha, atol=1 / 255)
         else:

@@ -463,8 +463,8 @@ def test_a_study_with_tiff_images_is_refused_at_startup(study_dir):
     with pytest.raises(ValueError) as caught:
         create_app({"bicubic": "bicubic"}, study_dir=study_dir, device="cpu")
     assert str(caught.value) == (f"{study_dir / 'HR' / 'c.tif'}: browsers cannot show .tif images, so raters would "
-                                 "see none (2 such file(s) in the study); save them as .png (or .jpg, .jpeg, .webp, "
-                                 ".bmp)")
+                                 "see none (2 such file(s) in the study); save them as .png (or .jpg, .jpeg, .jfif, "
+                                 ".webp, .bmp)")
     assert len(study_mod.scan(study_dir)) == 8  # srgan study report still reads such a study
 
 
@@ -645,7 +645,7 @@ def test_study_report_checks_its_plot_path_before_printing(study_dir, capsys):
     assert main(["study", "report", str(study_dir), "-o", str(study_dir / "mos.txt")]) == 1
     out, err = capsys.readouterr()  # the table used to be printed, then the extension refused
     assert out == "" and err == f"srgan: error: {study_dir / 'mos.txt'}: the plot is an image; name a " \
-                                ".png, .jpg, .jpeg, .bmp, .webp, .tif, .tiff file\n"
+                                ".png, .jpg, .jpeg, .jfif, .bmp, .webp, .tif, .tiff file\n"
     stimulus = study_dir / "srgan" / "a.png"
     before = stimulus.read_bytes()
     assert main(["study", "report", str(study_dir), "-o", str(study_dir / "srgan" / "." / "a.png")]) == 1

@@ -545,7 +545,7 @@ def test_upscale_file_checks_its_output_before_reading_or_running(tiny_model, tm
     cases = [
         ("exists.png", {}, images.ImageExistsError, "already exists (pass overwrite=True / --overwrite to replace it)"),
         ("out.jpgx", {}, images.ImageError, "unknown extension '.jpgx': cannot choose an output format "
-                                            "(use one of .png, .jpg, .jpeg, .bmp, .webp, .tif, .tiff)"),
+                                            "(use one of .png, .jpg, .jpeg, .jfif, .bmp, .webp, .tif, .tiff)"),
         ("folder.png", {"overwrite": True}, images.ImageError, "is a folder"),
     ]
     for name, options, error, problem in cases:

@@ -34,7 +34,7 @@ PLOT_FILE = "mos.png"
 SCORES = range(1, 6)
 RATER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: What the rating page can show: srgan also reads TIFF, but browsers other than Safari do not display it.
-BROWSER_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+BROWSER_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jfif", ".webp", ".bmp")
 
 # Student t 0.975 quantiles for 1..30 degrees of freedom (beyond 30 the Cornish-Fisher series below is
 # within 1e-4); a table keeps scipy out of the runtime dependencies.

@@ -64,7 +64,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .benchmark_sets import in_lr_folder
-from .imagefind import find_images
+from .imagefind import find_images, passed_over_note
 from .images import ImageError, read_size
 from .datasets import default_cache_dir
 from .imagecache import ImageCache, load_hr
@@ -121,15 +121,16 @@ def _few(paths: Sequence, n: int = 10) -> str:
 # --------------------------------------------------------------------------- training data
 
 
-def training_files(roots: Sequence[str | os.PathLike]) -> tuple[list[Path], int]:
+def training_files(roots: Sequence[str | os.PathLike]) -> tuple[list[Path], int, list[Path]]:
     """The image files of ``roots`` (folders or files) to train on, each file once whatever names and links reach
-    it, and how many were left out for lying in an ``LR_*`` folder (a benchmark-style folder's low-resolution
-    inputs, not HR targets: as ``srgan eval`` reads a set)."""
+    it; how many were left out for lying in an ``LR_*`` folder (a benchmark-style folder's low-resolution
+    inputs, not HR targets: as ``srgan eval`` reads a set); and the files passed over for their format (a GIF)."""
     files: list[Path] = []
+    others: list[Path] = []
     low_res = 0
     for root in map(Path, roots):
         try:
-            found = find_images([root])
+            found = find_images([root], others=others)
         except ImageError as exc:
             raise ValueError(f"training data: {exc}") from None
         if root.is_dir():
@@ -138,7 +139,7 @@ def training_files(roots: Sequence[str | os.PathLike]) -> tuple[list[Path], int]
             found = hr
         files.extend(found)
     seen: set[tuple[int, int]] = set()
-    return [f for f in files if not ((key := file_identity(f)) in seen or seen.add(key))], low_res
+    return [f for f in files if not ((key := file_identity(f)) in seen or seen.add(key))], low_res, others
 
 
 def _fingerprint(files: list[Path]) -> dict:
@@ -201,9 +202,11 @@ class TrainDataset(Dataset):
         self.length = None if length is None else int(length)
         self.epoch = 0
 
-        files, low_res = training_files(self.roots)
+        files, low_res, others = training_files(self.roots)
         if low_res:
             log.warning("left out %d image(s) in LR_* folders: low-resolution inputs, not training targets", low_res)
+        if others:  # a GIF in the pool was passed over without a word
+            log.warning("%s", passed_over_note(others))
         self.files_found = len(files)
         self.held_out = [f for f in files if hold_out is not None and hold_out(f)]
         files = [f for f in files if not (hold_out is not None and hold_out(f))]

@@ -8,12 +8,27 @@ from typing import Iterable
 
 from .images import IMAGE_EXTENSIONS, ImageNotFoundError
 
+#: Image formats that folder scans pass over: srgan cannot read some (HEIC without a plugin, camera raw), and the
+#: rest are animations, icons or formats Pillow reads but photos rarely come in. Finding them is worth a line.
+OTHER_IMAGE_EXTENSIONS = {".gif", ".apng", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".jpe", ".psd", ".svg",
+                          ".exr", ".hdr", ".dng", ".raw", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf",
+                          ".ico", ".tga", ".ppm", ".pgm", ".pnm", ".qoi"}
+
 
 def _is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def _scan_folder(root: Path) -> list[Path]:
+def passed_over_note(others: list[Path]) -> str | None:
+    """The one line for the files :func:`find_images` passed over (its ``others``), or None."""
+    if not others:
+        return None
+    more = f" and {len(others) - 1} more" if len(others) > 1 else ""
+    return (f"left out {len(others)} file(s) in formats that folders are not scanned for: {others[0]}{more}; "
+            f"convert them to .png to use them (scanned: {', '.join(IMAGE_EXTENSIONS)})")
+
+
+def _scan_folder(root: Path, others: list[Path] | None = None) -> list[Path]:
     found = []
     # Linked folders are followed (a pool of links to datasets was skipped without a word), except one leading to a
     # folder the walk is already inside or to one above it (``..``, ``~``, ``/``): a loop, however many links it
@@ -28,14 +43,18 @@ def _scan_folder(root: Path) -> list[Path]:
                 kept.append(d)
         dirnames[:] = kept
         for name in filenames:
-            if not name.startswith(".") and _is_image_name(name):
+            if name.startswith("."):
+                continue
+            if _is_image_name(name):
                 full = Path(dirpath, name)
                 if full.is_file():
                     found.append(full)
+            elif others is not None and Path(name).suffix.lower() in OTHER_IMAGE_EXTENSIONS:
+                others.append(Path(dirpath, name))
     return sorted(found, key=lambda p: p.relative_to(root).parts)
 
 
-def find_images(inputs: Iterable[str | os.PathLike]) -> list[Path]:
+def find_images(inputs: Iterable[str | os.PathLike], *, others: list[Path] | None = None) -> list[Path]:
     """Expand files, folders and glob patterns into a list of image paths.
 
     * a file is returned as given, whatever its extension (it was named explicitly);
@@ -49,6 +68,8 @@ def find_images(inputs: Iterable[str | os.PathLike]) -> list[Path]:
 
     The result keeps input order and drops repeats (same absolute path).  A path that
     does not exist, or a pattern that matches nothing, raises :class:`ImageNotFoundError`.
+    ``others``: a list that collects the files in scanned folders with an :data:`OTHER_IMAGE_EXTENSIONS`
+    extension (a GIF, a HEIC), which are passed over, for the caller to say so (:func:`passed_over_note`).
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -64,7 +85,7 @@ def find_images(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            for found in _scan_folder(path):
+            for found in _scan_folder(path, others):
                 add(found)
         elif path.exists():
             add(path)
@@ -75,7 +96,7 @@ def find_images(inputs: Iterable[str | os.PathLike]) -> list[Path]:
             spelled = path.suffix.lower() if path.suffix and not glob.has_magic(path.suffix) else None
             for match in map(Path, matches):
                 if match.is_dir():
-                    for found in _scan_folder(match):
+                    for found in _scan_folder(match, others):
                         add(found)
                 elif match.is_file() and (_is_image_name(match.name) or match.suffix.lower() == spelled):
                     add(match)

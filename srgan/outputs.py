@@ -31,16 +31,15 @@ class Plan:
     skipped: int = 0  # files in the input folder taken for earlier outputs of this run's naming
     scanned: set[str] = field(default_factory=set)  # real paths of inputs found in a folder, not named one by one
     lookalikes: list[str] = field(default_factory=list)  # inputs left out as earlier outputs of another input
-
-
-#: Image extensions Pillow may not know (no plugin installed): ``-o out.heic`` is a file srgan cannot write, not a
-#: folder called out.heic (it was made one, exit 0).
-OTHER_IMAGE_EXTENSIONS = {".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".psd", ".svg", ".exr",
-                          ".hdr", ".dng", ".raw", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf"}
+    others: list[Path] = field(default_factory=list)  # files in input folders in formats not scanned for (a GIF)
 
 
 def _is_image_name(path: Path) -> bool:
+    """Pillow's extensions, and those of formats it may not know (no plugin installed): ``-o out.heic`` is a file
+    srgan cannot write, not a folder called out.heic (it was made one, exit 0)."""
     from PIL import Image
+
+    from .imagefind import OTHER_IMAGE_EXTENSIONS
 
     return path.suffix.lower() in Image.registered_extensions() or path.suffix.lower() in OTHER_IMAGE_EXTENSIONS
 
@@ -59,7 +58,7 @@ def plan_outputs(inputs: list[str], output: str, ext: str | None = None, suffix:
     for item in inputs:
         root = Path(item) if Path(item).is_dir() else None
         try:
-            files = find_images([item])
+            files = find_images([item], others=plan.others)
         except ImageError as exc:
             plan.errors.append(str(exc))
             continue

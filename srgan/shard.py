@@ -34,6 +34,7 @@ def sharded(upscale_from_cli: Callable[[argparse.Namespace], int], args: argpars
     """Run ``srgan upscale`` on this rank's share of the files; a plain call outside torchrun."""
     if not launched_by_torchrun():
         return upscale_from_cli(args)
+    from .imagefind import passed_over_note
     from .outputs import drop_earlier_outputs, lookalike_warning, plan_outputs
 
     if not dist.is_initialized():
@@ -45,8 +46,9 @@ def sharded(upscale_from_cli: Callable[[argparse.Namespace], int], args: argpars
     inputs = [*args.inputs, *(args.input or [])]
     plan = plan_outputs(inputs, args.output, args.ext, args.suffix)
     drop_earlier_outputs(plan)  # as each rank's upscale_from_cli does: left out, not failed
-    if info.is_main and (warning := lookalike_warning(plan)):
-        print(f"srgan: warning: {printable(warning)}", file=sys.stderr)
+    for warning in (lookalike_warning(plan), passed_over_note(plan.others)):
+        if info.is_main and warning:
+            print(f"srgan: warning: {printable(warning)}", file=sys.stderr)
     share = plan.pairs[info.rank::info.world_size]
     todo = [(src, dest) for src, dest in share if args.overwrite or not dest.exists()]
     # The plan's own errors (a missing input, a broken link) are every rank's: rank 0 alone reports and counts them.

@@ -96,6 +96,7 @@ def _precision(args: argparse.Namespace) -> str:
 
 def upscale_from_cli(args: argparse.Namespace) -> int:
     from .engines import prepare
+    from .imagefind import passed_over_note
     from .images import DEFAULT_MAX_PIXELS, extra_frames, read_size
     from .imagewrite import check_writable_dir, format_losses
     from .outputs import (drop_earlier_outputs, lookalike_warning, missing_folders, plan_outputs, refused_before_work,
@@ -143,9 +144,9 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
             todo.append((src, dest))
     for line in errors:
         print(f"srgan: {printable(line)}", file=sys.stderr)
-    warning = lookalike_warning(plan)
-    if warning and getattr(args, "shard", None) is None:  # not silenced by --quiet: images were left out on a guess
-        print(f"srgan: warning: {printable(warning)}", file=sys.stderr)  # (under torchrun srgan.shard says it)
+    for warning in (lookalike_warning(plan), passed_over_note(plan.others)):
+        if warning and getattr(args, "shard", None) is None:  # not silenced by --quiet: images were left out
+            print(f"srgan: warning: {printable(warning)}", file=sys.stderr)  # (under torchrun srgan.shard says it)
     if plan.skipped and not args.quiet:
         print(f"srgan: {plan.skipped} file(s) in the output folder taken for earlier outputs, not inputs",
               file=sys.stderr)

@@ -332,6 +332,19 @@ def test_lr_folders_are_not_training_targets(tmp_path, cache_dir, caplog):
     assert "left out 2 image(s) in LR_* folders" in caplog.text
 
 
+def test_files_in_formats_not_scanned_for_are_named(tmp_path, cache_dir, caplog):
+    """A GIF (or HEIC) in the pool was passed over without a word."""
+    _save(tmp_path / "pool" / "a.png", _rgb(32, 32))
+    _save(tmp_path / "pool" / "sub" / "b.gif", _rgb(32, 32))
+    (tmp_path / "pool" / "c.heic").write_bytes(b"not decoded")
+    (tmp_path / "pool" / "notes.txt").write_text("not an image: not named")
+    with caplog.at_level(logging.WARNING, logger="srgan"):
+        data = TrainDataset([tmp_path / "pool"], crop_size=16, cache=False, progress=False)
+    assert [p.name for p in data.files] == ["a.png"]
+    assert (f"left out 2 file(s) in formats that folders are not scanned for: {tmp_path / 'pool' / 'c.heic'} and 1 "
+            f"more; convert them to .png to use them (scanned: .png, .jpg,") in caplog.text
+
+
 def test_a_val_data_folder_of_links_into_the_pool_holds_them_out(tmp_path):
     """hold_out_rule compared paths: a val_data folder of symbolic or hard links to pool images held nothing out,
     and validation scored images the model trained on."""

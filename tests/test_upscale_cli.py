@@ -393,6 +393,21 @@ def test_a_newline_in_a_file_name_cannot_split_or_forge_an_error_line(tmp_path, 
     assert capsys.readouterr().err == "srgan: eval set\\nsrgan: error: forged: 1 image(s)\n"
 
 
+def test_files_in_formats_not_scanned_for_are_named(weights, tmp_path, capsys):
+    """A folder of GIFs said only "no input images found"; beside PNGs, the GIFs were passed over silently."""
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "in" / "a.gif")
+    note = (f"srgan: warning: left out 1 file(s) in formats that folders are not scanned for: {tmp_path / 'in' / 'a.gif'}"
+            f"; convert them to .png to use them (scanned: .png, .jpg, .jpeg, .jfif, .bmp, .webp, .tif, .tiff)\n")
+    code, _out, err = _run(capsys, *_up(weights, tmp_path / "in", "-o", tmp_path / "out"))
+    assert code == 1 and err.startswith(note) and "no input images found" in err
+    _photo(tmp_path / "in" / "b.png")
+    code, _out, err = _run(capsys, *_up(weights, tmp_path / "in", "-o", tmp_path / "out", "--quiet"))
+    assert code == 0 and err == note and _tree(tmp_path / "out") == ["b.png"]
+    code, _out, err = _run(capsys, *_up(weights, tmp_path / "in" / "a.gif", "-o", tmp_path / "named", "--quiet"))
+    assert code == 0 and err == ""  # named, a GIF is read (its first frame)
+
+
 def test_earlier_outputs_in_the_input_folder_are_not_upscaled_again(weights, tmp_path, capsys):
     """A second run into a new folder inside the input folder (-o p/x4_srgan after -o p/x4), or with another
     --suffix beside the originals, took the first run's outputs for photos and upscaled them x16, without a word."""

@@ -396,9 +396,10 @@ def test_a_newline_in_a_file_name_cannot_split_or_forge_an_error_line(tmp_path, 
 def test_files_in_formats_not_scanned_for_are_named(weights, tmp_path, capsys):
     """A folder of GIFs said only "no input images found"; beside PNGs, the GIFs were passed over silently."""
     (tmp_path / "in").mkdir()
-    Image.new("RGB", (8, 8)).save(tmp_path / "in" / "a.gif")
-    note = (f"srgan: warning: left out 1 file(s) in formats that folders are not scanned for: {tmp_path / 'in' / 'a.gif'}"
-            f"; convert them to .png to use them (scanned: .png, .jpg, .jpeg, .jfif, .bmp, .webp, .tif, .tiff)\n")
+    gif = tmp_path / "in" / "a.gif"
+    Image.new("RGB", (8, 8)).save(gif)
+    note = (f"srgan: warning: left out 1 file(s) in formats that folders are not scanned for: {gif}; convert them to "
+            ".png to use them (scanned: .png, .jpg, .jpeg, .jfif, .bmp, .webp, .tif, .tiff)\n")
     code, _out, err = _run(capsys, *_up(weights, tmp_path / "in", "-o", tmp_path / "out"))
     assert code == 1 and err.startswith(note) and "no input images found" in err
     _photo(tmp_path / "in" / "b.png")

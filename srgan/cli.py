@@ -296,8 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="+", metavar="SET", type=str.lower, choices=NAMES,
                    help=f"{' | '.join(NAMES)} (urban100 has no checksummed source and is refused)")
     p.add_argument("--data-root", metavar="DIR",
-                   help="download into DIR/benchmarks and DIR/train (default: $SRGAN_DATA, else "
-                        "~/.cache/srgan/data)")
+                   help="download into DIR/benchmarks and DIR/train (default: $SRGAN_DATA, else srgan's cache: "
+                        "$SRGAN_CACHE_DIR/data, $XDG_CACHE_HOME/srgan/data or ~/.cache/srgan/data)")
     p.add_argument("--mirror", default=DEFAULT_MIRROR, metavar="URL",
                    help="a server (or a file:// folder) laid out as OWNER/REPO/COMMIT/PATH, like "
                         "raw.githubusercontent.com")

@@ -183,7 +183,7 @@ KEY_HELP = {
     "batch_size": "patches per step, in total over all torchrun processes",
     "grad_accum": "split each step's batch into this many accumulated micro-batches",
     "num_workers": "data loader worker processes (0: load in the training process)",
-    "cache": "decode the training images once into a cache file (much faster loading)",
+    "cache": "decode the training images once into a cache folder (much faster loading)",
     "steps": "optimizer steps to train for",
     "lr": "Adam learning rate (paper: 1e-4)",
     "lr_decay_at": "gan phase: decay the lr at this fraction of steps ...",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import operator
 import os
+import warnings
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -23,7 +24,7 @@ import torch
 from torch import nn
 
 from .device import precision_name
-from .inference import FastGenerator, receptive_radius
+from .inference import FastGenerator, measured_radius, receptive_radius
 
 # Working memory per LR pixel of a window, fp32, measured with the x4 16-block generator (bytes):
 # the features stage holds ~4 maps of 64 channels; the upsampling stage peaks at the second upsample conv's
@@ -134,8 +135,19 @@ class Engine:
         else:
             radius, scale = receptive_radius(model)
             self.scale = int(getattr(model, "scale", 0) or round(scale))
+            walked = math.ceil(radius)
+            # A peer's network is one of srgan's classes, walked exactly; a user's module may call F.conv2d itself,
+            # which no walk sees, so its radius is measured as well (once per engine).
+            plain = getattr(model, "_orig_mod", model)  # torch.compile'd: probe the module, not a recompile
+            ours = type(plain).__module__.startswith("srgan.")
+            measured = walked if ours else measured_radius(plain, self.scale, device, dtype, at_least=walked)
+            if measured is None:
+                warnings.warn(f"{type(model).__name__}: each output pixel depends on the whole input (global pooling "
+                              "or attention?), so tiled output differs from untiled at the seams; pass tile=0 for "
+                              "the exact output, or give the module a 'radius' (LR pixels) if it is local",
+                              stacklevel=2)
             # +1: rounding of positions through the up-sampling layers (exact for the srgan Generator).
-            self.radius = math.ceil(radius) + 1
+            self.radius = (walked if measured is None else measured) + 1
 
     @property
     def precision(self) -> str:

@@ -244,15 +244,21 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
     * PIL image -> PIL image (RGB, RGBA, L, LA, I;16, I and F modes kept; P becomes RGB/RGBA, CMYK and other
       colour modes become RGB). Alpha is upscaled by MATLAB bicubic. The ICC profile is carried over.
       Fully transparent pixels take their colour from the visible ones around them (:func:`fill_transparent`).
+      An EXIF orientation is applied, so the result is upright as the CLI writes it; arrays and tensors are
+      taken as they are.
     * numpy HxW, HxWx1, HxWx2 (gray+alpha), HxWx3 or HxWx4 (RGBA); uint8, uint16 or float in [0, 1] ->
       same shape layout and dtype.
-    * torch tensor CHW or NCHW (C = 1, 3 or 4), float in [0, 1] -> same rank, dtype and device.
+    * torch tensor CHW or NCHW (C = 1, 3 or 4), float in [0, 1] -> same rank, dtype and device, detached (no
+      gradient flows through; train with the module itself).
 
     Float values outside [0, 1] (beyond half an 8-bit step), NaN or infinity raise ValueError rather than being
     clipped.
 
     ``model`` is a name, a path, an ``nn.Module`` or an :class:`~srgan.tiling.Engine` from :func:`prepare`
-    (reuse one for many images). ``tile``: LR tile size, 'auto' or 0 (no tiling); tiling is exact.
+    (reuse one for many images). ``tile``: LR tile size, 'auto' or 0 (no tiling); tiling is exact: each tile
+    carries the network's receptive radius of context. For a module of your own the radius is measured once
+    (a module that calls ``F.conv2d`` itself is seen too; one with a ``radius`` attribute, in LR pixels, is taken
+    at its word), and one whose output depends on the whole image (global pooling) gets a warning: pass tile=0.
     ``back_project``: pull the output's low frequencies back to the input's (:mod:`srgan.backproject`); an
     engine has it or not from :func:`prepare`, and one without it refuses ``back_project=True``.
     """

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 from PIL import Image
 
 import srgan
@@ -78,6 +79,46 @@ def test_receptive_radius_from_architecture_is_tight():
     rows, cols = torch.nonzero(x.grad[0].abs().sum(0), as_tuple=True)
     reach = max((rows - 20).abs().max().item(), (cols - 20).abs().max().item())
     assert 11 <= reach <= fg.features_radius + fg.reconstruct_radius
+
+
+class _FunctionalConv(nn.Module):
+    """A user's x2 module whose 15x15 convolution is a parameter passed to F.conv2d: no layer for the walk."""
+    scale = 2
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(12, 3, 15, 15, generator=torch.Generator().manual_seed(0)) * 0.01)
+
+    def forward(self, x):
+        return torch.sigmoid(F.pixel_shuffle(F.conv2d(x, self.weight, padding=7), 2))
+
+
+class _GlobalGate(nn.Module):
+    """A user's x2 module with channel attention: each output pixel depends on the whole image."""
+    scale = 2
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 12, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return torch.sigmoid(F.pixel_shuffle(y * torch.sigmoid(y.mean(dim=(2, 3), keepdim=True)), 2))
+
+
+def test_a_users_module_is_tiled_exactly_or_warned_about():
+    """The walk saw a radius of 0 in _FunctionalConv, so tiles lacked 7 px of context: seams 0.108 off (27 levels).
+    The radius of a module that is not srgan's is now measured; a global one cannot be tiled exactly: a warning."""
+    x = torch.rand(3, 90, 120, generator=torch.Generator().manual_seed(1))
+    module = _FunctionalConv().eval()
+    assert receptive_radius(module) == (0.0, 1.0)  # no layer seen at all
+    assert prepare(module, device="cpu", precision="fp32").radius == 7 + 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the small-tile advice
+        tiled = srgan.upscale(x, model=module, precision="fp32", tile=16)
+    assert (tiled - srgan.upscale(x, model=module, precision="fp32", tile=0)).abs().max() < 1e-6
+    with pytest.warns(UserWarning, match="_GlobalGate: each output pixel depends on the whole input .* pass tile=0"):
+        prepare(_GlobalGate().eval(), device="cpu", precision="fp32")
 
 
 def test_windows_cover_cores_with_margin():

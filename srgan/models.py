@@ -7,6 +7,7 @@ modules, so callers never see it.
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 from torch import nn
@@ -16,6 +17,13 @@ SUPPORTED_SCALES = (2, 4, 8)
 #: build a network of gigabytes before its tensors are found not to fit, and training must not make weights that
 #: nothing would load.
 MAX_BLOCKS, MAX_CHANNELS = 256, 1024
+
+
+def _whole(value, name: str) -> int:
+    """``value`` as an int (numpy's integers too); a float, a bool or a string is refused."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    return operator.index(value)
 
 
 class ResidualBlock(nn.Module):
@@ -76,10 +84,15 @@ class Generator(nn.Module):
 
     def __init__(self, scale: int = 4, num_blocks: int = 16, channels: int = 64):
         super().__init__()
+        # Plain ints in the ranges every loader reads: scale=4.0 built a network that upscale and load_generator
+        # then refused, and 300 blocks were saved into a file no loader would read back.
+        scale, num_blocks, channels = (_whole(value, name) for value, name in
+                                       ((scale, "scale"), (num_blocks, "num_blocks"), (channels, "channels")))
         if scale not in SUPPORTED_SCALES:
             raise ValueError(f"scale must be one of {SUPPORTED_SCALES}, got {scale!r}")
-        if num_blocks < 1 or channels < 1:
-            raise ValueError(f"num_blocks and channels must be positive, got {num_blocks}, {channels}")
+        if not (1 <= num_blocks <= MAX_BLOCKS and 1 <= channels <= MAX_CHANNELS):
+            raise ValueError(f"num_blocks must be in 1..{MAX_BLOCKS} and channels in 1..{MAX_CHANNELS}, got "
+                             f"{num_blocks} and {channels}")
         self.scale, self.num_blocks, self.channels = scale, num_blocks, channels
 
         self.head = nn.Sequential(nn.Conv2d(3, channels, 9, padding=4), nn.PReLU())

@@ -7,6 +7,7 @@ checkpoint).
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import defaultdict
@@ -41,8 +42,18 @@ def train_from_cli(args) -> int:
     return 0
 
 
-def train(config: TrainConfig, resume: str | None = None) -> dict:
-    """Train; returns a summary ``{"step", "stopped_by", "bad_total", "out_dir"}``."""
+def train(config: TrainConfig, resume: str | os.PathLike | bool | None = None) -> dict:
+    """Train; returns a summary ``{"step", "stopped_by", "bad_total", "out_dir"}``.
+
+    ``resume``: a checkpoint or run folder, or ``"last"`` / ``True`` for ``out_dir``'s last.pt (``srgan train
+    --resume``). ``config`` is checked as ``load_config`` checks one (types, values), also when built in Python:
+    ``TrainConfig(phase="GAN")`` trained an SRResNet and ``batch_size=0`` failed deep in the loader."""
+    if isinstance(resume, bool):
+        resume = "last" if resume else None
+    elif resume is not None and not isinstance(resume, (str, os.PathLike)):
+        raise TypeError(f"resume takes a checkpoint, a run folder, 'last' or True, got {resume!r}")
+    resume = None if resume is None else os.fspath(resume)
+    config = TrainConfig.from_dict(config.to_dict())
     out_dir = Path(config.out_dir)
     val_set, eval_sets = check_config(config)  # once: none of it depends on the run folder
     check_start(config, out_dir, resume)  # fails before the run folder or its lock is created

@@ -1,3 +1,4 @@
+import numpy
 import pytest
 import torch
 
@@ -29,6 +30,20 @@ def test_generator_layout_matches_paper():
 def test_generator_rejects_unsupported_scale():
     with pytest.raises(ValueError, match="scale"):
         Generator(scale=3)
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    ({"scale": 4.0}, TypeError, "scale must be an integer, got float 4.0"),  # built, then refused by every loader
+    ({"num_blocks": 2.5}, TypeError, "num_blocks must be an integer, got float 2.5"),
+    ({"channels": "64"}, TypeError, "channels must be an integer, got str '64'"),
+    ({"channels": True}, TypeError, "channels must be an integer, got bool True"),
+    ({"num_blocks": 257}, ValueError, "num_blocks must be in 1..256 and channels in 1..1024, got 257 and 8"),
+    ({"channels": 1025}, ValueError, "got 1 and 1025"),  # saved, then no loader read the file back
+])
+def test_generator_arguments_are_ints_that_every_loader_reads(arguments, error, message):
+    with pytest.raises(error, match=message):
+        Generator(**{"num_blocks": 1, "channels": 8, **arguments})
+    assert type(Generator(scale=numpy.int64(2), num_blocks=1, channels=8).scale) is int
 
 
 def test_generator_long_skip_carries_the_head_features_past_the_trunk():

@@ -1,6 +1,7 @@
 """srgan train end to end on a few tiny generated images (smoke config: 2 blocks x 16 channels, 96-px crops)."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -206,6 +207,25 @@ def test_resume_is_exact(phase, mse_run, images, tmp_path):
     summary = train(load_config("smoke", overrides(images, resumed, *extra)), resume=str(straight / half))
     assert summary["step"] == load_checkpoint(straight / "last.pt")["step"]
     _assert_same_state(load_checkpoint(straight / "last.pt"), load_checkpoint(resumed / "last.pt"))
+
+
+def test_a_config_built_in_python_is_checked_and_resume_true_is_last(images, tmp_path):
+    """train() took a TrainConfig as built: phase="GAN" trained an SRResNet logged as a GAN phase, batch_size=0
+    failed with an IndexError in the loader, a str train_data was read letter by letter; resume=True was a
+    pathlib TypeError."""
+    from srgan.config import TrainConfig
+
+    base = {**load_config("smoke", overrides(images, tmp_path / "run")).to_dict(), "steps": 2}
+    for bad, message in [({"phase": "GAN"}, "config 'phase': must be 'mse' or 'gan' (got 'GAN')"),
+                         ({"batch_size": 0}, "config 'batch_size': must be positive"),
+                         ({"lr": "1e-4"}, "'lr' must be float, got str '1e-4'")]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            train(TrainConfig(**{**base, **bad}))
+    assert not (tmp_path / "run").exists()
+    assert train(TrainConfig(**{**base, "train_data": str(images)}))["step"] == 2  # a str is one folder
+    assert train(TrainConfig(**{**base, "steps": 3}), resume=True)["step"] == 3
+    with pytest.raises(TypeError, match="resume takes a checkpoint, a run folder, 'last' or True, got 3"):
+        train(TrainConfig(**base), resume=3)
 
 
 def test_lr_decay_step_survives_resume_with_other_steps(mse_run, images, tmp_path):

@@ -8,6 +8,7 @@ set's own ``LR_bicubic_x<scale>`` image when there is one, else the MATLAB uint8
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -23,9 +24,27 @@ from .outputs import file_identity, file_output_problem, missing_folders, remove
 __all__ = ["BenchmarkSet", "degrade_folder"]
 
 
+#: Folders that hold a set's HR images: srgan's and the staged sets' ``HR``, BasicSR's ``GTmod12`` (mod-12 crops,
+#: one ground truth for x2, x3 and x4) and ``GT``.
+HR_FOLDERS = ("HR", "GTmod12", "GT")
+
+
+def lr_folder_names(scale: int) -> tuple[str, ...]:
+    """A set's LR folder for ``scale``: srgan's and the staged sets' name, and BasicSR's."""
+    return f"LR_bicubic_x{scale}", f"LRbicx{scale}"
+
+
+def _names_low_res(folder_name: str) -> bool:
+    """``LR``, ``LR_bicubic_x4``, ``LRbicx4``, ``DIV2K_valid_LR_bicubic``, ``lq``: a word LR or LQ in the name."""
+    words = re.split(r"[_\-. ]+", folder_name.lower())
+    return any(word in ("lr", "lq") or word.startswith("lrbic") for word in words)
+
+
 def in_lr_folder(folders: tuple[str, ...]) -> bool:
-    """Whether a path below an HR folder (its folder names) lies in an ``LR_*`` subfolder, which HR searches skip."""
-    return any(part.startswith("LR_") for part in folders)
+    """Whether a path below an HR folder (its folder names) lies in a low-resolution folder (``LR``,
+    ``LR_bicubic_x4``, BasicSR's ``LRbicx4``, ``DIV2K_valid_LR_bicubic``), which HR searches skip: scored as more
+    HR images, a BasicSR-style Set5 was 10 images at 25.56 dB."""
+    return any(_names_low_res(part) for part in folders)
 
 
 def hr_files(hr_dir: Path) -> list[Path]:
@@ -48,7 +67,8 @@ def _refuse_folder_of_sets(folder: Path) -> None:
     """A folder that holds benchmark sets, or a data root, is not one set of HR images: searched recursively, it
     was every set merged into one row (their own LR folders ignored), or with a data root every training image
     too (10 minutes without a word, then a meaningless number)."""
-    sets = sorted(d.name for d in folder.iterdir() if d.is_dir() and (d / "HR").is_dir())
+    sets = sorted(d.name for d in folder.iterdir()
+                  if d.is_dir() and (any((d / n).is_dir() for n in HR_FOLDERS) or any(d.glob("image_SRF_*"))))
     if sets:
         raise ValueError(f"{folder}: holds {len(sets)} benchmark sets ({', '.join(sets)}), not one; pass each set's "
                          f"folder (--data {folder / sets[0]} ...)")
@@ -57,8 +77,34 @@ def _refuse_folder_of_sets(folder: Path) -> None:
                          f"(--data Set5 Set14 BSD100)")
 
 
+def _locate(folder: Path, scale: int) -> tuple[Path, str, Path | None, bool]:
+    """(HR folder, set name, LR folder or None, whether HR and LR are SelfExSR's ``*_HR``/``*_LR`` files side by
+    side) for a set folder in any of the layouts :class:`BenchmarkSet` reads."""
+    real = folder.resolve()
+    if (folder / f"image_SRF_{scale}").is_dir():  # SelfExSR's Set5/ holds image_SRF_2, _3 and _4
+        folder, real = folder / f"image_SRF_{scale}", real / f"image_SRF_{scale}"
+    if real.name.startswith("image_SRF_"):
+        if real.name != f"image_SRF_{scale}":
+            raise ValueError(f"{folder}: SelfExSR's x{real.name.removeprefix('image_SRF_')} pairs, but the scale is "
+                             f"{scale}; pass --scale {real.name.removeprefix('image_SRF_')} or the image_SRF_{scale} "
+                             "folder")
+        return folder, real.parent.name, folder, True
+    hr_sub = next((folder / n for n in HR_FOLDERS if (folder / n).is_dir()), None)
+    if hr_sub is not None:
+        hr_dir, name, parent = hr_sub, real.name, folder
+    elif real.name in HR_FOLDERS:  # --data Set5/HR scores Set5's own LR, as --data Set5 does
+        hr_dir, name, parent = folder, real.parent.name, real.parent
+    else:
+        _refuse_folder_of_sets(folder)
+        hr_dir, name, parent = folder, real.name, folder
+    lr_dir = next((parent / n for n in lr_folder_names(scale) if (parent / n).is_dir()), None)
+    return hr_dir, name, lr_dir, False
+
+
 class BenchmarkSet:
-    """A benchmark folder: ``<Set>/HR/*.png`` and optionally ``<Set>/LR_bicubic_x<scale>/*.png``.
+    """A benchmark folder: ``<Set>/HR/*.png`` and optionally ``<Set>/LR_bicubic_x<scale>/*.png``; BasicSR's
+    ``<Set>/GTmod12`` with ``<Set>/LRbicx<scale>``; or SelfExSR's ``<Set>/image_SRF_<scale>/*_HR.png`` beside
+    their ``*_LR.png`` (its other files, other methods' results, are not read).
 
     * HR images are read as RGB uint8 (grayscale replicated to 3 channels, alpha dropped)
       and mod-cropped to a multiple of ``scale`` from the top-left.
@@ -66,9 +112,9 @@ class BenchmarkSet:
       DIV2K's ``<name>x<scale>.*``, or ``<name>_x<scale>.*``), of exactly HR / scale; an HR image without
       one is an error. Without the folder, LR is made on the fly from the mod-cropped HR with the uint8
       MATLAB bicubic (:func:`degrade_uint8`).
-    * A folder without an ``HR`` subfolder holds the HR images (searched recursively, leaving out subfolders
-      named ``LR_*``); its LR folder is ``<folder>/LR_bicubic_x<scale>``, or the sibling one when the folder
-      itself is called ``HR`` (``--data Set5/HR`` scores Set5's own LR, as ``--data Set5`` does).
+    * A folder without an ``HR`` subfolder holds the HR images (searched recursively, leaving out low-resolution
+      subfolders: :func:`in_lr_folder`); its LR folder is ``<folder>/LR_bicubic_x<scale>``, or the sibling one
+      when the folder itself is called ``HR`` (``--data Set5/HR`` scores Set5's own LR, as ``--data Set5`` does).
     * A given LR image must be what its name says: of the same kind (grayscale or colour) as its HR, and
       within :data:`LR_CHECK_PSNR` dB of srgan's own bicubic downscale of it (a swapped pair is ~12 dB).
 
@@ -84,22 +130,17 @@ class BenchmarkSet:
         if not folder.is_dir():
             raise ValueError(f"{folder}: benchmark set folder not found")
         self.folder, self.scale = folder, int(scale)
-        hr_dir, lr_name = folder / "HR", f"LR_bicubic_x{self.scale}"
-        if hr_dir.is_dir():
-            self.name, lr_dir = folder.resolve().name, folder / lr_name
-        elif folder.resolve().name == "HR":
-            hr_dir, self.name, lr_dir = folder, folder.resolve().parent.name, folder.resolve().parent / lr_name
-        else:
-            _refuse_folder_of_sets(folder)
-            hr_dir, self.name, lr_dir = folder, folder.resolve().name, folder / lr_name
-        self.hr_dir, self.lr_dir = hr_dir, (lr_dir if lr and lr_dir.is_dir() else None)
+        hr_dir, self.name, lr_dir, side_by_side = _locate(folder, self.scale)
+        self.hr_dir, self.lr_dir = hr_dir, (lr_dir if lr else None)
         found_hr = hr_files(hr_dir)  # LR images inside the HR folder were once scored as more HR images
+        if side_by_side:
+            found_hr = [path for path in found_hr if path.stem.endswith("_HR")]
         if not found_hr:
             raise ValueError(f"{hr_dir}: no images in this benchmark set")
         self.items: list[tuple[str, Path]] = []
         names: dict[str, Path] = {}
         for path in found_hr:
-            name = path.relative_to(hr_dir).with_suffix("").as_posix()
+            name = path.relative_to(hr_dir).with_suffix("").as_posix().removesuffix("_HR" if side_by_side else "")
             if name in names:
                 raise ValueError(f"{hr_dir}: two images named {name!r} ({names[name].name}, {path.name})")
             names[name] = path
@@ -114,6 +155,10 @@ class BenchmarkSet:
             twice: dict[str, Path] = {}  # a.png beside a.jpg: which one is the LR is not ours to guess
             for path in find_images([self.lr_dir]):
                 lr_name = path.relative_to(self.lr_dir).with_suffix("").as_posix()
+                if side_by_side:  # SelfExSR: img_001_SRF_4_LR.png is the LR of img_001_SRF_4_HR.png
+                    if not lr_name.endswith("_LR"):
+                        continue
+                    lr_name = lr_name.removesuffix("_LR")
                 if lr_name in found:
                     twice[lr_name] = path
                 found.setdefault(lr_name, path)
@@ -240,8 +285,8 @@ def degrade_folder(hr_dir, lr_dir, scale: int = 4, overwrite: bool = False, *, p
         raise ValueError(f"{hr_dir}: HR folder not found")
     if found_as_hr(lr_dir, hr_dir):
         raise ValueError(f"{lr_dir}: is inside the HR folder {hr_dir}, where its LR images would be taken for HR "
-                         "images by the next eval or degrade; choose a folder outside it (or an LR_* subfolder, "
-                         "which HR searches leave out)")
+                         "images by the next eval or degrade; choose a folder outside it (or an LR or LR_* "
+                         "subfolder, which HR searches leave out)")
     files = hr_files(hr_dir)
     if not files:
         raise ValueError(f"{hr_dir}: no images found")

@@ -225,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", nargs="+", required=True, metavar="SET",
                    help="benchmark names (Set5 Set14 BSD100 Urban100, found under --data-root, $SRGAN_DATA, "
                         "../shared/data or the download cache) or folders (<Set>/HR, optional "
-                        "<Set>/LR_bicubic_x<scale>)")
+                        "<Set>/LR_bicubic_x<scale>; BasicSR's GTmod12 + LRbicx<scale>; SelfExSR's image_SRF_<scale>)")
     p.add_argument("--data-root", metavar="DIR",
                    help="the only place to look for benchmark names: DIR/benchmarks/<Set>")
     p.add_argument("--json", metavar="OUT", help="write per-image and per-set results as JSON")

@@ -94,11 +94,11 @@ def test_degrade_into_its_hr_folder_is_refused_unless_an_lr_subfolder(tmp_path, 
     hr = tmp_path / "T" / "HR"
     for name in ("a", "b"):
         _save(hr / f"{name}.png", _rgb(32, 32))
-    assert main(["degrade", str(hr), "-o", str(hr / "LR")]) == 1
-    assert capsys.readouterr().err == (f"srgan: error: {hr / 'LR'}: is inside the HR folder {hr}, where its LR "
+    assert main(["degrade", str(hr), "-o", str(hr / "small")]) == 1
+    assert capsys.readouterr().err == (f"srgan: error: {hr / 'small'}: is inside the HR folder {hr}, where its LR "
                                        "images would be taken for HR images by the next eval or degrade; choose a "
-                                       "folder outside it (or an LR_* subfolder, which HR searches leave out)\n")
-    assert not (hr / "LR").exists()
+                                       "folder outside it (or an LR or LR_* subfolder, which HR searches leave out)\n")
+    assert not (hr / "small").exists()
     assert main(["degrade", str(hr), "-o", str(hr / "LR_bicubic_x4")]) == 0
     assert main(["degrade", str(hr), "-o", str(hr / "LR_bicubic_x4")]) == 1
     assert "2 output file(s) already exist" in capsys.readouterr().err
@@ -144,6 +144,48 @@ def test_benchmark_set_layouts(shared_data, tmp_path):
         for (name, lr, hr), (_, lr_ref, hr_ref) in pairs:
             np.testing.assert_array_equal(lr, lr_ref)
             np.testing.assert_array_equal(hr, hr_ref)
+
+
+def test_basicsr_selfexsr_and_lr_subfolder_layouts(shared_data, tmp_path):
+    """Only LR_* subfolders were left out of a plain folder's HR search: BasicSR's Set5 (GTmod12 + LRbicx4) and a
+    folder with its LR in LR/ were scored as 10 images at 25.56 dB, SelfExSR's image_SRF_4 as 4 images for 2."""
+    set5 = shared_data / "benchmarks" / "Set5"
+    names = ("bird", "woman")
+    reference = [(n, lr.copy(), hr.copy()) for n, lr, hr in BenchmarkSet(set5, names=names)]
+
+    def copy(name, source, target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((set5 / source / f"{name}.png").read_bytes())
+
+    for name in names:
+        copy(name, "HR", tmp_path / "basicsr" / "Set5" / "GTmod12" / f"{name}.png")
+        copy(name, "LR_bicubic_x4", tmp_path / "basicsr" / "Set5" / "LRbicx4" / f"{name}.png")
+        copy(name, "HR", tmp_path / "plain" / f"{name}.png")
+        copy(name, "LR_bicubic_x4", tmp_path / "plain" / "LR" / f"{name}.png")
+        i = names.index(name) + 1
+        srf = tmp_path / "SelfExSR" / "Set5" / "image_SRF_4"
+        copy(name, "HR", srf / f"img_00{i}_SRF_4_HR.png")
+        copy(name, "LR_bicubic_x4", srf / f"img_00{i}_SRF_4_LR.png")
+        copy(name, "HR", srf / f"img_00{i}_SRF_4_bicubic.png")  # another method's result: not read
+        (tmp_path / "SelfExSR" / "Set5" / "image_SRF_2").mkdir(exist_ok=True)
+    cases = [(tmp_path / "basicsr" / "Set5", "Set5", "LRbicx4", list(names)),
+             (tmp_path / "basicsr" / "Set5" / "GTmod12", "Set5", "LRbicx4", list(names)),
+             (tmp_path / "plain", "plain", None, list(names)),  # LR/ is left out; its scale is not said: LR made
+             (tmp_path / "SelfExSR" / "Set5", "Set5", "image_SRF_4", ["img_001_SRF_4", "img_002_SRF_4"]),
+             (srf, "Set5", "image_SRF_4", ["img_001_SRF_4", "img_002_SRF_4"])]
+    for folder, set_name, lr_folder, item_names in cases:
+        bench = BenchmarkSet(folder)
+        assert (bench.name, None if bench.lr_dir is None else bench.lr_dir.name) == (set_name, lr_folder)
+        pairs = list(bench)
+        assert [n for n, _lr, _hr in pairs] == item_names
+        for (_n, lr, hr), (_m, lr_ref, hr_ref) in zip(pairs, reference, strict=True):
+            np.testing.assert_array_equal(lr, lr_ref)
+            np.testing.assert_array_equal(hr, hr_ref)
+    with pytest.raises(ValueError, match=r"image_SRF_2: SelfExSR's x2 pairs, but the scale is 4; pass --scale 2 or "
+                                         r"the image_SRF_4 folder"):
+        BenchmarkSet(tmp_path / "SelfExSR" / "Set5" / "image_SRF_2")
+    with pytest.raises(ValueError, match=r"holds 1 benchmark sets \(Set5\), not one"):
+        BenchmarkSet(tmp_path / "basicsr")
 
 
 def test_benchmark_set_mod_crops_and_checks_lr_size(tmp_path):

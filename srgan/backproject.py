@@ -24,16 +24,18 @@ EXTRA_RADIUS = 5
 
 
 class BackProjected(nn.Module):
-    """``model``'s output, back-projected onto its [0, 1] input; float32 out, clamped SR in, clamped out."""
+    """``model``'s output, back-projected onto its [0, 1] input; float32 out (float64 for a float64 input: eval's
+    bicubic), clamped SR in, clamped out."""
 
     def __init__(self, model: nn.Module, scale: int, radius: int):
         super().__init__()
         self.model, self.scale, self.radius = model, int(scale), int(radius) + EXTRA_RADIUS
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        sr = self.model(lr).float().clamp(0, 1)
+        dtype = torch.float64 if lr.dtype == torch.float64 else torch.float32
+        sr = self.model(lr).to(dtype).clamp(0, 1)
         with torch.autocast(lr.device.type, enabled=False):  # the resizes in float32 even under autocast
-            residual = lr.float() - imresize(sr, 1 / self.scale)
+            residual = lr.to(dtype) - imresize(sr, 1 / self.scale)
             # Clamped as every model's output is: a sharp edge overshoots (-0.27..1.08 on a black square, -0.89..1.75
             # on binary noise), which float outputs returned as they were and upscale() then refused as input.
             return (sr + imresize(residual, self.scale)).clamp_(0, 1)

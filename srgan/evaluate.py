@@ -64,7 +64,8 @@ def _model_name(spec) -> str:
 def super_resolve(model: nn.Module, lr_uint8: np.ndarray, device, dtype=torch.float32) -> np.ndarray:
     """SR of one HxWx3 uint8 LR as HxWx3 uint8: model([0, 1] float) -> clamp -> x255 -> round."""
     dev = resolve_device(device)
-    exact = isinstance(model, BicubicUpscaler)
+    # MATLAB bicubic in float64, also back-projected (labelled fp64, it ran in float32)
+    exact = isinstance(model.model if isinstance(model, BackProjected) else model, BicubicUpscaler)
     x = torch.from_numpy(np.ascontiguousarray(lr_uint8)).permute(2, 0, 1)[None]
     x = x.to(dev, torch.float64 if exact else torch.float32) / 255.0
     if isinstance(model, Engine):  # int8: an OpenVINO engine, untiled

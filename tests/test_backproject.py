@@ -85,3 +85,18 @@ def test_shipped_srgan_gains_on_set5(shared_data):
     fixed = evaluate("srgan", [shared_data / "benchmarks" / "Set5"], device="cpu", back_project=True)["Set5"]
     assert plain["psnr"] == pytest.approx(29.5186, abs=1e-3)
     assert fixed["psnr"] == pytest.approx(29.75, abs=0.01) and fixed["ssim"] == pytest.approx(0.8358, abs=1e-4)
+
+
+def test_eval_back_projects_bicubic_in_float64_as_labelled():
+    """`srgan eval --model bicubic --back-project` said fp64, but the wrapper hid the bicubic from eval's float64
+    path, so it ran in float32."""
+    from srgan.evaluate import super_resolve
+    from srgan.loading import resolve_model
+
+    bicubic = resolve_model("bicubic", "cpu")
+    seen = []
+    forward = bicubic.forward
+    bicubic.forward = lambda x: seen.append(x.dtype) or forward(x)
+    lr = np.random.default_rng(0).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    out = super_resolve(BackProjected(bicubic, 4, radius=0), lr, "cpu")
+    assert seen == [torch.float64] and out.shape == (48, 40, 3) and out.dtype == np.uint8

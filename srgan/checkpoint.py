@@ -295,6 +295,9 @@ def load_checkpoint(path: str | os.PathLike, *, mmap: bool = False) -> dict[str,
         raise CheckpointError(f"{path}: no such checkpoint file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: cannot load checkpoint: empty file (0 bytes)")
+    if is_safetensors(path):  # "not a torch.save file (... need the .safetensors extension)" said the opposite
+        raise CheckpointError(f"{path}: generator weights (safetensors), not a training checkpoint; "
+                              "load_generator reads them")
     _refuse_zip_bomb(path)
     try:
         with warnings.catch_warnings():  # torch's deprecation notes about old files are not the user's business
@@ -334,6 +337,8 @@ def load_problem(exc: BaseException, path: Path | None = None) -> str:
         return f"it holds pickled objects other than tensors and plain data ({refused[1]}); refused for safety"
     if "Unsupported operand" in text or "invalid load key" in text or isinstance(exc, (KeyError, EOFError)):
         return NOT_TORCH_SAVE
+    if "inline_container" in text:  # "[enforce fail at inline_container.cc:180] . file in archive is not in ..."
+        return "a zip archive, but not a torch.save file (numpy's .npz is one too)"
     detail = re.search(r"WeightsUnpickler error: (.*?) Check the documentation", text)
     if detail:
         return f"refused by the weights-only loader ({detail[1]})"

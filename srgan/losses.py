@@ -77,6 +77,8 @@ def phase_grid_loss(sr: torch.Tensor, hr: torch.Tensor, *, scale: int = 4, cells
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, *, label_smoothing: float = 0.1,
                        generator: torch.Generator | None = None) -> torch.Tensor:
     """BCE(D(HR), 1 - s*U(0,1)) + BCE(D(SR), 0); ``fake_logits`` must come from a detached SR."""
+    if not 0 <= label_smoothing < 1:  # s = 2 made real targets negative, which BCE takes without a word
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     # The noise is drawn where ``generator`` lives (CPU by default: the same numbers on any device), so a
     # CUDA generator keeps the step free of host-device syncs.
     noise_device = generator.device if generator is not None else torch.device("cpu")

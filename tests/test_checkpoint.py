@@ -137,10 +137,17 @@ def test_pickle_that_runs_code_is_refused(tmp_path, capsys):
     (b"hello world\n", "not a torch.save file"),
     (bytes(range(256)) * 4, "not a torch.save file"),
     (b"root:x:0:0:root:/root:/bin/bash\n", "not a torch.save file"),  # was "list index out of range"
-], ids=["empty", "png", "text", "binary", "passwd"])
+    ("npz", "a zip archive, but not a torch.save file (numpy's .npz is one too)"),  # "[enforce fail at inline_..."
+], ids=["empty", "png", "text", "binary", "passwd", "npz"])
 def test_a_file_that_is_no_checkpoint_says_so(tmp_path, content, problem):
     # every weights-only failure mentions weights_only; this used to call an image "pickled objects ... refused"
-    (tmp_path / "x.pth").write_bytes(content)
+    if content == "npz":
+        import numpy as np
+
+        with open(tmp_path / "x.pth", "wb") as handle:
+            np.savez(handle, mu=np.zeros(3))
+    else:
+        (tmp_path / "x.pth").write_bytes(content)
     with pytest.raises(CheckpointError) as info:
         load_checkpoint(tmp_path / "x.pth")
     assert str(info.value).startswith(f"{tmp_path / 'x.pth'}: cannot load checkpoint: {problem}")
@@ -222,6 +229,9 @@ def test_a_safetensors_name_in_capitals_is_safetensors_everywhere(tmp_path):
     assert isinstance(resolve_model(path), Generator) and isinstance(load_generator(path), Generator)
     assert _gan_checkpoint(str(path)) is False
     assert is_int8_file(shutil.copy(WEIGHTS_DIR / "srresnet_int8.safetensors", tmp_path / "Q.SafeTensors"))
+    with pytest.raises(CheckpointError, match="G.SAFETENSORS: generator weights \\(safetensors\\), not a training "
+                                              "checkpoint; load_generator reads them"):
+        load_checkpoint(path)  # it said "safetensors weights need the .safetensors extension"
 
 
 def test_a_write_failure_is_called_disk_full_only_when_it_may_be(tmp_path, monkeypatch):

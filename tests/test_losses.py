@@ -26,6 +26,9 @@ def test_discriminator_loss_hand_computed():
 def test_discriminator_loss_without_smoothing():
     real, fake = torch.tensor([1.0]), torch.tensor([-2.0])
     assert discriminator_loss(real, fake, label_smoothing=0).item() == pytest.approx(bce(1.0, 1) + bce(-2.0, 0))
+    for absurd in (1.0, 2.0, -0.1):  # 2 made the real targets negative, taken by BCE without a word
+        with pytest.raises(ValueError, match=f"label_smoothing must be in \\[0, 1\\), got {absurd}"):
+            discriminator_loss(real, fake, label_smoothing=absurd)
 
 
 def test_generator_loss_hand_computed():

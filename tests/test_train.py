@@ -226,6 +226,7 @@ def test_a_config_built_in_python_is_checked_and_resume_true_is_last(images, tmp
     assert train(TrainConfig(**{**base, "steps": 3}), resume=True)["step"] == 3
     with pytest.raises(TypeError, match="resume takes a checkpoint, a run folder, 'last' or True, got 3"):
         train(TrainConfig(**base), resume=3)
+    assert Trainer(TrainConfig(**base), "cpu").device == torch.device("cpu")  # a str was an AttributeError
 
 
 def test_lr_decay_step_survives_resume_with_other_steps(mse_run, images, tmp_path):

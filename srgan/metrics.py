@@ -146,6 +146,9 @@ def _check_8bit_range(a: np.ndarray, label: str) -> None:
     """Inputs on another scale give plausible wrong numbers ([0, 1] floats 67 dB, 16-bit -16 dB on Set5 baby;
     an unclamped [0, 1] SR with overshoot to 1.015 against uint8 HR, 5.6 dB)."""
     if a.ndim == 3 and a.shape[2] not in (1, 3):
+        if a.shape[0] in (1, 3, 4) and a.shape[2] > 4:  # CHW: "has 512 channels ... drop alpha first" misled
+            raise ValueError(f"{label} is {a.shape[0]}x{a.shape[1]}x{a.shape[2]}: channels first (CHW)? PSNR and "
+                             "SSIM here take HxWxC images (a tensor: .permute(1, 2, 0))")
         raise ValueError(f"{label} has {a.shape[2]} channels; expected RGB or grayscale (drop alpha first)")
     if a.dtype.kind not in "iuf":  # bool masks scored 67.9 dB
         raise TypeError(f"{label} is a {a.dtype} array; PSNR and SSIM take uint8 (or 0-255) images")

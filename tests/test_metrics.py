@@ -273,12 +273,14 @@ def test_bicubic_baseline_conventions_explained(shared_data):
     (lambda a: a / 255.0, r"sr looks like a \[0, 1\] float image \(max 1\); PSNR and SSIM here take 0-255"),
     (lambda a: a.astype(np.uint16) * 257, r"sr values 0\.\.65535 are not 8-bit \(0-255\)"),
     (lambda a: np.dstack([a, np.full(a.shape[:2], 255, np.uint8)]), "sr has 4 channels; expected RGB or grayscale"),
+    (lambda a: np.ascontiguousarray(a.transpose(2, 0, 1)),  # was "sr has 32 channels ... (drop alpha first)"
+     r"sr is 3x32x32: channels first \(CHW\)\? PSNR and SSIM here take HxWxC images"),
     # These three passed: an unclamped [0, 1] SR (bicubic overshoot), 16-bit values held as floats, one NaN.
     (lambda a: a / 255.0 * 1.015, r"sr looks like a \[0, 1\] float image \(max 1\.015\)"),
     (lambda a: a.astype(np.float64) * 257, r"sr values 0\.\.65535 are not 8-bit \(0-255\)"),
     (lambda a: np.where(np.arange(a.size).reshape(a.shape) == 7, np.nan, a.astype(np.float64)),
      "sr has NaN or infinite values"),
-], ids=["float01", "uint16", "rgba", "float01-overshoot", "float-uint16", "nan"])
+], ids=["float01", "uint16", "rgba", "chw", "float01-overshoot", "float-uint16", "nan"])
 def test_inputs_on_another_scale_are_refused(convert, message):
     """They gave plausible wrong numbers: 67.57 dB for [0, 1] floats, -16.41 dB for 16-bit, alpha ignored."""
     rng = np.random.default_rng(0)

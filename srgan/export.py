@@ -71,8 +71,9 @@ def export_onnx(model: str | os.PathLike | nn.Module, path: str | os.PathLike, *
 
     ``fast``: export an srgan Generator as its FastGenerator (other models are exported as they are).
     """
+    dest = check_output_file_name(os.fspath(path), ".onnx", "export_onnx's path")  # before seconds of tracing
     _check_opset(opset)
-    return _write_onnx(exportable(model, fast), path, opset, sample_size)
+    return _write_onnx(exportable(model, fast), dest, opset, sample_size)
 
 
 def _check_opset(opset: int) -> None:

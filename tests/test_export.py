@@ -62,6 +62,13 @@ def test_export_refuses_a_folder_or_another_extension_before_loading(tmp_path, c
         assert err.startswith(f"srgan: error: {dest}: {problem}") and err.count("\n") == 1  # not the missing model
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "notes.txt"]
     assert not any((tmp_path / "folder").iterdir())
+    # export_onnx too: it traced first, then wrote ONNX under any name or failed on a folder
+    from srgan.export import export_onnx
+
+    with pytest.raises(IsADirectoryError, match="folder: is a folder; export_onnx's path takes a file name"):
+        export_onnx(tmp_path / "missing.safetensors", tmp_path / "folder")
+    with pytest.raises(ValueError, match="g.txt: export_onnx's path takes a .onnx file name"):
+        export_onnx(tmp_path / "missing.safetensors", tmp_path / "g.txt")
 
 
 def test_export_refuses_an_opset_it_cannot_write_and_bicubic(tmp_path, capsys):

@@ -81,6 +81,9 @@ def _locate(folder: Path, scale: int) -> tuple[Path, str, Path | None, bool]:
     """(HR folder, set name, LR folder or None, whether HR and LR are SelfExSR's ``*_HR``/``*_LR`` files side by
     side) for a set folder in any of the layouts :class:`BenchmarkSet` reads."""
     real = folder.resolve()
+    if _names_low_res(real.name):  # its LR images were scored as HR images (Set5's: 22.70 dB for bicubic)
+        raise ValueError(f"{folder}: a low-resolution folder, not a set's HR images; pass the set's folder "
+                         f"({folder.parent})")
     if (folder / f"image_SRF_{scale}").is_dir():  # SelfExSR's Set5/ holds image_SRF_2, _3 and _4
         folder, real = folder / f"image_SRF_{scale}", real / f"image_SRF_{scale}"
     if real.name.startswith("image_SRF_"):

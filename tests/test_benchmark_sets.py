@@ -186,6 +186,10 @@ def test_basicsr_selfexsr_and_lr_subfolder_layouts(shared_data, tmp_path):
         BenchmarkSet(tmp_path / "SelfExSR" / "Set5" / "image_SRF_2")
     with pytest.raises(ValueError, match=r"holds 1 benchmark sets \(Set5\), not one"):
         BenchmarkSet(tmp_path / "basicsr")
+    for low in (set5 / "LR_bicubic_x4", tmp_path / "basicsr" / "Set5" / "LRbicx4"):  # scored as HR images
+        with pytest.raises(ValueError, match=f"{low}: a low-resolution folder, not a set's HR images; pass the "
+                                             f"set's folder \\({low.parent}\\)"):
+            BenchmarkSet(low)
 
 
 def test_benchmark_set_mod_crops_and_checks_lr_size(tmp_path):

@@ -242,7 +242,7 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
     """Super-resolve ``image`` and return the same kind of object.
 
     * PIL image -> PIL image (RGB, RGBA, L, LA, I;16, I and F modes kept; P becomes RGB/RGBA, CMYK and other
-      colour modes become RGB). Alpha is upscaled by MATLAB bicubic. The ICC profile is carried over.
+      colour modes become RGB). I holds 16-bit values (0-65535), as Pillow reads a 16-bit PNG; F is [0, 1]. Alpha is upscaled by MATLAB bicubic. The ICC profile is carried over.
       Fully transparent pixels take their colour from the visible ones around them (:func:`fill_transparent`).
       An EXIF orientation is applied, so the result is upright as the CLI writes it; arrays and tensors are
       taken as they are.

@@ -233,10 +233,15 @@ def unknown_keys(unknown: list[str], known: list[str]) -> str:
 
 
 def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:
-    """Check ``value`` against the field type; ints are accepted for floats, a string for a one-item list."""
+    """Check ``value`` against the field type; ints are accepted for floats, a string for a one-item list, a
+    ``pathlib.Path`` for a string (a config built in Python)."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
     if typing.get_origin(hint) is list:
-        if isinstance(value, str):
+        if isinstance(value, (str, os.PathLike)):
             value = [value]
+        if isinstance(value, (list, tuple)):
+            value = [os.fspath(v) if isinstance(v, os.PathLike) else v for v in value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{source}: '{key}' must be a list of strings, got {value!r}")
         return value

@@ -29,6 +29,7 @@ the image border gives exactly the untiled output (zero padding only happens at 
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -64,30 +65,48 @@ def receptive_radius(module: nn.Module, start_scale: float = 1.0) -> tuple[float
     return radius, scale / start_scale
 
 
+#: Layers whose effect on the receptive field the walk knows (or that have none). A parameter held by any other
+#: module is used by that module's own code, ``F.conv2d(x, self.weight)`` say, which no walk sees.
+WALKED_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.PReLU, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm,
+                 nn.InstanceNorm2d)
+#: Layers after which each output pixel depends on the whole image: no tile is exact.
+GLOBAL_LAYERS = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.MultiheadAttention)
+
+
+def unwalked_parameters(module: nn.Module) -> bool:
+    """Whether some parameter of ``module`` is held outside :data:`WALKED_LAYERS` (so the walk may miss a conv)."""
+    return any(not isinstance(m, WALKED_LAYERS) and any(True for _ in m.parameters(recurse=False))
+               for m in module.modules())
+
+
 def measured_radius(model: nn.Module, scale: int, device: torch.device, dtype: torch.dtype,
                     at_least: int) -> int | None:
     """The receptive radius of ``model`` in LR pixels, measured: how far from the centre of a random image the
-    gradient of the centre pixel's output reaches. None when it reaches the image's edge (global pooling,
-    attention: no tile is exact); ``at_least`` when the model cannot run the probe.
+    gradient of the centre pixel's output reaches, on images of 65, 129 and 257 px until one holds it. None when
+    none does (global pooling, attention) or no gradient flows (a ``no_grad`` forward, inference-mode weights).
 
-    :func:`receptive_radius` sees registered layers only: a user's module that calls ``F.conv2d`` itself got a
-    radius of 1 and seams 27 levels off. One forward and backward pass at about (4R + 17)^2 pixels."""
-    half = max(32, 2 * at_least + 8)
-    side = 2 * half + 1
-    x = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0)).to(device, dtype)
-    try:
-        with torch.inference_mode(False), torch.enable_grad():
-            x.requires_grad_(True)
-            out = model(x)
-            centre = out[..., half * scale:(half + 1) * scale, half * scale:(half + 1) * scale]
-            (grad,) = torch.autograd.grad(centre.float().sum(), x)
-    except Exception:  # noqa: BLE001 - a model that needs other inputs: the walked radius is all there is
-        return at_least
-    reached = grad.abs().sum(dim=(0, 1)).nonzero()
-    if reached.numel() == 0:
-        return at_least
-    distance = int((reached - half).abs().max())
-    return None if distance >= half else max(distance, at_least)
+    For modules with :func:`unwalked_parameters`: one that calls ``F.conv2d`` itself got the walk's radius of 0
+    and seams 27 levels off."""
+    half = max(32, at_least + 8)
+    while half <= max(128, at_least + 8):
+        side = 2 * half + 1
+        try:
+            with torch.inference_mode(False), torch.enable_grad():
+                if any(p.is_inference() for p in model.parameters()):  # copied under inference_mode: no autograd
+                    model = copy.deepcopy(model)  # (a copy made here holds normal tensors)
+                x = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0)).to(device, dtype)
+                x.requires_grad_(True)
+                out = model(x)
+                centre = out[..., half * scale:(half + 1) * scale, half * scale:(half + 1) * scale]
+                (grad,) = torch.autograd.grad(centre.float().sum(), x)
+        except (RuntimeError, TypeError, ValueError):  # no graph, inference tensors, a model that wants other input
+            return None
+        reached = grad.abs().sum(dim=(0, 1)).nonzero()
+        distance = int((reached - half).abs().max()) if reached.numel() else 0
+        if distance < half:
+            return max(distance, at_least)
+        half *= 2
+    return None
 
 
 def _fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d | None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import operator
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Callable, Iterator
@@ -24,7 +25,7 @@ import torch
 from torch import nn
 
 from .device import precision_name
-from .inference import FastGenerator, measured_radius, receptive_radius
+from .inference import GLOBAL_LAYERS, FastGenerator, measured_radius, receptive_radius, unwalked_parameters
 
 # Working memory per LR pixel of a window, fp32, measured with the x4 16-block generator (bytes):
 # the features stage holds ~4 maps of 64 channels; the upsampling stage peaks at the second upsample conv's
@@ -113,6 +114,15 @@ def memory_budget(device: torch.device) -> int:
     return max(64 << 20, min(available_memory(device) // 2, cap))
 
 
+def _callers_level() -> int:
+    """``stacklevel`` for a warning at the first caller outside srgan: the user's line, however deep srgan's calls go."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 class Engine:
     """A model prepared for inference on a device/dtype, with what tiling needs to know about it."""
 
@@ -135,19 +145,32 @@ class Engine:
         else:
             radius, scale = receptive_radius(model)
             self.scale = int(getattr(model, "scale", 0) or round(scale))
-            walked = math.ceil(radius)
-            # A peer's network is one of srgan's classes, walked exactly; a user's module may call F.conv2d itself,
-            # which no walk sees, so its radius is measured as well (once per engine).
-            plain = getattr(model, "_orig_mod", model)  # torch.compile'd: probe the module, not a recompile
-            ours = type(plain).__module__.startswith("srgan.")
-            measured = walked if ours else measured_radius(plain, self.scale, device, dtype, at_least=walked)
-            if measured is None:
-                warnings.warn(f"{type(model).__name__}: each output pixel depends on the whole input (global pooling "
-                              "or attention?), so tiled output differs from untiled at the seams; pass tile=0 for "
-                              "the exact output, or give the module a 'radius' (LR pixels) if it is local",
-                              stacklevel=2)
             # +1: rounding of positions through the up-sampling layers (exact for the srgan Generator).
-            self.radius = (walked if measured is None else measured) + 1
+            self.radius = self._user_radius(model, device, dtype, math.ceil(radius)) + 1
+
+    def _user_radius(self, model: nn.Module, device: torch.device, dtype: torch.dtype, walked: int) -> int:
+        """``walked``, or for a user's module that keeps weights outside the layers the walk knows, its measured
+        radius (:func:`measured_radius`); a warning where no tile can be exact or the radius is unknown."""
+        plain = getattr(model, "_orig_mod", model)  # torch.compile'd: the module, not a recompile
+        if type(plain).__module__.startswith("srgan."):  # srgan's networks and its peers' are walked exactly
+            return walked
+        name = type(plain).__name__
+        pooled = next((type(m).__name__ for m in plain.modules() if isinstance(m, GLOBAL_LAYERS)), None)
+        if pooled:
+            warnings.warn(f"{name}: its {pooled} makes each output pixel depend on the whole input, so tiled output "
+                          "differs from untiled at the seams; pass tile=0 for the exact output",
+                          stacklevel=_callers_level())
+            return walked
+        if not unwalked_parameters(plain):
+            return walked
+        measured = measured_radius(plain, self.scale, device, dtype, at_least=walked)
+        if measured is None:
+            warnings.warn(f"{name}: its receptive radius could not be measured (it reaches past 128 px, pools the "
+                          "whole image, or its forward runs without gradients), so tiles may differ from the untiled "
+                          "output at the seams; pass tile=0, or give the module a 'radius' attribute (LR pixels)",
+                          stacklevel=_callers_level())
+            return walked
+        return measured
 
     @property
     def precision(self) -> str:

@@ -31,7 +31,8 @@ class Trainer:
     def __init__(self, config: TrainConfig, device: torch.device, info: ddp.DistInfo = ddp.DistInfo(),
                  init_generator: dict[str, torch.Tensor] | None = None):
         c = self.config = config
-        self.device, self.info = torch.device(device), info  # "cpu" was an AttributeError (.type) further on
+        device = torch.device(device)  # a name ("cpu") was an AttributeError (.type) further on
+        self.device, self.info = device, info
         self.dtype = resolve_precision(c.precision, device)
         self.memory_format = torch.channels_last if c.channels_last else torch.contiguous_format
         torch.manual_seed(c.seed)  # identical initial weights on every rank and every run

@@ -242,7 +242,8 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
     """Super-resolve ``image`` and return the same kind of object.
 
     * PIL image -> PIL image (RGB, RGBA, L, LA, I;16, I and F modes kept; P becomes RGB/RGBA, CMYK and other
-      colour modes become RGB). I holds 16-bit values (0-65535), as Pillow reads a 16-bit PNG; F is [0, 1]. Alpha is upscaled by MATLAB bicubic. The ICC profile is carried over.
+      colour modes become RGB). I holds 16-bit values (0-65535), as Pillow reads a 16-bit PNG; F is [0, 1].
+      Alpha is upscaled by MATLAB bicubic. The ICC profile is carried over.
       Fully transparent pixels take their colour from the visible ones around them (:func:`fill_transparent`).
       An EXIF orientation is applied, so the result is upright as the CLI writes it; arrays and tensors are
       taken as they are.
@@ -256,9 +257,10 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
 
     ``model`` is a name, a path, an ``nn.Module`` or an :class:`~srgan.tiling.Engine` from :func:`prepare`
     (reuse one for many images). ``tile``: LR tile size, 'auto' or 0 (no tiling); tiling is exact: each tile
-    carries the network's receptive radius of context. For a module of your own the radius is measured once
-    (a module that calls ``F.conv2d`` itself is seen too; one with a ``radius`` attribute, in LR pixels, is taken
-    at its word), and one whose output depends on the whole image (global pooling) gets a warning: pass tile=0.
+    carries the network's receptive radius of context, found from its layers. A module of your own that keeps
+    weights outside them (``F.conv2d(x, self.weight)``) has it measured once; a ``radius`` attribute (LR pixels)
+    is taken at its word; an adaptive pooling or attention layer (each output pixel depends on the whole image)
+    gets a warning: pass tile=0 for it. A global op written as code (``x.mean((2, 3))``) is not seen.
     ``back_project``: pull the output's low frequencies back to the input's (:mod:`srgan.backproject`); an
     engine has it or not from :func:`prepare`, and one without it refuses ``back_project=True``.
     """

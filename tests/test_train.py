@@ -212,7 +212,7 @@ def test_resume_is_exact(phase, mse_run, images, tmp_path):
 def test_a_config_built_in_python_is_checked_and_resume_true_is_last(images, tmp_path):
     """train() took a TrainConfig as built: phase="GAN" trained an SRResNet logged as a GAN phase, batch_size=0
     failed with an IndexError in the loader, a str train_data was read letter by letter; resume=True was a
-    pathlib TypeError."""
+    pathlib TypeError; a pathlib.Path value was refused (before, saved into a last.pt that could not be resumed)."""
     from srgan.config import TrainConfig
 
     base = {**load_config("smoke", overrides(images, tmp_path / "run")).to_dict(), "steps": 2}
@@ -222,11 +222,13 @@ def test_a_config_built_in_python_is_checked_and_resume_true_is_last(images, tmp
         with pytest.raises(ConfigError, match=re.escape(message)):
             train(TrainConfig(**{**base, **bad}))
     assert not (tmp_path / "run").exists()
-    assert train(TrainConfig(**{**base, "train_data": str(images)}))["step"] == 2  # a str is one folder
+    # a str or a Path is one folder; Paths are taken for strs (they were refused, or saved into an unloadable last.pt)
+    assert train(TrainConfig(**{**base, "train_data": images, "out_dir": tmp_path / "run"}))["step"] == 2
     assert train(TrainConfig(**{**base, "steps": 3}), resume=True)["step"] == 3
     with pytest.raises(TypeError, match="resume takes a checkpoint, a run folder, 'last' or True, got 3"):
         train(TrainConfig(**base), resume=3)
-    assert Trainer(TrainConfig(**base), "cpu").device == torch.device("cpu")  # a str was an AttributeError
+    for precision in ("auto", "fp32"):  # a str was an AttributeError
+        assert Trainer(TrainConfig(**{**base, "precision": precision}), "cpu").device == torch.device("cpu")
 
 
 def test_lr_decay_step_survives_resume_with_other_steps(mse_run, images, tmp_path):

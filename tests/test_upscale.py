@@ -93,32 +93,63 @@ class _FunctionalConv(nn.Module):
         return torch.sigmoid(F.pixel_shuffle(F.conv2d(x, self.weight, padding=7), 2))
 
 
-class _GlobalGate(nn.Module):
-    """A user's x2 module with channel attention: each output pixel depends on the whole image."""
+class _WideFunctionalConv(_FunctionalConv):
+    """Six 15x15 convolutions through F.conv2d: a local radius of 42, more than the first probe's 32 px."""
+
+    def forward(self, x):
+        y = x
+        for _ in range(5):
+            y = F.conv2d(y, self.weight[:3], padding=7)
+        return torch.sigmoid(F.pixel_shuffle(F.conv2d(y, self.weight, padding=7)[:, :12], 2))
+
+
+class _NoGradConv(_FunctionalConv):
+    """A forward under no_grad: no gradient to measure with."""
+
+    @torch.no_grad()
+    def forward(self, x):
+        return super().forward(x)
+
+
+class _ChannelAttention(nn.Module):
+    """A user's x2 module with RCAN-style channel attention: each output pixel depends on the whole image."""
     scale = 2
 
     def __init__(self):
         super().__init__()
-        self.conv = nn.Conv2d(3, 12, 3, padding=1)
+        self.conv, self.pool = nn.Conv2d(3, 12, 3, padding=1), nn.AdaptiveAvgPool2d(1)
 
     def forward(self, x):
         y = self.conv(x)
-        return torch.sigmoid(F.pixel_shuffle(y * torch.sigmoid(y.mean(dim=(2, 3), keepdim=True)), 2))
+        return torch.sigmoid(F.pixel_shuffle(y * torch.sigmoid(self.pool(y)), 2))
 
 
 def test_a_users_module_is_tiled_exactly_or_warned_about():
     """The walk saw a radius of 0 in _FunctionalConv, so tiles lacked 7 px of context: seams 0.108 off (27 levels).
-    The radius of a module that is not srgan's is now measured; a global one cannot be tiled exactly: a warning."""
+    The radius of a module with weights outside the layers the walk knows is now measured (also under
+    inference_mode); where no tile can be exact, or the radius cannot be measured, a warning says so."""
     x = torch.rand(3, 90, 120, generator=torch.Generator().manual_seed(1))
     module = _FunctionalConv().eval()
     assert receptive_radius(module) == (0.0, 1.0)  # no layer seen at all
-    assert prepare(module, device="cpu", precision="fp32").radius == 7 + 1
+    with torch.inference_mode():
+        assert prepare(module, device="cpu", precision="fp32").radius == 7 + 1
+    assert prepare(_WideFunctionalConv().eval(), device="cpu", precision="fp32").radius == 42 + 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the small-tile advice
         tiled = srgan.upscale(x, model=module, precision="fp32", tile=16)
     assert (tiled - srgan.upscale(x, model=module, precision="fp32", tile=0)).abs().max() < 1e-6
-    with pytest.warns(UserWarning, match="_GlobalGate: each output pixel depends on the whole input .* pass tile=0"):
-        prepare(_GlobalGate().eval(), device="cpu", precision="fp32")
+    with pytest.warns(UserWarning, match="_ChannelAttention: its AdaptiveAvgPool2d makes each output pixel depend on "
+                                         "the whole input, .* pass tile=0") as caught:
+        prepare(_ChannelAttention().eval(), device="cpu", precision="fp32")
+    assert caught[0].filename == __file__  # the caller's line, not srgan's
+    with pytest.warns(UserWarning, match="_NoGradConv: its receptive radius could not be measured .* 'radius'"):
+        prepare(_NoGradConv().eval(), device="cpu", precision="fp32")
+    calls = []  # a module of plain layers is walked, not run: its forward is not called
+    plain = nn.Sequential(nn.Conv2d(3, 12, 3, padding=1), nn.PixelShuffle(2)).eval()
+    plain.scale = 2
+    plain.register_forward_hook(lambda *args: calls.append(1))
+    prepare(plain, device="cpu", precision="fp32")
+    assert calls == []
 
 
 def test_windows_cover_cores_with_margin():

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srgan.benchmark_sets import BenchmarkSet, degrade_folder
+from srgan.benchmark_sets import BenchmarkSet, content_correlation, degrade_folder
 from srgan.images import read_rgb_uint8
 from srgan.imresize import degrade_uint8
 
@@ -263,7 +263,8 @@ def test_an_lr_image_that_is_not_its_hrs_downscale_is_refused(tmp_path):
     _save(tmp_path / "S" / "LR_bicubic_x4" / "b.png", degrade_uint8(a, 4))
     with pytest.raises(ValueError, match=r"LR_bicubic_x4/a.png: not the x4 downscale of a.png \(against its bicubic "
                                          r"downscale: PSNR-Y \d+\.\d dB, content correlation -?\d\.\d\d; an LR has "
-                                         r">= 20 and >= 0.7\): a swapped or misnamed pair\?"):
+                                         r">= 20 dB, and under 30 dB a correlation >= 0.7\): a swapped or misnamed "
+                                         r"pair\?"):
         list(BenchmarkSet(tmp_path / "S"))
     _save(tmp_path / "S" / "LR_bicubic_x4" / "a.png", degrade_uint8(a, 4).mean(axis=2).round().astype(np.uint8))
     _save(tmp_path / "S" / "LR_bicubic_x4" / "b.png", degrade_uint8(b, 4))
@@ -298,6 +299,20 @@ def test_a_swap_of_two_low_contrast_photos_is_refused_and_a_noisy_lr_is_not(shar
         _save(tmp_path / "S" / "LR_bicubic_x4" / f"{name}.png",
               (lr + rng.normal(0, 30, lr.shape)).clip(0, 255).round().astype(np.uint8))
     assert [name for name, _lr, _hr in BenchmarkSet(tmp_path / "S")] == ["196073", "3096"]
+    # A near-flat wall: its content is noise, so a good LR (Pillow's bicubic, 64 dB) correlated 0.43 and was
+    # refused; a black LR of a dark low-contrast image was taken for flat and correlated 1.0
+    wall = (180 + np.random.default_rng(1).normal(0, 1, (64, 64, 3))).round().astype(np.uint8)
+    dark = (12 + 6 * np.random.default_rng(2).random((64, 64, 3))).round().astype(np.uint8)
+    _save(tmp_path / "W" / "HR" / "wall.png", wall)
+    pillow = np.asarray(Image.fromarray(wall).resize((16, 16), Image.BICUBIC))
+    _save(tmp_path / "W" / "LR_bicubic_x4" / "wall.png", pillow)
+    assert len(list(BenchmarkSet(tmp_path / "W"))) == 1
+    _save(tmp_path / "D" / "HR" / "dark.png", dark)
+    _save(tmp_path / "D" / "LR_bicubic_x4" / "dark.png", np.full((16, 16, 3), (2, 0, 0), np.uint8))  # flat, colour
+    assert content_correlation(np.zeros((16, 16, 3), np.uint8), degrade_uint8(dark, 4)) == 0.0
+    with pytest.raises(ValueError, match=r"dark.png: not the x4 downscale of dark.png .* correlation 0.00"):
+        list(BenchmarkSet(tmp_path / "D"))
+    assert content_correlation(np.zeros((3, 3, 3), np.uint8), np.ones((3, 3, 3), np.uint8)) == 1.0  # under a block
 
 
 def test_degrade_names_an_output_name_too_long_before_any_work(tmp_path, capsys):

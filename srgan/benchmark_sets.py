@@ -36,7 +36,7 @@ def lr_folder_names(scale: int) -> tuple[str, ...]:
 
 def _names_low_res(folder_name: str) -> bool:
     """``LR``, ``LR_bicubic_x4``, ``LRbicx4``, ``DIV2K_valid_LR_bicubic``, ``lq``: a word LR or LQ in the name."""
-    words = re.split(r"[_\-. ]+", folder_name.lower())
+    words = re.split(r"[_\-]+", folder_name.lower())  # not at spaces: "2019 LR exports" is Lightroom's
     return any(word in ("lr", "lq") or word.startswith("lrbic") for word in words)
 
 
@@ -48,8 +48,8 @@ def in_lr_folder(folders: tuple[str, ...]) -> bool:
 
 
 def hr_files(hr_dir: Path) -> list[Path]:
-    """The images under ``hr_dir``, searched recursively, leaving out subfolders named ``LR_*``: LR images kept
-    inside an HR folder are not HR images."""
+    """The images under ``hr_dir``, searched recursively, leaving out low-resolution subfolders
+    (:func:`in_lr_folder`): LR images kept inside an HR folder are not HR images."""
     return [p for p in find_images([hr_dir]) if not in_lr_folder(p.relative_to(hr_dir).parts[:-1])]
 
 
@@ -81,10 +81,10 @@ def _locate(folder: Path, scale: int) -> tuple[Path, str, Path | None, bool]:
     """(HR folder, set name, LR folder or None, whether HR and LR are SelfExSR's ``*_HR``/``*_LR`` files side by
     side) for a set folder in any of the layouts :class:`BenchmarkSet` reads."""
     real = folder.resolve()
-    if _names_low_res(real.name):  # its LR images were scored as HR images (Set5's: 22.70 dB for bicubic)
-        raise ValueError(f"{folder}: a low-resolution folder, not a set's HR images; pass the set's folder "
-                         f"({folder.parent})")
-    if (folder / f"image_SRF_{scale}").is_dir():  # SelfExSR's Set5/ holds image_SRF_2, _3 and _4
+    selfexsr = sorted(d.name for d in folder.glob("image_SRF_*") if d.is_dir())  # SelfExSR's Set5: _2, _3 and _4
+    if selfexsr:
+        if f"image_SRF_{scale}" not in selfexsr:  # its files were all scored as HR images
+            raise ValueError(f"{folder}: SelfExSR's set has {', '.join(selfexsr)}, no image_SRF_{scale} for x{scale}")
         folder, real = folder / f"image_SRF_{scale}", real / f"image_SRF_{scale}"
     if real.name.startswith("image_SRF_"):
         if real.name != f"image_SRF_{scale}":
@@ -98,6 +98,12 @@ def _locate(folder: Path, scale: int) -> tuple[Path, str, Path | None, bool]:
     elif real.name in HR_FOLDERS:  # --data Set5/HR scores Set5's own LR, as --data Set5 does
         hr_dir, name, parent = folder, real.parent.name, real.parent
     else:
+        # Set5/LR_bicubic_x4, BasicSR's LRbicx4, DIV2K's DIV2K_valid_LR_bicubic/X4: LR images were scored as HR
+        low_res = real if _names_low_res(real.name) else real.parent if (
+            re.fullmatch(r"x\d+", real.name.lower()) and _names_low_res(real.parent.name)) else None
+        if low_res is not None:
+            raise ValueError(f"{folder}: a low-resolution folder, not a set's HR images; pass the set's folder "
+                             f"({low_res.parent}) or its HR images' folder")
         _refuse_folder_of_sets(folder)
         hr_dir, name, parent = folder, real.name, folder
     lr_dir = next((parent / n for n in lr_folder_names(scale) if (parent / n).is_dir()), None)
@@ -176,9 +182,11 @@ class BenchmarkSet:
                     self._lr_files[name] = found[lr_name]
             missing = [name for name, _path in self.items if name not in self._lr_files]
             if missing:  # a silent fallback to generated LR would score other inputs than the folder's
+                how = (f"as SelfExSR does ({missing[0]}_LR.png)" if side_by_side else
+                       f"like its HR image ({missing[0]}.png, or {missing[0]}x{self.scale}.png), or remove the folder "
+                       "to make LR from HR")
                 raise ValueError(f"{self.lr_dir}: no LR image for {len(missing)} of the {len(self.items)} HR images "
-                                 f"(e.g. {missing[0]}); name each like its HR image ({missing[0]}.png, or "
-                                 f"{missing[0]}x{self.scale}.png), or remove the folder to make LR from HR")
+                                 f"(e.g. {missing[0]}); name each {how}")
 
     def __len__(self) -> int:
         return len(self.items)

@@ -123,8 +123,9 @@ def _few(paths: Sequence, n: int = 10) -> str:
 
 def training_files(roots: Sequence[str | os.PathLike]) -> tuple[list[Path], int, list[Path]]:
     """The image files of ``roots`` (folders or files) to train on, each file once whatever names and links reach
-    it; how many were left out for lying in an ``LR_*`` folder (a benchmark-style folder's low-resolution
-    inputs, not HR targets: as ``srgan eval`` reads a set); and the files passed over for their format (a GIF)."""
+    it; how many were left out for lying in a low-resolution folder (``LR``, ``LR_bicubic_x4``, ``LRbicx4``: a
+    benchmark-style folder's inputs, not HR targets, as ``srgan eval`` reads a set); and the files passed over for
+    their format (a GIF)."""
     files: list[Path] = []
     others: list[Path] = []
     low_res = 0
@@ -204,7 +205,8 @@ class TrainDataset(Dataset):
 
         files, low_res, others = training_files(self.roots)
         if low_res:
-            log.warning("left out %d image(s) in LR_* folders: low-resolution inputs, not training targets", low_res)
+            log.warning("left out %d image(s) in low-resolution folders (LR, LR_*, LRbicx4, ...): inputs, not training "
+                        "targets", low_res)
         if others:  # a GIF in the pool was passed over without a word
             log.warning("%s", passed_over_note(others))
         self.files_found = len(files)

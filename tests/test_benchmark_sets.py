@@ -184,11 +184,21 @@ def test_basicsr_selfexsr_and_lr_subfolder_layouts(shared_data, tmp_path):
     with pytest.raises(ValueError, match=r"image_SRF_2: SelfExSR's x2 pairs, but the scale is 4; pass --scale 2 or "
                                          r"the image_SRF_4 folder"):
         BenchmarkSet(tmp_path / "SelfExSR" / "Set5" / "image_SRF_2")
+    with pytest.raises(ValueError, match=r"Set5: SelfExSR's set has image_SRF_2, image_SRF_4, no image_SRF_8 for x8"):
+        BenchmarkSet(tmp_path / "SelfExSR" / "Set5", scale=8)  # its files were all scored as HR images
+    # a set folder whose own name has LR in it is still a set; DIV2K's LR folder is not one
+    (tmp_path / "Set5_HR_LR_pairs").symlink_to(set5, target_is_directory=True)
+    assert len(BenchmarkSet(tmp_path / "Set5_HR_LR_pairs")) == 5
+    (tmp_path / "DIV2K_valid_LR_bicubic" / "X4").mkdir(parents=True)
+    copy("bird", "LR_bicubic_x4", tmp_path / "DIV2K_valid_LR_bicubic" / "X4" / "0801x4.png")
+    with pytest.raises(ValueError, match=f"a low-resolution folder, not a set's HR images; pass the set's folder "
+                                         f"\\({tmp_path}\\)"):
+        BenchmarkSet(tmp_path / "DIV2K_valid_LR_bicubic" / "X4")
     with pytest.raises(ValueError, match=r"holds 1 benchmark sets \(Set5\), not one"):
         BenchmarkSet(tmp_path / "basicsr")
     for low in (set5 / "LR_bicubic_x4", tmp_path / "basicsr" / "Set5" / "LRbicx4"):  # scored as HR images
         with pytest.raises(ValueError, match=f"{low}: a low-resolution folder, not a set's HR images; pass the "
-                                             f"set's folder \\({low.parent}\\)"):
+                                             f"set's folder \\({low.parent}\\) or its HR images' folder"):
             BenchmarkSet(low)
 
 

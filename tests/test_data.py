@@ -326,10 +326,14 @@ def test_lr_folders_are_not_training_targets(tmp_path, cache_dir, caplog):
     for name in ("a", "b"):
         _save(tmp_path / "Set" / "HR" / f"{name}.png", _rgb(64, 64))
         _save(tmp_path / "Set" / "LR_bicubic_x4" / f"{name}.png", _rgb(16, 16))
+    _save(tmp_path / "Set" / "LRbicx4" / "c.png", _rgb(16, 16))  # BasicSR's name
+    _save(tmp_path / "Set" / "DIV2K_train_LR_bicubic" / "X4" / "d.png", _rgb(16, 16))
+    _save(tmp_path / "Set" / "2019 LR exports" / "e.png", _rgb(64, 64))  # Lightroom's LR: HR photos
     with caplog.at_level(logging.WARNING, logger="srgan"):
         data = TrainDataset([tmp_path / "Set"], crop_size=16, cache=False, progress=False)
-    assert [p.relative_to(tmp_path).as_posix() for p in data.files] == ["Set/HR/a.png", "Set/HR/b.png"]
-    assert "left out 2 image(s) in LR_* folders" in caplog.text
+    assert [p.relative_to(tmp_path).as_posix() for p in data.files] == ["Set/2019 LR exports/e.png", "Set/HR/a.png",
+                                                                          "Set/HR/b.png"]
+    assert "left out 4 image(s) in low-resolution folders (LR, LR_*, LRbicx4, ...)" in caplog.text
 
 
 def test_files_in_formats_not_scanned_for_are_named(tmp_path, cache_dir, caplog):

@@ -34,7 +34,7 @@ class BackProjected(nn.Module):
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         dtype = torch.float64 if lr.dtype == torch.float64 else torch.float32
         sr = self.model(lr).to(dtype).clamp(0, 1)
-        with torch.autocast(lr.device.type, enabled=False):  # the resizes in float32 even under autocast
+        with torch.autocast(lr.device.type, enabled=False):  # the resizes in `dtype` even under autocast
             residual = lr.to(dtype) - imresize(sr, 1 / self.scale)
             # Clamped as every model's output is: a sharp edge overshoots (-0.27..1.08 on a black square, -0.89..1.75
             # on binary noise), which float outputs returned as they were and upscale() then refused as input.

@@ -41,7 +41,7 @@ from .images import IMAGE_EXTENSIONS, ImageError, ImageExistsError, to_uint8, to
 from .outputs import fsync_folder, make_folder, mkdir_problem, name_problem, remove_if_empty, temp_prefix
 from .pixels import LUMA_BT601, icc_colour_space
 
-__all__ = ["format_losses", "check_output_file", "check_writable_dir", "write_image"]
+__all__ = ["format_of", "format_losses", "check_output_file", "check_writable_dir", "write_image"]
 
 # What each file extension is written as (IMAGE_EXTENSIONS, the ones read, are the same).
 _FORMATS = {
@@ -60,6 +60,11 @@ _FORMATS = {
 PNG_BLOCK_BYTES = 1 << 22
 #: Formats written without alpha (Pillow reads 32-bit BMP back without it).
 NO_ALPHA = ("JPEG", "BMP")
+
+
+def format_of(extension: str) -> str | None:
+    """The Pillow format srgan writes for a file extension (``.jpeg`` -> ``JPEG``), or None."""
+    return _FORMATS.get(extension.lower())
 
 
 def format_losses(dest: str | os.PathLike, *, alpha: bool, bit_depth: int = 8, grayscale: bool = False) -> list[str]:

@@ -86,8 +86,12 @@ def plan_outputs(inputs: list[str], output: str, ext: str | None = None, suffix:
     if file_target and (len(found) > 1 or any(Path(i).is_dir() for i in inputs)):
         raise ValueError(f"{output}: a folder input or several inputs need an output folder, not a file name")
     if file_target:
-        same_ext = ext and "." + ext.lower().lstrip(".") == out.suffix.lower()  # `-o up.png --ext png` agrees
-        given = [option for option, value in (("--ext", ext and not same_ext), ("--suffix", suffix)) if value]
+        from .imagewrite import format_of
+
+        # `-o up.png --ext png` (or `-o up.jpg --ext jpeg`) agrees with the name
+        same_format = ext is not None and format_of("." + ext.lower().lstrip(".")) == format_of(out.suffix.lower())
+        given = [option for option, value in (("--ext", ext is not None and not same_format), ("--suffix", suffix))
+                 if value]
         if given:  # they were ignored: `-o up.png --ext jpg` wrote a PNG
             one = len(given) == 1
             raise ValueError(f"{output} names the output file itself; {' and '.join(given)} "
@@ -101,8 +105,7 @@ def plan_outputs(inputs: list[str], output: str, ext: str | None = None, suffix:
         plan.folder = out.parent
         return _refuse_inputs_as_outputs(plan, found)
 
-    ext = ext or ".png"
-    ext = ext if ext.startswith(".") or ext == "keep" else "." + ext
+    ext = ".png" if ext is None else ext if ext.startswith(".") or ext == "keep" else "." + ext
     if ext != "keep" and ext.lower() not in IMAGE_EXTENSIONS:
         raise ValueError(f"--ext must be one of {', '.join(IMAGE_EXTENSIONS)} or 'keep', got {ext!r}")
     plan.folder = out

@@ -43,6 +43,9 @@ def test_generator_rejects_unsupported_scale():
 def test_generator_arguments_are_ints_that_every_loader_reads(arguments, error, message):
     with pytest.raises(error, match=message):
         Generator(**{"num_blocks": 1, "channels": 8, **arguments})
+
+
+def test_generator_takes_numpy_integers_as_ints():
     assert type(Generator(scale=numpy.int64(2), num_blocks=1, channels=8).scale) is int
 
 

@@ -254,6 +254,10 @@ def test_ext_or_suffix_beside_an_output_file_name_is_an_error(weights, tmp_path,
         assert not (tmp_path / "up.png").exists()
     code, _out, _err = _run(capsys, *_up(weights, src, "-o", tmp_path / "up.png", "--ext", ".PNG"))  # agrees
     assert code == 0 and (tmp_path / "up.png").is_file()
+    code, _out, _err = _run(capsys, *_up(weights, src, "-o", tmp_path / "up.jpg", "--ext", "jpeg"))  # the same format
+    assert code == 0 and (tmp_path / "up.jpg").is_file()
+    code, _out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "folder", "--ext", ""))  # an unset $EXT
+    assert code == 1 and "--ext must be one of .png" in err and not (tmp_path / "folder").exists()
 
 
 def test_an_image_name_with_a_trailing_slash_is_a_folder(weights, tmp_path, capsys):

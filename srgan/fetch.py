@@ -14,6 +14,7 @@ import hashlib
 import http.client
 import os
 import queue
+import shlex
 import shutil
 import sys
 import threading
@@ -106,6 +107,9 @@ def download(url: str, dest: Path, sha: str, stop: threading.Event | None = None
         raise FetchError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
+        if urllib.parse.urlsplit(url).scheme.lower() == "file":  # "no internet?" misled about a local folder
+            raise FetchError(f"{url}: cannot read ({reason}); is the mirror folder laid out as OWNER/REPO/COMMIT/"
+                             "PATH (file:///absolute/path)?") from None
         raise FetchError(f"{url}: cannot download ({reason}); no internet?{hint}") from None
     except (http.client.HTTPException, ConnectionError) as exc:  # a garbled or dropped response
         raise FetchError(f"{url}: bad response from the server ({exc.__class__.__name__}: "
@@ -163,13 +167,15 @@ def fetch(key: str, data_root: str | os.PathLike | None = None, mirror: str = DE
 
 def _put_in_place(staging: Path, root: Path, files: list[str], differing: list[Path]) -> None:
     """Move the checked ``files`` from ``staging`` into ``root``, setting ``differing`` aside as NAME.before-fetch
-    first (a damaged copy, or someone's own file: never lost). A move that fails (a read-only folder) undoes the
-    others: a set is put in place whole or not at all, and the files set aside get their names back."""
+    first (a damaged copy, or someone's own file: never lost; ``.before-fetch.2`` and on when an earlier fetch set
+    one aside, which a second fetch replaced). A move that fails (a read-only folder) undoes the others: a set is
+    put in place whole or not at all, and the files set aside get their names back."""
     set_aside, placed, made, path = [], [], [], root
     try:
         for path in differing:
-            os.replace(path, path.with_name(path.name + ".before-fetch"))
-            set_aside.append(path)
+            aside = _free_name(path.with_name(path.name + ".before-fetch"))
+            os.replace(path, aside)
+            set_aside.append((path, aside))
         for dest in files:
             path = root / dest
             made += make_folder(path.parent)
@@ -178,14 +184,23 @@ def _put_in_place(staging: Path, root: Path, files: list[str], differing: list[P
     except OSError as exc:
         for done in reversed(placed):
             done.unlink(missing_ok=True)
-        for original in reversed(set_aside):
+        for original, aside in reversed(set_aside):
             try:
-                os.replace(original.with_name(original.name + ".before-fetch"), original)
+                os.replace(aside, original)
             except OSError:  # cannot happen where the first rename worked; the copy stays under its other name
                 pass
         remove_if_empty(sorted(set(made), key=lambda folder: -len(folder.parts)))
         raise FetchError(f"{path}: cannot put the downloaded file there ({exc.strerror or exc}); nothing was "
                          "changed") from None
+
+
+def _free_name(path: Path) -> Path:
+    """``path``, or ``path.2``, ``path.3``, ... : the first name nothing has."""
+    candidate, n = path, 1
+    while os.path.lexists(candidate):
+        n += 1
+        candidate = path.with_name(f"{path.name}.{n}")
+    return candidate
 
 
 def _download_all(jobs: list[tuple[str, Path, str, int]], workers: int, label: str | None) -> None:
@@ -278,7 +293,9 @@ def list_from_cli(args) -> int:
     for key in (*BENCHMARKS, *TRAINING):
         where = locate(key, args.data_root)
         missing |= where is None
-        hint = "not available for download" if key in UNAVAILABLE else f"srgan data fetch {key}"
+        # with the --data-root that was looked in: without it, the advice fetched into the cache, still not found
+        elsewhere = f" --data-root {shlex.quote(args.data_root)}" if args.data_root else ""
+        hint = "not available for download" if key in UNAVAILABLE else f"srgan data fetch {key}{elsewhere}"
         print(f"{key:<9} {where if where else f'not found ({hint})'}")
     if missing:  # "not found" alone did not say where it had looked
         sys.stdout.flush()

@@ -155,6 +155,11 @@ def test_a_mirror_may_be_a_local_folder_but_not_a_bare_word(set5_server, tmp_pat
     assert capsys.readouterr().err == ("srgan: error: --mirror notaurl: not an http(s):// or file:// URL; the default "
                                        "is https://raw.githubusercontent.com\n")
     assert _tree(tmp_path / "e") == []
+    (mirror / "jbhuang0604").rename(tmp_path / "moved")  # a missing file in a local mirror is not "no internet?"
+    assert main(["data", "fetch", "set5", "--data-root", str(tmp_path / "f"), "--mirror", mirror.as_uri()]) == 1
+    err = capsys.readouterr().err
+    assert "cannot read (" in err and "is the mirror folder laid out as OWNER/REPO/COMMIT/PATH" in err, err
+    assert "no internet" not in err
 
 
 def test_fetch_goes_to_the_user_cache_by_default(set5_server, no_roots):
@@ -293,6 +298,12 @@ def test_a_file_that_differs_is_replaced_and_kept(set5_server, tmp_path, capsys)
     assert (mine.parent / "baby.png.before-fetch").read_bytes() == b"precious"
     assert fetch_module.file_sha256(mine) == dict((d, s) for d, _src, s, _n in fetch_module.manifest("set5"))[
         "benchmarks/Set5/HR/baby.png"]
+    # a second fetch over another edit keeps both copies (it replaced the first .before-fetch)
+    mine.write_bytes(b"my own edit")
+    assert main(["data", "fetch", "set5", "--data-root", str(root), "--mirror", set5_server.url]) == 0
+    capsys.readouterr()
+    assert (mine.parent / "baby.png.before-fetch").read_bytes() == b"precious"
+    assert (mine.parent / "baby.png.before-fetch.2").read_bytes() == b"my own edit"
 
 
 def test_a_move_that_fails_undoes_the_others(set5_server, tmp_path, capsys, monkeypatch):
@@ -353,6 +364,7 @@ def test_data_list_says_where_it_looked(tmp_path, capsys):
     """"not found (srgan data fetch set5)" did not say where it had looked."""
     assert main(["data", "list", "--data-root", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
-    assert out.splitlines()[0] == "set5      not found (srgan data fetch set5)"
+    # with the root it looked in: the advice without it fetched into the cache, and the list still said not found
+    assert out.splitlines()[0] == f"set5      not found (srgan data fetch set5 --data-root {tmp_path})"
     assert err == (f"srgan: looked in {tmp_path} (each holding benchmarks/<Set> and train/<Set>; --data-root DIR or "
                    "$SRGAN_DATA looks elsewhere)\n")

@@ -277,6 +277,31 @@ def refused_before_work(src: Path, dest: Path, final_scale: float, model_scale: 
     return problem and f"{dest}: {problem}"
 
 
+def unfit_outputs(pairs: list[tuple[Path, Path]], ratio: float | None) -> list[str]:
+    """Existing outputs that ``--skip-existing`` keeps but this run would not have written: unreadable (empty,
+    cut short by another tool) or, when the run's output/input ``ratio`` is known, of another size (an earlier run
+    with another ``-s``). Headers only; an input that cannot be read is left to the next run."""
+    from .images import ImageError, read_size
+
+    unfit = []
+    for src, dest in pairs:
+        try:
+            out = read_size(dest)
+        except ImageError:
+            unfit.append(f"{dest} (unreadable)")
+            continue
+        if ratio is None:
+            continue
+        try:
+            width, height = read_size(src)
+        except ImageError:
+            continue
+        expected = max(1, round(width * ratio)), max(1, round(height * ratio))
+        if out not in (expected, expected[::-1]):  # turned: an EXIF-rotated input is written upright
+            unfit.append(f"{dest} ({out[0]}x{out[1]}, not {expected[0]}x{expected[1]})")
+    return unfit
+
+
 def output_size_problem(width: int, height: int, dest: Path, final_scale: float, model_scale: int,
                         max_pixels: int) -> str | None:
     """Why a ``width`` x ``height`` input cannot be written at ``final_scale`` to ``dest``, or None: a side the

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .images import IMAGE_EXTENSIONS, printable
-from .shipped import DEFAULT_MODEL
+from .shipped import DEFAULT_MODEL, NAMES as SHIPPED
 
 
 def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
@@ -100,7 +100,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     from .images import DEFAULT_MAX_PIXELS, extra_frames, read_size
     from .imagewrite import check_writable_dir, format_losses
     from .outputs import (drop_earlier_outputs, lookalike_warning, missing_folders, plan_outputs, refused_before_work,
-                          remove_if_empty)
+                          remove_if_empty, unfit_outputs)
     from .progress import closing_line, show_progress, tile_advice, tile_bar
     from .pipeline import one_thread, upscale_files, write_output
     from .shard import mine
@@ -130,13 +130,13 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     created = missing_folders([plan.folder, *(dest.parent for _src, dest in plan.pairs)])
     check_writable_dir(plan.folder)  # before any work: a bad output fails at once (ImageError: one line)
     errors = [] if getattr(args, "shard", None) is not None else plan.errors  # under torchrun srgan.shard reports them
-    todo, existing = [], 0
+    todo, existing = [], []
     for src, dest in plan.pairs:
         # lexists: a broken symbolic link at the output was found only by the write, after the model had run
         if dest.is_dir():  # before the options: "pass --skip-existing" was said to runs that had passed it
             errors.append(f"{dest}: is a folder")
         elif os.path.lexists(dest) and skip_existing:
-            existing += 1
+            existing.append((src, dest))
         elif os.path.lexists(dest) and not args.overwrite:
             errors.append(f"{dest}: already exists; not overwritten (pass --overwrite to replace it, "
                           "--skip-existing to pass over it)")
@@ -151,7 +151,14 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
         print(f"srgan: {plan.skipped} file(s) in the output folder taken for earlier outputs, not inputs",
               file=sys.stderr)
     if existing and not args.quiet:
-        print(f"srgan: {existing} output(s) already exist; skipped (--skip-existing)", file=sys.stderr)
+        print(f"srgan: {len(existing)} output(s) already exist; skipped (--skip-existing)", file=sys.stderr)
+    # A rerun with another -s, or a file another tool cut short, was kept without a word (a video's frames then
+    # came in two sizes). The shipped models and bicubic are x4; another model's scale is not known yet.
+    ratio = args.outscale or (4 if args.model in (*SHIPPED, "bicubic") else None)
+    if unfit := unfit_outputs(existing, ratio):
+        more = f" and {len(unfit) - 1} more" if len(unfit) > 1 else ""
+        print(f"srgan: warning: {len(unfit)} existing output(s) kept by --skip-existing are not what this run "
+              f"writes: {printable(unfit[0])}{more}; delete them, or pass --overwrite", file=sys.stderr)
     written: list[tuple[Path, tuple[int, int]]] = []
     try:
         if not todo:

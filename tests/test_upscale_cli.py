@@ -130,6 +130,25 @@ def test_fp32_and_another_precision_contradict(weights, tmp_path, capsys):
     assert code == 1 and err == "srgan: error: --fp32 and --precision bf16 contradict each other; give one\n"
 
 
+def test_skip_existing_says_which_kept_outputs_this_run_would_not_write(weights, tmp_path, capsys):
+    """A rerun with another -s, or over a frame another tool cut short, kept them without a word: a video's frames
+    came in two sizes, or one frame was broken."""
+    for i in range(3):
+        _photo(tmp_path / "frames" / f"{i:06d}.png", seed=i)  # 10x12
+    _run(capsys, *_up(weights, tmp_path / "frames" / "000000.png", "-o", tmp_path / "up" / "000000.png", "-s", "2"))
+    (tmp_path / "up" / "000001.png").write_bytes(b"")
+    code, _out, err = _run(capsys, *_up(weights, tmp_path / "frames", "-o", tmp_path / "up", "--skip-existing",
+                                        "--quiet", "-s", "3"))
+    up = tmp_path / "up"
+    assert code == 0 and err == (f"srgan: warning: 2 existing output(s) kept by --skip-existing are not what this run "
+                                 f"writes: {up / '000000.png'} (20x24, not 30x36) and 1 more; delete them, or pass "
+                                 "--overwrite\n")
+    code, _out, err = _run(capsys, *_up(weights, tmp_path / "frames", "-o", tmp_path / "up", "--skip-existing",
+                                        "--quiet"))  # the model's scale unknown: only the unreadable one
+    assert code == 0 and f"1 existing output(s) kept by --skip-existing are not what this run writes: " \
+                         f"{up / '000001.png'} (unreadable);" in err
+
+
 def test_skip_existing_goes_on_where_a_stopped_run_stopped(weights, tmp_path, capsys):
     """A folder of video frames upscaled in two goes: the second run passes over what the first wrote, quietly
     and with exit 0 (without the flag each existing output is an error line and the exit code is 1)."""

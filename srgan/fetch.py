@@ -142,9 +142,14 @@ def fetch(key: str, data_root: str | os.PathLike | None = None, mirror: str = DE
     if not todo:
         return root, 0
     fresh = not root.exists()
-    root.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned_staging(root)
     staging = root / f".fetch-{key}-{os.getpid()}"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_staging(root)
+        staging.mkdir()
+    except OSError as exc:  # "[Errno 20] Not a directory: '/etc/passwd/data'", naming neither root nor setting
+        raise FetchError(f"{root}: cannot write the data there ({exc.strerror or exc}){_chosen_by(data_root)}") \
+            from None
     jobs = [(f"{mirror.rstrip('/')}/{repo}/{commit}/{source}", staging / dest, sha, size)
             for dest, source, sha, size in todo]
     try:
@@ -192,6 +197,14 @@ def _put_in_place(staging: Path, root: Path, files: list[str], differing: list[P
         remove_if_empty(sorted(set(made), key=lambda folder: -len(folder.parts)))
         raise FetchError(f"{path}: cannot put the downloaded file there ({exc.strerror or exc}); nothing was "
                          "changed") from None
+
+
+def _chosen_by(data_root) -> str:
+    """What chose the download folder, when a setting did: it may be set and forgotten."""
+    for name in ("SRGAN_DATA", "SRGAN_CACHE_DIR", "XDG_CACHE_HOME"):
+        if not data_root and os.environ.get(name):
+            return f" (the folder ${name} chose)"
+    return ""
 
 
 def _free_name(path: Path) -> Path:

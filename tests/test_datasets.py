@@ -162,6 +162,17 @@ def test_a_mirror_may_be_a_local_folder_but_not_a_bare_word(set5_server, tmp_pat
     assert "no internet" not in err
 
 
+def test_a_data_folder_that_cannot_be_made_names_the_setting_that_chose_it(set5_server, no_roots, monkeypatch,
+                                                                          capsys):
+    """It was "[Errno 20] Not a directory: '<file>/data'", naming neither the folder's role nor the setting."""
+    (no_roots / "a_file").write_text("x")
+    monkeypatch.setenv("SRGAN_CACHE_DIR", str(no_roots / "a_file"))
+    assert main(["data", "fetch", "set5", "--mirror", set5_server.url]) == 1
+    assert capsys.readouterr().err == (f"srgan: error: {no_roots / 'a_file' / 'data'}: cannot write the data there "
+                                       "(Not a directory) (the folder $SRGAN_CACHE_DIR chose)\n")
+    assert set5_server.asked == []
+
+
 def test_fetch_goes_to_the_user_cache_by_default(set5_server, no_roots):
     fetch_module.fetch("set5", mirror=set5_server.url)
     assert resolve_benchmark("Set5") == cache_root() / "benchmarks/Set5"

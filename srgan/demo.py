@@ -70,13 +70,8 @@ def _new_run_folder(root: Path) -> Path:
 
 
 def run_demo(out_root: str | Path = "srgan-demo", device: str = "auto") -> Path:
-    from .benchmark_sets import BenchmarkSet, degrade_folder
     from .device import resolve_device
-    from .evaluate import evaluate, format_table, super_resolve, write_json
-    from .imagewrite import check_writable_dir, write_image
-    from .loading import resolve_model
-    from .engines import prepare
-    from .upscaling import upscale_file
+    from .imagewrite import check_writable_dir
 
     dev = resolve_device(device)
     weights = {name: weights_file(name) for name in NAMES}
@@ -89,6 +84,23 @@ def run_demo(out_root: str | Path = "srgan-demo", device: str = "auto") -> Path:
     if Path(out_root).exists() and not Path(out_root).is_dir():
         raise NotADirectoryError(f"{out_root}: is a file; -o takes the folder the demo's outputs go in")
     run = _new_run_folder(check_writable_dir(out_root))  # a bad -o is one line, before any work
+    try:
+        _fill(run, weights, dev)
+    except BaseException:  # Ctrl-C a few seconds in left an empty dated folder
+        if run.is_dir() and not any(run.iterdir()):
+            run.rmdir()
+        raise
+    return run
+
+
+def _fill(run: Path, weights: dict[str, Path], dev) -> None:
+    """The demo's work: metrics, the LR samples and their upscales, the comparison image, into ``run``."""
+    from .benchmark_sets import BenchmarkSet, degrade_folder
+    from .evaluate import evaluate, format_table, super_resolve, write_json
+    from .imagewrite import write_image
+    from .loading import resolve_model
+    from .engines import prepare
+    from .upscaling import upscale_file
 
     # Evaluate: the samples are the HR images; their LR comes from the MATLAB-exact bicubic.
     results = {}
@@ -112,6 +124,6 @@ def run_demo(out_root: str | Path = "srgan-demo", device: str = "auto") -> Path:
 
     print(f"\nDemo outputs in {run}:")
     print(f"  metrics      {run / 'metrics.json'}")
-    print(f"  upscaled     {len(outputs)} images in {run / 'upscaled'}")
+    print(f"  lr           {len(outputs)} x4-downscaled samples in {lr_dir}")
+    print(f"  upscaled     {len(outputs)} images in {run / 'upscaled'} (the SRGAN's, from lr/)")
     print(f"  comparison   {comparison}  (columns: {' | '.join(COLUMNS)})")
-    return run

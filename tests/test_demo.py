@@ -18,6 +18,17 @@ def test_demo_runs_end_to_end_with_shipped_weights(tmp_path, capsys):
     assert sorted(p.name for p in (run / "upscaled").iterdir()) == ["astronaut.png", "chelsea.png", "coffee.png"]
     assert (run / "comparison.png").stat().st_size > 10_000
     assert str(run / "comparison.png") in out and "| model |" in out
+    assert f"{run / 'upscaled'} (the SRGAN's, from lr/)" in out  # which model: upscale's default is SRResNet
+
+
+def test_an_interrupted_demo_leaves_no_empty_folder(tmp_path, monkeypatch):
+    """Ctrl-C a few seconds in left an empty dated folder."""
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("srgan.evaluate.evaluate", interrupted)
+    assert main(["demo", "-o", str(tmp_path / "d"), "--device", "cpu"]) == 130  # "srgan: interrupted"
+    assert list((tmp_path / "d").iterdir()) == []
 
 
 def test_comparison_image_titles_every_column():

@@ -309,7 +309,14 @@ def list_from_cli(args) -> int:
         # with the --data-root that was looked in: without it, the advice fetched into the cache, still not found
         elsewhere = f" --data-root {shlex.quote(args.data_root)}" if args.data_root else ""
         hint = "not available for download" if key in UNAVAILABLE else f"srgan data fetch {key}{elsewhere}"
-        print(f"{key:<9} {where if where else f'not found ({hint})'}")
+        # a set with files missing was listed as found, and eval scored what was there
+        lacking = [dest for dest, *_ in manifest(key) if where and not (where.parents[1] / dest).is_file()]
+        if lacking:
+            missing = True
+            print(f"{key:<9} {where} (incomplete: {len(lacking)} of its {len(manifest(key))} files missing, e.g. "
+                  f"{lacking[0]}; {hint})")
+        else:
+            print(f"{key:<9} {where if where else f'not found ({hint})'}")
     if missing:  # "not found" alone did not say where it had looked
         sys.stdout.flush()
         print(f"srgan: looked in {', '.join(map(str, data_roots(args.data_root)))} (each holding benchmarks/<Set> "

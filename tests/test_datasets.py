@@ -371,6 +371,18 @@ def test_data_list_with_a_data_root_that_is_not_a_folder(tmp_path, capsys):
     assert capsys.readouterr() == ("", f"srgan: error: --data-root {tmp_path / 'nosuch'}: no such folder\n")
 
 
+def test_data_list_says_a_set_is_incomplete(shared_data, tmp_path, capsys):
+    """A Set5 missing an image was listed as found, and eval scored the four that were there."""
+    import shutil
+
+    shutil.copytree(shared_data / "benchmarks" / "Set5", tmp_path / "benchmarks" / "Set5")
+    (tmp_path / "benchmarks" / "Set5" / "HR" / "baby.png").unlink()
+    assert main(["data", "list", "--data-root", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"set5      {tmp_path / 'benchmarks' / 'Set5'} (incomplete: 1 of its 10 files missing, e.g. "
+        f"benchmarks/Set5/HR/baby.png; srgan data fetch set5 --data-root {tmp_path})")
+
+
 def test_data_list_says_where_it_looked(tmp_path, capsys):
     """"not found (srgan data fetch set5)" did not say where it had looked."""
     assert main(["data", "list", "--data-root", str(tmp_path)]) == 0

@@ -27,7 +27,7 @@ from compare_on_photos import jpeg_round_trip
 from srgan.evaluate import super_resolve
 from srgan.loading import BicubicUpscaler, resolve_model
 from srgan.imagefind import find_images
-from srgan.images import read_rgb_uint8
+from srgan.images import ImageError, read_rgb_uint8
 from srgan.imresize import degrade_uint8
 
 SCALE = 4
@@ -67,13 +67,23 @@ def main() -> None:
     parser.add_argument("--quality", type=int, nargs="+", default=[0, 90, 75],
                         help="JPEG quality of each frame; 0: lossless frames")
     args = parser.parse_args()
+    if args.frames < 2:  # --frames 0 was an IndexError
+        parser.error("--frames must be at least 2: flicker is change from frame to frame")
+    try:
+        photos = find_images(args.photos)
+    except ImageError as exc:  # a missing path was a traceback
+        parser.error(str(exc))
     models = {"bicubic": BicubicUpscaler(SCALE), **{name: resolve_model(name) for name in args.models}}
     totals: dict[tuple[int, str], list[float]] = {}
     print("flicker: RMS of each pixel's std across frames, 8-bit levels (lower = steadier)")
-    for path in find_images(args.photos):
+    for path in photos:
         hr = read_rgb_uint8(path)
         for quality in args.quality:
-            clip = panning_clip(hr, args.frames, quality)
+            try:
+                clip = panning_clip(hr, args.frames, quality)
+            except ValueError as exc:  # one small photo ended the whole run
+                print(f"{path.name}: {exc}; skipped")
+                break
             cells = []
             for name, model in models.items():
                 value = flicker([super_resolve(model, lr, "cpu") for lr in clip])
@@ -82,6 +92,8 @@ def main() -> None:
             kind = "lossless" if quality == 0 else f"JPEG q={quality}"
             print(f"{path.name} ({kind}) | " + " | ".join(cells), flush=True)
     for quality in args.quality:
+        if (quality, "bicubic") not in totals:
+            break
         kind = "lossless" if quality == 0 else f"JPEG q={quality}"
         base = np.mean(totals[(quality, "bicubic")])
         cells = [f"{name} {np.mean(totals[(quality, name)]):.2f}"

@@ -140,6 +140,8 @@ def niqe(image: np.ndarray, *, border: int = 0) -> float:
         strict as alternating 0/255 columns, whose neighbour products all have one sign).
     """
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        if hasattr(image, "getpixel"):  # a PIL image: "quantise first" sent its users the wrong way
+            raise TypeError("niqe expects a uint8 numpy image, got a PIL image; pass np.asarray(image.convert('RGB'))")
         kind = f"a {image.dtype} array" if isinstance(image, np.ndarray) else type(image).__name__
         raise TypeError(f"niqe expects a uint8 numpy image, got {kind}; quantise first (srgan.metrics.to_uint8)")
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3)):

@@ -4,6 +4,7 @@ import hashlib
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from srgan.imagefind import find_images
 from srgan.images import read_rgb_uint8
@@ -87,6 +88,7 @@ def test_flat_blocks_follow_matlabs_nanmean_and_nancov(baboon):
 @pytest.mark.parametrize("image, error, message", [
     (np.zeros((200, 200, 3), np.float32), TypeError, "uint8"),
     ([[0, 1], [2, 3]], TypeError, "uint8"),
+    (Image.new("RGB", (200, 200)), TypeError, r"got a PIL image; pass np.asarray\(image.convert\('RGB'\)\)"),
     (np.zeros((200, 200, 4), np.uint8), ValueError, "HxWx3"),
     (np.zeros((100, 180, 3), np.uint8), ValueError, "at least two 96x96 blocks"),
     (np.full((200, 200, 3), 7, np.uint8), ValueError, "only 0 of 4 blocks give each fit values of both signs .flat blocks give none"),

@@ -124,8 +124,9 @@ class BenchmarkSet:
     * A folder without an ``HR`` subfolder holds the HR images (searched recursively, leaving out low-resolution
       subfolders: :func:`in_lr_folder`); its LR folder is ``<folder>/LR_bicubic_x<scale>``, or the sibling one
       when the folder itself is called ``HR`` (``--data Set5/HR`` scores Set5's own LR, as ``--data Set5`` does).
-    * A given LR image must be what its name says: of the same kind (grayscale or colour) as its HR, and
-      within :data:`LR_CHECK_PSNR` dB of srgan's own bicubic downscale of it (a swapped pair is ~12 dB).
+    * A given LR image must be what its name says: of the same kind (grayscale or colour) as its HR, within
+      :data:`LR_CHECK_PSNR` dB of srgan's own bicubic downscale of it, and under :data:`LR_CHECK_CLOSE` dB alike
+      in content (:func:`content_correlation`): swapped pairs are 4-20.5 dB.
 
     ``name`` is the folder's name (the parent's when the folder itself is called ``HR``).
     ``names`` keeps only those images (names without extension), e.g. the validation split. ``lr=False`` looks at

@@ -46,16 +46,23 @@ def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def real_folders(value: str | list[str]) -> list[str]:
-    """A path setting (one path or a list) as the folders it names, links followed; "" and "pool" as they are."""
-    return [p if p in ("", "pool") else os.path.realpath(p) for p in as_list(value)]
+def names_no_path(key: str, value: str) -> bool:
+    """Whether a path setting's value is a word, not a path: "" (none), and val_data's "pool" (a training folder
+    called pool is a folder: taken for the word, its run could not be resumed from another working folder)."""
+    return value == "" or (key == "val_data" and value == "pool")
+
+
+def real_folders(key: str, value: str | list[str]) -> list[str]:
+    """A path setting (one path or a list) as the folders it names, links followed; words (:func:`names_no_path`)
+    as they are."""
+    return [p if names_no_path(key, p) else os.path.realpath(p) for p in as_list(value)]
 
 
 def resolved_paths(config: "TrainConfig") -> dict[str, list[str]]:
     """The path settings as the files and folders they name from where this start of the run stands: kept in its
     checkpoints (``"paths"``) so that --resume from another working folder recognises PATH_KEYS, and a resume
     without --config finds these and vgg_weights / eval_data folders (srgan.train; a set name stays a name)."""
-    paths = {key: real_folders(getattr(config, key)) for key in PATH_KEYS + ("vgg_weights",)}
+    paths = {key: real_folders(key, getattr(config, key)) for key in PATH_KEYS + ("vgg_weights",)}
     paths["eval_data"] = [os.path.realpath(p) if os.path.exists(p) else p for p in config.eval_data]
     return paths
 

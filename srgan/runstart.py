@@ -10,7 +10,8 @@ from pathlib import Path
 
 from . import rundir
 from .checkpoint import NOT_TORCH_SAVE, CheckpointError, is_safetensors, load_checkpoint, load_generator
-from .config import MIN_LR_CROP, PATH_KEYS, ConfigError, TrainConfig, as_list, load_config, real_folders
+from .config import (MIN_LR_CROP, PATH_KEYS, ConfigError, TrainConfig, as_list, load_config, names_no_path,
+                     real_folders)
 from .trainer import CHECKPOINT_FORMAT
 from .validation import hold_out_rule, validation_set
 
@@ -33,9 +34,9 @@ def _same_setting(key: str, saved, new, resolved_at_start: list[str] | None = No
         return saved == new
     saved, new = as_list(saved), as_list(new)
     here = len(saved) == len(new) and all(
-        a == b or ("pool" not in (a, b) and "" not in (a, b) and Path(a).resolve() == Path(b).resolve())
+        a == b or not (names_no_path(key, a) or names_no_path(key, b)) and Path(a).resolve() == Path(b).resolve()
         for a, b in zip(saved, new))
-    return here or resolved_at_start == real_folders(new)
+    return here or resolved_at_start == real_folders(key, new)
 
 
 def stored_config(resume: str, overrides: list[str] = ()) -> TrainConfig:
@@ -48,7 +49,7 @@ def stored_config(resume: str, overrides: list[str] = ()) -> TrainConfig:
     values = dict(state["config"])
     for key, started in state.get("paths", {}).items():
         spelled = as_list(values.get(key, ""))
-        if len(started) == len(spelled) and not all(p in ("", "pool") or Path(p).expanduser().exists()
+        if len(started) == len(spelled) and not all(names_no_path(key, p) or Path(p).expanduser().exists()
                                                     for p in spelled):
             values[key] = started if isinstance(values[key], list) else started[0]
     values["out_dir"] = str(path.parent)

@@ -574,6 +574,17 @@ def test_resume_with_the_checkpoints_own_config(images, tmp_path, monkeypatch, c
                "checkpoint)" in capsys.readouterr().err
 
 
+def test_a_training_folder_called_pool_resumes_from_elsewhere(images, tmp_path, monkeypatch):
+    """"pool" is val_data's word for the held-out split; a train_data folder of that name was taken for the word,
+    kept unresolved, and the run could not be resumed from another working folder ("not found: pool")."""
+    shutil.copytree(images, tmp_path / "proj" / "pool")
+    monkeypatch.chdir(tmp_path / "proj")
+    assert main(["train", "--config", "smoke", *overrides("pool", "run", "steps=2", "batch_size=2")]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--resume", "proj/run", "steps=3"]) == 0
+    assert load_checkpoint(tmp_path / "proj" / "run" / "last.pt")["step"] == 3
+
+
 def test_two_branches_from_one_step_keep_their_own_abandoned_files(images, tmp_path):
     """A second resume from the same older checkpoint moved its branch into the first branch's
     abandoned-after-step-N folder: that branch's last.pt, weights, log and same-numbered checkpoints were replaced."""

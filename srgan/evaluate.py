@@ -78,7 +78,8 @@ def super_resolve(model: nn.Module, lr_uint8: np.ndarray, device, dtype=torch.fl
     return to_uint8(y[0])  # in float64, half to even as BasicSR (metrics' docstring says why it does not matter)
 
 
-def _set_key(name: str, results: dict) -> str:
+def unique_key(name: str, results: dict) -> str:
+    """``name``, or ``name#2``, ``name#3``...: the first key ``results`` does not hold (two sets of one name)."""
     key, k = name, 2
     while key in results:
         key, k = f"{name}#{k}", k + 1
@@ -163,7 +164,7 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
             for s in sets]  # a folder, or a name (Set5) found as `srgan eval --data` finds it
     keys: dict[int, str] = {}
     for i, s in enumerate(sets):
-        keys[i] = _set_key(s.name, {keys[j]: None for j in keys})
+        keys[i] = unique_key(s.name, {keys[j]: None for j in keys})
     if save_images is not None:
         root = Path(save_images)
         clashes = [root / keys[i] / f"{name}.png" for i, s in enumerate(sets) for name, _ in s.items

@@ -258,14 +258,14 @@ def _fmt(metrics: dict) -> str:
 def _evaluate(trainer: Trainer, val_set, eval_sets, dataset, log: RunLog, step: int) -> None:
     """PSNR/SSIM/NIQE on the validation set (the one to choose checkpoints by), PSNR/SSIM on the eval sets
     (reported only; srgan.evaluate, fp32), and a bicubic | SR | HR grid of one image."""
-    from .evaluate import evaluate
+    from .evaluate import evaluate, unique_key
 
     g, scale = trainer.g, trainer.config.scale
     try:
         g.eval()
         results = {"val": validate(g, val_set, scale, trainer.device)} if val_set is not None else {}
-        if eval_sets:
-            results.update(evaluate(g, eval_sets, scale, trainer.device, "fp32"))
+        for name, scores in (evaluate(g, eval_sets, scale, trainer.device, "fp32") if eval_sets else {}).items():
+            results[unique_key(name, results)] = scores  # an eval set called val replaced the validation scores
         if results:
             log.eval_results(step, results)
         if eval_sets:

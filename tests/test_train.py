@@ -293,6 +293,15 @@ def test_validation_split_held_out_and_scored(pool, tmp_path, capsys):
     assert evals[0]["val_ssim"] == pytest.approx(reference["ssim"], abs=1e-9)
     niqes = [niqe(super_resolve(g.eval(), lr, "cpu"), border=4) for _, lr, _ in val]
     assert evals[0]["val_niqe"] == pytest.approx(np.mean(niqes), abs=1e-9) and 2 < evals[0]["val_niqe"] < 50
+    # an eval set called val is logged beside the validation split: its scores replaced the split's (and val_niqe
+    # went missing), so checkpoints chosen by val_psnr were chosen on the test set
+    mirrored(pool / "T9", tmp_path / "val")
+    again = tmp_path / "again"
+    train(load_config("smoke", overrides(pool, again, "steps=2", "batch_size=2", "eval_every=2", "val_data=pool",
+                                         f"eval_data={tmp_path / 'val'}")))
+    (logged,) = [r["eval"] for r in records(again) if "eval" in r]
+    assert {"val_psnr", "val_ssim", "val_niqe", "val#2_psnr", "val#2_ssim"} <= set(logged)
+    assert logged["val_psnr"] == pytest.approx(evals[0]["val_psnr"], abs=1e-9)
     # a pool without the split is refused before any work
     with pytest.raises(ConfigError, match="val_data.*no BSDS500_test200"):
         train(load_config("smoke", overrides(pool / "T9", tmp_path / "none", "val_data=pool")))

@@ -127,12 +127,13 @@ def save_generator(model: nn.Module, path: str | os.PathLike, metadata: dict[str
 
     Refused (ValueError/TypeError) rather than written, as no loader would read them back: a name not ending in
     ``.safetensors`` (loaders go by it), a module other than a :class:`Generator` (its fast form, a
-    discriminator), NaN or Inf weights, and ``metadata`` keys that would replace the format or architecture.
+    discriminator, a subclass: it would load as the plain Generator), NaN or Inf weights, and ``metadata`` keys that would replace the format or architecture.
     """
     model = getattr(model, "module", model)
     model = getattr(model, "_orig_mod", model)
-    if not isinstance(model, Generator):
-        raise TypeError(f"save_generator saves an srgan Generator, got {type(model).__name__}")
+    if type(model) is not Generator:  # a subclass loaded back as the plain Generator, with another forward
+        raise TypeError(f"save_generator saves an srgan Generator, got {type(model).__name__}; a subclass would load "
+                        "back as the plain Generator: save its state_dict() with torch.save or safetensors")
     if not is_safetensors(path):
         raise ValueError(f"{path}: generator weights are safetensors; name the file .safetensors")
     clash = sorted({"format", *ARCHITECTURE_KEYS} & set(metadata or {}))

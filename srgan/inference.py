@@ -236,9 +236,10 @@ class FastGenerator(nn.Module):
 
 
 def fast_generator(model: nn.Module) -> nn.Module:
-    """FastGenerator for an srgan Generator (eval mode), the module itself otherwise."""
+    """FastGenerator for an srgan Generator (eval mode), the module itself otherwise: a subclass too, whose
+    forward may differ (upscale ran the plain Generator's, 71 levels from the subclass's own output)."""
     model = getattr(model, "_orig_mod", model)
-    if isinstance(model, Generator) and not isinstance(model, FastGenerator):
+    if type(model) is Generator:
         try:
             return FastGenerator(model)
         except ValueError:

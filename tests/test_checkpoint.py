@@ -48,6 +48,14 @@ def test_save_generator_refuses_what_no_loader_would_read_back(tmp_path):
         save_generator(fast_generator(g), tmp_path / "m.safetensors")
     with pytest.raises(TypeError, match="saves an srgan Generator, got Discriminator"):  # an AttributeError
         save_generator(Discriminator(), tmp_path / "m.safetensors")
+
+    class WithSkip(Generator):  # a researcher's variant: same weights, another forward
+        def forward(self, lr):
+            return super().forward(lr) * 0.5
+
+    with pytest.raises(TypeError, match="got WithSkip; a subclass would load back as the plain Generator"):
+        save_generator(WithSkip(scale=4, num_blocks=1, channels=8), tmp_path / "m.safetensors")
+    assert type(fast_generator(WithSkip(scale=4, num_blocks=1, channels=8))) is WithSkip  # its own forward runs
     with torch.no_grad():
         g.tail.bias[0] = float("nan")
     with pytest.raises(CheckpointError, match=r"m.safetensors: weights hold NaN or Inf values \(in tail.bias\)"):

@@ -296,8 +296,11 @@ def resolve_config_path(name: str | Path) -> Path:
     raise ConfigError(f"config {str(name)!r} not found (not a file; bundled configs: {names})")
 
 
-# Keys the mse phase has no use for: D's loss and weight, the grid loss, the lr drop.
-GAN_ONLY = ("adversarial_weight", "grid_weight", "label_smoothing", "lr_decay", "lr_decay_at", "lr_decay_step")
+# Keys the mse phase has no use for: D's loss and weight, the grid loss, the lr drop, D's win warning.
+GAN_ONLY = ("adversarial_weight", "grid_weight", "label_smoothing", "lr_decay", "lr_decay_at", "lr_decay_step",
+            "d_wins_warn_steps")
+# Keys the mse content loss has no use for.
+VGG_ONLY = ("vgg_weights", "vgg_weight", "vgg_feature_scale")
 
 
 def load_config(name: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (), *,
@@ -326,4 +329,13 @@ def load_config(name: str | Path | None = None, overrides: list[str] | tuple[str
         raise ConfigError(f"config {', '.join(repr(k) for k in ignored)}: only the gan phase uses "
                           f"{'it' if len(ignored) == 1 else 'them'}, and phase is 'mse'; remove "
                           f"{'it' if len(ignored) == 1 else 'them'} or set phase=gan")
+    # The same for the VGG keys, on the command line (a VGG ablation that forgot content_loss=vgg54 made N identical
+    # runs), and in a file that itself asks for mse (a vgg54 file's own keys stand when a line switches it to mse).
+    vgg_set = {key for key, _value in parsed} | (set(from_file) if from_file.get("content_loss", "mse") == "mse"
+                                                  else set())
+    ignored = [key for key in VGG_ONLY if key in vgg_set]
+    if config.content_loss == "mse" and ignored:
+        raise ConfigError(f"config {', '.join(repr(k) for k in ignored)}: only the VGG content losses use "
+                          f"{'it' if len(ignored) == 1 else 'them'}, and content_loss is 'mse'; remove "
+                          f"{'it' if len(ignored) == 1 else 'them'} or set content_loss=vgg54 (or vgg22)")
     return config

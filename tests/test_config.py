@@ -87,13 +87,26 @@ def test_gan_only_keys_in_the_mse_phase_are_refused():
     with pytest.raises(ConfigError, match="config 'lr_decay', 'lr_decay_step': only"):  # from the file, phase from the line
         load_config("srgan-mse", ["phase=mse", "init_from="])
     assert load_config("srgan-mse", ["init_from=g.safetensors", "grid_weight=100"]).grid_weight == 100
+    with pytest.raises(ConfigError, match="config 'd_wins_warn_steps': only the gan phase uses it"):  # no D to win
+        load_config("smoke", ["d_wins_warn_steps=5"])
+
+
+def test_vgg_keys_with_the_mse_content_loss_are_refused():
+    """A VGG ablation that forgot content_loss=vgg54 trained N identical runs: the keys were ignored."""
+    with pytest.raises(ConfigError, match="config 'vgg_weight', 'vgg_feature_scale': only the VGG content losses "
+                                          "use them, and content_loss is 'mse'; remove them or set content_loss="):
+        load_config("smoke", ["vgg_weight=1000", "vgg_feature_scale=50"])
+    assert load_config("smoke", ["content_loss=vgg54", "vgg_weight=2"]).vgg_weight == 2
+    # a vgg54 file's own keys stand when the command line switches it to mse (an ablation of the bundled config)
+    assert load_config("paper-srgan-vgg54", ["content_loss=mse", "init_from=g.pt"]).content_loss == "mse"
 
 
 def test_a_home_folder_in_a_path_is_expanded(monkeypatch, tmp_path):
     """TOML and key=value overrides get no shell: '~/data' was a folder named '~' in the working folder."""
     monkeypatch.setenv("HOME", str(tmp_path))
     config = load_config("smoke", ["train_data=['~/a', 'b']", "out_dir=~/runs/x", "val_data=~/val",
-                                   "init_from=~/g.safetensors", "vgg_weights=~/vgg.pth", "eval_data=~/Set5"])
+                                   "init_from=~/g.safetensors", "vgg_weights=~/vgg.pth", "eval_data=~/Set5",
+                                   "content_loss=vgg54"])
     assert config.train_data == [f"{tmp_path}/a", "b"] and config.out_dir == f"{tmp_path}/runs/x"
     assert (config.val_data, config.init_from) == (f"{tmp_path}/val", f"{tmp_path}/g.safetensors")
     assert (config.vgg_weights, config.eval_data) == (f"{tmp_path}/vgg.pth", [f"{tmp_path}/Set5"])

@@ -143,26 +143,31 @@ class Trainer:
         (loss_d, d_hr, d_sr), bad = self._reduce(list(sums / n))
         metrics = {"loss_d": loss_d, "d_hr": d_hr, "d_sr": d_sr}
         if bad:  # skip the whole step: no D update, no G update
-            return {**metrics, "loss_g": float("nan"), "content": float("nan"), "adversarial": float("nan")}, True
+            return {**metrics, **{k: float("nan") for k in ("loss_g", *self._g_terms())}}, True
         self.scaler_d.step(self.opt_d)
         self.scaler_d.update()
 
         # G update through the updated, frozen D.
         self.d.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
-        sums = torch.zeros(3, device=self.device)
+        terms_logged = self._g_terms()
+        sums = torch.zeros(1 + len(terms_logged), device=self.device)
         for sr, hr in zip(srs, hrs):
             with autocast(self.device, self.dtype):
                 loss_g, terms = generator_loss(sr, hr, self.d_frozen(sr), self.content,
                                                adversarial_weight=c.adversarial_weight, grid_weight=c.grid_weight,
                                                scale=c.scale)
             self.scaler_g.scale(loss_g / n).backward()
-            sums += torch.stack([loss_g.detach().float(), terms["content"].float(), terms["adversarial"].float()])
-        (loss_g, content, adversarial), bad = self._reduce(list(sums / n))
+            sums += torch.stack([loss_g.detach().float(), *(terms[k].float() for k in terms_logged)])
+        values, bad = self._reduce(list(sums / n))
         if not bad:
             self.scaler_g.step(self.opt_g)
             self.scaler_g.update()
-        return {**metrics, "loss_g": loss_g, "content": content, "adversarial": adversarial}, bad
+        return {**metrics, **dict(zip(("loss_g", *terms_logged), values))}, bad
+
+    def _g_terms(self) -> tuple[str, ...]:
+        """G's loss terms logged beside its total: the grid term too where it is on (it had to be backed out)."""
+        return ("content", "adversarial") + (("grid",) if self.config.grid_weight else ())
 
     def _label_noise_generator(self, local_batch: int) -> torch.Generator:
         """D's label-smoothing noise: one draw per sample of the *global* batch, from (seed, step)."""

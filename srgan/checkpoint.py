@@ -372,9 +372,13 @@ def unreadable_safetensors(path, exc: BaseException) -> CheckpointError:
 
 
 def one_line(exc: BaseException) -> str:
-    """An error's first line for a one-line message; its class name when it says nothing."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
+    """An error's first line for a one-line message; its class name when it says nothing. A first line that ends
+    in a colon takes the next one ("Error(s) in loading state_dict for Generator:" said nothing more)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return exc.__class__.__name__
+    text = f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    return text if len(text) <= 400 else text[:397] + "..."  # a missing-keys list can run to thousands of chars
 
 
 def _few(items: list[str], n: int = 4) -> str:

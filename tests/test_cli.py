@@ -115,6 +115,20 @@ def test_user_error_is_one_line(capsys):
     assert "Traceback" not in err
 
 
+def test_an_unexpected_error_whose_first_line_ends_in_a_colon_says_the_next(monkeypatch, capsys):
+    """A resume into a changed Generator said "RuntimeError: Error(s) in loading state_dict for Generator:" and no
+    more."""
+    def fail(args):
+        raise RuntimeError("Error(s) in loading state_dict for Generator:\n\tMissing key(s): " + '"x", ' * 200)
+
+    monkeypatch.setattr("srgan.train.train_from_cli", fail)
+    assert main(["train", "--config", "smoke"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("srgan: error: RuntimeError: Error(s) in loading state_dict for Generator: Missing key(s): "
+                          '"x", "x",') and err.count("\n") == 1
+    assert '"x", ...' in err and len(err) < 520  # a long list is cut
+
+
 def test_parser_lists_all_commands():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")

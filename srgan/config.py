@@ -85,7 +85,7 @@ class TrainConfig:
     # optimisation (paper: Adam 1e-4, betas 0.9/0.999; gan phase drops to 1e-5 at half the steps)
     steps: int = 100_000
     lr: float = 1e-4
-    lr_decay_at: float = 0.5                # gan phase: lr *= lr_decay from step round(lr_decay_at * steps) ...
+    lr_decay_at: float = 0.5                # gan phase: lr *= lr_decay from step lr_decay_at * steps (half up) ...
     lr_decay_step: int = 0                  # ... or from this absolute step (0: use lr_decay_at); either way
                                             # fixed at the first start: resuming with other steps keeps it
     lr_decay: float = 0.1

@@ -11,6 +11,7 @@ update; BatchNorm running statistics touched by a skipped step are restored, so 
 """
 from __future__ import annotations
 
+import math
 import random
 import uuid
 
@@ -49,8 +50,9 @@ class Trainer:
         self.g.train()
 
         # An absolute step, fixed at the run's first start and kept in the checkpoint: resuming with another
-        # `steps` must not move the decay (that once sent lr back up to 1e-4 after it had decayed).
-        self.lr_decay_step = c.lr_decay_step or round(c.lr_decay_at * c.steps)
+        # `steps` must not move the decay (that once sent lr back up to 1e-4 after it had decayed). Half up, and
+        # never step 0: round() took 0.5 x 1 step to 0, so a 1-step run trained at the decayed lr throughout.
+        self.lr_decay_step = c.lr_decay_step or max(1, math.floor(c.lr_decay_at * c.steps + 0.5))
         self.opt_g, self.sched_g, self.scaler_g = self._optimizer(self.g)
         self.g_train = ddp.wrap(self.g, device, info)
         if self.d is not None:

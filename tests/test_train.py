@@ -121,6 +121,10 @@ def test_a_gan_run_too_short_to_decay_its_lr_says_so(mse_run, images, tmp_path, 
         images, tmp_path / "gan2", "phase=gan", f"init_from={mse_run / 'last.pt'}", "steps=2", "batch_size=2",
         "lr_decay_step=1")]) == 0
     assert "does not decay" not in capsys.readouterr().err
+    # 0.5 x 1 step was rounded (half to even) to step 0: a 1-step run trained at the decayed lr throughout
+    assert main(["train", "--config", "smoke", *overrides(
+        images, tmp_path / "gan3", "phase=gan", f"init_from={mse_run / 'last.pt'}", "steps=1", "batch_size=2")]) == 0
+    assert {r["lr"] for r in records(tmp_path / "gan3")} == {1e-4}
 
 
 def test_gan_phase_from_mse_checkpoint(mse_run, images, tmp_path, capsys):

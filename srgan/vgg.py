@@ -80,13 +80,17 @@ class VGGFeatures(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         if isinstance(weights, dict):
-            state = weights
+            self.load_torchvision_state_dict(weights)
         else:
             path = resolve_vgg19_weights(weights)
             say_if_unpublished(path, VGG19_SHA256, logging.getLogger(__name__), "torchvision's ImageNet VGG19",
                                "the vgg22/vgg54 content loss is the paper's only with those")
-            state = load_state_dict_file(path, "VGG19")
-        self.load_torchvision_state_dict(state)
+            try:
+                self.load_torchvision_state_dict(load_state_dict_file(path, "VGG19"))
+            except ValueError as exc:  # "not a torchvision VGG19 state dict: ..." named neither file nor setting
+                message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
+                raise ValueError(f"{message} (the VGG19 weights: vgg_weights, $SRGAN_VGG19_WEIGHTS or torch's "
+                                 "cache)") from None
         self.requires_grad_(False)
         self.eval()
 

@@ -70,6 +70,17 @@ def test_missing_weights_is_one_clear_error(tmp_path, monkeypatch):
     assert "SRGAN_VGG19_WEIGHTS" in message and VGG19_FILENAME in message and str(tmp_path) in message
 
 
+def test_a_file_that_is_not_vgg19_names_itself(tmp_path):
+    """vgg_weights=<a generator checkpoint> said "not a torchvision VGG19 state dict: ...", naming neither the file
+    nor the setting."""
+    from srgan import Generator
+
+    torch.save(Generator(num_blocks=1, channels=8).state_dict(), tmp_path / "g.pt")
+    with pytest.raises(ValueError, match=f"{tmp_path / 'g.pt'}: not a torchvision VGG19 state dict: missing "
+                                         r"features.0.weight.* \(the VGG19 weights: vgg_weights, \$SRGAN_VGG19_WEIGHTS"):
+        VGGFeatures("vgg54", tmp_path / "g.pt")
+
+
 def test_weight_sources_in_order(tmp_path, monkeypatch, vgg_file):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     cached = tmp_path / "hub" / "checkpoints" / VGG19_FILENAME

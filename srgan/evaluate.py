@@ -324,9 +324,12 @@ def eval_from_cli(args) -> int:
                "y": "BT.601 Y of the uint8 RGB, rounded (MATLAB rgb2ycbcr)", "border_px": scale}
         weights = model_file(args.model, int8=ran == "int8")
         if weights is not None:  # the shipped weights change between releases of one version
-            run["weights"] = {"file": str(weights), "sha256": file_sha256(weights)}
+            run["weights"] = {"file": os.path.abspath(weights), "sha256": file_sha256(weights)}
         if isinstance(model, nn.Module) and not isinstance(model, BicubicUpscaler):
             run["network"] = type(model).__name__  # a peer's architecture is recognised from its keys
+            run["parameters"] = sum(p.numel() for p in model.parameters())  # what a paper's table states
+            if isinstance(getattr(model, "architecture", None), dict):
+                run["architecture"] = model.architecture
         if "lpips" in measured:
             from .lpips import backbone_weights, linear_weights
 
@@ -335,8 +338,9 @@ def eval_from_cli(args) -> int:
                                      ("linear", linear_weights("alex", download=False)))}
         if ran == "int8":
             run["int8_weight_bits"] = 7 if seven_bit else 8
-        write_json({key: {**r, "run": {**run, "lr": lr_used.get(key)}} for key, r in results.items()},
-                   Path(args.json).expanduser())
+        hr_used = {key: os.path.abspath(bench.hr_dir) for key, bench in zip(results, sets)}
+        write_json({key: {**r, "run": {**run, "hr": hr_used[key], "lr": lr_used.get(key)}}
+                    for key, r in results.items()}, Path(args.json).expanduser())
     return 0
 
 

@@ -305,7 +305,8 @@ def test_cli_eval_bicubic_prints_table_and_writes_json(bench, tmp_path, capsys):
     assert data["Set5"].pop("run") == {  # what made the numbers, as the table's title says
         "model": "bicubic", "scale": 4, "back_project": False, "device": "cpu", "precision": "fp64",
         "srgan": srgan.__version__, "torch": torch.__version__, "y": "BT.601 Y of the uint8 RGB, rounded (MATLAB "
-        "rgb2ycbcr)", "border_px": 4, "lr": f"from {bench / 'Set5' / 'LR_bicubic_x4'}"}
+        "rgb2ycbcr)", "border_px": 4, "hr": os.path.abspath(bench / "Set5" / "HR"),
+        "lr": f"from {bench / 'Set5' / 'LR_bicubic_x4'}"}
     _check_shape(data, {"Set5": 5})
     assert sorted(data["Set5"]["images"]) == ["baby", "bird", "butterfly", "head", "woman"]
     # Bicubic runs in float64 whatever --precision says: the title and file said "fp32", or "bf16" for auto
@@ -337,8 +338,12 @@ def test_cli_eval_report_names_its_weights_and_single_channel_images(tmp_path, c
     data = json.loads(out.read_text())["Set"]
     assert data["grayscale"] == ["gray"]
     sha = hashlib.sha256(weights_file("srresnet").read_bytes()).hexdigest()
-    assert data["run"]["weights"] == {"file": str(weights_file("srresnet")), "sha256": sha}
+    assert data["run"]["weights"] == {"file": os.path.abspath(weights_file("srresnet")), "sha256": sha}
     assert data["run"]["network"] == "Generator" and data["run"]["border_px"] == 4
+    # what a paper's table states: the network's size, and the HR folder scored (absolute, as the weights file)
+    assert data["run"]["parameters"] == 1_547_350
+    assert data["run"]["architecture"] == {"scale": 4, "num_blocks": 16, "channels": 64}
+    assert data["run"]["hr"] == str(tmp_path / "Set" / "HR")
 
 
 @pytest.mark.parametrize("model", ["bicubic", "hr"])

@@ -14,6 +14,7 @@ another folder, with :func:`validate`: PSNR on Y with ``scale`` px shaved, exact
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -46,7 +47,13 @@ def validation_images(train_root: str | os.PathLike) -> list[Path]:
 def validation_set(val_data: str, train_data: list[str], scale: int, scored: bool = True):
     """The set ``val_data`` names: ``"pool"`` = the split inside ``train_data``, else a benchmark-style folder.
     ``scored``: it will be scored (NIQE included), so every image must be large enough; else it is only held out."""
+    from .datasets import BENCHMARKS
+
     val_set = _find_validation_set(val_data, train_data, scale)
+    if val_set.name.lower() in BENCHMARKS:  # chosen on it, a checkpoint is chosen on the test set, without a word
+        logging.getLogger(__name__).warning(
+            "val_data %s is a benchmark set: checkpoints chosen by its numbers are chosen on the test set; report "
+            "it with eval_data, and validate on val_data=pool (a split held out of the training pool)", val_set.name)
     if scored:
         _check_niqe_sizes(val_set)
     return val_set

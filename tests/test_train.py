@@ -313,6 +313,17 @@ def test_validation_split_held_out_and_scored(pool, tmp_path, capsys):
     assert not (tmp_path / "none").exists()
 
 
+def test_a_benchmark_as_val_data_is_warned_about(shared_data, caplog):
+    """val_data=Set5 was taken without a word: checkpoints chosen by val_psnr were then chosen on the test set."""
+    import logging
+
+    from srgan.validation import validation_set
+
+    with caplog.at_level(logging.WARNING, logger="srgan"):
+        validation_set(str(shared_data / "benchmarks" / "Set5"), [], 4, scored=False)
+    assert "val_data Set5 is a benchmark set: checkpoints chosen by its numbers are chosen on the test set" in caplog.text
+
+
 def test_sigterm_saves_then_resume_continues(images, tmp_path):
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -127,7 +127,8 @@ def save_generator(model: nn.Module, path: str | os.PathLike, metadata: dict[str
 
     Refused (ValueError/TypeError) rather than written, as no loader would read them back: a name not ending in
     ``.safetensors`` (loaders go by it), a module other than a :class:`Generator` (its fast form, a
-    discriminator, a subclass: it would load as the plain Generator), NaN or Inf weights, and ``metadata`` keys that would replace the format or architecture.
+    discriminator, a subclass: it would load as the plain Generator), NaN or Inf weights, and ``metadata`` keys
+    that would replace the format or architecture.
     """
     model = getattr(model, "module", model)
     model = getattr(model, "_orig_mod", model)

@@ -115,7 +115,8 @@ def memory_budget(device: torch.device) -> int:
 
 
 def _callers_level() -> int:
-    """``stacklevel`` for a warning at the first caller outside srgan: the user's line, however deep srgan's calls go."""
+    """``stacklevel`` for a warning at the first caller outside srgan: the user's line, however deep srgan's
+    calls go."""
     package = os.path.dirname(os.path.abspath(__file__))
     frame, level = sys._getframe(1), 1
     while frame is not None and frame.f_code.co_filename.startswith(package):

@@ -321,7 +321,8 @@ def test_a_benchmark_as_val_data_is_warned_about(shared_data, caplog):
 
     with caplog.at_level(logging.WARNING, logger="srgan"):
         validation_set(str(shared_data / "benchmarks" / "Set5"), [], 4, scored=False)
-    assert "val_data Set5 is a benchmark set: checkpoints chosen by its numbers are chosen on the test set" in caplog.text
+    assert ("val_data Set5 is a benchmark set: checkpoints chosen by its numbers are chosen on the test set"
+            in caplog.text)
 
 
 def test_sigterm_saves_then_resume_continues(images, tmp_path):

@@ -77,7 +77,8 @@ def test_a_file_that_is_not_vgg19_names_itself(tmp_path):
 
     torch.save(Generator(num_blocks=1, channels=8).state_dict(), tmp_path / "g.pt")
     with pytest.raises(ValueError, match=f"{tmp_path / 'g.pt'}: not a torchvision VGG19 state dict: missing "
-                                         r"features.0.weight.* \(the VGG19 weights: vgg_weights, \$SRGAN_VGG19_WEIGHTS"):
+                                         r"features.0.weight.* \(the VGG19 weights: vgg_weights, "
+                                         r"\$SRGAN_VGG19_WEIGHTS"):
         VGGFeatures("vgg54", tmp_path / "g.pt")
 
 

@@ -378,7 +378,9 @@ def one_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     if not lines:
         return exc.__class__.__name__
-    text = f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    if not (lines[0].endswith(":") and len(lines) > 1):
+        return lines[0]
+    text = f"{lines[0]} {lines[1]}"
     return text if len(text) <= 400 else text[:397] + "..."  # a missing-keys list can run to thousands of chars
 
 

@@ -135,7 +135,7 @@ def fetch(key: str, data_root: str | os.PathLike | None = None, mirror: str = DE
         raise ValueError(f"--mirror {mirror}: not an http(s):// or file:// URL; the default is {DEFAULT_MIRROR}")
     root = download_root(data_root)
     if root.exists() and not root.is_dir():
-        raise NotADirectoryError(f"{root}: is a file; the data root must be a folder")
+        raise NotADirectoryError(f"{root}: is a file; the data root must be a folder{_chosen_by(data_root)}")
     repo, commit = SOURCES[key]
     todo = [row for row in manifest(key)
             if not ((root / row[0]).is_file() and file_sha256(root / row[0]) == row[2])]
@@ -201,10 +201,10 @@ def _put_in_place(staging: Path, root: Path, files: list[str], differing: list[P
 
 def _chosen_by(data_root) -> str:
     """What chose the download folder, when a setting did: it may be set and forgotten."""
-    for name in ("SRGAN_DATA", "SRGAN_CACHE_DIR", "XDG_CACHE_HOME"):
-        if not data_root and os.environ.get(name):
-            return f" (the folder ${name} chose)"
-    return ""
+    if data_root:
+        return ""
+    chosen = next((name for name in ("SRGAN_DATA", "SRGAN_CACHE_DIR", "XDG_CACHE_HOME") if os.environ.get(name)), None)
+    return f" (the folder ${chosen} chose)" if chosen else ""
 
 
 def _free_name(path: Path) -> Path:
@@ -309,8 +309,10 @@ def list_from_cli(args) -> int:
         # with the --data-root that was looked in: without it, the advice fetched into the cache, still not found
         elsewhere = f" --data-root {shlex.quote(args.data_root)}" if args.data_root else ""
         hint = "not available for download" if key in UNAVAILABLE else f"srgan data fetch {key}{elsewhere}"
-        # a set with files missing was listed as found, and eval scored what was there
-        lacking = [dest for dest, *_ in manifest(key) if where and not (where.parents[1] / dest).is_file()]
+        # a set with files missing was listed as found, and eval scored what was there; only in folders that are
+        # there (a set in BasicSR's layout, or HR only, is read whole by eval)
+        lacking = [dest for dest, *_ in manifest(key)
+                   if where and (where.parents[1] / dest).parent.is_dir() and not (where.parents[1] / dest).is_file()]
         if lacking:
             missing = True
             print(f"{key:<9} {where} (incomplete: {len(lacking)} of its {len(manifest(key))} files missing, e.g. "

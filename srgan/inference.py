@@ -73,10 +73,26 @@ WALKED_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.PReLU, nn.BatchNor
 GLOBAL_LAYERS = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.MultiheadAttention)
 
 
-def unwalked_parameters(module: nn.Module) -> bool:
-    """Whether some parameter of ``module`` is held outside :data:`WALKED_LAYERS` (so the walk may miss a conv)."""
-    return any(not isinstance(m, WALKED_LAYERS) and any(True for _ in m.parameters(recurse=False))
-               for m in module.modules())
+#: Layers without weights that move no pixel (the walk steps over them) or whose step it knows.
+SHAPE_LAYERS = (nn.PixelShuffle, nn.PixelUnshuffle, nn.Upsample, nn.Identity, nn.Dropout, nn.Dropout2d)
+
+
+def _known(m: nn.Module) -> bool:
+    """A layer the walk accounts for: a weighted one it walks, a shape one, or a pointwise activation."""
+    activation = type(m).__module__ == "torch.nn.modules.activation" and not isinstance(m, GLOBAL_LAYERS)
+    return isinstance(m, WALKED_LAYERS + SHAPE_LAYERS) or activation
+
+
+def walk_may_miss(module: nn.Module) -> bool:
+    """Whether the walk may miss part of ``module``'s receptive field: a leaf layer it does not know (an
+    ``AvgPool2d``), or weights or buffers held by a module of the user's own (``F.conv2d(x, self.weight)``, a fixed
+    blur kernel kept as a buffer)."""
+    for m in module.modules():
+        leaf = not any(True for _ in m.children())
+        holds = any(True for _ in m.parameters(recurse=False)) or any(True for _ in m.buffers(recurse=False))
+        if not _known(m) and (leaf or holds):
+            return True
+    return False
 
 
 def measured_radius(model: nn.Module, scale: int, device: torch.device, dtype: torch.dtype,
@@ -85,8 +101,8 @@ def measured_radius(model: nn.Module, scale: int, device: torch.device, dtype: t
     gradient of the centre pixel's output reaches, on images of 65, 129 and 257 px until one holds it. None when
     none does (global pooling, attention) or no gradient flows (a ``no_grad`` forward, inference-mode weights).
 
-    For modules with :func:`unwalked_parameters`: one that calls ``F.conv2d`` itself got the walk's radius of 0
-    and seams 27 levels off."""
+    For modules the walk may miss part of (:func:`walk_may_miss`): one that calls ``F.conv2d`` itself got the
+    walk's radius of 0 and seams 27 levels off."""
     half = max(32, at_least + 8)
     while half <= max(128, at_least + 8):
         side = 2 * half + 1
@@ -99,8 +115,8 @@ def measured_radius(model: nn.Module, scale: int, device: torch.device, dtype: t
                 out = model(x)
                 centre = out[..., half * scale:(half + 1) * scale, half * scale:(half + 1) * scale]
                 (grad,) = torch.autograd.grad(centre.float().sum(), x)
-        except (RuntimeError, TypeError, ValueError):  # no graph, inference tensors, a model that wants other input
-            return None
+        except Exception:  # noqa: BLE001 - no graph, inference tensors, a model that wants sides of 8k: the probe
+            return None    # must never make a call fail that would work (the caller warns)
         reached = grad.abs().sum(dim=(0, 1)).nonzero()
         distance = int((reached - half).abs().max()) if reached.numel() else 0
         if distance < half:

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .device import precision_name
-from .inference import GLOBAL_LAYERS, FastGenerator, measured_radius, receptive_radius, unwalked_parameters
+from .inference import GLOBAL_LAYERS, FastGenerator, measured_radius, receptive_radius, walk_may_miss
 
 # Working memory per LR pixel of a window, fp32, measured with the x4 16-block generator (bytes):
 # the features stage holds ~4 maps of 64 channels; the upsampling stage peaks at the second upsample conv's
@@ -117,7 +117,7 @@ def memory_budget(device: torch.device) -> int:
 def _callers_level() -> int:
     """``stacklevel`` for a warning at the first caller outside srgan: the user's line, however deep srgan's
     calls go."""
-    package = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep  # not srgan_tools/ beside it
     frame, level = sys._getframe(1), 1
     while frame is not None and frame.f_code.co_filename.startswith(package):
         frame, level = frame.f_back, level + 1
@@ -150,7 +150,7 @@ class Engine:
             self.radius = self._user_radius(model, device, dtype, math.ceil(radius)) + 1
 
     def _user_radius(self, model: nn.Module, device: torch.device, dtype: torch.dtype, walked: int) -> int:
-        """``walked``, or for a user's module that keeps weights outside the layers the walk knows, its measured
+        """``walked``, or for a user's module that the walk may miss part of (:func:`walk_may_miss`), its measured
         radius (:func:`measured_radius`); a warning where no tile can be exact or the radius is unknown."""
         plain = getattr(model, "_orig_mod", model)  # torch.compile'd: the module, not a recompile
         if type(plain).__module__.startswith("srgan."):  # srgan's networks and its peers' are walked exactly
@@ -162,7 +162,7 @@ class Engine:
                           "differs from untiled at the seams; pass tile=0 for the exact output",
                           stacklevel=_callers_level())
             return walked
-        if not unwalked_parameters(plain):
+        if not walk_may_miss(plain):
             return walked
         measured = measured_radius(plain, self.scale, device, dtype, at_least=walked)
         if measured is None:

@@ -55,7 +55,14 @@ def test_save_generator_refuses_what_no_loader_would_read_back(tmp_path):
 
     with pytest.raises(TypeError, match="got WithSkip; a subclass would load back as the plain Generator"):
         save_generator(WithSkip(scale=4, num_blocks=1, channels=8), tmp_path / "m.safetensors")
-    assert type(fast_generator(WithSkip(scale=4, num_blocks=1, channels=8))) is WithSkip  # its own forward runs
+    variant = WithSkip(scale=4, num_blocks=1, channels=8).eval()
+    assert type(fast_generator(variant)) is WithSkip  # its own forward runs, in upscale too
+    import srgan
+
+    x = torch.rand(3, 12, 10)
+    with torch.no_grad():
+        own = variant(x[None])[0]
+    assert (srgan.upscale(x, model=variant, precision="fp32", tile=0) - own).abs().max() < 1e-5
     with torch.no_grad():
         g.tail.bias[0] = float("nan")
     with pytest.raises(CheckpointError, match=r"m.safetensors: weights hold NaN or Inf values \(in tail.bias\)"):

@@ -113,6 +113,8 @@ def test_user_error_is_one_line(capsys):
     err = capsys.readouterr().err
     assert err.startswith("srgan: error: config 'no-such-config' not found") and err.count("\n") == 1
     assert "Traceback" not in err
+    assert main(["train", "--config", "smoke", "zzz=1"]) == 1  # a long one is whole: all 40 keys
+    assert capsys.readouterr().err.endswith("tensorboard, progress\n")
 
 
 def test_an_unexpected_error_whose_first_line_ends_in_a_colon_says_the_next(monkeypatch, capsys):

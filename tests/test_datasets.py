@@ -381,6 +381,10 @@ def test_data_list_says_a_set_is_incomplete(shared_data, tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[0] == (
         f"set5      {tmp_path / 'benchmarks' / 'Set5'} (incomplete: 1 of its 10 files missing, e.g. "
         f"benchmarks/Set5/HR/baby.png; srgan data fetch set5 --data-root {tmp_path})")
+    hr_only = tmp_path / "hr_only"  # no LR folder: eval makes the LR, the set is whole
+    shutil.copytree(shared_data / "benchmarks" / "Set5" / "HR", hr_only / "benchmarks" / "Set5" / "HR")
+    assert main(["data", "list", "--data-root", str(hr_only)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"set5      {hr_only / 'benchmarks' / 'Set5'}"
 
 
 def test_data_list_says_where_it_looked(tmp_path, capsys):

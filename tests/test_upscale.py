@@ -103,6 +103,19 @@ class _WideFunctionalConv(_FunctionalConv):
         return torch.sigmoid(F.pixel_shuffle(F.conv2d(y, self.weight, padding=7)[:, :12], 2))
 
 
+class _BufferBlur(nn.Module):
+    """A conv, then a fixed 15x15 blur kept as a buffer, and an AvgPool2d: nothing the walk sees but the conv."""
+    scale = 1
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.pool = nn.Conv2d(3, 3, 3, padding=1), nn.AvgPool2d(5, 1, 2)
+        self.register_buffer("kernel", torch.ones(3, 1, 15, 15) / 225)
+
+    def forward(self, x):
+        return torch.sigmoid(self.pool(F.conv2d(self.conv(x), self.kernel, padding=7, groups=3)))
+
+
 class _NoGradConv(_FunctionalConv):
     """A forward under no_grad: no gradient to measure with."""
 
@@ -134,6 +147,7 @@ def test_a_users_module_is_tiled_exactly_or_warned_about():
     with torch.inference_mode():
         assert prepare(module, device="cpu", precision="fp32").radius == 7 + 1
     assert prepare(_WideFunctionalConv().eval(), device="cpu", precision="fp32").radius == 42 + 1
+    assert prepare(_BufferBlur().eval(), device="cpu", precision="fp32").radius == 1 + 7 + 2 + 1  # walked: 1 + 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the small-tile advice
         tiled = srgan.upscale(x, model=module, precision="fp32", tile=16)

@@ -277,10 +277,28 @@ def refused_before_work(src: Path, dest: Path, final_scale: float, model_scale: 
     return problem and f"{dest}: {problem}"
 
 
+def unfit_warning(existing: list[tuple[Path, Path]], outscale: float | None, model: str,
+                  kept_by: str = "--skip-existing") -> str | None:
+    """The one warning for the outputs ``--skip-existing`` keeps that this run would not write
+    (:func:`unfit_outputs`), or None. A rerun with another ``-s``, or over a file another tool left empty, kept
+    them without a word (a video's frames came in two sizes). The shipped models and bicubic are x4; another
+    model's scale is not known before it is loaded, so only its unreadable outputs are found."""
+    from .shipped import NAMES
+
+    ratio = outscale or (4 if model in (*NAMES, "bicubic") else None)
+    unfit = unfit_outputs(existing, ratio)
+    if not unfit:
+        return None
+    more = f" and {len(unfit) - 1} more" if len(unfit) > 1 else ""
+    return (f"{len(unfit)} existing output(s) kept by {kept_by} are not what this run writes: {unfit[0]}{more}; "
+            "delete them, or pass --overwrite")
+
+
 def unfit_outputs(pairs: list[tuple[Path, Path]], ratio: float | None) -> list[str]:
-    """Existing outputs that ``--skip-existing`` keeps but this run would not have written: unreadable (empty,
-    cut short by another tool) or, when the run's output/input ``ratio`` is known, of another size (an earlier run
-    with another ``-s``). Headers only; an input that cannot be read is left to the next run."""
+    """Existing outputs that ``--skip-existing`` keeps but this run would not have written: empty or without a
+    readable header (a file cut short after its header is not found: that would take decoding every one) or,
+    when the run's output/input ``ratio`` is known, of another size (an earlier run with another ``-s``). Headers
+    only; an input that cannot be read is left to the next run."""
     from .images import ImageError, read_size
 
     unfit = []
@@ -288,7 +306,7 @@ def unfit_outputs(pairs: list[tuple[Path, Path]], ratio: float | None) -> list[s
         try:
             out = read_size(dest)
         except ImageError:
-            unfit.append(f"{dest} (unreadable)")
+            unfit.append(f"{dest} (empty or unreadable)")
             continue
         if ratio is None:
             continue

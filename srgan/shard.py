@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
 from typing import Callable
 
@@ -35,7 +36,7 @@ def sharded(upscale_from_cli: Callable[[argparse.Namespace], int], args: argpars
     if not launched_by_torchrun():
         return upscale_from_cli(args)
     from .imagefind import passed_over_note
-    from .outputs import drop_earlier_outputs, lookalike_warning, plan_outputs
+    from .outputs import drop_earlier_outputs, lookalike_warning, plan_outputs, unfit_warning
 
     if not dist.is_initialized():
         # The summary waits for the slowest rank, which can be hours behind on an uneven folder.
@@ -48,6 +49,10 @@ def sharded(upscale_from_cli: Callable[[argparse.Namespace], int], args: argpars
     drop_earlier_outputs(plan)  # as each rank's upscale_from_cli does: left out, not failed
     for warning in (lookalike_warning(plan), passed_over_note(plan.others)):
         if info.is_main and warning:
+            print(f"srgan: warning: {printable(warning)}", file=sys.stderr)
+    if info.is_main and not args.overwrite:  # each rank's upscale_from_cli sees only what is left to do
+        kept = [(src, dest) for src, dest in plan.pairs if os.path.lexists(dest)]
+        if kept and (warning := unfit_warning(kept, args.outscale, args.model, "a torchrun rerun")):
             print(f"srgan: warning: {printable(warning)}", file=sys.stderr)
     share = plan.pairs[info.rank::info.world_size]
     todo = [(src, dest) for src, dest in share if args.overwrite or not dest.exists()]

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .images import IMAGE_EXTENSIONS, printable
-from .shipped import DEFAULT_MODEL, NAMES as SHIPPED
+from .shipped import DEFAULT_MODEL
 
 
 def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
@@ -100,7 +100,7 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     from .images import DEFAULT_MAX_PIXELS, extra_frames, read_size
     from .imagewrite import check_writable_dir, format_losses
     from .outputs import (drop_earlier_outputs, lookalike_warning, missing_folders, plan_outputs, refused_before_work,
-                          remove_if_empty, unfit_outputs)
+                          remove_if_empty, unfit_warning)
     from .progress import closing_line, show_progress, tile_advice, tile_bar
     from .pipeline import one_thread, upscale_files, write_output
     from .shard import mine
@@ -152,13 +152,8 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if existing and not args.quiet:
         print(f"srgan: {len(existing)} output(s) already exist; skipped (--skip-existing)", file=sys.stderr)
-    # A rerun with another -s, or a file another tool cut short, was kept without a word (a video's frames then
-    # came in two sizes). The shipped models and bicubic are x4; another model's scale is not known yet.
-    ratio = args.outscale or (4 if args.model in (*SHIPPED, "bicubic") else None)
-    if unfit := unfit_outputs(existing, ratio):
-        more = f" and {len(unfit) - 1} more" if len(unfit) > 1 else ""
-        print(f"srgan: warning: {len(unfit)} existing output(s) kept by --skip-existing are not what this run "
-              f"writes: {printable(unfit[0])}{more}; delete them, or pass --overwrite", file=sys.stderr)
+    if existing and (warning := unfit_warning(existing, args.outscale, args.model)):  # torchrun: srgan.shard's
+        print(f"srgan: warning: {printable(warning)}", file=sys.stderr)
     written: list[tuple[Path, tuple[int, int]]] = []
     try:
         if not todo:

@@ -49,16 +49,22 @@ def test_two_ranks_do_each_file_once_and_resume(tmp_path):
     for name in names:
         assert np.array_equal(np.asarray(Image.open(out / name)), np.asarray(Image.open(single / name))), name
 
-    # Interrupted run: two outputs missing. The rerun writes those two and leaves the others untouched.
+    # Interrupted run: two outputs missing. The rerun writes those two and leaves the others untouched; one that
+    # another tool left empty is kept, and said once (each rank saw only what was left to do: nothing was said)
     (out / "1.png").unlink()
     (out / "sub" / "5.png").unlink()
+    (out / "0.png").write_bytes(b"")
     stamps = {name: (out / name).stat().st_mtime_ns for name in names if (out / name).exists()}
     result = torchrun_upscale(src, "-o", out, "--model", weights)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "6 image(s)" not in summary(result)
     assert "2 image(s) written, 4 already done (skipped), 0 failed" in summary(result)
+    assert result.stderr.count(f"srgan: warning: 1 existing output(s) kept by a torchrun rerun are not what this run "
+                               f"writes: {out / '0.png'} (empty or unreadable)") == 1, result.stderr[-3000:]
     assert {name: (out / name).stat().st_mtime_ns for name in stamps} == stamps
     assert all((out / name).exists() for name in names)
+    (out / "0.png").unlink()  # for the runs below: written again
+    assert torchrun_upscale(src, "-o", out, "--model", weights).returncode == 0
 
     # A broken file fails its rank; every rank exits non-zero and rank 0 counts it.
     (src / "broken.png").write_bytes(b"not a png")

@@ -146,7 +146,7 @@ def test_skip_existing_says_which_kept_outputs_this_run_would_not_write(weights,
     code, _out, err = _run(capsys, *_up(weights, tmp_path / "frames", "-o", tmp_path / "up", "--skip-existing",
                                         "--quiet"))  # the model's scale unknown: only the unreadable one
     assert code == 0 and f"1 existing output(s) kept by --skip-existing are not what this run writes: " \
-                         f"{up / '000001.png'} (unreadable);" in err
+                         f"{up / '000001.png'} (empty or unreadable);" in err
 
 
 def test_skip_existing_goes_on_where_a_stopped_run_stopped(weights, tmp_path, capsys):

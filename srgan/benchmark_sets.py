@@ -36,7 +36,7 @@ def lr_folder_names(scale: int) -> tuple[str, ...]:
 
 def _names_low_res(folder_name: str) -> bool:
     """``LR``, ``LR_bicubic_x4``, ``LRbicx4``, ``DIV2K_valid_LR_bicubic``, ``lq``: a word LR or LQ in the name."""
-    words = re.split(r"[_\-]+", folder_name.lower())  # not at spaces: "2019 LR exports" is Lightroom's
+    words = re.split(r"[_\-.]+", folder_name.lower())  # not at spaces: "2019 LR exports" is Lightroom's
     return any(word in ("lr", "lq") or word.startswith("lrbic") for word in words)
 
 
@@ -99,11 +99,12 @@ def _locate(folder: Path, scale: int) -> tuple[Path, str, Path | None, bool]:
         hr_dir, name, parent = folder, real.parent.name, real.parent
     else:
         # Set5/LR_bicubic_x4, BasicSR's LRbicx4, DIV2K's DIV2K_valid_LR_bicubic/X4: LR images were scored as HR
-        low_res = real if _names_low_res(real.name) else real.parent if (
-            re.fullmatch(r"x\d+", real.name.lower()) and _names_low_res(real.parent.name)) else None
-        if low_res is not None:
+        if _names_low_res(real.name):
             raise ValueError(f"{folder}: a low-resolution folder, not a set's HR images; pass the set's folder "
-                             f"({low_res.parent}) or its HR images' folder")
+                             f"({real.parent}) or its HR images' folder")
+        if re.fullmatch(r"x\d+", real.name.lower()) and _names_low_res(real.parent.name):
+            raise ValueError(f"{folder}: a low-resolution folder, not a set's HR images; pass the folder of its HR "
+                             "images (DIV2K's DIV2K_valid_HR): their LR is then made from them, by MATLAB bicubic")
         _refuse_folder_of_sets(folder)
         hr_dir, name, parent = folder, real.name, folder
     lr_dir = next((parent / n for n in lr_folder_names(scale) if (parent / n).is_dir()), None)

@@ -202,8 +202,8 @@ KEY_HELP = {
     "vgg_weights": "torchvision's vgg19-dcbb9e9d.pth for the vgg losses (else env, cache, download)",
     "vgg_weight": "weight of the VGG content loss",
     "vgg_feature_scale": "scale of the VGG features before their MSE (1: plain torchvision features)",
-    "adversarial_weight": "weight of the adversarial loss (paper: 1e-3; 0: G trains on the content loss alone, as an "
-                          "mse fine-tune would, while D still trains)",
+    "adversarial_weight": "weight of the adversarial loss (paper: 1e-3; 0: G's loss has no adversarial term, so D, "
+                          "which still trains, does not steer G)",
     "grid_weight": "gan phase: weight of the loss against the sub-pixel grid (0: the paper's loss; docs/TRAINING.md)",
     "label_smoothing": "one-sided label smoothing of the discriminator's real labels",
     "device": "auto | cpu | cuda | cuda:N | mps",

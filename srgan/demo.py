@@ -72,6 +72,7 @@ def _new_run_folder(root: Path) -> Path:
 def run_demo(out_root: str | Path = "srgan-demo", device: str = "auto") -> Path:
     from .device import resolve_device
     from .imagewrite import check_writable_dir
+    from .outputs import missing_folders, remove_if_empty
 
     dev = resolve_device(device)
     weights = {name: weights_file(name) for name in NAMES}
@@ -83,12 +84,12 @@ def run_demo(out_root: str | Path = "srgan-demo", device: str = "auto") -> Path:
         raise ValueError(f"{out_root}: {problem}")
     if Path(out_root).exists() and not Path(out_root).is_dir():
         raise NotADirectoryError(f"{out_root}: is a file; -o takes the folder the demo's outputs go in")
+    made = missing_folders([Path(out_root)])
     run = _new_run_folder(check_writable_dir(out_root))  # a bad -o is one line, before any work
     try:
         _fill(run, weights, dev)
-    except BaseException:  # Ctrl-C a few seconds in left an empty dated folder
-        if run.is_dir() and not any(run.iterdir()):
-            run.rmdir()
+    except BaseException:  # Ctrl-C a few seconds in left an empty dated folder (and the -o folder it made)
+        remove_if_empty([run, *made])
         raise
     return run
 

@@ -105,9 +105,10 @@ def plan_outputs(inputs: list[str], output: str, ext: str | None = None, suffix:
         plan.folder = out.parent
         return _refuse_inputs_as_outputs(plan, found)
 
+    given_ext = ext
     ext = ".png" if ext is None else ext if ext.startswith(".") or ext == "keep" else "." + ext
     if ext != "keep" and ext.lower() not in IMAGE_EXTENSIONS:
-        raise ValueError(f"--ext must be one of {', '.join(IMAGE_EXTENSIONS)} or 'keep', got {ext!r}")
+        raise ValueError(f"--ext must be one of {', '.join(IMAGE_EXTENSIONS)} or 'keep', got {given_ext!r}")
     plan.folder = out
     if not suffix and out.is_dir():
         beside = next((src for src, _root in found if os.path.samefile(src.parent, out)), None)

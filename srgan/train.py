@@ -264,8 +264,10 @@ def _evaluate(trainer: Trainer, val_set, eval_sets, dataset, log: RunLog, step: 
     try:
         g.eval()
         results = {"val": validate(g, val_set, scale, trainer.device)} if val_set is not None else {}
-        for name, scores in (evaluate(g, eval_sets, scale, trainer.device, "fp32") if eval_sets else {}).items():
-            results[unique_key(name, results)] = scores  # an eval set called val replaced the validation scores
+        # "val" is the split's, with or without one: an eval set called val replaced its scores, or passed for them
+        evaluated = evaluate(g, eval_sets, scale, trainer.device, "fp32").values() if eval_sets else ()
+        for bench, scores in zip(eval_sets, evaluated):
+            results[unique_key(bench.name, {"val": None, **results})] = scores
         if results:
             log.eval_results(step, results)
         if eval_sets:

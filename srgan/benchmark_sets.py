@@ -101,7 +101,7 @@ def _locate(folder: Path, scale: int) -> tuple[Path, str, Path | None, bool]:
         # Set5/LR_bicubic_x4, BasicSR's LRbicx4, DIV2K's DIV2K_valid_LR_bicubic/X4: LR images were scored as HR
         if _names_low_res(real.name):
             raise ValueError(f"{folder}: a low-resolution folder, not a set's HR images; pass the set's folder "
-                             f"({real.parent}) or its HR images' folder")
+                             f"({folder.absolute().parent}) or its HR images' folder")  # as named, links too
         if re.fullmatch(r"x\d+", real.name.lower()) and _names_low_res(real.parent.name):
             raise ValueError(f"{folder}: a low-resolution folder, not a set's HR images; pass the folder of its HR "
                              "images (DIV2K's DIV2K_valid_HR): their LR is then made from them, by MATLAB bicubic")

@@ -56,6 +56,11 @@ def receptive_radius(module: nn.Module, start_scale: float = 1.0) -> tuple[float
             k = max(layer.kernel_size)
             radius += (k - 1) / 2 / scale
             scale *= max(layer.stride)
+        elif isinstance(layer, (nn.AvgPool2d, nn.MaxPool2d)):
+            k, stride = _pair(layer.kernel_size)[0], _pair(layer.stride or layer.kernel_size)[0]
+            d = _pair(getattr(layer, "dilation", 1))[0]
+            radius += d * (k - 1) / 2 / scale
+            scale /= stride
         elif isinstance(layer, nn.PixelShuffle):
             scale *= layer.upscale_factor
         elif isinstance(layer, nn.Upsample) and layer.scale_factor:
@@ -65,10 +70,14 @@ def receptive_radius(module: nn.Module, start_scale: float = 1.0) -> tuple[float
     return radius, scale / start_scale
 
 
+def _pair(value) -> tuple[int, int]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
 #: Layers whose effect on the receptive field the walk knows (or that have none). A parameter held by any other
 #: module is used by that module's own code, ``F.conv2d(x, self.weight)`` say, which no walk sees.
-WALKED_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.PReLU, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm,
-                 nn.InstanceNorm2d)
+WALKED_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.AvgPool2d, nn.MaxPool2d, nn.Linear, nn.PReLU, nn.BatchNorm2d,
+                 nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2d)
 #: Layers after which each output pixel depends on the whole image: no tile is exact.
 GLOBAL_LAYERS = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.MultiheadAttention)
 
@@ -84,13 +93,14 @@ def _known(m: nn.Module) -> bool:
 
 
 def walk_may_miss(module: nn.Module) -> bool:
-    """Whether the walk may miss part of ``module``'s receptive field: a leaf layer it does not know (an
-    ``AvgPool2d``), or weights or buffers held by a module of the user's own (``F.conv2d(x, self.weight)``, a fixed
-    blur kernel kept as a buffer)."""
+    """Whether the walk may miss part of ``module``'s receptive field: a torch layer it does not know (a
+    ``Conv1d``, ``Fold``), or weights or buffers held by a module of the user's own (``F.conv2d(x, self.weight)``,
+    a fixed blur kernel kept as a buffer). A weightless module of the user's own is taken as it is: measuring runs
+    its forward, whatever else that does."""
     for m in module.modules():
-        leaf = not any(True for _ in m.children())
+        torch_leaf = type(m).__module__.startswith("torch.nn.") and not any(True for _ in m.children())
         holds = any(True for _ in m.parameters(recurse=False)) or any(True for _ in m.buffers(recurse=False))
-        if not _known(m) and (leaf or holds):
+        if not _known(m) and (torch_leaf or holds):
             return True
     return False
 

@@ -258,9 +258,10 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
     ``model`` is a name, a path, an ``nn.Module`` or an :class:`~srgan.tiling.Engine` from :func:`prepare`
     (reuse one for many images). ``tile``: LR tile size, 'auto' or 0 (no tiling); tiling is exact: each tile
     carries the network's receptive radius of context, found from its layers. A module of your own that keeps
-    weights or buffers outside them (``F.conv2d(x, self.weight)``) has it measured once (its forward runs); a ``radius`` attribute (LR pixels)
-    is taken at its word; an adaptive pooling or attention layer (each output pixel depends on the whole image)
-    gets a warning: pass tile=0 for it. A global op written as code (``x.mean((2, 3))``) is not seen.
+    weights or buffers outside them (``F.conv2d(x, self.weight)``) has it measured once (its forward runs); a
+    ``radius`` attribute (LR pixels) is taken at its word; an adaptive pooling or attention layer (each output
+    pixel depends on the whole image) gets a warning: pass tile=0 for it. A global op written as code
+    (``x.mean((2, 3))``) is not seen.
     ``back_project``: pull the output's low frequencies back to the input's (:mod:`srgan.backproject`); an
     engine has it or not from :func:`prepare`, and one without it refuses ``back_project=True``.
     """

@@ -325,18 +325,23 @@ def load_config(name: str | Path | None = None, overrides: list[str] | tuple[str
         _coerce(key, value, hints[key], f"override {item!r}")
     config = TrainConfig.from_dict({**(stored or {}), **from_file, **dict(parsed)}, source=source)
     chosen = set(from_file) | {key for key, _value in parsed}  # set on purpose, unlike every key a checkpoint keeps
-    ignored = [key for key in GAN_ONLY if key in chosen]
-    if config.phase == "mse" and ignored:  # set on purpose and silently without effect is worse than an error
-        raise ConfigError(f"config {', '.join(repr(k) for k in ignored)}: only the gan phase uses "
-                          f"{'it' if len(ignored) == 1 else 'them'}, and phase is 'mse'; remove "
-                          f"{'it' if len(ignored) == 1 else 'them'} or set phase=gan")
-    # The same for the VGG keys, on the command line (a VGG ablation that forgot content_loss=vgg54 made N identical
-    # runs), and in a file that itself asks for mse (a vgg54 file's own keys stand when a line switches it to mse).
+    # Set on purpose and silently without effect is worse than an error.
+    if config.phase == "mse":
+        _refuse_unused([key for key in GAN_ONLY if key in chosen], "the gan phase uses", "phase is 'mse'",
+                       "phase=gan")
+    # The VGG keys: on the command line (a VGG ablation that forgot content_loss=vgg54 made N identical runs), and
+    # in a file that itself asks for mse (a vgg54 file's own keys stand when a line switches it to mse).
     vgg_set = {key for key, _value in parsed} | (set(from_file) if from_file.get("content_loss", "mse") == "mse"
                                                   else set())
-    ignored = [key for key in VGG_ONLY if key in vgg_set]
-    if config.content_loss == "mse" and ignored:
-        raise ConfigError(f"config {', '.join(repr(k) for k in ignored)}: only the VGG content losses use "
-                          f"{'it' if len(ignored) == 1 else 'them'}, and content_loss is 'mse'; remove "
-                          f"{'it' if len(ignored) == 1 else 'them'} or set content_loss=vgg54 (or vgg22)")
+    if config.content_loss == "mse":
+        _refuse_unused([key for key in VGG_ONLY if key in vgg_set], "the VGG content losses use",
+                       "content_loss is 'mse'", "content_loss=vgg54 (or vgg22)")
     return config
+
+
+def _refuse_unused(keys: list[str], used_by: str, because: str, remedy: str) -> None:
+    """ConfigError for ``keys`` set where nothing uses them: "only <used_by> it, and <because>; ..."."""
+    if keys:
+        it = "it" if len(keys) == 1 else "them"
+        raise ConfigError(f"config {', '.join(repr(k) for k in keys)}: only {used_by} {it}, and {because}; remove "
+                          f"{it} or set {remedy}")

@@ -311,11 +311,12 @@ def list_from_cli(args) -> int:
         hint = "not available for download" if key in UNAVAILABLE else f"srgan data fetch {key}{elsewhere}"
         # a set with files missing was listed as found, and eval scored what was there; only in folders that are
         # there (a set in BasicSR's layout, or HR only, is read whole by eval)
-        lacking = [dest for dest, *_ in manifest(key)
-                   if where and (where.parents[1] / dest).parent.is_dir() and not (where.parents[1] / dest).is_file()]
+        rows = manifest(key) if where else []
+        lacking = [dest for dest, *_ in rows
+                   if (where.parents[1] / dest).parent.is_dir() and not (where.parents[1] / dest).is_file()]
         if lacking:
             missing = True
-            print(f"{key:<9} {where} (incomplete: {len(lacking)} of its {len(manifest(key))} files missing, e.g. "
+            print(f"{key:<9} {where} (incomplete: {len(lacking)} of its {len(rows)} files missing, e.g. "
                   f"{lacking[0]}; {hint})")
         else:
             print(f"{key:<9} {where if where else f'not found ({hint})'}")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .images import IMAGE_EXTENSIONS, ImageNotFoundError
+from .outputs import first_and_more
 
 #: Image formats that folder scans pass over: srgan cannot read some (HEIC without a plugin, camera raw), and the
 #: rest are animations, icons or formats Pillow reads but photos rarely come in. Finding them is worth a line.
@@ -23,8 +24,7 @@ def passed_over_note(others: list[Path]) -> str | None:
     """The one line for the files :func:`find_images` passed over (its ``others``), or None."""
     if not others:
         return None
-    more = f" and {len(others) - 1} more" if len(others) > 1 else ""
-    return (f"left out {len(others)} file(s) in formats that folders are not scanned for: {others[0]}{more}; "
+    return (f"left out {len(others)} file(s) in formats that folders are not scanned for: {first_and_more(others)}; "
             f"convert them to .png to use them (scanned: {', '.join(IMAGE_EXTENSIONS)})")
 
 

@@ -199,13 +199,17 @@ def drop_earlier_outputs(plan: Plan) -> None:
     plan.pairs = kept
 
 
+def first_and_more(items: list) -> str:
+    """``a`` or ``a and 4 more``: a warning that names one of many things and counts the rest."""
+    return f"{items[0]}" + (f" and {len(items) - 1} more" if len(items) > 1 else "")
+
+
 def lookalike_warning(plan: Plan) -> str | None:
     """The one warning line for :attr:`Plan.lookalikes`, or None."""
     if not plan.lookalikes:
         return None
-    more = f" and {len(plan.lookalikes) - 1} more" if len(plan.lookalikes) > 1 else ""
     return (f"left out {len(plan.lookalikes)} file(s) that look like earlier outputs of other inputs: "
-            f"{plan.lookalikes[0]}{more}; name a file to upscale it")
+            f"{first_and_more(plan.lookalikes)}; name a file to upscale it")
 
 
 def _upscaled_from(src: Path, sizes: dict, by_stem: dict) -> Path | None:
@@ -290,9 +294,8 @@ def unfit_warning(existing: list[tuple[Path, Path]], outscale: float | None, mod
     unfit = unfit_outputs(existing, ratio)
     if not unfit:
         return None
-    more = f" and {len(unfit) - 1} more" if len(unfit) > 1 else ""
-    return (f"{len(unfit)} existing output(s) kept by {kept_by} are not what this run writes: {unfit[0]}{more}; "
-            "delete them, or pass --overwrite")
+    return (f"{len(unfit)} existing output(s) kept by {kept_by} are not what this run writes: "
+            f"{first_and_more(unfit)}; delete them, or pass --overwrite")
 
 
 def unfit_outputs(pairs: list[tuple[Path, Path]], ratio: float | None) -> list[str]:

@@ -62,8 +62,8 @@ def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
                    help="pass over inputs whose output exists, without an error: a stopped run (a folder of video "
                         "frames) goes on where it stopped. Outputs are written whole or not at all")
     p.add_argument("--png-level", type=int, default=1, choices=range(10), metavar="0-9",
-                   help="PNG zlib level: 1 encodes ~4.7x faster than 6 for ~4%% more bytes on a 1920x1280 SR photo, 0 "
-                        "stores uncompressed (~30%% more), 9 is smallest and slowest")
+                   help="PNG zlib level: 1 encodes ~8x faster than 6 for ~19%% more bytes on a 2400x1600 SR photo, "
+                        "0 stores (2.4x the bytes), 9 is smallest and slowest (benchmarks/png_level.py)")
     p.add_argument("--ext", default=None,
                    help=f"output format when OUT is a folder: {', '.join(IMAGE_EXTENSIONS)} or 'keep' "
                         "(the input's); default .png")

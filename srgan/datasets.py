@@ -4,7 +4,7 @@ A *data root* has the layout of the project's shared data: ``benchmarks/<Set>/{H
 ``train/<Set>/``. Roots are searched in this order:
 
 1. ``--data-root DIR`` (when given, the only one searched, so a typo cannot fall through to other data);
-2. ``$SRGAN_DATA``;
+2. ``$SRGAN_DATA`` (an error when it is set and not a folder: a typo must not fall through either);
 3. ``../shared/data`` beside a source checkout (the development layout the tests use);
 4. the user cache, ``data/`` in srgan's cache folder (:func:`default_cache_dir`: ``$SRGAN_CACHE_DIR``, else
    ``$XDG_CACHE_HOME/srgan``, else ``~/.cache/srgan``), where ``srgan data fetch`` downloads.
@@ -46,8 +46,13 @@ def data_roots(data_root: str | os.PathLike | None = None) -> list[Path]:
     """The data roots to search, in order (see the module docstring)."""
     if data_root:
         return [Path(data_root).expanduser()]
-    roots = [Path(os.environ["SRGAN_DATA"]).expanduser()] if os.environ.get("SRGAN_DATA") else []
-    roots += [p for p in (_checkout_data(),) if p is not None] + [cache_root()]
+    roots = [p for p in (_checkout_data(),) if p is not None] + [cache_root()]
+    if os.environ.get("SRGAN_DATA"):
+        env = Path(os.environ["SRGAN_DATA"]).expanduser()
+        if not env.is_dir():  # a typo fell through to the next root without a word, scoring other data
+            raise NotADirectoryError(f"$SRGAN_DATA={os.environ['SRGAN_DATA']}: no such folder (unset it to search "
+                                     f"{', '.join(map(str, roots))})")
+        roots.insert(0, env)
     return list(dict.fromkeys(roots))
 
 

@@ -41,6 +41,17 @@ def test_names_resolve_in_root_order(no_roots, monkeypatch):
     assert data_roots(explicit) == [explicit]  # --data-root alone: a typo cannot fall through
 
 
+def test_a_mistyped_srgan_data_is_an_error_not_a_fall_through(no_roots, monkeypatch, capsys):
+    (cache_root() / "benchmarks" / "Set5" / "HR").mkdir(parents=True)
+    monkeypatch.setenv("SRGAN_DATA", str(no_roots / "typo"))  # Set5 was found in the cache without a word
+    with pytest.raises(NotADirectoryError, match=rf"^\$SRGAN_DATA={no_roots / 'typo'}: no such folder \(unset it to "
+                                                 rf"search {cache_root()}\)$"):
+        resolve_benchmark("Set5")
+    assert main(["data", "list"]) == 1
+    assert capsys.readouterr().err == f"srgan: error: $SRGAN_DATA={no_roots / 'typo'}: no such folder (unset it to " \
+                                      f"search {cache_root()})\n"
+
+
 def test_a_folder_is_taken_as_given(no_roots):
     folder = no_roots / "Set5"
     folder.mkdir()

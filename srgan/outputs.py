@@ -298,11 +298,29 @@ def unfit_warning(existing: list[tuple[Path, Path]], outscale: float | None, mod
             f"{first_and_more(unfit)}; delete them, or pass --overwrite")
 
 
+#: The last bytes of a whole PNG (its IEND chunk) and JPEG (the end-of-image marker), as srgan writes them.
+FILE_ENDS = {".png": b"\0\0\0\0IEND\xaeB`\x82", ".jpg": b"\xff\xd9", ".jpeg": b"\xff\xd9", ".jfif": b"\xff\xd9"}
+
+
+def _cut_short(path: Path) -> bool:
+    """Whether a PNG or JPEG lacks its last bytes: a copy or download stopped after the header. Other formats
+    are not checked."""
+    end = FILE_ENDS.get(path.suffix.lower())
+    if end is None:
+        return False
+    try:
+        with open(path, "rb") as file:
+            file.seek(-len(end), os.SEEK_END)
+            return file.read() != end
+    except OSError:  # shorter than the marker: its header was read, so this is not reached
+        return True
+
+
 def unfit_outputs(pairs: list[tuple[Path, Path]], ratio: float | None) -> list[str]:
-    """Existing outputs that ``--skip-existing`` keeps but this run would not have written: empty or without a
-    readable header (a file cut short after its header is not found: that would take decoding every one) or,
-    when the run's output/input ``ratio`` is known, of another size (an earlier run with another ``-s``). Headers
-    only; an input that cannot be read is left to the next run."""
+    """Existing outputs that ``--skip-existing`` keeps but this run would not have written: empty, without a
+    readable header, a PNG or JPEG without its last bytes (cut short after its header) or, when the run's
+    output/input ``ratio`` is known, of another size (an earlier run with another ``-s``). Headers and file ends
+    only, not decoding; an input that cannot be read is left to the next run."""
     from .images import ImageError, read_size
 
     unfit = []
@@ -311,6 +329,9 @@ def unfit_outputs(pairs: list[tuple[Path, Path]], ratio: float | None) -> list[s
             out = read_size(dest)
         except ImageError:
             unfit.append(f"{dest} (empty or unreadable)")
+            continue
+        if _cut_short(dest):  # the header alone was read: a frame copied halfway was kept as done
+            unfit.append(f"{dest} (cut short)")
             continue
         if ratio is None:
             continue

@@ -15,6 +15,7 @@ from srgan.checkpoint import save_generator
 from srgan.cli import main
 from srgan.imagewrite import write_image
 from srgan.models import Generator
+from srgan.outputs import unfit_outputs
 from srgan.upscaling import upscale_file
 
 
@@ -147,6 +148,15 @@ def test_skip_existing_says_which_kept_outputs_this_run_would_not_write(weights,
                                         "--quiet"))  # the model's scale unknown: only the unreadable one
     assert code == 0 and f"1 existing output(s) kept by --skip-existing are not what this run writes: " \
                          f"{up / '000001.png'} (empty or unreadable);" in err
+    # a copy stopped after the header: its size read right, and it was kept as done
+    pairs = [(tmp_path / "frames" / f"{name}.png", up / f"{name}{ext}") for name, ext in (("000000", ".png"),
+                                                                                           ("000002", ".jpg"))]
+    for src, dest in pairs:
+        _run(capsys, *_up(weights, src, "-o", dest, "--overwrite"))
+    assert unfit_outputs(pairs, 4) == []
+    for _src, dest in pairs:
+        dest.write_bytes(dest.read_bytes()[:-20])
+    assert unfit_outputs(pairs, 4) == [f"{up / '000000.png'} (cut short)", f"{up / '000002.jpg'} (cut short)"]
 
 
 def test_skip_existing_goes_on_where_a_stopped_run_stopped(weights, tmp_path, capsys):

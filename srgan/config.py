@@ -32,7 +32,8 @@ class ConfigError(ValueError):
 
 
 #: The smallest LR training patch: below it the 9x9 convolutions see mostly their own zero padding (srgan.upscale
-#: edge-pads images under MIN_SIDE = 4 px for the same reason). Checked by srgan.train for new runs only.
+#: edge-pads images under MIN_SIDE = 4 px for the same reason). Checked by srgan.train, not TrainConfig.validate, so
+#: that a checkpoint saved with less still loads; resuming one takes a ``crop_size=`` override.
 MIN_LR_CROP = 4
 #: The largest batch_size: a billion built its list of sample indices before the first step, took all 24 GB of a
 #: machine and did not stop on SIGTERM. The paper's is 16; batches over a few thousand patches run out of memory.

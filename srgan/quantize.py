@@ -217,8 +217,9 @@ def refine(model: QuantGenerator, teacher: nn.Module, x: torch.Tensor, factors=(
 
 
 def from_generator(generator: Generator) -> QuantGenerator:
-    """An uncalibrated QuantGenerator with ``generator``'s weights (BN folded, polyphase tail)."""
-    model = QuantGenerator(FastGenerator(generator.float().eval()))
+    """An uncalibrated QuantGenerator with ``generator``'s weights (BN folded, polyphase tail); ``generator`` is
+    left as it was (a copy is put in fp32 eval mode: a model being trained was switched to eval in place)."""
+    model = QuantGenerator(FastGenerator(copy.deepcopy(generator).float().eval()))
     model.quantized[list(FLOAT_CONVS)] = False
     return model
 
@@ -301,11 +302,12 @@ def load_int8(path: str | os.PathLike) -> QuantGenerator:
 def int8_model(model, seven_bit: bool = False) -> QuantGenerator:
     """The int8 model for a ``--model`` value: ``srresnet`` (the shipped int8 weights, also the default), an int8
     weights file, or a QuantGenerator; anything else is refused with how to make int8 weights for it.
-    ``seven_bit``: :func:`seven_bit_weights` of it (a copy), for CPUs without int8 dot-product units."""
+    ``seven_bit``: :func:`seven_bit_weights` of it, for CPUs without int8 dot-product units. A QuantGenerator
+    passed in is copied, not changed."""
     from .shipped import weights_file
 
     if isinstance(model, QuantGenerator):
-        quant = model
+        quant = copy.deepcopy(model)  # the caller's stays as it was (.eval() here and .float() in the engine)
     elif isinstance(model, (str, os.PathLike)) and str(model) == "srresnet":
         quant = load_int8(weights_file("srresnet_int8"))
     elif isinstance(model, (str, os.PathLike)) and is_int8_file(Path(model).expanduser()):

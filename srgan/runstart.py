@@ -81,11 +81,11 @@ def check_config(config: TrainConfig):
     batch split); returns the validation set (``val_data``) or None, and the eval sets (``eval_data``)."""
     if not config.train_data:
         raise ConfigError("config 'train_data': no training folders; pass train_data=FOLDER (or a list)")
-    if config.eval_data and not config.eval_every:  # it was never scored, without a word (checked here, not in
-        # TrainConfig.validate: a checkpoint's saved config from before this check must still load)
+    # These checks are here, not in TrainConfig.validate, so that a checkpoint saved before them still loads (eval,
+    # upscale, init_from); a resume of one is refused here and goes on with the override the message names.
+    if config.eval_data and not config.eval_every:  # it was never scored, without a word
         raise ConfigError("config 'eval_data': is scored every eval_every steps, and eval_every is 0 (never); set "
                           "eval_every=N, or eval_data=[] to report on none")
-    # Here, not in TrainConfig.validate: a run saved before these bounds must still resume.
     if config.crop_size < MIN_LR_CROP * config.scale:  # 4x4 at x4 trained on 1x1 LR patches
         raise ConfigError(f"config 'crop_size': LR patches must be at least {MIN_LR_CROP} px: crop_size >= "
                           f"{MIN_LR_CROP * config.scale} at scale {config.scale} (got {config.crop_size})")

@@ -29,6 +29,16 @@ def test_unquantized_it_is_the_fast_generator(saved_small_generator):
         assert (q(x) - g(x)).abs().max().item() <= 1e-5
 
 
+def test_the_callers_model_is_left_as_it_was(calibrated):
+    """from_generator put a model being trained in fp32 eval mode in place, and int8_model a QuantGenerator."""
+    g, q = calibrated
+    g = g.to(torch.bfloat16).train()
+    from_generator(g)
+    assert g.training and next(g.parameters()).dtype == torch.bfloat16
+    q.train()
+    assert not int8_model(q).training and q.training
+
+
 def test_weights_land_on_the_per_channel_int8_grid():
     w = torch.randn(8, 4, 3, 3) * torch.linspace(0.01, 2, 8)[:, None, None, None]
     q = quantize_weight(w)

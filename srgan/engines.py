@@ -80,20 +80,20 @@ def prepare(model: str | os.PathLike | nn.Module = DEFAULT_MODEL, device: str | 
         return OpenVINOEngine(net, dtype)
     if backend != "torch":
         raise ValueError(f"backend must be 'torch' or 'openvino', got {backend!r}")
-    if isinstance(model, nn.Module):
-        stamp = _weights_stamp(model)
-        cached = _ENGINES.get(model, {}).get((dev, dtype, back_project))
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
     from .loading import fixed_precision
 
-    net = load_model(model, dev)
-    fixed = fixed_precision(getattr(net, "_orig_mod", net))  # bicubic: float64, as in srgan eval
+    fixed = fixed_precision(getattr(model, "_orig_mod", model))  # bicubic: float64, as in srgan eval
     bicubic = fixed is not None
     if bicubic:
         if precision in ("bf16", "fp16"):  # as srgan eval refuses them
             raise ValueError(f"{fixed}; precision {precision} does not apply")
         dtype = torch.float64  # its input too: in bf16 ('auto' on bf16 CPUs) 5-14% of pixels came out 1 level off
+    if isinstance(model, nn.Module):  # looked up by the dtype it is stored under (bicubic's was never found)
+        stamp = _weights_stamp(model)
+        cached = _ENGINES.get(model, {}).get((dev, dtype, back_project))
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+    net = load_model(model, dev)
     net = fast_generator(net).to(dev)
     if dtype != torch.float32:
         net = net.to(dtype)

@@ -196,7 +196,7 @@ def choose_tiles(engine: Engine, tile: int | str | None, budget: int | None = No
     if tile in (0, "0", None):
         return 0, 0
     budget = budget or memory_budget(engine.device)
-    scale_bytes = 1.0 if engine.dtype == torch.float32 else 0.5
+    scale_bytes = torch.finfo(engine.dtype).bits / 32  # bicubic's float64 takes twice fp32's (it was sized at half)
     if engine.split:
         inner_px = budget / 3 / (RECONSTRUCT_BYTES_PER_PX * scale_bytes)
         inner = max(16, min(MAX_INNER_TILE, int(math.sqrt(inner_px)) - 2 * engine.reconstruct_radius))

@@ -570,6 +570,28 @@ def test_an_upload_that_stalls_is_a_408(monkeypatch):
     assert time.monotonic() - start < 5
 
 
+@pytest.mark.parametrize("error", [MemoryError(), RuntimeError("DefaultCPUAllocator: can't allocate memory: you "
+                                                                  "tried to allocate 123456789 bytes")])
+def test_out_of_memory_is_said_so_and_the_next_job_runs(monkeypatch, error):
+    """torch's CPU allocator raises a RuntimeError: the page showed its raw message, not "out of memory"."""
+    from srgan.serve import jobs
+
+    real = jobs.upscale_planes
+    calls = []
+
+    def first_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "upscale_planes", first_fails)
+    with TestClient(create_app({"bicubic": "bicubic"}, device="cpu")) as c:
+        first = wait_done(c, c.post("/api/jobs?models=bicubic", content=png_bytes(4, 4)).json()["id"])
+        second = wait_done(c, c.post("/api/jobs?models=bicubic", content=png_bytes(4, 4)).json()["id"])
+    assert first["results"][0]["error"] == "out of memory" and second["results"][0]["error"] is None
+
+
 def test_a_forgotten_jobs_files_linger_for_downloads_already_under_way(monkeypatch):
     """A download that found the oldest job just before it was forgotten met a missing file: 500 or a cut body."""
     from srgan.serve import jobs

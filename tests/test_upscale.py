@@ -17,8 +17,9 @@ from srgan import images
 from srgan.checkpoint import save_generator
 from srgan.cli import main
 from srgan.inference import FastGenerator, receptive_radius
+from srgan.loading import BicubicUpscaler
 from srgan.models import Generator
-from srgan.tiling import Engine, windows
+from srgan.tiling import Engine, choose_tiles, windows
 from srgan.engines import prepare
 from srgan.upscaling import upscale_file, upscale_planes
 
@@ -264,6 +265,17 @@ def test_the_engine_cached_for_a_module_follows_its_weights():
     assert off() < 1e-5
     engine = prepare(g, "cpu", "fp32")
     assert prepare(g, "cpu", "fp32") is engine  # unchanged weights: still the cached one
+    bicubic = BicubicUpscaler(4)  # run in float64 whatever was asked, and stored so: it was never found
+    assert prepare(bicubic, "cpu", "fp32") is prepare(bicubic, "cpu", "fp32")
+
+
+def test_float64_tiles_are_sized_for_twice_the_bytes_of_fp32():
+    """Tiles were sized for float64 (bicubic) as if it took half fp32's memory: 4x the area it had room for."""
+    tiles = {dtype: choose_tiles(Engine(BicubicUpscaler(4), torch.device("cpu"), dtype), "auto", budget=2**30)[0]
+             for dtype in (torch.float32, torch.float64, torch.bfloat16)}
+    area = {dtype: (side + 8) ** 2 for dtype, side in tiles.items()}  # with the 4-px radius on each side
+    assert area[torch.float64] == pytest.approx(area[torch.float32] / 2, rel=0.02)
+    assert area[torch.bfloat16] == pytest.approx(area[torch.float32] * 2, rel=0.02)
 
 
 def test_tiny_tiles_warn_in_the_api_as_on_the_command_line(tiny_model, tmp_path):

@@ -21,6 +21,7 @@ import torch
 from ..images import Image, ImageError
 from ..imagewrite import write_image
 from ..pipeline import output_dtype, write_output
+from ..device import out_of_memory
 from ..engines import prepare
 from ..upscaling import LARGE_OUTPUT_PIXELS, upscale_planes
 
@@ -189,10 +190,9 @@ class JobRunner:
                 raise
             except ImageError as exc:
                 result.error = exc.problem
-            except MemoryError:
-                result.error = "out of memory"
             except Exception as exc:  # the page reports it; the server and the queue keep going
-                result.error = f"{type(exc).__name__}: {exc}"
+                # torch's (a RuntimeError from the CPU allocator, CUDA's OutOfMemoryError) read as a raw message
+                result.error = "out of memory" if out_of_memory(exc) else f"{type(exc).__name__}: {exc}"
             finished = (job.models.index(name) + 1) * h * w
             job.progress = finished / total
             job.results.append(result)

@@ -300,7 +300,8 @@ def load_checkpoint(path: str | os.PathLike, *, mmap: bool = False) -> dict[str,
     if is_safetensors(path):  # "not a torch.save file (... need the .safetensors extension)" said the opposite
         raise CheckpointError(f"{path}: generator weights (safetensors), not a training checkpoint; "
                               "load_generator reads them")
-    _refuse_zip_bomb(path)
+    if problem := zip_bomb_problem(path):
+        raise CheckpointError(f"{path}: cannot load checkpoint: {problem}")
     try:
         with warnings.catch_warnings():  # torch's deprecation notes about old files are not the user's business
             warnings.simplefilter("ignore")
@@ -350,17 +351,19 @@ def load_problem(exc: BaseException, path: Path | None = None) -> str:
     return f"truncated or corrupt ({first})" if corrupt else first
 
 
-def _refuse_zip_bomb(path: Path) -> None:
-    """What a zip checkpoint's records inflate to is in its directory: bound it before torch allocates it."""
+def zip_bomb_problem(path: Path) -> str | None:
+    """Why a ``torch.save`` file must not be loaded, or None: what a zip file's records inflate to is in its
+    directory, bounded here before torch allocates it."""
     try:
         with zipfile.ZipFile(path) as archive:
             inflated = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, OSError, ValueError):
-        return  # not a zip (a legacy torch file) or a broken one: torch.load says what is wrong
+        return None  # not a zip (a legacy torch file) or a broken one: torch.load says what is wrong
     size = path.stat().st_size
     if inflated > MAX_INFLATION * size + (1 << 20):
-        raise CheckpointError(f"{path}: cannot load checkpoint: its zip records would inflate to {inflated:,} "
-                              f"bytes from a {size:,}-byte file (torch.save does not compress); refused")
+        return (f"its zip records would inflate to {inflated:,} bytes from a {size:,}-byte file (torch.save does "
+                "not compress); refused")
+    return None
 
 
 def unreadable_safetensors(path, exc: BaseException) -> CheckpointError:

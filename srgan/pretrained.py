@@ -82,9 +82,12 @@ def download_file(url: str, dest: Path, *, sha256: str, size: int) -> Path:
 
 
 def load_state_dict_file(path: Path, what: str) -> dict[str, torch.Tensor]:
-    """A ``torch.save``d state dict, read safely (``weights_only``); ValueError, one line, for anything else."""
-    from .checkpoint import load_problem
+    """A ``torch.save``d state dict, read safely (``weights_only``, zip bombs refused as checkpoints are: a path
+    from a config or the environment is untrusted input); ValueError, one line, for anything else."""
+    from .checkpoint import load_problem, zip_bomb_problem
 
+    if problem := zip_bomb_problem(path):
+        raise ValueError(f"{path}: cannot read {what} weights: {problem}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt or unsafe file: one clear line (torch's own advises weights_only=False)

@@ -100,18 +100,35 @@ def test_nonfinite_weights_in_a_training_checkpoint_are_refused(cli, photo, trai
                "weights hold NaN or Inf values (in tail.bias)")
 
 
-def test_zip_bomb_checkpoint_is_refused_before_inflating(cli, photo, tmp_path):
-    """A 34 KB .pt whose deflated zip record inflates to 32 MB: refused from the zip directory alone (torch
-    would inflate it; a larger ratio makes the same file gigabytes)."""
+def _zip_bomb(path):
+    """A 34 KB .pt whose deflated zip record inflates to 32 MB (a larger ratio makes the same file gigabytes)."""
     buffer = io.BytesIO()
     torch.save({"big": torch.zeros(8 << 20)}, buffer)
-    plain, bomb = zipfile.ZipFile(io.BytesIO(buffer.getvalue())), tmp_path / "bomb.pt"
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+    plain = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for info in plain.infolist():
             archive.writestr(info.filename, plain.read(info.filename))
-    assert bomb.stat().st_size < 64 << 10
+    assert path.stat().st_size < 64 << 10
+    return path
+
+
+def test_zip_bomb_checkpoint_is_refused_before_inflating(cli, photo, tmp_path):
+    """Refused from the zip directory alone; torch would inflate it."""
+    bomb = _zip_bomb(tmp_path / "bomb.pt")
     only_error(cli(*upscale_args(photo, tmp_path / "out", bomb)), os.fspath(bomb), "cannot load checkpoint",
                "would inflate to 33,55", "(torch.save does not compress); refused")
+
+
+def test_zip_bomb_vgg_or_lpips_weights_are_refused_before_inflating(tmp_path, monkeypatch):
+    """VGG19 and LPIPS files (a config's vgg_weights, $TORCH_HOME) were loaded without the checkpoints' check."""
+    from srgan.pretrained import load_state_dict_file
+
+    bomb = _zip_bomb(tmp_path / "vgg19.pth")
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load was called"))
+    with pytest.raises(ValueError, match=rf"^{bomb}: cannot read VGG19 weights: its zip records would inflate to "
+                                         r"33,55\d,\d+ bytes from a [\d,]+-byte file \(torch.save does not compress\); "
+                                         r"refused$"):
+        load_state_dict_file(bomb, "VGG19")
 
 
 def test_non_tensor_values_in_a_state_dict(cli, photo, tmp_path):

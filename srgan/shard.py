@@ -15,6 +15,7 @@ import argparse
 import datetime
 import os
 import sys
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -63,6 +64,7 @@ def sharded(upscale_from_cli: Callable[[argparse.Namespace], int], args: argpars
     if not info.is_main:
         args.quiet = True  # one progress bar and one closing line: rank 0's
     code = 1 if planned_errors else 0
+    before = {dest: _stamp(dest) for _src, dest in todo}  # with --overwrite, a kept old file is not a written one
     if todo:
         args.shard = set(todo)
         try:
@@ -70,7 +72,7 @@ def sharded(upscale_from_cli: Callable[[argparse.Namespace], int], args: argpars
         except Exception as exc:  # a rank that fails must still join the summary, or the others wait forever
             print(f"srgan: rank {info.rank}: {exc}", file=sys.stderr)
             code = 1
-    written = sum(dest.exists() for _src, dest in todo)
+    written = sum(_stamp(dest) not in (None, before[dest]) for _src, dest in todo)
     counts = torch.tensor([written, len(todo) - written + len(planned_errors), len(share) - len(todo), int(code != 0)])
     dist.all_reduce(counts)
     written, failed, skipped, failed_ranks = counts.tolist()
@@ -79,3 +81,13 @@ def sharded(upscale_from_cli: Callable[[argparse.Namespace], int], args: argpars
               f"(skipped), {failed} failed", file=sys.stderr)
     dist.destroy_process_group()
     return 1 if failed_ranks else 0
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """(inode, mtime, size) of an output, or None when there is none: outputs are written by renaming a new file
+    into place, so a written one differs from what was there before."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size

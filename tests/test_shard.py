@@ -77,3 +77,9 @@ def test_two_ranks_do_each_file_once_and_resume(tmp_path):
     assert result.returncode != 0
     assert result.stderr.count("missing.png: no such file or folder") == 1, result.stderr[-3000:]
     assert "0 image(s) written, 6 already done (skipped), 2 failed" in summary(result)
+
+    # --overwrite: an old output of an input that now fails is still there, and was counted as written
+    (out / "broken.png").write_bytes((out / "1.png").read_bytes())
+    result = torchrun_upscale(src, "-o", out, "--model", weights, "--overwrite")
+    assert result.returncode != 0
+    assert "6 image(s) written, 0 already done (skipped), 1 failed" in summary(result)

@@ -16,6 +16,7 @@ tolerance is zero.
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -25,9 +26,11 @@ from PIL import Image
 from srgan.batches import StepBatches
 from srgan.checkpoint import load_checkpoint, save_generator
 from srgan.config import load_config
+from srgan.distributed import DistInfo
 from srgan.models import Generator
 from srgan.pipeline import one_thread
 from srgan.train import train
+from srgan.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,16 +77,15 @@ def test_ranks_split_the_global_batch_and_resume_anywhere():
 
 
 def test_label_noise_slices_match_the_global_draw():
-    """Rank r skips r * local draws, so the ranks' noise is the 1-process draw, in order."""
-    g = torch.Generator().manual_seed(5)
-    whole = torch.rand(4, generator=g)
-    parts = []
-    for rank in (0, 1):
-        g = torch.Generator().manual_seed(5)
-        if rank:
-            torch.rand(2, generator=g)
-        parts.append(torch.rand(2, generator=g))
-    assert torch.equal(torch.cat(parts), whole)
+    """Rank r skips r * local draws, so the ranks' noise is the 1-process draw, in order; it follows the step."""
+    def noise(step, rank, world_size, local_batch):
+        trainer = SimpleNamespace(config=SimpleNamespace(seed=5), step=step,
+                                  info=DistInfo(rank=rank, world_size=world_size))
+        return torch.rand(local_batch, generator=Trainer._label_noise_generator(trainer, local_batch))
+
+    whole = noise(7, 0, 1, 4)
+    assert torch.equal(torch.cat([noise(7, rank, 2, 2) for rank in (0, 1)]), whole)
+    assert not torch.equal(noise(8, 0, 1, 4), whole)
 
 
 def test_mse_two_gloo_ranks_match_one_process(images, tmp_path):

@@ -3,10 +3,11 @@
     python benchmarks/data_loader.py [--data DIR ...] [--workers 0 2] [--batches 30] [--step-seconds 0.5]
 
 Builds ``TrainDataset`` (96-px HR crops, x4, batch 16 by default) over the training folders,
-times ``--batches`` batches from ``srgan.data.train_loader`` for each worker count, with the
-cache (default, built first into a temporary cache folder and timed separately) and
-without it, and prints the rates next to what a training step consumes
-(``batch / step-seconds`` patches/s). The loader keeps up when its rate is above that.
+times ``--batches`` batches from the loader ``srgan train`` runs (``srgan.batches.step_loader`` over
+``StepBatches``, as ``num_workers`` sets it) for each worker count, with the cache (default, built
+first into a temporary cache folder and timed separately) and without it, and prints the rates next
+to what a training step consumes (``batch / step-seconds`` patches/s). The loader keeps up when its
+rate is above that.
 """
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ from pathlib import Path
 
 import torch
 
-from srgan.data import TrainDataset, train_loader
+from srgan.batches import StepBatches, step_loader
+from srgan.data import TrainDataset
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "train"
 
 
 def measure(dataset: TrainDataset, batch: int, batches: int, workers: int) -> float:
-    loader = train_loader(dataset, batch, num_workers=workers)
+    loader = step_loader(dataset, StepBatches(len(dataset), batch, seed=0, start=0, stop=batches + 1), workers)
     it = iter(loader)
     next(it)  # worker start-up and first batch are not throughput
     start = time.perf_counter()
@@ -51,15 +53,13 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
 
     need = args.batch / args.step_seconds
-    length = args.batch * (args.batches + 2)
     with tempfile.TemporaryDirectory(prefix="srgan-bench-cache-") as tmp:
         cache_dir = args.cache_dir or tmp
         t0 = time.perf_counter()
-        cached = TrainDataset(args.data, crop_size=args.crop, scale=args.scale, cache_dir=cache_dir,
-                              length=length)
+        cached = TrainDataset(args.data, crop_size=args.crop, scale=args.scale, cache_dir=cache_dir)
         build = time.perf_counter() - t0
         t0 = time.perf_counter()
-        plain = TrainDataset(args.data, crop_size=args.crop, scale=args.scale, cache=False, length=length)
+        plain = TrainDataset(args.data, crop_size=args.crop, scale=args.scale, cache=False)
         scan = time.perf_counter() - t0
         print(f"data: {', '.join(args.data)}: {cached.num_images} usable images "
               f"({len(cached.skipped_small)} smaller than {args.crop} px)")

@@ -8,8 +8,6 @@ one uninterrupted single process would have drawn.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -28,10 +26,14 @@ class StepBatches(Sampler):
         self.start, self.stop = int(start), int(stop)
         self.per_rank = self.batch_size // world_size
         self.offset = rank * self.per_rank
+        self._permutations: dict[int, np.ndarray] = {}  # this sampler's (an lru_cache on the method kept samplers alive)
 
-    @lru_cache(maxsize=4)
     def permutation(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng([self.seed, epoch]).permutation(self.n)
+        if epoch not in self._permutations:
+            if len(self._permutations) >= 2:  # epochs come in order: the oldest is not asked for again
+                self._permutations.pop(min(self._permutations))
+            self._permutations[epoch] = np.random.default_rng([self.seed, epoch]).permutation(self.n)
+        return self._permutations[epoch]
 
     def batch(self, step: int) -> list[tuple[int, int]]:
         first = step * self.batch_size + self.offset

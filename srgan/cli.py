@@ -313,8 +313,6 @@ def _gather_overrides(args: argparse.Namespace, unknown: list[str]) -> list[str]
     unrecognised, and ``--resume steps=3`` (no CKPT) would take the override for a checkpoint path."""
     if not hasattr(args, "overrides"):
         return unknown
-    import os
-
     if args.resume and "=" in args.resume and not os.path.exists(args.resume):
         args.overrides.insert(0, args.resume)
         args.resume = "last"

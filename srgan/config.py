@@ -233,7 +233,7 @@ OTHER_NAMES = {"learning_rate": "lr", "batch": "batch_size", "patch_size": "crop
 
 
 def unknown_keys(unknown: list[str], known: list[str]) -> str:
-    """"unknown key 'stepz' (did you mean 'steps'?)": the closest key first, since the list is 40 long."""
+    """"unknown key 'stepz' (did you mean 'steps'?)": the closest key first, since the list is 41 long."""
     named = []
     for key in unknown:
         close = [OTHER_NAMES[key]] if key in OTHER_NAMES else difflib.get_close_matches(key, known, n=1, cutoff=0.6)

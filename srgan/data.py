@@ -40,12 +40,13 @@ Randomness
     Every random choice of sample ``i`` comes from its own generator,
     ``numpy.random.default_rng([seed, epoch, i])``. A sample therefore depends only on
     ``(seed, epoch, i)``: the same with the cache or without, with ``num_workers=0`` or
-    any number of DataLoader workers, in any order. No worker seeding is needed. Call
-    :meth:`TrainDataset.set_epoch` before each epoch (as with ``DistributedSampler``) when
-    iterating over several epochs, or use a virtual ``length`` (``steps * batch_size``)
-    and draw everything from one epoch; otherwise epoch ``e`` repeats epoch 0's crops.
-    :func:`train_loader` builds a DataLoader whose shuffling is seeded as well and whose
-    workers use one torch thread each.
+    any number of DataLoader workers, in any order. No worker seeding is needed.
+    ``srgan train`` draws ``TrainDataset.sample(i, epoch)`` through :mod:`srgan.batches`,
+    whose batches are a function of the step (so a resume draws what the uninterrupted run
+    would have). A plain DataLoader over ``dataset[i]`` (:func:`train_loader`, seeded shuffling,
+    one torch thread per worker; what ``scripts/make_int8.py`` uses) needs
+    :meth:`TrainDataset.set_epoch` before each epoch, or a virtual ``length``
+    (``steps * batch_size``) drawn as one epoch; otherwise epoch ``e`` repeats epoch 0's crops.
 
 Benchmark sets and ``srgan degrade`` are :mod:`srgan.benchmark_sets`.
 """

@@ -3,7 +3,8 @@
 On CPUs with AMX / AVX512-BF16, bf16 autocast with channels_last is the fast path. On AVX2-only CPUs oneDNN
 *emulates* bf16: measured there (benchmarks/conv_precision.py, docs/PERFORMANCE.md) a 3x3 conv runs ~10x slower in
 bf16 than in fp32, while channels_last alone (oneDNN's blocked fp32 kernels) is ~1.7x faster than NCHW. So "auto"
-means bf16 on CUDA and on bf16-capable CPUs, fp32 elsewhere, and channels_last everywhere.
+means bf16 on CUDA GPUs that have it (fp16 on older ones) and on bf16-capable CPUs, fp32 elsewhere, and
+channels_last everywhere.
 """
 from __future__ import annotations
 

@@ -39,13 +39,13 @@ from torch import nn
 from .models import Generator
 
 
-def receptive_radius(module: nn.Module, start_scale: float = 1.0) -> tuple[float, float]:
+def receptive_radius(module: nn.Module) -> tuple[float, float]:
     """(radius in input pixels, output/input scale) of a feed-forward conv net, walking modules in order.
 
     Exact for networks whose modules are registered in forward order and apply convolutions with "same"
     padding (the SRGAN generator, SRResNet-style peers); an upper bound when branches run in parallel.
     """
-    radius, scale = 0.0, start_scale
+    radius, scale = 0.0, 1.0
     for layer in module.modules():
         if isinstance(layer, nn.Conv2d):
             k = max(layer.kernel_size)
@@ -67,7 +67,7 @@ def receptive_radius(module: nn.Module, start_scale: float = 1.0) -> tuple[float
             sf = layer.scale_factor
             scale *= float(sf[0] if isinstance(sf, tuple) else sf)
             radius += 1 / scale  # interpolation reads neighbours
-    return radius, scale / start_scale
+    return radius, scale
 
 
 def _pair(value) -> tuple[int, int]:

@@ -19,7 +19,7 @@ from .images import extra_frames, read_image, read_rgb_uint8, to_uint8
 from .imagewrite import write_image
 from .imresize import degrade_uint8, mod_crop
 from .metrics import psnr, rgb_to_y
-from .outputs import file_identity, file_output_problem, missing_folders, remove_if_empty
+from .files import file_identity, file_output_problem, missing_folders, remove_if_empty
 
 __all__ = ["BenchmarkSet", "degrade_folder"]
 

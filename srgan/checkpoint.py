@@ -18,12 +18,10 @@ import errno
 import json
 import os
 import re
-import shutil
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -33,7 +31,7 @@ from torch import nn
 
 from .device import resolve_device
 from .models import MAX_BLOCKS, MAX_CHANNELS, SUPPORTED_SCALES, Generator
-from .outputs import fsync_folder, make_folder, name_problem, remove_if_empty, temp_prefix
+from .files import atomic_write
 
 FORMAT_TAG = "srgan-generator"
 INT8_FORMAT_TAG = "int8"  # srgan.quantize's weights files: int8 convolutions
@@ -56,64 +54,6 @@ def strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             key = key.split(".", 1)[1]
         clean[key] = value
     return clean
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` then fsync and rename over ``path``: readers see the old file or the new one."""
-    path = Path(path)
-    # (it was a bare "[Errno 17] File exists: 'notes.txt'" for notes.txt/model.onnx)
-    made = make_folder(path.parent, failure=f"{path}: cannot create its folder")
-    tmp = None
-    try:
-        problem = name_problem(path)
-        if problem:  # before the work that write() may be
-            raise OSError(errno.ENAMETOOLONG, problem)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=".tmp")
-        os.close(fd)
-        write(tmp)
-        plain_file_mode(tmp)  # after the write: safetensors recreates the file 0600 whatever it was
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        fsync_folder(path.parent)  # the rename too: after a crash the folder could still hold the old file
-    except BaseException as exc:
-        failure = write_failure(path, exc) if isinstance(exc, Exception) else None
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        remove_if_empty(made)  # a failed write leaves no folder it made
-        if failure is None:
-            raise
-        raise failure from exc
-    return path
-
-
-def plain_file_mode(path: str | os.PathLike) -> None:
-    """Give a temporary file the permissions a plain open() would (mkstemp makes it 0600, owner only)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
-def write_failure(path: Path, exc: Exception, consequence: str = "no existing file was replaced") -> OSError:
-    """One line naming ``path``, a full disk called so, and what was kept (``consequence``; "" for nothing):
-    writers fail in their own words (torch.save on a full disk raises a RuntimeError such as "unexpected pos
-    704 vs 598", safetensors an "os error 28")."""
-    code = getattr(exc, "errno", None)
-    detail = " ".join(str(exc).split()) or type(exc).__name__
-    try:
-        nearly_full = shutil.disk_usage(path.parent).free < 1 << 20  # measured before the temp file goes
-    except OSError:
-        nearly_full = False
-    # A nearly full disk explains a failure without an errno (torch's RuntimeError), not one that has its own:
-    # /proc reports no free space, and export to /proc/x.onnx (ENOENT) said "disk full".
-    if code in (errno.ENOSPC, errno.EDQUOT) or "No space left" in detail or "os error 28" in detail or (
-            code is None and nearly_full):
-        code, reason = errno.ENOSPC, "disk full, no space left on device"
-    else:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else detail
-    error = OSError(f"{path}: cannot write ({reason}){f'; {consequence}' if consequence else ''}")
-    error.errno = code
-    return error
 
 
 def is_safetensors(path: str | os.PathLike) -> bool:

@@ -70,7 +70,7 @@ from .images import ImageError, read_size
 from .datasets import default_cache_dir
 from .imagecache import ImageCache, load_hr
 from .imresize import degrade_uint8
-from .outputs import file_identity
+from .files import file_identity
 
 __all__ = ["TrainDataset", "augment", "lr_crop", "train_loader"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .outputs import folder_name_problem
+from .files import folder_name_problem
 from .shipped import NAMES, weights_file
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -72,7 +72,7 @@ def _new_run_folder(root: Path) -> Path:
 def run_demo(out_root: str | Path = "srgan-demo", device: str = "auto") -> Path:
     from .device import resolve_device
     from .imagewrite import check_writable_dir
-    from .outputs import missing_folders, remove_if_empty
+    from .files import missing_folders, remove_if_empty
 
     dev = resolve_device(device)
     weights = {name: weights_file(name) for name in NAMES}

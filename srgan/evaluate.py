@@ -35,7 +35,6 @@ from torch import nn
 
 from . import __version__, shipped
 from .backproject import BackProjected
-from .checkpoint import atomic_write
 from .images import is_single_channel, printable
 from .benchmark_sets import BenchmarkSet, degrade_folder, found_as_hr
 from .datasets import resolve_benchmark
@@ -44,7 +43,8 @@ from .loading import GROUND_TRUTH, BicubicUpscaler, fixed_precision, model_file,
 from .lpips import LPIPS, lpips
 from .metrics import psnr_ssim_y, to_uint8
 from .niqe import niqe
-from .outputs import check_output_file_name, missing_folders, remove_if_empty
+from .files import atomic_write, missing_folders, remove_if_empty
+from .outputs import check_output_file_name
 from .tiling import Engine
 
 __all__ = ["evaluate", "super_resolve", "eval_from_cli", "degrade_from_cli", "format_table", "parse_metrics",

@@ -89,7 +89,7 @@ def _check_opset(opset: int) -> None:
 
 def _write_onnx(net: nn.Module, path: str | os.PathLike, opset: int, sample_size: tuple[int, int]) -> Path:
     """Trace ``net`` (from :func:`exportable`) with dynamic N, H and W and write it atomically to ``path``."""
-    from .checkpoint import atomic_write
+    from .files import atomic_write
 
     sample = torch.rand(1, 3, *sample_size)
     batch, height, width = torch.export.Dim("batch", min=1), torch.export.Dim("height", min=1), torch.export.Dim("width", min=1)

@@ -25,7 +25,7 @@ import urllib.request
 from pathlib import Path
 
 from .datasets import download_root
-from .outputs import make_folder, remove_if_empty
+from .files import make_folder, remove_if_empty
 
 DEFAULT_MIRROR = "https://raw.githubusercontent.com"
 TIMEOUT_S = 30

@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from .checkpoint import atomic_write
+from .files import atomic_write
 from .images import ImageError, read_rgb_uint8
 from .imresize import imresize_np, mod_crop
 

@@ -38,7 +38,7 @@ import numpy as np
 from PIL import Image as PILImage
 
 from .images import IMAGE_EXTENSIONS, ImageError, ImageExistsError, to_uint8, to_uint16
-from .outputs import fsync_folder, make_folder, mkdir_problem, name_problem, remove_if_empty, temp_prefix
+from .files import fsync_folder, make_folder, mkdir_problem, name_problem, remove_if_empty, temp_prefix
 from .pixels import LUMA_BT601, icc_colour_space
 
 __all__ = ["format_of", "format_losses", "check_output_file", "check_writable_dir", "write_image"]

@@ -9,15 +9,15 @@ extension from ``--ext`` (default ``.png``; ``keep`` keeps the source's).
 Inputs are never destroyed: an output that is an input file is refused, an output folder that is an input
 folder needs a ``--suffix``, and earlier outputs found in the input folder are not taken as new inputs.
 
-The end of the module holds what every writer of files shares (images, checkpoints, reports, ONNX): the checks
-made before long work, the names of temporary files, and the folders a failed write leaves behind.
+What every writer of files shares (checks before long work, temporary names, atomic replace) is :mod:`srgan.files`.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+
+from .files import file_identity, file_output_problem, name_problem
 
 #: Largest side each format can hold: libwebp and libjpeg refuse bigger images when encoding.
 MAX_SIDE = {".webp": ("WebP", 16383), **{ext: ("JPEG", 65500) for ext in (".jpg", ".jpeg", ".jfif")}}
@@ -240,12 +240,6 @@ def _outside(folder: Path, root: Path) -> str | None:
     return None
 
 
-def file_identity(path: Path) -> tuple[int, int]:
-    """(device, inode): the same for every name of one file (links, case-folding spellings)."""
-    st = path.stat()
-    return st.st_dev, st.st_ino
-
-
 def names_a_folder(path: str) -> bool:
     """Whether an output named on the command line is a folder: an existing one, or one by its trailing slash
     (``out/``, which would otherwise become a file called ``out``)."""
@@ -358,108 +352,3 @@ def output_size_problem(width: int, height: int, dest: Path, final_scale: float,
     if fmt and max(out_w, out_h) > max_side:
         return f"a {max(out_w, out_h)}-px side is more than {fmt} can hold ({max_side} px); skipped (write a .png)"
     return None
-
-
-#: The longest file name (bytes) of the usual file systems: ext4, XFS, btrfs, tmpfs, APFS; NTFS in UTF-16 units.
-NAME_MAX = 255
-
-
-def temp_prefix(dest: Path) -> str:
-    """The hidden prefix of ``dest``'s temporary files, ``.NAME.``, to which writers add 8 random hex digits and
-    ``.tmp``: the name is shortened so that the temporary name fits :data:`NAME_MAX` when ``dest``'s does (a
-    242-255 byte name used to fail as "File name too long", naming the temporary file)."""
-    room = NAME_MAX - len("..") - 8 - len(".tmp")
-    return "." + os.fsencode(dest.name)[:room].decode("utf-8", "ignore") + "."
-
-
-def name_problem(path: Path) -> str | None:
-    """Why no file system would take ``path``'s file name, or None."""
-    size = len(os.fsencode(path.name))
-    return f"file name too long ({size} bytes; at most {NAME_MAX})" if size > NAME_MAX else None
-
-
-def folder_name_problem(path: Path) -> str | None:
-    """Why no file system would take one of ``path``'s folder names, or None (``Path.is_file()`` of such a path
-    raises "[Errno 36] File name too long" rather than answering)."""
-    size = max((len(os.fsencode(part)) for part in Path(path).parts), default=0)
-    return f"folder name too long ({size} bytes; at most {NAME_MAX})" if size > NAME_MAX else None
-
-
-def file_output_problem(path: Path) -> str | None:
-    """Why a file cannot be written at ``path``, or None; checked before long work, creating nothing: a name
-    too long, or a nearest existing folder above it that is a file or cannot be written."""
-    problem = name_problem(path) or folder_name_problem(Path(path).parent)
-    if problem:
-        return problem
-    for part in Path(os.path.abspath(path)).parents:
-        if os.path.lexists(part):
-            if not part.is_dir():
-                return PARENT_IS_FILE
-            if not os.access(part, os.W_OK | os.X_OK):
-                return f"{part}: folder is not writable"
-            return None
-    return None
-
-
-def missing_folders(folders: Iterable[Path]) -> list[Path]:
-    """The folders (and parents) among ``folders`` that do not exist yet, deepest first: what writing into them
-    would create, so that a run that writes nothing can remove them again (:func:`remove_if_empty`)."""
-    missing: set[Path] = set()
-    for folder in folders:
-        for part in [folder, *folder.parents]:
-            if part.exists() or part == Path("."):
-                break
-            missing.add(part)
-    return sorted(missing, key=lambda p: len(p.parts), reverse=True)
-
-
-def make_folder(folder: Path, failure: str | None = None) -> list[Path]:
-    """Create ``folder`` with its missing parents; return those it made, deepest first, for :func:`remove_if_empty`
-    once a write into them fails. A failure removes what it made and raises the OSError, or, given ``failure``
-    (e.g. "config 'out_dir': cannot create runs/x"), an OSError reading ``<failure> (<reason>)`` with the same
-    errno: mkdir's own words name some parent (:func:`mkdir_problem`)."""
-    made = missing_folders([folder])
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        remove_if_empty(made)
-        if failure is None:
-            raise
-        error = OSError(f"{failure} ({mkdir_problem(exc)})")
-        error.errno = exc.errno
-        raise error from None
-    return made
-
-
-#: What a file where a folder should be reads as (mkdir's "[Errno 17] File exists" or "[Errno 20] Not a directory").
-PARENT_IS_FILE = "a parent is a file, not a folder"
-
-
-def mkdir_problem(exc: OSError) -> str:
-    """Why a ``mkdir(parents=True)`` failed, in words: a file in the way reads as that, not "[Errno 17] File
-    exists" or "[Errno 20] Not a directory" naming some parent."""
-    if isinstance(exc, (FileExistsError, NotADirectoryError)):
-        return PARENT_IS_FILE
-    return exc.strerror or str(exc)
-
-
-def remove_if_empty(folders: list[Path]) -> None:
-    for folder in folders:
-        try:
-            folder.rmdir()  # only succeeds when empty: never removes anything written
-        except OSError:
-            pass
-
-
-def fsync_folder(folder: Path) -> None:
-    """Persist a rename into ``folder`` itself (best effort: not every platform can open a folder)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

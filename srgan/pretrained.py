@@ -63,9 +63,8 @@ def download_file(url: str, dest: Path, *, sha256: str, size: int) -> Path:
     """Download ``url`` to ``dest`` atomically (a temporary file beside it, renamed once the sha256 matched);
     FetchError (an OSError) otherwise, and nothing is left behind. ``size``, the file's length in bytes, bounds
     what is taken and how long it may take (:func:`srgan.fetch.download`)."""
-    from .checkpoint import plain_file_mode
     from .fetch import download
-    from .outputs import make_folder, remove_if_empty
+    from .files import make_folder, plain_file_mode, remove_if_empty
 
     created = make_folder(dest.parent)
     handle, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")

@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint, save_generator, write_failure
-from .outputs import make_folder, remove_if_empty
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, save_generator
+from .files import atomic_write, make_folder, remove_if_empty, write_failure
 
 _STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import atomic_write, write_failure
+from .files import atomic_write, write_failure
 from .imagewrite import write_image
 from .imresize import imresize
 

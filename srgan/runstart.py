@@ -145,7 +145,7 @@ def refuse_trained_copies(config: TrainConfig, val_set, eval_sets: list) -> None
     the numbers measured on them would be measured on training images. (The files of val_data itself are held
     out of training by :func:`srgan.validation.hold_out_rule`; a copy of them elsewhere in train_data is not.)"""
     from .data import training_files
-    from .outputs import file_identity
+    from .files import file_identity
     from .validation import copies_among
 
     scored = [("val_data", val_set)] if val_set is not None else []

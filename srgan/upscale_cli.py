@@ -99,8 +99,8 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     from .imagefind import passed_over_note
     from .images import DEFAULT_MAX_PIXELS, extra_frames, read_size
     from .imagewrite import check_writable_dir, format_losses
-    from .outputs import (drop_earlier_outputs, lookalike_warning, missing_folders, plan_outputs, refused_before_work,
-                          remove_if_empty, unfit_warning)
+    from .files import missing_folders, remove_if_empty
+    from .outputs import drop_earlier_outputs, lookalike_warning, plan_outputs, refused_before_work, unfit_warning
     from .progress import closing_line, show_progress, tile_advice, tile_bar
     from .pipeline import one_thread, upscale_files, write_output
     from .shard import mine

@@ -96,7 +96,7 @@ def hold_out_rule(val_data: str) -> Callable[[Path], bool]:
     # By file identity, not by path: a val_data or train_data reached through a link, a val_data folder of links
     # into the pool, or hard links, all held out nothing when paths were compared.
     from .imagefind import find_images
-    from .outputs import file_identity
+    from .files import file_identity
 
     held = {file_identity(path) for path in find_images([val_data])}
     return lambda path: is_validation_image(path) or file_identity(Path(path)) in held

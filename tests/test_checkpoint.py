@@ -196,7 +196,7 @@ def test_a_folder_that_cannot_be_made_is_one_line(tmp_path):
 
 
 def test_a_failed_write_leaves_no_folder_it_made_and_takes_the_longest_name(tmp_path):
-    from srgan.checkpoint import atomic_write
+    from srgan.files import atomic_write
 
     def fail(tmp):
         raise RuntimeError("encoder broke")
@@ -254,10 +254,10 @@ def test_a_write_failure_is_called_disk_full_only_when_it_may_be(tmp_path, monke
     and /proc reports no free space) said so. Only a failure without an errno (torch's RuntimeError) is now."""
     import errno
 
-    from srgan.checkpoint import atomic_write
+    from srgan.files import atomic_write
 
     usage = type("usage", (), {"total": 1 << 30, "used": 1 << 30, "free": 0})
-    monkeypatch.setattr("srgan.checkpoint.shutil.disk_usage", lambda path: usage)
+    monkeypatch.setattr("srgan.files.shutil.disk_usage", lambda path: usage)
 
     def fails(exc):
         def write(tmp):
@@ -276,9 +276,9 @@ def test_a_write_failure_is_called_disk_full_only_when_it_may_be(tmp_path, monke
 def test_an_atomic_write_persists_its_rename(tmp_path, monkeypatch):
     """The file was fsync'ed but not its folder, so after a crash the folder could still name the old file
     (image writes did both); checkpoints, reports and ONNX files now do both."""
-    from srgan import checkpoint as checkpoint_module
+    from srgan import files
 
     synced = []
-    monkeypatch.setattr(checkpoint_module, "fsync_folder", synced.append)
-    path = checkpoint_module.atomic_write(tmp_path / "sub" / "r.json", lambda tmp: Path(tmp).write_text("{}"))
+    monkeypatch.setattr(files, "fsync_folder", synced.append)
+    path = files.atomic_write(tmp_path / "sub" / "r.json", lambda tmp: Path(tmp).write_text("{}"))
     assert synced == [tmp_path / "sub"] and path.read_text() == "{}"

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..images import IMAGE_EXTENSIONS
 from ..imagewrite import write_image
-from ..outputs import file_identity
+from ..files import file_identity
 from .study import PLOT_FILE, MethodScore, check_study_folder, read_ratings, scan, summarize
 
 

@@ -12,7 +12,7 @@ import time
 import pytest
 import torch
 
-import srgan.checkpoint as checkpoint_module
+import srgan.files as files_module
 from srgan import rundir
 from srgan.checkpoint import load_checkpoint
 from srgan.trainer import Trainer
@@ -157,7 +157,7 @@ def test_disk_full_while_writing_a_checkpoint(cli, train_data, tmp_path, monkeyp
     if failure != "ENOSPC":
         free = os.statvfs(tmp_path)
         usage = type("usage", (), {"total": free.f_blocks * free.f_frsize, "used": 0, "free": 4096})
-        monkeypatch.setattr(checkpoint_module.shutil, "disk_usage", lambda path: usage)
+        monkeypatch.setattr(files_module.shutil, "disk_usage", lambda path: usage)
     holder = {}
     original_save = rundir.save
 

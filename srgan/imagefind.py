@@ -17,6 +17,7 @@ OTHER_IMAGE_EXTENSIONS = {".gif", ".apng", ".heic", ".heif", ".avif", ".jxl", ".
 
 
 def _is_image_name(name: str) -> bool:
+    """A file name with an extension folder scans read (outputs' naming knows more formats)."""
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 

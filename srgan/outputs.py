@@ -34,7 +34,7 @@ class Plan:
     others: list[Path] = field(default_factory=list)  # files in input folders in formats not scanned for (a GIF)
 
 
-def _is_image_name(path: Path) -> bool:
+def _names_an_image_format(path: Path) -> bool:
     """Pillow's extensions, and those of formats it may not know (no plugin installed): ``-o out.heic`` is a file
     srgan cannot write, not a folder called out.heic (it was made one, exit 0)."""
     from PIL import Image
@@ -82,7 +82,7 @@ def plan_outputs(inputs: list[str], output: str, ext: str | None = None, suffix:
     seen: set[tuple[str, str]] = set()
     found = [(f, root) for f, root in found
              if not ((key := (os.path.realpath(f), f.name)) in seen or seen.add(key))]
-    file_target = out.suffix and _is_image_name(out) and not names_a_folder(output)  # shots.png/ is a folder
+    file_target = out.suffix and _names_an_image_format(out) and not names_a_folder(output)  # shots.png/ is a folder
     if file_target and (len(found) > 1 or any(Path(i).is_dir() for i in inputs)):
         raise ValueError(f"{output}: a folder input or several inputs need an output folder, not a file name")
     if file_target:

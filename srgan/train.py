@@ -258,6 +258,7 @@ def _fmt(metrics: dict) -> str:
 def _evaluate(trainer: Trainer, val_set, eval_sets, dataset, log: RunLog, step: int) -> None:
     """PSNR/SSIM/NIQE on the validation set (the one to choose checkpoints by), PSNR/SSIM on the eval sets
     (reported only; srgan.evaluate, fp32), and a bicubic | SR | HR grid of one image."""
+    from .data import to_chw_float
     from .evaluate import evaluate, unique_key
 
     g, scale = trainer.g, trainer.config.scale
@@ -272,8 +273,7 @@ def _evaluate(trainer: Trainer, val_set, eval_sets, dataset, log: RunLog, step: 
             log.eval_results(step, results)
         if eval_sets:
             _name, lr, hr = next(iter(eval_sets[0]))
-            lr = torch.from_numpy(lr).permute(2, 0, 1).float() / 255
-            hr = torch.from_numpy(hr).permute(2, 0, 1).float() / 255
+            lr, hr = to_chw_float(lr), to_chw_float(hr)
         else:
             lr, hr = dataset[0]
         sr = g(lr[None].to(trainer.device))[0]

@@ -20,6 +20,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from . import shipped
 from .device import DEVICES, PRECISIONS, is_device_name
 from .losses import CONTENT_LOSSES, DEFAULT_VGG_FEATURE_SCALE, DEFAULT_VGG_WEIGHT, PAPER_ADVERSARIAL_WEIGHT
 from .models import MAX_BLOCKS, MAX_CHANNELS, SUPPORTED_SCALES
@@ -267,6 +268,9 @@ HOME_KEYS = PATH_KEYS + ("eval_data", "vgg_weights", "out_dir")  # "~/..." is th
 
 
 def _expand_home(key: str, value: Any) -> Any:
+    if key == "init_from" and value in shipped.NAMES and not os.path.exists(value):
+        # the shipped weights, as --model srresnet names them: their path worked from the checkout root only
+        return str(shipped.weights_file(value))
     if key not in HOME_KEYS:
         return value
     return [os.path.expanduser(v) for v in value] if isinstance(value, list) else os.path.expanduser(value)

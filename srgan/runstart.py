@@ -190,7 +190,7 @@ def check_start(config: TrainConfig, out_dir: Path, resume: str | None):
         if config.init_from:  # the gan phase requires it; an mse run fine-tunes from it (it was ignored there)
             if not Path(config.init_from).expanduser().exists():  # the bundled gan configs name runs/srresnet/last.pt
                 raise ConfigError(f"config 'init_from': {config.init_from}: no such file; train the SRResNet first "
-                                  "(phase mse) or pass init_from=PATH")
+                                  "(phase mse), or pass init_from=PATH (init_from=srresnet: the shipped weights)")
             generator = load_generator(config.init_from)
             arch = {"scale": config.scale, "num_blocks": config.num_blocks, "channels": config.channels}
             if generator.architecture != arch:

@@ -111,3 +111,14 @@ def test_a_home_folder_in_a_path_is_expanded(monkeypatch, tmp_path):
     assert (config.val_data, config.init_from) == (f"{tmp_path}/val", f"{tmp_path}/g.safetensors")
     assert (config.vgg_weights, config.eval_data) == (f"{tmp_path}/vgg.pth", [f"{tmp_path}/Set5"])
     assert load_config("smoke", ["val_data=pool"]).val_data == "pool"
+
+
+def test_init_from_a_shipped_name_is_the_shipped_weights(tmp_path, monkeypatch):
+    """init_from=srresnet was "no such file" outside the checkout root (TRAINING.md named the file's path)."""
+    from srgan.shipped import weights_file
+
+    monkeypatch.chdir(tmp_path)
+    assert load_config("srgan-mse", ["init_from=srresnet"]).init_from == str(weights_file("srresnet"))
+    assert load_config("paper-srresnet", ["init_from=srgan"]).init_from == str(weights_file("srgan"))
+    (tmp_path / "srgan").write_bytes(b"")  # a file of that name here is what it names
+    assert load_config("paper-srresnet", ["init_from=srgan"]).init_from == "srgan"

@@ -66,6 +66,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .benchmark_sets import in_lr_folder
 from .imagefind import find_images, passed_over_note
+from .outputs import first_and_more
 from .images import ImageError, read_size
 from .datasets import default_cache_dir
 from .imagecache import ImageCache, load_hr
@@ -122,23 +123,22 @@ def _few(paths: Sequence, n: int = 10) -> str:
 # --------------------------------------------------------------------------- training data
 
 
-def training_files(roots: Sequence[str | os.PathLike]) -> tuple[list[Path], int, list[Path]]:
+def training_files(roots: Sequence[str | os.PathLike]) -> tuple[list[Path], list[Path], list[Path]]:
     """The image files of ``roots`` (folders or files) to train on, each file once whatever names and links reach
-    it; how many were left out for lying in a low-resolution folder (``LR``, ``LR_bicubic_x4``, ``LRbicx4``: a
+    it; those left out for lying in a low-resolution folder (``LR``, ``LR_bicubic_x4``, ``LRbicx4``: a
     benchmark-style folder's inputs, not HR targets, as ``srgan eval`` reads a set); and the files passed over for
     their format (a GIF)."""
     files: list[Path] = []
     others: list[Path] = []
-    low_res = 0
+    low_res: list[Path] = []
     for root in map(Path, roots):
         try:
             found = find_images([root], others=others)
         except ImageError as exc:
             raise ValueError(f"training data: {exc}") from None
         if root.is_dir():
-            hr = [f for f in found if not in_lr_folder(f.relative_to(root).parts[:-1])]
-            low_res += len(found) - len(hr)
-            found = hr
+            low_res += [f for f in found if in_lr_folder(f.relative_to(root).parts[:-1])]
+            found = [f for f in found if not in_lr_folder(f.relative_to(root).parts[:-1])]
         files.extend(found)
     seen: set[tuple[int, int]] = set()
     return [f for f in files if not ((key := file_identity(f)) in seen or seen.add(key))], low_res, others
@@ -205,9 +205,10 @@ class TrainDataset(Dataset):
         self.epoch = 0
 
         files, low_res, others = training_files(self.roots)
-        if low_res:
-            log.warning("left out %d image(s) in low-resolution folders (LR, LR_*, LRbicx4, ...): inputs, not training "
-                        "targets", low_res)
+        if low_res:  # named: "lr-export" is a low-resolution folder by its name
+            folders = list(dict.fromkeys(str(f.parent) for f in low_res))
+            log.warning("left out %d image(s) in low-resolution folders (%s; LR, LR_*, LRbicx4, ...): inputs, not "
+                        "training targets; rename a folder to train on it", len(low_res), first_and_more(folders))
         if others:  # a GIF in the pool was passed over without a word
             log.warning("%s", passed_over_note(others))
         self.files_found = len(files)
@@ -240,7 +241,8 @@ class TrainDataset(Dataset):
             raise ValueError(
                 f"no usable training images in {', '.join(str(r) for r in self.roots)}: "
                 f"{self.files_found} image file(s) found, {len(self.held_out)} held out for validation (val_data), "
-                f"{len(small)} smaller than the {crop_size}-px crop, {len(self.skipped_bad)} unreadable")
+                f"{len(small)} smaller than the {crop_size}-px crop, {len(self.skipped_bad)} unreadable"
+                f"{f', {len(low_res)} in low-resolution folders (left out)' if low_res else ''}")
         self.files = [p for p, _ in usable]
         self._cached = [c for _, c in usable]
         self._open: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()

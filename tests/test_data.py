@@ -333,7 +333,14 @@ def test_lr_folders_are_not_training_targets(tmp_path, cache_dir, caplog):
         data = TrainDataset([tmp_path / "Set"], crop_size=16, cache=False, progress=False)
     assert [p.relative_to(tmp_path).as_posix() for p in data.files] == ["Set/2019 LR exports/e.png", "Set/HR/a.png",
                                                                           "Set/HR/b.png"]
-    assert "left out 4 image(s) in low-resolution folders (LR, LR_*, LRbicx4, ...)" in caplog.text
+    assert (f"left out 4 image(s) in low-resolution folders ({tmp_path / 'Set' / 'DIV2K_train_LR_bicubic' / 'X4'} "
+            "and 2 more; LR, LR_*, LRbicx4, ...): inputs, not training targets; rename a folder to train on it"
+            in caplog.text)
+    # every image in such a folder: the error counted them nowhere ("0 image file(s) found")
+    _save(tmp_path / "exports" / "lr-export" / "f.png", _rgb(64, 64))
+    with pytest.raises(ValueError, match=r": 0 image file\(s\) found, .* 0 unreadable, 1 in low-resolution folders "
+                                         r"\(left out\)$"):
+        TrainDataset([tmp_path / "exports"], crop_size=16, cache=False, progress=False)
 
 
 def test_files_in_formats_not_scanned_for_are_named(tmp_path, cache_dir, caplog):

@@ -12,6 +12,7 @@ from . import rundir
 from .checkpoint import NOT_TORCH_SAVE, CheckpointError, is_safetensors, load_checkpoint, load_generator
 from .config import (MIN_LR_CROP, PATH_KEYS, ConfigError, TrainConfig, as_list, load_config, names_no_path,
                      real_folders)
+from .images import ImageError
 from .trainer import CHECKPOINT_FORMAT
 from .validation import hold_out_rule, validation_set
 
@@ -106,7 +107,7 @@ def check_config(config: TrainConfig):
     if config.val_data:
         try:
             val_set = validation_set(config.val_data, config.train_data, config.scale, scored=bool(config.eval_every))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, ImageError) as exc:  # a file training skips: the error did not say val_data
             raise ConfigError(f"config 'val_data': {exc}") from None
     if config.content_loss != "mse":  # before the data is decoded and cached, which can take minutes
         from .vgg import resolve_vgg19_weights
@@ -124,7 +125,7 @@ def check_config(config: TrainConfig):
     for bench in ([val_set] if val_set is not None and config.eval_every else []) + eval_sets:
         try:
             bench.check()
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, ImageError) as exc:
             key = "val_data" if bench is val_set else "eval_data"
             raise ConfigError(f"config '{key}': {exc}") from None
     return val_set, eval_sets

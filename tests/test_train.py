@@ -459,6 +459,21 @@ def test_eval_data_held_out_as_val_data_may_be_reported(images, tmp_path):
     assert len(val_set) == len(reported) == 2
 
 
+def test_an_unreadable_validation_image_names_val_data(images, tmp_path):
+    """Training skips an unreadable file with a warning; the same file in val_data stopped the run with an error
+    that named the file only, not the key."""
+    from srgan.config import ConfigError
+    from srgan.runstart import check_config
+
+    val = tmp_path / "val"
+    val.mkdir()
+    Image.open(images / "img0.png").resize((200, 112)).save(val / "v0.png")
+    (val / "readme.png").write_text("not an image")
+    config = load_config("smoke", overrides(images, tmp_path / "run", "eval_every=2", f"val_data={val}"))
+    with pytest.raises(ConfigError, match=rf"^config 'val_data': {val / 'readme.png'}: "):
+        check_config(config)
+
+
 def test_copies_of_validation_or_eval_images_in_train_data_are_refused(images, tmp_path, capsys):
     """The overlap check compared files by identity: a copied validation folder inside train_data was trained on,
     and train_data = a copy of a set's HR images with eval_data = that set reported numbers on training images."""

@@ -186,22 +186,22 @@ def _run(config, out_dir, device, info, state, init_generator, val_set, eval_set
                     t_window, n_window = time.perf_counter(), 0
                 paused = time.perf_counter()  # checkpoint and eval time is not training time
                 diverged = bad and trainer.bad_in_row >= c.max_bad_steps
-                if (step % c.checkpoint_every == 0 or step == c.steps or stop) and not diverged:
-                    state = {**trainer.state_dict(), "data": dataset.fingerprint}
-                    poisoned = nonfinite_tensors(state)  # a finite loss does not prove finite weights
-                    if poisoned:
-                        raise TrainingStopped(
-                            f"step {step}: NaN or Inf in {', '.join(poisoned[:3])}"
-                            f"{f' (+{len(poisoned) - 3} more)' if len(poisoned) > 3 else ''}; not saved. "
-                            f"{_last_good(out_dir)}")
-                    if info.is_main:
-                        rundir.save(out_dir, state, trainer.g, c.keep_last)
+                saved = (step % c.checkpoint_every == 0 or step == c.steps or stop) and not diverged
+                if saved:
+                    _save(trainer, dataset, out_dir, info, step)
                 if diverged:
                     raise TrainingStopped(
                         f"{trainer.bad_in_row} steps in a row had a non-finite loss (max_bad_steps="
                         f"{c.max_bad_steps}); stopped at step {step}. {_last_good(out_dir)}")
-                if c.eval_every and (step % c.eval_every == 0 or step == c.steps) and info.is_main:
+                evaluates = c.eval_every and (step % c.eval_every == 0 or step == c.steps)
+                if evaluates and info.is_main:
                     _evaluate(trainer, val_set, eval_sets, dataset, log, step)
+                if evaluates and not stop and _agreed_stop(flag["signal"] is not None, info, device):
+                    # A signal during the evaluation (minutes on a CPU): stop now. It was seen after another step,
+                    # checkpoint and evaluation, which could outlast a scheduler's grace period.
+                    stop = True
+                    if not saved:
+                        _save(trainer, dataset, out_dir, info, step)
                 t_window += time.perf_counter() - paused
                 if stop:
                     stopped_by = flag["signal"] or "signal on another rank"
@@ -214,6 +214,18 @@ def _run(config, out_dir, device, info, state, init_generator, val_set, eval_set
         print(f"srgan: done: step {trainer.step}; weights in {out_dir / 'generator.safetensors'}, checkpoint "
               f"{out_dir / 'last.pt'}", file=sys.stderr)
     return {"step": trainer.step, "stopped_by": stopped_by, "bad_total": trainer.bad_total, "out_dir": str(out_dir)}
+
+
+def _save(trainer: Trainer, dataset, out_dir: Path, info, step: int) -> None:
+    """Checkpoint the run (rank 0 writes); nothing non-finite is ever saved."""
+    state = {**trainer.state_dict(), "data": dataset.fingerprint}
+    poisoned = nonfinite_tensors(state)  # a finite loss does not prove finite weights
+    if poisoned:
+        raise TrainingStopped(f"step {step}: NaN or Inf in {', '.join(poisoned[:3])}"
+                              f"{f' (+{len(poisoned) - 3} more)' if len(poisoned) > 3 else ''}; not saved. "
+                              f"{_last_good(out_dir)}")
+    if info.is_main:
+        rundir.save(out_dir, state, trainer.g, trainer.config.keep_last)
 
 
 def _gan_checkpoint(path: str) -> bool:

@@ -57,6 +57,26 @@ def test_sigterm_mid_step_then_resume_equals_uninterrupted(cli, train_data, trai
     assert losses == [(r["step"], r["loss_g"]) for r in _records(trained_run)]
 
 
+def test_a_signal_during_an_evaluation_stops_after_it(cli, train_data, tmp_path, monkeypatch):
+    """SIGTERM while step 1 is evaluated (minutes with large eval sets on a CPU): the run saves step 1 and stops.
+    It trained step 2, saved and evaluated again first, which could outlast a scheduler's grace period."""
+    from srgan import train as train_module
+
+    evaluated = []
+
+    def evaluate_with_sigterm(trainer, *args):
+        evaluated.append(trainer.step)
+        if trainer.step == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(train_module, "_evaluate", evaluate_with_sigterm)
+    run = tmp_path / "run"
+    result = cli(*train_args(train_data, run, "eval_every=1"))
+    assert result.code == 0, result.err
+    result.error_line("stopped by SIGTERM after step 1", "continue with --resume")
+    assert evaluated == [1] and load_checkpoint(run / "last.pt")["step"] == 1
+
+
 def test_a_signal_ignored_at_start_stays_ignored(cli, train_data, tmp_path, monkeypatch):
     """A run that a script starts in the background (`&`) has SIGINT ignored, so that a Ctrl-C meant for the
     foreground does not reach it: a SIGINT during step 3 then changes nothing (all 4 steps, exit 0). It used to stop

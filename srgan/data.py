@@ -123,17 +123,18 @@ def _few(paths: Sequence, n: int = 10) -> str:
 # --------------------------------------------------------------------------- training data
 
 
-def training_files(roots: Sequence[str | os.PathLike]) -> tuple[list[Path], list[Path], list[Path]]:
+def training_files(roots: Sequence[str | os.PathLike], unreadable: list[str] | None = None,
+                   ) -> tuple[list[Path], list[Path], list[Path]]:
     """The image files of ``roots`` (folders or files) to train on, each file once whatever names and links reach
     it; those left out for lying in a low-resolution folder (``LR``, ``LR_bicubic_x4``, ``LRbicx4``: a
     benchmark-style folder's inputs, not HR targets, as ``srgan eval`` reads a set); and the files passed over for
-    their format (a GIF)."""
+    their format (a GIF). Folders that cannot be read are added to ``unreadable``, one line each."""
     files: list[Path] = []
     others: list[Path] = []
     low_res: list[Path] = []
     for root in map(Path, roots):
         try:
-            found = find_images([root], others=others)
+            found = find_images([root], others=others, unreadable=unreadable)
         except ImageError as exc:
             raise ValueError(f"training data: {exc}") from None
         if root.is_dir():
@@ -204,7 +205,10 @@ class TrainDataset(Dataset):
         self.length = None if length is None else int(length)
         self.epoch = 0
 
-        files, low_res, others = training_files(self.roots)
+        unreadable: list[str] = []
+        files, low_res, others = training_files(self.roots, unreadable)
+        for line in unreadable:  # its images were left out of training without a word
+            log.warning("%s", line)
         if low_res:  # named: "lr-export" is a low-resolution folder by its name
             folders = list(dict.fromkeys(str(f.parent) for f in low_res))
             log.warning("left out %d image(s) in low-resolution folders (%s; LR, LR_*, LRbicx4, ...): inputs, not "

@@ -29,13 +29,18 @@ def passed_over_note(others: list[Path]) -> str | None:
             f"convert them to .png to use them (scanned: {', '.join(IMAGE_EXTENSIONS)})")
 
 
-def _scan_folder(root: Path, others: list[Path] | None = None) -> list[Path]:
+def _scan_folder(root: Path, others: list[Path] | None = None, unreadable: list[str] | None = None) -> list[Path]:
     found = []
+
+    def cannot_read(exc: OSError) -> None:  # os.walk passed over an unreadable folder without a word
+        if unreadable is not None:
+            unreadable.append(f"{exc.filename}: cannot read this folder ({exc.strerror}); its images are left out")
+
     # Linked folders are followed (a pool of links to datasets was skipped without a word), except one leading to a
     # folder the walk is already inside or to one above it (``..``, ``~``, ``/``): a loop, however many links it
     # takes, would never end, and a link up would scan the folders around the one named, or the whole disk.
     inside = {os.fspath(root): {os.path.realpath(root)}}  # each folder's real path and those of the folders above
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=cannot_read):
         above, kept = inside.pop(dirpath), []
         for d in dirnames:
             real = os.path.realpath(os.path.join(dirpath, d))
@@ -55,7 +60,8 @@ def _scan_folder(root: Path, others: list[Path] | None = None) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).parts)
 
 
-def find_images(inputs: Iterable[str | os.PathLike], *, others: list[Path] | None = None) -> list[Path]:
+def find_images(inputs: Iterable[str | os.PathLike], *, others: list[Path] | None = None,
+                unreadable: list[str] | None = None) -> list[Path]:
     """Expand files, folders and glob patterns into a list of image paths.
 
     * a file is returned as given, whatever its extension (it was named explicitly);
@@ -71,6 +77,7 @@ def find_images(inputs: Iterable[str | os.PathLike], *, others: list[Path] | Non
     does not exist, or a pattern that matches nothing, raises :class:`ImageNotFoundError`.
     ``others``: a list that collects the files in scanned folders with an :data:`OTHER_IMAGE_EXTENSIONS`
     extension (a GIF, a HEIC), which are passed over, for the caller to say so (:func:`passed_over_note`).
+    ``unreadable``: a list that collects one line per folder the scan could not read (permissions).
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -86,7 +93,7 @@ def find_images(inputs: Iterable[str | os.PathLike], *, others: list[Path] | Non
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            for found in _scan_folder(path, others):
+            for found in _scan_folder(path, others, unreadable):
                 add(found)
         elif path.exists():
             add(path)
@@ -97,7 +104,7 @@ def find_images(inputs: Iterable[str | os.PathLike], *, others: list[Path] | Non
             spelled = path.suffix.lower() if path.suffix and not glob.has_magic(path.suffix) else None
             for match in map(Path, matches):
                 if match.is_dir():
-                    for found in _scan_folder(match, others):
+                    for found in _scan_folder(match, others, unreadable):
                         add(found)
                 elif match.is_file() and (_is_image_name(match.name) or match.suffix.lower() == spelled):
                     add(match)

@@ -67,7 +67,8 @@ def format_of(extension: str) -> str | None:
     return _FORMATS.get(extension.lower())
 
 
-def format_losses(dest: str | os.PathLike, *, alpha: bool, bit_depth: int = 8, grayscale: bool = False) -> list[str]:
+def format_losses(dest: str | os.PathLike, *, alpha: bool, bit_depth: int = 8, grayscale: bool = False,
+                  icc: bool = False) -> list[str]:
     """Warnings for what ``dest``'s format drops of an image with (or without) ``alpha``, of ``bit_depth`` bits:
     the alpha in JPEG and BMP; 16 bits in a colour or alpha TIFF, which the format could hold but srgan's writer
     cannot (one came out 8-bit without a word: 211 levels left of 18,808). JPEG, WebP and BMP are 8-bit formats."""
@@ -78,6 +79,9 @@ def format_losses(dest: str | os.PathLike, *, alpha: bool, bit_depth: int = 8, g
     if bit_depth == 16 and fmt == "TIFF" and not (grayscale and not alpha):
         said.append(f"{dest}: srgan writes colour or alpha TIFF with 8 bits per channel; the input's 16 bits are "
                     "rounded (write .png to keep them)")
+    if icc and fmt == "BMP":  # an Adobe RGB photo's colours were shown as sRGB without a word
+        said.append(f"{dest}: BMP cannot hold the input's ICC colour profile; it is dropped and colours will look "
+                    "different (write .png, .jpg, .webp or .tif to keep it)")
     return said
 
 

@@ -58,7 +58,7 @@ def plan_outputs(inputs: list[str], output: str, ext: str | None = None, suffix:
     for item in inputs:
         root = Path(item) if Path(item).is_dir() else None
         try:
-            files = find_images([item], others=plan.others)
+            files = find_images([item], others=plan.others, unreadable=plan.errors)
         except ImageError as exc:
             plan.errors.append(str(exc))
             continue
@@ -129,8 +129,10 @@ def plan_outputs(inputs: list[str], output: str, ext: str | None = None, suffix:
             continue
         key = os.path.normcase(os.path.abspath(dest))
         if key in taken:
-            plan.errors.append(f"{src}: output {dest} would also be written for {taken[key]}; skipped "
-                               "(use --ext keep or separate runs)")
+            # --ext keep tells photo.jpg from photo.png, not IMG_0001.jpg on two memory cards
+            same_ext = src.suffix.lower() == taken[key].suffix.lower()
+            advice = "separate runs" if same_ext else "--ext keep or separate runs"
+            plan.errors.append(f"{src}: output {dest} would also be written for {taken[key]}; skipped (use {advice})")
             continue
         taken[key] = src
         plan.pairs.append((src, dest))

@@ -10,6 +10,10 @@ import signal
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+#: The terminal or ssh session closing under a long run (``nohup`` ignores it, and ignored it stays). Its default
+#: action killed srgan where it stood: an upscale left a hidden ``.NAME.tmp`` behind, training its unsaved steps.
+HANGUP = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
+
 
 @contextmanager
 def handling(signals: tuple[signal.Signals, ...], handler: Callable) -> Iterator[None]:
@@ -24,19 +28,19 @@ def handling(signals: tuple[signal.Signals, ...], handler: Callable) -> Iterator
 
 @contextmanager
 def sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM interrupts like Ctrl-C inside the block, so that ``finally`` blocks remove temporary files and
-    partial downloads (unless SIGTERM was ignored when srgan started)."""
+    """SIGTERM (and SIGHUP) interrupt like Ctrl-C inside the block, so that ``finally`` blocks remove temporary
+    files and partial downloads (unless the signal was ignored when srgan started)."""
     def interrupt(_signum, _frame):
         raise KeyboardInterrupt
 
-    with handling((signal.SIGTERM,), interrupt):
+    with handling((signal.SIGTERM, *HANGUP), interrupt):
         yield
 
 
 @contextmanager
 def stop_requests() -> Iterator[dict]:
-    """SIGINT/SIGTERM set ``flag["signal"]`` (its name) for a loop to finish its step, save and stop; a second SIGINT
-    aborts at once (KeyboardInterrupt). Signals ignored on entry stay ignored."""
+    """SIGINT/SIGTERM/SIGHUP set ``flag["signal"]`` (its name) for a loop to finish its step, save and stop; a
+    second SIGINT aborts at once (KeyboardInterrupt). Signals ignored on entry stay ignored."""
     flag = {"signal": None}
 
     def handler(signum, _frame):
@@ -44,5 +48,5 @@ def stop_requests() -> Iterator[dict]:
             raise KeyboardInterrupt
         flag["signal"] = signal.Signals(signum).name
 
-    with handling((signal.SIGINT, signal.SIGTERM), handler):
+    with handling((signal.SIGINT, signal.SIGTERM, *HANGUP), handler):
         yield flag

@@ -192,7 +192,8 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
 
         def write(img, y, a, dest, **kw):
             for warning in format_losses(dest, alpha=a is not None, bit_depth=img.bit_depth,
-                                         grayscale=img.grayscale):  # warnings: --quiet keeps them
+                                         grayscale=img.grayscale,
+                                         icc=img.icc_profile is not None):  # warnings: --quiet keeps them
                 print(f"srgan: warning: {printable(warning)}", file=sys.stderr)
             return write_output(img, y, a, dest, scale=engine.scale, outscale=outscale, overwrite=args.overwrite,
                                 png_level=args.png_level, **kw)

@@ -415,7 +415,8 @@ def upscale_file(engine, src: str | os.PathLike, dest: str | os.PathLike, *, til
         engine = prepare(engine)
     max_pixels = images.DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
     img = images.read_image(src, max_pixels=max_pixels)
-    for warning in format_losses(dest, alpha=img.alpha is not None, bit_depth=img.bit_depth, grayscale=img.grayscale):
+    for warning in format_losses(dest, alpha=img.alpha is not None, bit_depth=img.bit_depth, grayscale=img.grayscale,
+                                 icc=img.icc_profile is not None):
         warnings.warn(warning, stacklevel=2)  # the CLI says so; this was silent
     height, width = img.rgb.shape[:2]
     _warn_slow_tile(engine, height, width, tile)

@@ -266,26 +266,30 @@ def test_an_empty_path_is_refused(argv, name, capsys, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("command, target", [
-    (["degrade", "HR", "-o", "LR"], "srgan.evaluate.degrade_from_cli"),
-    (["eval", "--model", "bicubic", "--data", "Set5"], "srgan.evaluate.eval_from_cli"),
-    (["export", "--onnx", "g.onnx"], "srgan.export.export_from_cli"),
+@pytest.mark.parametrize("command, target, signame", [
+    (["degrade", "HR", "-o", "LR"], "srgan.evaluate.degrade_from_cli", "SIGTERM"),
+    (["eval", "--model", "bicubic", "--data", "Set5"], "srgan.evaluate.eval_from_cli", "SIGTERM"),
+    (["export", "--onnx", "g.onnx"], "srgan.export.export_from_cli", "SIGTERM"),
+    (["upscale", "in", "-o", "out"], "srgan.upscale_cli.upscale_from_cli", "SIGHUP"),
 ])
-def test_sigterm_interrupts_a_command_like_ctrl_c(monkeypatch, capsys, command, target):
+def test_sigterm_interrupts_a_command_like_ctrl_c(monkeypatch, capsys, command, target, signame):
     """SIGTERM killed degrade and eval outright, so their clean-up never ran: part of an LR set stayed (which the
     next degrade refused as existing files), and eval --save-images left a temporary file. Now it is Ctrl-C's
-    KeyboardInterrupt: clean-up, 'srgan: interrupted', exit 130; and the default handler is back afterwards."""
+    KeyboardInterrupt: clean-up, 'srgan: interrupted', exit 130; and the default handler is back afterwards.
+    SIGHUP too (a closed terminal or ssh session): an upscale left its hidden temporary file behind."""
     import os
     import signal
     import time
 
+    signum = getattr(signal, signame)
+
     def killed(*_args, **_kwargs):
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signum)
         time.sleep(5)
-        pytest.fail("SIGTERM did not interrupt")
+        pytest.fail(f"{signame} did not interrupt")
 
     monkeypatch.setattr(target, killed)
-    before = signal.getsignal(signal.SIGTERM)
+    before = signal.getsignal(signum)
     assert main(command) == 130
     assert capsys.readouterr().err == "srgan: interrupted\n"
-    assert signal.getsignal(signal.SIGTERM) == before
+    assert signal.getsignal(signum) == before

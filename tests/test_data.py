@@ -343,6 +343,25 @@ def test_lr_folders_are_not_training_targets(tmp_path, cache_dir, caplog):
         TrainDataset([tmp_path / "exports"], crop_size=16, cache=False, progress=False)
 
 
+def test_an_unreadable_training_folder_is_named(tmp_path, cache_dir, caplog, monkeypatch):
+    """A subfolder that cannot be read was left out of training without a word. (Simulated: root reads all.)"""
+    _save(tmp_path / "pool" / "a.png", _rgb(32, 32))
+    _save(tmp_path / "pool" / "locked" / "b.png", _rgb(32, 32))
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path) == os.fspath(tmp_path / "pool" / "locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with caplog.at_level(logging.WARNING, logger="srgan"):
+        data = TrainDataset([tmp_path / "pool"], crop_size=16, cache=False, progress=False)
+    assert data.files == [tmp_path / "pool" / "a.png"]
+    assert (f"{tmp_path / 'pool' / 'locked'}: cannot read this folder (Permission denied); its images are left out"
+            in caplog.text)
+
+
 def test_files_in_formats_not_scanned_for_are_named(tmp_path, cache_dir, caplog):
     """A GIF (or HEIC) in the pool was passed over without a word."""
     _save(tmp_path / "pool" / "a.png", _rgb(32, 32))

@@ -311,6 +311,22 @@ def test_alpha_dropped_by_a_jpeg_output_is_said(weights, tmp_path, capsys):
     assert code == 0 and "warning" not in err
 
 
+def test_an_icc_profile_dropped_by_a_bmp_output_is_said(weights, tmp_path, capsys):
+    """An Adobe RGB photo written as .bmp lost its profile without a word: its colours shown as sRGB."""
+    from PIL import ImageCms
+
+    src = tmp_path / "tagged.png"
+    Image.open(_photo(tmp_path / "plain.png")).save(src, icc_profile=ImageCms.ImageCmsProfile(
+        ImageCms.createProfile("sRGB")).tobytes())
+    code, _out, err = _run(capsys, *_up(weights, src, "-o", tmp_path / "out.bmp"))
+    assert code == 0 and err.startswith(f"srgan: warning: {tmp_path / 'out.bmp'}: BMP cannot hold the input's ICC "
+                                        "colour profile; it is dropped")
+    for kept in (_up(weights, src, "-o", tmp_path / "out.png"), _up(weights, tmp_path / "plain.png", "-o",
+                                                                     tmp_path / "plain.bmp")):
+        code, _out, err = _run(capsys, *kept, "--quiet")
+        assert code == 0 and err == ""
+
+
 def test_sixteen_bits_rounded_by_a_tiff_output_are_said(weights, tmp_path, capsys):
     """A 16-bit colour input written as .tif came out 8-bit without a word (grayscale TIFF keeps 16 bits)."""
     rgb16 = tmp_path / "rgb16.png"

@@ -72,6 +72,33 @@ def test_two_inputs_for_one_output_name(cli, weights, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["photo.png"]
     result = cli(*upscale_args(src, tmp_path / "kept", weights, "--ext", "keep"))
     assert result.code == 0 and sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["photo.jpg", "photo.png"]
+    # IMG_0001.jpg on two memory cards: --ext keep cannot help, and was advised
+    save(tmp_path / "card2" / "photo.jpg", rgb(6, 5, seed=3), quality=95)
+    result = cli(*upscale_args([src / "photo.jpg", tmp_path / "card2" / "photo.jpg"], tmp_path / "two", weights,
+                               "--ext", "keep"))
+    assert result.code == 1
+    result.error_line(f"{tmp_path / 'card2' / 'photo.jpg'}: output {tmp_path / 'two' / 'photo.jpg'} would also be "
+                      f"written for {src / 'photo.jpg'}; skipped (use separate runs)")
+
+
+def test_an_unreadable_subfolder_is_reported_not_skipped(cli, weights, tmp_path, monkeypatch):
+    """A subfolder that cannot be read (chmod 000, another user's) was left out without a word, exit 0; named
+    alone it said "no input images found". (Simulated: root reads every folder.)"""
+    src = tmp_path / "in"
+    save(src / "a.png", rgb(6, 5, seed=1))
+    save(src / "locked" / "b.png", rgb(6, 5, seed=2))
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path) == os.fspath(src / "locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = cli(*upscale_args(src, tmp_path / "out", weights))
+    assert result.code == 1
+    result.error_line(f"{src / 'locked'}: cannot read this folder (Permission denied); its images are left out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
 
 
 def test_output_folder_under_a_regular_file(cli, weights, tmp_path, monkeypatch):

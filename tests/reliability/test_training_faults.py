@@ -57,23 +57,25 @@ def test_sigterm_mid_step_then_resume_equals_uninterrupted(cli, train_data, trai
     assert losses == [(r["step"], r["loss_g"]) for r in _records(trained_run)]
 
 
-def test_a_signal_during_an_evaluation_stops_after_it(cli, train_data, tmp_path, monkeypatch):
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_signal_during_an_evaluation_stops_after_it(cli, train_data, tmp_path, monkeypatch, signame):
     """SIGTERM while step 1 is evaluated (minutes with large eval sets on a CPU): the run saves step 1 and stops.
-    It trained step 2, saved and evaluated again first, which could outlast a scheduler's grace period."""
+    It trained step 2, saved and evaluated again first, which could outlast a scheduler's grace period. SIGHUP (the
+    terminal or ssh session closed) is a stop request too: it killed the run where it stood."""
     from srgan import train as train_module
 
     evaluated = []
 
-    def evaluate_with_sigterm(trainer, *args):
+    def evaluate_with_signal(trainer, *args):
         evaluated.append(trainer.step)
         if trainer.step == 1:
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), getattr(signal, signame))
 
-    monkeypatch.setattr(train_module, "_evaluate", evaluate_with_sigterm)
+    monkeypatch.setattr(train_module, "_evaluate", evaluate_with_signal)
     run = tmp_path / "run"
     result = cli(*train_args(train_data, run, "eval_every=1"))
     assert result.code == 0, result.err
-    result.error_line("stopped by SIGTERM after step 1", "continue with --resume")
+    result.error_line(f"stopped by {signame} after step 1", "continue with --resume")
     assert evaluated == [1] and load_checkpoint(run / "last.pt")["step"] == 1
 
 

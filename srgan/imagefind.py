@@ -26,7 +26,7 @@ def passed_over_note(others: list[Path]) -> str | None:
     if not others:
         return None
     return (f"left out {len(others)} file(s) in formats that folders are not scanned for: {first_and_more(others)}; "
-            f"convert them to .png to use them (scanned: {', '.join(IMAGE_EXTENSIONS)})")
+            f"name them, or convert them to .png, to use them (scanned: {', '.join(IMAGE_EXTENSIONS)})")
 
 
 def _scan_folder(root: Path, others: list[Path] | None = None, unreadable: list[str] | None = None) -> list[Path]:

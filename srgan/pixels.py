@@ -99,7 +99,9 @@ def check_float_range(lo: float, hi: float) -> None:
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError("the image has NaN or infinite values")
     if lo < -slack or hi > 1 + slack:
-        hint = " (a 0-255 image? divide it by 255, or pass uint8)" if 2 < hi <= 255 + slack else ""
+        # a 0-255 image reaches tens at least; an HDR (scene-linear) one goes a little or far past 1
+        hint = (" (a 0-255 image? divide it by 255, or pass uint8)" if 16 < hi <= 255 + slack else
+                " (an HDR image? tone-map it to [0, 1] first)" if hi > 1 + slack and lo >= -slack else "")
         raise ValueError(f"float image values must lie in [0, 1], got [{lo:g}, {hi:g}]{hint}")
 
 

@@ -233,6 +233,10 @@ class TestModes:
         with pytest.raises(ImageError, match=r"f255\.tif: float image values must lie in \[0, 1\], got "
                                              r"\[0, 255\] \(a 0-255 image\?"):
             read_image(tmp_path / "f255.tif")
+        PILImage.fromarray(np.array([[0, 0.5], [1.5, 2.87]], np.float32), "F").save(tmp_path / "hdr.tif")
+        with pytest.raises(ImageError, match=r"hdr\.tif: float image values must lie in \[0, 1\], got \[0, 2\.87\] "
+                                             r"\(an HDR image\? tone-map it to \[0, 1\] first\)$"):
+            read_image(tmp_path / "hdr.tif")  # it said "a 0-255 image? divide it by 255"
 
     def test_int32_tiff_is_read_as_16_bit_and_refused_beyond(self, tmp_path):
         """Values beyond 16 bits used to be clipped: an int32 TIFF of large values came out white."""

@@ -447,8 +447,8 @@ def test_files_in_formats_not_scanned_for_are_named(weights, tmp_path, capsys):
     (tmp_path / "in").mkdir()
     gif = tmp_path / "in" / "a.gif"
     Image.new("RGB", (8, 8)).save(gif)
-    note = (f"srgan: warning: left out 1 file(s) in formats that folders are not scanned for: {gif}; convert them to "
-            ".png to use them (scanned: .png, .jpg, .jpeg, .jfif, .bmp, .webp, .tif, .tiff)\n")
+    note = (f"srgan: warning: left out 1 file(s) in formats that folders are not scanned for: {gif}; name them, or "
+            "convert them to .png, to use them (scanned: .png, .jpg, .jpeg, .jfif, .bmp, .webp, .tif, .tiff)\n")
     code, _out, err = _run(capsys, *_up(weights, tmp_path / "in", "-o", tmp_path / "out"))
     assert code == 1 and err.startswith(note) and "no input images found" in err
     _photo(tmp_path / "in" / "b.png")

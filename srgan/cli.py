@@ -16,6 +16,7 @@ import textwrap
 from contextlib import nullcontext
 
 from . import __version__
+from .shipped import DEFAULT_MODEL
 from .signals import sigterm_interrupts
 
 
@@ -258,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_upscale)
 
     p = command(sub, "export", help="export a generator to ONNX (dynamic height and width)")
-    p.add_argument("--model", default="srgan", help="srresnet | srgan | a weights/checkpoint PATH")
+    p.add_argument("--model", default=DEFAULT_MODEL,  # what upscale runs: it exported the SRGAN (docs/RESULTS.md)
+                   help=f"srresnet | srgan | a weights/checkpoint PATH (default: {DEFAULT_MODEL}, as upscale)")
     p.add_argument("--onnx", required=True, metavar="OUT", help="output .onnx file")
     p.add_argument("--opset", type=int, default=18, help="ONNX opset (18 is the exporter's native one)")
     p.add_argument("--plain", action="store_true",

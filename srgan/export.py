@@ -122,5 +122,6 @@ def export_from_cli(args: argparse.Namespace) -> int:
         form = "plain Generator"
     else:  # only an srgan Generator has a fast form
         form = f"{type(net).__name__}, exported as it is"
-    print(f"wrote {dest} ({form}; input 'lr' N x 3 x H x W float32 in [0, 1], dynamic N/H/W; output 'sr')")
+    print(f"wrote {dest} ({args.model}, {form}; input 'lr' N x 3 x H x W float32 in [0, 1], dynamic N/H/W; "
+          "output 'sr')")
     return 0

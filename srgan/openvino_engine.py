@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checkpoint import one_line
 from .extras import require
 from .inference import fast_generator
 from .tiling import Engine
@@ -57,7 +58,11 @@ def converted_model(net: nn.Module, cache_dir: Path):
     ov = _require_openvino()
     path = cache_dir / f"{_weights_key(net, ov.__version__)}.xml"
     if path.exists():
-        return ov.Core().read_model(path)
+        try:
+            return ov.Core().read_model(path)
+        except Exception as exc:  # a damaged entry (a full disk, a cut copy) failed every run with OpenVINO's words
+            print(f"srgan: warning: {path}: cached OpenVINO model unreadable ({one_line(exc)[:200]}); converting "
+                  "it again", file=sys.stderr)
     with warnings.catch_warnings():  # tracing warns on every Python constant read off a tensor (scales, slopes),
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # and that torch.jit.trace, which OpenVINO uses,
         warnings.simplefilter("ignore", DeprecationWarning)  # is deprecated: nothing a user can act on

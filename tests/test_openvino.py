@@ -47,6 +47,22 @@ def test_openvino_fp32_matches_torch_and_is_converted_once(weights, tmp_path):
     assert cached[1].stat().st_mtime_ns == stamp and len(list(cached[1].parent.iterdir())) == 2
 
 
+def test_a_damaged_cache_entry_is_converted_again(weights, tmp_path, capsys):
+    """A cut .bin (a full disk, a copy stopped halfway) failed every --backend openvino run with OpenVINO's
+    "Check 'is_valid_weights_range(...)' failed"."""
+    g, path = weights
+    prepare(str(path), "cpu", "fp32", backend="openvino")
+    capsys.readouterr()
+    binary, xml = sorted((tmp_path / "cache" / "openvino").iterdir())
+    binary.write_bytes(binary.read_bytes()[:1000])
+    engine = prepare(str(path), "cpu", "fp32", backend="openvino")
+    assert capsys.readouterr().err.startswith(f"srgan: warning: {xml}: cached OpenVINO model unreadable (")
+    x = torch.rand(1, 3, 9, 11)
+    with torch.inference_mode():
+        assert (engine.forward(x) - g(x)).abs().max().item() <= 1e-4
+    assert binary.stat().st_size > 1000  # written again
+
+
 def _in_own_process(code: str, weights_path, env_cache) -> subprocess.CompletedProcess:
     """Run ``code`` (with ``path``, the weights, defined) in a fresh interpreter: engines used from worker threads
     are destroyed with it, not at a random later garbage collection of the test session (in the whole suite one

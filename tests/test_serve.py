@@ -357,10 +357,19 @@ def test_body_limit_also_holds_without_content_length(client):
     assert r.status_code == 413
 
 
-@pytest.mark.parametrize("query, words", [("models=srgan9", "unknown model 'srgan9'"), ("", "no model chosen")])
+@pytest.mark.parametrize("query, words", [("models=srgan9", "unknown model 'srgan9'"), ("", "no model chosen"),
+                                          ("models=" + "x" * 60_000, f"unknown model '{'x' * 100}';")])
 def test_unknown_or_missing_model_is_400(client, query, words):
     r = client.post(f"/api/jobs?{query}", content=png_bytes())
     assert r.status_code == 400 and words in r.json()["error"] and "bicubic" in r.json()["error"]
+    assert len(r.text) < 300  # a 60,000-character name came back whole
+
+
+def test_a_form_upload_is_told_to_send_the_image_itself(client):
+    """curl -F file=@photo.png was answered "not an image file, or a format Pillow cannot read"."""
+    r = client.post("/api/jobs?models=bicubic", files={"file": ("photo.png", png_bytes())})
+    assert (r.status_code, r.json()) == (415, {"error": "send the image itself as the request body (curl "
+                                                        "--data-binary @photo.png), not a form upload"})
 
 
 def test_unknown_job_and_file_are_404(client):
@@ -588,6 +597,27 @@ def test_out_of_memory_is_said_so_and_the_next_job_runs(monkeypatch, error):
         first = wait_done(c, c.post("/api/jobs?models=bicubic", content=png_bytes(4, 4)).json()["id"])
         second = wait_done(c, c.post("/api/jobs?models=bicubic", content=png_bytes(4, 4)).json()["id"])
     assert first["results"][0]["error"] == "out of memory" and second["results"][0]["error"] is None
+
+
+def test_stopping_with_a_job_running_says_so(monkeypatch, capsys):
+    """A busy server took minutes to stop (a CPU tile) and printed nothing meanwhile."""
+    import threading
+
+    from srgan.serve import jobs
+
+    started = threading.Event()
+
+    def slow(engine, rgb, alpha=None, *, progress=None, **kwargs):
+        started.set()
+        while True:  # one long tile: only the closing check at its end stops it
+            time.sleep(0.01)
+            progress(1)
+
+    monkeypatch.setattr(jobs, "upscale_planes", slow)
+    with TestClient(create_app({"bicubic": "bicubic"}, device="cpu")) as c:
+        c.post("/api/jobs?models=bicubic", content=png_bytes(4, 4))
+        assert started.wait(30)
+    assert capsys.readouterr().err == "srgan: stopping: the running job ends at its current tile\n"
 
 
 def test_a_forgotten_jobs_files_linger_for_downloads_already_under_way(monkeypatch):

@@ -1,10 +1,10 @@
 """The web app: static pages plus a small JSON API (Starlette).
 
 Every failure a user can cause is an HTTP 4xx whose JSON body is ``{"error": "<one line>"}``, which the page
-shows as it is: 400 a bad request, 404 an unknown job/stimulus, 413 an upload over the size limit, 422 a file
-that is not a usable image (not an image, corrupt, too many pixels). Upload bodies are streamed to disk and
-counted, so an oversized one is refused as soon as it passes the limit (at once when Content-Length says so),
-never read whole. Study images are fetched by opaque token, so no client-supplied path is ever opened.
+shows as it is: 400 a bad request, 404 an unknown job/stimulus, 413 an upload over the size limit, 415 a form
+upload (the API takes the image as the body), 422 a file that is not a usable image (not an image, corrupt, too
+many pixels). Upload bodies are streamed to disk and counted, so an oversized one is refused as soon as it passes
+the limit (at once when Content-Length says so), never read whole. Study images are fetched by opaque token, so no client-supplied path is ever opened.
 
 API: ``GET /api/models``; ``POST /api/jobs?models=a,b&name=photo.png`` (body: the image file) -> job;
 ``GET /api/jobs/{id}``; ``GET /api/jobs/{id}/{input|model}.png``; ``GET /api/study/next?rater=R``;
@@ -101,8 +101,11 @@ def create_app(models: dict[str, object], *, study_dir: str | os.PathLike | None
         picked = [m for m in request.query_params.get("models", "").split(",") if m]
         unknown = [m for m in picked if m not in runner.engines]
         if unknown or not picked:
-            what = f"unknown model {unknown[0]!r}" if unknown else "no model chosen"
+            what = f"unknown model {unknown[0][:100]!r}" if unknown else "no model chosen"  # not echoed whole
             raise HTTPException(400, f"{what}; this server has {', '.join(runner.engines)}")
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):  # curl -F: "not an image"
+            raise HTTPException(415, "send the image itself as the request body (curl --data-binary @photo.png), "
+                                     "not a form upload")
         full = f"{MAX_WAITING} jobs are already waiting; try again when one has finished"
         busy = {"Retry-After": "10"}  # seconds: a job on a photo takes about that on a CPU
         if runner.waiting() >= MAX_WAITING:  # before the body is read: a full queue costs nothing more

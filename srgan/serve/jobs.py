@@ -10,6 +10,7 @@ from __future__ import annotations
 import queue
 import secrets
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -135,6 +136,8 @@ class JobRunner:
         an active exception", exit 134) when Ctrl-C stopped a busy server."""
         self._closing.set()
         self._queue.put(None)
+        if any(job.status == "running" for job in list(self.jobs.values())):  # a CPU tile can take minutes: silent
+            print("srgan: stopping: the running job ends at its current tile", file=sys.stderr, flush=True)
         self._worker.join()
         shutil.rmtree(self.workdir, ignore_errors=True)
 

@@ -188,7 +188,8 @@ KEY_HELP = {
     "init_from": "a checkpoint or generator weights to start from (required by the gan phase; an mse run "
                  "fine-tunes them)",
     "train_data": "training image folders (a list, or one folder)",
-    "crop_size": "HR patch side in pixels; LR patches are crop_size / scale, at least 4 px (paper: 96)",
+    "crop_size": "HR patch side in pixels; LR patches are crop_size / scale, at least 4 px; the gan phase's "
+                 "discriminator needs >= 96 (paper: 96)",
     "batch_size": "patches per step, in total over all torchrun processes",
     "grad_accum": "split each step's batch into this many accumulated micro-batches",
     "num_workers": "data loader worker processes (0: load in the training process)",

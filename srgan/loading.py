@@ -49,7 +49,8 @@ def resolve_model(spec, device="cpu", *, scale: int = 4,
       * ``"bicubic"``: :class:`BicubicUpscaler` (``scale`` applies only here);
       * ``"srresnet"`` / ``"srgan"``: the weights shipped in ``srgan/weights/<name>.safetensors``;
       * a path: a leftthomas/SRGAN state dict (:mod:`srgan.peers`), else anything
-        :func:`srgan.checkpoint.load_generator` reads (safetensors, checkpoint, state dict).
+        :func:`srgan.checkpoint.load_generator` reads (safetensors, checkpoint, state dict); a training run's
+        folder stands for its ``generator.safetensors``.
     The returned module has an integer ``scale`` attribute. Bad specs raise
     :class:`~srgan.checkpoint.CheckpointError` (a ``ValueError``) with a one-line message, which offers ``names``
     (what the caller takes besides a path: eval also takes ``hr``, export no ``bicubic``).
@@ -77,8 +78,10 @@ def resolve_model(spec, device="cpu", *, scale: int = 4,
         model = load_generator(path, dev)
     else:
         path = Path(spec).expanduser()
+        if path.is_dir() and (path / "generator.safetensors").is_file():  # a run folder, as --resume takes one
+            path = path / "generator.safetensors"
         if not path.is_file():
-            hint = (" (a folder)" if path.is_dir() else
+            hint = (" (a folder, not a training run's)" if path.is_dir() else
                     f" (names are lower case: {str(spec).lower()})" if str(spec).lower() in names else "")
             raise CheckpointError(f"{spec}: no such weights file{hint}; the model is {', '.join(names)} "
                                   "or a weights file path")

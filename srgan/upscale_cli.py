@@ -26,7 +26,8 @@ def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output folder, or an image file name for one input (its extension picks the format)")
     p.add_argument("-n", "--model", default=DEFAULT_MODEL,
-                   help="srresnet | srgan | bicubic | a weights/checkpoint PATH (srresnet: leaves JPEG blocks smooth; "
+                   help="srresnet | srgan | bicubic | a weights/checkpoint PATH or a training run's folder "
+                        "(srresnet: leaves JPEG blocks smooth; "
                         "srgan: more natural texture, sharper JPEG blocks; see docs/RESULTS.md)")
     p.add_argument("-s", "--outscale", type=float, default=None, metavar="S",
                    help="final scale, any number: the model's own x4, then Pillow's Lanczos resize to S "

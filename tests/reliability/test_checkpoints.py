@@ -6,6 +6,7 @@ that is not plain data (``torch.load(weights_only=True)``); the run folder is le
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 import torch
@@ -174,10 +175,17 @@ def test_gan_start_from_a_checkpoint_of_another_scale(cli, trained_run, train_da
     assert not (tmp_path / "gan").exists()
 
 
-def test_model_path_is_a_folder(cli, photo, tmp_path):
+def test_model_path_is_a_folder(cli, photo, weights, tmp_path):
     (tmp_path / "weights.safetensors").mkdir()
     result = cli(*upscale_args(photo, tmp_path / "out", tmp_path / "weights.safetensors"))
-    only_error(result, "weights.safetensors", "no such weights file (a folder)")
+    only_error(result, "weights.safetensors", "no such weights file (a folder, not a training run's)")
+    # a run folder, as --resume takes one, is its generator.safetensors (it was "no such weights file")
+    (tmp_path / "run").mkdir()
+    shutil.copy(weights, tmp_path / "run" / "generator.safetensors")
+    result = cli(*upscale_args(photo, tmp_path / "by_run.png", tmp_path / "run"))
+    assert result.code == 0, result.err
+    assert cli(*upscale_args(photo, tmp_path / "by_file.png", weights)).code == 0
+    assert (tmp_path / "by_run.png").read_bytes() == (tmp_path / "by_file.png").read_bytes()
 
 
 @pytest.mark.parametrize("layout", ["bare state dict", "training checkpoint"])

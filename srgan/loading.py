@@ -38,6 +38,20 @@ class BicubicUpscaler(nn.Module):
         return y.to(x.dtype) if x.is_floating_point() else y
 
 
+def model_path(spec: str | os.PathLike, names: tuple[str, ...] = ("bicubic", *shipped.NAMES)) -> Path:
+    """The weights file a ``--model`` path names (a training run's folder: its ``generator.safetensors``), or a
+    one-line CheckpointError offering ``names``."""
+    path = Path(spec).expanduser()
+    if path.is_dir() and (path / "generator.safetensors").is_file():  # a run folder, as --resume takes one
+        path = path / "generator.safetensors"
+    if not path.is_file():
+        hint = (" (a folder, not a training run's)" if path.is_dir() else
+                f" (names are lower case: {str(spec).lower()})" if str(spec).lower() in names else "")
+        raise CheckpointError(f"{spec}: no such weights file{hint}; the model is {', '.join(names)} "
+                              "or a weights file path")
+    return path
+
+
 def resolve_model(spec, device="cpu", *, scale: int = 4,
                   names: tuple[str, ...] = ("bicubic", *shipped.NAMES)) -> nn.Module:
     """Turn a ``--model`` value into an eval-mode module mapping [0, 1] LR to [0, 1] SR.
@@ -77,14 +91,7 @@ def resolve_model(spec, device="cpu", *, scale: int = 4,
             raise CheckpointError(f"no shipped {spec} weights yet; pass a weights file path")
         model = load_generator(path, dev)
     else:
-        path = Path(spec).expanduser()
-        if path.is_dir() and (path / "generator.safetensors").is_file():  # a run folder, as --resume takes one
-            path = path / "generator.safetensors"
-        if not path.is_file():
-            hint = (" (a folder, not a training run's)" if path.is_dir() else
-                    f" (names are lower case: {str(spec).lower()})" if str(spec).lower() in names else "")
-            raise CheckpointError(f"{spec}: no such weights file{hint}; the model is {', '.join(names)} "
-                                  "or a weights file path")
+        path = model_path(spec, names)
         model = None
         if not is_safetensors(path):
             from .peers import is_leftthomas_state_dict, leftthomas_from_state_dict

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .images import IMAGE_EXTENSIONS, printable
-from .shipped import DEFAULT_MODEL
+from .shipped import DEFAULT_MODEL, NAMES
 
 
 def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
@@ -97,6 +97,7 @@ def _precision(args: argparse.Namespace) -> str:
 
 def upscale_from_cli(args: argparse.Namespace) -> int:
     from .engines import prepare
+    from .loading import model_path
     from .imagefind import passed_over_note
     from .images import DEFAULT_MAX_PIXELS, extra_frames, read_size
     from .imagewrite import check_writable_dir, format_losses
@@ -117,6 +118,8 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
     if "/" in suffix or "\\" in suffix:
         raise ValueError(f"--suffix is added to file names, so it cannot hold a path separator, got {suffix!r}")
     precision = _precision(args)
+    if args.model not in ("bicubic", *NAMES):  # before the outputs: "already exists" hid a mistyped --model
+        model_path(args.model)
     skip_existing = args.skip_existing
     if skip_existing and args.overwrite:
         raise ValueError("--skip-existing and --overwrite contradict each other; give one")

@@ -271,6 +271,9 @@ def load_problem(exc: BaseException, path: Path | None = None) -> str:
     zip (``PK``) or, before torch 1.6, a protocol-2 pickle (``\x80``), so the first bytes tell.
     """
     if path is not None and not _starts_like_torch_save(path):
+        if Path(path).suffix.lower() == ".onnx":  # "safetensors weights need the .safetensors extension" misled
+            return ("an ONNX model, which onnxruntime or OpenVINO runs; srgan reads its own weights (.safetensors) "
+                    "or checkpoints (.pt)")
         return NOT_TORCH_SAVE
     text = " ".join(str(exc).split())
     # "Unsupported global: GLOBAL builtins.exec", or, for a blocked module (os.system), "Trying to load

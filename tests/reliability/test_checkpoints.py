@@ -186,6 +186,9 @@ def test_model_path_is_a_folder(cli, photo, weights, tmp_path):
     assert result.code == 0, result.err
     assert cli(*upscale_args(photo, tmp_path / "by_file.png", weights)).code == 0
     assert (tmp_path / "by_run.png").read_bytes() == (tmp_path / "by_file.png").read_bytes()
+    (tmp_path / "model.onnx").write_bytes(b"\x08\x08\x12\x07pytorch")  # an ONNX protobuf's first bytes
+    only_error(cli(*upscale_args(photo, tmp_path / "o.png", tmp_path / "model.onnx")), "model.onnx",
+               "an ONNX model, which onnxruntime or OpenVINO runs; srgan reads its own weights")
     # a mistyped --model was hidden behind "already exists; not overwritten" when the output was there
     only_error(cli(*upscale_args(photo, tmp_path / "by_file.png", tmp_path / "nonexist.safetensors")),
                "nonexist.safetensors: no such weights file;")

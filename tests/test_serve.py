@@ -803,6 +803,20 @@ def test_model_names_of_letters_digits_dots_dashes_are_served():
     assert list(served_models(["runs/x/My-run_2.v3.safetensors"]))[-1] == "My-run_2.v3"
 
 
+def test_a_shipped_name_as_a_model_file_is_told_it_is_served_already(tmp_path, monkeypatch):
+    """--model srgan said "a model named 'srgan' is already served; rename the file", and there was no file."""
+    from srgan.serve.commands import served_models
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"^srgan: no such weights file \(srgan is served without --model: --model "
+                                         r"adds your own weights files\)$"):
+        served_models(["srgan"])
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "bicubic.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match="a model named 'bicubic' is already served; rename the file$"):
+        served_models(["a/bicubic.pt"])
+
+
 def test_a_bad_study_folder_fails_before_models_load(tmp_path, monkeypatch):
     """It used to load every model and make the job runner's temporary folder first, then leave it behind."""
     from srgan.serve import app as app_module

@@ -34,6 +34,9 @@ def served_models(weights: list[str]) -> dict[str, str]:
             raise ValueError(f"{path}: the model name {name!r} has {bad!r}, which the page's URLs and model list "
                              "cannot carry; rename the file with letters, digits, '.', '_' and '-' only, e.g. to "
                              f"{re.sub(r'[^A-Za-z0-9._-]', '_', name)}{suffix}")
+        if name in models and not Path(path).exists():  # --model srgan: "rename the file" named no file
+            raise ValueError(f"{path}: no such weights file ({name} is served without --model: --model adds your "
+                             "own weights files)")
         if name in models:
             raise ValueError(f"{path}: a model named {name!r} is already served; rename the file")
         models[name] = path

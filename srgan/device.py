@@ -103,6 +103,16 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
+#: What bf16 asked for on a CPU that emulates it costs (benchmarks/conv_precision.py: a 3x3 conv ~10x fp32's time).
+EMULATED_BF16 = ("bf16 is emulated on this CPU (no AVX512-BF16 or AMX): several times slower than fp32, which "
+                 "precision auto picks here")
+
+
+def emulated_bf16(dtype: torch.dtype, device: torch.device) -> bool:
+    """Whether ``dtype`` is bf16 on a CPU that only emulates it (an explicit ``--precision bf16``)."""
+    return dtype == torch.bfloat16 and device.type == "cpu" and not cpu_has_fast_bf16()
+
+
 def precision_name(dtype: torch.dtype) -> str:
     """The --precision name of an autocast dtype: fp32, bf16 or fp16 (and fp64, which bicubic runs in)."""
     return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16",

@@ -20,7 +20,7 @@ from . import distributed as ddp
 from . import rundir
 from .checkpoint import is_safetensors, load_checkpoint, nonfinite_tensors
 from .config import ConfigError, TrainConfig, load_config
-from .device import out_of_memory, resolve_device
+from .device import EMULATED_BF16, emulated_bf16, out_of_memory, resolve_device
 from .runlog import RunLog
 from .runstart import check_config, check_start, check_vgg, stored_config
 from .signals import sigterm_interrupts, stop_requests
@@ -131,6 +131,8 @@ def _run(config, out_dir, device, info, state, init_generator, val_set, eval_set
                      f"precision {str(trainer.dtype).replace('torch.', '')}, "
                      f"{'channels_last' if c.channels_last else 'NCHW'}{', compiled' if c.compile else ''}, "
                      f"{info.world_size} process(es), out_dir {out_dir}")
+        if info.is_main and emulated_bf16(trainer.dtype, device):
+            log.note(f"warning: {EMULATED_BF16}")
         if info.is_main and c.val_data and not c.eval_every:  # eval_data without eval_every is refused; this is legal
             log.note("val_data is held out of training but never scored: eval_every is 0 (set eval_every=N to "
                      "validate)")

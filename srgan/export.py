@@ -35,16 +35,22 @@ SAMPLE_SIZE = (32, 40)
 
 @contextlib.contextmanager
 def _quiet_exporter():
-    """The exporter logs that torchvision ops are unavailable and warns about its own internals: not news to users."""
-    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
-    level = registration.level
-    registration.setLevel(logging.ERROR)
+    """The exporter logs that torchvision ops are unavailable, and torch and onnxscript how a graph is converted
+    to another opset (--opset 17 or 28; :func:`_write_onnx` checks the result), and warns about its own
+    internals: not news to users."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx._internal.exporter._registration",
+                                                    "torch.onnx._internal.exporter._compat",
+                                                    "onnxscript.version_converter")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             yield
     finally:
-        registration.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def exportable(model: str | os.PathLike | nn.Module, fast: bool = True) -> nn.Module:
@@ -100,6 +106,10 @@ def _write_onnx(net: nn.Module, path: str | os.PathLike, opset: int, sample_size
             dynamic_shapes=({0: batch, 2: height, 3: width},), external_data=False, verbose=False,
         )
     program.optimize()
+    written = program.model.opset_imports.get("")
+    if written != opset:  # the exporter keeps its own opset when it cannot convert, saying so in a log line only
+        raise ValueError(f"--opset {opset}: the exporter could not convert the graph to it (it is opset {written}); "
+                         f"nothing written (pass --opset {written})")
     dest = Path(path)
     atomic_write(dest, lambda tmp: program.save(tmp, external_data=False))
     return dest

@@ -1,6 +1,8 @@
 """srgan export: ONNX with dynamic H and W, checked against torch with onnxruntime (the [export] extra)."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -81,6 +83,28 @@ def test_export_refuses_a_folder_or_another_extension_before_loading(tmp_path, c
         export_onnx(tmp_path / "missing.safetensors", tmp_path / "g.txt")
 
 
+def test_another_opset_is_written_without_the_converters_log(tmp_path, capsys, caplog, monkeypatch,
+                                                             saved_small_generator):
+    """--opset 17 printed onnxscript's "The model version conversion is not supported by the onnxscript version
+    converter and fallback is enabled ..." (the file was right)."""
+    _g, weights = saved_small_generator
+    assert main(["export", "--model", str(weights), "--onnx", str(tmp_path / "a.onnx"), "--opset", "17"]) == 0
+    assert capsys.readouterr().err == "" and not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert onnx.load(str(tmp_path / "a.onnx")).opset_import[0].version == 17
+    # a conversion that fails leaves the exporter's own opset, which torch said in a log line only
+    real_export = torch.onnx.export
+
+    def unconverted(*args, **kwargs):
+        program = real_export(*args, **{**kwargs, "opset_version": 18})
+        return program
+
+    monkeypatch.setattr(torch.onnx, "export", unconverted)
+    assert main(["export", "--model", str(weights), "--onnx", str(tmp_path / "b.onnx"), "--opset", "17"]) == 1
+    assert capsys.readouterr().err == ("srgan: error: --opset 17: the exporter could not convert the graph to it "
+                                       "(it is opset 18); nothing written (pass --opset 18)\n")
+    assert not (tmp_path / "b.onnx").exists()
+
+
 def test_export_refuses_an_opset_it_cannot_write_and_bicubic(tmp_path, capsys):
     """--opset 99 used to print the converter's traceback and write an opset-18 file with exit 0; bicubic ended
     in a torch.export error full of terminal escape codes."""
@@ -106,7 +130,7 @@ def test_export_names_a_peer_network_as_exported_as_it_is(tmp_path, capsys):
     for flags in ([], ["--plain"]):
         out = tmp_path / "peer.onnx"
         assert main(["export", "--model", str(weights), "--onnx", str(out), "--overwrite", *flags]) == 0
-        assert f"wrote {out} (LeftthomasGenerator, exported as it is; input 'lr'" in capsys.readouterr().out
+        assert f"wrote {out} ({weights}, LeftthomasGenerator, exported as it is; input 'lr'" in capsys.readouterr().out
         x = torch.rand(1, 3, 13, 11)
         with torch.inference_mode():
             ref = peer(x).numpy()

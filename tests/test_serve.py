@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 import json
 import math
 import socket
@@ -770,6 +771,17 @@ def test_a_huge_max_upload_mb_is_no_limit_not_an_overflow(monkeypatch):
     with pytest.raises(SystemExit):  # int(1e303 * 2**20) was an OverflowError
         main(["serve", "--port", "0", "--max-upload-mb", "1e303"])
     assert seen["max_upload_bytes"] == 2 ** 62 and commands.MIN_UPLOAD_MB == 0.001
+
+
+def test_the_banner_says_the_upload_limits(capsys, monkeypatch):
+    """The defaults (50 MB, 200 megapixels: gigabytes of memory at x4) were in docs/SERVE.md only."""
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)
+    assert main(["serve", "--port", "0", "--max-pixels", "4000000"]) == 0
+    banner = capsys.readouterr().out
+    assert re.fullmatch(r"srgan serve: http://127\.0\.0\.1:\d+/  \(uploads up to 50 MB and 4 megapixels: "
+                        r"--max-upload-mb, --max-pixels\)\n", banner), banner
 
 
 @pytest.mark.parametrize("value", ["0", "0.0000001", "-1", "inf", "nan"])

@@ -58,6 +58,7 @@ def _listen(host: str, port: int) -> socket.socket:
 
 def serve_from_cli(args: argparse.Namespace) -> int:
     uvicorn, _ = require(("uvicorn", "starlette"), "serve", "srgan serve")
+    from ..images import DEFAULT_MAX_PIXELS
     from .app import MAX_UPLOAD_BYTES, create_app
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be 0-65535, got {args.port}")
@@ -80,7 +81,12 @@ def serve_from_cli(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         port = listening.getsockname()[1]  # the one the system chose, for --port 0
         where = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{port}"  # IPv6 goes in brackets
-        print(f"srgan serve: {where}/" + (f"  (study: {where}/study)" if args.study else ""), flush=True)
+        pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels
+        # the limits a deployer gets by default, which bound the server's memory (docs/SERVE.md: 16x the input's
+        # pixels are made at x4), said where they can be seen
+        print(f"srgan serve: {where}/" + (f"  (study: {where}/study)" if args.study else "") +
+              f"  (uploads up to {limit / 2**20:g} MB and {pixels / 1e6:g} megapixels: --max-upload-mb, --max-pixels)",
+              flush=True)
         config = uvicorn.Config(app, host=args.host, port=port, log_level="warning")
         uvicorn.Server(config).run(sockets=[listening])
     return 0

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import io
-import re
 import json
 import math
+import re
 import socket
 import threading
 import time

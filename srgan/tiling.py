@@ -191,12 +191,18 @@ class Engine:
         return self.model(self._prep(x)).float()
 
 
+def _bytes_scale(engine: Engine) -> float:
+    """The engine's bytes per value against fp32's, which the per-pixel figures are: bicubic's float64 takes twice
+    (tiles and batches were sized for half)."""
+    return torch.finfo(engine.dtype).bits / 32
+
+
 def choose_tiles(engine: Engine, tile: int | str | None, budget: int | None = None) -> tuple[int, int]:
     """(outer tile, inner tile) in LR pixels for ``tile`` = 'auto' | int (0 = untiled)."""
     if tile in (0, "0", None):
         return 0, 0
     budget = budget or memory_budget(engine.device)
-    scale_bytes = torch.finfo(engine.dtype).bits / 32  # bicubic's float64 takes twice fp32's (it was sized at half)
+    scale_bytes = _bytes_scale(engine)
     if engine.split:
         inner_px = budget / 3 / (RECONSTRUCT_BYTES_PER_PX * scale_bytes)
         inner = max(16, min(MAX_INNER_TILE, int(math.sqrt(inner_px)) - 2 * engine.reconstruct_radius))
@@ -256,7 +262,7 @@ def _run_tiled(engine, image, sink, tile, budget, progress, rows_done) -> None:
     wh, rows = windows(0, height, 0, height, outer, margin)
     ww, cols = windows(0, width, 0, width, outer, margin)
     jobs = [(r, c) for r in rows for c in cols]
-    per_px = FEATURES_BYTES_PER_PX if engine.split else GENERIC_BYTES_PER_PX
+    per_px = (FEATURES_BYTES_PER_PX if engine.split else GENERIC_BYTES_PER_PX) * _bytes_scale(engine)
     batch = 1 if outer == 0 else _batch_size(wh * ww, per_px, budget, len(jobs))
 
     def finished(k: int, r: tuple[int, int, int], c: tuple[int, int, int]) -> None:
@@ -303,7 +309,8 @@ def _reconstruct_window(engine: Engine, feats: torch.Tensor, r: tuple[int, int, 
     sh, srows = windows(ly0, ly1, cy0, cy1, inner, m)
     sw, scols = windows(lx0, lx1, cx0, cx1, inner, m)
     jobs = [(a, b) for a in srows for b in scols]
-    batch = 1 if inner == 0 else _batch_size(sh * sw, RECONSTRUCT_BYTES_PER_PX, budget / 3, len(jobs))
+    batch = 1 if inner == 0 else _batch_size(sh * sw, RECONSTRUCT_BYTES_PER_PX * _bytes_scale(engine), budget / 3,
+                                             len(jobs))
     for i in range(0, len(jobs), batch):
         group = jobs[i:i + batch]
         f = torch.stack([feats[:, a[2]:a[2] + sh, b[2]:b[2] + sw] for a, b in group])

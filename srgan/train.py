@@ -198,7 +198,7 @@ def _run(config, out_dir, device, info, state, init_generator, val_set, eval_set
                 evaluates = c.eval_every and (step % c.eval_every == 0 or step == c.steps)
                 if evaluates and info.is_main:
                     _evaluate(trainer, val_set, eval_sets, dataset, log, step)
-                if evaluates and not stop and _agreed_stop(flag["signal"] is not None, info, device):
+                if evaluates and not stop and step < c.steps and _agreed_stop(flag["signal"] is not None, info, device):
                     # A signal during the evaluation (minutes on a CPU): stop now. It was seen after another step,
                     # checkpoint and evaluation, which could outlast a scheduler's grace period.
                     stop = True

@@ -276,6 +276,23 @@ def test_float64_tiles_are_sized_for_twice_the_bytes_of_fp32():
     area = {dtype: (side + 8) ** 2 for dtype, side in tiles.items()}  # with the 4-px radius on each side
     assert area[torch.float64] == pytest.approx(area[torch.float32] / 2, rel=0.02)
     assert area[torch.bfloat16] == pytest.approx(area[torch.float32] * 2, rel=0.02)
+    # and batches of tiles: two float64 tiles were packed where one fits, twice the budget
+    from srgan import tiling
+
+    sized = []
+    real = tiling._batch_size
+
+    def spy(window_px, bytes_per_px, budget, count):
+        sized.append((window_px, budget, real(window_px, bytes_per_px, budget, count)))
+        return sized[-1][2]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tiling, "_batch_size", spy)
+        engine = Engine(BicubicUpscaler(4), torch.device("cpu"), torch.float64)
+        assert not engine.split
+        tiling.run_tiled(engine, torch.rand(3, 300, 300, dtype=torch.float64), lambda *a: None, budget=2**26)
+    float64_px = tiling.GENERIC_BYTES_PER_PX * 2
+    assert sized and all(window_px * float64_px * batch <= budget for window_px, budget, batch in sized)
 
 
 def test_tiny_tiles_warn_in_the_api_as_on_the_command_line(tiny_model, tmp_path):

@@ -79,6 +79,21 @@ def test_a_signal_during_an_evaluation_stops_after_it(cli, train_data, tmp_path,
     assert evaluated == [1] and load_checkpoint(run / "last.pt")["step"] == 1
 
 
+def test_a_signal_during_the_last_evaluation_ends_the_run_as_done(cli, train_data, tmp_path, monkeypatch):
+    """A finished run was reported as stopped, with advice to --resume it (which it refused: nothing left)."""
+    from srgan import train as train_module
+
+    def evaluate_with_sigterm(trainer, *args):
+        if trainer.step == 4:  # the last of train_args' 4 steps
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(train_module, "_evaluate", evaluate_with_sigterm)
+    result = cli(*train_args(train_data, tmp_path / "run", "eval_every=2"))
+    assert result.code == 0, result.err
+    assert "stopped by" not in result.err
+    result.error_line("srgan: done: step 4")
+
+
 def test_bf16_on_a_cpu_that_emulates_it_is_warned_about(cli, train_data, tmp_path, monkeypatch):
     """precision=bf16 on an AVX2 CPU trained several times slower than fp32 without a word."""
     monkeypatch.setattr("srgan.device.cpu_has_fast_bf16", lambda: False)

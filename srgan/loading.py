@@ -107,12 +107,18 @@ def resolve_model(spec, device="cpu", *, scale: int = 4,
 
 
 def model_file(spec, int8: bool = False) -> Path | None:
-    """The file whose weights a ``--model`` value ran (None for bicubic and hr), for the report."""
+    """The file whose weights a ``--model`` value ran (None for bicubic, hr and modules), for the report."""
+    if not isinstance(spec, (str, os.PathLike)):
+        return None
     name = str(spec)
     if name in shipped.NAMES:
         return shipped.weights_file(f"{name}_int8" if int8 else name)
-    path = Path(name).expanduser()
-    return path if name not in ("bicubic", GROUND_TRUTH) and path.is_file() else None
+    if name in ("bicubic", GROUND_TRUTH):
+        return None
+    try:
+        return model_path(name)  # a run folder: its generator.safetensors
+    except CheckpointError:
+        return None
 
 
 def fixed_precision(model) -> str | None:

@@ -344,6 +344,13 @@ def test_cli_eval_report_names_its_weights_and_single_channel_images(tmp_path, c
     assert data["run"]["parameters"] == 1_547_350
     assert data["run"]["architecture"] == {"scale": 4, "num_blocks": 16, "channels": 64}
     assert data["run"]["hr"] == str(tmp_path / "Set" / "HR")
+    # a training run's folder as --model: its generator.safetensors, named in the report (it was None)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "generator.safetensors").write_bytes(weights_file("srresnet").read_bytes())
+    assert main(["eval", "--model", str(tmp_path / "run"), "--data", str(tmp_path / "Set"), "--json",
+                 str(tmp_path / "r2.json")]) == 0
+    assert json.loads((tmp_path / "r2.json").read_text())["Set"]["run"]["weights"] == {
+        "file": str(tmp_path / "run" / "generator.safetensors"), "sha256": sha}
 
 
 @pytest.mark.parametrize("model", ["bicubic", "hr"])

@@ -773,6 +773,38 @@ def test_a_huge_max_upload_mb_is_no_limit_not_an_overflow(monkeypatch):
     assert seen["max_upload_bytes"] == 2 ** 62 and commands.MIN_UPLOAD_MB == 0.001
 
 
+def test_a_hang_up_stops_the_server_as_sigterm_does(tmp_path):
+    """SIGHUP (the terminal or ssh session closed) killed the server outright: the job folder, with the users'
+    uploads and results, stayed in the temporary folder. uvicorn handles SIGINT and SIGTERM only."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import urllib.request
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    for ready in (False, True):  # at once after the banner (uvicorn not yet handling signals), and once serving
+        server = subprocess.Popen([sys.executable, "-m", "srgan", "serve", "--port", "0", "--device", "cpu"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            url = re.match(r"srgan serve: (\S+)", server.stdout.readline())[1]
+            assert [p.name[:12] for p in tmp_path.iterdir()] == ["srgan-serve-"]
+            if ready:
+                for _ in range(600):
+                    try:
+                        urllib.request.urlopen(url + "api/models", timeout=5).read()
+                        break
+                    except OSError:
+                        time.sleep(0.1)
+            server.send_signal(signal.SIGHUP)
+            # uvicorn shuts down on SIGTERM, then re-raises it (-15); before it runs, srgan's "interrupted" (130)
+            assert server.wait(60) in (0, 130, -signal.SIGTERM), server.stderr.read()
+        finally:
+            server.kill()
+        assert list(tmp_path.iterdir()) == []
+
+
 def test_the_banner_says_the_upload_limits(capsys, monkeypatch):
     """The defaults (50 MB, 200 megapixels: gigabytes of memory at x4) were in docs/SERVE.md only."""
     import uvicorn

@@ -5,12 +5,14 @@ import argparse
 import math
 import os
 import re
+import signal
 import socket
 import sys
 from pathlib import Path
 
 from .. import shipped
 from ..extras import require
+from ..signals import HANGUP, handling
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: Smallest --max-upload-mb, about 1 KB: under it only images of less than about 16x16 px fit (a 16x16 photo is
@@ -84,9 +86,19 @@ def serve_from_cli(args: argparse.Namespace) -> int:
         pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels
         # the limits a deployer gets by default, which bound the server's memory (docs/SERVE.md: 16x the input's
         # pixels are made at x4), said where they can be seen
-        print(f"srgan serve: {where}/" + (f"  (study: {where}/study)" if args.study else "") +
-              f"  (uploads up to {limit / 2**20:g} MB and {pixels / 1e6:g} megapixels: --max-upload-mb, --max-pixels)",
-              flush=True)
         config = uvicorn.Config(app, host=args.host, port=port, log_level="warning")
-        uvicorn.Server(config).run(sockets=[listening])
+
+        def hang_up(_signum, _frame):  # uvicorn stops on SIGINT/SIGTERM only: SIGHUP left the job files behind
+            if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # uvicorn not started yet (or gone)
+                raise KeyboardInterrupt
+            signal.raise_signal(signal.SIGTERM)
+
+        try:
+            with handling(HANGUP, hang_up):
+                print(f"srgan serve: {where}/" + (f"  (study: {where}/study)" if args.study else "") +
+                      f"  (uploads up to {limit / 2**20:g} MB and {pixels / 1e6:g} megapixels: --max-upload-mb, "
+                      "--max-pixels)", flush=True)
+                uvicorn.Server(config).run(sockets=[listening])
+        finally:  # what the app's shutdown does, when a signal came before uvicorn ran it
+            app.state.runner.close()
     return 0

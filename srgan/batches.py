@@ -26,7 +26,8 @@ class StepBatches(Sampler):
         self.start, self.stop = int(start), int(stop)
         self.per_rank = self.batch_size // world_size
         self.offset = rank * self.per_rank
-        self._permutations: dict[int, np.ndarray] = {}  # this sampler's (an lru_cache on the method kept samplers alive)
+        # this sampler's own (an lru_cache on the method kept every sampler alive)
+        self._permutations: dict[int, np.ndarray] = {}
 
     def permutation(self, epoch: int) -> np.ndarray:
         if epoch not in self._permutations:

@@ -49,9 +49,18 @@ def as_list(value) -> list:
 
 
 def names_no_path(key: str, value: str) -> bool:
-    """Whether a path setting's value is a word, not a path: "" (none), and val_data's "pool" (a training folder
-    called pool is a folder: taken for the word, its run could not be resumed from another working folder)."""
-    return value == "" or (key == "val_data" and value == "pool")
+    """Whether a path setting's value is a word, not a path: "" (none), val_data's "pool" (a training folder
+    called pool is a folder: taken for the word, its run could not be resumed from another working folder), and
+    init_from's shipped names (:func:`init_weights`)."""
+    return value == "" or (key == "val_data" and value == "pool") or (
+        key == "init_from" and value in shipped.NAMES and not os.path.isfile(value))
+
+
+def init_weights(value: str) -> str:
+    """The file an ``init_from`` value names: ``srresnet`` / ``srgan`` are the shipped weights, as ``--model``
+    takes them (their path worked from the checkout root only), unless a file of that name is here. The name
+    stays in the config, so that a run resumes with it from another install."""
+    return str(shipped.weights_file(value)) if names_no_path("init_from", value) and value else value
 
 
 def real_folders(key: str, value: str | list[str]) -> list[str]:
@@ -185,8 +194,8 @@ KEY_HELP = {
     "scale": "upscaling factor (2, 4 or 8)",
     "num_blocks": "residual blocks in the generator (paper: 16)",
     "channels": "feature channels in the generator (paper: 64)",
-    "init_from": "a checkpoint or generator weights to start from (required by the gan phase; an mse run "
-                 "fine-tunes them)",
+    "init_from": "a checkpoint or generator weights to start from, or srresnet / srgan for the shipped ones "
+                 "(required by the gan phase; an mse run fine-tunes them)",
     "train_data": "training image folders (a list, or one folder)",
     "crop_size": "HR patch side in pixels; LR patches are crop_size / scale, at least 4 px; the gan phase's "
                  "discriminator needs >= 96 (paper: 96)",
@@ -269,9 +278,6 @@ HOME_KEYS = PATH_KEYS + ("eval_data", "vgg_weights", "out_dir")  # "~/..." is th
 
 
 def _expand_home(key: str, value: Any) -> Any:
-    if key == "init_from" and value in shipped.NAMES and not os.path.exists(value):
-        # the shipped weights, as --model srresnet names them: their path worked from the checkout root only
-        return str(shipped.weights_file(value))
     if key not in HOME_KEYS:
         return value
     return [os.path.expanduser(v) for v in value] if isinstance(value, list) else os.path.expanduser(value)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from . import rundir
 from .checkpoint import NOT_TORCH_SAVE, CheckpointError, is_safetensors, load_checkpoint, load_generator
-from .config import (MIN_LR_CROP, PATH_KEYS, ConfigError, TrainConfig, as_list, load_config, names_no_path,
-                     real_folders)
+from .config import (MIN_LR_CROP, PATH_KEYS, ConfigError, TrainConfig, as_list, init_weights, load_config,
+                     names_no_path, real_folders)
 from .images import ImageError
 from .trainer import CHECKPOINT_FORMAT
 from .validation import hold_out_rule, validation_set
@@ -189,10 +189,11 @@ def check_start(config: TrainConfig, out_dir: Path, resume: str | None):
         rundir.refuse_fresh_run(out_dir)
         init = None
         if config.init_from:  # the gan phase requires it; an mse run fine-tunes from it (it was ignored there)
-            if not Path(config.init_from).expanduser().exists():  # the bundled gan configs name runs/srresnet/last.pt
+            weights = init_weights(config.init_from)
+            if not Path(weights).expanduser().exists():  # the bundled gan configs name runs/srresnet/last.pt
                 raise ConfigError(f"config 'init_from': {config.init_from}: no such file; train the SRResNet first "
                                   "(phase mse), or pass init_from=PATH (init_from=srresnet: the shipped weights)")
-            generator = load_generator(config.init_from)
+            generator = load_generator(weights)
             arch = {"scale": config.scale, "num_blocks": config.num_blocks, "channels": config.channels}
             if generator.architecture != arch:
                 raise ConfigError(f"config 'init_from': {config.init_from} holds a generator with "

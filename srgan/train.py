@@ -19,7 +19,7 @@ import torch
 from . import distributed as ddp
 from . import rundir
 from .checkpoint import is_safetensors, load_checkpoint, nonfinite_tensors
-from .config import ConfigError, TrainConfig, load_config
+from .config import ConfigError, TrainConfig, init_weights, load_config
 from .device import EMULATED_BF16, emulated_bf16, out_of_memory, resolve_device
 from .runlog import RunLog
 from .runstart import check_config, check_start, check_vgg, stored_config
@@ -121,7 +121,8 @@ def _run(config, out_dir, device, info, state, init_generator, val_set, eval_set
         from .batches import step_loader
 
         loader = step_loader(dataset, batches, c.num_workers, pin_memory=device.type == "cuda")
-        if info.is_main and init_generator is not None and c.phase == "gan" and _gan_checkpoint(c.init_from):
+        gan_init = c.phase == "gan" and init_generator is not None and _gan_checkpoint(init_weights(c.init_from))
+        if info.is_main and gan_init:
             log.note(f"init_from {c.init_from} is a gan-phase checkpoint: its generator is the start, its "
                      "discriminator and optimizers are not (a new D learns from scratch); --resume continues a run")
         if info.is_main:

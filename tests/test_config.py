@@ -114,11 +114,16 @@ def test_a_home_folder_in_a_path_is_expanded(monkeypatch, tmp_path):
 
 
 def test_init_from_a_shipped_name_is_the_shipped_weights(tmp_path, monkeypatch):
-    """init_from=srresnet was "no such file" outside the checkout root (TRAINING.md named the file's path)."""
+    """init_from=srresnet was "no such file" outside the checkout root (TRAINING.md named the file's path). The
+    name stays in the config (an absolute install path there refused a resume from another install)."""
+    from srgan.config import init_weights, real_folders
     from srgan.shipped import weights_file
 
     monkeypatch.chdir(tmp_path)
-    assert load_config("srgan-mse", ["init_from=srresnet"]).init_from == str(weights_file("srresnet"))
-    assert load_config("paper-srresnet", ["init_from=srgan"]).init_from == str(weights_file("srgan"))
-    (tmp_path / "srgan").write_bytes(b"")  # a file of that name here is what it names
-    assert load_config("paper-srresnet", ["init_from=srgan"]).init_from == "srgan"
+    config = load_config("srgan-mse", ["init_from=srresnet"])
+    assert config.init_from == "srresnet" and init_weights(config.init_from) == str(weights_file("srresnet"))
+    assert real_folders("init_from", "srresnet") == ["srresnet"]  # compared on --resume as the name
+    (tmp_path / "srgan").mkdir()  # the checkout root has the package folder called srgan
+    assert init_weights("srgan") == str(weights_file("srgan"))
+    (tmp_path / "srresnet").write_bytes(b"")  # a file of that name here is what it names
+    assert init_weights("srresnet") == "srresnet" and init_weights("runs/x/last.pt") == "runs/x/last.pt"

@@ -4,7 +4,8 @@ Every failure a user can cause is an HTTP 4xx whose JSON body is ``{"error": "<o
 shows as it is: 400 a bad request, 404 an unknown job/stimulus, 413 an upload over the size limit, 415 a form
 upload (the API takes the image as the body), 422 a file that is not a usable image (not an image, corrupt, too
 many pixels). Upload bodies are streamed to disk and counted, so an oversized one is refused as soon as it passes
-the limit (at once when Content-Length says so), never read whole. Study images are fetched by opaque token, so no client-supplied path is ever opened.
+the limit (at once when Content-Length says so), never read whole. Study images are fetched by opaque token, so
+no client-supplied path is ever opened.
 
 API: ``GET /api/models``; ``POST /api/jobs?models=a,b&name=photo.png`` (body: the image file) -> job;
 ``GET /api/jobs/{id}``; ``GET /api/jobs/{id}/{input|model}.png``; ``GET /api/study/next?rater=R``;

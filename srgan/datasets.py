@@ -42,16 +42,18 @@ def _checkout_data() -> Path | None:
     return repo.parent / "shared" / "data" if (repo / "pyproject.toml").is_file() else None
 
 
-def data_roots(data_root: str | os.PathLike | None = None) -> list[Path]:
-    """The data roots to search, in order (see the module docstring)."""
+def data_roots(data_root: str | os.PathLike | None = None, *, missing_env_ok: bool = False) -> list[Path]:
+    """The data roots to search, in order (see the module docstring). ``$SRGAN_DATA`` naming no folder is an
+    error (a typo fell through to the next root without a word, scoring other data), unless ``missing_env_ok``
+    (``srgan data list``, before ``srgan data fetch`` makes it)."""
     if data_root:
         return [Path(data_root).expanduser()]
     roots = [p for p in (_checkout_data(),) if p is not None] + [cache_root()]
     if os.environ.get("SRGAN_DATA"):
         env = Path(os.environ["SRGAN_DATA"]).expanduser()
-        if not env.is_dir():  # a typo fell through to the next root without a word, scoring other data
-            raise NotADirectoryError(f"$SRGAN_DATA={os.environ['SRGAN_DATA']}: no such folder (unset it to search "
-                                     f"{', '.join(map(str, roots))})")
+        if not env.is_dir() and not missing_env_ok:
+            raise NotADirectoryError(f"$SRGAN_DATA={os.environ['SRGAN_DATA']}: no such folder (`srgan data fetch "
+                                     f"NAME` makes it; or unset it to search {', '.join(map(str, roots))})")
         roots.insert(0, env)
     return list(dict.fromkeys(roots))
 
@@ -65,10 +67,11 @@ def download_root(data_root: str | os.PathLike | None = None) -> Path:
     return cache_root()
 
 
-def locate(key: str, data_root: str | os.PathLike | None = None) -> Path | None:
+def locate(key: str, data_root: str | os.PathLike | None = None, *, missing_env_ok: bool = False) -> Path | None:
     """The folder of a known set (``set5``, ``t91``, ...) in the first root that has it, or None."""
     sub = f"benchmarks/{BENCHMARKS[key]}" if key in BENCHMARKS else f"train/{TRAINING[key]}"
-    return next((root / sub for root in data_roots(data_root) if (root / sub).is_dir()), None)
+    roots = data_roots(data_root, missing_env_ok=missing_env_ok)
+    return next((root / sub for root in roots if (root / sub).is_dir()), None)
 
 
 def resolve_benchmark(spec: str | os.PathLike, data_root: str | os.PathLike | None = None) -> Path:

@@ -302,9 +302,13 @@ def list_from_cli(args) -> int:
 
     if args.data_root and not Path(args.data_root).expanduser().is_dir():  # it listed every set "not found"
         raise NotADirectoryError(f"--data-root {args.data_root}: no such folder")
+    env = os.environ.get("SRGAN_DATA")
+    if not args.data_root and env and not Path(env).expanduser().is_dir():  # listed: fetch makes it (a typo?)
+        print(f"srgan: warning: $SRGAN_DATA={env}: no such folder yet (`srgan data fetch NAME` makes it); the "
+              "other roots are listed", file=sys.stderr)
     missing = False
     for key in (*BENCHMARKS, *TRAINING):
-        where = locate(key, args.data_root)
+        where = locate(key, args.data_root, missing_env_ok=True)
         missing |= where is None
         # with the --data-root that was looked in: without it, the advice fetched into the cache, still not found
         elsewhere = f" --data-root {shlex.quote(args.data_root)}" if args.data_root else ""
@@ -322,6 +326,7 @@ def list_from_cli(args) -> int:
             print(f"{key:<9} {where if where else f'not found ({hint})'}")
     if missing:  # "not found" alone did not say where it had looked
         sys.stdout.flush()
-        print(f"srgan: looked in {', '.join(map(str, data_roots(args.data_root)))} (each holding benchmarks/<Set> "
-              "and train/<Set>; --data-root DIR or $SRGAN_DATA looks elsewhere)", file=sys.stderr)
+        roots = data_roots(args.data_root, missing_env_ok=True)
+        print(f"srgan: looked in {', '.join(map(str, roots))} (each holding benchmarks/<Set> and train/<Set>; "
+              "--data-root DIR or $SRGAN_DATA looks elsewhere)", file=sys.stderr)
     return 0

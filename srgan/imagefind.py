@@ -25,8 +25,13 @@ def passed_over_note(others: list[Path]) -> str | None:
     """The one line for the files :func:`find_images` passed over (its ``others``), or None."""
     if not others:
         return None
+    from PIL import Image
+
+    # naming a file reads it, if Pillow can: a GIF, not a camera raw or (without a plugin) a HEIC
+    readable = all(p.suffix.lower() in Image.registered_extensions() for p in others)
     return (f"left out {len(others)} file(s) in formats that folders are not scanned for: {first_and_more(others)}; "
-            f"name them, or convert them to .png, to use them (scanned: {', '.join(IMAGE_EXTENSIONS)})")
+            f"{'name them, or convert them to .png,' if readable else 'convert them to .png'} to use them "
+            f"(scanned: {', '.join(IMAGE_EXTENSIONS)})")
 
 
 def _scan_folder(root: Path, others: list[Path] | None = None, unreadable: list[str] | None = None) -> list[Path]:

@@ -298,18 +298,23 @@ def unfit_warning(existing: list[tuple[Path, Path]], outscale: float | None, mod
 FILE_ENDS = {".png": b"\0\0\0\0IEND\xaeB`\x82", ".jpg": b"\xff\xd9", ".jpeg": b"\xff\xd9", ".jfif": b"\xff\xd9"}
 
 
+#: How far from a file's end its end marker is looked for: other tools pad files, or append data after it.
+END_SEARCH_BYTES = 64 * 1024
+
+
 def _cut_short(path: Path) -> bool:
-    """Whether a PNG or JPEG lacks its last bytes: a copy or download stopped after the header. Other formats
-    are not checked."""
+    """Whether a PNG or JPEG lacks its end marker near its end: a copy or download stopped after the header.
+    (In a JPEG's coded data 0xFF is always followed by 0x00 or a restart marker, so 0xFFD9 is the end.) Other
+    formats are not checked."""
     end = FILE_ENDS.get(path.suffix.lower())
     if end is None:
         return False
     try:
         with open(path, "rb") as file:
-            file.seek(-len(end), os.SEEK_END)
-            return file.read() != end
-    except OSError:  # shorter than the marker: its header was read, so this is not reached
-        return True
+            file.seek(max(0, path.stat().st_size - END_SEARCH_BYTES))
+            return end not in file.read()
+    except OSError:  # its header was just read: a file that went since is for the next run to find
+        return False
 
 
 def unfit_outputs(pairs: list[tuple[Path, Path]], ratio: float | None) -> list[str]:

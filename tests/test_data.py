@@ -372,7 +372,7 @@ def test_files_in_formats_not_scanned_for_are_named(tmp_path, cache_dir, caplog)
         data = TrainDataset([tmp_path / "pool"], crop_size=16, cache=False, progress=False)
     assert [p.name for p in data.files] == ["a.png"]
     assert (f"left out 2 file(s) in formats that folders are not scanned for: {tmp_path / 'pool' / 'c.heic'} and 1 "
-            f"more; name them, or convert them to .png, to use them (scanned: .png, .jpg,") in caplog.text
+            f"more; convert them to .png to use them (scanned: .png, .jpg,") in caplog.text  # HEIC: no plugin here
 
 
 def test_a_val_data_folder_of_links_into_the_pool_holds_them_out(tmp_path):

@@ -28,11 +28,15 @@ COMMANDS = {
 }
 
 
-def run_once(repo: str, argv: list[str]) -> float:
+def run_once(repo: str, argv: list[str], expect_failure: bool) -> float:
     env = {**os.environ, "PYTHONPATH": os.path.abspath(repo)}
     start = time.perf_counter()
-    subprocess.run([sys.executable, *argv], cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    done = subprocess.run([sys.executable, *argv], cwd=repo, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - start
+    if (done.returncode != 0) != expect_failure:  # a checkout that fails to import was timed as if it worked
+        raise SystemExit(f"{repo}: {' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[-300:]}")
+    return seconds
 
 
 def main() -> None:
@@ -42,11 +46,14 @@ def main() -> None:
                         help="a checkout of srgan to time (repeatable; default: this one)")
     args = parser.parse_args()
     repos = args.repo or [os.path.join(os.path.dirname(__file__), "..")]
+    for repo in repos:  # without its srgan, the installed one was imported and timed
+        if not os.path.isfile(os.path.join(repo, "srgan", "__init__.py")):
+            parser.error(f"--repo {repo}: no srgan/__init__.py there")
     times = {(repo, name): [] for repo in repos for name in COMMANDS}
     for _ in range(args.repeats):
         for name, argv in COMMANDS.items():
             for repo in repos:
-                times[repo, name].append(run_once(repo, argv))
+                times[repo, name].append(run_once(repo, argv, expect_failure="usage error" in name))
     print(f"{cpu_name()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}; medians of {args.repeats} runs, s")
     width = max(map(len, COMMANDS))
     print(f"{'':<{width}}  " + "  ".join(f"{os.path.basename(os.path.abspath(r)):>10}" for r in repos))

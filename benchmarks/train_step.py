@@ -37,7 +37,7 @@ def stand_in_vgg(folder: Path) -> Path:
 
 def make_trainer(phase: str, vgg: Path, fast: bool, args, **extra) -> Trainer:
     config = TrainConfig(phase=phase, content_loss="vgg54" if phase == "gan" else "mse", vgg_weights=str(vgg),
-                         init_from="(benchmark)", batch_size=args.batch, crop_size=args.crop,
+                         init_from="(benchmark)", batch_size=args.batch, crop_size=args.crop, scale=args.scale,
                          num_blocks=args.blocks, channels=args.channels, device=args.device,
                          precision="auto" if fast else "fp32", channels_last=fast,
                          compile=fast and args.compile, **extra).validate()
@@ -87,7 +87,7 @@ def track(args, vgg: Path) -> None:
         curves = {}
         for name, knobs in variants:
             config = TrainConfig(phase=phase, content_loss="mse", init_from="(benchmark)", batch_size=args.batch,
-                                 crop_size=args.crop, num_blocks=args.blocks, channels=args.channels,
+                                 crop_size=args.crop, scale=args.scale, num_blocks=args.blocks, channels=args.channels,
                                  device=args.device, steps=args.track, **knobs).validate()
             trainer = Trainer(config, resolve_device(args.device))
             curves[name] = [trainer.train_step(lr, hr)[0]["loss_g"] for lr, hr in batches(args.track, args, 1)]

@@ -17,6 +17,7 @@ trained one) and PSNR, NIQE and checkerboard of the SRGAN snapshots. Set5/Set14/
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -128,6 +129,8 @@ def main() -> None:
                         "(default: the run's srresnet.safetensors, else its --init weights)")
     parser.add_argument("--reuse", help="a JSON this script wrote before: its scores are taken, not recomputed")
     args = parser.parse_args()
+    if args.plot and importlib.util.find_spec("matplotlib") is None:  # before the scoring (minutes), not after
+        parser.error("--plot needs matplotlib: pip install -e '.[plot]'")
     run = Path(args.run)
     snapshots = sorted(run.glob("gan_step_*.safetensors"))
     if not snapshots:

@@ -32,6 +32,11 @@ def load(spec: str, restore_from: str | None, prefixes: list[str], alpha: float 
     (1 - alpha) x theirs + alpha x its own instead (network interpolation; alpha 0 is the plain restore)."""
     model = resolve_model(spec)
     if prefixes:
+        unmatched = [p for p in prefixes if not any(k.startswith(p) for k in model.state_dict())]
+        if unmatched:  # a mistyped prefix restored nothing, and the plain model was reported under its label
+            roots = sorted({k.split(".")[0] for k in model.state_dict()})
+            raise SystemExit(f"no parameter of {spec} starts with {', '.join(unmatched)} (its modules: "
+                             f"{', '.join(roots)})")
         donor = resolve_model(restore_from).state_dict()
         model.load_state_dict({k: (torch.lerp(donor[k], v, alpha) if alpha and v.is_floating_point() else donor[k])
                                if k.startswith(tuple(prefixes)) else v for k, v in model.state_dict().items()})

@@ -93,6 +93,8 @@ def main(argv=None):
         p.error(f"--out {args.out} exists; pass --overwrite to replace it")
     if not Path(args.data).is_dir():
         p.error(f"--data {args.data}: no such folder")
+    if args.refine_passes > 2:  # two factor lists: a third pass ran nothing, and 3 was recorded
+        p.error(f"--refine-passes is 0, 1 or 2, got {args.refine_passes}")
     torch.manual_seed(args.seed)
 
     generator = load_model(args.model, "cpu").float().eval()
@@ -111,8 +113,13 @@ def main(argv=None):
     opt = torch.optim.Adam([{"params": weights, "lr": args.lr, "base_lr": args.lr},
                             {"params": [student.act_scales], "lr": args.scale_lr, "base_lr": args.scale_lr}])
     step, best, log = 0, None, []
+    made_from = {"model": str(args.model), "data": os.path.realpath(args.data)}
     if state_path.exists():
         saved = torch.load(state_path, weights_only=True)
+        # a state of other weights or data was resumed without a word, and written out as this model's int8 weights
+        if saved.get("made_from", made_from) != made_from:
+            p.error(f"--state {state_path} was made from {saved['made_from']}, not {made_from}; pass another "
+                    "--state, or remove it to start again")
         student.load_state_dict(saved["student"])
         opt.load_state_dict(saved["opt"])
         step, best, log = saved["step"], saved["best"], json.loads(saved["log"])
@@ -170,7 +177,7 @@ def main(argv=None):
                 best = {"step": step, "val_psnr": score, "state": copy.deepcopy(student.state_dict())}
             state_path.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"student": student.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
-                        "log": json.dumps(log)}, state_path)
+                        "log": json.dumps(log), "made_from": made_from}, state_path)
 
     student.load_state_dict(best["state"])
     if args.start:  # read here, not at the start: a run resumed from --state skips that branch

@@ -50,12 +50,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="file order when --max-mib cuts the pack short")
     parser.add_argument("--validation", action="store_true", help="pack only the validation split")
     args = parser.parse_args()
+    if args.max_mib is not None and not args.max_mib > 0:  # 0 read as "no budget" and packed everything
+        parser.error(f"--max-mib must be a positive number, got {args.max_mib:g}")
     source, output = Path(args.source), Path(args.output)
     roots = [source / f for f in args.folders] if args.folders else [source]
     files = [p for p in find_images(roots) if is_validation_image(p) == args.validation]
-    if args.max_mib:
+    if args.max_mib is not None:
         random.Random(args.seed).shuffle(files)
-    budget = args.max_mib * 2**20 if args.max_mib else float("inf")
+    budget = float("inf") if args.max_mib is None else args.max_mib * 2**20
     total = packed = 0
     for path in files:
         stem = output / path.relative_to(source).with_suffix("")

@@ -33,6 +33,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from srgan.datasets import development_data  # noqa: E402
 from srgan.device import cpu_flags, cpu_has_int8_dot, cpu_name, resolve_precision  # noqa: E402
 from srgan.checkerboard import checkerboard_score  # noqa: E402
 from srgan.benchmark_sets import BenchmarkSet  # noqa: E402
@@ -53,7 +54,7 @@ def sr(engine, lr: np.ndarray) -> np.ndarray:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="../shared/data/benchmarks")
+    p.add_argument("--data", default=str(development_data() / "benchmarks"))
     p.add_argument("--sets", nargs="+", default=["Set5", "Set14"])
     p.add_argument("--int8", default="srresnet", help="int8 weights file (default: the shipped ones)")
     p.add_argument("--size", type=int, default=128)

@@ -21,6 +21,7 @@ from PIL import Image, ImageFilter
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from srgan.benchmark_sets import LR_CHECK_CLOSE, LR_CHECK_CORRELATION, LR_CHECK_PSNR, content_correlation  # noqa: E402
+from srgan.datasets import development_data  # noqa: E402
 from srgan.imagefind import find_images  # noqa: E402
 from srgan.images import read_rgb_uint8  # noqa: E402
 from srgan.imresize import degrade_uint8, mod_crop  # noqa: E402
@@ -44,7 +45,7 @@ def blurred_decimated(hr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", nargs="+", default=["../shared/data/benchmarks/Set14/HR"],
+    parser.add_argument("--data", nargs="+", default=[str(development_data() / "benchmarks" / "Set14" / "HR")],
                         help="folders of HR images")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)

@@ -18,6 +18,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from srgan.datasets import development_data  # noqa: E402
 from srgan.imagefind import find_images  # noqa: E402
 from srgan.images import read_rgb_uint8  # noqa: E402
 from srgan.device import cpu_name  # noqa: E402
@@ -26,7 +27,7 @@ from srgan.niqe import niqe  # noqa: E402
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="../shared/data/benchmarks/BSD100/HR", help="a folder of images")
+    parser.add_argument("--data", default=str(development_data() / "benchmarks" / "BSD100" / "HR"), help="a folder of images")
     parser.add_argument("--border", type=int, default=4, help="pixels cropped from each side (default 4)")
     args = parser.parse_args(argv)
     images = [read_rgb_uint8(p) for p in find_images([args.data])]

@@ -17,6 +17,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from srgan.datasets import development_data  # noqa: E402
 from srgan.imagefind import find_images  # noqa: E402
 from srgan.images import read_rgb_uint8  # noqa: E402
 from srgan.imresize import imresize  # noqa: E402
@@ -42,7 +43,7 @@ def padded(engine, lr: np.ndarray, side: int) -> np.ndarray:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="../shared/data/benchmarks/Set14", help="a set with HR/ and LR_bicubic_x4/")
+    parser.add_argument("--data", default=str(development_data() / "benchmarks" / "Set14"), help="a set with HR/ and LR_bicubic_x4/")
     args = parser.parse_args(argv)
     engine = prepare(load_model("srresnet"), "cpu", "fp32")
     lr_dir, hr_dir = os.path.join(args.data, "LR_bicubic_x4"), os.path.join(args.data, "HR")

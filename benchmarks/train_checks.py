@@ -21,13 +21,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from srgan.config import load_config  # noqa: E402
 from srgan.data import training_files  # noqa: E402
+from srgan.datasets import development_data  # noqa: E402
 from srgan.device import cpu_name  # noqa: E402
 from srgan.runstart import check_config, refuse_trained_copies  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=os.environ.get("SRGAN_DATA", "../shared/data"))
+    parser.add_argument("--data", default=str(development_data()))
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     pool = Path(args.data) / "train"

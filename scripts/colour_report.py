@@ -24,6 +24,7 @@ import numpy as np
 
 from srgan.backproject import BackProjected
 from srgan.benchmark_sets import BenchmarkSet
+from srgan.datasets import development_data
 from srgan.evaluate import super_resolve
 from srgan.loading import BicubicUpscaler, resolve_model
 
@@ -79,7 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="bicubic, srresnet, srgan or a weights file")
     parser.add_argument("--sets", nargs="+", default=["Set5", "Set14", "BSD100"])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/benchmarks"))
+    parser.add_argument("--data", type=Path, default=development_data() / "benchmarks")
     parser.add_argument("--back-project", action="store_true")
     parser.add_argument("--flat", action="store_true", help="flat colour patches instead of the sets")
     args = parser.parse_args()

@@ -1,8 +1,9 @@
 """Write srgan/datasets.tsv: for every file ``srgan data fetch`` downloads, where it comes from and its sha256.
 
 The sha256s are computed from ../shared/data, whose files are byte-identical copies of the public files (its
-MANIFEST.md names repository, commit and path of each). Run from the repository root:
-``python scripts/dataset_sources.py [--data ../shared/data]``.
+MANIFEST.md names repository, commit and path of each):
+``python scripts/dataset_sources.py [--data ../shared/data]`` (the defaults are beside this checkout, wherever it
+is run from).
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import argparse
 import hashlib
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
 SET5 = ("baby", "bird", "butterfly", "head", "woman")
 SET14 = ("baboon", "barbara", "bridge", "coastguard", "comic", "face", "flowers", "foreman", "lenna", "man",
          "monarch", "pepper", "ppt3", "zebra")
@@ -26,8 +28,8 @@ def selfexsr_rows(data: Path, key: str, folder: str, names: list[str]):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
-    parser.add_argument("-o", "--output", type=Path, default=Path("srgan/datasets.tsv"))
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("-o", "--output", type=Path, default=REPO / "srgan" / "datasets.tsv")
     args = parser.parse_args()
     data = args.data
     bsd100 = sorted(p.stem for p in (data / "benchmarks/BSD100/HR").glob("*.png"))

@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from srgan.benchmark_sets import BenchmarkSet
+from srgan.datasets import development_data
 from srgan.demo import LABELS, comparison_image
 from srgan.evaluate import super_resolve
 from srgan.loading import resolve_model
 from srgan.imagewrite import write_image
 
 # (set, image, crop centre (y, x) in HR pixels): fur, line art, stripes, a natural BSD100 scene.
+REPO = Path(__file__).resolve().parents[1]
 PICKS = [("Set14", "baboon", (330, 250)), ("Set14", "comic", (120, 110)), ("Set14", "zebra", (150, 330)),
          ("BSD100", "8023", (130, 240)), ("Set5", "butterfly", (128, 128))]
 COLUMNS = ("bicubic", "srresnet", "srgan")
@@ -23,8 +25,8 @@ COLUMNS = ("bicubic", "srresnet", "srgan")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="../shared/data/benchmarks", help="folder holding Set5/Set14/BSD100")
-    parser.add_argument("-o", "--output", default="docs/gallery.png")
+    parser.add_argument("--data", default=str(development_data() / "benchmarks"), help="folder holding Set5/Set14/BSD100")
+    parser.add_argument("-o", "--output", default=str(REPO / "docs" / "gallery.png"))
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--zoom", type=int, default=2)
     args = parser.parse_args()

@@ -20,6 +20,7 @@ import torch
 
 from srgan.checkerboard import checkerboard_score
 from srgan.benchmark_sets import BenchmarkSet
+from srgan.datasets import development_data
 from srgan.evaluate import super_resolve
 from srgan.loading import BicubicUpscaler, resolve_model
 from srgan.validation import validation_set
@@ -48,8 +49,8 @@ def main() -> None:
     parser.add_argument("models", nargs="+", help="--model values: srresnet, srgan or a weights file")
     parser.add_argument("--sets", nargs="+", default=["Set5", "Set14", "BSD100"],
                         help="benchmark names under --data, or 'validation' (the pool's held-out split)")
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/benchmarks"))
-    parser.add_argument("--pool", default="../shared/data/train", help="training pool holding the validation split")
+    parser.add_argument("--data", type=Path, default=development_data() / "benchmarks")
+    parser.add_argument("--pool", default=str(development_data() / "train"), help="training pool holding the validation split")
     parser.add_argument("--restore-from", default="srresnet")
     parser.add_argument("--restore", nargs="*", default=[], metavar="PREFIX")
     args = parser.parse_args()

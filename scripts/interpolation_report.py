@@ -16,6 +16,7 @@ import json
 
 from choose_release import SCALE, score
 from grid_report import load
+from srgan.datasets import development_data
 from srgan.evaluate import super_resolve
 from srgan.loading import BicubicUpscaler
 from srgan.validation import validation_set
@@ -28,7 +29,7 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, nargs="+", required=True)
     parser.add_argument("--only", nargs="*", default=[""], metavar="PREFIX",
                         help="interpolate only the parameters under these name prefixes (default: all)")
-    parser.add_argument("--pool", default="../shared/data/train", help="training pool holding the validation split")
+    parser.add_argument("--pool", default=str(development_data() / "train"), help="training pool holding the validation split")
     args = parser.parse_args()
     pairs = list(validation_set("pool", [args.pool], SCALE))
     bicubics = [super_resolve(BicubicUpscaler(SCALE), lr, "cpu") for _, lr, _ in pairs]

@@ -39,11 +39,14 @@ from safetensors import safe_open
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from srgan.data import TrainDataset, train_loader  # noqa: E402
+from srgan.datasets import development_data  # noqa: E402
 from srgan.inference import FastGenerator  # noqa: E402
 from srgan.metrics import psnr_ssim_y, to_uint8  # noqa: E402
 from srgan.quantize import calibrate, from_generator, load_int8, refine, save_int8  # noqa: E402
 from srgan.engines import load_model  # noqa: E402
 from srgan.validation import hold_out_rule, validation_set  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @torch.no_grad()
@@ -69,9 +72,9 @@ def _count(minimum: int):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="../shared/data/train", help="training pool (holds BSDS500_test200/)")
+    p.add_argument("--data", default=str(development_data() / "train"), help="training pool (holds BSDS500_test200/)")
     p.add_argument("--model", default="srresnet", help="fp32 weights to quantize")
-    p.add_argument("--out", default="srgan/weights/srresnet_int8.safetensors")
+    p.add_argument("--out", default=str(REPO / "srgan" / "weights" / "srresnet_int8.safetensors"))
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (the default is the "
                    "shipped int8 weights)")
     p.add_argument("--state", default="runs/int8/state.pt", help="resumable training state")

@@ -16,9 +16,11 @@ import argparse
 import json
 from pathlib import Path
 
+from srgan.datasets import development_data
 from srgan.evaluate import evaluate, write_json
 
 PAPER_BSD100_PSNR = {"SRResNet": 27.58, "SRGAN": 25.16}
+REPO = Path(__file__).resolve().parents[1]
 SETS = ("Set5", "Set14", "BSD100")
 
 
@@ -76,12 +78,12 @@ def plot(plt, scores: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/benchmarks"),
+    parser.add_argument("--data", type=Path, default=development_data() / "benchmarks",
                         help="folder holding Set5/Set14/BSD100")
     parser.add_argument("--leftthomas", type=Path,
-                        default=Path("../shared/data/weights/leftthomas_SRGAN/netG_epoch_4_100.pth"))
-    parser.add_argument("--json", type=Path, default=Path("docs/perception_distortion.json"))
-    parser.add_argument("--plot", type=Path, default=Path("docs/perception_distortion.png"))
+                        default=development_data() / "weights" / "leftthomas_SRGAN" / "netG_epoch_4_100.pth")
+    parser.add_argument("--json", type=Path, default=REPO / "docs" / "perception_distortion.json")
+    parser.add_argument("--plot", type=Path, default=REPO / "docs" / "perception_distortion.png")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--only", nargs="+", metavar="LABEL",
                         help='score only these models (e.g. "srgan SRGAN" after new weights); the others are '

@@ -42,6 +42,15 @@ def _checkout_data() -> Path | None:
     return repo.parent / "shared" / "data" if (repo / "pyproject.toml").is_file() else None
 
 
+def development_data() -> Path:
+    """The shared data a source checkout's tests, benchmarks and scripts use: ``$SRGAN_DATA``, else
+    ``../shared/data`` beside the checkout, wherever they are run from (a default of "../shared/data" worked
+    from the repository root only)."""
+    if os.environ.get("SRGAN_DATA"):
+        return Path(os.environ["SRGAN_DATA"]).expanduser()
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
 def data_roots(data_root: str | os.PathLike | None = None, *, missing_env_ok: bool = False) -> list[Path]:
     """The data roots to search, in order (see the module docstring). ``$SRGAN_DATA`` naming no folder is an
     error (a typo fell through to the next root without a word, scoring other data), unless ``missing_env_ok``

@@ -41,6 +41,20 @@ def test_names_resolve_in_root_order(no_roots, monkeypatch):
     assert data_roots(explicit) == [explicit]  # --data-root alone: a typo cannot fall through
 
 
+def test_scripts_find_the_development_data_from_any_folder(monkeypatch, tmp_path):
+    """Twelve scripts' default "../shared/data" worked from the repository root only (a traceback elsewhere)."""
+    from srgan.datasets import development_data
+
+    monkeypatch.delenv("SRGAN_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert development_data() == Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    monkeypatch.setenv("SRGAN_DATA", str(tmp_path / "mine"))
+    assert development_data() == tmp_path / "mine"
+    scripts = [*Path(__file__).resolve().parents[1].glob("scripts/*.py"),
+               *Path(__file__).resolve().parents[1].glob("benchmarks/*.py")]
+    assert not [p.name for p in scripts if '"../shared' in p.read_text()]
+
+
 def test_a_mistyped_srgan_data_is_an_error_not_a_fall_through(no_roots, monkeypatch, capsys):
     (cache_root() / "benchmarks" / "Set5" / "HR").mkdir(parents=True)
     monkeypatch.setenv("SRGAN_DATA", str(no_roots / "typo"))  # Set5 was found in the cache without a word

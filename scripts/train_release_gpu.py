@@ -80,6 +80,9 @@ def load_pool(roots: list[str], device: torch.device, patch: int, log: Log) -> t
             lrs.append(imresize_uint8(hr, 1 / SCALE))
     pixels = sum(h.shape[1] * h.shape[2] for h in hrs)
     log(event="pool", images=len(hrs), megapixels=round(pixels / 1e6, 1), skipped=skipped)
+    if not hrs:  # an IndexError in Batches followed
+        raise SystemExit(f"no usable training images in {', '.join(roots)} ({len(files)} found, {len(skipped)} "
+                         "skipped: see log.jsonl)")
     return hrs, lrs
 
 
@@ -513,6 +516,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
+    # before the data is packed onto the device: each of these failed minutes into a lent GPU's time
+    if args.gan_batch < 1 or args.snapshots < 1 or args.patch < 4 * SCALE or args.patch % SCALE:
+        parser.error("--gan-batch and --snapshots must be positive, --patch a multiple of 4 of at least 16")
+    if args.mse_seconds <= 0 and not args.init:
+        parser.error("--mse-seconds 0 skips the SRResNet phase: pass --init WEIGHTS for the SRGAN to start from")
+    if args.gan_freeze:
+        names = [name for name, _ in Generator().named_parameters()]
+        unmatched = [p for p in args.gan_freeze if not any(n.startswith(p) for n in names)]
+        if unmatched:  # froze nothing, without a word
+            parser.error(f"--gan-freeze {' '.join(unmatched)}: no generator parameter starts with it (its modules: "
+                         f"{', '.join(sorted({n.split('.')[0] for n in names}))})")
 
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = True

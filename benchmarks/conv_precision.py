@@ -7,6 +7,7 @@ oneDNN use its blocked fp32 kernels. On AMX / AVX512-BF16 CPUs bf16 + channels_l
 """
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 
@@ -28,6 +29,8 @@ def median_ms(conv: nn.Module, x: torch.Tensor, dtype: torch.dtype, runs: int = 
 
 
 def main() -> None:
+    # no options: --help (or a mistyped one) ran the whole measurement, minutes on an AVX2 CPU
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, capability "
           f"{torch.backends.cpu.get_cpu_capability()}, native cpu bf16: {cpu_has_fast_bf16()}")

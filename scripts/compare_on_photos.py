@@ -37,6 +37,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["srresnet", "srgan"])
     parser.add_argument("--quality", type=int, default=75)
     args = parser.parse_args()
+    if not 1 <= args.quality <= 100:  # 500 was labelled "JPEG q=500"
+        parser.error(f"--quality is a JPEG quality 1-100, got {args.quality}")
     models = {name: resolve_model(name) for name in args.models}
     bicubic = BicubicUpscaler(4)
     for path in find_images(args.photos):

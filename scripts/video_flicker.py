@@ -69,6 +69,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.frames < 2:  # --frames 0 was an IndexError
         parser.error("--frames must be at least 2: flicker is change from frame to frame")
+    if not all(0 <= q <= 100 for q in args.quality):  # 101 was labelled "JPEG q=101"
+        parser.error(f"--quality is 0 (lossless) or a JPEG quality 1-100, got {args.quality}")
     try:
         photos = find_images(args.photos)
     except ImageError as exc:  # a missing path was a traceback

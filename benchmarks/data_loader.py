@@ -15,14 +15,14 @@ import argparse
 import os
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 
 from srgan.batches import StepBatches, step_loader
 from srgan.data import TrainDataset
+from srgan.datasets import development_data
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "train"
+DEFAULT_DATA = development_data() / "train"
 
 
 def measure(dataset: TrainDataset, batch: int, batches: int, workers: int) -> float:

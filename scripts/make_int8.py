@@ -98,6 +98,12 @@ def main(argv=None):
         p.error(f"--data {args.data}: no such folder")
     if args.refine_passes > 2:  # two factor lists: a third pass ran nothing, and 3 was recorded
         p.error(f"--refine-passes is 0, 1 or 2, got {args.refine_passes}")
+    made_from = {"model": str(args.model), "data": os.path.realpath(args.data)}
+    saved = torch.load(args.state, weights_only=True) if Path(args.state).exists() else None
+    # a state of other weights or data was resumed without a word, and written out as this model's int8 weights
+    if saved is not None and saved.get("made_from", made_from) != made_from:
+        p.error(f"--state {args.state} was made from {saved['made_from']}, not {made_from}; pass another --state, "
+                "or remove it to start again")
     torch.manual_seed(args.seed)
 
     generator = load_model(args.model, "cpu").float().eval()
@@ -116,13 +122,7 @@ def main(argv=None):
     opt = torch.optim.Adam([{"params": weights, "lr": args.lr, "base_lr": args.lr},
                             {"params": [student.act_scales], "lr": args.scale_lr, "base_lr": args.scale_lr}])
     step, best, log = 0, None, []
-    made_from = {"model": str(args.model), "data": os.path.realpath(args.data)}
-    if state_path.exists():
-        saved = torch.load(state_path, weights_only=True)
-        # a state of other weights or data was resumed without a word, and written out as this model's int8 weights
-        if saved.get("made_from", made_from) != made_from:
-            p.error(f"--state {state_path} was made from {saved['made_from']}, not {made_from}; pass another "
-                    "--state, or remove it to start again")
+    if saved is not None:
         student.load_state_dict(saved["student"])
         opt.load_state_dict(saved["opt"])
         step, best, log = saved["step"], saved["best"], json.loads(saved["log"])

@@ -519,8 +519,9 @@ def main() -> None:
     # before the data is packed onto the device: each of these failed minutes into a lent GPU's time
     if args.gan_batch < 1 or args.snapshots < 1 or args.patch < 4 * SCALE or args.patch % SCALE:
         parser.error("--gan-batch and --snapshots must be positive, --patch a multiple of 4 of at least 16")
-    if args.mse_seconds <= 0 and not args.init:
-        parser.error("--mse-seconds 0 skips the SRResNet phase: pass --init WEIGHTS for the SRGAN to start from")
+    if args.mse_seconds <= 0 and not (args.init or args.mse_init):
+        parser.error("--mse-seconds 0 trains no SRResNet: pass --init (or --mse-init) WEIGHTS for the SRGAN to "
+                     "start from")
     if args.gan_freeze:
         names = [name for name, _ in Generator().named_parameters()]
         unmatched = [p for p in args.gan_freeze if not any(n.startswith(p) for n in names)]

@@ -302,16 +302,32 @@ FILE_ENDS = {".png": b"\0\0\0\0IEND\xaeB`\x82", ".jpg": b"\xff\xd9", ".jpeg": b"
 END_SEARCH_BYTES = 64 * 1024
 
 
+def _jpeg_scan_start(file) -> int:
+    """Where a JPEG's coded data begins (its first start-of-scan segment), read off the segment headers: its
+    header segments (an ICC profile's tables) may hold the bytes of the end marker. The file's size if none."""
+    position = 2  # after the start-of-image marker
+    while True:
+        file.seek(position)
+        head = file.read(4)
+        if len(head) < 4 or head[0] != 0xFF:
+            return file.seek(0, os.SEEK_END)
+        if head[1] == 0xDA:
+            return position
+        position += 2 + int.from_bytes(head[2:4], "big")
+
+
 def _cut_short(path: Path) -> bool:
     """Whether a PNG or JPEG lacks its end marker near its end: a copy or download stopped after the header.
-    (In a JPEG's coded data 0xFF is always followed by 0x00 or a restart marker, so 0xFFD9 is the end.) Other
-    formats are not checked."""
+    (In a JPEG's coded data 0xFF is always followed by 0x00 or a restart marker, so 0xFFD9 there is the end.)
+    Other formats are not checked."""
     end = FILE_ENDS.get(path.suffix.lower())
     if end is None:
         return False
     try:
         with open(path, "rb") as file:
-            file.seek(max(0, path.stat().st_size - END_SEARCH_BYTES))
+            size = file.seek(0, os.SEEK_END)
+            start = _jpeg_scan_start(file) if end == FILE_ENDS[".jpg"] else 0
+            file.seek(max(start, size - END_SEARCH_BYTES))
             return end not in file.read()
     except OSError:  # its header was just read: a file that went since is for the next run to find
         return False

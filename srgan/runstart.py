@@ -33,6 +33,8 @@ def _same_setting(key: str, saved, new, resolved_at_start: list[str] | None = No
     from checkpoints that keep it), so that a run resumes from any working folder."""
     if saved == new or key not in PATH_KEYS:
         return saved == new
+    if key == "init_from":  # init_from=srresnet and the shipped file's path are the same weights
+        saved, new = init_weights(saved), init_weights(new)
     saved, new = as_list(saved), as_list(new)
     here = len(saved) == len(new) and all(
         a == b or not (names_no_path(key, a) or names_no_path(key, b)) and Path(a).resolve() == Path(b).resolve()

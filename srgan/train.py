@@ -121,8 +121,9 @@ def _run(config, out_dir, device, info, state, init_generator, val_set, eval_set
         from .batches import step_loader
 
         loader = step_loader(dataset, batches, c.num_workers, pin_memory=device.type == "cuda")
-        gan_init = c.phase == "gan" and init_generator is not None and _gan_checkpoint(init_weights(c.init_from))
-        if info.is_main and gan_init:
+        gan_init = info.is_main and c.phase == "gan" and init_generator is not None and _gan_checkpoint(
+            init_weights(c.init_from))  # rank 0 alone: it loads the whole checkpoint (D, optimizers)
+        if gan_init:
             log.note(f"init_from {c.init_from} is a gan-phase checkpoint: its generator is the start, its "
                      "discriminator and optimizers are not (a new D learns from scratch); --resume continues a run")
         if info.is_main:

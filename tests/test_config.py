@@ -123,6 +123,10 @@ def test_init_from_a_shipped_name_is_the_shipped_weights(tmp_path, monkeypatch):
     config = load_config("srgan-mse", ["init_from=srresnet"])
     assert config.init_from == "srresnet" and init_weights(config.init_from) == str(weights_file("srresnet"))
     assert real_folders("init_from", "srresnet") == ["srresnet"]  # compared on --resume as the name
+    from srgan.runstart import _same_setting  # ... and as the weights it names: the name and the path agree
+
+    assert _same_setting("init_from", "srresnet", str(weights_file("srresnet")))
+    assert not _same_setting("init_from", "srresnet", "srgan")
     (tmp_path / "srgan").mkdir()  # the checkout root has the package folder called srgan
     assert init_weights("srgan") == str(weights_file("srgan"))
     (tmp_path / "srresnet").write_bytes(b"")  # a file of that name here is what it names

@@ -784,7 +784,8 @@ def test_a_hang_up_stops_the_server_as_sigterm_does(tmp_path):
     import urllib.request
 
     env = {**os.environ, "TMPDIR": str(tmp_path)}
-    for ready in (False, True):  # at once after the banner (uvicorn not yet handling signals), and once serving
+    # at once after the banner (uvicorn not yet handling signals: SIGTERM killed it there too), and once serving
+    for signum, ready in ((signal.SIGHUP, False), (signal.SIGHUP, True), (signal.SIGTERM, False)):
         server = subprocess.Popen([sys.executable, "-m", "srgan", "serve", "--port", "0", "--device", "cpu"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         try:
@@ -797,7 +798,7 @@ def test_a_hang_up_stops_the_server_as_sigterm_does(tmp_path):
                         break
                     except OSError:
                         time.sleep(0.1)
-            server.send_signal(signal.SIGHUP)
+            server.send_signal(signum)
             # uvicorn shuts down on SIGTERM, then re-raises it (-15); before it runs, srgan's "interrupted" (130)
             assert server.wait(60) in (0, 130, -signal.SIGTERM), server.stderr.read()
         finally:

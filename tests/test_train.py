@@ -407,7 +407,7 @@ def test_refuses_to_overwrite_an_existing_run(images, tmp_path, capsys):
     (["phase=gan"], "init_from"),
     # it said "/no/such.pt: no such weights file", naming no key (the bundled gan configs default to a path)
     (["phase=gan", "init_from=/no/such.pt"], "config 'init_from': /no/such.pt: no such file; train the SRResNet "
-                                             "first (phase mse) or pass init_from=PATH"),
+                                             "first (phase mse), or pass init_from=PATH (init_from=srresnet: the shipped weights)"),
     (["batch_size=4", "grad_accum=3"], "multiple of grad_accum"),
     (["phase=gan", "crop_size=64"], "crops of >= 96"),
     (["eval_data=/tmp"], "'eval_data': is scored every eval_every steps, and eval_every is 0 (never)"),  # was silent

@@ -164,6 +164,22 @@ def test_skip_existing_says_which_kept_outputs_this_run_would_not_write(weights,
     assert unfit_outputs(pairs, 4) == [f"{up / '000000.png'} (cut short)", f"{up / '000002.jpg'} (cut short)"]
 
 
+def test_a_jpeg_cut_short_is_found_whatever_its_header_holds(tmp_path):
+    """An ICC profile's tables can hold the end marker's bytes: a JPEG cut just after its header read as whole."""
+    import io
+
+    from srgan.outputs import _cut_short
+
+    rng = np.random.default_rng(0)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)).save(
+        buffer, "JPEG", icc_profile=bytes(rng.integers(0, 256, 20_000, dtype=np.uint8)) + b"\xff\xd9" * 4)
+    whole = buffer.getvalue()
+    for name, data, cut in (("whole", whole, False), ("cut", whole[:30_000], True), ("padded", whole + bytes(99), False)):
+        (tmp_path / f"{name}.jpg").write_bytes(data)
+        assert _cut_short(tmp_path / f"{name}.jpg") == cut, name
+
+
 def test_skip_existing_goes_on_where_a_stopped_run_stopped(weights, tmp_path, capsys):
     """A folder of video frames upscaled in two goes: the second run passes over what the first wrote, quietly
     and with exit 0 (without the flag each existing output is an error line and the exit code is 1)."""

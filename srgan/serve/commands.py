@@ -76,29 +76,33 @@ def serve_from_cli(args: argparse.Namespace) -> int:
         kwargs = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
         app = create_app(served_models(args.model or []), study_dir=args.study, device=args.device,
                          precision=args.precision, max_upload_bytes=limit, **kwargs)
-        for line in app.state.study.warnings() if app.state.study else []:
-            print(f"srgan: warning: {line}", file=sys.stderr)
-        if args.host not in LOOPBACK:
-            print(f"srgan: warning: listening on {args.host}: anyone who can reach this port can upload images",
-                  file=sys.stderr)
-        port = listening.getsockname()[1]  # the one the system chose, for --port 0
-        where = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{port}"  # IPv6 goes in brackets
-        pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels
-        # the limits a deployer gets by default, which bound the server's memory (docs/SERVE.md: 16x the input's
-        # pixels are made at x4), said where they can be seen
-        config = uvicorn.Config(app, host=args.host, port=port, log_level="warning")
 
-        def hang_up(_signum, _frame):  # uvicorn stops on SIGINT/SIGTERM only: SIGHUP left the job files behind
-            if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # uvicorn not started yet (or gone)
+        def stop(signum, _frame):
+            # uvicorn takes SIGINT and SIGTERM while it serves (and gives SIGTERM back when it stops); before or
+            # after, or for SIGHUP, which it does not take, this interrupts: the job folder (the users' uploads)
+            # is removed below. SIGHUP while uvicorn serves is passed on to it as SIGTERM.
+            if signum == getattr(signal, "SIGHUP", None) and signal.getsignal(signal.SIGTERM) is not stop:
+                signal.raise_signal(signal.SIGTERM)
+            else:
                 raise KeyboardInterrupt
-            signal.raise_signal(signal.SIGTERM)
 
         try:
-            with handling(HANGUP, hang_up):
+            with handling((signal.SIGTERM, *HANGUP), stop):
+                for line in app.state.study.warnings() if app.state.study else []:
+                    print(f"srgan: warning: {line}", file=sys.stderr)
+                if args.host not in LOOPBACK:
+                    print(f"srgan: warning: listening on {args.host}: anyone who can reach this port can upload "
+                          "images", file=sys.stderr)
+                port = listening.getsockname()[1]  # the one the system chose, for --port 0
+                where = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{port}"  # IPv6 in brackets
+                pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels
+                # the limits a deployer gets by default, which bound the server's memory (docs/SERVE.md: 16x the
+                # input's pixels are made at x4), said where they can be seen
                 print(f"srgan serve: {where}/" + (f"  (study: {where}/study)" if args.study else "") +
                       f"  (uploads up to {limit / 2**20:g} MB and {pixels / 1e6:g} megapixels: --max-upload-mb, "
                       "--max-pixels)", flush=True)
+                config = uvicorn.Config(app, host=args.host, port=port, log_level="warning")
                 uvicorn.Server(config).run(sockets=[listening])
-        finally:  # what the app's shutdown does, when a signal came before uvicorn ran it
+        finally:  # what the app's shutdown does, when a signal came before uvicorn ran it (or after it)
             app.state.runner.close()
     return 0

@@ -302,7 +302,8 @@ def test_int8_takes_seven_bit_weights_where_eight_bit_ones_saturate(tmp_path, mo
         assert module.prepare(mine, "cpu", "int8").model.weight_max == weight_max
     assert mine.weight_max == WEIGHT_MAX and all(torch.equal(a, b) for a, b in zip(before, mine.weights))
     seven = int8_model(mine, seven_bit=True)
-    assert int8_model(seven, seven_bit=True) is seven  # not clipped twice
+    again = int8_model(seven, seven_bit=True)  # a copy (the caller's is left as it was), not clipped twice
+    assert again is not seven and all(torch.equal(a, b) for a, b in zip(again.weights, seven.weights))
     with torch.no_grad():  # what the convolutions get: integers within +-63 times each channel's scale
         for w in seven.weights:
             scale = (w.abs().amax(dim=(1, 2, 3), keepdim=True) / 63).clamp_min(1e-12)  # (the tail has zero channels)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 from pathlib import Path
+
+from srgan.datasets import development_data
 
 REPO = Path(__file__).resolve().parents[1]
 SET5 = ("baby", "bird", "butterfly", "head", "woman")
@@ -29,8 +30,7 @@ def selfexsr_rows(data: Path, key: str, folder: str, names: list[str]):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    shared = os.environ.get("SRGAN_DATA") or REPO.parent / "shared" / "data"  # as the tests find it
-    parser.add_argument("--data", type=Path, default=Path(shared))
+    parser.add_argument("--data", type=Path, default=development_data())
     parser.add_argument("-o", "--output", type=Path, default=REPO / "srgan" / "datasets.tsv")
     args = parser.parse_args()
     data = args.data

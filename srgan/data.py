@@ -138,8 +138,9 @@ def training_files(roots: Sequence[str | os.PathLike], unreadable: list[str] | N
         except ImageError as exc:
             raise ValueError(f"training data: {exc}") from None
         if root.is_dir():
-            low_res += [f for f in found if in_lr_folder(f.relative_to(root).parts[:-1])]
-            found = [f for f in found if not in_lr_folder(f.relative_to(root).parts[:-1])]
+            in_lr = [in_lr_folder(f.relative_to(root).parts[:-1]) for f in found]
+            low_res += [f for f, lr in zip(found, in_lr) if lr]
+            found = [f for f, lr in zip(found, in_lr) if not lr]
         files.extend(found)
     seen: set[tuple[int, int]] = set()
     return [f for f in files if not ((key := file_identity(f)) in seen or seen.add(key))], low_res, others

@@ -36,10 +36,13 @@ def cache_root() -> Path:
     return default_cache_dir() / "data"
 
 
+#: The folder holding the package: a source checkout when pyproject.toml is beside it.
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
 def _checkout_data() -> Path | None:
-    repo = Path(__file__).resolve().parents[1]
     # Only a source checkout (pyproject.toml beside the package) has a meaningful "../shared".
-    return repo.parent / "shared" / "data" if (repo / "pyproject.toml").is_file() else None
+    return _CHECKOUT.parent / "shared" / "data" if (_CHECKOUT / "pyproject.toml").is_file() else None
 
 
 def development_data() -> Path:
@@ -48,7 +51,7 @@ def development_data() -> Path:
     from the repository root only)."""
     if os.environ.get("SRGAN_DATA"):
         return Path(os.environ["SRGAN_DATA"]).expanduser()
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    return _CHECKOUT.parent / "shared" / "data"
 
 
 def data_roots(data_root: str | os.PathLike | None = None, *, missing_env_ok: bool = False) -> list[Path]:

@@ -172,7 +172,8 @@ def upscale_from_cli(args: argparse.Namespace) -> int:
         with one_thread():  # loading, checking and folding the weights: tiny ops, where threads only add waits
             engine = prepare(args.model, args.device, precision, args.backend,
                              back_project=args.back_project)
-        # torch's emulated bf16 ran 4x fp32's time on an AVX2 EPYC without a word (OpenVINO runs its own)
+        # torch's emulated bf16 ran at 2.5x fp32's time on an AVX2 EPYC without a word (`srgan upscale` of Set14's
+        # baboon LR, --precision bf16 against fp32, 2026-12-08); OpenVINO runs its own
         if engine.backend == "torch" and emulated_bf16(engine.dtype, engine.device):
             print(f"srgan: warning: {EMULATED_BF16}", file=sys.stderr)
         refused = [(src, dest, refused_before_work(src, dest, outscale or engine.scale, engine.scale,

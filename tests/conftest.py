@@ -4,17 +4,13 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _data_root() -> Path:
-    return Path(os.environ.get("SRGAN_DATA", REPO.parent / "shared" / "data"))
-
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """Root of the shared benchmark/training data (``$SRGAN_DATA`` or ``../shared/data``)."""
-    root = _data_root()
+    """Root of the shared benchmark/training data (``$SRGAN_DATA`` or ``../shared/data``), as the scripts find it."""
+    from srgan.datasets import development_data
+
+    root = development_data()
     if not (root / "benchmarks").is_dir():
         message = f"shared data not found at {root} (set SRGAN_DATA)"
         if os.environ.get("CI") == "true":

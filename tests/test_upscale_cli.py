@@ -334,7 +334,7 @@ def test_alpha_dropped_by_a_jpeg_output_is_said(weights, tmp_path, capsys):
 
 @pytest.mark.parametrize("fast_bf16", [False, True])
 def test_bf16_asked_for_on_a_cpu_that_emulates_it_is_warned_about(weights, tmp_path, capsys, monkeypatch, fast_bf16):
-    """--precision bf16 on an AVX2 CPU ran 4x slower than fp32 without a word (srgan info knew)."""
+    """--precision bf16 on an AVX2 CPU ran several times slower than fp32 without a word (srgan info knew)."""
     monkeypatch.setattr("srgan.device.cpu_has_fast_bf16", lambda: fast_bf16)
     src = _photo(tmp_path / "a.png")
     code, _out, err = _run(capsys, "upscale", src, "-o", tmp_path / "a_x4.png", "-n", weights, "--device", "cpu",

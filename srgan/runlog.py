@@ -42,21 +42,25 @@ class RunLog:
         self.fresh, self.written = start == 0, False
         self.made_tb = tensorboard and not (out_dir / "tb").exists()
         self.jsonl = open(path, "a", buffering=1)
-        if progress and not self.lines:
-            from tqdm import tqdm
+        try:
+            if progress and not self.lines:
+                from tqdm import tqdm
 
-            self.bar = tqdm(total=total, initial=start, desc="srgan train", unit="step", dynamic_ncols=True,
-                            file=sys.stderr, mininterval=0.5)
-        if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:
-                self.note("TensorBoard is not installed (the tb extra: pip install -e \".[tb]\"); "
-                          "logging to log.jsonl only")
-            else:
-                self.tb = SummaryWriter(str(out_dir / "tb"), purge_step=start + 1)
-        if earlier is not None:
-            self.note(f"{path} held an earlier run's log; kept as {earlier.name}")
+                self.bar = tqdm(total=total, initial=start, desc="srgan train", unit="step", dynamic_ncols=True,
+                                file=sys.stderr, mininterval=0.5)
+            if tensorboard:
+                try:
+                    from torch.utils.tensorboard import SummaryWriter
+                except ImportError:
+                    self.note("TensorBoard is not installed (the tb extra: pip install -e \".[tb]\"); "
+                              "logging to log.jsonl only")
+                else:
+                    self.tb = SummaryWriter(str(out_dir / "tb"), purge_step=start + 1)
+            if earlier is not None:
+                self.note(f"{path} held an earlier run's log; kept as {earlier.name}")
+        except BaseException:  # a failing tqdm or TensorBoard must not leave log.jsonl open (or a stray tb/)
+            self.close()
+            raise
 
     def note(self, message: str) -> None:
         """A one-line message that does not break the progress bar."""

@@ -175,6 +175,31 @@ def test_sample_grid_is_bicubic_then_sr_then_hr():
     np.testing.assert_array_equal(grid[:, 48:], hwc(hr))
     assert (grid[:, 20:24] == 1).all() and (grid[:, 44:48] == 1).all()  # white gaps
 
+
+def test_run_log_closes_its_log_when_tensorboard_fails(tmp_path, monkeypatch):
+    """A SummaryWriter (or tqdm) that raises in RunLog's constructor: log.jsonl is closed again (it used to stay
+    open, unreachable) and the fresh run leaves no empty log behind."""
+    import types
+
+    from srgan import runlog
+
+    def broken_writer(*args, **kwargs):
+        raise RuntimeError("no tensorboard today")
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=broken_writer))
+    opened = []
+
+    def tracking_open(*args, **kwargs):
+        opened.append(open(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(runlog, "open", tracking_open, raising=False)
+    with pytest.raises(RuntimeError, match="no tensorboard today"):
+        runlog.RunLog(tmp_path / "run", total=10, tensorboard=True, progress=False)
+    assert len(opened) == 1 and opened[0].closed
+    assert not (tmp_path / "run" / "log.jsonl").exists()
+
+
 def test_gan_phase_with_the_grid_loss(mse_run, images, tmp_path):
     """grid_weight adds the sub-pixel grid term to G's loss: loss_g is then more than content + 1e-3 adversarial."""
     out = tmp_path / "gan-grid"

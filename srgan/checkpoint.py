@@ -32,6 +32,7 @@ from torch import nn
 from .device import resolve_device
 from .models import MAX_BLOCKS, MAX_CHANNELS, SUPPORTED_SCALES, Generator
 from .files import atomic_write
+from .outputs import few
 
 FORMAT_TAG = "srgan-generator"
 INT8_FORMAT_TAG = "int8"  # srgan.quantize's weights files: int8 convolutions
@@ -146,8 +147,9 @@ def check_generator_shapes(shapes: dict[str, tuple[int, ...]], architecture: dic
     unexpected = sorted(set(shapes) - set(own))
     wrong = [f"{k} {tuple(shapes[k])} vs {v}" for k, v in own.items() if k in shapes and tuple(shapes[k]) != v]
     if missing or unexpected or wrong:
-        parts = [f"missing {_few(missing)}" if missing else "", f"unexpected {_few(unexpected)}" if unexpected else "",
-                 f"shape mismatch {_few(wrong)}" if wrong else ""]
+        parts = [f"missing {few(missing, 4)}" if missing else "",
+                 f"unexpected {few(unexpected, 4)}" if unexpected else "",
+                 f"shape mismatch {few(wrong, 4)}" if wrong else ""]
         raise CheckpointError(f"{source}: weights do not fit Generator({_arch_str(architecture)}): "
                               + "; ".join(p for p in parts if p))
     return architecture
@@ -169,7 +171,7 @@ def nonfinite_tensors(tree: Any, prefix: str = "") -> list[str]:
 def refuse_nonfinite(state: dict[str, torch.Tensor], source: str) -> None:
     bad = nonfinite_tensors(state)
     if bad:
-        raise CheckpointError(f"{source}: weights hold NaN or Inf values (in {_few(bad)}); refused")
+        raise CheckpointError(f"{source}: weights hold NaN or Inf values (in {few(bad, 4)}); refused")
 
 
 def generator_from_state_dict(state: dict[str, Any], architecture: dict[str, Any] | None = None,
@@ -179,7 +181,7 @@ def generator_from_state_dict(state: dict[str, Any], architecture: dict[str, Any
     architecture = check_generator_shapes(shapes, architecture, source)
     not_tensors = sorted(set(state) - set(shapes))
     if not_tensors:
-        raise CheckpointError(f"{source}: not a state dict of tensors ({_few(not_tensors)} are not tensors)")
+        raise CheckpointError(f"{source}: not a state dict of tensors ({few(not_tensors, 4)} are not tensors)")
     refuse_nonfinite(state, source)
     model = Generator(**architecture)
     model.load_state_dict(state)
@@ -328,10 +330,6 @@ def one_line(exc: BaseException) -> str:
         return lines[0]
     text = f"{lines[0]} {lines[1]}"
     return text if len(text) <= 400 else text[:397] + "..."  # a missing-keys list can run to thousands of chars
-
-
-def _few(items: list[str], n: int = 4) -> str:
-    return ", ".join(items[:n]) + (f" (+{len(items) - n} more)" if len(items) > n else "")
 
 
 def _arch_str(architecture: dict[str, int] | None) -> str:

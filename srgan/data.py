@@ -66,7 +66,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .benchmark_sets import in_lr_folder
 from .imagefind import find_images, passed_over_note
-from .outputs import first_and_more
+from .outputs import few, first_and_more
 from .images import ImageError, read_size
 from .datasets import default_cache_dir
 from .imagecache import ImageCache, load_hr
@@ -113,11 +113,6 @@ def lr_crop(hr: np.ndarray, top: int, left: int, size: int, scale: int) -> np.nd
 
 def to_chw_float(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float().div_(255.0)
-
-
-def _few(paths: Sequence, n: int = 10) -> str:
-    names = [str(p) for p in paths]
-    return ", ".join(names[:n]) + (f" (+{len(names) - n} more)" if len(names) > n else "")
 
 
 # --------------------------------------------------------------------------- training data
@@ -241,7 +236,7 @@ class TrainDataset(Dataset):
         self.skipped_small = small
         usable = [(p, c) for p, c, (h, w) in entries if h >= crop_size and w >= crop_size]
         if small:
-            log.warning("skipped %d image(s) smaller than the %d-px crop: %s", len(small), crop_size, _few(small))
+            log.warning("skipped %d image(s) smaller than the %d-px crop: %s", len(small), crop_size, few(small, 10))
         if not usable:
             raise ValueError(
                 f"no usable training images in {', '.join(str(r) for r in self.roots)}: "

@@ -206,6 +206,12 @@ def first_and_more(items: list) -> str:
     return f"{items[0]}" + (f" and {len(items) - 1} more" if len(items) > 1 else "")
 
 
+def few(items, n: int) -> str:
+    """``a, b, c (+7 more)``: an error or warning that lists the first ``n`` of many things and counts the rest."""
+    names = [str(item) for item in items]
+    return ", ".join(names[:n]) + (f" (+{len(names) - n} more)" if len(names) > n else "")
+
+
 def lookalike_warning(plan: Plan) -> str | None:
     """The one warning line for :attr:`Plan.lookalikes`, or None."""
     if not plan.lookalikes:

@@ -21,6 +21,7 @@ from . import rundir
 from .checkpoint import is_safetensors, load_checkpoint, nonfinite_tensors
 from .config import ConfigError, TrainConfig, init_weights, load_config
 from .device import EMULATED_BF16, emulated_bf16, out_of_memory, resolve_device
+from .outputs import few
 from .runlog import RunLog
 from .runstart import check_config, check_start, check_vgg, stored_config
 from .signals import sigterm_interrupts, stop_requests
@@ -225,9 +226,7 @@ def _save(trainer: Trainer, dataset, out_dir: Path, info, step: int) -> None:
     state = {**trainer.state_dict(), "data": dataset.fingerprint}
     poisoned = nonfinite_tensors(state)  # a finite loss does not prove finite weights
     if poisoned:
-        raise TrainingStopped(f"step {step}: NaN or Inf in {', '.join(poisoned[:3])}"
-                              f"{f' (+{len(poisoned) - 3} more)' if len(poisoned) > 3 else ''}; not saved. "
-                              f"{_last_good(out_dir)}")
+        raise TrainingStopped(f"step {step}: NaN or Inf in {few(poisoned, 3)}; not saved. {_last_good(out_dir)}")
     if info.is_main:
         rundir.save(out_dir, state, trainer.g, trainer.config.keep_last)
 

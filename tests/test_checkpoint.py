@@ -70,6 +70,15 @@ def test_save_generator_refuses_what_no_loader_would_read_back(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_long_list_of_bad_tensors_names_four_and_counts_the_rest():
+    from srgan.checkpoint import refuse_nonfinite
+
+    state = {f"body.{i}.weight": torch.tensor([float("nan")]) for i in range(6)}
+    with pytest.raises(CheckpointError, match=r"^m: weights hold NaN or Inf values \(in body.0.weight, body.1.weight, "
+                                              r"body.2.weight, body.3.weight \(\+2 more\)\); refused$"):
+        refuse_nonfinite(state, "m")
+
+
 def test_load_generator_reads_an_upper_case_name_and_checks_the_device_first(tmp_path):
     g = small_generator()
     path = save_generator(g, tmp_path / "G.safetensors").rename(tmp_path / "G.SAFETENSORS")

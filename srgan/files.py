@@ -52,6 +52,18 @@ def file_output_problem(path: Path) -> str | None:
     return None
 
 
+def without_made_up_folders(path: str | os.PathLike) -> Path:
+    """``path`` with each missing folder that a ``..`` leaves again taken out: the OS reaches ``x/..`` only once
+    ``x`` exists, so writing ``x/../r.json`` made an empty folder ``x`` and left it (and an existence check of the
+    literal path said no for an ``r.json`` that was there). Only the part below the deepest existing folder is
+    tidied: a ``..`` after an existing folder is left to the OS, which follows a symbolic link before going up."""
+    parts = Path(path).parts
+    for i in range(len(parts)):
+        if not os.path.lexists(Path(*parts[:i + 1])):
+            return Path(*parts[:i], os.path.normpath(os.path.join(*parts[i:])))
+    return Path(path)
+
+
 def missing_folders(folders: Iterable[Path]) -> list[Path]:
     """The folders (and parents) among ``folders`` that do not exist yet, deepest first: what writing into them
     would create, so that a run that writes nothing can remove them again (:func:`remove_if_empty`)."""
@@ -124,7 +136,7 @@ def file_identity(path: Path) -> tuple[int, int]:
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` then fsync and rename over ``path``: readers see the old file or the new one."""
-    path = Path(path)
+    path = without_made_up_folders(path)
     # (it was a bare "[Errno 17] File exists: 'notes.txt'" for notes.txt/model.onnx)
     made = make_folder(path.parent, failure=f"{path}: cannot create its folder")
     tmp = None

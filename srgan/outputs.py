@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .files import file_identity, file_output_problem, name_problem
+from .files import file_identity, file_output_problem, name_problem, without_made_up_folders
 
 #: Largest side each format can hold: libwebp and libjpeg refuse bigger images when encoding.
 MAX_SIDE = {".webp": ("WebP", 16383), **{ext: ("JPEG", 65500) for ext in (".jpg", ".jpeg", ".jfif")}}
@@ -257,7 +257,7 @@ def names_a_folder(path: str) -> bool:
 def check_output_file_name(given: str, suffix: str, option: str) -> Path:
     """The file an option such as ``--json`` or ``--onnx`` names (``~`` expanded), checked before long work: not
     a folder, named ``suffix``, and writable (:func:`file_output_problem`); else a one-line OSError/ValueError."""
-    path = Path(os.path.expanduser(given))
+    path = without_made_up_folders(os.path.expanduser(given))  # x/../r.json is r.json, whether x exists or not
     if names_a_folder(str(path)) or names_a_folder(given):
         raise IsADirectoryError(f"{given}: is a folder; {option} takes a file name such as "
                                 f"{os.path.join(given, 'srgan' + suffix)}")

@@ -316,6 +316,25 @@ def test_cli_eval_bicubic_prints_table_and_writes_json(bench, tmp_path, capsys):
     assert json.loads(out.read_text())["Set5"]["run"]["precision"] == "fp64"
 
 
+def test_json_through_a_missing_folder_and_dotdot(bench, tmp_path, capsys, monkeypatch):
+    """--json x/../r.json with no folder x: an r.json that is someone's file is refused (the check looked at the
+    literal path, which did not exist, and the write replaced the file), and a report written there leaves no
+    empty x behind."""
+    import srgan.evaluate as evaluate_module
+
+    mine = tmp_path / "r.json"
+    mine.write_text('{"name": "mine"}')
+    through = str(tmp_path / "x" / ".." / "r.json")
+    with monkeypatch.context() as m:
+        m.setattr(evaluate_module, "evaluate", lambda *a, **k: pytest.fail("scored before the check"))
+        assert main(["eval", "--model", "bicubic", "--data", str(bench / "Set5"), "--json", through]) == 1
+    assert "exists and is not an srgan eval report" in capsys.readouterr().err
+    assert mine.read_text() == '{"name": "mine"}'
+    mine.unlink()
+    assert evaluate_module.write_json({"Set5": {"psnr": 1.0, "images": {}}}, through) == mine
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
 def test_cli_eval_report_names_its_weights_and_single_channel_images(tmp_path, capsys):
     """The JSON could not tell which weights made its numbers (the shipped ones change within a version), and
     nothing but docs/EVALUATION.md said that a single-channel HR image (Set14's bridge) is scored on the Y of its

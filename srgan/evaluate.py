@@ -332,8 +332,9 @@ def eval_from_cli(args) -> int:
                 run["architecture"] = model.architecture
         if "lpips" in measured:
             from .lpips import backbone_weights, linear_weights
+            from .pretrained import weights_sha256  # hashed when LPIPS loaded them: not read again
 
-            run["lpips_weights"] = {kind: {"file": str(p), "sha256": file_sha256(p)} for kind, p in
+            run["lpips_weights"] = {kind: {"file": str(p), "sha256": weights_sha256(p)} for kind, p in
                                     (("alexnet", backbone_weights("alex", download=False)),
                                      ("linear", linear_weights("alex", download=False)))}
         if ran == "int8":

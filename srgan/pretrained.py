@@ -49,13 +49,31 @@ def find_weights(path: str | os.PathLike | None, *, env: str, cached: Path, url:
                   f"place {cached.name} at {cached} (from {url}).{' ' + note if note else ''}")
 
 
+#: The sha256 of each weights file hashed in this process, by (device, inode, size, mtime): ``srgan eval --metrics
+#: lpips --json`` checks the 244 MB AlexNet file on load and records its sha256 in the report, and read it twice.
+_DIGESTS: dict[tuple[int, int, int, int], str] = {}
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns  # a replaced or rewritten file is another key
+
+
+def weights_sha256(path: Path) -> str:
+    """``path``'s sha256, read once per process while the file stays the same."""
+    from .fetch import file_sha256
+
+    key = _identity(path)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = file_sha256(path)
+    return _DIGESTS[key]
+
+
 def say_if_unpublished(path: Path, sha256: str, log: logging.Logger, named: str, consequence: str) -> None:
     """Warn on ``log`` when the weights file at ``path`` is not the published one (``sha256``): any file of the
     right shape loads, and a random-init one gave numbers without a word (LPIPS 0.0096 on Set5; a VGG19 content
     loss of 1e-10). Hashing costs about 0.2 s per 244 MB (the AlexNet file) on a Zen 4."""
-    from .fetch import file_sha256
-
-    if file_sha256(path) != sha256:
+    if weights_sha256(path) != sha256:
         log.warning("%s: not %s weights (another sha256): %s", path, named, consequence)
 
 
@@ -77,6 +95,7 @@ def download_file(url: str, dest: Path, *, sha256: str, size: int) -> Path:
         Path(tmp).unlink(missing_ok=True)
         remove_if_empty(created)  # the cache folders this made, left empty
         raise
+    _DIGESTS[_identity(dest)] = sha256  # download() checked it: the load's check need not read the file again
     return dest
 
 

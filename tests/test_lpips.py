@@ -5,6 +5,7 @@ keys; the linear layers are the authors' real v0.1 files from the shared data.""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import http.server
 import threading
@@ -19,7 +20,7 @@ from srgan import lpips as lpips_module
 from srgan.cli import main
 from srgan.evaluate import evaluate
 from srgan.lpips import BACKBONES, LINEAR_FILES, LPIPS, _alexnet_features, _vgg16_features, linear_weights, lpips
-from srgan.pretrained import WeightsMissing
+from srgan.pretrained import WeightsMissing, weights_sha256
 
 FEATURES = {"alex": _alexnet_features, "vgg": _vgg16_features}
 
@@ -175,6 +176,29 @@ def test_eval_scores_lpips_with_one_model(shared_data, linear_dir, tmp_path, mon
         linear_weights("alex")
 
 
+def test_eval_json_with_lpips_reads_each_weights_file_once(shared_data, linear_dir, tmp_path, monkeypatch):
+    """The load checks each file's sha256 and the --json report records it: the 244 MB AlexNet file was read
+    twice for that."""
+    import srgan.fetch
+    import srgan.pretrained
+
+    backbone = tmp_path / BACKBONES["alex"][0]
+    torch.save(stand_in_backbone("alex"), backbone)
+    monkeypatch.setenv("SRGAN_ALEXNET_WEIGHTS", str(backbone))
+    monkeypatch.setenv("SRGAN_LPIPS_WEIGHTS", str(linear_dir))
+    monkeypatch.setattr(srgan.pretrained, "_DIGESTS", {}, raising=False)  # none from earlier tests
+    hashed = []
+    original = srgan.fetch.file_sha256
+    monkeypatch.setattr(srgan.fetch, "file_sha256", lambda path: hashed.append(os.fspath(path)) or original(path))
+    out = tmp_path / "r.json"
+    assert main(["eval", "--model", "bicubic", "--metrics", "lpips", "--data", str(shared_data / "benchmarks" / "Set5"),
+                 "--json", str(out)]) == 0
+    assert sorted(hashed) == sorted([str(backbone), str(linear_dir / "alex.pth")])
+    recorded = json.loads(out.read_text())["Set5"]["run"]["lpips_weights"]
+    assert recorded["alexnet"]["sha256"] == hashlib.sha256(backbone.read_bytes()).hexdigest()
+    assert recorded["linear"]["sha256"] == LINEAR_FILES["alex"][0]
+
+
 def test_missing_weights_say_every_way_to_give_them(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("SRGAN_CACHE_DIR", str(tmp_path / "cache"))
@@ -218,6 +242,9 @@ def test_linear_weights_download_is_checked(linear_dir, tmp_path, monkeypatch):
         umask = os.umask(0)
         os.umask(umask)
         assert got.stat().st_mode & 0o777 == 0o666 & ~umask  # a shared cache's file (mkstemp made it 0600)
+        with monkeypatch.context() as m:  # checked as it came: the load's check does not read it again
+            m.setattr("srgan.fetch.file_sha256", lambda path: pytest.fail(f"{path} hashed again"))
+            assert weights_sha256(got) == LINEAR_FILES["alex"][0]
         with pytest.raises(WeightsMissing, match="checksum mismatch"):
             linear_weights("vgg")
         (served / "vgg.pth").write_bytes(b"not the authors' weights")

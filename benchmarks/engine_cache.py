@@ -1,11 +1,18 @@
-"""What ``srgan.upscale(img, model=module)`` pays to check that its cached engine still fits the module's weights.
+"""What ``srgan.upscale(img, model=module)`` pays to check that its cached engine still fits the module's weights,
+what the cache saves, and what preparing the model on one thread saves.
 
     python benchmarks/engine_cache.py [--repeats 20]
 
 The engine cached per module is reused only while :func:`srgan.engines._weights_stamp` is unchanged: each
 tensor's id, version and data pointer, and its float64 sum (``p.data.add_(...)`` moves none of the others).
-Prints, for the shipped generator on the CPU in fp32, the stamp alone and whole ``upscale`` calls on 32x32 and
-64x64 LR images, interleaved, as medians of ``--repeats`` runs.
+Prints, for the shipped generator on the CPU in fp32, interleaved, as medians of ``--repeats`` runs:
+
+* ``stamp``: the check alone;
+* ``upscale NxN``: whole ``upscale`` calls on 32x32 and 64x64 LR images, the engine cached;
+* ``rebuilt NxN``: the same calls with the engine made again each time (``srgan.prepare`` on the module, then
+  ``upscale``), as every call ran before the cache;
+* ``prepare, N threads``: ``srgan.prepare`` of the shipped weights file (loading, checking, folding BatchNorm)
+  on one thread, as ``srgan upscale`` runs it, and on torch's default threads.
 """
 from __future__ import annotations
 
@@ -22,29 +29,49 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import srgan  # noqa: E402
 from srgan.device import cpu_name  # noqa: E402
 from srgan.engines import _weights_stamp  # noqa: E402
+from srgan.pipeline import one_thread  # noqa: E402
+from srgan.shipped import weights_file  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     g = srgan.load_model("srgan", "cpu")
+    path = weights_file("srgan")
+    threads = torch.get_num_threads()
     images = {side: torch.rand(3, side, side, generator=torch.Generator().manual_seed(side)) for side in (32, 64)}
     for x in images.values():  # warm-up: the engine is built once, then reused
         srgan.upscale(x, g, device="cpu", precision="fp32")
-    times: dict[str, list[float]] = {"stamp": [], **{f"upscale {s}x{s}": [] for s in images}}
+
+    def rebuilt(x):
+        return srgan.upscale(x, srgan.prepare(g, "cpu", "fp32"), device="cpu", precision="fp32")
+
+    def prepare_file():
+        return srgan.prepare(path, "cpu", "fp32")
+
+    def prepare_one_thread():
+        with one_thread():
+            return prepare_file()
+
+    contenders = {"stamp": lambda: _weights_stamp(g)}
+    for side, x in images.items():
+        contenders[f"upscale {side}x{side}"] = lambda x=x: srgan.upscale(x, g, device="cpu", precision="fp32")
+        contenders[f"rebuilt {side}x{side}"] = lambda x=x: rebuilt(x)
+    contenders["prepare, 1 thread"] = prepare_one_thread
+    contenders[f"prepare, {threads} threads"] = prepare_file
+    times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(args.repeats):
-        start = time.perf_counter()
-        _weights_stamp(g)
-        times["stamp"].append(time.perf_counter() - start)
-        for side, x in images.items():
+        for name, call in contenders.items():
             start = time.perf_counter()
-            srgan.upscale(x, g, device="cpu", precision="fp32")
-            times[f"upscale {side}x{side}"].append(time.perf_counter() - start)
-    print(f"{cpu_name()}, {torch.get_num_threads()} threads, torch {torch.__version__}, load average "
+            call()
+            times[name].append(time.perf_counter() - start)
+    print(f"{cpu_name()}, {threads} threads, torch {torch.__version__}, load average "
           f"{os.getloadavg()[0]:.2f}; medians of {args.repeats}")
     for name, values in times.items():
-        print(f"{name:>16}: {statistics.median(values) * 1e3:8.2f} ms")
+        print(f"{name:>20}: {statistics.median(values) * 1e3:8.2f} ms")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from srgan.images import read_image  # noqa: E402
+from srgan.images import ImageError, read_image  # noqa: E402
 from srgan.imresize import imresize  # noqa: E402
 from srgan.engines import prepare  # noqa: E402
 from srgan.upscaling import upscale_planes  # noqa: E402
@@ -35,9 +35,14 @@ def main() -> None:
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    rgb = torch.from_numpy(read_image(args.image).rgb).permute(2, 0, 1)
-    engines = {name: prepare(args.model, "cpu", args.precision, back_project=name == "back-projected")
-               for name in ("plain", "back-projected")}
+    if args.runs < 1:  # the median of no runs was a traceback after the warm-up
+        parser.error(f"--runs must be at least 1, got {args.runs}")
+    try:
+        rgb = torch.from_numpy(read_image(args.image).rgb).permute(2, 0, 1)
+        engines = {name: prepare(args.model, "cpu", args.precision, back_project=name == "back-projected")
+                   for name in ("plain", "back-projected")}
+    except (ImageError, ValueError) as exc:  # a bad --image, --model or --precision: one line, no traceback
+        parser.error(str(exc))
     for engine in engines.values():  # warm-up: the first call builds oneDNN kernels
         upscale_planes(engine, rgb, tile="auto", out="uint8")
     times = {name: [] for name in engines}

@@ -19,7 +19,9 @@ small files/s has the bar >= 50 on 2 cores. The load average is printed: other p
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -37,7 +39,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from srgan.cli import main as srgan_main  # noqa: E402
 from srgan.device import cpu_name  # noqa: E402
 from srgan.imagefind import find_images  # noqa: E402
-from srgan.images import read_image  # noqa: E402
+from srgan.images import ImageError, read_image  # noqa: E402
 from srgan.engines import prepare  # noqa: E402
 from srgan.upscaling import upscale_planes  # noqa: E402
 
@@ -88,9 +90,26 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-subprocess", action="store_true", help="skip the cli+startup timings")
     args = parser.parse_args(argv)
+    # all checked before the temporary folder is made: a bad --large was a traceback that left it behind
+    size = re.fullmatch(r"([1-9][0-9]*)x([1-9][0-9]*)", args.large.lower())
+    if size is None:
+        parser.error(f"--large is WxH in pixels, such as 2000x1500, got {args.large!r}")
+    width, height = map(int, size.groups())
+    for name in ("photos", "small", "runs"):  # 0 runs: the median of nothing; 0 files: files/s divided by zero
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    try:
+        photos = find_images([args.data])
+    except ImageError as exc:
+        parser.error(f"--data {exc}")
+    if not photos:
+        parser.error(f"--data {args.data}: no images there")
+    try:
+        engine = prepare(args.model, "cpu", "auto")
+    except ValueError as exc:  # a bad --model (CheckpointError is a ValueError)
+        parser.error(str(exc))
     work = Path(tempfile.mkdtemp(prefix="srgan-cli-bench-"))
-    photos = find_images([args.data])
-    width, height = map(int, args.large.lower().split("x"))
+    atexit.register(shutil.rmtree, work, True)  # also when a run fails: --small writes thousands of files
     large = make_large(photos, width, height, work / "large.png")
     folder = work / "photos"
     folder.mkdir()
@@ -101,7 +120,6 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     for i in range(args.small):
         Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(small / f"{i:05d}.png")
-    engine = prepare(args.model, "cpu", "auto")
     print(f"{cpu_name()}, {torch.get_num_threads()} threads, torch {torch.__version__}, precision "
           f"{str(engine.dtype).replace('torch.', '')}; load average before: {os.getloadavg()[0]:.2f}")
     common = ["--model", args.model, "--device", "cpu"]
@@ -132,7 +150,6 @@ def main(argv=None):
         if v:
             print(f"  {k:<12} {statistics.median(v):7.2f} s  {args.small / statistics.median(v):7.1f} files/s")
     print(f"\nload average after: {os.getloadavg()[0]:.2f} (other processes share these cores)")
-    shutil.rmtree(work)
 
 
 if __name__ == "__main__":

@@ -50,13 +50,23 @@ def main(argv=None) -> int:
     p.add_argument("--step-seconds", type=float, default=0.5, help="seconds one training step takes")
     p.add_argument("--cache-dir", help="default: a fresh temporary folder (so the build is timed)")
     args = p.parse_args(argv)
+    for name in ("batch", "crop", "scale", "batches"):  # --batches 0 printed 0 patches/s; --scale 0 a traceback
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if min(args.workers) < 0:
+        p.error(f"--workers must be >= 0, got {min(args.workers)}")
+    if not args.step_seconds > 0:  # the rate a step needs is batch / step-seconds
+        p.error(f"--step-seconds must be > 0, got {args.step_seconds:g}")
     torch.set_num_threads(1)
 
     need = args.batch / args.step_seconds
     with tempfile.TemporaryDirectory(prefix="srgan-bench-cache-") as tmp:
         cache_dir = args.cache_dir or tmp
         t0 = time.perf_counter()
-        cached = TrainDataset(args.data, crop_size=args.crop, scale=args.scale, cache_dir=cache_dir)
+        try:
+            cached = TrainDataset(args.data, crop_size=args.crop, scale=args.scale, cache_dir=cache_dir)
+        except ValueError as exc:  # no such --data folder, or a --crop that is no multiple of --scale
+            p.error(str(exc))
         build = time.perf_counter() - t0
         t0 = time.perf_counter()
         plain = TrainDataset(args.data, crop_size=args.crop, scale=args.scale, cache=False)

@@ -37,7 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
-    if args.repeats < 1:
+    if args.repeats < 1:  # the median of no runs was a traceback after the model had loaded
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
     g = srgan.load_model("srgan", "cpu")
     path = weights_file("srgan")

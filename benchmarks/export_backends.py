@@ -43,6 +43,12 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="default: torch's choice")
     parser.add_argument("--openvino-path", default=None, help="folder appended to sys.path before import openvino")
     args = parser.parse_args(argv)
+    # before the exports and sessions are built: --runs 0 was the median of nothing, at the end
+    for name in ("size", "runs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if args.threads is not None and args.threads < 1:  # 0 was taken as torch's choice, -1 a traceback
+        parser.error(f"--threads must be at least 1, got {args.threads}")
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
@@ -57,7 +63,10 @@ def main(argv=None):
     contenders = {}
     auto = resolve_precision("auto", torch.device("cpu"))
     for precision in ["auto"] + (["fp32"] if auto != torch.float32 else []):
-        engine = prepare(args.model, "cpu", precision)
+        try:
+            engine = prepare(args.model, "cpu", precision)
+        except ValueError as exc:  # a bad --model
+            parser.error(str(exc))
         contenders[f"torch {precision}"] = lambda e=engine: e.forward(x).numpy()
     folder = tempfile.mkdtemp(prefix="srgan-export-bench-")
     atexit.register(shutil.rmtree, folder, True)  # 13 MB of ONNX files were left in the temporary folder

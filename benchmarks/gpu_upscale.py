@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from srgan.checkpoint import load_generator  # noqa: E402
+from srgan.checkpoint import CheckpointError, load_generator  # noqa: E402
 from srgan.inference import FastGenerator  # noqa: E402
 from srgan.models import Generator  # noqa: E402
 
@@ -47,10 +47,16 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also time torch.compile of the fast model")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
+    for name in ("size", "batch", "runs"):  # --runs 0 timed every variant, then failed each: no median of nothing
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
     if not torch.cuda.is_available():
         raise SystemExit("no CUDA device: this benchmark measures a GPU")
     torch.backends.cudnn.benchmark = True
-    plain = (load_generator(args.weights) if args.weights else Generator()).eval()
+    try:
+        plain = (load_generator(args.weights) if args.weights else Generator()).eval()
+    except CheckpointError as exc:  # a bad --weights
+        parser.error(str(exc))
     fast = FastGenerator(plain).cuda()  # built from the CPU module: BN folding makes its tensors there
     plain = plain.cuda()
     x = torch.rand(args.batch, 3, args.size, args.size, device="cuda")

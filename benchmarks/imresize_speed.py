@@ -40,6 +40,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    if args.runs < 1:  # the median of no runs was a traceback after the first size's reference resize
+        parser.error(f"--runs must be at least 1, got {args.runs}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cpu {cpu_name()} x{os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.2f}; median of {args.runs} interleaved runs")
     print("| input | operation | dense ms | banded ms | speed-up | max diff |")

@@ -106,12 +106,21 @@ def main(argv=None):
     parser.add_argument("--compile", action="store_true", help="also time torch.compile(FastGenerator) (slow to build)")
     parser.add_argument("--no-breakdown", action="store_true")
     args = parser.parse_args(argv)
+    # before the model is built and timed: each was a traceback (--runs 0 the median of nothing, at the end)
+    for name in ("size", "runs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if args.threads is not None and args.threads < 1:  # 0 was taken as torch's choice, -1 a traceback
+        parser.error(f"--threads must be at least 1, got {args.threads}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    dtype = resolve_precision(args.precision, device)
-    torch.manual_seed(0)
-    g = Generator(num_blocks=args.blocks).eval().to(device)
+    try:
+        device = resolve_device(args.device)
+        dtype = resolve_precision(args.precision, device)
+        torch.manual_seed(0)
+        g = Generator(num_blocks=args.blocks).eval().to(device)
+    except ValueError as exc:  # a bad --device or --precision, or --blocks outside 1..256
+        parser.error(str(exc))
     fg = FastGenerator(g).to(device=device, dtype=dtype, memory_format=torch.channels_last)
     x = torch.rand(1, 3, args.size, args.size, device=device)
     xf = x.to(dtype).contiguous(memory_format=torch.channels_last)

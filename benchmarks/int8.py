@@ -61,20 +61,29 @@ def main(argv=None):
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--save", default=None, metavar="FILE.png", help="fp32 | int8 | difference crop")
     args = p.parse_args(argv)
+    # before the five engines are made and the sets scored: --runs 0 was the median of nothing, at the very end
+    for name in ("size", "runs"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    try:
+        sets = {name: BenchmarkSet(Path(args.data) / name, 4) for name in args.sets}
+        int8 = prepare(args.int8, "cpu", "int8")
+    except ValueError as exc:  # a set not under --data, or bad --int8 weights
+        p.error(str(exc))
 
     engines = {"torch bf16": prepare("srresnet", "cpu", "bf16"), "torch fp32": prepare("srresnet", "cpu", "fp32"),
                "openvino bf16": prepare("srresnet", "cpu", "bf16", backend="openvino"),
                "openvino fp32": prepare("srresnet", "cpu", "fp32", backend="openvino"),
-               "int8": prepare(args.int8, "cpu", "int8")}
+               "int8": int8}
     default = "torch bf16" if resolve_precision("auto", torch.device("cpu")) == torch.bfloat16 else "torch fp32"
     print(f"CPU: {cpu_model_and_int8_units()}, {os.cpu_count()} cores; torch {torch.__version__}; int8 weights "
           f"{'8-bit' if cpu_has_int8_dot() else '7-bit (no VNNI/AMX)'}; srgan's default here: {default}")
 
     bicubic = prepare("bicubic", "cpu", "fp32")
     worst = (-1, None)
-    for name in args.sets:
+    for name, images in sets.items():
         rows, diffs, grids = {}, [], []
-        for _img, lr, hr in BenchmarkSet(Path(args.data) / name, 4):
+        for _img, lr, hr in images:
             outs = {k: sr(e, lr) for k, e in engines.items()}
             for k, out in outs.items():
                 rows.setdefault(k, []).append(psnr_ssim_y(out, hr, 4)[0])

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from srgan.benchmark_sets import LR_CHECK_CLOSE, LR_CHECK_CORRELATION, LR_CHECK_PSNR, content_correlation  # noqa: E402
 from srgan.datasets import development_data  # noqa: E402
 from srgan.imagefind import find_images  # noqa: E402
-from srgan.images import read_rgb_uint8  # noqa: E402
+from srgan.images import ImageNotFoundError, read_rgb_uint8  # noqa: E402
 from srgan.imresize import degrade_uint8, mod_crop  # noqa: E402
 from srgan.metrics import psnr  # noqa: E402
 
@@ -48,10 +48,16 @@ def main(argv=None) -> int:
     parser.add_argument("--data", nargs="+", default=[str(development_data() / "benchmarks" / "Set14" / "HR")],
                         help="folders of HR images")
     args = parser.parse_args(argv)
+    try:
+        paths = find_images(args.data)
+    except ImageNotFoundError as exc:
+        parser.error(f"--data {exc}")
+    if not paths:  # the table of no images said nothing
+        parser.error(f"--data {' '.join(args.data)}: no images there")
     rng = np.random.default_rng(0)
     scores: dict[str, list[tuple[float, float]]] = {}
     refs: list[np.ndarray] = []
-    for path in find_images(args.data):
+    for path in paths:
         hr = mod_crop(read_rgb_uint8(path), 4)
         ref = degrade_uint8(hr, 4)
         size = ref.shape[1], ref.shape[0]

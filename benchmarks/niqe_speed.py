@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from srgan.datasets import development_data  # noqa: E402
 from srgan.imagefind import find_images  # noqa: E402
-from srgan.images import read_rgb_uint8  # noqa: E402
+from srgan.images import ImageNotFoundError, read_rgb_uint8  # noqa: E402
 from srgan.device import cpu_name  # noqa: E402
 from srgan.niqe import niqe  # noqa: E402
 
@@ -30,7 +30,15 @@ def main(argv=None) -> int:
     parser.add_argument("--data", default=str(development_data() / "benchmarks" / "BSD100" / "HR"), help="a folder of images")
     parser.add_argument("--border", type=int, default=4, help="pixels cropped from each side (default 4)")
     args = parser.parse_args(argv)
-    images = [read_rgb_uint8(p) for p in find_images([args.data])]
+    if args.border < 0:
+        parser.error(f"--border must be >= 0, got {args.border}")
+    try:
+        paths = find_images([args.data])
+    except ImageNotFoundError as exc:
+        parser.error(f"--data {exc}")
+    if not paths:  # images[0] below was an IndexError
+        parser.error(f"--data {args.data}: no images there")
+    images = [read_rgb_uint8(p) for p in paths]
     niqe(images[0], border=args.border)  # load the pristine model and build the shape grid outside the clock
     start = time.perf_counter()
     scores = [niqe(img, border=args.border) for img in images]

@@ -19,7 +19,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from srgan.images import read_rgb_uint8  # noqa: E402
+from srgan.engines import prepare  # noqa: E402
+from srgan.images import ImageError, read_rgb_uint8  # noqa: E402
 from srgan.imagewrite import write_image  # noqa: E402
 from srgan.upscaling import upscale  # noqa: E402
 
@@ -32,7 +33,16 @@ def main() -> None:
     parser.add_argument("--levels", type=int, nargs="+", default=[0, 1, 6, 9])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    sr = upscale(read_rgb_uint8(args.image), model=args.model)
+    if args.runs < 1:  # the median of no runs was a traceback after the upscale
+        parser.error(f"--runs must be at least 1, got {args.runs}")
+    bad = [level for level in args.levels if not 0 <= level <= 9]
+    if bad:  # write_image refused them only after the model had run
+        parser.error(f"--levels are PNG levels 0-9, got {' '.join(map(str, bad))}")
+    try:
+        image, engine = read_rgb_uint8(args.image), prepare(args.model)
+    except (ImageError, ValueError) as exc:  # a bad --image or --model: one line, no traceback
+        parser.error(str(exc))
+    sr = upscale(image, model=engine)
     megapixels = sr.shape[0] * sr.shape[1] / 1e6
     seconds = {level: [] for level in args.levels}
     sizes = {}

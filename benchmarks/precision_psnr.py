@@ -33,13 +33,26 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--tile", default="0")
     args = parser.parse_args(argv)
+    if args.tile != "auto" and not args.tile.isdigit():
+        parser.error(f"--tile is auto or a whole number of LR pixels (0: untiled), got {args.tile!r}")
     tile = args.tile if args.tile == "auto" else int(args.tile)
-    ref_engine = prepare(args.model, args.device, "fp32")
-    low_engine = prepare(args.model, args.device, args.precision)
     data = Path(args.data)
+    # checked before the models load: without LR images the mean of no rows was a traceback at the end
+    lr_paths = sorted((data / "LR_bicubic_x4").glob("*.png"))
+    if not lr_paths:
+        parser.error(f"--data {data}: no LR_bicubic_x4/*.png there (a benchmark set folder with HR/ and "
+                     "LR_bicubic_x4/)")
+    missing = [p.name for p in lr_paths if not (data / "HR" / p.name).is_file()]
+    if missing:
+        parser.error(f"--data {data}: no HR/{missing[0]} for LR_bicubic_x4/{missing[0]} ({len(missing)} missing)")
+    try:
+        ref_engine = prepare(args.model, args.device, "fp32")
+        low_engine = prepare(args.model, args.device, args.precision)
+    except ValueError as exc:  # a bad --model, --device or --precision (CheckpointError is a ValueError)
+        parser.error(str(exc))
     rows = []
     print(f"{'image':<12} {'fp32 dB':>9} {args.precision + ' dB':>9} {'delta':>8} {'vs fp32 dB':>11} {'max|d|':>8} {'mean|d|':>9}")
-    for lr_path in sorted((data / "LR_bicubic_x4").glob("*.png")):
+    for lr_path in lr_paths:
         lr = read_rgb_uint8(lr_path)
         hr = read_rgb_uint8(data / "HR" / lr_path.name)
         ref = upscale(lr.astype(np.float32) / 255, ref_engine, tile=tile)

@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("--repo", action="append", metavar="PATH",
                         help="a checkout of srgan to time (repeatable; default: this one)")
     args = parser.parse_args()
+    if args.repeats < 1:  # the median of no runs was a traceback
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     repos = args.repo or [os.path.join(os.path.dirname(__file__), "..")]
     for repo in repos:  # without its srgan, the installed one was imported and timed
         if not os.path.isfile(os.path.join(repo, "srgan", "__init__.py")):

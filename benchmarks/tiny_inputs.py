@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from srgan.datasets import development_data  # noqa: E402
 from srgan.imagefind import find_images  # noqa: E402
-from srgan.images import read_rgb_uint8  # noqa: E402
+from srgan.images import ImageNotFoundError, read_rgb_uint8  # noqa: E402
 from srgan.imresize import imresize  # noqa: E402
 from srgan.engines import load_model, prepare  # noqa: E402
 
@@ -45,9 +45,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(development_data() / "benchmarks" / "Set14"), help="a set with HR/ and LR_bicubic_x4/")
     args = parser.parse_args(argv)
-    engine = prepare(load_model("srresnet"), "cpu", "fp32")
     lr_dir, hr_dir = os.path.join(args.data, "LR_bicubic_x4"), os.path.join(args.data, "HR")
-    pairs = list(zip(find_images([lr_dir]), find_images([hr_dir])))
+    try:  # before the model loads
+        pairs = list(zip(find_images([lr_dir]), find_images([hr_dir])))
+    except ImageNotFoundError as exc:
+        parser.error(f"--data {args.data}: {exc} (a set with HR/ and LR_bicubic_x4/)")
+    if not pairs:
+        parser.error(f"--data {args.data}: no images in its LR_bicubic_x4/ or HR/")
+    engine = prepare(load_model("srresnet"), "cpu", "fp32")
     rng = np.random.default_rng(0)
     print(f"PSNR (dB) against the HR crop, {len(pairs)} images x 3 crops, shipped SRResNet")
     print("n  raw     bicubic " + " ".join(f"pad{p:<4d}" for p in PADS))

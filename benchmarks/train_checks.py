@@ -31,6 +31,8 @@ def main() -> None:
     parser.add_argument("--data", default=str(development_data()))
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
+    if args.repeats < 1:  # the median of no runs was a traceback after the warm-up's checks
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     pool = Path(args.data) / "train"
     if not pool.is_dir():
         sys.exit(f"{pool}: not found; pass --data (the folder that holds train/ and benchmarks/)")

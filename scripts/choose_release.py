@@ -131,6 +131,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.plot and importlib.util.find_spec("matplotlib") is None:  # before the scoring (minutes), not after
         parser.error("--plot needs matplotlib: pip install -e '.[plot]'")
+    compare = {}
+    for item in args.compare:  # a missing '=' was a traceback after the bicubic upscales of the validation set
+        name, _, spec = item.partition("=")
+        if not name or not spec:
+            parser.error(f"--compare {item!r}: expected NAME=WEIGHTS, e.g. old_srgan=srgan/weights/srgan.safetensors")
+        compare[name] = spec
+    try:
+        known = json.loads(Path(args.reuse).read_text()) if args.reuse else {}
+    except (OSError, ValueError) as exc:
+        parser.error(f"--reuse {args.reuse}: {exc}")
     run = Path(args.run)
     snapshots = sorted(run.glob("gan_step_*.safetensors"))
     if not snapshots:
@@ -140,21 +150,21 @@ def main() -> None:
         if not (run / "log.jsonl").exists():
             parser.error(f"{run} has neither srresnet.safetensors nor the log.jsonl that names its --init weights")
         start = Path(read_log(run)[0]["args"]["init"])
-    pairs = list(validation_set("pool", [args.val], SCALE))  # (name, LR, HR), as `srgan train` validates
-    bicubics = [super_resolve(BicubicUpscaler(SCALE), lr, "cpu") for _, lr, _ in pairs]
     models = {"hr": "hr", "bicubic": BicubicUpscaler(SCALE), "srresnet": args.srresnet or start}
     if args.srresnet:
         models["start"] = start
     models.update({p.name: p for p in snapshots})
-    models.update(dict(item.split("=", 1) for item in args.compare))
-    known = json.loads(Path(args.reuse).read_text()) if args.reuse else {}
+    models.update(compare)
+    try:  # all loaded before any is scored: a bad --compare or --srresnet failed after minutes of scoring
+        models = {name: resolve_model(spec) if isinstance(spec, (str, Path)) and spec != "hr" and name not in known
+                  else spec for name, spec in models.items()}
+        pairs = list(validation_set("pool", [args.val], SCALE))  # (name, LR, HR), as `srgan train` validates
+    except (FileNotFoundError, ValueError) as exc:  # CheckpointError is a ValueError
+        parser.error(str(exc))
+    bicubics = [super_resolve(BicubicUpscaler(SCALE), lr, "cpu") for _, lr, _ in pairs]
     results = {}
-    for name, spec in models.items():
-        if name in known:
-            results[name] = known[name]
-        else:
-            model = spec if isinstance(spec, str) and spec == "hr" else resolve_model(spec)
-            results[name] = score(model, pairs, bicubics)
+    for name, model in models.items():
+        results[name] = known[name] if name in known else score(model, pairs, bicubics)
         print(name, json.dumps({k: round(v, 3) for k, v in results[name].items()}), flush=True)
     results["chosen"] = choose(results, args.max_psnr_loss)
     print("chosen:", json.dumps(results["chosen"]))

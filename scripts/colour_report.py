@@ -84,10 +84,13 @@ def main() -> None:
     parser.add_argument("--back-project", action="store_true")
     parser.add_argument("--flat", action="store_true", help="flat colour patches instead of the sets")
     args = parser.parse_args()
-    sets = {} if args.flat else {name: list(BenchmarkSet(args.data / name, SCALE)) for name in args.sets}
-    flat_lr = next(iter(BenchmarkSet(args.data / "Set14", SCALE)))[1] if args.flat else None
-    for spec in args.models:
-        model = BicubicUpscaler(SCALE) if spec == "bicubic" else resolve_model(spec)
+    try:  # every set and model before the first is scored: a mistyped model failed after the others' reports
+        models = {spec: BicubicUpscaler(SCALE) if spec == "bicubic" else resolve_model(spec) for spec in args.models}
+        sets = {} if args.flat else {name: list(BenchmarkSet(args.data / name, SCALE)) for name in args.sets}
+        flat_lr = next(iter(BenchmarkSet(args.data / "Set14", SCALE)))[1] if args.flat else None
+    except ValueError as exc:  # a set not under --data, or a bad model (CheckpointError is a ValueError)
+        parser.error(str(exc))
+    for spec, model in models.items():
         if args.back_project:
             model = BackProjected(model, SCALE, radius=0)
             spec += " (back-projected)"

@@ -21,7 +21,7 @@ from srgan.checkerboard import checkerboard_score
 from srgan.evaluate import super_resolve
 from srgan.loading import BicubicUpscaler, resolve_model
 from srgan.imagefind import find_images
-from srgan.images import read_rgb_uint8
+from srgan.images import ImageNotFoundError, read_rgb_uint8
 from srgan.niqe import niqe
 
 
@@ -39,9 +39,13 @@ def main() -> None:
     args = parser.parse_args()
     if not 1 <= args.quality <= 100:  # 500 was labelled "JPEG q=500"
         parser.error(f"--quality is a JPEG quality 1-100, got {args.quality}")
-    models = {name: resolve_model(name) for name in args.models}
+    try:
+        models = {name: resolve_model(name) for name in args.models}
+        photos = find_images(args.photos)
+    except (ImageNotFoundError, ValueError) as exc:  # a bad --models value is a CheckpointError, a ValueError
+        parser.error(str(exc))
     bicubic = BicubicUpscaler(4)
-    for path in find_images(args.photos):
+    for path in photos:
         photo = read_rgb_uint8(path)
         for kind, lr in (("as is", photo), (f"JPEG q={args.quality}", jpeg_round_trip(photo, args.quality))):
             reference = super_resolve(bicubic, lr, "cpu")

@@ -34,6 +34,8 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path, default=REPO / "srgan" / "datasets.tsv")
     args = parser.parse_args()
     data = args.data
+    if not (data / "benchmarks").is_dir() or not (data / "train").is_dir():  # each missing file was a traceback
+        parser.error(f"--data {data}: expected the data root holding benchmarks/ and train/")
     bsd100 = sorted(p.stem for p in (data / "benchmarks/BSD100/HR").glob("*.png"))
     rows = [*selfexsr_rows(data, "set5", "Set5", list(SET5)),
             *selfexsr_rows(data, "set14", "Set14", list(SET14)),

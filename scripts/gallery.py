@@ -30,11 +30,17 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--zoom", type=int, default=2)
     args = parser.parse_args()
+    if args.crop < 1 or args.zoom < 1:  # --crop 0 wrote a gallery of titles alone, after all the upscales
+        parser.error(f"--crop and --zoom must be at least 1, got {args.crop} and {args.zoom}")
+    try:
+        sets = {name: BenchmarkSet(Path(args.data) / name, 4) for name, _, _ in PICKS}
+    except ValueError as exc:  # a set not under --data
+        parser.error(str(exc))
 
     models = {name: resolve_model(name) for name in COLUMNS}
     rows, centres = [], []
     for set_name, image, centre in PICKS:
-        items = {name: (lr, hr) for name, lr, hr in BenchmarkSet(Path(args.data) / set_name, 4)}
+        items = {name: (lr, hr) for name, lr, hr in sets[set_name]}
         lr, hr = items[image]
         rows.append([super_resolve(models[m], lr, "cpu") for m in COLUMNS] + [hr])
         centres.append(centre)

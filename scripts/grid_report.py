@@ -54,12 +54,15 @@ def main() -> None:
     parser.add_argument("--restore-from", default="srresnet")
     parser.add_argument("--restore", nargs="*", default=[], metavar="PREFIX")
     args = parser.parse_args()
-    sets = {name: list(validation_set("pool", [args.pool], SCALE)) if name == "validation"
-            else list(BenchmarkSet(args.data / name, SCALE)) for name in args.sets}
+    try:  # the models too, before the bicubic references: a mistyped one failed after them
+        models = {spec: load(spec, args.restore_from, args.restore) for spec in args.models}
+        sets = {name: list(validation_set("pool", [args.pool], SCALE)) if name == "validation"
+                else list(BenchmarkSet(args.data / name, SCALE)) for name in args.sets}
+    except (FileNotFoundError, ValueError) as exc:  # no such set or weights (CheckpointError is a ValueError)
+        parser.error(str(exc))
     bicubic = BicubicUpscaler(SCALE)
     references = {name: [super_resolve(bicubic, lr, "cpu") for _, lr, _ in pairs] for name, pairs in sets.items()}
-    for spec in args.models:
-        model = load(spec, args.restore_from, args.restore)
+    for spec, model in models.items():
         row = {name: round(float(np.mean([checkerboard_score(super_resolve(model, lr, "cpu"), ref)
                                           for (_, lr, _), ref in zip(pairs, references[name])])), 2)
                for name, pairs in sets.items()}

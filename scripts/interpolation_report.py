@@ -31,11 +31,14 @@ def main() -> None:
                         help="interpolate only the parameters under these name prefixes (default: all)")
     parser.add_argument("--pool", default=str(development_data() / "train"), help="training pool holding the validation split")
     args = parser.parse_args()
-    pairs = list(validation_set("pool", [args.pool], SCALE))
-    bicubics = [super_resolve(BicubicUpscaler(SCALE), lr, "cpu") for _, lr, _ in pairs]
-    for alpha in args.alpha:
+    try:  # the weights too, before the validation set is upscaled: a mistyped MODEL failed after it
         # alpha 1 is MODEL itself; load() treats alpha 0 as "take --from's weights", which is what 0 means here
-        model = load(args.model, args.start, args.only if alpha != 1 else [], alpha)
+        models = [(alpha, load(args.model, args.start, args.only if alpha != 1 else [], alpha)) for alpha in args.alpha]
+        pairs = list(validation_set("pool", [args.pool], SCALE))
+    except (FileNotFoundError, ValueError) as exc:  # no validation split in --pool, or bad weights
+        parser.error(str(exc))
+    bicubics = [super_resolve(BicubicUpscaler(SCALE), lr, "cpu") for _, lr, _ in pairs]
+    for alpha, model in models:
         row = {k: round(v, 3) for k, v in score(model, pairs, bicubics).items()}
         print(f"alpha {alpha:g}" + (f" ({' '.join(args.only)})" if args.only != [""] else ""), json.dumps(row),
               flush=True)

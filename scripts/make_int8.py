@@ -98,6 +98,8 @@ def main(argv=None):
         p.error(f"--data {args.data}: no such folder")
     if args.refine_passes > 2:  # two factor lists: a third pass ran nothing, and 3 was recorded
         p.error(f"--refine-passes is 0, 1 or 2, got {args.refine_passes}")
+    if args.start and not Path(args.start).is_file():  # read after the data and the validation set were loaded
+        p.error(f"--start {args.start}: no such file")
     made_from = {"model": str(args.model), "data": os.path.realpath(args.data)}
     saved = torch.load(args.state, weights_only=True) if Path(args.state).exists() else None
     # a state of other weights or data was resumed without a word, and written out as this model's int8 weights
@@ -139,9 +141,10 @@ def main(argv=None):
         score = validate(student, val)
         log.append({"stage": "calibrated", "step": 0, "val_psnr": score, "val_psnr_fp32": teacher_val})
         print(f"calibrated: val PSNR {score:.4f} dB, fp32 {teacher_val:.4f} dB ({score - teacher_val:+.4f})")
-        refine_data = TrainDataset([args.data], crop_size=192, scale=4, seed=args.seed + 3,
-                                   hold_out=hold_out_rule("pool"), progress=False)
-        x = next(iter(train_loader(refine_data, args.refine_batch, seed=args.seed + 3)))[0]
+        if args.refine_passes:  # the refinement crops decode the pool (minutes): not for 0 passes
+            refine_data = TrainDataset([args.data], crop_size=192, scale=4, seed=args.seed + 3,
+                                       hold_out=hold_out_rule("pool"), progress=False)
+            x = next(iter(train_loader(refine_data, args.refine_batch, seed=args.seed + 3)))[0]
         for k, factors in enumerate([(0.8, 0.9, 1.1, 1.25), (0.6, 0.7, 0.85, 1.15)][: args.refine_passes]):
             refine(student, teacher, x, factors)
             score = validate(student, val)

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from srgan.imagefind import find_images
-from srgan.images import read_rgb_uint8
+from srgan.images import ImageNotFoundError, read_rgb_uint8
 from srgan.validation import is_validation_image
 
 
@@ -54,7 +54,10 @@ def main() -> None:
         parser.error(f"--max-mib must be a positive number, got {args.max_mib:g}")
     source, output = Path(args.source), Path(args.output)
     roots = [source / f for f in args.folders] if args.folders else [source]
-    files = [p for p in find_images(roots) if is_validation_image(p) == args.validation]
+    try:
+        files = [p for p in find_images(roots) if is_validation_image(p) == args.validation]
+    except ImageNotFoundError as exc:  # no such source or --folders entry
+        parser.error(str(exc))
     if args.max_mib is not None:
         random.Random(args.seed).shuffle(files)
     budget = float("inf") if args.max_mib is None else args.max_mib * 2**20

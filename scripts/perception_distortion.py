@@ -90,6 +90,11 @@ def main() -> None:
                         "taken from the existing --json")
     args = parser.parse_args()
     plt = pyplot()  # fail before the long evaluation, not after it
+    missing = [s for s in SETS if not (args.data / s).is_dir()]
+    if missing:
+        parser.error(f"--data {args.data}: no {', '.join(missing)} there (the folder holding Set5/Set14/BSD100)")
+    if (not args.only or "leftthomas SRGAN" in args.only) and not args.leftthomas.is_file():  # scored second
+        parser.error(f"--leftthomas {args.leftthomas}: no such file")
 
     scores = {}
     if args.only:

@@ -519,6 +519,14 @@ def main() -> None:
     # before the data is packed onto the device: each of these failed minutes into a lent GPU's time
     if args.gan_batch < 1 or args.snapshots < 1 or args.patch < 4 * SCALE or args.patch % SCALE:
         parser.error("--gan-batch and --snapshots must be positive, --patch a multiple of 4 of at least 16")
+    if args.warmup < 0 or args.d_warmup < 0:  # a negative --warmup never ended: no cosine decay, without a word
+        parser.error(f"--warmup and --d-warmup must be >= 0, got {args.warmup} and {args.d_warmup}")
+    for flag, path in (("--init", args.init), ("--mse-init", args.mse_init)):  # read after the pool was loaded
+        if path and not Path(path).is_file():
+            parser.error(f"{flag} {path}: no such weights file")
+    missing = [root for root in args.data if not Path(root).exists()]
+    if missing:
+        parser.error(f"--data {' '.join(missing)}: no such folder")
     if args.mse_seconds <= 0 and not (args.init or args.mse_init):
         parser.error("--mse-seconds 0 trains no SRResNet: pass --init (or --mse-init) WEIGHTS for the SRGAN to "
                      "start from")
@@ -528,6 +536,10 @@ def main() -> None:
         if unmatched:  # froze nothing, without a word
             parser.error(f"--gan-freeze {' '.join(unmatched)}: no generator parameter starts with it (its modules: "
                          f"{', '.join(sorted({n.split('.')[0] for n in names}))})")
+    try:  # before the run folder and its log are made
+        val = list(validation_set("pool", [args.val], SCALE))  # (name, LR, HR) uint8, as `srgan train`
+    except (FileNotFoundError, ValueError) as exc:  # no validation split in --val
+        parser.error(str(exc))
 
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
@@ -537,7 +549,6 @@ def main() -> None:
     log = Log(out / "log.jsonl")
     log(event="start", device=torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
         torch=torch.__version__, args=vars(args))
-    val = list(validation_set("pool", [args.val], SCALE))  # (name, LR, HR) uint8, as `srgan train`
     batches = Batches(*load_pool(args.data, device, args.patch, log), args.patch, args.seed)  # the lists are freed
     with stop_requests() as stop:  # SIGTERM or Ctrl-C: the phase ends and saves, as at its deadline
         if args.init:

@@ -73,9 +73,9 @@ def main() -> None:
         parser.error(f"--quality is 0 (lossless) or a JPEG quality 1-100, got {args.quality}")
     try:
         photos = find_images(args.photos)
-    except ImageError as exc:  # a missing path was a traceback
+        models = {"bicubic": BicubicUpscaler(SCALE), **{name: resolve_model(name) for name in args.models}}
+    except (ImageError, ValueError) as exc:  # a missing path or --models value (a CheckpointError) was a traceback
         parser.error(str(exc))
-    models = {"bicubic": BicubicUpscaler(SCALE), **{name: resolve_model(name) for name in args.models}}
     totals: dict[tuple[int, str], list[float]] = {}
     print("flicker: RMS of each pixel's std across frames, 8-bit levels (lower = steadier)")
     for path in photos:

@@ -231,6 +231,25 @@ def test_choose_release_says_what_a_run_folder_lacks(tmp_path, monkeypatch, caps
         assert exit_info.value.code == 2 and expected in capsys.readouterr().err
 
 
+def test_choose_release_refuses_a_bad_compare_before_scoring(tmp_path, monkeypatch, capsys):
+    """--compare oops (no '=') was a traceback after the validation set had been upscaled, a mistyped weights file
+    one after every snapshot had been scored."""
+    import shutil
+    import sys
+
+    module = _script("choose_release")
+    shutil.copy(SCRIPTS.parent / "srgan" / "weights" / "srresnet.safetensors", tmp_path / "srresnet.safetensors")
+    shutil.copy(SCRIPTS.parent / "srgan" / "weights" / "srgan.safetensors", tmp_path / "gan_step_000010.safetensors")
+    monkeypatch.setattr(module, "validation_set", lambda *args: pytest.fail("the validation set was loaded"))
+    for compare, expected in (("oops", "--compare 'oops': expected NAME=WEIGHTS"),
+                              ("old=missing.safetensors", "missing.safetensors: no such weights file")):
+        monkeypatch.setattr(sys, "argv", ["choose_release.py", "--run", str(tmp_path), "--val", str(tmp_path),
+                                          "--json", str(tmp_path / "choice.json"), "--compare", compare])
+        with pytest.raises(SystemExit) as exit_info:
+            module.main()
+        assert exit_info.value.code == 2 and expected in capsys.readouterr().err
+
+
 def test_choose_release_takes_the_psnr_floor_from_srresnet_not_from_a_gan_start(tmp_path, monkeypatch):
     """A GAN run continued from an SRGAN (--init) is gated against the SRResNet named by --srresnet."""
     import json
@@ -302,6 +321,8 @@ def test_video_flicker_clip_is_an_exact_pan_and_bicubic_does_not_flicker_on_it()
     (["--batch", "0"], "argument --batch: must be a whole number >= 1, got '0'"),  # a ValueError traceback
     (["--calib", "0", "--out", "new.safetensors"], "argument --calib: must be a whole number >= 1"),  # wrote weights
     (["--eval-every", "0"], "argument --eval-every: must be a whole number >= 1"),  # ZeroDivisionError mid-run
+    (["--start", "int8.safetensors", "--out", "new.safetensors", "--data", "."],
+     "--start int8.safetensors: no such file"),  # read after the pool and the validation set
     ([], f"--out {SCRIPTS.parent / 'srgan' / 'weights' / 'srresnet_int8.safetensors'} exists; pass --overwrite to "
          "replace it"),  # the shipped file, found from any working folder
 ])
@@ -310,3 +331,29 @@ def test_make_int8_refuses_bad_arguments_before_work(argv, words, capsys, monkey
     with pytest.raises(SystemExit) as stop:
         _script("make_int8").main(argv)
     assert stop.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_make_int8_without_refinement_passes_builds_no_refinement_crops(monkeypatch, tmp_path):
+    """--refine-passes 0 still built the refinement set (192-px crops decoded from the pool: minutes) and used none."""
+    import torch
+
+    module = _script("make_int8")
+    crops = []
+
+    class Pool:
+        def __init__(self, roots, crop_size, **kwargs):
+            crops.append(crop_size)
+
+        def set_epoch(self, epoch):
+            pass
+
+    monkeypatch.setattr(module, "TrainDataset", Pool)
+    monkeypatch.setattr(module, "train_loader", lambda data, batch, seed: iter(
+        lambda: (torch.zeros(batch, 3, 8, 8), None), None))
+    monkeypatch.setattr(module, "validation_set", lambda *args: [])
+    monkeypatch.setattr(module, "validate", lambda model, val: 0.0)
+    monkeypatch.setattr(module, "calibrate", lambda student, batches: None)
+    monkeypatch.setattr(module, "save_int8", lambda *args: None)
+    module.main(["--data", str(tmp_path), "--out", str(tmp_path / "int8.safetensors"), "--state",
+                 str(tmp_path / "state.pt"), "--refine-passes", "0"])
+    assert crops == [4 * 32]  # the training pool's crops (--lr-crop 32) only

@@ -47,10 +47,37 @@ def in_lr_folder(folders: tuple[str, ...]) -> bool:
     return any(_names_low_res(part) for part in folders)
 
 
+def named_after(stem: str, names: set[str]) -> str | None:
+    """The name in ``names`` that an image named ``stem`` is named after, as SR methods name their outputs: the
+    same stem, or the stem, ``_`` and a method or scale (``baby_x4_SR``, ``baby_SRGAN``); the longest such name
+    (``a_b_SR`` is ``a_b``'s, not ``a``'s), or None."""
+    cuts = [i for i, c in enumerate(stem) if c == "_"]
+    return next((n for n in (stem, *(stem[:i] for i in reversed(cuts))) if n in names), None)
+
+
+def _refuse_saved_results(files: list[Path]) -> None:
+    """Results saved inside an HR folder (``plain/results_srresnet/baby.png`` below ``plain/baby.png``) were scored
+    as more HR images: Set5 so read 10 images, 30.04 dB for bicubic instead of 28.42. Their signature is a
+    subfolder's images named after images above it; genuinely nested sets keep their recursion."""
+    stems: dict[Path, set[str]] = {}
+    for path in files:
+        stems.setdefault(path.parent, set()).add(path.stem)
+    for folder, own in stems.items():
+        for above in (f for f in folder.parents if f in stems):
+            clash = sorted(s for s in own if named_after(s, stems[above]))
+            if clash:
+                raise ValueError(f"{folder}: {len(clash)} image(s) named after HR images in {above} "
+                                 f"({', '.join(clash[:3])}{', ...' if len(clash) > 3 else ''}): saved results, "
+                                 "not more HR images? Move that folder out of the HR folder")
+
+
 def hr_files(hr_dir: Path) -> list[Path]:
     """The images under ``hr_dir``, searched recursively, leaving out low-resolution subfolders
-    (:func:`in_lr_folder`): LR images kept inside an HR folder are not HR images."""
-    return [p for p in find_images([hr_dir]) if not in_lr_folder(p.relative_to(hr_dir).parts[:-1])]
+    (:func:`in_lr_folder`): LR images kept inside an HR folder are not HR images. A subfolder of results
+    (:func:`_refuse_saved_results`) is an error."""
+    files = [p for p in find_images([hr_dir]) if not in_lr_folder(p.relative_to(hr_dir).parts[:-1])]
+    _refuse_saved_results(files)
+    return files
 
 
 def found_as_hr(folder, hr_dir) -> bool:
@@ -123,8 +150,9 @@ class BenchmarkSet:
       one is an error. Without the folder, LR is made on the fly from the mod-cropped HR with the uint8
       MATLAB bicubic (:func:`degrade_uint8`).
     * A folder without an ``HR`` subfolder holds the HR images (searched recursively, leaving out low-resolution
-      subfolders: :func:`in_lr_folder`); its LR folder is ``<folder>/LR_bicubic_x<scale>``, or the sibling one
-      when the folder itself is called ``HR`` (``--data Set5/HR`` scores Set5's own LR, as ``--data Set5`` does).
+      subfolders: :func:`in_lr_folder`; a subfolder of results named after the images above it is an error); its
+      LR folder is ``<folder>/LR_bicubic_x<scale>``, or the sibling one when the folder itself is called ``HR``
+      (``--data Set5/HR`` scores Set5's own LR, as ``--data Set5`` does).
     * A given LR image must be what its name says: of the same kind (grayscale or colour) as its HR, within
       :data:`LR_CHECK_PSNR` dB of srgan's own bicubic downscale of it, and under :data:`LR_CHECK_CLOSE` dB alike
       in content (:func:`content_correlation`): swapped pairs are 4-20.5 dB.

@@ -354,3 +354,29 @@ def test_a_folder_of_sets_or_a_data_root_is_not_one_set(tmp_path, capsys):
                                        f"{root} with set names (--data Set5 Set14 BSD100)\n")
     assert [name for name, _lr, _hr in BenchmarkSet(sets / "Set5")] == ["a"]  # one set, as before
     assert main(["eval", "--model", "bicubic", "--data", "Set5", "Set14", "--data-root", str(root)]) == 0
+
+
+def test_a_subfolder_of_saved_results_is_not_more_hr_images(shared_data, tmp_path, capsys):
+    """plain/*.png = Set5 HR and plain/results_srresnet/*.png = SR outputs: eval scored 10 images (30.04 dB, not
+    28.42) with keys such as results_srresnet/baby. Genuinely nested sets are still searched recursively."""
+    from srgan.cli import main
+
+    hr = sorted((shared_data / "benchmarks" / "Set5" / "HR").glob("*.png"))
+    for path in hr:
+        _save(tmp_path / "plain" / path.name, read_rgb_uint8(path))
+        _save(tmp_path / "plain" / "results_srresnet" / path.name, read_rgb_uint8(path)[:-4])
+    assert main(["eval", "--model", "bicubic", "--data", str(tmp_path / "plain")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "results_srresnet: 5 image(s) named after HR images in" in err, err
+    assert "(baby, bird, butterfly, ...): saved results" in err
+    # results named as SR methods name them are the same signature; a longer HR name takes its own results
+    for path in (tmp_path / "plain" / "results_srresnet").iterdir():
+        path.rename(path.with_name(f"{path.stem}_x4_SR.png"))
+    with pytest.raises(ValueError, match="results_srresnet: 5 image"):
+        BenchmarkSet(tmp_path / "plain")
+    # nested sets whose subfolders share no names with the images above them stay recursive
+    _save(tmp_path / "nested" / "top.png", _rgb(16, 16))
+    _save(tmp_path / "nested" / "a" / "x.png", _rgb(16, 16))
+    _save(tmp_path / "nested" / "b" / "x.png", _rgb(16, 16))  # siblings may share a name: a/x and b/x
+    _save(tmp_path / "nested" / "b" / "topline.png", _rgb(16, 16))  # "top" + letters, not "top_": not a result
+    assert [name for name, _p in BenchmarkSet(tmp_path / "nested").items] == ["a/x", "b/topline", "b/x", "top"]

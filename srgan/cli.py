@@ -218,8 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = command(sub, "eval", help="PSNR/SSIM (Y channel) and NIQE on benchmark sets such as Set5/Set14/BSD100")
-    p.add_argument("--model", required=True,
-                   help="bicubic | srresnet | srgan | hr (the ground truth itself) | a weights/checkpoint PATH")
+    scored = p.add_mutually_exclusive_group(required=True)
+    scored.add_argument("--model",
+                        help="bicubic | srresnet | srgan | hr (the ground truth itself) | a weights/checkpoint PATH")
+    scored.add_argument("--sr-images", metavar="DIR",
+                        help="score SR images made elsewhere instead of a model's: in DIR/<set>/ or DIR, one per HR "
+                             "image, named as it (baby.png) or after it (baby_x4_SR.png), of the HR's size "
+                             "cropped to a multiple of --scale")
     p.add_argument("--metrics", default="psnr,ssim",
                    help="comma-separated: psnr, ssim, lpips (AlexNet, lower = closer; its weights are downloaded "
                         "once, or found as docs/EVALUATION.md says), niqe (no-reference, lower = more natural)")
@@ -325,8 +330,8 @@ def _gather_overrides(args: argparse.Namespace, unknown: list[str]) -> list[str]
 
 #: Arguments that name files or folders: an empty one (an unset shell variable) meant the current folder, and
 #: `srgan upscale "$IN" -o out` upscaled everything below it.
-PATH_ARGS = ("inputs", "input", "output", "data", "data_root", "json", "save_images", "hr_dir", "model", "onnx",
-             "study", "study_dir", "config", "resume")
+PATH_ARGS = ("inputs", "input", "output", "data", "data_root", "json", "save_images", "sr_images", "hr_dir", "model",
+             "onnx", "study", "study_dir", "config", "resume")
 
 
 def _refuse_empty_paths(args) -> None:

@@ -20,6 +20,8 @@ The convention (docs/EVALUATION.md has the measured numbers):
 * ``--model hr``: the ground truth scored as if it were an SR output, to show how far each model is
   from real photos. Only no-reference metrics apply: PSNR/SSIM of HR against itself would be
   inf / 1 by definition, so they are omitted (absent from the JSON, not in the table).
+* ``--sr-images DIR``: another method's SR images, found and read by :mod:`srgan.sr_images`, scored in place of a
+  model's output, every metric as above.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ from .metrics import psnr_ssim_y, to_uint8
 from .niqe import niqe
 from .files import atomic_write, missing_folders, remove_if_empty
 from .outputs import check_output_file_name
+from .sr_images import SRImages
 from .tiling import Engine
 
 __all__ = ["evaluate", "super_resolve", "eval_from_cli", "degrade_from_cli", "format_table", "parse_metrics",
@@ -116,8 +119,9 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
     with ``"grayscale": [names]`` in a set whose HR files include single-channel ones (Set14's bridge), which are
     scored on the BT.601 Y of that grey, as RCAN does, not on the raw grey plane (docs/EVALUATION.md).
 
-    ``model`` is anything :func:`resolve_model` takes, or ``"hr"`` (:data:`GROUND_TRUTH`) to score the HR
-    images themselves; ``sets`` folders, benchmark names (``"Set5"``, found as ``srgan eval --data`` finds them) or
+    ``model`` is anything :func:`resolve_model` takes, ``"hr"`` (:data:`GROUND_TRUTH`) to score the HR
+    images themselves, or :class:`~srgan.sr_images.SRImages` (a folder) to score SR images made elsewhere; ``sets``
+    folders, benchmark names (``"Set5"``, found as ``srgan eval --data`` finds them) or
     :class:`~srgan.benchmark_sets.BenchmarkSet`s. ``metrics`` names any of
     ``psnr``, ``ssim``, ``lpips`` (:mod:`srgan.lpips`, AlexNet; its ImageNet and linear weights are found or
     downloaded once), ``niqe`` (a list or ``"psnr,ssim,niqe"``); for ``"hr"`` the full-reference ones are left
@@ -140,28 +144,34 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
         if not metrics:
             raise ValueError("--model hr scores the ground truth itself, where PSNR/SSIM/LPIPS mean nothing; "
                              "add a no-reference metric: --metrics niqe")
-    fixed = fixed_precision(model)
+    from_folder = isinstance(model, SRImages)
+    runs = not (ground_truth or from_folder)  # a model, whose outputs are scored
+    fixed = "--sr-images runs no model: it scores the images in the folder" if from_folder else fixed_precision(model)
     if fixed and precision not in ("fp32", "auto"):  # a table titled "bf16" must have run in bf16
         raise ValueError(f"--precision {precision}: {fixed}; leave --precision out")
     dev = resolve_device(device)
     int8 = precision == "int8"  # int8 weights run by OpenVINO on the CPU (srgan.quantize)
     dtype = torch.float32 if int8 else resolve_precision(precision, dev)
-    if back_project and (int8 or ground_truth):
-        raise ValueError("back-projection applies to a model's output in fp32/bf16/fp16, not to int8 or hr")
-    if int8 and not ground_truth:
+    if back_project and not (runs and not int8):
+        raise ValueError("back-projection applies to a model's output in fp32/bf16/fp16, not to int8, hr or "
+                         "--sr-images")
+    if from_folder and save_images is not None:
+        raise ValueError("--save-images writes a model's SR images; those of --sr-images are saved already")
+    if int8 and runs:
         from .engines import prepare
 
         model = prepare(model, dev, "int8")
-    elif not ground_truth:
+    elif runs:
         model = resolve_model(model, dev, scale=scale)
-    if not ground_truth and model.scale != int(scale):
+    if runs and model.scale != int(scale):
         raise ValueError(f"the model upscales x{model.scale} but --scale is {scale}")
     if back_project:
         model = BackProjected(model, model.scale, radius=0)  # the radius is for tiling, which eval does not do
     if isinstance(sets, (str, os.PathLike, BenchmarkSet)):
         sets = [sets]
-    sets = [s if isinstance(s, BenchmarkSet) else BenchmarkSet(resolve_benchmark(s), scale, lr=not ground_truth)
+    sets = [s if isinstance(s, BenchmarkSet) else BenchmarkSet(resolve_benchmark(s), scale, lr=runs)
             for s in sets]  # a folder, or a name (Set5) found as `srgan eval --data` finds it
+    sr_files = [model.files(s) if from_folder else {} for s in sets]  # a missing one fails before any work
     keys: dict[int, str] = {}
     for i, s in enumerate(sets):
         keys[i] = unique_key(s.name, {keys[j]: None for j in keys})
@@ -190,7 +200,7 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
         results: dict = {}
         for i, bench in enumerate(sets):
             per_image = {}
-            items = ((name, None, hr) for name, hr in bench.hr_images()) if ground_truth else bench
+            items = bench if runs else ((name, None, hr) for name, hr in bench.hr_images())
             if progress and not sys.stderr.isatty():
                 print(f"srgan: eval {printable(keys[i])}: {len(bench)} image(s)", file=sys.stderr, flush=True)
             elif progress:
@@ -199,10 +209,13 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
                 items = tqdm(items, total=len(bench), desc=f"srgan: eval {keys[i]}", unit="img", leave=False,
                              file=sys.stderr)
             for name, lr, hr in items:
-                try:
-                    sr = hr if ground_truth else super_resolve(model, lr, dev, dtype)
-                except ValueError as exc:
-                    raise ValueError(f"{bench.name}/{name}: {exc}") from None
+                if from_folder:  # its errors name the file
+                    sr = model.read(sr_files[i][name], hr, scale)
+                else:
+                    try:
+                        sr = hr if ground_truth else super_resolve(model, lr, dev, dtype)
+                    except ValueError as exc:
+                        raise ValueError(f"{bench.name}/{name}: {exc}") from None
                 if sr.shape != hr.shape:
                     raise ValueError(f"{bench.name}/{name}: SR is {sr.shape[1]}x{sr.shape[0]}, HR is "
                                      f"{hr.shape[1]}x{hr.shape[0]}")
@@ -274,13 +287,15 @@ def eval_from_cli(args) -> int:
     device = resolve_device(args.device)
     scale = int(args.scale)
     metrics = parse_metrics(args.metrics)
-    model = args.model
-    if model != GROUND_TRUTH and args.precision != "int8":
+    folder = SRImages(args.sr_images) if args.sr_images is not None else None
+    runs = folder is None and args.model != GROUND_TRUTH  # else no model runs, and no LR is read
+    model = folder or args.model
+    if runs and args.precision != "int8":
         model = resolve_model(args.model, device, scale=scale, names=("bicubic", GROUND_TRUTH, *shipped.NAMES))
         if model.scale != scale:  # the same check as evaluate(), here with the file's name
             raise ValueError(f"{args.model}: the model upscales x{model.scale} but --scale is {scale}")
     root = args.data_root  # names such as Set5 are looked up (srgan.datasets)
-    sets = [BenchmarkSet(resolve_benchmark(d, root), scale, lr=args.model != GROUND_TRUTH) for d in args.data]
+    sets = [BenchmarkSet(resolve_benchmark(d, root), scale, lr=runs) for d in args.data]
     if args.json:  # fail before the work, not after it
         report = check_output_file_name(args.json, ".json", "--json")
         if report.exists() and not _is_json_report(report):
@@ -294,7 +309,7 @@ def eval_from_cli(args) -> int:
     on_y = "/".join(m.upper() for m in measured if m != "lpips")
     how = ", ".join(([f"{on_y} on Y, {scale}-px border"] if on_y else []) +
                     (["LPIPS on RGB, whole image"] if "lpips" in measured else []))
-    if model == GROUND_TRUTH:  # no model ran: no precision to name
+    if not runs:  # no model ran: no precision to name
         ran = None
     elif isinstance(model, BicubicUpscaler):
         ran = "fp64"
@@ -304,9 +319,14 @@ def eval_from_cli(args) -> int:
     seven_bit = ran == "int8" and not cpu_has_int8_dot()
     if seven_bit:  # its numbers depend on the CPU: say which weights ran
         precision = "int8 (7-bit weights: this CPU has no VNNI/AMX)"
-    print(format_table(results, f"model {_model_name(args.model)}{' back-projected' if back_project else ''}, "
-                                f"x{scale}, {how}, device {device}{f', {precision}' if ran else ''}"))
-    lr_used = {} if args.model == GROUND_TRUTH else {  # which LR was scored: a set's own folder, or made here
+    what = f"SR images {folder}" if folder else f"model {_model_name(args.model)}"
+    print(format_table(results, f"{what}{' back-projected' if back_project else ''}, x{scale}, {how}"
+                                f"{'' if folder else f', device {device}'}{f', {precision}' if ran else ''}"))
+    sr_used = {} if folder is None else {key: os.path.abspath(folder.folder_for(bench))
+                                         for key, bench in zip(results, sets)}
+    if sr_used:
+        print("SR images: " + "; ".join(f"{key} from {path}" for key, path in sr_used.items()))
+    lr_used = {} if not runs else {  # which LR was scored: a set's own folder, or made here
         key: f"from {bench.lr_dir}" if bench.lr_dir is not None else "made from HR (MATLAB bicubic)"
         for key, bench in zip(results, sets)}
     if lr_used:
@@ -319,10 +339,10 @@ def eval_from_cli(args) -> int:
     if args.json:  # each set says what made its numbers, as the table's title does
         from .fetch import file_sha256
 
-        run = {"model": _model_name(args.model), "scale": scale, "back_project": back_project,
+        run = {"scale": scale, "back_project": back_project,
                "device": str(device), "precision": ran, "srgan": __version__, "torch": torch.__version__,
                "y": "BT.601 Y of the uint8 RGB, rounded (MATLAB rgb2ycbcr)", "border_px": scale}
-        weights = model_file(args.model, int8=ran == "int8")
+        weights = None if folder else model_file(args.model, int8=ran == "int8")
         if weights is not None:  # the shipped weights change between releases of one version
             run["weights"] = {"file": os.path.abspath(weights), "sha256": file_sha256(weights)}
         if isinstance(model, nn.Module) and not isinstance(model, BicubicUpscaler):
@@ -340,7 +360,9 @@ def eval_from_cli(args) -> int:
         if ran == "int8":
             run["int8_weight_bits"] = 7 if seven_bit else 8
         hr_used = {key: os.path.abspath(bench.hr_dir) for key, bench in zip(results, sets)}
-        write_json({key: {**r, "run": {**run, "hr": hr_used[key], "lr": lr_used.get(key)}}
+        made_by = {key: {"sr_images": sr_used[key]} if folder else {"model": _model_name(args.model)}
+                   for key in results}
+        write_json({key: {**r, "run": {**made_by[key], **run, "hr": hr_used[key], "lr": lr_used.get(key)}}
                     for key, r in results.items()}, Path(args.json).expanduser())
     return 0
 

@@ -124,25 +124,33 @@ def test_documented_benchmark_names_are_found(name, shared_data, monkeypatch):
     assert (resolve_benchmark(name) / "HR").is_dir()
 
 
-#: Documented commands cheap enough to run for real, from a fresh folder, exactly as the docs write them.
+#: Documented commands cheap enough to run for real, from a fresh folder, exactly as the docs write them; commands
+#: joined by " && " run in turn in that one folder (the first makes what the next reads).
 RUN_AS_WRITTEN = [
     "info",
     "eval --model hr --metrics niqe --data BSD100",
     "degrade Set14 -o lr/ --scale 4",
     "upscale photo.jpg -o out/",
+    "eval --model bicubic --data Set5 --save-images sr && eval --sr-images sr --data Set5 --json sr.json",
 ]
 
 
-@pytest.mark.parametrize("command", RUN_AS_WRITTEN)
-def test_documented_command_runs(command, shared_data, tmp_path, monkeypatch, capsys):
-    words = command.split()
-    assert any(w == words for _d, kind, w in COMMANDS if kind == "fenced"), f"no longer documented: {command}"
+@pytest.mark.parametrize("commands", RUN_AS_WRITTEN)
+def test_documented_command_runs(commands, shared_data, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SRGAN_DATA", str(shared_data))  # where a user's `srgan data fetch` would have put it
-    if "photo.jpg" in words:
-        from PIL import Image
+    for command in commands.split(" && "):
+        words = command.split()
+        assert any(w == words for _d, kind, w in COMMANDS if kind == "fenced"), f"no longer documented: {command}"
+        if "photo.jpg" in words:
+            from PIL import Image
 
-        Image.new("RGB", (24, 16), (120, 80, 40)).save("photo.jpg")
-    assert main(words) == 0, capsys.readouterr().err
-    if words[0] == "upscale":
-        assert (tmp_path / "out" / "photo.png").is_file()
+            Image.new("RGB", (24, 16), (120, 80, 40)).save("photo.jpg")
+        assert main(words) == 0, capsys.readouterr().err
+        if words[0] == "upscale":
+            assert (tmp_path / "out" / "photo.png").is_file()
+    if "--sr-images" in commands:  # the numbers the docs give: bicubic's, from its saved images
+        import json
+
+        report = json.loads((tmp_path / "sr.json").read_text())["Set5"]
+        assert (round(report["psnr"], 2), round(report["ssim"], 4)) == (28.42, 0.8102)

@@ -5,7 +5,8 @@ Two file kinds, one of each concern:
   - ``*.pt``: a training checkpoint, a dict of plain tensors, numbers and strings (models, optimizers,
     schedulers, step, RNG states, config). Never unpickles code.
 ``load_generator`` takes either, or a bare state dict saved with ``torch.save``, with or without the
-``module.`` (DDP) and ``_orig_mod.`` (torch.compile) prefixes.
+``module.`` (DDP) and ``_orig_mod.`` (torch.compile) prefixes, or one that other training code wrapped
+(:data:`WRAPPERS`, a prefix such as Lightning's ``generator.``: :func:`generator_parts`).
 
 Weights files are untrusted input. Before anything is built, the architecture (from the metadata or read off
 the tensor names) is bounded and every tensor name and shape is compared with what that Generator expects,
@@ -21,7 +22,7 @@ import re
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import torch
 from safetensors import SafetensorError
@@ -38,6 +39,10 @@ FORMAT_TAG = "srgan-generator"
 INT8_FORMAT_TAG = "int8"  # srgan.quantize's weights files: int8 convolutions
 _PREFIXES = ("module.", "_orig_mod.")
 ARCHITECTURE_KEYS = ("scale", "num_blocks", "channels")
+#: Where other training code keeps a generator's state dict in the file it saves, looked in when the file itself is
+#: none: srgan's training checkpoints ("generator"), BasicSR ("params_ema" and "params"), Lightning ("state_dict"),
+#: and "model" / "netG" elsewhere. One level down only: a deeper guess could pick the wrong network.
+WRAPPERS = ("generator", "params_ema", "params", "state_dict", "model", "netG")
 #: torch.save stores zip records uncompressed, so a checkpoint inflates to about its own size. One whose records
 #: claim more than this many times the file's size (plus 1 MiB) is a zip bomb; refused before torch reads it.
 MAX_INFLATION = 2
@@ -51,7 +56,7 @@ def strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Remove DDP ``module.`` and torch.compile ``_orig_mod.`` prefixes, wherever they are stacked."""
     clean = {}
     for key, value in state.items():
-        while key.startswith(_PREFIXES):
+        while isinstance(key, str) and key.startswith(_PREFIXES):
             key = key.split(".", 1)[1]
         clean[key] = value
     return clean
@@ -200,12 +205,17 @@ def _read_safetensors(path: Path) -> Generator:
         raise CheckpointError(f"{path}: int8 weights, which only --precision int8 runs (srgan upscale / eval); "
                               "anything else needs the float weights they were made from")
     architecture = {k: meta[k] for k in ARCHITECTURE_KEYS if k in meta}
-    check_generator_shapes(strip_prefixes(shapes), architecture if len(architecture) == 3 else None, str(path))
+    part = pick_part(generator_parts(shapes), str(path))
+    if part is None and len(architecture) < 3:
+        raise not_a_generator(shapes, str(path), peers=False)  # resolve_model reads peers' .pth files only
+    prefix = part.prefix if part else ""  # metadata's architecture names what is missing
+    check_generator_shapes(under(shapes, prefix), architecture if len(architecture) == 3 else None, str(path))
     try:
         state = load_file(path)
     except (SafetensorError, OSError, ValueError) as exc:
         raise unreadable_safetensors(path, exc) from None
-    return generator_from_state_dict(state, architecture if len(architecture) == 3 else None, source=str(path))
+    return generator_from_state_dict(under(state, prefix), architecture if len(architecture) == 3 else None,
+                                     source=str(path))
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generator:
@@ -219,11 +229,77 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
     device = resolve_device(device)  # before the work: "gpu" failed in torch's words, after the file was read
     if is_safetensors(path):
         return _read_safetensors(path).to(device)
-    checkpoint = load_checkpoint(path)
-    state = checkpoint.get("generator", checkpoint) if isinstance(checkpoint, dict) else checkpoint
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: expected a state dict or an srgan checkpoint")
-    return generator_from_state_dict(state, source=str(path)).to(device)
+    return generator_from_checkpoint(load_checkpoint(path), str(path)).to(device)
+
+
+class Part(NamedTuple):
+    """A generator's state dict found in a loaded file: under ``wrapper`` (None: the file itself), then under
+    ``prefix`` ("" for none; DDP's and torch.compile's are removed anyway)."""
+    wrapper: str | None
+    prefix: str
+    state: dict
+
+    def __str__(self) -> str:
+        return ": ".join(p for p in (self.wrapper, f"{self.prefix}*" if self.prefix else "") if p) or "the file itself"
+
+
+def under(tree: dict, prefix: str) -> dict:
+    """The entries of ``tree`` whose names start with ``prefix`` (after DDP/compile prefixes), without it."""
+    return strip_prefixes({k[len(prefix):]: v for k, v in strip_prefixes(tree).items() if k.startswith(prefix)})
+
+
+def generator_parts(tree: dict, anchor: str = "head.0.weight",
+                    fits: Callable[[dict], bool] = lambda state: True) -> list[Part]:
+    """Every part of a loaded file (or of a safetensors header's shapes) that is a generator state dict holding
+    ``anchor`` and passing ``fits``: the file itself, a :data:`WRAPPERS` entry, or the names under one prefix of
+    either, such as ``generator.`` in a Lightning module that keeps its ``discriminator.`` beside it."""
+    found = []
+    for wrapper in (None, *WRAPPERS):
+        part = tree if wrapper is None else tree.get(wrapper)
+        if not isinstance(part, dict) or not all(isinstance(k, str) for k in part):
+            continue
+        names = strip_prefixes(part)
+        prefixes = {k[:-len(anchor)] for k in names if k == anchor or k.endswith("." + anchor)}
+        found += [Part(wrapper, p, state) for p in sorted(prefixes) if fits(state := under(part, p))]
+    return found
+
+
+def pick_part(parts: list[Part], source: str) -> Part | None:
+    """The one part to load, or None for none; two that could be meant are refused, naming them. The file itself
+    wins (a plain state dict); BasicSR's ``params_ema`` wins over its ``params``: the averaged weights, which
+    BasicSR's tests and Real-ESRGAN's inference load."""
+    if any(p.wrapper is None and not p.prefix for p in parts):
+        return next(p for p in parts if p.wrapper is None and not p.prefix)
+    if any(p.wrapper == "params_ema" for p in parts):
+        parts = [p for p in parts if p.wrapper != "params"]
+    if len(parts) > 1:
+        raise CheckpointError(f"{source}: holds {len(parts)} generator state dicts ({few(parts, 4)}); "
+                              "save the one to load on its own (torch.save(state_dict)) and load that")
+    return parts[0] if parts else None
+
+
+def not_a_generator(tree: Any, source: str, peers: bool = True) -> CheckpointError:
+    """Why a loaded file holds no srgan Generator, in one line: what it holds instead (its first names, and those
+    of a wrapper), or, with ``peers``, that ``srgan.load_model`` runs it (leftthomas/SRGAN's layout)."""
+    if not isinstance(tree, dict):
+        return CheckpointError(f"{source}: expected a state dict or an srgan checkpoint, got {type(tree).__name__}")
+    from .peers import leftthomas_part  # peers builds on this module
+
+    if peers and leftthomas_part(tree, source) is not None:
+        return CheckpointError(f"{source}: a leftthomas/SRGAN generator, not srgan's Generator layout; "
+                               f"srgan.load_model({source!r}) or --model {source} runs it")
+    inner = next((w for w in WRAPPERS if isinstance(tree.get(w), dict) and tree[w]), None)
+    inside = f"; under {inner!r}: {few(tree[inner], 3)}" if inner else ""
+    return CheckpointError(f"{source}: not an srgan Generator state dict (no 'head.0.weight'); "
+                           f"its keys: {few(tree, 3) or 'none'}{inside}")
+
+
+def generator_from_checkpoint(checkpoint: Any, source: str) -> Generator:
+    """The Generator in what ``torch.load`` returned: a state dict, bare or as :func:`generator_parts` finds it."""
+    part = pick_part(generator_parts(checkpoint), source) if isinstance(checkpoint, dict) else None
+    if part is None:
+        raise not_a_generator(checkpoint, source)
+    return generator_from_state_dict(part.state, source=source)
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from . import shipped
-from .checkpoint import CheckpointError, is_safetensors, load_checkpoint, load_generator, strip_prefixes
+from .checkpoint import CheckpointError, generator_from_checkpoint, is_safetensors, load_checkpoint, load_generator
 from .device import resolve_device
 from .imresize import imresize
 from .tiling import Engine
@@ -62,7 +62,7 @@ def resolve_model(spec, device="cpu", *, scale: int = 4,
         wrapper holds, must have ``.scale``);
       * ``"bicubic"``: :class:`BicubicUpscaler` (``scale`` applies only here);
       * ``"srresnet"`` / ``"srgan"``: the weights shipped in ``srgan/weights/<name>.safetensors``;
-      * a path: a leftthomas/SRGAN state dict (:mod:`srgan.peers`), else anything
+      * a path: a leftthomas/SRGAN state dict (:mod:`srgan.peers`; bare, wrapped or prefixed), else anything
         :func:`srgan.checkpoint.load_generator` reads (safetensors, checkpoint, state dict); a training run's
         folder stands for its ``generator.safetensors``.
     The returned module has an integer ``scale`` attribute. Bad specs raise
@@ -92,15 +92,15 @@ def resolve_model(spec, device="cpu", *, scale: int = 4,
         model = load_generator(path, dev)
     else:
         path = model_path(spec, names)
-        model = None
-        if not is_safetensors(path):
-            from .peers import is_leftthomas_state_dict, leftthomas_from_state_dict
+        if is_safetensors(path):
+            model = load_generator(path, dev)
+        else:  # read once, for either layout
+            from .peers import leftthomas_from_state_dict, leftthomas_part
 
             state = load_checkpoint(path)
-            if isinstance(state, dict) and is_leftthomas_state_dict(strip_prefixes(state)):
-                model = leftthomas_from_state_dict(state, source=str(path))
-        if model is None:
-            model = load_generator(path, dev)
+            part = leftthomas_part(state, str(path))
+            model = (generator_from_checkpoint(state, str(path)) if part is None else
+                     leftthomas_from_state_dict(part, source=str(path)))
     if not isinstance(getattr(model, "scale", None), int):
         raise CheckpointError(f"{type(model).__name__}: model has no integer 'scale' attribute")
     return model.to(dev).eval()

@@ -24,10 +24,11 @@ import re
 import torch
 from torch import nn
 
-from .checkpoint import CheckpointError, load_checkpoint, refuse_nonfinite, strip_prefixes
+from .checkpoint import CheckpointError, generator_parts, load_checkpoint, pick_part, refuse_nonfinite, strip_prefixes
 from .models import MAX_CHANNELS, SUPPORTED_SCALES
 
-__all__ = ["LeftthomasGenerator", "is_leftthomas_state_dict", "leftthomas_from_state_dict", "load_leftthomas"]
+__all__ = ["LeftthomasGenerator", "is_leftthomas_state_dict", "leftthomas_from_state_dict", "leftthomas_part",
+           "load_leftthomas"]
 
 
 class _ResidualBlock(nn.Module):
@@ -92,6 +93,15 @@ def is_leftthomas_state_dict(state) -> bool:
     return all(k in keys for k in _SIGNATURE)
 
 
+def leftthomas_part(tree, source: str = "state dict") -> dict | None:
+    """The leftthomas/SRGAN generator's state dict in what ``torch.load`` returned (bare, or wrapped or prefixed as
+    :func:`srgan.checkpoint.generator_parts` finds srgan's), or None."""
+    if not isinstance(tree, dict):
+        return None
+    part = pick_part(generator_parts(tree, "block1.0.weight", is_leftthomas_state_dict), source)
+    return part.state if part else None
+
+
 def leftthomas_from_state_dict(state: dict, source: str = "state dict") -> LeftthomasGenerator:
     """Build the module for ``state`` (scale inferred from the upsampling blocks) and load it strictly."""
     state = strip_prefixes(state)
@@ -118,4 +128,5 @@ def leftthomas_from_state_dict(state: dict, source: str = "state dict") -> Leftt
 def load_leftthomas(path, device="cpu") -> LeftthomasGenerator:
     """Load ``netG_epoch_*.pth`` of leftthomas/SRGAN (``weights_only=True``, strict) in eval mode."""
     state = load_checkpoint(path)
-    return leftthomas_from_state_dict(state, source=os.fspath(path)).to(device)
+    part = leftthomas_part(state, os.fspath(path))
+    return leftthomas_from_state_dict(state if part is None else part, source=os.fspath(path)).to(device)

@@ -291,3 +291,84 @@ def test_an_atomic_write_persists_its_rename(tmp_path, monkeypatch):
     monkeypatch.setattr(files, "fsync_folder", synced.append)
     path = files.atomic_write(tmp_path / "sub" / "r.json", lambda tmp: Path(tmp).write_text("{}"))
     assert synced == [tmp_path / "sub"] and path.read_text() == "{}"
+
+
+# ------------------------------------------------------------------ generators saved by other training code
+
+
+def _prefixed(prefix, state):
+    return {prefix + k: v for k, v in state.items()}
+
+
+@pytest.mark.parametrize("wrap", [
+    lambda g, d: {"state_dict": {**_prefixed("generator.", g), **_prefixed("discriminator.", d)}, "epoch": 3},
+    lambda g, d: {"state_dict": g, "epoch": 3},
+    lambda g, d: _prefixed("netG.", g),
+    lambda g, d: {"model": _prefixed("module.", g)},
+    lambda g, d: {"params": g},
+    lambda g, d: {"state_dict": _prefixed("model.generator.", g), "optimizer_states": []},
+    lambda g, d: {**_prefixed("netG.", g), **_prefixed("netD.", d), "step": 7},
+], ids=["lightning", "state_dict", "netG-prefix", "model-module", "basicsr", "nested-prefix", "netG-netD"])
+def test_generators_wrapped_or_prefixed_by_other_training_code_load(tmp_path, wrap):
+    """Lightning, BasicSR and others wrap the state dict or prefix its names; each said only "no 'head.0.weight'"."""
+    from srgan import Discriminator, load_model
+
+    g = small_generator()
+    torch.save(wrap(g.state_dict(), Discriminator().state_dict()), tmp_path / "g.ckpt")
+    assert same_output(g, load_generator(tmp_path / "g.ckpt"))
+    assert same_output(g, load_model(tmp_path / "g.ckpt"))  # --model: read once, for either layout
+
+
+def test_basicsr_params_ema_is_loaded_over_params(tmp_path):
+    """BasicSR saves the averaged weights beside the trained ones; its tests and Real-ESRGAN run params_ema."""
+    trained, averaged = small_generator(seed=1), small_generator(seed=2)
+    torch.save({"params": trained.state_dict(), "params_ema": averaged.state_dict()}, tmp_path / "net_g.pth")
+    assert same_output(averaged, load_generator(tmp_path / "net_g.pth"))
+
+
+def test_a_prefixed_safetensors_file_loads(tmp_path):
+    g = small_generator()
+    state = {k: v.contiguous() for k, v in _prefixed("generator.", g.state_dict()).items()}
+    save_file(state, tmp_path / "g.safetensors")
+    assert same_output(g, load_generator(tmp_path / "g.safetensors"))
+
+
+def test_two_generators_in_one_file_are_refused_naming_both(tmp_path):
+    state = {**_prefixed("generator.", small_generator(seed=1).state_dict()),
+             **_prefixed("g_ema.", small_generator(seed=2).state_dict())}
+    torch.save({"state_dict": state}, tmp_path / "two.ckpt")
+    with pytest.raises(CheckpointError) as info:
+        load_generator(tmp_path / "two.ckpt")
+    assert str(info.value) == (f"{tmp_path / 'two.ckpt'}: holds 2 generator state dicts (state_dict: g_ema.*, "
+                               "state_dict: generator.*); save the one to load on its own (torch.save(state_dict)) "
+                               "and load that")
+
+
+def test_a_file_holding_no_generator_names_what_it_holds(tmp_path):
+    state = {k.replace("head.", "first."): v for k, v in small_generator().state_dict().items()}
+    torch.save({"state_dict": _prefixed("net.", state), "epoch": 3, "global_step": 9, "lr": 0.1, "seed": 1},
+               tmp_path / "x.ckpt")
+    with pytest.raises(CheckpointError) as info:
+        load_generator(tmp_path / "x.ckpt")
+    assert str(info.value) == (f"{tmp_path / 'x.ckpt'}: not an srgan Generator state dict (no 'head.0.weight'); its "
+                               "keys: state_dict, epoch, global_step (+2 more); under 'state_dict': "
+                               f"net.first.0.weight, net.first.0.bias, net.first.1.weight (+{len(state) - 3} more)")
+
+
+@pytest.mark.parametrize("wrap", [lambda s: s, lambda s: {"state_dict": s}, lambda s: _prefixed("netG.", s)],
+                         ids=["bare", "state_dict", "netG-prefix"])
+def test_leftthomas_generators_load_with_load_model_and_load_generator_says_so(tmp_path, wrap):
+    """load_generator reads srgan's layout only; it said "no 'head.0.weight'" where srgan.load_model would run it."""
+    import srgan
+    from srgan.peers import LeftthomasGenerator
+
+    torch.manual_seed(0)
+    peer = LeftthomasGenerator(channels=8).eval()
+    path = tmp_path / "netG_epoch_4_100.pth"
+    torch.save(wrap(peer.state_dict()), path)
+    assert same_output(peer, srgan.load_model(path))
+    with pytest.raises(CheckpointError) as info:
+        load_generator(path)
+    assert str(info.value) == (f"{path}: a leftthomas/SRGAN generator, not srgan's Generator layout; "
+                               f"srgan.load_model({str(path)!r}) or --model {path} runs it")
+

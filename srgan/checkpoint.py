@@ -358,7 +358,11 @@ def load_problem(exc: BaseException, path: Path | None = None) -> str:
     # unsupported GLOBAL posix.system whose module posix is blocked"
     refused = re.search(r"[Uu]nsupported (?:global: )?GLOBAL (\S+)", text)
     if refused:
-        return f"it holds pickled objects other than tensors and plain data ({refused[1]}); refused for safety"
+        # a class (srgan.models.Generator, __main__.Net, torch.optim.adam.Adam): most often a model saved whole;
+        # exec, posix.system and other functions are what code-running pickles call
+        whole = ("; if it is a model saved whole (torch.save(model)), save model.state_dict() instead (torch.save "
+                 "or safetensors) and load that" if refused[1].rsplit(".", 1)[-1][:1].isupper() else "")
+        return f"it holds pickled objects other than tensors and plain data ({refused[1]}); refused for safety{whole}"
     if "Unsupported operand" in text or "invalid load key" in text or isinstance(exc, (KeyError, EOFError)):
         return NOT_TORCH_SAVE
     if "inline_container" in text:  # "[enforce fail at inline_container.cc:180] . file in archive is not in ..."

@@ -372,3 +372,12 @@ def test_leftthomas_generators_load_with_load_model_and_load_generator_says_so(t
     assert str(info.value) == (f"{path}: a leftthomas/SRGAN generator, not srgan's Generator layout; "
                                f"srgan.load_model({str(path)!r}) or --model {path} runs it")
 
+
+def test_a_model_saved_whole_is_refused_with_the_way_to_save_it(tmp_path):
+    torch.save(small_generator(), tmp_path / "whole.pt")  # torch.save(model): unpickling it would run its class
+    with pytest.raises(CheckpointError) as info:
+        load_generator(tmp_path / "whole.pt")
+    assert str(info.value) == (f"{tmp_path / 'whole.pt'}: cannot load checkpoint: it holds pickled objects other "
+                               "than tensors and plain data (srgan.models.Generator); refused for safety; if it is "
+                               "a model saved whole (torch.save(model)), save model.state_dict() instead "
+                               "(torch.save or safetensors) and load that")

@@ -325,11 +325,13 @@ def upscale(image, model: str | os.PathLike | nn.Module | Engine = DEFAULT_MODEL
 
     if isinstance(image, torch.Tensor):
         if not image.is_floating_point():
-            raise TypeError(f"expected a float tensor in [0, 1], got {image.dtype}")
+            raise TypeError(f"expected a float tensor in [0, 1], got {image.dtype}"
+                            f"{' (divide it by 255)' if image.dtype == torch.uint8 else ''}")
         if image.dim() not in (3, 4) or image.shape[-3] not in (1, 3, 4):
             raise ValueError(f"expected a CHW or NCHW tensor with 1, 3 or 4 channels, got {tuple(image.shape)}")
         if image.numel():
-            check_float_range(*(float(v) for v in torch.aminmax(image.detach())))
+            # a tensor must be float, so the advice for 0-255 values is to divide, not to pass uint8
+            check_float_range(*(float(v) for v in torch.aminmax(image.detach())), uint8_ok=False)
         batch = image if image.dim() == 4 else image[None]
         if len(batch) == 0:  # an empty batch upscales to an empty batch, as a model call would
             return image.new_empty(0, image.shape[1], image.shape[2] * engine.scale, image.shape[3] * engine.scale)

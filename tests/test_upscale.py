@@ -592,6 +592,25 @@ def test_api_float_values_outside_0_1_are_refused(tiny_model):
     assert 0 < np.abs(difference).max() < 1 / 255
 
 
+def test_the_advice_for_a_tensor_on_another_scale_is_what_upscale_takes(tiny_model):
+    """A 0-255 float tensor was told "divide it by 255, or pass uint8", and a uint8 tensor was then refused."""
+    photo = torch.rand(3, 5, 6, generator=torch.Generator().manual_seed(0))
+    to_255 = (r"^float image values must lie in \[0, 1\], got \[\d+\.\d+, 2\d\d\.\d+\] "
+              r"\(a 0-255 image\? divide it by 255\)$")
+    cases = [(photo * 255, ValueError, to_255),
+             ((photo * 255).to(torch.uint8), TypeError,
+              r"^expected a float tensor in \[0, 1\], got torch\.uint8 \(divide it by 255\)$"),
+             (photo * 2 - 1, ValueError, r"\(a \[-1, 1\] image\? map it to \[0, 1\] with \(x \+ 1\) / 2\)$"),
+             (photo.permute(1, 2, 0).numpy() * 65535, ValueError,
+              r"\(16-bit values\? divide them by 65535; an HDR image\? tone-map it")]
+    for image, error, message in cases:
+        with pytest.raises(error, match=message):
+            srgan.upscale(image, model=tiny_model, device="cpu")
+    with pytest.raises(ValueError, match=r"\(a 0-255 image\? divide it by 255, or pass uint8\)$"):
+        srgan.upscale(photo.permute(1, 2, 0).numpy() * 255, model=tiny_model, device="cpu")  # arrays take uint8
+    srgan.upscale((photo * 255).to(torch.uint8) / 255, model=tiny_model, device="cpu")  # the advice works
+
+
 def test_a_callers_autocast_does_not_change_the_engines_precision(tiny_model):
     """An fp32 engine (or eval's fp32) inside a caller's bf16 autocast, as in a validation step of a mixed-precision
     training loop, ran its convolutions in bf16: many output values off the fp32 ones."""

@@ -78,7 +78,9 @@ def super_resolve(model: nn.Module, lr_uint8: np.ndarray, device, dtype=torch.fl
             y = model(x)
     if not bool(torch.isfinite(y).all()):  # NaN would be scored as black pixels (uint8 cast), a plausible number
         raise ValueError("the model's output has NaN or infinite values")
-    return to_uint8(y[0])  # in float64, half to even as BasicSR (metrics' docstring says why it does not matter)
+    # Clamped here, as documented: to_uint8 clamps a model's overshoot but calls anything past 1.5 another scale.
+    # Rounded in float64, half to even as BasicSR (metrics' docstring says why it does not matter).
+    return to_uint8(y[0].clamp(0, 1))
 
 
 def unique_key(name: str, results: dict) -> str:

@@ -6,10 +6,11 @@ were measured with MATLAB on 8-bit images, and every deviation shifts results by
 
 1. **8-bit first.** The SR output is clamped to [0, 1], scaled by 255 and rounded to
    uint8 *before* measuring (it is what gets saved and what MATLAB measured). That is the
-   caller's job; use :func:`to_uint8`. We round half to even (``np.round``, as BasicSR's
-   ``tensor2img``); MATLAB's ``im2uint8`` rounds half away from zero. The two differ only
-   on exact ``k + 0.5`` values of ``x*255``, which a network output essentially never
-   hits (measured: identical bicubic-baseline means to 4 decimals).
+   caller's job; use :func:`to_uint8`, which clamps a model's overshoot but refuses values
+   on another scale (0-255, 16-bit, [-1, 1]) rather than clip them. We round half to even
+   (``np.round``, as BasicSR's ``tensor2img``); MATLAB's ``im2uint8`` rounds half away
+   from zero. The two differ only on exact ``k + 0.5`` values of ``x*255``, which a network
+   output essentially never hits (measured: identical bicubic-baseline means to 4 decimals).
 2. **Y channel, BT.601 studio swing** as MATLAB ``rgb2ycbcr``:
    ``Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255`` for R, G, B in 0..255, giving
    16..235. Not the full-range JPEG/PIL/OpenCV "YCbCr" (a common cause of wrong numbers).
@@ -80,26 +81,51 @@ __all__ = [
 
 _Y_COEFFS = np.array([65.481, 128.553, 24.966], dtype=np.float64)
 
+#: How far past [0, 1] :func:`to_uint8` clamps a float image, as a model's overshoot, before it calls the values
+#: another scale: half the range, the line ``_check_8bit_range`` draws between [0, 1] and 0-255 images too.
+OVERSHOOT = 0.5
+
 
 def rgb_to_y(img) -> np.ndarray:
     """BT.601 studio-swing luma of an 8-bit-scaled image, as MATLAB ``rgb2ycbcr``.
 
     Args:
-        img: ``HxWx3`` RGB, or ``HxW`` / ``HxWx1`` grayscale; uint8 or float in 0..255.
+        img: ``HxWx3`` RGB (channels last), or ``HxW`` / ``HxWx1`` grayscale, with values on the 0..255
+            scale: uint8, or float/integer in 0..255 (half a level of slack). Anything else is a ValueError:
+            a [0, 1] float image (max <= 1.5) would come out as 16..16.9, a plausible dark Y.
     Returns:
         float64 ``HxW`` array in 16..235 (not rounded). Grayscale is treated as R=G=B,
         i.e. ``16 + 219*v/255``.
     """
-    a = np.asarray(img)
+    a = _as_array(img)
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3)):
+        # (3, H, W) gave a (3, W) "Y" of garbage; RGBA was read as RGB
+        chw = " (channels first? take HxWx3: a tensor's .permute(1, 2, 0))" if a.ndim == 3 and a.shape[0] in (1, 3) \
+            else ""
+        raise ValueError(f"expected HxW, HxWx1 or HxWx3, got shape {a.shape}{chw}")
+    if a.dtype != np.uint8 and a.size:
+        _check_0_255(a)
     a = a.astype(np.float64, copy=False)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
     if a.ndim == 2:
         return 16.0 + a * (219.0 / 255.0)
-    if a.ndim != 3 or a.shape[2] < 3:
-        raise ValueError(f"expected HxW, HxWx1 or HxWx3, got shape {a.shape}")
     # Same operation order as MATLAB: weighted sum of 0..255 values, /255, +16.
     return 16.0 + (a[..., 0] * _Y_COEFFS[0] + a[..., 1] * _Y_COEFFS[1] + a[..., 2] * _Y_COEFFS[2]) / 255.0
+
+
+def _check_0_255(a: np.ndarray) -> None:
+    """:func:`rgb_to_y`'s scale check, the one :func:`psnr` makes (``_check_8bit_range``) in its own words."""
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"rgb_to_y takes uint8 (or 0-255) images, got a {a.dtype} array")
+    lo, hi = float(a.min()), float(a.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError("the image has NaN or infinite values")
+    if lo < -0.5 or hi > 255.5:
+        raise ValueError(f"rgb_to_y takes 0-255 values, got {lo:g}..{hi:g}; {_rescale_advice(lo, hi)}")
+    if a.dtype.kind == "f" and hi <= 1.5:
+        raise ValueError(f"rgb_to_y takes 0-255 values; this looks like a [0, 1] float image (max {hi:g}): pass "
+                         "x * 255, or to_uint8(x)")
 
 
 def to_uint8(x) -> np.ndarray:
@@ -110,6 +136,12 @@ def to_uint8(x) -> np.ndarray:
     keeps its layout. A uint8 image is already quantised and comes back as it is; other
     integer types, and NaN or infinite values, raise rather than being scaled or cast
     into plausible numbers (a uint8 image x255 is all white, NaN casts to 0).
+
+    The clamp is for a model's overshoot (bicubic rings to about -0.1..1.1), so values within
+    :data:`OVERSHOOT` of [0, 1] are clamped; beyond that the image is on another scale (0-255,
+    16-bit, [-1, 1]) and clamping it would give believable wrong scores (Set5 baby in [-1, 1]
+    read 33.90 dB / 0.9074 for 32.06 / 0.8618), so it is a ValueError that names the likely scale.
+    A [-1, 1] image with no value under -0.5 (nothing darker than a quarter) is not caught here.
     """
     torch = sys.modules.get("torch")  # x can be a tensor only once torch is loaded; numpy callers need not load it
     if torch is not None and isinstance(x, torch.Tensor):
@@ -125,8 +157,16 @@ def to_uint8(x) -> np.ndarray:
         return a
     if a.dtype.kind != "f":
         raise TypeError(f"to_uint8 takes a float image in [0, 1] (or uint8, returned as it is), got {a.dtype}")
-    if not np.isfinite(a).all():
+    if not a.size:
+        return a.astype(np.uint8)
+    lo, hi = float(a.min()), float(a.max())  # NaN and inf propagate to these
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError("the image has NaN or infinite values")
+    if lo < -OVERSHOOT or hi > 1 + OVERSHOOT:
+        from .pixels import float_range_hint  # upscale's hints; Pillow is loaded only when this raises
+
+        raise ValueError(f"to_uint8 takes a float image in [0, 1] (a model's overshoot up to {OVERSHOOT:g} past it "
+                         f"is clamped), got [{lo:g}, {hi:g}]{float_range_hint(lo, hi, OVERSHOOT)}")
     return np.round(np.clip(a.astype(np.float64, copy=False), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
@@ -158,15 +198,53 @@ def _check_8bit_range(a: np.ndarray, label: str) -> None:
         raise ValueError(f"{label} has NaN or infinite values")
     lo, hi = float(a.min()), float(a.max())
     if lo < -0.5 or hi > 255.5:  # floats within half a level: what rounding to uint8 would keep
-        raise ValueError(f"{label} values {lo:g}..{hi:g} are not 8-bit (0-255); quantise first (to_uint8)")
+        raise ValueError(f"{label} values {lo:g}..{hi:g} are not 8-bit (0-255); {_rescale_advice(lo, hi)}")
     if a.dtype.kind == "f" and hi <= 1.5:  # a 0-255 image this dark is black; [0, 1] ones overshoot a little
         raise ValueError(f"{label} looks like a [0, 1] float image (max {hi:g}); PSNR and SSIM here take 0-255 "
                          "values: quantise first (to_uint8)")
 
 
+def _rescale_advice(lo: float, hi: float) -> str:
+    """How to bring values ``lo..hi``, outside 0-255, to uint8. "quantise first (to_uint8)" alone sent 16-bit
+    values into to_uint8's clamp: an all-white image and 24.36 dB for 32.06 on Set5 baby."""
+    if lo >= -0.5 and hi <= 65535.5 and hi > 255 * (1 + OVERSHOOT):
+        return "16-bit values? pass to_uint8(x / 65535)"
+    if lo < -0.5 and hi <= 1 + OVERSHOOT:
+        return "a [-1, 1] image? pass to_uint8((x + 1) / 2)"
+    if lo >= -255 * OVERSHOOT and hi <= 255 * (1 + OVERSHOOT):  # an unclamped 0-255 SR
+        return "clamp and round it first: to_uint8(x / 255)"
+    return "rescale it to [0, 1] and pass to_uint8(x)"
+
+
+def _uint8_advice(a: np.ndarray) -> str:
+    """How to make the uint8 image a uint8-only metric (:func:`srgan.niqe.niqe`) takes of ``a``. "quantise first
+    (to_uint8)" alone sent 0-255 floats into to_uint8's clamp: all white, then "NIQE is undefined"."""
+    if a.dtype.kind not in "iuf" or not a.size:
+        return "pass a uint8 image"
+    lo, hi = float(a.min()), float(a.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "it has NaN or infinite values"
+    if a.dtype.kind == "f" and -OVERSHOOT <= lo and hi <= 1 + OVERSHOOT:
+        return "a [0, 1] image? pass srgan.metrics.to_uint8(x)"
+    if -0.5 <= lo and hi <= 255.5:
+        return ("0-255 values? pass srgan.metrics.to_uint8(x / 255)" if a.dtype.kind == "f" else
+                "its values fit 8 bits: pass x.astype(np.uint8)")
+    return _rescale_advice(lo, hi).replace("to_uint8", "srgan.metrics.to_uint8")
+
+
+def _as_array(x) -> np.ndarray:
+    """``x`` as a numpy array; a tensor is detached first (these metrics are not differentiable, and
+    np.asarray of a tensor that requires grad failed in torch's words), moved to the CPU, bf16 made float32."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+        return (x.float() if x.dtype == torch.bfloat16 else x).numpy()
+    return np.asarray(x)
+
+
 def _prepare(sr, hr, border: int, to_y: bool, round_y: bool = True) -> Tuple[np.ndarray, np.ndarray]:
-    sr = np.asarray(sr)
-    hr = np.asarray(hr)
+    sr = _as_array(sr)
+    hr = _as_array(hr)
     if sr.shape != hr.shape:
         raise ValueError(f"shape mismatch: sr {sr.shape} vs hr {hr.shape}")
     _check_8bit_range(sr, "sr")
@@ -258,9 +336,25 @@ def psnr_ssim_y(sr_uint8, hr_uint8, scale: int, *, round_y: bool = True) -> Tupl
     return p, _ssim_plane(a, b)
 
 
+def _chw_to_uint8(t, label: str) -> np.ndarray:
+    """One ``(C,H,W)`` tensor (or ``HxW``) through :func:`to_uint8`, with errors that name ``label``."""
+    shape = tuple(getattr(t, "shape", ()))
+    if len(shape) == 4:  # to_uint8 made NHWC of it, which was then called "HxW, HxWx1 or HxWx3 expected"
+        raise ValueError(f"{label} is a batch {shape}; psnr_ssim_y_tensor takes one CHW image: pass {label}[i] "
+                         f"(or {label}.squeeze(0) for a batch of one)")
+    if len(shape) == 3 and shape[0] not in (1, 3) and shape[2] in (1, 3):  # was "has 512 channels ... alpha"
+        raise ValueError(f"{label} is {shape[0]}x{shape[1]}x{shape[2]}: channels last (HWC)? psnr_ssim_y_tensor "
+                         f"takes CHW tensors ({label}.permute(2, 0, 1)); psnr_ssim_y takes HWC arrays")
+    try:
+        return to_uint8(t)
+    except ValueError as exc:
+        raise ValueError(f"{label}: {exc}") from None
+
+
 def psnr_ssim_y_tensor(sr, hr, scale: int, *, round_y: bool = True) -> Tuple[float, float]:
     """Same as :func:`psnr_ssim_y` for float ``(C,H,W)`` tensors in [0, 1] (or uint8 ones).
 
-    Both are passed through :func:`to_uint8` (clamp, x255, round; uint8 as it is) first.
+    Both are passed through :func:`to_uint8` first: clamp (a model's overshoot), x255, round; uint8 as it is.
+    Values on another scale (0-255 floats, 16-bit, [-1, 1]) are a ValueError, as in :func:`to_uint8`.
     """
-    return psnr_ssim_y(to_uint8(sr), to_uint8(hr), scale, round_y=round_y)
+    return psnr_ssim_y(_chw_to_uint8(sr, "sr"), _chw_to_uint8(hr, "hr"), scale, round_y=round_y)

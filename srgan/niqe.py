@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from .imresize import imresize
-from .metrics import _filter_valid, rgb_to_y, shave
+from .metrics import _filter_valid, _uint8_advice, rgb_to_y, shave
 
 __all__ = ["niqe", "PRISTINE_MODEL", "BLOCK"]
 
@@ -142,8 +142,10 @@ def niqe(image: np.ndarray, *, border: int = 0) -> float:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
         if hasattr(image, "getpixel"):  # a PIL image: "quantise first" sent its users the wrong way
             raise TypeError("niqe expects a uint8 numpy image, got a PIL image; pass np.asarray(image.convert('RGB'))")
-        kind = f"a {image.dtype} array" if isinstance(image, np.ndarray) else type(image).__name__
-        raise TypeError(f"niqe expects a uint8 numpy image, got {kind}; quantise first (srgan.metrics.to_uint8)")
+        if isinstance(image, np.ndarray):  # advice by its values: to_uint8 of 0-255 floats made a white image
+            raise TypeError(f"niqe expects a uint8 numpy image, got a {image.dtype} array; {_uint8_advice(image)}")
+        raise TypeError(f"niqe expects a uint8 numpy image, got {type(image).__name__}; quantise first "
+                        "(srgan.metrics.to_uint8)")
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3)):
         raise ValueError(f"niqe expects an HxW, HxWx1 or HxWx3 image, got shape {image.shape}")
     y = shave(np.floor(rgb_to_y(image) + 0.5), border)  # MATLAB rgb2ycbcr(uint8) rounds half up

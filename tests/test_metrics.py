@@ -207,7 +207,7 @@ def test_grayscale_equals_replicated_rgb():
 
 
 def test_to_uint8_clamps_rounds_and_transposes():
-    a = np.array([-0.2, 0.0, 0.5 / 255, 1.5 / 255, 2.5 / 255, 100.4 / 255, 1.0, 1.7])
+    a = np.array([-0.2, 0.0, 0.5 / 255, 1.5 / 255, 2.5 / 255, 100.4 / 255, 1.0, 1.3])  # a model's overshoot
     # np.round: half to even (0.5 -> 0, 1.5 -> 2, 2.5 -> 2).
     np.testing.assert_array_equal(to_uint8(a), [0, 0, 0, 2, 2, 100, 255, 255])
     t = torch.rand(3, 5, 7)
@@ -320,3 +320,91 @@ def test_to_uint8_keeps_uint8_and_refuses_what_it_would_garble():
         to_uint8(values.astype(np.uint16))
     with pytest.raises(ValueError, match="the image has NaN or infinite values"):
         psnr_ssim_y_tensor(torch.full((3, 40, 44), float("nan")), torch.rand(3, 40, 44), 4)
+
+
+@pytest.fixture(scope="module")
+def baby(shared_data):
+    """Set5 baby: (bicubic x4 SR, HR), uint8 HxWx3."""
+    bench = shared_data / "benchmarks" / "Set5"
+    return _bicubic_x4_uint8(_load_png(bench / "LR_bicubic_x4" / "baby.png")), _load_png(bench / "HR" / "baby.png")
+
+
+def test_the_tensor_path_refuses_another_scale_rather_than_clamp_it(baby):
+    """to_uint8 clamped whatever it got: 0-255 (and x257) float tensors of Set5 baby's srgan upscale (32.06 dB /
+    0.8618) read 24.36 / 0.9614, [-1, 1] ones 33.90 / 0.9074. A model's overshoot is still clamped."""
+    sr, hr = baby
+    t = lambda a: torch.from_numpy(a).permute(2, 0, 1).double()  # noqa: E731
+    truth = psnr_ssim_y(sr, hr, 4)
+    assert psnr_ssim_y_tensor(t(sr) / 255, t(hr) / 255, 4) == truth
+    bad = [(t(sr), t(hr), r"\(a 0-255 image\? divide it by 255, or pass uint8\)$"),
+           (t(sr) / 127.5 - 1, t(hr) / 127.5 - 1, r"\(a \[-1, 1\] image\? map it to \[0, 1\] with \(x \+ 1\) / 2\)$"),
+           (t(sr) * 257, t(hr) * 257, r"\(16-bit values\? divide them by 65535; an HDR image\? tone-map it"),
+           (t(sr) / 255, t(hr) / 127.5 - 1, r"^hr: to_uint8 takes a float image in \[0, 1\] .*got \[-1, 1\]")]
+    for a, b, message in bad:
+        with pytest.raises(ValueError, match=message) as info:
+            psnr_ssim_y_tensor(a, b, 4)
+        assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match=r"^sr: to_uint8 takes a float image in \[0, 1\] \(a model's overshoot up to "
+                                         r"0\.5 past it is clamped\), got \[0, 255\] \(a 0-255 image"):
+        psnr_ssim_y_tensor(t(sr), t(hr), 4)
+    with pytest.raises(ValueError, match=r"^to_uint8 takes a float image in \[0, 1\] .*got \[-0\.2, 1\.7\]"):
+        to_uint8(np.array([-0.2, 1.7]))
+    np.testing.assert_array_equal(to_uint8(np.array([-0.5, 1.5])), [0, 255])  # within the overshoot: clamped
+
+
+def test_advice_for_values_on_another_scale_gives_the_true_numbers(baby):
+    """"quantise first (to_uint8)" sent 16-bit values held as floats into to_uint8's clamp: all white, 24.36 dB."""
+    sr, hr = baby
+    truth = psnr(sr, hr, 4)
+    sixteen = sr.astype(np.float64) * 257
+    with pytest.raises(ValueError, match=r"^sr values 0\.\.65535 are not 8-bit \(0-255\); 16-bit values\? pass "
+                                         r"to_uint8\(x / 65535\)$"):
+        psnr(sixteen, hr, 4)
+    assert psnr(to_uint8(sixteen / 65535), hr, 4) == truth
+    with pytest.raises(ValueError, match=r"; a \[-1, 1\] image\? pass to_uint8\(\(x \+ 1\) / 2\)$"):
+        ssim(sr / 127.5 - 1, hr, 4)
+    assert psnr(to_uint8((sr / 127.5 - 1 + 1) / 2), hr, 4) == truth
+    with pytest.raises(ValueError, match=r"^sr values -3\.\.258 are not 8-bit \(0-255\); clamp and round it first: "
+                                         r"to_uint8\(x / 255\)$"):
+        psnr(np.clip(sr.astype(np.float64), 2, 254) + np.where(sr > 200, 4.0, np.where(sr < 50, -5.0, 0.0)), hr, 4)
+
+
+def test_channels_first_or_a_batch_is_named_in_one_line():
+    """rgb_to_y of (3, H, W) returned a (3, W) "Y"; the tensor path called an HWC tensor "512 channels ... (drop
+    alpha first)" and a batch "expected HxW, HxWx1 or HxWx3, got shape (1, H, W, 3)"."""
+    hr = torch.rand(3, 40, 44)
+    with pytest.raises(ValueError, match=r"^expected HxW, HxWx1 or HxWx3, got shape \(3, 40, 44\) \(channels first\? "
+                                         r"take HxWx3: a tensor's \.permute\(1, 2, 0\)\)$"):
+        rgb_to_y(hr.numpy())
+    with pytest.raises(ValueError, match=r"^expected HxW, HxWx1 or HxWx3, got shape \(40, 44, 4\)$"):
+        rgb_to_y(np.zeros((40, 44, 4), np.uint8))  # RGBA was read as RGB
+    with pytest.raises(ValueError, match=r"^sr is 40x44x3: channels last \(HWC\)\? psnr_ssim_y_tensor takes CHW "
+                                         r"tensors \(sr\.permute\(2, 0, 1\)\); psnr_ssim_y takes HWC arrays$"):
+        psnr_ssim_y_tensor(hr.permute(1, 2, 0), hr.permute(1, 2, 0), 4)
+    with pytest.raises(ValueError, match=r"^sr is a batch \(1, 3, 40, 44\); psnr_ssim_y_tensor takes one CHW image: "
+                                         r"pass sr\[i\] \(or sr\.squeeze\(0\) for a batch of one\)$"):
+        psnr_ssim_y_tensor(hr[None], hr[None], 4)
+    assert psnr_ssim_y_tensor(hr[:1], hr[:1], 4) == (math.inf, 1.0)  # one grey channel is fine
+
+
+def test_psnr_and_ssim_of_tensors_that_require_grad():
+    """They failed in torch's words: "Can't call numpy() on Tensor that requires grad"."""
+    sr, hr = _rng_pair((40, 36, 3), seed=3)
+    want = psnr(sr, hr, 4), ssim(sr, hr, 4)
+    tracked = torch.from_numpy(sr).double().requires_grad_()
+    assert (psnr(tracked, torch.from_numpy(hr), 4), ssim(tracked, hr, 4)) == want
+    assert psnr(tracked.bfloat16(), hr, 4) == want[0]  # bf16 has no numpy dtype; whole numbers to 255 are exact
+
+
+def test_rgb_to_y_refuses_values_on_another_scale():
+    """A [0, 1] float image came out as Y 16..16.9, a plausible dark plane; 16-bit values as Y up to 65k."""
+    rgb = np.random.default_rng(5).integers(0, 256, (8, 9, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(rgb_to_y(rgb.astype(np.float32)), rgb_to_y(rgb))  # 0-255 floats are welcome
+    with pytest.raises(ValueError, match=r"^rgb_to_y takes 0-255 values; this looks like a \[0, 1\] float image "
+                                         r"\(max 1\): pass x \* 255, or to_uint8\(x\)$"):
+        rgb_to_y(rgb / 255.0)
+    with pytest.raises(ValueError, match=r"^rgb_to_y takes 0-255 values, got 0\.\.65535; 16-bit values\? pass "
+                                         r"to_uint8\(x / 65535\)$"):
+        rgb_to_y(rgb.astype(np.uint16) * 257)
+    with pytest.raises(TypeError, match="^rgb_to_y takes uint8 .* got a bool array$"):
+        rgb_to_y(rgb > 128)

@@ -101,3 +101,26 @@ def test_bad_input_is_one_clear_error(image, error, message):
     with pytest.raises(error, match=message) as info:
         niqe(image)
     assert "\n" not in str(info.value)
+
+
+def test_the_advice_for_a_float_image_gives_its_score(baboon):
+    """A 0-255 float image was told "quantise first (srgan.metrics.to_uint8)", which clamped it to white: "NIQE is
+    undefined for this image: only 0 of ... blocks"."""
+    from srgan.metrics import to_uint8
+
+    image = baboon[:192, :288]
+    want = niqe(image)
+    as_float = image.astype(np.float64)
+    with pytest.raises(TypeError, match=r"^niqe expects a uint8 numpy image, got a float64 array; 0-255 values\? "
+                                        r"pass srgan\.metrics\.to_uint8\(x / 255\)$"):
+        niqe(as_float)
+    assert niqe(to_uint8(as_float / 255)) == want
+    cases = [(as_float / 255, r"a \[0, 1\] image\? pass srgan\.metrics\.to_uint8\(x\)$"),
+             (image.astype(np.uint16) * 257, r"got a uint16 array; 16-bit values\? pass srgan\.metrics\.to_uint8\(x "
+                                             r"/ 65535\)$"),
+             (as_float / 127.5 - 1, r"a \[-1, 1\] image\? pass srgan\.metrics\.to_uint8\(\(x \+ 1\) / 2\)$"),
+             (image.astype(np.int64), r"got a int64 array; its values fit 8 bits: pass x\.astype\(np\.uint8\)$")]
+    for bad, message in cases:
+        with pytest.raises(TypeError, match=message):
+            niqe(bad)
+    assert niqe(to_uint8((image.astype(np.uint16) * 257) / 65535)) == want

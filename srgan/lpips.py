@@ -20,6 +20,7 @@ SR image against the whole (mod-cropped) HR, as the authors' ``lpips_2imgs.py`` 
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -27,6 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .metrics import OVERSHOOT
+from .pixels import float_range_hint
 from .pretrained import (WeightsMissing, find_weights, load_matching, load_state_dict_file, say_if_unpublished,
                          torch_cache_file)
 from .vgg import VGG16_LAYOUT, build_vgg_features
@@ -80,7 +83,8 @@ MIN_SIDE = {"alex": 31, "vgg": 16}
 class LPIPS(nn.Module):
     """LPIPS v0.1 with backbone ``net`` ('alex' or 'vgg'). ``backbone`` / ``linear``: a path or a state dict each
     (None: found by :func:`backbone_weights` / :func:`linear_weights`). ``forward(x, y)`` takes (N,3,H,W) RGB in
-    [0, 1] and returns the N distances."""
+    [0, 1] and returns the N distances; values more than :data:`srgan.metrics.OVERSHOOT` outside [0, 1] (the lpips
+    package's [-1, 1], 0-255) are a ValueError, a model's smaller overshoot is scored as it is."""
 
     def __init__(self, net: str = "alex", backbone=None, linear=None):
         super().__init__()
@@ -127,8 +131,16 @@ class LPIPS(nn.Module):
         if min(x.shape[2:]) < MIN_SIDE[self.net]:  # else a pooling fails deep inside, in torch's words
             raise ValueError(f"LPIPS ({self.net}) needs images of at least {MIN_SIDE[self.net]} px a side, got "
                              f"{x.shape[3]}x{x.shape[2]}")
-        if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
+        # [-1, 1] input (the lpips package's convention) or 0-255 floats gave believable wrong distances. A model's
+        # overshoot past [0, 1], as when LPIPS is a training loss, is scored as it is: it is the picture.
+        ends = torch.stack([v.detach().float() for v in (*torch.aminmax(x), *torch.aminmax(y))]).tolist()  # one sync
+        if not all(map(math.isfinite, ends)):  # NaN and inf reach these (Python's min() would drop a NaN)
             raise ValueError("LPIPS got NaN or infinite pixels")
+        lo, hi = min(ends[0], ends[2]), max(ends[1], ends[3])
+        if lo < -OVERSHOOT or hi > 1 + OVERSHOOT:
+            hint = (" (the lpips package's [-1, 1] convention? pass (x + 1) / 2)" if hi <= 1 + OVERSHOOT else
+                    float_range_hint(lo, hi, OVERSHOOT, uint8_ok=False))
+            raise ValueError(f"LPIPS takes RGB in [0, 1], got values in [{lo:g}, {hi:g}]{hint}")
         both = (torch.cat([x, y]).to(self.shift.dtype) * 2 - 1 - self.shift) / self.scale
         total = torch.zeros(x.shape[0], device=x.device)
         taps = iter(zip(self.taps, self.linear))

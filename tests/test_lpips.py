@@ -147,6 +147,29 @@ def test_inputs_it_cannot_score_are_one_clear_error(net, smallest, linear_dir):
         model(x, torch.full_like(x, float("nan")))
 
 
+def test_input_on_another_scale_is_refused_and_overshoot_is_scored(linear_dir):
+    """[-1, 1] input (the lpips package's convention) and 0-255 floats gave believable wrong distances without a
+    word; a model's overshoot past [0, 1] (LPIPS as a training loss) must still be scored, gradient and all."""
+    model = LPIPS("alex", backbone=stand_in_backbone("alex"), linear=linear_dir / "alex.pth")
+    torch.manual_seed(2)
+    x, y = torch.rand(1, 3, 40, 40), torch.rand(1, 3, 40, 40)
+    minus_one = r"\(the lpips package's \[-1, 1\] convention\? pass \(x \+ 1\) / 2\)$"
+    for a, b, message in [(x * 2 - 1, y * 2 - 1, minus_one),
+                          (x * 255, y * 255, r"\(a 0-255 image\? divide it by 255\)$"),
+                          (x, y * 65535, r"\(16-bit values\? divide them by 65535; an HDR image")]:
+        with pytest.raises(ValueError, match=r"^LPIPS takes RGB in \[0, 1\], got values in \[-?0\.\d+, \d+(\.\d+)?\] "
+                                             + message):
+            model(a, b)
+    overshoot = (x * 1.2 - 0.1).requires_grad_()
+    d = model(overshoot, y)
+    d.sum().backward()
+    assert overshoot.grad is not None and float(d.detach()[0]) > 0
+    with pytest.raises(ValueError, match="^LPIPS got NaN or infinite pixels$"):
+        model(torch.full_like(x, float("nan")), y)  # NaN in either image, first or second
+    with pytest.raises(ValueError, match="^LPIPS got NaN or infinite pixels$"):
+        model(x, torch.where(y > 0.5, float("inf"), y))
+
+
 def test_eval_scores_lpips_with_one_model(shared_data, linear_dir, tmp_path, monkeypatch, capsys, caplog):
     backbone = tmp_path / BACKBONES["alex"][0]
     torch.save(stand_in_backbone("alex"), backbone)

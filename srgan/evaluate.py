@@ -356,7 +356,7 @@ def eval_from_cli(args) -> int:
             from .lpips import backbone_weights, linear_weights
             from .pretrained import weights_sha256  # hashed when LPIPS loaded them: not read again
 
-            run["lpips_weights"] = {kind: {"file": str(p), "sha256": weights_sha256(p)} for kind, p in
+            run["lpips_weights"] = {kind: {"file": os.path.abspath(p), "sha256": weights_sha256(p)} for kind, p in
                                     (("alexnet", backbone_weights("alex", download=False)),
                                      ("linear", linear_weights("alex", download=False)))}
         if ran == "int8":

@@ -201,13 +201,14 @@ def test_eval_scores_lpips_with_one_model(shared_data, linear_dir, tmp_path, mon
 
 def test_eval_json_with_lpips_reads_each_weights_file_once(shared_data, linear_dir, tmp_path, monkeypatch):
     """The load checks each file's sha256 and the --json report records it: the 244 MB AlexNet file was read
-    twice for that."""
+    twice for that. The files are recorded absolute, as the model's weights are (a relative one was kept as typed)."""
     import srgan.fetch
     import srgan.pretrained
 
     backbone = tmp_path / BACKBONES["alex"][0]
     torch.save(stand_in_backbone("alex"), backbone)
-    monkeypatch.setenv("SRGAN_ALEXNET_WEIGHTS", str(backbone))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SRGAN_ALEXNET_WEIGHTS", backbone.name)  # relative: the report said it as typed
     monkeypatch.setenv("SRGAN_LPIPS_WEIGHTS", str(linear_dir))
     monkeypatch.setattr(srgan.pretrained, "_DIGESTS", {}, raising=False)  # none from earlier tests
     hashed = []
@@ -216,8 +217,9 @@ def test_eval_json_with_lpips_reads_each_weights_file_once(shared_data, linear_d
     out = tmp_path / "r.json"
     assert main(["eval", "--model", "bicubic", "--metrics", "lpips", "--data", str(shared_data / "benchmarks" / "Set5"),
                  "--json", str(out)]) == 0
-    assert sorted(hashed) == sorted([str(backbone), str(linear_dir / "alex.pth")])
+    assert sorted(hashed) == sorted([backbone.name, str(linear_dir / "alex.pth")])
     recorded = json.loads(out.read_text())["Set5"]["run"]["lpips_weights"]
+    assert (recorded["alexnet"]["file"], recorded["linear"]["file"]) == (str(backbone), str(linear_dir / "alex.pth"))
     assert recorded["alexnet"]["sha256"] == hashlib.sha256(backbone.read_bytes()).hexdigest()
     assert recorded["linear"]["sha256"] == LINEAR_FILES["alex"][0]
 

@@ -41,8 +41,8 @@ def _weights_stamp(module: nn.Module) -> tuple:
     """What an engine cached for ``module`` was made from: its tensors, their in-place versions, where their data
     lives and what it sums to, and each BatchNorm's ``eps`` (folded into the engine's convolutions, but no tensor:
     a changed one was not seen, 0.008 off in the test). ``p.data.add_(...)`` (EMA code does it) moves no version,
-    ``p.data = w`` no id: the stale engine ran the old weights (0.24 off). The stamp costs about 2.5 ms for the
-    shipped generator (``benchmarks/engine_cache.py``, docs/PERFORMANCE.md)."""
+    ``p.data = w`` no id: the stale engine ran the old weights (0.24 off). The stamp costs about 2.5 ms (Zen 4) to
+    6 ms (AVX2 EPYC) for the shipped generator (``benchmarks/engine_cache.py``, docs/PERFORMANCE.md)."""
     tensors = list(itertools.chain(module.parameters(), module.buffers()))
     with torch.no_grad():  # .item() each: quicker than torch.stack of the sums, then .tolist()
         sums = tuple(t.detach().sum(dtype=torch.float64).item() for t in tensors)

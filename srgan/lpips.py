@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from .metrics import OVERSHOOT
-from .pixels import float_range_hint
+from .pixels import float_range_hint, value_scale
 from .pretrained import (WeightsMissing, find_weights, load_matching, load_state_dict_file, say_if_unpublished,
                          torch_cache_file)
 from .vgg import VGG16_LAYOUT, build_vgg_features
@@ -138,8 +138,8 @@ class LPIPS(nn.Module):
             raise ValueError("LPIPS got NaN or infinite pixels")
         lo, hi = min(ends[0], ends[2]), max(ends[1], ends[3])
         if lo < -OVERSHOOT or hi > 1 + OVERSHOOT:
-            hint = (" (the lpips package's [-1, 1] convention? pass (x + 1) / 2)" if hi <= 1 + OVERSHOOT else
-                    float_range_hint(lo, hi, OVERSHOOT, uint8_ok=False))
+            hint = (" (the lpips package's [-1, 1] convention? pass (x + 1) / 2)"
+                    if value_scale(lo, hi, OVERSHOOT) == "[-1, 1]" else float_range_hint(lo, hi, OVERSHOOT, False))
             raise ValueError(f"LPIPS takes RGB in [0, 1], got values in [{lo:g}, {hi:g}]{hint}")
         both = (torch.cat([x, y]).to(self.shift.dtype) * 2 - 1 - self.shift) / self.scale
         total = torch.zeros(x.shape[0], device=x.device)

@@ -103,8 +103,7 @@ def rgb_to_y(img) -> np.ndarray:
         chw = " (channels first? take HxWx3: a tensor's .permute(1, 2, 0))" if a.ndim == 3 and a.shape[0] in (1, 3) \
             else ""
         raise ValueError(f"expected HxW, HxWx1 or HxWx3, got shape {a.shape}{chw}")
-    if a.dtype != np.uint8 and a.size:
-        _check_0_255(a)
+    _check_8bit_range(a, "rgb_to_y's input", takes="rgb_to_y takes")
     a = a.astype(np.float64, copy=False)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
@@ -112,20 +111,6 @@ def rgb_to_y(img) -> np.ndarray:
         return 16.0 + a * (219.0 / 255.0)
     # Same operation order as MATLAB: weighted sum of 0..255 values, /255, +16.
     return 16.0 + (a[..., 0] * _Y_COEFFS[0] + a[..., 1] * _Y_COEFFS[1] + a[..., 2] * _Y_COEFFS[2]) / 255.0
-
-
-def _check_0_255(a: np.ndarray) -> None:
-    """:func:`rgb_to_y`'s scale check, the one :func:`psnr` makes (``_check_8bit_range``) in its own words."""
-    if a.dtype.kind not in "iuf":
-        raise TypeError(f"rgb_to_y takes uint8 (or 0-255) images, got a {a.dtype} array")
-    lo, hi = float(a.min()), float(a.max())
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError("the image has NaN or infinite values")
-    if lo < -0.5 or hi > 255.5:
-        raise ValueError(f"rgb_to_y takes 0-255 values, got {lo:g}..{hi:g}; {_rescale_advice(lo, hi)}")
-    if a.dtype.kind == "f" and hi <= 1.5:
-        raise ValueError(f"rgb_to_y takes 0-255 values; this looks like a [0, 1] float image (max {hi:g}): pass "
-                         "x * 255, or to_uint8(x)")
 
 
 def to_uint8(x) -> np.ndarray:
@@ -182,7 +167,7 @@ def shave(img: np.ndarray, border: int) -> np.ndarray:
     return img[border:-border, border:-border, ...]
 
 
-def _check_8bit_range(a: np.ndarray, label: str) -> None:
+def _check_8bit_range(a: np.ndarray, label: str, takes: str = "PSNR and SSIM here take") -> None:
     """Inputs on another scale give plausible wrong numbers ([0, 1] floats 67 dB, 16-bit -16 dB on Set5 baby;
     an unclamped [0, 1] SR with overshoot to 1.015 against uint8 HR, 5.6 dB)."""
     if a.ndim == 3 and a.shape[2] not in (1, 3):
@@ -191,7 +176,7 @@ def _check_8bit_range(a: np.ndarray, label: str) -> None:
                              "SSIM here take HxWxC images (a tensor: .permute(1, 2, 0))")
         raise ValueError(f"{label} has {a.shape[2]} channels; expected RGB or grayscale (drop alpha first)")
     if a.dtype.kind not in "iuf":  # bool masks scored 67.9 dB
-        raise TypeError(f"{label} is a {a.dtype} array; PSNR and SSIM take uint8 (or 0-255) images")
+        raise TypeError(f"{label} is a {a.dtype} array; {takes} uint8 (or 0-255) images")
     if not a.size or a.dtype == np.uint8:
         return
     if a.dtype.kind == "f" and not np.isfinite(a).all():
@@ -200,20 +185,19 @@ def _check_8bit_range(a: np.ndarray, label: str) -> None:
     if lo < -0.5 or hi > 255.5:  # floats within half a level: what rounding to uint8 would keep
         raise ValueError(f"{label} values {lo:g}..{hi:g} are not 8-bit (0-255); {_rescale_advice(lo, hi)}")
     if a.dtype.kind == "f" and hi <= 1.5:  # a 0-255 image this dark is black; [0, 1] ones overshoot a little
-        raise ValueError(f"{label} looks like a [0, 1] float image (max {hi:g}); PSNR and SSIM here take 0-255 "
-                         "values: quantise first (to_uint8)")
+        raise ValueError(f"{label} looks like a [0, 1] float image (max {hi:g}); {takes} 0-255 values: quantise "
+                         "first (to_uint8)")
 
 
 def _rescale_advice(lo: float, hi: float) -> str:
     """How to bring values ``lo..hi``, outside 0-255, to uint8. "quantise first (to_uint8)" alone sent 16-bit
     values into to_uint8's clamp: an all-white image and 24.36 dB for 32.06 on Set5 baby."""
-    if lo >= -0.5 and hi <= 65535.5 and hi > 255 * (1 + OVERSHOOT):
-        return "16-bit values? pass to_uint8(x / 65535)"
-    if lo < -0.5 and hi <= 1 + OVERSHOOT:
-        return "a [-1, 1] image? pass to_uint8((x + 1) / 2)"
-    if lo >= -255 * OVERSHOOT and hi <= 255 * (1 + OVERSHOOT):  # an unclamped 0-255 SR
-        return "clamp and round it first: to_uint8(x / 255)"
-    return "rescale it to [0, 1] and pass to_uint8(x)"
+    from .pixels import value_scale
+
+    return {"16-bit": "16-bit values? pass to_uint8(x / 65535)",
+            "[-1, 1]": "a [-1, 1] image? pass to_uint8((x + 1) / 2)",
+            "0-255": "clamp and round it first: to_uint8(x / 255)"}.get(value_scale(lo, hi, OVERSHOOT),
+                                                                        "rescale it to [0, 1] and pass to_uint8(x)")
 
 
 def _uint8_advice(a: np.ndarray) -> str:

@@ -92,11 +92,12 @@ def icc_colour_space(profile: bytes) -> bytes:
     return bytes(profile[16:20]) if len(profile) >= 20 else b""
 
 
-def check_float_range(lo: float, hi: float, *, slack: float = 0.5 / 255, uint8_ok: bool = True) -> None:
+def check_float_range(lo: float, hi: float, *, uint8_ok: bool = True) -> None:
     """Float images must lie in [0, 1]: a 0-255 float image would otherwise be clipped to white without a word,
-    and NaN would come out as NaN. ``slack`` (default half an 8-bit step) keeps rounding noise (1.0000001)
-    acceptable; :func:`srgan.metrics.to_uint8` allows a model's overshoot. ``uint8_ok``: the caller takes uint8
-    too, so the advice may say "or pass uint8" (a tensor path that refuses uint8 must not)."""
+    and NaN would come out as NaN. Half an 8-bit step of slack keeps rounding noise (1.0000001) acceptable.
+    ``uint8_ok``: the caller takes uint8 too, so the advice may say "or pass uint8" (a tensor path that refuses
+    uint8 must not)."""
+    slack = 0.5 / 255
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError("the image has NaN or infinite values")
     if lo < -slack or hi > 1 + slack:
@@ -104,17 +105,27 @@ def check_float_range(lo: float, hi: float, *, slack: float = 0.5 / 255, uint8_o
                          f"{float_range_hint(lo, hi, slack, uint8_ok)}")
 
 
-def float_range_hint(lo: float, hi: float, slack: float = 0.5 / 255, uint8_ok: bool = True) -> str:
-    """What convention values ``lo..hi`` (outside [0, 1]) most likely follow, as " (...)", or ""."""
-    if 16 < hi <= 255.5 and lo >= -0.5:  # a 0-255 image reaches tens at least
-        return f" (a 0-255 image? divide it by 255{', or pass uint8' if uint8_ok else ''})"
-    if 255.5 < hi <= 65535.5 and lo >= -0.5:  # or scene-linear light
-        return " (16-bit values? divide them by 65535; an HDR image? tone-map it to [0, 1] first)"
+def value_scale(lo: float, hi: float, slack: float = 0.5 / 255) -> str | None:
+    """The scale that values ``lo..hi``, outside [0, 1] by more than ``slack``, most likely are on: ``"0-255"``,
+    ``"16-bit"``, ``"[-1, 1]"``, ``"hdr"`` or None. The one guess behind every "divide it by ..." hint (upscale's,
+    the metrics', LPIPS'): three guessers disagreed, and an unclamped 0-255 SR (0..262) was told to divide by 65535."""
     if lo < -0.5 and hi <= 1 + slack:  # GAN code (and the lpips package) keep images in [-1, 1]
-        return " (a [-1, 1] image? map it to [0, 1] with (x + 1) / 2)"
+        return "[-1, 1]"
+    if 16 < hi <= 255 * 1.5 and lo >= -255 * 0.5:  # a 0-255 image reaches tens at least; unclamped SR overshoots
+        return "0-255"
+    if 255 * 1.5 < hi <= 65535.5 and lo >= -0.5:  # or scene-linear light
+        return "16-bit"
     if hi > 1 + slack and lo >= -slack:  # an HDR (scene-linear) image goes a little or far past 1
-        return " (an HDR image? tone-map it to [0, 1] first)"
-    return ""
+        return "hdr"
+    return None
+
+
+def float_range_hint(lo: float, hi: float, slack: float = 0.5 / 255, uint8_ok: bool = True) -> str:
+    """What to do with values ``lo..hi`` (outside [0, 1]) for a function that takes [0, 1], as " (...)", or ""."""
+    return {"0-255": f" (a 0-255 image? divide it by 255{', or pass uint8' if uint8_ok else ''})",
+            "16-bit": " (16-bit values? divide them by 65535; an HDR image? tone-map it to [0, 1] first)",
+            "[-1, 1]": " (a [-1, 1] image? map it to [0, 1] with (x + 1) / 2)",
+            "hdr": " (an HDR image? tone-map it to [0, 1] first)"}.get(value_scale(lo, hi, slack), "")
 
 
 def check_16bit_range(lo: int, hi: int) -> None:

@@ -298,7 +298,7 @@ def test_inputs_on_another_scale_are_refused(convert, message):
 def test_bool_images_and_borders_that_are_not_whole_pixels_are_refused():
     """A bool mask scored 67.9 dB; border=2.7 shaved 2 px and border=nan failed in int()'s words."""
     hr = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    with pytest.raises(TypeError, match="sr is a bool array; PSNR and SSIM take uint8"):
+    with pytest.raises(TypeError, match="sr is a bool array; PSNR and SSIM here take uint8"):
         psnr(hr > 128, hr > 100)
     for border in (2.7, float("nan"), True, -1):
         with pytest.raises(ValueError, match="border must be a whole number of pixels >= 0"):
@@ -400,11 +400,22 @@ def test_rgb_to_y_refuses_values_on_another_scale():
     """A [0, 1] float image came out as Y 16..16.9, a plausible dark plane; 16-bit values as Y up to 65k."""
     rgb = np.random.default_rng(5).integers(0, 256, (8, 9, 3), dtype=np.uint8)
     np.testing.assert_array_equal(rgb_to_y(rgb.astype(np.float32)), rgb_to_y(rgb))  # 0-255 floats are welcome
-    with pytest.raises(ValueError, match=r"^rgb_to_y takes 0-255 values; this looks like a \[0, 1\] float image "
-                                         r"\(max 1\): pass x \* 255, or to_uint8\(x\)$"):
+    with pytest.raises(ValueError, match=r"^rgb_to_y's input looks like a \[0, 1\] float image \(max 1\); "
+                                         r"rgb_to_y takes 0-255 values: quantise first \(to_uint8\)$"):
         rgb_to_y(rgb / 255.0)
-    with pytest.raises(ValueError, match=r"^rgb_to_y takes 0-255 values, got 0\.\.65535; 16-bit values\? pass "
-                                         r"to_uint8\(x / 65535\)$"):
+    with pytest.raises(ValueError, match=r"^rgb_to_y's input values 0\.\.65535 are not 8-bit \(0-255\); 16-bit "
+                                         r"values\? pass to_uint8\(x / 65535\)$"):
         rgb_to_y(rgb.astype(np.uint16) * 257)
-    with pytest.raises(TypeError, match="^rgb_to_y takes uint8 .* got a bool array$"):
+    with pytest.raises(TypeError, match="^rgb_to_y's input is a bool array; rgb_to_y takes uint8"):
         rgb_to_y(rgb > 128)
+
+
+def test_every_hint_reads_an_unclamped_0_255_image_alike():
+    """An unclamped 0-255 SR (0..262) was told by to_uint8 to divide by 65535 (near black, a believable score) while
+    psnr said divide by 255; one overshooting below zero (-3..250) got no hint. One guess now serves them all."""
+    for lo, hi in ((0, 262), (-3, 250)):
+        a = np.linspace(lo, hi, 48, dtype=np.float32).reshape(4, 4, 3)
+        with pytest.raises(ValueError, match=r"\(a 0-255 image\? divide it by 255, or pass uint8\)$"):
+            to_uint8(a)
+        with pytest.raises(ValueError, match=r"clamp and round it first: to_uint8\(x / 255\)$"):
+            psnr(a, np.zeros((4, 4, 3), np.uint8))

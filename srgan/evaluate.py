@@ -173,10 +173,10 @@ def evaluate(model, sets, scale: int = 4, device="cpu", precision: str = "fp32",
         sets = [sets]
     sets = [s if isinstance(s, BenchmarkSet) else BenchmarkSet(resolve_benchmark(s), scale, lr=runs)
             for s in sets]  # a folder, or a name (Set5) found as `srgan eval --data` finds it
-    sr_files = [model.files(s) if from_folder else {} for s in sets]  # a missing one fails before any work
     keys: dict[int, str] = {}
     for i, s in enumerate(sets):
         keys[i] = unique_key(s.name, {keys[j]: None for j in keys})
+    sr_files = [model.files(s, keys[i]) if from_folder else {} for i, s in enumerate(sets)]  # fails before any work
     if save_images is not None:
         root = Path(save_images)
         clashes = [root / keys[i] / f"{name}.png" for i, s in enumerate(sets) for name, _ in s.items
@@ -324,7 +324,7 @@ def eval_from_cli(args) -> int:
     what = f"SR images {folder}" if folder else f"model {_model_name(args.model)}"
     print(format_table(results, f"{what}{' back-projected' if back_project else ''}, x{scale}, {how}"
                                 f"{'' if folder else f', device {device}'}{f', {precision}' if ran else ''}"))
-    sr_used = {} if folder is None else {key: os.path.abspath(folder.folder_for(bench))
+    sr_used = {} if folder is None else {key: os.path.abspath(folder.folder_for(bench, key))
                                          for key, bench in zip(results, sets)}
     if sr_used:
         print("SR images: " + "; ".join(f"{key} from {path}" for key, path in sr_used.items()))

@@ -34,15 +34,23 @@ class SRImages:
     def __str__(self) -> str:
         return str(self.folder)
 
-    def folder_for(self, bench: BenchmarkSet) -> Path:
-        """Where ``bench``'s SR images are: ``<folder>/<set name>`` when it exists, else the folder itself."""
-        own = self.folder / bench.name
-        return own if own.is_dir() else self.folder
+    def folder_for(self, bench: BenchmarkSet, key: str | None = None) -> Path:
+        """Where ``bench``'s SR images are: ``<folder>/<key>`` when it exists, else the folder itself. ``key`` is
+        the set's name in the report, as ``--save-images`` names its folder: the second of two sets called ``test``
+        is ``test#2``, and reading ``test/`` for it scored its HR against the first set's SR images."""
+        key = key or bench.name
+        own = self.folder / key
+        if own.is_dir():
+            return own
+        if key != bench.name:  # the folder itself would serve both sets of that name
+            raise ValueError(f"{self.folder}: two sets are named {bench.name}; give each its own folder of SR "
+                             f"images, {self.folder / bench.name} and {own}, as --save-images writes them")
+        return self.folder
 
-    def files(self, bench: BenchmarkSet) -> dict[str, Path]:
+    def files(self, bench: BenchmarkSet, key: str | None = None) -> dict[str, Path]:
         """The SR image of each of ``bench``'s HR images, by name; a missing or ambiguous one raises, before any
-        image is scored."""
-        root = self.folder_for(bench)
+        image is scored. ``key``: as :meth:`folder_for`."""
+        root = self.folder_for(bench, key)
         names = {name for name, _path in bench.items}
         exact: dict[str, list[Path]] = {}
         suffixed: dict[str, list[Path]] = {}

@@ -119,3 +119,26 @@ def test_names_go_to_the_longest_hr_name_they_are_named_after(tmp_path):
 
     files = SRImages(tmp_path / "sr").files(BenchmarkSet(tmp_path / "Set", lr=False))
     assert {k: v.name for k, v in files.items()} == {"a": "a_SR.png", "a_b": "a_b_SR.png"}
+
+
+def test_two_sets_of_one_name_read_the_folders_save_images_wrote(tmp_path):
+    """The second of two sets called `test` is saved as `test#2/`; --sr-images read `test/` for it and scored its HR
+    images against the first set's SR images without a word."""
+    sets = []
+    for i, parent in enumerate(("p1", "p2")):
+        hr = tmp_path / parent / "test"
+        hr.mkdir(parents=True)
+        for name in ("a", "b"):
+            Image.fromarray(_rgb(32, 32, seed=10 * i + len(name) + ord(name))).save(hr / f"{name}.png")
+        sets.append(hr)
+    saved = evaluate("bicubic", sets, save_images=tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["test", "test#2"]
+    scored = evaluate(SRImages(tmp_path / "out"), sets)
+    assert scored["test"]["images"] == saved["test"]["images"]
+    assert scored["test#2"]["images"] == saved["test#2"]["images"]
+    flat = tmp_path / "flat"  # one folder cannot hold both sets' a.png
+    flat.mkdir()
+    for sr in (tmp_path / "out" / "test").iterdir():
+        (flat / sr.name).write_bytes(sr.read_bytes())
+    with pytest.raises(ValueError, match=r"two sets are named test; give each its own folder of SR images"):
+        evaluate(SRImages(flat), sets)

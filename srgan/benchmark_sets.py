@@ -71,12 +71,14 @@ def _refuse_saved_results(files: list[Path]) -> None:
                                  "not more HR images? Move that folder out of the HR folder")
 
 
-def hr_files(hr_dir: Path) -> list[Path]:
+def hr_files(hr_dir: Path, *, scored: bool = True) -> list[Path]:
     """The images under ``hr_dir``, searched recursively, leaving out low-resolution subfolders
-    (:func:`in_lr_folder`): LR images kept inside an HR folder are not HR images. A subfolder of results
-    (:func:`_refuse_saved_results`) is an error."""
+    (:func:`in_lr_folder`): LR images kept inside an HR folder are not HR images. For a set to be ``scored``, a
+    subfolder of results (:func:`_refuse_saved_results`) is an error; ``srgan degrade`` makes LR images of every
+    image it is given (a pool's ``aug/0001_rot90.png`` beside ``0001.png`` is no result)."""
     files = [p for p in find_images([hr_dir]) if not in_lr_folder(p.relative_to(hr_dir).parts[:-1])]
-    _refuse_saved_results(files)
+    if scored:
+        _refuse_saved_results(files)
     return files
 
 
@@ -338,7 +340,7 @@ def degrade_folder(hr_dir, lr_dir, scale: int = 4, overwrite: bool = False, *, p
         raise ValueError(f"{lr_dir}: is inside the HR folder {hr_dir}, where its LR images would be taken for HR "
                          "images by the next eval or degrade; choose a folder outside it (or an LR or LR_* "
                          "subfolder, which HR searches leave out)")
-    files = hr_files(hr_dir)
+    files = hr_files(hr_dir, scored=False)
     if not files:
         raise ValueError(f"{hr_dir}: no images found")
     targets: dict[Path, Path] = {}

@@ -380,3 +380,15 @@ def test_a_subfolder_of_saved_results_is_not_more_hr_images(shared_data, tmp_pat
     _save(tmp_path / "nested" / "b" / "x.png", _rgb(16, 16))  # siblings may share a name: a/x and b/x
     _save(tmp_path / "nested" / "b" / "topline.png", _rgb(16, 16))  # "top" + letters, not "top_": not a result
     assert [name for name, _p in BenchmarkSet(tmp_path / "nested").items] == ["a/x", "b/topline", "b/x", "top"]
+
+
+def test_degrade_makes_lr_of_a_pool_with_edited_copies(tmp_path):
+    """A pool's aug/0001_rot90.png beside 0001.png looks like saved results by name; degrade refused the whole pool,
+    though it makes LR images of whatever it is given (only a set to be scored is checked)."""
+    for path in ("0001.png", "0002.png", "aug/0001_rot90.png", "aug/0002_rot90.png"):
+        _save(tmp_path / "pool" / path, _rgb(16, 16))
+    written = degrade_folder(tmp_path / "pool", tmp_path / "lr")
+    assert sorted(p.relative_to(tmp_path / "lr").as_posix() for p in written) == [
+        "0001.png", "0002.png", "aug/0001_rot90.png", "aug/0002_rot90.png"]
+    with pytest.raises(ValueError, match="aug: 2 image"):  # scored as a set, it is refused
+        BenchmarkSet(tmp_path / "pool")

@@ -55,13 +55,15 @@ def file_output_problem(path: Path) -> str | None:
 def without_made_up_folders(path: str | os.PathLike) -> Path:
     """``path`` with each missing folder that a ``..`` leaves again taken out: the OS reaches ``x/..`` only once
     ``x`` exists, so writing ``x/../r.json`` made an empty folder ``x`` and left it (and an existence check of the
-    literal path said no for an ``r.json`` that was there). Only the part below the deepest existing folder is
-    tidied: a ``..`` after an existing folder is left to the OS, which follows a symbolic link before going up."""
-    parts = Path(path).parts
-    for i in range(len(parts)):
-        if not os.path.lexists(Path(*parts[:i + 1])):
-            return Path(*parts[:i], os.path.normpath(os.path.join(*parts[i:])))
-    return Path(path)
+    literal path said no for an ``r.json`` that was there). A ``..`` after an existing folder is left to the OS,
+    which follows a symbolic link before going up (``x/../link/../r.json`` keeps ``link/..``)."""
+    kept: list[str] = []
+    for part in Path(path).parts:
+        if part == ".." and kept and kept[-1] != ".." and not os.path.lexists(Path(*kept)):
+            kept.pop()  # x/.. with no x: the OS would make x first
+        else:
+            kept.append(part)
+    return Path(*kept) if kept else Path(".")
 
 
 def missing_folders(folders: Iterable[Path]) -> list[Path]:

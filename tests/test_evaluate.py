@@ -333,6 +333,14 @@ def test_json_through_a_missing_folder_and_dotdot(bench, tmp_path, capsys, monke
     mine.unlink()
     assert evaluate_module.write_json({"Set5": {"psnr": 1.0, "images": {}}}, through) == mine
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+    # a .. after an existing symbolic link is the OS's: up from where the link leads, not from the link's folder
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "link").symlink_to(tmp_path / "real" / "sub")
+    linked = str(tmp_path / "x" / ".." / "other" / "link" / ".." / "r.json")
+    evaluate_module.write_json({"Set5": {"psnr": 1.0, "images": {}}}, linked)
+    assert (tmp_path / "real" / "r.json").is_file() and not (tmp_path / "other" / "r.json").exists()
+    assert not (tmp_path / "x").exists()
 
 
 def test_cli_eval_report_names_its_weights_and_single_channel_images(tmp_path, capsys):

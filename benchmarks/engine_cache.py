@@ -10,7 +10,7 @@ Prints, for the shipped generator on the CPU in fp32, interleaved, as medians of
 * ``stamp``: the check alone;
 * ``upscale NxN``: whole ``upscale`` calls on 32x32 and 64x64 LR images, the engine cached;
 * ``rebuilt NxN``: the same calls with the module's cached engine dropped first, so each call folds BatchNorm and
-  builds the engine again, as every call did before the cache;
+  builds the engine again, as every call did before the cache (plus two stamps: the lookup and the store);
 * ``prepare, N threads``: ``srgan.prepare`` of the shipped weights file (loading, checking, folding BatchNorm)
   on one thread, as ``srgan upscale`` runs it, and on torch's default threads.
 """

@@ -67,6 +67,8 @@ def main(argv=None) -> int:
         parser.error(f"--width and --height must be at least 4, got {args.width}x{args.height}")
     if args.blocks is not None and not 1 <= args.blocks <= 64:
         parser.error(f"--blocks must be 1-64, got {args.blocks}")
+    if args.command == "degrade" and (args.blocks is not None or args.tile != "auto" or args.model != "srgan"):
+        parser.error("--blocks, --model and --tile are upscale's; degrade runs no model")
     if not Path("/usr/bin/time").exists():
         parser.error("needs /usr/bin/time (apt-get install time)")
     if args.workdir:
@@ -80,7 +82,8 @@ def main(argv=None) -> int:
 
 
 def measure(args: argparse.Namespace, work: Path) -> int:
-    src = work / "in" / f"input_{args.width}x{args.height}_{args.bits}bit.png"
+    # a folder per input: degrade takes a folder, and a kept --workdir's earlier inputs were degraded and counted too
+    src = work / f"in_{args.width}x{args.height}_{args.bits}bit" / "input.png"
     if not src.exists():
         src.parent.mkdir(exist_ok=True)
         synthetic_image(src, args.width, args.height, args.bits)

@@ -341,8 +341,8 @@ def eval_from_cli(args) -> int:
     if args.json:  # each set says what made its numbers, as the table's title does
         from .fetch import file_sha256
 
-        run = {"scale": scale, "back_project": back_project,
-               "device": str(device), "precision": ran, "srgan": __version__, "torch": torch.__version__,
+        ran_on = {} if folder else {"back_project": back_project, "device": str(device)}  # no model ran for a folder
+        run = {"scale": scale, **ran_on, "precision": ran, "srgan": __version__, "torch": torch.__version__,
                "y": "BT.601 Y of the uint8 RGB, rounded (MATLAB rgb2ycbcr)", "border_px": scale}
         weights = None if folder else model_file(args.model, int8=ran == "int8")
         if weights is not None:  # the shipped weights change between releases of one version

@@ -38,6 +38,7 @@ def test_sr_images_of_bicubic_score_as_bicubic(bicubic_set5, shared_data, tmp_pa
     run = report["run"]
     assert run["sr_images"] == str(folder / "Set5") and "model" not in run and "weights" not in run
     assert run["precision"] is None and run["lr"] is None
+    assert "device" not in run and "back_project" not in run  # no model ran: nothing ran on a device
     # a flat folder of outputs named as methods name them (baby_x4_SR.png), through the API
     for path in (folder / "Set5").iterdir():
         (tmp_path / "flat").mkdir(exist_ok=True)

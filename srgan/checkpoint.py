@@ -260,7 +260,7 @@ def generator_parts(tree: dict, anchor: str = "head.0.weight",
             continue
         names = strip_prefixes(part)
         prefixes = {k[:-len(anchor)] for k in names if k == anchor or k.endswith("." + anchor)}
-        found += [Part(wrapper, p, state) for p in sorted(prefixes) if fits(state := under(part, p))]
+        found += [Part(wrapper, p, state) for p in sorted(prefixes) if fits(state := under(names, p))]
     return found
 
 
@@ -268,8 +268,9 @@ def pick_part(parts: list[Part], source: str) -> Part | None:
     """The one part to load, or None for none; two that could be meant are refused, naming them. The file itself
     wins (a plain state dict); BasicSR's ``params_ema`` wins over its ``params``: the averaged weights, which
     BasicSR's tests and Real-ESRGAN's inference load."""
-    if any(p.wrapper is None and not p.prefix for p in parts):
-        return next(p for p in parts if p.wrapper is None and not p.prefix)
+    plain = next((p for p in parts if p.wrapper is None and not p.prefix), None)
+    if plain is not None:
+        return plain
     if any(p.wrapper == "params_ema" for p in parts):
         parts = [p for p in parts if p.wrapper != "params"]
     if len(parts) > 1:
